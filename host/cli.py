@@ -1,0 +1,62 @@
+"""The `tickaccel` command line: one entry point, subcommands that read like sentences."""
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from .errors import TickaccelError
+
+app = typer.Typer(
+    name="tickaccel",
+    help="ITCH 5.0 feeds to order books and trading signals on CPU, GPU and FPGA.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err_console = Console(stderr=True)
+_state = {"debug": False}
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+) -> None:
+    _state["debug"] = debug
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; unusable input is one red line and a non-zero exit, not a traceback."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except TickaccelError as exc:
+        if _state["debug"]:
+            raise
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        return 2
+    except FileNotFoundError as exc:
+        if _state["debug"]:
+            raise
+        err_console.print(f"[red]error:[/red] no such file: {exc.filename}", highlight=False)
+        return 2
+    except typer.Abort:
+        err_console.print("[red]aborted[/red]")
+        return 130
+    except Exception as exc:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        if isinstance(exc, click.exceptions.Exit):
+            return exc.exit_code
+        raise
+    return 0
+
+
+# Each subcommand lives in its own module and registers itself on `app`.
+from . import cli_commands  # noqa: E402,F401
+
+if __name__ == "__main__":
+    sys.exit(main())
