@@ -29,7 +29,9 @@ def _root(
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; unusable input is one red line and a non-zero exit, not a traceback."""
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="tickaccel")
+    except SystemExit as exc:  # usage errors and --help end here with their own code
+        return exc.code if isinstance(exc.code, int) else 0
     except TickaccelError as exc:
         if _state["debug"]:
             raise
@@ -40,18 +42,6 @@ def main(argv: list[str] | None = None) -> int:
             raise
         err_console.print(f"[red]error:[/red] no such file: {exc.filename}", highlight=False)
         return 2
-    except typer.Abort:
-        err_console.print("[red]aborted[/red]")
-        return 130
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Exit):
-            return exc.exit_code
-        raise
     return 0
 
 

@@ -1,0 +1,46 @@
+# Two commands set up a fresh Debian machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+EXTRAS := sim,opencl,cluster,live,plot,test
+DEMO_MESSAGES ?= 1000000
+PYTEST_ARGS ?=
+
+.PHONY: setup system-packages demo test test-full bench clean
+
+setup: $(VENV)/.installed
+
+# Debian packages the simulation and synthesis tests need; installed only when run as root.
+system-packages:
+	@if [ "$$(id -u)" = 0 ] && ! { command -v iverilog >/dev/null && command -v yosys >/dev/null; }; then \
+		echo "installing iverilog and yosys from Debian"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iverilog yosys >/dev/null; \
+	elif ! command -v iverilog >/dev/null; then \
+		echo "note: iverilog not found and not root; RTL simulation tests will be skipped"; \
+	fi
+
+$(VENV)/.installed: pyproject.toml | system-packages
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+	touch $@
+
+demo: setup
+	mkdir -p data out
+	$(VENV)/bin/tickaccel generate data/demo.itch --messages $(DEMO_MESSAGES) --symbols 1000 --seed 1
+	$(VENV)/bin/tickaccel replay data/demo.itch -o out/demo --depth 5 --trades
+	$(VENV)/bin/tickaccel signals out/demo
+	$(PY) -c "import pyarrow.parquet as pq; print(pq.read_table('out/demo/bbo.parquet').slice(0, 10).to_pandas().to_string() if False else pq.read_table('out/demo/bbo.parquet').slice(0, 10))"
+
+test: setup
+	$(PY) -m pytest -m "not slow" -n 2 $(PYTEST_ARGS)
+
+test-full: setup
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) -m pytest bench/ --benchmark-only
+	$(PY) bench/compare_itchbook.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info sim_build out data
