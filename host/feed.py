@@ -5,9 +5,13 @@ through `open_feed`, so framing, gap handling and error counting are done once.
 """
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+
+from .errors import ErrorLog, TickaccelError
 
 
 @dataclass
@@ -24,3 +28,85 @@ class FeedChunk:
     first_seq: int
     seqs: np.ndarray | None
     base_offset: int
+
+
+_SNIFF_BYTES = 1 << 16
+_SNIFF_RECORDS = 16
+
+
+def _looks_like_binaryfile(head: bytes) -> bool:
+    """Whether the first records are ITCH messages: known types with their exact lengths.
+
+    The first record must be one and at least three in four of the first
+    whole records too, so a text or random file is not read as a feed.
+    """
+    from .itch import LENGTH_BY_TYPE
+
+    pos, good, seen = 0, 0, 0
+    while seen < _SNIFF_RECORDS and pos + 2 <= len(head):
+        length = int.from_bytes(head[pos:pos + 2], "big")
+        if pos + 2 + length > len(head):
+            break
+        valid = length > 0 and LENGTH_BY_TYPE[head[pos + 2]] == length
+        if seen == 0 and not valid:
+            return False
+        good += valid
+        seen += 1
+        pos += 2 + length
+    return seen > 0 and 4 * good >= 3 * seen
+
+
+def feed_format(path: str | os.PathLike) -> str:
+    """'pcap', 'pcapng', 'binaryfile' or 'binaryfile.gz', judged by content.
+
+    Raises `TickaccelError` for a missing or empty file or one in no supported format.
+    """
+    from .binaryfile import GZIP_MAGIC, open_stream
+    from .capture import capture_format
+
+    name = os.fspath(path)
+    if not os.path.isfile(name):
+        raise TickaccelError(f"no such file: {name}")
+    with open(name, "rb") as raw:
+        head = raw.read(4)
+    if not head:
+        raise TickaccelError(f"empty file: {name}")
+    kind = capture_format(head)
+    if kind is not None:
+        return kind
+    gzipped = head[:2] == GZIP_MAGIC
+    try:
+        with open_stream(name) as stream:
+            sniff = stream.read(_SNIFF_BYTES)
+    except (OSError, EOFError) as exc:
+        raise TickaccelError(f"unreadable gzip file: {name} ({exc})") from None
+    if not sniff:
+        raise TickaccelError(f"empty file: {name}")
+    if not _looks_like_binaryfile(sniff):
+        raise TickaccelError(
+            f"not an ITCH feed (BinaryFILE, gzip BinaryFILE, pcap or pcapng): {name}")
+    return "binaryfile.gz" if gzipped else "binaryfile"
+
+
+def open_feed(
+    path: str | os.PathLike,
+    *,
+    errors: ErrorLog,
+    chunk_bytes: int = 32 << 20,
+    udp_port: int | None = None,
+) -> Iterator[FeedChunk]:
+    """Stream any supported feed file as `FeedChunk`s of about ``chunk_bytes``.
+
+    BinaryFILE (plain or gzip), pcap and pcapng are told apart by content;
+    ``udp_port`` filters captures by UDP destination port. Input problems are
+    counted in ``errors``; an unusable file raises `TickaccelError` before
+    anything is yielded.
+    """
+    # Imported here because both modules build on FeedChunk from this one.
+    from .binaryfile import read_chunks
+    from .capture import read_capture
+
+    kind = feed_format(path)
+    if kind.startswith("binaryfile"):
+        return read_chunks(path, chunk_bytes, errors=errors)
+    return read_capture(path, errors=errors, chunk_bytes=chunk_bytes, udp_port=udp_port)

@@ -1,0 +1,66 @@
+"""open_feed: one entry point for every format, told apart by content, with clear refusals."""
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pytest
+
+from tickaccel.capture import udp_frame, write_pcap
+from tickaccel.errors import ErrorLog, TickaccelError
+from tickaccel.feed import feed_format, open_feed
+from tickaccel.generator import generate
+from tickaccel.moldudp64 import build_packets, end_of_session
+
+
+@pytest.fixture(scope="module")
+def framed():
+    return generate(5_000, n_symbols=30, seed=9)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, framed):
+    folder = tmp_path_factory.mktemp("feeds")
+    frames = [udp_frame(p) for p in build_packets(framed, "FEED")] + [udp_frame(end_of_session("FEED", 5001))]
+    paths = {
+        "binaryfile": folder / "day.bin",  # names say nothing: detection is by content
+        "binaryfile.gz": folder / "day.dat",
+        "pcap": folder / "day.cap",
+        "pcapng": folder / "day.raw",
+    }
+    paths["binaryfile"].write_bytes(framed.tobytes())
+    paths["binaryfile.gz"].write_bytes(gzip.compress(framed.tobytes()))
+    write_pcap(paths["pcap"], frames)
+    write_pcap(paths["pcapng"], frames, pcapng=True)
+    return paths
+
+
+@pytest.mark.parametrize("kind", ["binaryfile", "binaryfile.gz", "pcap", "pcapng"])
+def test_every_format_is_detected_and_gives_the_same_messages(files, framed, kind):
+    assert feed_format(files[kind]) == kind
+    errors = ErrorLog()
+    chunks = list(open_feed(files[kind], errors=errors, chunk_bytes=10_000))
+    assert errors.total() == 0 and len(chunks) > 1
+    assert np.array_equal(np.concatenate([c.data for c in chunks]), framed)
+    if kind.startswith("binaryfile"):
+        assert all(c.seqs is None and c.base_offset >= 0 for c in chunks)
+    else:
+        assert np.concatenate([c.seqs for c in chunks]).tolist() == list(range(1, 5001))
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "no such file"),
+    (b"", "empty file"),
+    (gzip.compress(b""), "empty file"),
+    (b"Date,Symbol,Price\n2024-01-02,AAPL,185.64\n" * 50, "not an ITCH feed"),
+    (bytes(range(256)) * 40, "not an ITCH feed"),
+    (gzip.compress(b"hello world\n" * 100), "not an ITCH feed"),
+    (b"\x1f\x8b\x08garbage", "unreadable gzip"),
+])
+def test_unusable_files_raise_one_clear_line(tmp_path, content, message):
+    path = tmp_path / "input.itch"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(TickaccelError, match=message) as raised:
+        list(open_feed(path, errors=ErrorLog()))
+    assert "\n" not in str(raised.value)
