@@ -22,7 +22,7 @@ BACKENDS = ("cupy", "numba-cuda", "cpu", "opencl", "numpy")
 
 # Agreement with the oracle: |x - ref| <= atol + rtol * |ref|; NaN where the oracle is NaN.
 # Integer signals (ofi, ofi_sum) are exact. Window sums of squared returns use
-# double-double prefix sums, so they are as close as the other float signals.
+# double-double sums, so they are as close as the other float signals.
 TOLERANCE = {"rtol": 1e-12, "atol": 1e-15}
 
 
@@ -46,10 +46,7 @@ def available_backends() -> dict[str, str | None]:
     return {name: _probe(name) for name in BACKENDS}
 
 
-def _kernels(name: str):
-    if name == "cpu":
-        from .cpu import CpuKernels
-        return CpuKernels()
+def _device_kernels(name: str):
     if name == "opencl":
         from .opencl import OpenClKernels
         return OpenClKernels()
@@ -81,8 +78,11 @@ def compute_columns(quotes: Quotes, spec: SignalSpec, backend: str = "auto", *,
     if name == "numpy":
         from .reference import compute_reference
         return compute_reference(quotes, spec, depth, trades)
+    if name == "cpu":
+        from .cpu import compute_cpu
+        return compute_cpu(quotes, spec, depth, trades, chunk_rows or len(quotes))
     from .pipeline import run
-    kernels = _kernels(name)
+    kernels = _device_kernels(name)
     rows = chunk_rows or getattr(kernels, "default_chunk_rows", lambda n: n)(len(quotes))
     return run(kernels, quotes, spec, depth, trades, rows)
 

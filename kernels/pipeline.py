@@ -1,4 +1,6 @@
-"""The chunked signal pipeline shared by the fast backends (cpu, cupy, numba-cuda, opencl).
+"""The chunked signal pipeline shared by the device backends (cupy, numba-cuda, opencl).
+
+The `cpu` backend does not use it: one sequential pass (cpu.py) beats sorting on a CPU.
 
 A backend is a `KernelSet`: an array module `xp` (NumPy or CuPy) for sorting,
 searching and integer prefix sums, plus ten small kernels for the floating

@@ -234,3 +234,24 @@ def test_backend_matches_oracle_on_generated_feeds(backend, examples):
                                               chunk_rows=chunk_rows))
 
     check()
+
+
+WINDOW_SPEC = parse_spec({"signal": [
+    {"name": "ofi_sum_short", "kind": "ofi_sum", "window_ns": 3_000_000},
+    {"name": "ofi_sum_long", "kind": "ofi_sum", "window_ns": 40_000_000},
+    {"name": "rv_short", "kind": "realized_variance", "window_ns": 2_000_000},
+    {"name": "rv_long", "kind": "realized_variance", "window_ns": 50_000_000},
+    {"name": "vwap", "kind": "trade_vwap", "window_ns": 5_000_000},
+    {"name": "timb", "kind": "trade_imbalance", "window_ns": 30_000_000},
+    {"name": "ema_fast", "kind": "ema_mid", "half_life_ns": 100_000},
+    {"name": "ema_slow", "kind": "ema_mid", "half_life_ns": 10_000_000},
+]})
+
+
+@pytest.mark.parametrize("chunk_rows", [None, 7, 1024])
+def test_cpu_windows_that_keep_emptying_match_oracle_across_chunks(chunk_rows):
+    """Many symbols, windows from a few rows to hundreds, rows leaving them all the time."""
+    bbo = synthetic_bbo(3000, n_symbols=300, seed=13, gap_ns=100_000, jump_every=700)
+    trades = synthetic_trades(bbo, fraction=0.6)
+    expected = compute(bbo, WINDOW_SPEC, "numpy", trades=trades)
+    assert_same_signals(expected, compute(bbo, WINDOW_SPEC, "cpu", trades=trades, chunk_rows=chunk_rows))
