@@ -35,12 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     except TickaccelError as exc:
         if _state["debug"]:
             raise
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         return 2
     except FileNotFoundError as exc:
         if _state["debug"]:
             raise
-        err_console.print(f"[red]error:[/red] no such file: {exc.filename}", highlight=False)
+        err_console.print(f"[red]error:[/red] no such file: {exc.filename}", highlight=False, soft_wrap=True)
         return 2
     return 0
 

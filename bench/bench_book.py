@@ -1,0 +1,42 @@
+"""pytest-benchmark: columnar decode and the fast book over an in-memory generated feed.
+
+    pytest bench/bench_book.py --benchmark-only
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tickaccel import itch
+from tickaccel.binaryfile import record_offsets
+from tickaccel.book import FastBook
+from tickaccel.feed import FeedChunk
+from tickaccel.generator import generate
+
+N_MESSAGES = 1_000_000
+
+
+@pytest.fixture(scope="module")
+def feed() -> np.ndarray:
+    return generate(N_MESSAGES, n_symbols=1000, seed=0)
+
+
+def test_decode_batch(benchmark, feed):
+    offsets = record_offsets(feed) + 2
+    framed = itch.Framed(feed, offsets, np.arange(1, len(offsets) + 1, dtype=np.uint64))
+    decoded = benchmark(itch.decode_batch, framed)
+    assert sum(len(v) for v in decoded.values()) == N_MESSAGES
+
+
+@pytest.mark.parametrize("depth,trades", [(0, False), (5, True)], ids=["bbo", "bbo+depth5+trades"])
+def test_fast_book(benchmark, feed, depth, trades):
+    chunk = FeedChunk(feed, 1, None, 0)
+    FastBook(depth=depth, trades=trades).process(chunk)  # compile outside the timing
+
+    def run():
+        book = FastBook(depth=depth, trades=trades)
+        return book, book.process(chunk)
+
+    book, tables = benchmark(run)
+    assert book.records == N_MESSAGES and tables["bbo"].num_rows > 0
+    benchmark.extra_info["messages_per_s"] = N_MESSAGES / benchmark.stats["min"]

@@ -1,0 +1,158 @@
+"""`tickaccel replay`, `dump` and `stats`: a feed file through the books, or read by a person."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TransferSpeedColumn)
+
+from . import itch
+from .cli import app
+from .errors import ErrorLog, TickaccelError
+from .feed import feed_format, open_feed
+from .oracle import iter_messages
+from .replay import ENGINES, make_book, replay
+
+_console = Console()
+
+
+def _symbol_list(symbols: str | None) -> list[str] | None:
+    if symbols is None:
+        return None
+    names = [s.strip() for s in symbols.split(",") if s.strip()]
+    if not names:
+        raise TickaccelError("--symbols needs at least one symbol, e.g. --symbols AAPL,MSFT")
+    return names
+
+
+def _print_errors(errors: dict[str, dict[str, int]]) -> None:
+    for kind, info in errors.items():
+        _console.print(f"  {kind}: {info['count']:,} (first at {info['first_position']:,})",
+                       highlight=False)
+
+
+@app.command("replay")
+def replay_command(
+    feed: Path = typer.Argument(..., help="Feed file: BinaryFILE (.gz or not), pcap or pcapng."),
+    outdir: Path = typer.Option(..., "--output", "-o", help="Folder for the Parquet tables."),
+    depth: int = typer.Option(0, "--depth", help="Also write depth.parquet with the top N levels."),
+    trades: bool = typer.Option(False, "--trades", help="Also write trades.parquet (E, C, P, Q)."),
+    symbols: str = typer.Option(None, "--symbols", help="Only rows of these symbols, e.g. AAPL,MSFT."),
+    engine: str = typer.Option("fast", "--engine", help="fast (Numba) or oracle (plain Python)."),
+    signals: bool = typer.Option(False, "--signals", help="Then compute signals.parquet."),
+    signal_backend: str = typer.Option("auto", "--signal-backend",
+                                       help="Signal backend for --signals (numpy, cpu, ..., auto)."),
+    spec: Path = typer.Option(None, "--spec", help="Signal spec TOML for --signals."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Replay FEED through the order books into OUTDIR/bbo.parquet (and depth, trades)."""
+    if engine not in ENGINES:
+        raise TickaccelError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+    with Progress(TextColumn("replay"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                  TimeElapsedColumn(), console=_console, transient=True,
+                  disable=as_json or not _console.is_terminal) as bar:
+        task = bar.add_task("replay", total=None)
+        summary = replay(feed, outdir, depth=depth, trades=trades,
+                         symbols=_symbol_list(symbols), engine=engine,
+                         progress=lambda done, total: bar.update(task, completed=done,
+                                                                 total=total))
+    if signals:
+        from .cli_signals import run_signals
+
+        summary["signals"] = run_signals(outdir, signal_backend, spec)
+        (outdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    rows = ", ".join(f"{name} {n:,}" for name, n in summary["rows"].items())
+    _console.print(f"{summary['messages']:,} messages in {summary['elapsed_s']:.2f} s "
+                   f"({summary['messages_per_s'] or 0:,.0f} msg/s); rows: {rows} -> {outdir}",
+                   highlight=False, soft_wrap=True)
+    if summary["errors"]:
+        _console.print("errors:", highlight=False)
+        _print_errors(summary["errors"])
+    if signals:
+        _console.print(f"signals: {summary['signals']['rows']:,} rows -> "
+                       f"{summary['signals']['path']}", highlight=False)
+
+
+def _types(types: str | None) -> set[str] | None:
+    if types is None:
+        return None
+    wanted = {t.strip() for t in types.split(",") if t.strip()}
+    unknown = sorted(wanted - set(itch.MESSAGES))
+    if unknown:
+        raise TickaccelError(f"unknown message type(s) {', '.join(unknown)}")
+    return wanted
+
+
+@app.command("dump")
+def dump_command(
+    feed: Path = typer.Argument(..., help="Feed file: BinaryFILE (.gz or not), pcap or pcapng."),
+    types: str = typer.Option(None, "--type", help="Only these message types, e.g. A,E."),
+    limit: int = typer.Option(None, "--limit", help="Stop after N messages."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
+) -> None:
+    """Print the messages of FEED with their sequence numbers."""
+    wanted = _types(types)
+    feed_format(feed)
+    errors, shown = ErrorLog(), 0
+    for chunk in open_feed(feed, errors=errors):
+        for seq, _, raw in iter_messages(chunk, errors):
+            if limit is not None and shown >= limit:
+                break
+            msg = itch.decode_message(raw)
+            if wanted is not None and msg.type not in wanted:
+                continue
+            shown += 1
+            fields = msg._asdict()
+            if as_json:
+                typer.echo(json.dumps({"seq": seq, "type": msg.type, **fields}))
+            else:
+                body = " ".join(f"{k}={v}" for k, v in fields.items())
+                typer.echo(f"{seq:>10} {msg.type} {msg.name:<28} {body}")
+        if limit is not None and shown >= limit:
+            break
+    if errors.counts and not as_json:
+        typer.echo("errors: " + ", ".join(f"{k} {v}" for k, v in sorted(errors.counts.items())),
+                   err=True)
+
+
+@app.command("stats")
+def stats_command(
+    feed: Path = typer.Argument(..., help="Feed file: BinaryFILE (.gz or not), pcap or pcapng."),
+    as_json: bool = typer.Option(False, "--json", help="Print the statistics as JSON."),
+) -> None:
+    """Count the messages of FEED per type, list its symbols and its input errors."""
+    fmt = feed_format(feed)
+    book = make_book("fast")
+    feed_errors = ErrorLog()
+    for chunk in open_feed(feed, errors=feed_errors):
+        book.process(chunk)
+    errors = ErrorLog()
+    errors.merge(feed_errors)
+    errors.merge(book.errors)
+    counts = dict(sorted(book.message_counts.items()))
+    stats = {"input": str(feed), "format": fmt, "records": book.records,
+             "messages": sum(counts.values()), "message_counts": counts,
+             "live_orders": book.live_orders,
+             "symbols": {str(k): v for k, v in sorted(book.symbols.items())},
+             "errors": errors.to_dict()}
+    if as_json:
+        typer.echo(json.dumps(stats, indent=2))
+        return
+    _console.print(f"{fmt}: {stats['messages']:,} messages in {stats['records']:,} records, "
+                   f"{len(stats['symbols']):,} symbols, {stats['live_orders']:,} orders live "
+                   "at the end", highlight=False)
+    for mtype, n in counts.items():
+        _console.print(f"  {mtype} {itch.MESSAGES[mtype][0]:<28} {n:>12,}", highlight=False)
+    names = list(stats["symbols"].values())
+    if names:
+        more = f" ... (+{len(names) - 20:,})" if len(names) > 20 else ""
+        _console.print("symbols: " + " ".join(names[:20]) + more, highlight=False)
+    if stats["errors"]:
+        _console.print("errors:", highlight=False)
+        _print_errors(stats["errors"])

@@ -1,0 +1,103 @@
+"""Arrow schemas and table builders of the book outputs: BBO, top-N depth and trades.
+
+Both books (the oracle and the fast book) hand their rows to these builders, so
+the two produce tables with identical schemas and can be compared with
+``Table.equals``.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+
+_HEAD = [
+    ("seq", pa.uint64()),
+    ("timestamp", pa.uint64()),
+    ("stock_locate", pa.uint16()),
+    ("symbol", pa.string()),
+]
+
+BBO_SCHEMA = pa.schema(_HEAD + [
+    ("bid_price", pa.uint32()),
+    ("ask_price", pa.uint32()),
+    ("bid_size", pa.uint64()),
+    ("ask_size", pa.uint64()),
+])
+
+TRADES_SCHEMA = pa.schema(_HEAD + [
+    ("type", pa.string()),
+    ("side", pa.string()),
+    ("price", pa.uint32()),
+    ("shares", pa.uint64()),
+    ("match_number", pa.uint64()),
+])
+
+TABLE_NAMES = ("bbo", "depth", "trades")
+
+
+def depth_schema(levels: int) -> pa.Schema:
+    """Schema of the depth table for the top `levels` price levels of each side."""
+    fields = list(_HEAD)
+    for i in range(1, levels + 1):
+        fields += [
+            (f"bid_price_{i}", pa.uint32()), (f"bid_size_{i}", pa.uint64()),
+            (f"bid_orders_{i}", pa.uint32()),
+            (f"ask_price_{i}", pa.uint32()), (f"ask_size_{i}", pa.uint64()),
+            (f"ask_orders_{i}", pa.uint32()),
+        ]
+    return pa.schema(fields)
+
+
+def symbol_column(locates: np.ndarray, names_by_locate: pa.Array) -> pa.Array:
+    """Per-row symbol strings: `names_by_locate` (a string per stock locate) taken at `locates`."""
+    return names_by_locate.take(pa.array(np.asarray(locates, np.uint16)))
+
+
+def bbo_table(seq: np.ndarray, timestamp: np.ndarray, locate: np.ndarray,
+              symbol: pa.Array | Sequence[str], bid_price: np.ndarray, ask_price: np.ndarray,
+              bid_size: np.ndarray, ask_size: np.ndarray) -> pa.Table:
+    """The BBO table from its columns."""
+    return pa.Table.from_arrays([
+        pa.array(seq, pa.uint64()), pa.array(timestamp, pa.uint64()),
+        pa.array(locate, pa.uint16()), pa.array(symbol, pa.string()),
+        pa.array(bid_price, pa.uint32()), pa.array(ask_price, pa.uint32()),
+        pa.array(bid_size, pa.uint64()), pa.array(ask_size, pa.uint64()),
+    ], schema=BBO_SCHEMA)
+
+
+def depth_table(seq: np.ndarray, timestamp: np.ndarray, locate: np.ndarray,
+                symbol: pa.Array | Sequence[str], price: np.ndarray, size: np.ndarray,
+                orders: np.ndarray) -> pa.Table:
+    """The depth table; `price`, `size`, `orders` are (rows, 2N) arrays: N bid levels, then N ask."""
+    levels = price.shape[1] // 2
+    arrays = [
+        pa.array(seq, pa.uint64()), pa.array(timestamp, pa.uint64()),
+        pa.array(locate, pa.uint16()), pa.array(symbol, pa.string()),
+    ]
+    for i in range(levels):
+        for col in (i, levels + i):
+            arrays += [pa.array(price[:, col], pa.uint32()), pa.array(size[:, col], pa.uint64()),
+                       pa.array(orders[:, col], pa.uint32())]
+    return pa.Table.from_arrays(arrays, schema=depth_schema(levels))
+
+
+def _char_column(codes: np.ndarray | Sequence[str]) -> pa.Array:
+    if isinstance(codes, np.ndarray) and codes.dtype == np.uint8:
+        data = pa.py_buffer(np.ascontiguousarray(codes))
+        return pa.Array.from_buffers(pa.binary(1), len(codes), [None, data]).cast(pa.string())
+    return pa.array(list(codes), pa.string())
+
+
+def trades_table(seq: np.ndarray, timestamp: np.ndarray, locate: np.ndarray,
+                 symbol: pa.Array | Sequence[str], type_: np.ndarray | Sequence[str],
+                 side: np.ndarray | Sequence[str], price: np.ndarray, shares: np.ndarray,
+                 match_number: np.ndarray) -> pa.Table:
+    """The trades table; `type_` and `side` are one-character strings or their ASCII codes."""
+    return pa.Table.from_arrays([
+        pa.array(seq, pa.uint64()), pa.array(timestamp, pa.uint64()),
+        pa.array(locate, pa.uint16()), pa.array(symbol, pa.string()),
+        _char_column(type_), _char_column(side),
+        pa.array(price, pa.uint32()), pa.array(shares, pa.uint64()),
+        pa.array(match_number, pa.uint64()),
+    ], schema=TRADES_SCHEMA)

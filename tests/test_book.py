@@ -1,0 +1,147 @@
+"""The fast book against the oracle (differential) and against the book invariants."""
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from feeds import binaryfile, chunk, ops_to_messages, random_messages, split
+from tickaccel import itch
+from tickaccel.book import FastBook
+from tickaccel.generator import generate
+from tickaccel.oracle import OracleBook
+
+OPS = st.lists(st.tuples(st.integers(0, 11), st.integers(0, 1 << 16), st.integers(0, 1 << 16),
+                         st.integers(0, 1 << 16)), max_size=300)
+# Tiny tables, so hash growth, segment moves, pool compaction and output flushes all happen.
+TIGHT = {"output_rows": 7, "order_capacity": 2, "level_pool": 8}
+
+
+def replay_all(book, chunks) -> dict[str, pa.Table]:
+    parts: dict[str, list[pa.Table]] = {}
+    for c in chunks:
+        for name, table in book.process(c).items():
+            parts.setdefault(name, []).append(table)
+    return {name: pa.concat_tables(tables) for name, tables in parts.items()}
+
+
+def assert_same(oracle, fast, chunks, fast_chunks=None):
+    expected = replay_all(oracle, chunks)
+    got = replay_all(fast, fast_chunks or chunks)
+    assert expected.keys() == got.keys()
+    for name in expected:
+        assert got[name].equals(expected[name]), name
+    assert fast.errors.to_dict() == oracle.errors.to_dict()
+    assert fast.message_counts == oracle.message_counts
+    assert fast.records == oracle.records
+
+
+def assert_invariants(oracle: OracleBook, fast: FastBook) -> None:
+    """Levels are the sums of their live orders, sorted, positive; BBO is the best level."""
+    expected: dict[tuple[int, str], dict[int, list[int]]] = {}
+    for locate, side, price, shares in oracle.orders.values():
+        assert shares > 0
+        level = expected.setdefault((locate, side), {}).setdefault(price, [0, 0])
+        level[0] += shares
+        level[1] += 1
+    books = {key for key, levels in oracle.levels.items() if levels} | set(expected)
+    assert fast.live_orders == len(oracle.orders)
+    for locate, side in books:
+        want = sorted(((p, s, n) for p, (s, n) in expected.get((locate, side), {}).items()),
+                      reverse=(side == "B"))
+        assert oracle.top(locate, side, 10**6) == want
+        assert fast.top(locate, side, 10**6) == want
+        assert all(s > 0 and n > 0 for _, s, n in want)
+        bid, ask = fast.top(locate, "B", 1), fast.top(locate, "S", 1)
+        assert oracle.bbo(locate) == ((bid or [(0, 0, 0)])[0][0], (ask or [(0, 0, 0)])[0][0],
+                                      (bid or [(0, 0, 0)])[0][1], (ask or [(0, 0, 0)])[0][1])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(OPS, st.booleans())
+def test_fast_book_equals_oracle_on_random_feeds(ops, faults):
+    data = binaryfile(ops_to_messages(ops, n_symbols=3, faults=faults))
+    oracle, fast = OracleBook(depth=5, trades=True), FastBook(depth=5, trades=True, **TIGHT)
+    assert_same(oracle, fast, [chunk(data)])
+    assert_invariants(oracle, fast)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(OPS)
+def test_any_valid_sequence_keeps_every_book_invariant(ops):
+    data = binaryfile(ops_to_messages(ops, n_symbols=2))
+    oracle, fast = OracleBook(), FastBook(**TIGHT)
+    for c in split(data, 200):
+        oracle.process(c)
+        fast.process(c)
+        assert_invariants(oracle, fast)
+    assert oracle.errors.counts == {}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_fast_book_equals_oracle_on_generated_feeds(seed):
+    data = generate(30_000, n_symbols=20, seed=seed).tobytes()
+    assert_same(OracleBook(depth=5, trades=True), FastBook(depth=5, trades=True, **TIGHT),
+                [chunk(data)])
+
+
+@pytest.mark.parametrize("faults", ["zero_length=0.002,unknown_type=0.002,bad_length=0.002",
+                                    "corrupt=0.01"])
+def test_fast_book_equals_oracle_on_faulty_generated_feeds(tmp_path, faults):
+    from tickaccel.binaryfile import read_chunks
+    from tickaccel.errors import ErrorLog
+    from tickaccel.generator import GeneratorConfig, write_feed
+
+    path = tmp_path / "f.itch"
+    write_feed(path, GeneratorConfig(n_messages=20_000, n_symbols=10, seed=5), faults=faults)
+    chunks = list(read_chunks(path, 1 << 16, errors=ErrorLog()))
+    oracle, fast = OracleBook(depth=5, trades=True), FastBook(depth=5, trades=True, **TIGHT)
+    assert_same(oracle, fast, chunks)
+    assert fast.errors.total() > 0
+
+
+def test_symbol_filter_gives_the_same_rows_in_both_books():
+    data = binaryfile(random_messages(4, 2_000, n_symbols=5))
+    keep = ["MSFT", "QQQ"]
+    assert_same(OracleBook(depth=3, trades=True, symbols=keep),
+                FastBook(depth=3, trades=True, symbols=keep, **TIGHT), [chunk(data)])
+
+
+@pytest.mark.parametrize("chunk_bytes", [64, 1000, 50_000])
+def test_chunked_replay_equals_one_shot(chunk_bytes):
+    data = binaryfile(random_messages(7, 3_000, n_symbols=4, faults=True))
+    one = replay_all(FastBook(depth=5, trades=True), [chunk(data)])
+    parts = replay_all(FastBook(depth=5, trades=True, **TIGHT), split(data, chunk_bytes))
+    for name in one:
+        assert parts[name].equals(one[name]), name
+
+
+def test_pcap_feed_equals_binaryfile_feed(tmp_path):
+    from tickaccel.errors import ErrorLog
+    from tickaccel.feed import open_feed
+    from tickaccel.generator import GeneratorConfig, write_feed
+
+    config = GeneratorConfig(n_messages=20_000, n_symbols=10, seed=9)
+    out = {}
+    for name in ("f.itch", "f.pcap"):
+        write_feed(tmp_path / name, config)
+        book = FastBook(depth=5, trades=True)
+        out[name] = replay_all(book, open_feed(tmp_path / name, errors=ErrorLog()))
+    for table in out["f.itch"]:
+        assert out["f.pcap"][table].equals(out["f.itch"][table]), table
+
+
+def test_order_table_grows_and_keeps_every_order():
+    n = 5_000
+    msgs = [itch.make("A", stock_locate=1, order_ref=10 * i + 1, side="B", shares=1,
+                       price=1000 + i % 50) for i in range(n)]
+    fast = FastBook(order_capacity=2, level_pool=8)
+    fast.process(chunk(binaryfile(msgs)))
+    assert fast.live_orders == n
+    assert sum(n_orders for _, _, n_orders in fast.top(1, "B", 100)) == n
+    msgs = [itch.make("D", stock_locate=1, order_ref=10 * i + 1) for i in range(0, n, 2)]
+    fast.process(chunk(binaryfile(msgs), first_seq=n + 2))
+    assert fast.live_orders == n // 2
+    assert fast.errors.counts == {}
+

@@ -1,0 +1,111 @@
+"""`replay`: feed file to Parquet tables and summary.json, with both engines."""
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+import pytest
+
+from feeds import binaryfile, random_messages, record
+from tickaccel import itch
+from tickaccel.errors import TickaccelError
+from tickaccel.generator import GeneratorConfig, write_feed
+from tickaccel.replay import replay
+from tickaccel.tables import BBO_SCHEMA, TRADES_SCHEMA, depth_schema
+
+
+@pytest.fixture(scope="module")
+def feed(tmp_path_factory):
+    path = tmp_path_factory.mktemp("feed") / "day.itch"
+    path.write_bytes(binaryfile(random_messages(21, 3_000, n_symbols=4, faults=True)))
+    return path
+
+
+def test_replay_writes_tables_and_summary(feed, tmp_path):
+    summary = replay(feed, tmp_path, depth=3, trades=True, chunk_bytes=4096)
+    assert pq.read_schema(tmp_path / "bbo.parquet") == BBO_SCHEMA
+    assert pq.read_schema(tmp_path / "depth.parquet") == depth_schema(3)
+    assert pq.read_schema(tmp_path / "trades.parquet") == TRADES_SCHEMA
+    for name, n in summary["rows"].items():
+        assert pq.read_metadata(tmp_path / f"{name}.parquet").num_rows == n > 0
+    assert json.loads((tmp_path / "summary.json").read_text()) == summary
+    assert summary["format"] == "binaryfile"
+    assert summary["messages"] == sum(summary["message_counts"].values()) == summary["records"]
+    assert {"unknown_order_ref", "overfill", "duplicate_order_ref"} <= set(summary["errors"])
+    assert summary["messages_per_s"] > 0
+
+
+def test_engines_write_identical_tables(feed, tmp_path):
+    fast = replay(feed, tmp_path / "fast", depth=5, trades=True, chunk_bytes=2048)
+    oracle = replay(feed, tmp_path / "oracle", depth=5, trades=True, engine="oracle")
+    for name in ("bbo", "depth", "trades"):
+        assert pq.read_table(tmp_path / "fast" / f"{name}.parquet").equals(
+            pq.read_table(tmp_path / "oracle" / f"{name}.parquet")), name
+    assert fast["errors"] == oracle["errors"]
+    assert fast["message_counts"] == oracle["message_counts"]
+
+
+def test_symbols_filter_output_rows(feed, tmp_path):
+    replay(feed, tmp_path, symbols=["SPY"], trades=True)
+    for name in ("bbo", "trades"):
+        assert set(pq.read_table(tmp_path / f"{name}.parquet").column("symbol").to_pylist()) == {"SPY"}
+
+
+def test_bad_records_are_counted_and_neighbours_kept(tmp_path):
+    # Enough good records ahead of the bad ones for the file to be recognised as a feed.
+    r = b"".join(record(itch.make("R", stock_locate=i, stock="AAPL")) for i in range(1, 9))
+    a1 = itch.make("A", stock_locate=1, order_ref=1, side="B", shares=10, price=100)
+    a2 = itch.make("A", stock_locate=1, order_ref=2, side="S", shares=10, price=200)
+    data = r + record(a1) + b"\x00\x00" + b"\x00\x05z1234" + record(a2)
+    path = tmp_path / "bad.itch"
+    path.write_bytes(data)
+    summary = replay(path, tmp_path / "out")
+    assert summary["errors"] == {
+        "zero_length": {"count": 1, "first_position": len(r + record(a1))},
+        "unknown_type": {"count": 1, "first_position": len(r + record(a1)) + 2}}
+    bbo = pq.read_table(tmp_path / "out" / "bbo.parquet").to_pylist()
+    assert [row["seq"] for row in bbo] == [9, 12]
+
+
+def test_truncated_file_keeps_everything_before_the_cut(tmp_path):
+    path = tmp_path / "cut.itch"
+    data = binaryfile(random_messages(5, 500, n_symbols=2))
+    path.write_bytes(data[:-5])
+    whole = replay(_write(tmp_path / "whole.itch", data), tmp_path / "whole")
+    cut = replay(path, tmp_path / "cut")
+    assert cut["errors"]["truncated_message"]["count"] == 1
+    assert cut["records"] == whole["records"] - 1
+    assert cut["rows"]["bbo"] >= whole["rows"]["bbo"] - 1
+
+
+def _write(path, data):
+    path.write_bytes(data)
+    return path
+
+
+def test_generated_pcap_and_binaryfile_give_the_same_tables(tmp_path):
+    config = GeneratorConfig(n_messages=20_000, n_symbols=8, seed=3)
+    for name in ("g.itch.gz", "g.pcap"):
+        write_feed(tmp_path / name, config)
+        replay(tmp_path / name, tmp_path / name.replace(".", "_"), depth=2, trades=True)
+    for table in ("bbo", "depth", "trades"):
+        assert pq.read_table(tmp_path / "g_itch_gz" / f"{table}.parquet").equals(
+            pq.read_table(tmp_path / "g_pcap" / f"{table}.parquet")), table
+
+
+def test_progress_reports_bytes_up_to_the_file_size(feed, tmp_path):
+    seen = []
+    replay(feed, tmp_path, progress=lambda done, total: seen.append((done, total)),
+           chunk_bytes=8192)
+    assert len(seen) > 1
+    assert seen[-1] == (feed.stat().st_size, feed.stat().st_size)
+
+
+def test_missing_file_is_a_tickaccel_error(tmp_path):
+    with pytest.raises(TickaccelError):
+        replay(tmp_path / "nope.itch", tmp_path / "out")
+
+
+def test_unknown_engine_is_a_tickaccel_error(feed, tmp_path):
+    with pytest.raises(TickaccelError, match="engine"):
+        replay(feed, tmp_path, engine="gpu")
