@@ -1,0 +1,124 @@
+"""`tickaccel publish` and `tickaccel live`: a feed over MoldUDP64/UDP, and the live book on it."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from .cli import app
+from .errors import TickaccelError
+from .publish import DEFAULT_SESSION, FaultSpec, Publisher, parse_address
+
+log = logging.getLogger("tickaccel.cli")
+
+
+@app.command("publish")
+def publish_command(
+    feed: Path = typer.Argument(..., help="BinaryFILE (plain or gzip), pcap or pcapng feed."),
+    to: str = typer.Option(..., "--to", help="Destination HOST:PORT (unicast or multicast)."),
+    rate: float = typer.Option(None, "--rate", help="Messages per second (default: as fast as possible)."),
+    realtime: bool = typer.Option(False, "--realtime", help="Keep the feed's own timing."),
+    speed: float = typer.Option(1.0, "--speed", help="With --realtime: play this many times faster."),
+    faults: str = typer.Option("", "--faults", help="Inject faults, e.g. drop=0.01,dup=0.01,reorder=0.01,seed=1."),
+    rerequest_port: int = typer.Option(None, "--rerequest-port", help="Serve MoldUDP64 re-requests on this UDP port."),
+    rerequest_host: str = typer.Option("127.0.0.1", "--rerequest-host", help="Address the re-request server binds."),
+    session: str = typer.Option(DEFAULT_SESSION.decode(), "--session", help="MoldUDP64 session name (10 chars max)."),
+    buffer: int = typer.Option(1_000_000, "--retransmit-buffer", help="Messages kept for re-requests."),
+    linger: float = typer.Option(5.0, "--linger", help="Seconds to keep answering re-requests after the end."),
+    as_json: bool = typer.Option(False, "--json", help="Print the statistics as JSON."),
+) -> None:
+    """Play FEED as a MoldUDP64 stream over UDP, with fault injection and a re-request server."""
+    publisher = Publisher.from_file(
+        feed, parse_address(to), rate=rate, realtime=realtime, speed=speed,
+        faults=FaultSpec.parse(faults), rerequest_port=rerequest_port,
+        rerequest_host=rerequest_host, session=session, retransmit_capacity=buffer,
+        linger=linger)
+    try:
+        stats = publisher.run()
+    except KeyboardInterrupt:
+        publisher.stop()
+        stats = publisher.stats
+    finally:
+        publisher.close()
+    if as_json:
+        print(json.dumps(stats.to_dict(), indent=2))
+        return
+    Console().print(
+        f"sent {stats.messages} messages in {stats.packets} packets, {stats.seconds:.2f}s "
+        f"({stats.messages / max(stats.seconds, 1e-9):,.0f} msg/s); faults: {stats.dropped} "
+        f"dropped, {stats.duplicated} duplicated, {stats.reordered} reordered; re-requests: "
+        f"{stats.rerequests} ({stats.messages_resent} resent, {stats.messages_unavailable} "
+        f"unavailable)", highlight=False)
+
+
+@app.command("live")
+def live_command(
+    listen: str = typer.Option(..., "--listen", help="HOST:PORT to receive MoldUDP64 on (multicast joins the group)."),
+    outdir: Path = typer.Option(..., "-o", "--out", help="Folder for Parquet segments and summary.json."),
+    rerequest: str = typer.Option(None, "--rerequest", help="Re-request server HOST:PORT."),
+    pub: str = typer.Option(None, "--pub", help="ZeroMQ endpoint to publish BBO updates on, e.g. tcp://127.0.0.1:5556."),
+    metrics_port: int = typer.Option(None, "--metrics-port", help="Serve Prometheus /metrics on this port."),
+    metrics_host: str = typer.Option("127.0.0.1", "--metrics-host", help="Address the metrics server binds."),
+    duration: float = typer.Option(None, "--duration", help="Stop after this many seconds (default: at end of session)."),
+    recovery_timeout: float = typer.Option(2.0, "--recovery-timeout", help="Seconds to recover a gap before marking the book stale."),
+    symbols: str = typer.Option(None, "--symbols", help="Comma-separated symbols to output (default: all)."),
+    depth: int = typer.Option(0, "--depth", help="Levels kept per side for the book (BBO output only)."),
+    log_json: bool = typer.Option(True, "--log-json/--no-log-json", help="Structured JSON log lines on stderr."),
+) -> None:
+    """Receive MoldUDP64, keep the book in sequence, publish BBO updates and write Parquet segments."""
+    from .live import BookSink, LiveReceiver, format_latency, run_live
+    from .metrics import LiveMetrics, json_logging
+
+    if log_json:
+        json_logging()
+    metrics = LiveMetrics()
+    wanted = [s for s in symbols.split(",") if s] if symbols else None
+    receiver = LiveReceiver(
+        parse_address(listen), outdir,
+        rerequest=parse_address(rerequest) if rerequest else None,
+        pub=pub, sink=BookSink(depth=depth, symbols=wanted), metrics=metrics,
+        recovery_timeout=recovery_timeout)
+    if metrics_port is not None:
+        try:
+            port = metrics.serve(metrics_port, metrics_host)
+        except OSError as exc:
+            raise TickaccelError(f"cannot serve metrics on port {metrics_port}: {exc}") from None
+        log.info("metrics", extra={"port": port})
+    try:
+        summary = run_live(receiver, duration)
+    finally:
+        metrics.close()
+    console = Console()
+    console.print(
+        f"applied {summary['messages']} messages, {summary['bbo_rows']} BBO updates; gaps "
+        f"{summary['gaps_detected']} detected, {summary['gaps_recovered']} recovered, "
+        f"{summary['gaps_unrecovered']} unrecovered; malformed packets "
+        f"{summary['malformed_packets']}" + ("; BOOK STALE" if summary["stale"] else ""),
+        highlight=False)
+    console.print(format_latency(summary), highlight=False)
+
+
+@app.command("replay-cluster")
+def replay_cluster_command(
+    feeds: list[Path] = typer.Argument(..., help="Feed files (BinaryFILE, gzip, pcap)."),
+    outdir: Path = typer.Option(..., "-o", "--out", help="Output folder (one subfolder per feed when several)."),
+    cluster: str = typer.Option("local", "--cluster", help="'local' or a Ray address such as ray://head:10001."),
+    workers: int = typer.Option(None, "--workers", help="CPUs for a local Ray, and symbol shards per feed."),
+    depth: int = typer.Option(0, "--depth", help="Also write the top-N depth table."),
+    trades: bool = typer.Option(False, "--trades", help="Also write the trades table."),
+    symbols: str = typer.Option(None, "--symbols", help="Comma-separated symbols to output (default: all)."),
+) -> None:
+    """Replay FEEDS on Ray, sharded by file and symbol; same tables as `tickaccel replay`."""
+    from .cluster import replay_cluster
+
+    summary = replay_cluster(
+        [str(f) for f in feeds], outdir, address=cluster, workers=workers, depth=depth,
+        trades=trades, symbols=[s for s in symbols.split(",") if s] if symbols else None,
+        progress=True)
+    for feed, result in summary["feeds"].items():
+        Console().print(f"{feed}: {result['messages']} messages, rows {result['rows']}, "
+                        f"{sum(e['count'] for e in result['errors'].values())} errors",
+                        highlight=False)

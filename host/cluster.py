@@ -1,0 +1,390 @@
+"""Scale-out replay on Ray: shards by feed file and, within a file, by stock locate.
+
+Every shard reads the whole file and keeps the messages of its own locates.
+Order references are global and E/C/X/D/U name only the reference, so a
+shard routes them by the reference's owner: a small Numba order-owner map
+(reference -> locate and shares left, the same add/reduce/remove rules as
+the book) sends each order message to the shard whose book holds the order,
+and a message about an unknown reference to the shard of its header's locate,
+whose book then counts it once as ``unknown_order_ref``. Bad records go to
+shard 0. So each message reaches exactly one shard book, which sees exactly
+the part of the feed the single book would have applied to its locates, and
+the merged outputs (rows sorted by sequence, errors summed) equal a
+single-process replay's.
+
+One case is not reproduced: a U whose new reference is already live in a
+*different* shard (a feed error) is counted as ``duplicate_order_ref`` by the
+single book but not by the shards.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from numba import njit, types
+from numba.typed import Dict
+
+from . import itch
+from .binaryfile import record_offsets
+from .book import FastBook
+from .errors import ErrorLog, TickaccelError
+from .feed import FeedChunk, feed_format, open_feed
+
+_REF = itch.field_offsets("A")["order_ref"][0]
+_ADD_SHARES = itch.field_offsets("A")["shares"][0]
+_EXEC_SHARES = itch.field_offsets("E")["executed_shares"][0]
+_X_SHARES = itch.field_offsets("X")["cancelled_shares"][0]
+_U_NEW_REF = itch.field_offsets("U")["new_order_ref"][0]
+_U_SHARES = itch.field_offsets("U")["shares"][0]
+_LOCATE = itch.field_offsets("A")["stock_locate"][0]
+_A, _F, _E, _C, _X, _D, _U = (ord(c) for c in "AFECXDU")
+
+
+def new_owner_map():
+    """An empty order-owner map: reference -> (locate << 32 | shares left)."""
+    return Dict.empty(key_type=types.uint64, value_type=types.uint64)
+
+
+@njit(cache=True, inline="always")
+def _be(buf, p, n):
+    v = np.uint64(0)
+    for k in range(n):
+        v = (v << np.uint64(8)) | np.uint64(buf[p + k])
+    return v
+
+
+@njit(cache=True)
+def _reduce_owner(owners, ref, packed, shares):
+    left = packed & np.uint64(0xFFFFFFFF)
+    if shares >= left:
+        del owners[ref]
+    else:
+        owners[ref] = packed - shares
+
+
+@njit(cache=True)
+def _route(data, lengths, owners, shard_of_locate, shard, keep):
+    """Mark in `keep` the records of `data` that shard `shard` must apply; returns how many."""
+    n = data.shape[0]
+    pos = 0
+    index = 0
+    kept = 0
+    while pos + 2 <= n:
+        length = (np.int64(data[pos]) << 8) | np.int64(data[pos + 1])
+        end = pos + 2 + length
+        if end > n:
+            break
+        p = pos + 2
+        target = 0  # bad records: shard 0 counts them
+        if length > 0 and length <= 50 and lengths[data[p]] == length:
+            t = data[p]
+            locate = np.int64(_be(data, p + _LOCATE, 2))
+            target = shard_of_locate[locate]
+            if t == _A or t == _F:
+                ref = _be(data, p + _REF, 8)
+                shares = _be(data, p + _ADD_SHARES, 4)
+                if ref in owners:  # duplicate: the book holding the order counts it
+                    target = shard_of_locate[np.int64(owners[ref] >> np.uint64(32))]
+                elif shares > 0:
+                    owners[ref] = (np.uint64(locate) << np.uint64(32)) | shares
+            elif t == _E or t == _C or t == _X or t == _D or t == _U:
+                ref = _be(data, p + _REF, 8)
+                if ref in owners:
+                    packed = owners[ref]
+                    owner = np.int64(packed >> np.uint64(32))
+                    target = shard_of_locate[owner]
+                    if t == _E or t == _C:
+                        _reduce_owner(owners, ref, packed, _be(data, p + _EXEC_SHARES, 4))
+                    elif t == _X:
+                        _reduce_owner(owners, ref, packed, _be(data, p + _X_SHARES, 4))
+                    else:
+                        del owners[ref]
+                        if t == _U:
+                            new = _be(data, p + _U_NEW_REF, 8)
+                            shares = _be(data, p + _U_SHARES, 4)
+                            if shares > 0 and new not in owners:
+                                owners[new] = (np.uint64(owner) << np.uint64(32)) | shares
+        if target == shard:
+            keep[index] = True
+            kept += 1
+        else:
+            keep[index] = False
+        pos = end
+        index += 1
+    return kept
+
+
+@njit(cache=True)
+def _gather(data, offsets, keep, out):
+    """Copy the kept records back to back into `out`; returns the bytes used."""
+    w = 0
+    for i in range(offsets.shape[0]):
+        if keep[i]:
+            start = offsets[i]
+            size = 2 + ((np.int64(data[start]) << 8) | np.int64(data[start + 1]))
+            out[w:w + size] = data[start:start + size]
+            w += size
+    return w
+
+
+def shard_of_locate(n_shards: int) -> np.ndarray:
+    """Locate -> shard: locates dealt round robin, so busy low locates spread out."""
+    return (np.arange(1 << 16) % n_shards).astype(np.int64)
+
+
+class ShardFilter:
+    """Cuts one shard's records out of feed chunks, keeping each record's sequence number."""
+
+    def __init__(self, shard: int, n_shards: int) -> None:
+        self.shard = shard
+        self.owners = new_owner_map()
+        self.shards = shard_of_locate(n_shards)
+
+    def __call__(self, chunk: FeedChunk) -> tuple[FeedChunk, np.ndarray]:
+        """The shard's part of `chunk` (explicit seqs) and the file offset of each kept record."""
+        data = np.ascontiguousarray(chunk.data, np.uint8)
+        offsets = record_offsets(data)
+        keep = np.zeros(len(offsets), np.bool_)
+        _route(data, itch.LENGTH_BY_TYPE, self.owners, self.shards, self.shard, keep)
+        out = np.empty(len(data), np.uint8)
+        used = _gather(data, offsets, keep, out)
+        index = np.flatnonzero(keep)
+        seqs = (chunk.first_seq + index).astype(np.uint64) if chunk.seqs is None \
+            else np.asarray(chunk.seqs, np.uint64)[index]
+        file_offsets = chunk.base_offset + offsets[index] if chunk.base_offset >= 0 \
+            else seqs.astype(np.int64)
+        return FeedChunk(out[:used], int(seqs[0]) if len(seqs) else chunk.first_seq, seqs, -1), \
+            file_offsets
+
+
+@dataclass
+class ShardResult:
+    """What one shard produced: its tables, book and feed errors, counts."""
+
+    feed: str
+    shard: int
+    tables: dict[str, pa.Table]
+    errors: dict[str, tuple[int, int]]  # kind -> (count, first position)
+    feed_errors: dict[str, tuple[int, int]]
+    message_counts: dict[str, int]
+    records: int
+    seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+def replay_shard(feed: str, shard: int, n_shards: int, *, depth: int = 0, trades: bool = False,
+                 symbols: Sequence[str] | None = None, progress=None) -> ShardResult:
+    """Replay one symbol shard of one feed file (a Ray task, or a plain call)."""
+    t0 = time.perf_counter()
+    feed_errors = ErrorLog()
+    book = FastBook(depth=depth, trades=trades, symbols=symbols)
+    cut = ShardFilter(shard, n_shards)
+    pieces: dict[str, list[pa.Table]] = {}
+    first_positions: dict[str, int] = {}
+    records = 0
+    for chunk in open_feed(feed, errors=feed_errors):
+        part, positions = cut(chunk)
+        records += len(part.seqs)
+        for name, table in book.process(part).items():
+            pieces.setdefault(name, []).append(table)
+        # The book positions errors by sequence here; report the file offset like a replay.
+        for kind, seq in book.errors.first.items():
+            if kind not in first_positions:
+                first_positions[kind] = int(positions[np.searchsorted(part.seqs, seq)])
+        if progress is not None:
+            progress.add.remote(feed, shard, len(chunk.data))
+    errors = {k: (c, first_positions[k]) for k, c in book.errors.counts.items()}
+    return ShardResult(feed, shard, {k: pa.concat_tables(v) for k, v in pieces.items()},
+                       errors, {k: (c, feed_errors.first[k]) for k, c in feed_errors.counts.items()},
+                       book.message_counts, records, time.perf_counter() - t0)
+
+
+def merge_shards(results: Iterable[ShardResult]) -> tuple[dict[str, pa.Table], dict]:
+    """Tables in sequence order and the summary of one feed's shards."""
+    results = sorted(results, key=lambda r: r.shard)
+    tables = {}
+    for name in results[0].tables:
+        table = pa.concat_tables([r.tables[name] for r in results])
+        # Rows of one sequence number all come from one shard, already in order: a stable sort.
+        tables[name] = table.take(pa.compute.sort_indices(table, [("seq", "ascending")]))
+    errors = ErrorLog()
+    for r in results:
+        for kind, (count, first) in r.errors.items():
+            errors.add(kind, first, count)
+    for kind, (count, first) in results[0].feed_errors.items():  # every shard read the same file
+        errors.add(kind, first, count)
+    counts: dict[str, int] = {}
+    for r in results:
+        for t, n in r.message_counts.items():
+            counts[t] = counts.get(t, 0) + n
+    summary = {
+        "messages": sum(counts.values()),
+        "records": sum(r.records for r in results),
+        "message_counts": dict(sorted(counts.items())),
+        "errors": errors.to_dict(),
+        "rows": {name: t.num_rows for name, t in tables.items()},
+        "shards": len(results),
+        "shard_seconds": [round(r.seconds, 3) for r in results],
+    }
+    return tables, summary
+
+
+def _feed_outdir(outdir: Path, feed: str, feeds: Sequence[str]) -> Path:
+    """One feed writes straight into `outdir`; several each into a folder named after the file."""
+    if len(feeds) == 1:
+        return outdir
+    return outdir / Path(feed).name.split(".")[0]
+
+
+def replay_cluster(feeds: Sequence[str | os.PathLike], outdir: str | os.PathLike, *,
+                   address: str = "local", workers: int | None = None, depth: int = 0,
+                   trades: bool = False, symbols: Sequence[str] | None = None,
+                   shards_per_feed: int | None = None, progress: bool = False) -> dict:
+    """Replay feeds on Ray, sharded by file and symbol; writes the tables a replay writes.
+
+    `address` is "local" (start Ray here with `workers` CPUs, unless Ray is
+    already up) or a Ray address such as ``ray://head:10001``. Returns the
+    summary also written to ``summary.json``.
+    """
+    import ray
+
+    feeds = [os.fspath(f) for f in feeds]
+    for f in feeds:
+        if not os.path.isfile(f):
+            raise TickaccelError(f"no such file: {f}")
+    outdir = Path(outdir)
+    started = not ray.is_initialized()
+    if started:
+        if address == "local":
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        else:
+            ray.init(address=address, log_to_driver=False)
+    try:
+        n_shards = shards_per_feed or max(1, workers or int(ray.cluster_resources().get("CPU", 1)))
+        tracker = ray.remote(num_cpus=0)(ProgressCounter).remote()
+        task = ray.remote(num_cpus=1)(replay_shard)
+        pending = {
+            task.remote(f, s, n_shards, depth=depth, trades=trades,
+                        symbols=list(symbols) if symbols else None, progress=tracker): (f, s)
+            for f in feeds for s in range(n_shards)
+        }
+        # Bytes read are known ahead only for plain BinaryFILE; otherwise the bar just counts.
+        plain = all(feed_format(f) == "binaryfile" for f in feeds)
+        total = n_shards * sum(os.path.getsize(f) for f in feeds) if plain else None
+        results = _collect(ray, pending, tracker, progress, total)
+    finally:
+        if started:
+            ray.shutdown()
+    summary: dict = {"feeds": {}, "shards_per_feed": n_shards, "address": address}
+    for f in feeds:
+        tables, feed_summary = merge_shards(r for r in results if r.feed == f)
+        target = _feed_outdir(outdir, f, feeds)
+        target.mkdir(parents=True, exist_ok=True)
+        for name, table in tables.items():
+            pq.write_table(table, target / f"{name}.parquet")
+        summary["feeds"][f] = feed_summary
+        (target / "summary.json").write_text(json.dumps(feed_summary, indent=2) + "\n")
+    if len(feeds) > 1:
+        outdir.mkdir(parents=True, exist_ok=True)
+        (outdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _collect(ray, pending: dict, tracker, show: bool, total_bytes: int | None
+             ) -> list[ShardResult]:
+    """Wait for every shard, driving one progress bar from the shards' reports."""
+    from rich.progress import Progress
+
+    results: list[ShardResult] = []
+    with Progress(disable=not show, transient=True) as bar:
+        job = bar.add_task(f"replay on {len(pending)} shards", total=total_bytes)
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1, timeout=0.25)
+            for ref in done:
+                pending.pop(ref)
+                results.append(ray.get(ref))
+            bar.update(job, completed=ray.get(tracker.total.remote()))
+    return results
+
+
+class ProgressCounter:
+    """Bytes read by each shard, summed for the driver's progress bar (a Ray actor)."""
+
+    def __init__(self) -> None:
+        self.done: dict[tuple[str, int], int] = {}
+
+    def add(self, feed: str, shard: int, nbytes: int) -> None:
+        self.done[(feed, shard)] = self.done.get((feed, shard), 0) + nbytes
+
+    def total(self) -> int:
+        return sum(self.done.values())
+
+
+class ShardBook:
+    """One symbol shard's book for the live path (a Ray actor): filter, then apply."""
+
+    def __init__(self, shard: int, n_shards: int, depth: int = 0,
+                 symbols: Sequence[str] | None = None) -> None:
+        self.cut = ShardFilter(shard, n_shards)
+        self.book = FastBook(depth=depth, symbols=symbols)
+
+    def process(self, chunk: FeedChunk) -> pa.Table:
+        part, _ = self.cut(chunk)
+        return self.book.process(part)["bbo"]
+
+    def errors(self) -> dict[str, tuple[int, int]]:
+        log = self.book.errors
+        return {k: (c, log.first[k]) for k, c in log.counts.items()}
+
+    def message_counts(self) -> dict[str, int]:
+        return self.book.message_counts
+
+
+class ShardedSink:
+    """The live receiver's book stage spread over Ray actors, one per symbol shard.
+
+    Each in-order chunk is put in the object store once and every actor keeps
+    its own shard of it; their BBO rows come back merged in sequence order, so
+    the output equals the single book's. Ray must already be initialised.
+    """
+
+    def __init__(self, n_shards: int, depth: int = 0,
+                 symbols: Sequence[str] | None = None) -> None:
+        import ray
+
+        self._ray = ray
+        actor = ray.remote(num_cpus=1)(ShardBook)
+        self.actors = [actor.remote(s, n_shards, depth, symbols) for s in range(n_shards)]
+
+    def process(self, chunk: FeedChunk) -> pa.Table:
+        ref = self._ray.put(chunk)
+        tables = self._ray.get([a.process.remote(ref) for a in self.actors])
+        table = pa.concat_tables(tables)
+        return table.take(pa.compute.sort_indices(table, [("seq", "ascending")]))
+
+    @property
+    def errors(self) -> ErrorLog:
+        log = ErrorLog()
+        for errors in self._ray.get([a.errors.remote() for a in self.actors]):
+            for kind, (count, first) in errors.items():
+                log.add(kind, first, count)
+        return log
+
+    @property
+    def message_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for part in self._ray.get([a.message_counts.remote() for a in self.actors]):
+            for t, n in part.items():
+                counts[t] = counts.get(t, 0) + n
+        return counts
+
+    def close(self) -> None:
+        for a in self.actors:
+            self._ray.kill(a)

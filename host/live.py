@@ -1,0 +1,746 @@
+"""Live MoldUDP64 receiver: in-order book updates, gap recovery, BBO publishing and Parquet segments.
+
+The hot path moves buffers, not messages: each loop iteration drains up to
+`max_batch` datagrams with non-blocking ``recv_into`` into preallocated slots,
+one Numba pass validates every header and message block of the batch, the
+in-sequence message blocks are copied back to back into one `FeedChunk`, and
+the fast book applies the chunk in one call. Python touches each datagram a
+few times and each message never.
+
+Messages are applied strictly in sequence. Datagrams ahead of the expected
+sequence wait in a bounded reorder buffer while the missing range is
+re-requested; when it is not recovered within `recovery_timeout`, the gap is
+given up, counted and logged, and from then on the whole book is marked stale
+(which symbols the lost messages touched is unknowable), so every later BBO
+record carries the STALE flag — never a silently wrong book.
+"""
+from __future__ import annotations
+
+import heapq
+import ipaddress
+import json
+import logging
+import queue
+import select
+import signal
+import socket
+import struct
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from numba import njit
+
+from .book import FastBook
+from .errors import ErrorLog
+from .feed import FeedChunk
+from .metrics import LiveMetrics
+from .moldudp64 import (
+    HEADER_LENGTH,
+    MAX_MESSAGES_PER_PACKET,
+    build_request,
+    session_bytes,
+)
+from .tables import BBO_SCHEMA
+
+log = logging.getLogger("tickaccel.live")
+
+# ---- the published record (documented in docs/live.md) ----
+
+MAGIC = b"TKBB"
+VERSION = 1
+KIND_BBO, KIND_END = 0, 1
+FLAG_STALE = 1
+# Every ZeroMQ message: this header, then `count` BBO records, all little-endian.
+FRAME_HEADER = struct.Struct("<4sHHQII")  # magic, version, kind, batch, count, flags
+BBO_RECORD = np.dtype({
+    "names": ["seq", "timestamp", "bid_price", "ask_price", "bid_size", "ask_size",
+              "stock_locate", "flags", "symbol"],
+    "formats": ["<u8", "<u8", "<u4", "<u4", "<u8", "<u8", "<u2", "<u2", "S8"],
+    "offsets": [0, 8, 16, 20, 24, 32, 40, 42, 48],
+    "itemsize": 56,
+})
+
+# ---- datagram validation ----
+
+_OK, _HEARTBEAT, _END, _MALFORMED, _WRONG_SESSION = 0, 1, 2, 3, 4
+SLOT_BYTES = 2048
+
+
+@njit(cache=True)
+def _scan_datagrams(buf, lengths, n, session, status, seqs, counts):
+    """Classify each received datagram and read its header; data packets must be exact.
+
+    A data packet is well formed when its `count` message blocks end exactly
+    at the end of the datagram; anything else is malformed and skipped whole.
+    """
+    for i in range(n):
+        size = lengths[i]
+        if size < 20 or size > buf.shape[1]:
+            status[i] = _MALFORMED
+            continue
+        same = True
+        for k in range(10):
+            if buf[i, k] != session[k]:
+                same = False
+        seq = np.uint64(0)
+        for k in range(10, 18):
+            seq = (seq << np.uint64(8)) | np.uint64(buf[i, k])
+        count = (np.int64(buf[i, 18]) << 8) | np.int64(buf[i, 19])
+        seqs[i] = seq
+        counts[i] = count
+        if not same:
+            status[i] = _WRONG_SESSION
+        elif count == 0:
+            status[i] = _HEARTBEAT
+        elif count == 0xFFFF:
+            status[i] = _END
+        elif seq == 0:
+            status[i] = _MALFORMED
+        else:
+            pos = 20
+            k = 0
+            while k < count and pos + 2 <= size:
+                pos += 2 + ((np.int64(buf[i, pos]) << 8) | np.int64(buf[i, pos + 1]))
+                k += 1
+            status[i] = _OK if (k == count and pos == size) else _MALFORMED
+
+
+@njit(cache=True)
+def _block_offset(body, skip):
+    """Byte offset just past the first `skip` message blocks of a packet body."""
+    pos = 0
+    for _ in range(skip):
+        pos += 2 + ((np.int64(body[pos]) << 8) | np.int64(body[pos + 1]))
+    return pos
+
+
+# ---- records for subscribers ----
+
+def bbo_records(table: pa.Table, stale: bool) -> np.ndarray:
+    """The BBO table as the published record array."""
+    n = table.num_rows
+    rec = np.zeros(n, BBO_RECORD)
+    if n == 0:
+        return rec
+    for name in ("seq", "timestamp", "bid_price", "ask_price", "bid_size", "ask_size",
+                 "stock_locate"):
+        rec[name] = table.column(name).to_numpy()
+    symbols = pc.utf8_rpad(table.column("symbol"), 8, " ").cast(pa.binary()).cast(pa.binary(8))
+    symbols = symbols.combine_chunks()
+    rec["symbol"] = np.frombuffer(symbols.buffers()[1], "S8", count=n, offset=symbols.offset * 8)
+    if stale:
+        rec["flags"] = FLAG_STALE
+    return rec
+
+
+def decode_frame(frame: bytes) -> tuple[dict, np.ndarray]:
+    """A published ZeroMQ message as (header fields, BBO record array)."""
+    magic, version, kind, batch, count, flags = FRAME_HEADER.unpack_from(frame)
+    if magic != MAGIC or version != VERSION:
+        raise ValueError(f"not a tickaccel BBO frame: {bytes(frame[:6])!r}")
+    records = np.frombuffer(frame, BBO_RECORD, count=count, offset=FRAME_HEADER.size)
+    return {"kind": kind, "batch": batch, "count": count, "flags": flags}, records
+
+
+class BboPublisher:
+    """ZeroMQ PUB of BBO batches; never blocks: a slow subscriber loses batches past its HWM.
+
+    Each frame carries a batch number, so a subscriber counts what it lost.
+    """
+
+    def __init__(self, endpoint: str, hwm: int = 1000) -> None:
+        import zmq
+
+        self._zmq = zmq
+        self.socket = zmq.Context.instance().socket(zmq.PUB)
+        self.socket.setsockopt(zmq.SNDHWM, hwm)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        self.socket.bind(endpoint)
+        self.endpoint = self.socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.batch = 0
+        self.dropped = 0
+
+    def send(self, records: np.ndarray, stale: bool, kind: int = KIND_BBO) -> None:
+        self.batch += 1
+        head = FRAME_HEADER.pack(MAGIC, VERSION, kind, self.batch, len(records),
+                                 FLAG_STALE if stale else 0)
+        try:
+            self.socket.send(head + records.tobytes(), self._zmq.NOBLOCK, copy=False)
+        except self._zmq.Again:
+            self.dropped += 1
+
+    def close(self) -> None:
+        self.socket.close(linger=0)
+
+
+class BboSubscriber:
+    """Receives published BBO frames; counts batches lost to the publisher's HWM."""
+
+    def __init__(self, endpoint: str, hwm: int = 1000) -> None:
+        import zmq
+
+        self._zmq = zmq
+        self.socket = zmq.Context.instance().socket(zmq.SUB)
+        self.socket.setsockopt(zmq.RCVHWM, hwm)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        self.socket.setsockopt(zmq.SUBSCRIBE, MAGIC)
+        self.socket.connect(endpoint)
+        self.last_batch = 0
+        self.lost_batches = 0
+        self.ended = False
+
+    def receive(self, timeout_ms: int) -> np.ndarray | None:
+        """The next batch's records, or None when nothing came within `timeout_ms`."""
+        if not self.socket.poll(timeout_ms):
+            return None
+        header, records = decode_frame(self.socket.recv(copy=True))
+        if self.last_batch and header["batch"] > self.last_batch + 1:
+            self.lost_batches += header["batch"] - self.last_batch - 1
+        self.last_batch = header["batch"]
+        self.ended = header["kind"] == KIND_END
+        return records
+
+    def close(self) -> None:
+        self.socket.close(linger=0)
+
+
+# ---- Parquet segments ----
+
+class SegmentWriter:
+    """Writes BBO tables as numbered Parquet segments from a thread, through a bounded queue.
+
+    A full queue makes the receiver wait: the segments are the record of the
+    session and are never dropped.
+    """
+
+    def __init__(self, outdir: Path, segment_rows: int, segment_seconds: float,
+                 max_queued: int = 8) -> None:
+        self.outdir = outdir
+        self.segment_rows = segment_rows
+        self.segment_seconds = segment_seconds
+        self.files: list[str] = []
+        self.rows = 0
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
+        self._started = time.monotonic()
+        self._queue: queue.Queue = queue.Queue(maxsize=max_queued)
+        self._thread = threading.Thread(target=self._write_loop, name="segment-writer",
+                                        daemon=True)
+        self._thread.start()
+
+    def add(self, table: pa.Table) -> None:
+        if table.num_rows:
+            self._pending.append(table)
+            self._pending_rows += table.num_rows
+        if self._pending_rows >= self.segment_rows or (
+                self._pending and time.monotonic() - self._started >= self.segment_seconds):
+            self.cut()
+
+    def cut(self) -> None:
+        """Queue what is pending as the next segment."""
+        self._started = time.monotonic()
+        if not self._pending:
+            return
+        table = pa.concat_tables(self._pending)
+        self._pending, self._pending_rows = [], 0
+        path = self.outdir / f"bbo-{len(self.files):06d}.parquet"
+        self.files.append(path.name)
+        self.rows += table.num_rows
+        self._queue.put((path, table))
+
+    @property
+    def depth(self) -> int:
+        return self._queue.qsize()
+
+    def _write_loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            path, table = item
+            pq.write_table(table, path)
+
+    def close(self) -> None:
+        """Write everything pending and wait for the writer."""
+        self.cut()
+        self._queue.put(None)
+        self._thread.join()
+
+
+def read_segments(outdir: str | Path) -> pa.Table:
+    """All BBO segments of a live run, in order, as one table."""
+    files = sorted(Path(outdir).glob("bbo-*.parquet"))
+    if not files:
+        return BBO_SCHEMA.empty_table()
+    return pa.concat_tables([pq.read_table(f) for f in files])
+
+
+# ---- the receiver ----
+
+@dataclass(order=True)
+class _Held:
+    """A datagram's messages waiting for the gap before them to close."""
+
+    seq: int
+    count: int = field(compare=False)
+    body: bytes = field(compare=False)
+    received_ns: int = field(compare=False)
+
+
+@dataclass
+class LiveStats:
+    """Counts of one live session, reported in summary.json and to Prometheus."""
+
+    packets: int = 0
+    heartbeats: int = 0
+    messages: int = 0
+    malformed_packets: int = 0
+    wrong_session_packets: int = 0
+    duplicate_messages: int = 0
+    out_of_order_packets: int = 0
+    gaps_detected: int = 0
+    gaps_recovered: int = 0
+    gaps_unrecovered: int = 0
+    messages_lost: int = 0
+    rerequests: int = 0
+    bbo_rows: int = 0
+    last_packet_time: float = 0.0
+    end_of_session: bool = False
+
+
+class BookSink:
+    """Applies in-order chunks to one fast book; the local, single-process book stage."""
+
+    def __init__(self, depth: int = 0, symbols: Iterable[str] | None = None) -> None:
+        self.book = FastBook(depth=depth, trades=False, symbols=symbols)
+
+    def process(self, chunk: FeedChunk) -> pa.Table:
+        return self.book.process(chunk)["bbo"]
+
+    @property
+    def errors(self) -> ErrorLog:
+        return self.book.errors
+
+    @property
+    def message_counts(self) -> dict[str, int]:
+        return self.book.message_counts
+
+    def close(self) -> None:
+        """Nothing to release for an in-process book."""
+
+
+def _udp_socket(addr: tuple[str, int], rcvbuf: int, interface: str = "0.0.0.0") -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:  # root may exceed net.core.rmem_max; others get what the kernel allows
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUFFORCE, rcvbuf)
+    except (OSError, AttributeError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    host = socket.gethostbyname(addr[0])
+    sock.bind((host, addr[1]))
+    if ipaddress.ip_address(host).is_multicast:
+        mreq = socket.inet_aton(host) + socket.inet_aton(interface)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+    sock.setblocking(False)
+    return sock
+
+
+class LiveReceiver:
+    """Receives one MoldUDP64 session and keeps its book in sequence; see the module doc."""
+
+    def __init__(self, listen: tuple[str, int], outdir: str | Path, *,
+                 rerequest: tuple[str, int] | None = None, session: str | None = None,
+                 pub: str | None = None, pub_hwm: int = 1000,
+                 sink: BookSink | None = None, metrics: LiveMetrics | None = None,
+                 first_seq: int = 1, recovery_timeout: float = 2.0,
+                 rerequest_interval: float = 0.02, max_request: int = 8192,
+                 max_held_messages: int = 4_000_000, max_batch: int = 256,
+                 segment_rows: int = 1_000_000, segment_seconds: float = 10.0,
+                 rcvbuf: int = 64 << 20, interface: str = "0.0.0.0") -> None:
+        self.outdir = Path(outdir)
+        self.outdir.mkdir(parents=True, exist_ok=True)
+        self.sock = _udp_socket(listen, rcvbuf, interface)
+        self.request_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.request_sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.request_sock.bind(("0.0.0.0" if rerequest and rerequest[0] not in
+                                ("127.0.0.1", "localhost") else "127.0.0.1", 0))
+        self.request_sock.setblocking(False)
+        self.rerequest = rerequest
+        self.session = session_bytes(session) if session is not None else None
+        self.sink = sink or BookSink()
+        self.metrics = metrics or LiveMetrics()
+        self.publisher = BboPublisher(pub, pub_hwm) if pub else None
+        self.segments = SegmentWriter(self.outdir, segment_rows, segment_seconds)
+        self.stats = LiveStats()
+        self.expected = first_seq
+        self.recovery_timeout = recovery_timeout
+        self.rerequest_interval = rerequest_interval
+        self.max_request = min(max_request, MAX_MESSAGES_PER_PACKET)
+        self.max_held_messages = max_held_messages
+        self.max_batch = max_batch
+        self.stale = False
+        self.unrecovered: list[tuple[int, int]] = []  # (first sequence, count) given up
+        self._end_seq: int | None = None
+        self._known_end = first_seq  # one past the highest sequence the sender has shown
+        self._held: list[_Held] = []
+        self._held_messages = 0
+        self._gap_since: float | None = None
+        self._gap_expected = first_seq
+        self._open_gaps: deque[tuple[int, int]] = deque()  # (first, end) of gaps not yet closed
+        self._last_request = (0.0, 0, 0)  # when, first sequence asked for, one past the last
+        self._stop = threading.Event()
+        # Preallocated receive slots and per-batch scratch arrays.
+        self._slots = np.zeros((max_batch, SLOT_BYTES), np.uint8)
+        self._views = [memoryview(self._slots[i]) for i in range(max_batch)]
+        self._lengths = np.zeros(max_batch, np.int64)
+        self._received_ns = [0] * max_batch
+        self._status = np.zeros(max_batch, np.int8)
+        self._seqs = np.zeros(max_batch, np.uint64)
+        self._counts = np.zeros(max_batch, np.int64)
+        self._session_arr = np.zeros(10, np.uint8)
+        self._acc = np.zeros(max_batch * SLOT_BYTES * 2, np.uint8)
+        self._acc_len = 0
+        self._acc_first = first_seq
+        self._acc_times: list[int] = []
+        self._acc_counts: list[int] = []
+        self._poller = select.poll()
+        for s in (self.sock, self.request_sock):
+            self._poller.register(s, select.POLLIN)
+        self.metrics.attach(self._metrics_snapshot)
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Compile the Numba paths now, so the first packets do not wait for the compiler."""
+        _scan_datagrams(self._slots, self._lengths, 0, self._session_arr, self._status,
+                        self._seqs, self._counts)
+        _block_offset(self._slots[0], 0)
+        self.sink.process(FeedChunk(np.zeros(0, np.uint8), self.expected,
+                                    np.zeros(0, np.uint64), -1))
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.sock.getsockname()
+
+    def stop(self) -> None:
+        """Ask `run` to finish after the current batch (safe from signal handlers and threads)."""
+        self._stop.set()
+
+    # ---- receiving ----
+
+    def _receive(self) -> int:
+        """Drain up to `max_batch` datagrams, retransmissions first; returns how many."""
+        n = 0
+        flags = socket.MSG_TRUNC
+        for sock in (self.request_sock, self.sock):
+            recv_into = sock.recv_into
+            while n < self.max_batch:
+                try:
+                    size = recv_into(self._views[n], 0, flags)
+                except BlockingIOError:
+                    break
+                self._lengths[n] = size
+                self._received_ns[n] = time.perf_counter_ns()
+                n += 1
+        return n
+
+    def _adopt_session(self, n: int) -> None:
+        """Take the session of the first datagram that looks like MoldUDP64."""
+        for i in range(n):
+            if self._lengths[i] >= HEADER_LENGTH:
+                self.session = bytes(self._slots[i, :10])
+                log.info("session", extra={"session": self.session.decode("latin-1")})
+                return
+
+    def _handle_batch(self, n: int) -> None:
+        if self.session is None:
+            self._adopt_session(n)
+            if self.session is None:
+                self.stats.malformed_packets += n
+                return
+        self._session_arr[:] = np.frombuffer(self.session, np.uint8)
+        _scan_datagrams(self._slots, self._lengths, n, self._session_arr, self._status,
+                        self._seqs, self._counts)
+        status, seqs, counts = self._status.tolist(), self._seqs.tolist(), self._counts.tolist()
+        for i in range(n):
+            s = status[i]
+            if s == _OK:
+                self._data(i, seqs[i], counts[i])
+            elif s == _HEARTBEAT:
+                self.stats.heartbeats += 1
+                self._sent_until(seqs[i])
+            elif s == _END:
+                self.stats.heartbeats += 1
+                self._end_seq = seqs[i]
+                self._sent_until(seqs[i])
+            elif s == _MALFORMED:
+                self.stats.malformed_packets += 1
+            else:
+                self.stats.wrong_session_packets += 1
+        self.stats.packets += n
+        self.stats.last_packet_time = time.time()
+
+    def _sent_until(self, end: int) -> None:
+        """The sender has shown sequences up to `end`; a jump past what we had opens a gap."""
+        if end > self._known_end:
+            self._open_gaps.append((self._known_end, end))
+            self.stats.gaps_detected += 1
+            self._known_end = end
+
+    def _data(self, i: int, seq: int, count: int) -> None:
+        end = seq + count
+        if seq > self._known_end:
+            self._sent_until(seq)
+        self._known_end = max(self._known_end, end)
+        if end <= self.expected:
+            self.stats.duplicate_messages += count
+            return
+        size = int(self._lengths[i])
+        if seq > self.expected:
+            self._hold(_Held(seq, count, self._slots[i, HEADER_LENGTH:size].tobytes(),
+                             self._received_ns[i]))
+            return
+        start = HEADER_LENGTH
+        if seq < self.expected:  # partly seen already: keep only the new messages
+            skip = self.expected - seq
+            self.stats.duplicate_messages += skip
+            start += _block_offset(self._slots[i, HEADER_LENGTH:size], skip)
+        self._append(self._slots[i, start:size], self.expected, end - self.expected,
+                     self._received_ns[i])
+        self._release_held()
+
+    def _hold(self, held: _Held) -> None:
+        self.stats.out_of_order_packets += 1
+        heapq.heappush(self._held, held)
+        self._held_messages += held.count
+
+    def _release_held(self) -> None:
+        """Apply held datagrams that now continue the sequence."""
+        while self._held and self._held[0].seq <= self.expected:
+            held = heapq.heappop(self._held)
+            self._held_messages -= held.count
+            end = held.seq + held.count
+            if end <= self.expected:
+                self.stats.duplicate_messages += held.count
+                continue
+            body = np.frombuffer(held.body, np.uint8)
+            skip = self.expected - held.seq
+            if skip:
+                self.stats.duplicate_messages += skip
+                body = body[_block_offset(body, skip):]
+            self._append(body, self.expected, end - self.expected, held.received_ns)
+
+    def _append(self, blocks: np.ndarray, first: int, count: int, received_ns: int) -> None:
+        if self._acc_len == 0:
+            self._acc_first = first
+        need = self._acc_len + len(blocks)
+        if need > len(self._acc):
+            grown = np.zeros(max(need, 2 * len(self._acc)), np.uint8)
+            grown[:self._acc_len] = self._acc[:self._acc_len]
+            self._acc = grown
+        self._acc[self._acc_len:need] = blocks
+        self._acc_len = need
+        self._acc_times.append(received_ns)
+        self._acc_counts.append(count)
+        self.expected = first + count
+
+    # ---- applying ----
+
+    def _apply(self) -> None:
+        """Run the accumulated in-order messages through the book and out to subscribers."""
+        if not self._acc_len:
+            return
+        count = self.expected - self._acc_first
+        chunk = FeedChunk(data=self._acc[:self._acc_len], first_seq=self._acc_first,
+                          seqs=np.arange(self._acc_first, self.expected, dtype=np.uint64),
+                          base_offset=-1)
+        bbo = self.sink.process(chunk)
+        book_ns = time.perf_counter_ns()
+        if self.publisher is not None and bbo.num_rows:
+            self.publisher.send(bbo_records(bbo, self.stale), self.stale)
+        publish_ns = time.perf_counter_ns()
+        latency = self.metrics.latency
+        for received, n in zip(self._acc_times, self._acc_counts):
+            latency.record("book", book_ns - received, n)
+            latency.record("publish", publish_ns - received, n)
+        self.segments.add(bbo)
+        self.stats.messages += count
+        self.stats.bbo_rows += bbo.num_rows
+        self._acc_len = 0
+        self._acc_times.clear()
+        self._acc_counts.clear()
+
+    # ---- gaps ----
+
+    def _missing(self) -> tuple[int, int] | None:
+        """The first missing range (first, count), or None when nothing is known missing."""
+        until = self._held[0].seq if self._held else self._known_end
+        return (self.expected, until - self.expected) if until > self.expected else None
+
+    def _check_gap(self, now: float) -> None:
+        """Count closed gaps; re-request the first missing range, or give it up after the limit."""
+        while self._open_gaps and self._open_gaps[0][1] <= self.expected:
+            self._open_gaps.popleft()
+            self.stats.gaps_recovered += 1
+        missing = self._missing()
+        if missing is None:
+            self._gap_since = None
+            return
+        if self._gap_since is None or self.expected != self._gap_expected:
+            # The time limit counts from the last progress, so a slow but steady recovery goes on.
+            self._gap_since, self._gap_expected = now, self.expected
+        if now - self._gap_since > self.recovery_timeout or \
+                self._held_messages > self.max_held_messages:
+            self._give_up(missing, now)
+            return
+        asked_at, asked_first, asked_end = self._last_request
+        # Ask at once for a range not asked for yet; ask again when an answer seems lost.
+        if self.rerequest is not None and (now - asked_at >= self.rerequest_interval
+                                           or not asked_first <= missing[0] < asked_end):
+            first, count = missing[0], min(missing[1], self.max_request)
+            self.request_sock.sendto(build_request(self.session, first, count), self.rerequest)
+            self._last_request = (now, first, first + count)
+            self.stats.rerequests += 1
+
+    def _give_up(self, missing: tuple[int, int], now: float) -> None:
+        first, count = missing
+        self._apply()
+        self.stats.messages_lost += count
+        self.unrecovered.append((first, count))
+        while self._open_gaps and self._open_gaps[0][0] < first + count:
+            self._open_gaps.popleft()
+            self.stats.gaps_unrecovered += 1
+        if not self.stale:
+            self.stale = True
+            log.error("gap not recovered: book marked stale",
+                      extra={"first_seq": first, "count": count})
+        self.expected = first + count
+        self._gap_since = None
+        self._release_held()
+
+    # ---- the loop ----
+
+    def finished(self) -> bool:
+        """End of session seen and every message up to it applied (or given up)."""
+        return self._end_seq is not None and self.expected >= self._end_seq and not self._held
+
+    def run(self, duration: float | None = None) -> dict:
+        """Receive until end of session, `duration` seconds, or `stop`; then flush and report."""
+        deadline = None if duration is None else time.monotonic() + duration
+        host, port = self.address
+        log.info("listening", extra={"host": host, "port": port})
+        try:
+            while not self._stop.is_set():
+                n = self._receive()
+                if n:
+                    self._handle_batch(n)
+                    self._apply()
+                now = time.monotonic()
+                if self.session is not None:
+                    self._check_gap(now)
+                    self._apply()
+                if self.finished() or (deadline is not None and now >= deadline):
+                    break
+                if n == 0:
+                    self._poller.poll(10)
+        finally:
+            self.stats.end_of_session = self.finished()
+            summary = self.close()
+        return summary
+
+    def _metrics_snapshot(self) -> dict:
+        """The statistics Prometheus reads at each scrape (see `LiveMetrics.attach`)."""
+        st = self.stats
+        counts = self.sink.message_counts
+        good = st.packets - st.malformed_packets - st.wrong_session_packets - st.heartbeats
+        return {
+            "messages": ("counter", "ITCH messages applied to the book, by type", "type",
+                         counts),
+            "packets": ("counter", "MoldUDP64 datagrams received, by outcome", "outcome",
+                        {"data": good, "heartbeat": st.heartbeats,
+                         "malformed": st.malformed_packets,
+                         "wrong_session": st.wrong_session_packets}),
+            "duplicate_messages": ("counter", "Messages received more than once", None,
+                                   st.duplicate_messages),
+            "gaps_detected": ("counter", "Sequence gaps detected", None, st.gaps_detected),
+            "gaps_recovered": ("counter", "Gaps closed by retransmission or late packets", None,
+                               st.gaps_recovered),
+            "gaps_unrecovered": ("counter", "Gaps given up after the recovery time limit", None,
+                                 st.gaps_unrecovered),
+            "messages_lost": ("counter", "Messages inside unrecovered gaps", None,
+                              st.messages_lost),
+            "rerequests": ("counter", "Retransmission requests sent", None, st.rerequests),
+            "bbo_rows": ("counter", "BBO updates produced", None, st.bbo_rows),
+            "publish_dropped": ("counter", "BBO batches the publisher could not queue", None,
+                                self.publisher.dropped if self.publisher else 0),
+            "stale_symbols": ("gauge", "Symbols whose book may be wrong after an unrecovered gap",
+                              None, counts.get("R", 0) if self.stale else 0),
+            "queue_depth": ("gauge", "Items waiting in a bounded queue", "queue",
+                            {"reorder_messages": self._held_messages,
+                             "parquet_segments": self.segments.depth}),
+            "next_sequence": ("gauge", "Next MoldUDP64 sequence expected", None, self.expected),
+            "last_packet_timestamp_seconds": ("gauge", "Unix time of the last datagram received",
+                                              None, st.last_packet_time),
+        }
+
+    def close(self) -> dict:
+        """Apply what is pending, flush the segments, publish the end, write summary.json."""
+        self._apply()
+        if self.publisher is not None:
+            self.publisher.send(np.zeros(0, BBO_RECORD), self.stale, KIND_END)
+            self.publisher.close()
+        self.segments.close()
+        summary = self.summary()
+        self.sink.close()
+        self.sock.close()
+        self.request_sock.close()
+        (self.outdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        return summary
+
+    def summary(self) -> dict:
+        return {
+            **vars(self.stats),
+            "next_seq": self.expected,
+            "stale": self.stale,
+            "unrecovered": [list(r) for r in self.unrecovered[:100]],
+            "publish_dropped": self.publisher.dropped if self.publisher else 0,
+            "published_batches": self.publisher.batch if self.publisher else 0,
+            "segments": list(self.segments.files),
+            "book_errors": self.sink.errors.to_dict(),
+            "message_counts": self.sink.message_counts,
+            "latency": self.metrics.latency.summary(),
+        }
+
+
+def run_live(receiver: LiveReceiver, duration: float | None = None,
+             on_signal: Callable[[int], None] | None = None) -> dict:
+    """Run a receiver with SIGINT/SIGTERM stopping it gracefully (flushing everything)."""
+    def handler(signum: int, _frame) -> None:
+        receiver.stop()
+        if on_signal is not None:
+            on_signal(signum)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return receiver.run(duration)
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def format_latency(summary: dict) -> str:
+    """One line per stage: p50/p99/p99.9/max in microseconds."""
+    lines = []
+    for stage, row in summary["latency"].items():
+        lines.append(f"receive->{stage}: n={row['count']} p50={row['p50_us']:.1f}us "
+                     f"p99={row['p99_us']:.1f}us p99.9={row['p99.9_us']:.1f}us "
+                     f"max={row['max_us']:.1f}us")
+    return "\n".join(lines)
+

@@ -1,0 +1,108 @@
+"""Sharded replay: the shards' merged outputs equal one book's, in-process and on Ray."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import ray
+from feeds import binaryfile, random_messages
+from tickaccel.book import FastBook
+from tickaccel.cluster import ShardFilter, merge_shards, replay_cluster, replay_shard
+from tickaccel.errors import ErrorLog
+from tickaccel.feed import open_feed
+
+# A zero-length record, an unknown type and a record cut short by the end of the file.
+BAD_TAIL = b"\x00\x00" + b"\x00\x05Zabcd" + b"\x00\x03"
+
+
+def write_feed(path: Path, seed: int, faults: bool) -> Path:
+    path.write_bytes(binaryfile(random_messages(seed, 6_000, 11, faults=faults)) + BAD_TAIL)
+    return path
+
+
+def single_replay(path: Path, depth: int, trades: bool) -> tuple[dict[str, pa.Table], dict]:
+    """What one process with one book gives: tables and errors (book and feed)."""
+    feed_errors = ErrorLog()
+    book = FastBook(depth=depth, trades=trades)
+    parts = [book.process(c) for c in open_feed(path, errors=feed_errors)]
+    errors = book.errors
+    errors.merge(feed_errors)
+    return {k: pa.concat_tables([p[k] for p in parts]) for k in parts[0]}, errors.to_dict()
+
+
+@pytest.mark.parametrize("faults", [False, True])
+@pytest.mark.parametrize("n_shards", [2, 3])
+def test_merged_shards_equal_one_book(tmp_path, faults, n_shards):
+    feed = write_feed(tmp_path / "f.itch", 5, faults)
+    expected, errors = single_replay(feed, depth=3, trades=True)
+    results = [replay_shard(str(feed), s, n_shards, depth=3, trades=True)
+               for s in range(n_shards)]
+    tables, summary = merge_shards(results)
+    for name, table in expected.items():
+        assert tables[name].equals(table), name
+    assert summary["errors"] == errors
+    assert sum(r.records for r in results) == summary["records"]
+    assert all(r.records for r in results)  # every shard got work
+
+
+def test_order_messages_follow_their_order_across_locates(tmp_path):
+    """An execution whose header names another locate still reaches the order's shard."""
+    from feeds import chunk, record
+    from tickaccel import itch
+
+    msgs = [itch.make("A", stock_locate=1, order_ref=7, side="B", shares=100, stock="AAPL",
+                      price=10_000),
+            itch.make("E", stock_locate=2, order_ref=7, executed_shares=40, match_number=1),
+            itch.make("D", stock_locate=2, order_ref=99)]
+    data = b"".join(record(m) for m in msgs)
+    kept = {s: ShardFilter(s, 2)(chunk(data))[0].seqs.tolist() for s in range(2)}
+    assert kept == {0: [3], 1: [1, 2]}  # unknown ref 99: the shard of its header's locate
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """One small local Ray for this module's Ray tests, shut down after them."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def test_replay_cluster_on_two_local_ray_workers(tmp_path, local_ray):
+    feeds = [write_feed(tmp_path / "day1.itch", 1, False), write_feed(tmp_path / "day2.itch", 2, True)]
+    summary = replay_cluster(feeds, tmp_path / "out", workers=2, depth=2, trades=True)
+    assert summary["shards_per_feed"] == 2
+    for feed in feeds:
+        expected, errors = single_replay(feed, depth=2, trades=True)
+        out = tmp_path / "out" / feed.stem
+        for name, table in expected.items():
+            assert pq.read_table(out / f"{name}.parquet").equals(table), (feed, name)
+        assert json.loads((out / "summary.json").read_text())["errors"] == errors
+
+
+def test_live_receiver_with_two_shard_actors_gives_the_offline_book(tmp_path, local_ray):
+    import threading
+
+    from tickaccel.cluster import ShardedSink
+    from tickaccel.live import LiveReceiver, read_segments
+    from tickaccel.publish import FaultSpec, Publisher
+
+    feed = write_feed(tmp_path / "live.itch", 3, False)
+    expected, _ = single_replay(feed, depth=0, trades=False)
+    sink = ShardedSink(2)
+    receiver = LiveReceiver(("127.0.0.1", 0), tmp_path / "out", sink=sink)
+    publisher = Publisher.from_file(feed, receiver.address, rate=100_000, rerequest_port=0,
+                                    faults=FaultSpec(drop=0.02, seed=1), linger=30)
+    receiver.rerequest = publisher.rerequest_address
+    sender = threading.Thread(target=publisher.run, daemon=True)
+    sender.start()
+    try:
+        summary = receiver.run(duration=30)
+    finally:
+        publisher.stop()
+        sender.join(timeout=10)
+        publisher.close()
+    assert summary["end_of_session"] and not summary["stale"]
+    assert read_segments(tmp_path / "out").equals(expected["bbo"])
