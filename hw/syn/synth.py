@@ -1,0 +1,87 @@
+"""Synthesize an RTL top with Yosys `synth_xilinx` and report LUTs, FFs, BRAM and logic depth.
+
+    python hw/syn/synth.py --top feed_handler --data-width 32 64 128 [--json out.json]
+
+Logic depth is Yosys `ltp -noff` after mapping with the flip-flops removed:
+the most cells (LUT6, CARRY4, MUXF7/8) on one register-to-register path. The run fails when the log
+lacks "End of script", when `check -assert` finds a problem, or when a latch
+was inferred.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+RTL_DIR = Path(__file__).resolve().parent.parent / "rtl"
+FILES = ("udp_rx_filter.v", "moldudp64_rx.v", "itch_extract.v", "itch_decode.v", "feed_csr.v",
+         "feed_handler.v")
+
+
+def yosys_script(top: str, data_width: int | None) -> str:
+    files = " ".join(str(RTL_DIR / name) for name in FILES)
+    chparam = f"chparam -set DATA_WIDTH {data_width} {top}\n" if data_width else ""
+    return (
+        f"read_verilog -I{RTL_DIR} {files}\n"
+        f"{chparam}"
+        f"synth_xilinx -top {top} -flatten\n"
+        "select -assert-none t:$dlatch t:$_DLATCH_* t:LD* \n"
+        "check -assert\n"
+        "stat\n"
+        # FDRE/FDSE/... are not the internal FF types `ltp -noff` skips: delete
+        # them so paths end at registers, then count cells on the longest path
+        "delete t:FD*\n"
+        "ltp -noff\n"
+    )
+
+
+def parse(log: str) -> dict[str, int]:
+    cells: dict[str, int] = {}
+    stat = log[log.rindex("Printing statistics."):]
+    for name, count in re.findall(r"^\s+(\w+)\s+(\d+)$", stat, re.M):
+        cells[name] = cells.get(name, 0) + int(count)
+    luts = sum(v for k, v in cells.items() if re.fullmatch(r"LUT\d", k))
+    ffs = sum(v for k, v in cells.items() if re.fullmatch(r"FD[CPRS]E?", k) or k == "FDRE" or k == "FDSE")
+    brams = sum(v for k, v in cells.items() if k.startswith("RAMB"))
+    lutrams = sum(v for k, v in cells.items() if k.startswith("RAM") and not k.startswith("RAMB"))
+    carry = sum(v for k, v in cells.items() if k.startswith("CARRY"))
+    depth = int(re.findall(r"Longest topological path in \S+ \(length=(\d+)\)", log)[-1])
+    return {"luts": luts, "ffs": ffs, "bram": brams, "lutram": lutrams, "carry4": carry, "logic_depth": depth}
+
+
+def synthesize(top: str = "feed_handler", data_width: int | None = 64, yosys: str = "yosys") -> dict:
+    """Run Yosys and return the figures; raises RuntimeError on a failed or latch-inferring run."""
+    if shutil.which(yosys) is None:
+        raise RuntimeError(f"{yosys} not found")
+    with tempfile.TemporaryDirectory() as work:
+        script = Path(work) / "synth.ys"
+        script.write_text(yosys_script(top, data_width))
+        run = subprocess.run([yosys, "-q", "-l", str(Path(work) / "yosys.log"), "-s", str(script)],
+                             capture_output=True, text=True)
+        log = (Path(work) / "yosys.log").read_text() if (Path(work) / "yosys.log").exists() else ""
+    if run.returncode != 0 or "End of script" not in log:
+        raise RuntimeError(f"yosys failed for {top} DATA_WIDTH={data_width}:\n{run.stderr[-3000:]}")
+    return {"top": top, "data_width": data_width, **parse(log)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--top", default="feed_handler")
+    parser.add_argument("--data-width", type=int, nargs="+", default=[32, 64, 128])
+    parser.add_argument("--json", help="write the figures here")
+    args = parser.parse_args(argv)
+    results = [synthesize(args.top, width) for width in args.data_width]
+    for r in results:
+        print(f"{r['top']} DATA_WIDTH={r['data_width']}: {r['luts']} LUT, {r['ffs']} FF, "
+              f"{r['bram']} BRAM, {r['lutram']} LUTRAM, {r['carry4']} CARRY4, logic depth {r['logic_depth']}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

