@@ -46,6 +46,7 @@ def replay_command(
     signal_backend: str = typer.Option("auto", "--signal-backend",
                                        help="Signal backend for --signals (numpy, cpu, ..., auto)."),
     spec: Path = typer.Option(None, "--spec", help="Signal spec TOML for --signals."),
+    show: int = typer.Option(0, "--show", help="Print the first N rows of bbo.parquet."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Replay FEED through the order books into OUTDIR/bbo.parquet (and depth, trades)."""
@@ -77,6 +78,28 @@ def replay_command(
     if signals:
         _console.print(f"signals: {summary['signals']['rows']:,} rows -> "
                        f"{summary['signals']['path']}", highlight=False)
+    if show > 0:
+        _print_bbo_rows(outdir / "bbo.parquet", show)
+
+
+def _print_bbo_rows(path: Path, n: int) -> None:
+    """The first rows of a BBO table, prices in dollars, as a person reads them."""
+    import pyarrow.parquet as pq
+    from rich.table import Table
+
+    first = next(pq.ParquetFile(path).iter_batches(batch_size=n), None)
+    rows = first.to_pylist() if first is not None else []
+    table = Table("seq", "time", "symbol", "bid size", "bid", "ask", "ask size",
+                  title=f"first {len(rows)} BBO rows")
+    for r in rows:
+        ns = r["timestamp"]
+        clock = f"{ns // 3_600_000_000_000:02d}:{ns // 60_000_000_000 % 60:02d}:" \
+                f"{ns // 1_000_000_000 % 60:02d}.{ns // 1000 % 1_000_000:06d}"
+        table.add_row(str(r["seq"]), clock, r["symbol"], f"{r['bid_size']:,}",
+                      f"{r['bid_price'] / 10_000:.4f}" if r["bid_price"] else "-",
+                      f"{r['ask_price'] / 10_000:.4f}" if r["ask_price"] else "-",
+                      f"{r['ask_size']:,}")
+    _console.print(table)
 
 
 def _types(types: str | None) -> set[str] | None:
