@@ -42,6 +42,9 @@ def replay_command(
     trades: bool = typer.Option(False, "--trades", help="Also write trades.parquet (E, C, P, Q)."),
     symbols: str = typer.Option(None, "--symbols", help="Only rows of these symbols, e.g. AAPL,MSFT."),
     engine: str = typer.Option("fast", "--engine", help="fast (Numba) or oracle (plain Python)."),
+    backend: str = typer.Option("cpu", "--backend",
+                                help="cpu, or sim: the feed_to_book RTL in cocotb simulation."),
+    simulator: str = typer.Option(None, "--simulator", help="icarus or verilator (--backend sim)."),
     signals: bool = typer.Option(False, "--signals", help="Then compute signals.parquet."),
     signal_backend: str = typer.Option("auto", "--signal-backend",
                                        help="Signal backend for --signals (numpy, cpu, ..., auto)."),
@@ -56,10 +59,22 @@ def replay_command(
                   TimeElapsedColumn(), console=_console, transient=True,
                   disable=as_json or not _console.is_terminal) as bar:
         task = bar.add_task("replay", total=None)
-        summary = replay(feed, outdir, depth=depth, trades=trades,
-                         symbols=_symbol_list(symbols), engine=engine,
-                         progress=lambda done, total: bar.update(task, completed=done,
-                                                                 total=total))
+
+        def on_progress(done, total):
+            bar.update(task, completed=done, total=total)
+
+        if backend == "sim":
+            if depth or trades or symbols or engine != "fast":
+                raise TickaccelError("--backend sim writes the whole bbo.parquet only: "
+                                     "drop --depth, --trades, --symbols and --engine")
+            from .sim_replay import replay_sim
+
+            summary = replay_sim(feed, outdir, simulator=simulator, progress=on_progress)
+        elif backend == "cpu":
+            summary = replay(feed, outdir, depth=depth, trades=trades,
+                             symbols=_symbol_list(symbols), engine=engine, progress=on_progress)
+        else:
+            raise TickaccelError(f"unknown backend {backend!r}; use cpu or sim")
     if signals:
         from .cli_signals import run_signals
 

@@ -1,0 +1,385 @@
+// Order book: book-event records in (s_axis, one record per beat), BBO update
+// records out (m_axis, one record per beat), for every symbol at once.
+//
+//   s_axis ─► order_store (ref -> order) ─► price_levels (levels, top-N) ─► BBO compare ─► m_axis
+//
+// One event at a time, in feed order. Book semantics are the software books'
+// (host/oracle.py): A/F add; E/C/X reduce (more than the order has: counted as
+// overfill, the order goes); D removes; U removes the original and adds the new
+// reference at the original's locate and side; a reference not in the store is
+// counted and ignored; an add of a live reference or of 0 shares is counted and
+// ignored. E/C/X/D/U change the book of the order's own locate.
+//
+// A record leaves when the event changed its symbol's best bid or ask (price or
+// size), when the symbol became stale, and for every stock directory (R) event.
+// A symbol becomes stale when one of its adds finds no room (order store bucket
+// full, or a new price on a side already holding LEVELS prices): the order is
+// dropped, so the symbol's book can no longer be trusted, and every later record
+// of the symbol carries the stale flag until the host clears it (stale_clear_*).
+// Adds and R events with stock locate >= MAX_SYMBOLS are counted and dropped.
+//
+// Per-symbol memories beside the book: the BBO last sent, the stale flags (32 per
+// word, second port for the CSR window) and the symbol names (second port for
+// the CSR window). All are cleared after rst; s_axis_tready is low until then.
+
+module order_book #(
+    parameter MAX_SYMBOLS = 4096,
+    parameter ORDER_BUCKET_BITS = 14,
+    parameter ORDER_WAYS = 4,
+    parameter LEVELS = 64,
+    parameter TOP_N = 8,
+    parameter RECORD_WIDTH = 336,  // must equal BOOK_EVENT_WIDTH
+    parameter OUT_WIDTH = 336      // must equal BBO_UPDATE_WIDTH
+) (
+    input  wire                     clk,
+    input  wire                     rst,
+
+    input  wire [RECORD_WIDTH-1:0]  s_axis_tdata,
+    input  wire                     s_axis_tvalid,
+    output wire                     s_axis_tready,
+
+    output reg  [OUT_WIDTH-1:0]     m_axis_tdata,
+    output reg                      m_axis_tvalid,
+    input  wire                     m_axis_tready,
+    output wire                     m_axis_tlast,
+
+    // stale flags: clear the 1 bits of mask in word stale_clear_word
+    input  wire                     stale_clear_valid,
+    output wire                     stale_clear_ready,
+    input  wire [LOCATE_WIDTH-6:0]  stale_clear_word,
+    input  wire [31:0]              stale_clear_mask,
+    // CSR read ports, data one cycle after the address
+    input  wire [LOCATE_WIDTH-6:0]  csr_stale_addr,
+    output reg  [31:0]              csr_stale_data,
+    input  wire [LOCATE_WIDTH-1:0]  csr_symbol_addr,
+    output reg  [63:0]              csr_symbol_data,
+
+    output wire [31:0]              status_live_orders,
+    output reg  [31:0]              status_stale_symbols,
+    output reg                      stat_event,
+    output reg                      stat_bbo_update,
+    output reg                      stat_symbol_update,
+    output reg                      stat_unknown_ref,
+    output reg                      stat_duplicate_ref,
+    output reg                      stat_overfill,
+    output reg                      stat_zero_share_add,
+    output reg                      stat_order_store_full,
+    output reg                      stat_level_store_full,
+    output reg                      stat_locate_range,
+    output reg                      stat_stale_raised,
+    output wire                     stat_level_scan
+);
+
+`include "book_event.vh"
+`include "bbo_update.vh"
+
+localparam LOCATE_WIDTH = $clog2(MAX_SYMBOLS);
+localparam SLOT_WIDTH = $clog2(LEVELS);
+localparam ENTRY_WIDTH = SLOT_WIDTH + 32 + 32 + 1 + LOCATE_WIDTH;  // order_store entry
+
+initial begin
+    if (RECORD_WIDTH != BOOK_EVENT_WIDTH || OUT_WIDTH != BBO_UPDATE_WIDTH) begin
+        $error("order_book: RECORD_WIDTH must be %0d and OUT_WIDTH %0d", BOOK_EVENT_WIDTH, BBO_UPDATE_WIDTH);
+        $finish;
+    end
+    if (MAX_SYMBOLS < 64 || MAX_SYMBOLS > 65536 || (MAX_SYMBOLS & (MAX_SYMBOLS - 1)) != 0) begin
+        $error("order_book: MAX_SYMBOLS must be a power of two in 64..65536");
+        $finish;
+    end
+end
+
+assign m_axis_tlast = 1'b1;
+
+// ---- the event's fields ----
+
+wire [7:0]  in_kind   = s_axis_tdata[REC_KIND_LSB +: 8];
+wire [15:0] in_locate = s_axis_tdata[REC_STOCK_LOCATE_LSB +: 16];
+wire [63:0] in_ref    = s_axis_tdata[REC_ORDER_REF_LSB +: 64];
+wire in_add    = in_kind == "A" || in_kind == "F";
+wire in_change = in_kind == "E" || in_kind == "C" || in_kind == "X" || in_kind == "D" || in_kind == "U";
+wire in_range  = in_locate < MAX_SYMBOLS;
+
+reg [7:0]  ev_kind;
+reg [47:0] ev_timestamp;
+reg [63:0] ev_seq, ev_new_ref;
+reg [31:0] ev_shares, ev_price;
+reg        ev_sell;  // side of the order being added (A/F: the event's; U: the original's)
+reg [LOCATE_WIDTH-1:0] ev_locate;  // locate whose book changes
+
+// ---- per-symbol memories ----
+
+reg [191:0] bbo_ram    [0:MAX_SYMBOLS-1];  // {ask_size, bid_size, ask_price, bid_price}
+reg [31:0]  stale_ram  [0:MAX_SYMBOLS/32-1];
+reg [63:0]  symbol_ram [0:MAX_SYMBOLS-1];
+reg [191:0] bbo_rd;
+reg [31:0]  stale_rd;
+
+always @(posedge clk) begin
+    csr_stale_data <= stale_ram[csr_stale_addr];
+    csr_symbol_data <= symbol_ram[csr_symbol_addr];
+end
+
+// ---- the two stores ----
+
+localparam [3:0] S_CLEAR = 4'd0, S_IDLE = 4'd1, S_ADD_FIND = 4'd2, S_ADD_LEVEL = 4'd3,
+                 S_REF_FIND = 4'd4, S_REDUCE_LEVEL = 4'd5, S_COMPARE = 4'd6, S_EMIT = 4'd7,
+                 S_STALE_CLEAR = 4'd8;
+reg [3:0] state;
+reg [LOCATE_WIDTH:0] clear_index;
+
+wire os_ready, os_find_valid, os_hit, os_free;
+wire [ENTRY_WIDTH-1:0] os_entry;
+wire lv_ready, lv_resp_valid, lv_resp_ok, lv_top_valid;
+wire [SLOT_WIDTH-1:0] lv_resp_slot;
+wire [31:0] lv_top_price;
+wire [63:0] lv_top_shares;
+
+// the order found by S_REF_FIND
+wire [LOCATE_WIDTH-1:0] found_locate = os_entry[0 +: LOCATE_WIDTH];
+wire                    found_sell   = os_entry[LOCATE_WIDTH];
+wire [31:0]             found_price  = os_entry[LOCATE_WIDTH+1 +: 32];
+wire [31:0]             found_shares = os_entry[LOCATE_WIDTH+33 +: 32];
+wire [SLOT_WIDTH-1:0]   found_slot   = os_entry[LOCATE_WIDTH+65 +: SLOT_WIDTH];
+wire whole = ev_kind == "D" || ev_kind == "U";
+wire over = !whole && ev_shares > found_shares;
+wire [31:0] take = whole || over ? found_shares : ev_shares;
+wire [31:0] left = found_shares - take;
+
+wire accept_event = state == S_IDLE && !stale_clear_valid && s_axis_tvalid;
+assign s_axis_tready = state == S_IDLE && !stale_clear_valid;
+assign stale_clear_ready = state == S_IDLE;
+
+wire add_go = state == S_ADD_FIND && os_find_valid && !os_hit && ev_shares != 0 && os_free;
+
+wire os_find = (accept_event && ((in_add && in_range) || in_change))
+            || (state == S_REDUCE_LEVEL && lv_resp_valid && ev_kind == "U");
+wire [63:0] os_find_ref = state == S_IDLE ? in_ref : ev_new_ref;
+wire os_write = (state == S_REF_FIND && os_find_valid && os_hit)
+             || (state == S_ADD_LEVEL && lv_resp_valid && lv_resp_ok);
+wire os_write_valid = state == S_ADD_LEVEL || left != 0;
+wire [ENTRY_WIDTH-1:0] os_write_entry = state == S_ADD_LEVEL
+    ? {lv_resp_slot, ev_shares, ev_price, ev_sell, ev_locate}
+    : {found_slot, left, found_price, found_sell, found_locate};
+
+wire lv_req = add_go || (state == S_REF_FIND && os_find_valid && os_hit);
+wire lv_req_add = state == S_ADD_FIND;
+wire [LOCATE_WIDTH:0] lv_req_book = state == S_ADD_FIND ? {ev_locate, ev_sell} : {found_locate, found_sell};
+
+order_store #(
+    .BUCKET_BITS(ORDER_BUCKET_BITS), .WAYS(ORDER_WAYS), .LOCATE_WIDTH(LOCATE_WIDTH),
+    .SLOT_WIDTH(SLOT_WIDTH)
+) order_store_inst (
+    .clk(clk), .rst(rst),
+    .op_ready(os_ready), .op_find(os_find), .op_ref(os_find_ref),
+    .op_write(os_write), .op_write_valid(os_write_valid), .op_entry(os_write_entry),
+    .find_valid(os_find_valid), .find_hit(os_hit), .find_free(os_free), .find_entry(os_entry),
+    .live_orders(status_live_orders)
+);
+
+price_levels #(
+    .MAX_SYMBOLS(MAX_SYMBOLS), .LEVELS(LEVELS), .TOP_N(TOP_N), .SIZE_WIDTH(64), .COUNT_WIDTH(32)
+) price_levels_inst (
+    .clk(clk), .rst(rst),
+    .req_ready(lv_ready), .req_valid(lv_req), .req_add(lv_req_add), .req_book(lv_req_book),
+    .req_price(ev_price), .req_shares(lv_req_add ? ev_shares : take), .req_slot(found_slot),
+    .req_remove(left == 0),
+    .resp_valid(lv_resp_valid), .resp_ok(lv_resp_ok), .resp_slot(lv_resp_slot),
+    .resp_top_valid(lv_top_valid), .resp_top_price(lv_top_price), .resp_top_shares(lv_top_shares),
+    .stat_scan(stat_level_scan)
+);
+
+// ---- the outcome of the event ----
+
+reg        touched;     // the levels of side ev_sell were changed
+reg [31:0] top_price;
+reg [63:0] top_shares;
+reg        stale_new;   // this event found no room
+
+wire [191:0] bbo_next = !touched ? bbo_rd
+                      : ev_sell ? {top_shares, bbo_rd[127:64], top_price, bbo_rd[31:0]}
+                      : {bbo_rd[191:128], top_shares, bbo_rd[63:32], top_price};
+wire was_stale = stale_rd[ev_locate[4:0]];
+wire bbo_changed = bbo_next != bbo_rd;
+wire became_stale = stale_new && !was_stale;
+
+wire [OUT_WIDTH-1:0] bbo_record = {
+    bbo_next[191:128], bbo_next[127:64], bbo_next[63:32], bbo_next[31:0],
+    ev_seq, ev_timestamp, {{16-LOCATE_WIDTH{1'b0}}, ev_locate},
+    (was_stale || stale_new) ? BBO_FLAG_STALE : 8'h00, BBO_KIND_BBO
+};
+wire [OUT_WIDTH-1:0] symbol_record = {
+    64'd0, s_axis_tdata[REC_NEW_ORDER_REF_LSB +: 64], 32'd0, 32'd0,
+    s_axis_tdata[REC_SEQ_LSB +: 64], s_axis_tdata[REC_TIMESTAMP_LSB +: 48], in_locate,
+    8'h00, BBO_KIND_SYMBOL
+};
+
+reg [OUT_WIDTH-1:0] pending;
+wire out_free = !m_axis_tvalid || m_axis_tready;
+
+always @(posedge clk) begin
+    if (m_axis_tready)
+        m_axis_tvalid <= 1'b0;
+    stat_event <= accept_event;
+    stat_bbo_update <= 1'b0;
+    stat_symbol_update <= 1'b0;
+    stat_unknown_ref <= 1'b0;
+    stat_duplicate_ref <= 1'b0;
+    stat_overfill <= 1'b0;
+    stat_zero_share_add <= 1'b0;
+    stat_order_store_full <= 1'b0;
+    stat_level_store_full <= 1'b0;
+    stat_locate_range <= 1'b0;
+    stat_stale_raised <= 1'b0;
+
+    case (state)
+    S_CLEAR: begin
+        if (!clear_index[LOCATE_WIDTH]) begin
+            bbo_ram[clear_index[LOCATE_WIDTH-1:0]] <= 192'd0;
+            symbol_ram[clear_index[LOCATE_WIDTH-1:0]] <= 64'd0;
+            stale_ram[clear_index[LOCATE_WIDTH-1:5]] <= 32'd0;
+            clear_index <= clear_index + 1'b1;
+        end else if (os_ready && lv_ready) begin
+            state <= S_IDLE;
+        end
+    end
+    S_IDLE: begin
+        touched <= 1'b0;
+        stale_new <= 1'b0;
+        ev_kind <= in_kind;
+        ev_timestamp <= s_axis_tdata[REC_TIMESTAMP_LSB +: 48];
+        ev_seq <= s_axis_tdata[REC_SEQ_LSB +: 64];
+        ev_new_ref <= s_axis_tdata[REC_NEW_ORDER_REF_LSB +: 64];
+        ev_shares <= s_axis_tdata[REC_SHARES_LSB +: 32];
+        ev_price <= s_axis_tdata[REC_PRICE_LSB +: 32];
+        ev_sell <= s_axis_tdata[REC_SIDE_LSB +: 8] == "S";
+        ev_locate <= in_locate[LOCATE_WIDTH-1:0];
+        bbo_rd <= bbo_ram[in_locate[LOCATE_WIDTH-1:0]];
+        stale_rd <= stale_ram[in_locate[LOCATE_WIDTH-1:5]];
+        if (stale_clear_valid) begin
+            stale_rd <= stale_ram[stale_clear_word];
+            state <= S_STALE_CLEAR;
+        end else if (s_axis_tvalid) begin
+            if ((in_add || in_kind == "R") && !in_range) begin
+                stat_locate_range <= 1'b1;
+            end else if (in_add) begin
+                state <= S_ADD_FIND;
+            end else if (in_change) begin
+                state <= S_REF_FIND;
+            end else if (in_kind == "R") begin
+                symbol_ram[in_locate[LOCATE_WIDTH-1:0]] <= s_axis_tdata[REC_NEW_ORDER_REF_LSB +: 64];
+                pending <= symbol_record;
+                stat_symbol_update <= 1'b1;
+                state <= S_EMIT;
+            end
+        end
+    end
+    S_ADD_FIND: begin
+        if (os_find_valid) begin
+            if (os_hit) begin
+                stat_duplicate_ref <= 1'b1;
+                state <= S_COMPARE;
+            end else if (ev_shares == 0) begin
+                stat_zero_share_add <= 1'b1;
+                state <= S_COMPARE;
+            end else if (!os_free) begin
+                stat_order_store_full <= 1'b1;
+                stale_new <= 1'b1;
+                state <= S_COMPARE;
+            end else begin
+                state <= S_ADD_LEVEL;
+            end
+        end
+    end
+    S_ADD_LEVEL: begin
+        if (lv_resp_valid) begin
+            if (lv_resp_ok) begin
+                touched <= 1'b1;
+                top_price <= lv_top_price;
+                top_shares <= lv_top_shares;
+            end else begin
+                stat_level_store_full <= 1'b1;
+                stale_new <= 1'b1;
+            end
+            state <= S_COMPARE;
+        end
+    end
+    S_REF_FIND: begin
+        if (os_find_valid) begin
+            if (os_hit) begin
+                stat_overfill <= over;
+                ev_locate <= found_locate;
+                ev_sell <= found_sell;
+                bbo_rd <= bbo_ram[found_locate];
+                stale_rd <= stale_ram[found_locate[LOCATE_WIDTH-1:5]];
+                state <= S_REDUCE_LEVEL;
+            end else begin
+                stat_unknown_ref <= 1'b1;
+                state <= S_IDLE;
+            end
+        end
+    end
+    S_REDUCE_LEVEL: begin
+        if (lv_resp_valid) begin
+            touched <= 1'b1;
+            top_price <= lv_top_price;
+            top_shares <= lv_top_shares;
+            state <= ev_kind == "U" ? S_ADD_FIND : S_COMPARE;
+        end
+    end
+    S_COMPARE: begin
+        if (bbo_changed)
+            bbo_ram[ev_locate] <= bbo_next;
+        if (became_stale) begin
+            stale_ram[ev_locate[LOCATE_WIDTH-1:5]] <= stale_rd | (32'd1 << ev_locate[4:0]);
+            status_stale_symbols <= status_stale_symbols + 1'b1;
+            stat_stale_raised <= 1'b1;
+        end
+        if (bbo_changed || became_stale) begin
+            stat_bbo_update <= 1'b1;
+            if (out_free) begin
+                m_axis_tdata <= bbo_record;
+                m_axis_tvalid <= 1'b1;
+                state <= S_IDLE;
+            end else begin
+                pending <= bbo_record;
+                state <= S_EMIT;
+            end
+        end else begin
+            state <= S_IDLE;
+        end
+    end
+    S_EMIT: begin
+        if (out_free) begin
+            m_axis_tdata <= pending;
+            m_axis_tvalid <= 1'b1;
+            state <= S_IDLE;
+        end
+    end
+    S_STALE_CLEAR: begin
+        stale_ram[stale_clear_word] <= stale_rd & ~stale_clear_mask;
+        status_stale_symbols <= status_stale_symbols - popcount(stale_rd & stale_clear_mask);
+        state <= S_IDLE;
+    end
+    default: state <= S_IDLE;
+    endcase
+
+    if (rst) begin
+        state <= S_CLEAR;
+        clear_index <= 0;
+        m_axis_tvalid <= 1'b0;
+        status_stale_symbols <= 32'd0;
+        stat_event <= 1'b0;
+    end
+end
+
+function [5:0] popcount;
+    input [31:0] bits;
+    integer k;
+    begin
+        popcount = 0;
+        for (k = 0; k < 32; k = k + 1)
+            popcount = popcount + bits[k];
+    end
+endfunction
+
+endmodule

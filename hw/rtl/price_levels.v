@@ -1,0 +1,362 @@
+// Price levels: per symbol and side, aggregate shares and order count per price,
+// with a sorted cache of the best TOP_N levels.
+//
+// Structure, per book (book = {stock locate, side}, side 1 = sell):
+//   level RAM  LEVELS slots {count, shares, price}, addressed {book, slot}.
+//              Every live level has a slot; an order remembers its level's slot
+//              (order_store), so reductions never search by price.
+//   head RAM   one word: occupancy bitmap of the slots, number of live levels,
+//              and the cache: the best min(TOP_N, levels) levels, best first,
+//              each {slot, count, shares, price} (a write-through copy).
+// An add whose price is in the cache, or better than the cache's worst, or to a
+// side whose levels all fit the cache, is decided from the head word alone (new
+// levels take the lowest free slot). Only an add worse than the cache's worst on
+// a side with more levels than TOP_N searches the level RAM (one occupied slot
+// per cycle, stopping at the price), and only a cached level that empties on a
+// side with more levels than the cache holds refills the cache from the level
+// RAM (the best uncached level, one occupied slot per cycle). The cache is
+// therefore always exactly the best min(TOP_N, levels) levels. An add of a new
+// price to a side with LEVELS live prices is refused (resp_ok = 0): the caller
+// drops the order and flags the symbol stale.
+//
+// Interface: one request at a time while req_ready; resp_valid pulses when done
+// with the side's best level after the request (resp_top_*; valid 0 = empty).
+//   add    (req_add = 1): req_price, req_shares -> resp_ok, resp_slot
+//   reduce (req_add = 0): req_slot, req_shares off the level, req_remove: one
+//          order leaves it; the level goes when its last order does.
+// After rst the head RAM is cleared one word per cycle; req_ready is low then.
+
+module price_levels #(
+    parameter MAX_SYMBOLS = 1024,
+    parameter LEVELS = 64,
+    parameter TOP_N = 8,
+    parameter SIZE_WIDTH = 64,
+    parameter COUNT_WIDTH = 32
+) (
+    input  wire                      clk,
+    input  wire                      rst,
+
+    output wire                      req_ready,
+    input  wire                      req_valid,
+    input  wire                      req_add,
+    input  wire [LOCATE_WIDTH:0]     req_book,
+    input  wire [31:0]               req_price,
+    input  wire [31:0]               req_shares,
+    input  wire [SLOT_WIDTH-1:0]     req_slot,
+    input  wire                      req_remove,
+
+    output reg                       resp_valid,
+    output reg                       resp_ok,
+    output reg  [SLOT_WIDTH-1:0]     resp_slot,
+    output reg                       resp_top_valid,
+    output reg  [31:0]               resp_top_price,
+    output reg  [SIZE_WIDTH-1:0]     resp_top_shares,
+
+    output reg                       stat_scan
+);
+
+localparam LOCATE_WIDTH = $clog2(MAX_SYMBOLS);
+localparam SLOT_WIDTH = $clog2(LEVELS);
+localparam BOOKS = 2 * MAX_SYMBOLS;
+localparam NL_WIDTH = SLOT_WIDTH + 1;
+localparam NC_WIDTH = $clog2(TOP_N + 1);
+localparam LEVEL_WIDTH = 32 + SIZE_WIDTH + COUNT_WIDTH;  // {count, shares, price}
+localparam CE_WIDTH = SLOT_WIDTH + LEVEL_WIDTH;           // {slot, count, shares, price}
+localparam HEAD_WIDTH = TOP_N * CE_WIDTH + NC_WIDTH + NL_WIDTH + LEVELS;
+localparam NL_LSB = LEVELS;
+localparam NC_LSB = LEVELS + NL_WIDTH;
+localparam CACHE_LSB = NC_LSB + NC_WIDTH;
+localparam SHARES_LSB = 32;
+localparam COUNT_LSB = 32 + SIZE_WIDTH;
+localparam SLOT_LSB = LEVEL_WIDTH;
+
+initial begin
+    if (MAX_SYMBOLS < 2 || (MAX_SYMBOLS & (MAX_SYMBOLS - 1)) != 0
+            || LEVELS < 2 || (LEVELS & (LEVELS - 1)) != 0
+            || TOP_N < 1 || TOP_N > LEVELS || SIZE_WIDTH < 32 || COUNT_WIDTH < 1) begin
+        $error("price_levels: MAX_SYMBOLS and LEVELS powers of two >= 2, 1 <= TOP_N <= LEVELS, SIZE_WIDTH >= 32");
+        $finish;
+    end
+end
+
+reg [HEAD_WIDTH-1:0]  head_ram  [0:BOOKS-1];
+reg [LEVEL_WIDTH-1:0] level_ram [0:BOOKS*LEVELS-1];
+
+localparam [2:0] S_CLEAR = 3'd0, S_IDLE = 3'd1, S_DECIDE = 3'd2, S_SCAN = 3'd3;
+reg [2:0] state;
+reg [LOCATE_WIDTH+1:0] clear_index;
+
+// the request being served
+reg                  op_add, op_remove;
+reg [LOCATE_WIDTH:0] op_book;
+reg [31:0]           op_price, op_shares;
+reg [SLOT_WIDTH-1:0] op_slot;
+wire op_sell = op_book[0];
+
+reg [HEAD_WIDTH-1:0]  head_rd;   // head RAM read data (S_DECIDE)
+reg [HEAD_WIDTH-1:0]  head_work; // head under change while scanning
+reg [LEVEL_WIDTH-1:0] level_rd;  // level RAM read data
+
+// scan: occupied slots still to read, the slot whose data arrives next cycle
+reg                  scan_find;  // 1: look for op_price; 0: best uncached level
+reg [LEVELS-1:0]     scan_pending;
+reg                  scan_rd_valid;
+reg [SLOT_WIDTH-1:0] scan_rd_slot;
+reg                  best_valid;
+reg [CE_WIDTH-1:0]   best;
+
+assign req_ready = state == S_IDLE;
+
+function better;  // a is a better price than b on this side
+    input sell;
+    input [31:0] a, b;
+    begin
+        better = sell ? a < b : a > b;
+    end
+endfunction
+
+function [SLOT_WIDTH-1:0] lowest_set;
+    input [LEVELS-1:0] bits;
+    integer k;
+    begin
+        lowest_set = 0;
+        for (k = LEVELS - 1; k >= 0; k = k - 1)
+            if (bits[k])
+                lowest_set = k;
+    end
+endfunction
+
+// ---- decision on the head word (S_DECIDE) and at the end of a scan ----
+
+wire [LEVELS-1:0]        bitmap  = head_rd[LEVELS-1:0];
+wire [NL_WIDTH-1:0]      nlevels = head_rd[NL_LSB +: NL_WIDTH];
+wire [NC_WIDTH-1:0]      ncached = head_rd[NC_LSB +: NC_WIDTH];
+wire [TOP_N*CE_WIDTH-1:0] cache  = head_rd[CACHE_LSB +: TOP_N*CE_WIDTH];
+
+reg                    hit;
+reg [NC_WIDTH-1:0]     hit_index, insert_pos;
+reg [TOP_N*CE_WIDTH-1:0] cache_next;
+reg [NC_WIDTH-1:0]     ncached_next;
+reg [NL_WIDTH-1:0]     nlevels_next;
+reg [LEVELS-1:0]       bitmap_next, cached_slots;
+reg                    need_scan, add_ok, level_we;
+reg [SLOT_WIDTH-1:0]   level_slot;
+reg [LEVEL_WIDTH-1:0]  level_wdata, level_new;
+reg [CE_WIDTH-1:0]     entry;
+reg                    gone;
+integer i;
+
+always @* begin
+    hit = 1'b0;
+    hit_index = 0;
+    insert_pos = 0;
+    for (i = 0; i < TOP_N; i = i + 1) begin
+        if (i < ncached) begin
+            if (op_add ? cache[i*CE_WIDTH +: 32] == op_price
+                       : cache[i*CE_WIDTH + SLOT_LSB +: SLOT_WIDTH] == op_slot) begin
+                hit = 1'b1;
+                hit_index = i;
+            end
+            if (better(op_sell, cache[i*CE_WIDTH +: 32], op_price))
+                insert_pos = insert_pos + 1'b1;
+        end
+    end
+
+    cache_next = cache;
+    ncached_next = ncached;
+    nlevels_next = nlevels;
+    bitmap_next = bitmap;
+    need_scan = 1'b0;
+    add_ok = 1'b1;
+    level_we = 1'b0;
+    level_slot = op_slot;
+    level_wdata = level_rd;
+    level_new = {{COUNT_WIDTH-1{1'b0}}, 1'b1, {SIZE_WIDTH-32{1'b0}}, op_shares, op_price};
+    gone = 1'b0;
+    entry = 0;
+
+    if (op_add) begin
+        if (hit) begin
+            entry = cache[hit_index*CE_WIDTH +: CE_WIDTH];
+            entry[SHARES_LSB +: SIZE_WIDTH] = entry[SHARES_LSB +: SIZE_WIDTH] + op_shares;
+            entry[COUNT_LSB +: COUNT_WIDTH] = entry[COUNT_LSB +: COUNT_WIDTH] + 1'b1;
+            cache_next[hit_index*CE_WIDTH +: CE_WIDTH] = entry;
+            level_we = 1'b1;
+            level_slot = entry[SLOT_LSB +: SLOT_WIDTH];
+            level_wdata = entry[LEVEL_WIDTH-1:0];
+        end else if (nlevels > ncached && insert_pos == ncached) begin
+            // worse than every cached level, and uncached levels exist: search them
+            need_scan = 1'b1;
+        end else if (nlevels == LEVELS) begin
+            add_ok = 1'b0;
+        end else begin
+            level_we = 1'b1;
+            level_slot = lowest_set(~bitmap);
+            level_wdata = level_new;
+            bitmap_next[level_slot] = 1'b1;
+            nlevels_next = nlevels + 1'b1;
+            if (insert_pos < TOP_N) begin
+                entry = {level_slot, level_new};
+                for (i = TOP_N - 1; i >= 0; i = i - 1)
+                    if (i > insert_pos)
+                        cache_next[i*CE_WIDTH +: CE_WIDTH] = cache[(i-1)*CE_WIDTH +: CE_WIDTH];
+                cache_next[insert_pos*CE_WIDTH +: CE_WIDTH] = entry;
+                if (ncached < TOP_N)
+                    ncached_next = ncached + 1'b1;
+            end
+        end
+    end else begin
+        gone = op_remove && level_rd[COUNT_LSB +: COUNT_WIDTH] == 1;
+        level_we = 1'b1;
+        level_wdata[SHARES_LSB +: SIZE_WIDTH] = level_rd[SHARES_LSB +: SIZE_WIDTH] - op_shares;
+        level_wdata[COUNT_LSB +: COUNT_WIDTH] = level_rd[COUNT_LSB +: COUNT_WIDTH] - op_remove;
+        if (gone) begin
+            bitmap_next[op_slot] = 1'b0;
+            nlevels_next = nlevels - 1'b1;
+        end
+        if (hit && gone) begin
+            for (i = 0; i < TOP_N; i = i + 1)
+                if (i >= hit_index)
+                    cache_next[i*CE_WIDTH +: CE_WIDTH] =
+                        i + 1 < TOP_N ? cache[((i+1) % TOP_N)*CE_WIDTH +: CE_WIDTH] : {CE_WIDTH{1'b0}};
+            ncached_next = ncached - 1'b1;
+            need_scan = nlevels_next > ncached_next;
+        end else if (hit) begin
+            cache_next[hit_index*CE_WIDTH + SHARES_LSB +: SIZE_WIDTH] = level_wdata[SHARES_LSB +: SIZE_WIDTH];
+            cache_next[hit_index*CE_WIDTH + COUNT_LSB +: COUNT_WIDTH] = level_wdata[COUNT_LSB +: COUNT_WIDTH];
+        end
+    end
+
+    cached_slots = 0;
+    for (i = 0; i < TOP_N; i = i + 1)
+        if (i < ncached_next)
+            cached_slots[cache_next[i*CE_WIDTH + SLOT_LSB +: SLOT_WIDTH]] = 1'b1;
+end
+
+// ---- scan step: the level that arrived this cycle ----
+
+wire scan_match = scan_rd_valid && scan_find && level_rd[31:0] == op_price;
+wire scan_better = scan_rd_valid && !scan_find
+                   && (!best_valid || better(op_sell, level_rd[31:0], best[31:0]));
+wire scan_done = scan_match || (scan_pending == 0 && !scan_rd_valid);
+
+wire [LEVELS-1:0]        work_bitmap  = head_work[LEVELS-1:0];
+wire [NL_WIDTH-1:0]      work_nlevels = head_work[NL_LSB +: NL_WIDTH];
+wire [NC_WIDTH-1:0]      work_ncached = head_work[NC_LSB +: NC_WIDTH];
+wire [SLOT_WIDTH-1:0]    work_free    = lowest_set(~work_bitmap);
+wire [CE_WIDTH-1:0]      best_final   = scan_better ? {scan_rd_slot, level_rd} : best;
+
+reg [HEAD_WIDTH-1:0] head_final;  // head_work with the scan's outcome
+always @* begin
+    head_final = head_work;
+    if (scan_find) begin
+        if (!scan_match && work_nlevels != LEVELS) begin
+            head_final[work_free] = 1'b1;
+            head_final[NL_LSB +: NL_WIDTH] = work_nlevels + 1'b1;
+        end
+    end else begin
+        head_final[CACHE_LSB + work_ncached*CE_WIDTH +: CE_WIDTH] = best_final;
+        head_final[NC_LSB +: NC_WIDTH] = work_ncached + 1'b1;
+    end
+end
+
+wire [CE_WIDTH-1:0] top_now   = head_rd[CACHE_LSB +: CE_WIDTH];
+wire [CE_WIDTH-1:0] top_next  = cache_next[CE_WIDTH-1:0];
+wire [CE_WIDTH-1:0] top_final = head_final[CACHE_LSB +: CE_WIDTH];
+
+reg [LEVEL_WIDTH-1:0] found_level;
+always @* begin
+    found_level = level_rd;
+    found_level[SHARES_LSB +: SIZE_WIDTH] = level_rd[SHARES_LSB +: SIZE_WIDTH] + op_shares;
+    found_level[COUNT_LSB +: COUNT_WIDTH] = level_rd[COUNT_LSB +: COUNT_WIDTH] + 1'b1;
+end
+
+always @(posedge clk) begin
+    resp_valid <= 1'b0;
+    stat_scan <= 1'b0;
+    scan_rd_valid <= 1'b0;
+    case (state)
+    S_CLEAR: begin
+        head_ram[clear_index[LOCATE_WIDTH:0]] <= {HEAD_WIDTH{1'b0}};
+        clear_index <= clear_index + 1'b1;
+        if (clear_index == BOOKS - 1)
+            state <= S_IDLE;
+    end
+    S_IDLE: begin
+        if (req_valid) begin
+            op_add <= req_add;
+            op_book <= req_book;
+            op_price <= req_price;
+            op_shares <= req_shares;
+            op_slot <= req_slot;
+            op_remove <= req_remove;
+            head_rd <= head_ram[req_book];
+            level_rd <= level_ram[{req_book, req_slot}];
+            state <= S_DECIDE;
+        end
+    end
+    S_DECIDE: begin
+        if (level_we)
+            level_ram[{op_book, level_slot}] <= level_wdata;
+        head_work <= {cache_next, ncached_next, nlevels_next, bitmap_next};
+        if (need_scan) begin
+            stat_scan <= 1'b1;
+            scan_find <= op_add;
+            scan_pending <= op_add ? bitmap : bitmap_next & ~cached_slots;
+            best_valid <= 1'b0;
+            state <= S_SCAN;
+        end else begin
+            head_ram[op_book] <= {cache_next, ncached_next, nlevels_next, bitmap_next};
+            resp_valid <= 1'b1;
+            resp_ok <= add_ok;
+            resp_slot <= level_slot;
+            resp_top_valid <= ncached_next != 0;
+            resp_top_price <= ncached_next != 0 ? top_next[31:0] : 32'd0;
+            resp_top_shares <= ncached_next != 0 ? top_next[SHARES_LSB +: SIZE_WIDTH] : {SIZE_WIDTH{1'b0}};
+            state <= S_IDLE;
+        end
+    end
+    S_SCAN: begin
+        if (scan_pending != 0 && !scan_match) begin
+            level_rd <= level_ram[{op_book, lowest_set(scan_pending)}];
+            scan_rd_slot <= lowest_set(scan_pending);
+            scan_rd_valid <= 1'b1;
+            scan_pending[lowest_set(scan_pending)] <= 1'b0;
+        end
+        if (scan_better) begin
+            best_valid <= 1'b1;
+            best <= {scan_rd_slot, level_rd};
+        end
+        if (scan_done) begin
+            head_ram[op_book] <= head_final;
+            resp_valid <= 1'b1;
+            resp_ok <= 1'b1;
+            resp_slot <= scan_rd_slot;
+            if (scan_find) begin
+                if (scan_match) begin
+                    level_ram[{op_book, scan_rd_slot}] <= found_level;
+                end else if (work_nlevels != LEVELS) begin
+                    level_ram[{op_book, work_free}] <= level_new;
+                    resp_slot <= work_free;
+                end else begin
+                    resp_ok <= 1'b0;
+                end
+            end
+            // a scan never empties the cache: the side has more levels than TOP_N
+            resp_top_valid <= 1'b1;
+            resp_top_price <= top_final[31:0];
+            resp_top_shares <= top_final[SHARES_LSB +: SIZE_WIDTH];
+            state <= S_IDLE;
+        end
+    end
+    default: state <= S_IDLE;
+    endcase
+    if (rst) begin
+        state <= S_CLEAR;
+        clear_index <= 0;
+        resp_valid <= 1'b0;
+        scan_rd_valid <= 1'b0;
+    end
+end
+
+endmodule

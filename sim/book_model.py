@@ -1,0 +1,206 @@
+"""Host-side reference of the RTL order book: book-event records in, BBO update records out.
+
+`BookModel` keeps the software books' semantics (host/oracle.py) and adds the
+hardware's finite capacities, so it predicts the RTL's stream exactly, stale
+records included: the order store's buckets (same bucket function, WAYS
+entries each), LEVELS live prices per symbol and side, and MAX_SYMBOLS books.
+Where no capacity is exceeded its BBO rows are the oracle's, which the
+differential tests check separately against `tickaccel.oracle` itself.
+"""
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, field
+
+from tickaccel import bbo_records, book_csr, itch, records
+
+BOOK_KINDS = frozenset(records.BOOK_EVENT_TYPES)
+
+
+@dataclass(frozen=True)
+class BookParams:
+    max_symbols: int = 4096
+    order_bucket_bits: int = 14
+    order_ways: int = 4
+    levels: int = 64
+    top_n: int = 8
+
+    def verilog(self) -> dict[str, int]:
+        return {"MAX_SYMBOLS": self.max_symbols, "ORDER_BUCKET_BITS": self.order_bucket_bits,
+                "ORDER_WAYS": self.order_ways, "LEVELS": self.levels, "TOP_N": self.top_n}
+
+
+def bucket_of(ref: int, bits: int) -> int:
+    """order_store.v's bucket index: the low `bits` of the reference XOR the next `bits`."""
+    mask = (1 << bits) - 1
+    return (ref & mask) ^ ((ref >> bits) & mask)
+
+
+@dataclass
+class BookModel:
+    params: BookParams = field(default_factory=BookParams)
+
+    def __post_init__(self) -> None:
+        self.orders: dict[int, list] = {}  # ref -> [locate, sell, price, shares]
+        self.buckets: dict[int, int] = {}  # bucket -> live orders in it
+        self.levels: dict[tuple[int, bool], dict[int, list[int]]] = {}  # price -> [shares, orders]
+        self.bbo: dict[int, tuple[int, int, int, int]] = {}
+        self.stale: set[int] = set()
+        self.names: dict[int, int] = {}
+        self.counters = {name: 0 for name in book_csr.COUNTERS}
+
+    # ---- state ----
+
+    def best(self, locate: int, sell: bool) -> tuple[int, int]:
+        book = self.levels.get((locate, sell))
+        if not book:
+            return 0, 0
+        price = min(book) if sell else max(book)
+        return price, book[price][0]
+
+    def _bbo_now(self, locate: int) -> tuple[int, int, int, int]:
+        bid, bid_size = self.best(locate, False)
+        ask, ask_size = self.best(locate, True)
+        return bid, ask, bid_size, ask_size
+
+    def check_invariants(self) -> None:
+        """Every level is the sum of its orders; no empty level; no order without shares."""
+        sums: dict[tuple[int, bool, int], list[int]] = {}
+        for locate, sell, price, shares in self.orders.values():
+            assert shares > 0
+            entry = sums.setdefault((locate, sell, price), [0, 0])
+            entry[0] += shares
+            entry[1] += 1
+        flat = {(loc, sell, price): level for (loc, sell), book in self.levels.items()
+                for price, level in book.items()}
+        assert flat == sums
+        for book in self.levels.values():
+            assert len(book) <= self.params.levels
+
+    # ---- changes ----
+
+    def _add(self, ref: int, locate: int, sell: bool, price: int, shares: int) -> bool:
+        """Returns True when the add found no room (the symbol becomes stale)."""
+        if ref in self.orders:
+            self.counters["duplicate_order_ref"] += 1
+            return False
+        if shares == 0:
+            self.counters["zero_share_add"] += 1
+            return False
+        bucket = bucket_of(ref, self.params.order_bucket_bits)
+        if self.buckets.get(bucket, 0) == self.params.order_ways:
+            self.counters["order_store_full"] += 1
+            return True
+        book = self.levels.setdefault((locate, sell), {})
+        if price not in book and len(book) == self.params.levels:
+            self.counters["level_store_full"] += 1
+            return True
+        self.orders[ref] = [locate, sell, price, shares]
+        self.buckets[bucket] = self.buckets.get(bucket, 0) + 1
+        level = book.setdefault(price, [0, 0])
+        level[0] += shares
+        level[1] += 1
+        return False
+
+    def _reduce(self, ref: int, take: int) -> None:
+        locate, sell, price, live = self.orders[ref]
+        book = self.levels[(locate, sell)]
+        book[price][0] -= take
+        self.orders[ref][3] = live - take
+        if live == take:
+            del self.orders[ref]
+            self.buckets[bucket_of(ref, self.params.order_bucket_bits)] -= 1
+            book[price][1] -= 1
+            if book[price][1] == 0:
+                del book[price]
+
+    def clear_stale(self, locate: int) -> None:
+        self.stale.discard(locate)
+
+    def apply(self, word: int) -> list[int]:
+        """The output records (words) of one book-event record."""
+        ev = records.unpack(word)
+        kind = chr(ev["kind"])
+        self.counters["events"] += 1
+        locate = ev["stock_locate"]
+        in_range = locate < self.params.max_symbols
+        head = {"seq": ev["seq"], "timestamp": ev["timestamp"]}
+        if kind in "AFR" and not in_range:
+            self.counters["locate_out_of_range"] += 1
+            return []
+        if kind == "R":
+            self.names[locate] = ev["new_order_ref"]
+            self.counters["symbol_updates"] += 1
+            return [bbo_records.pack({"kind": bbo_records.KIND_SYMBOL, "stock_locate": locate,
+                                      "bid_size": ev["new_order_ref"], **head})]
+        if kind not in "AFECXDU":
+            return []
+        stale_new = False
+        if kind in "AF":
+            before = self.bbo.get(locate, (0, 0, 0, 0))
+            stale_new = self._add(ev["order_ref"], locate, ev["side"] == ord("S"),
+                                  ev["price"], ev["shares"])
+        else:
+            order = self.orders.get(ev["order_ref"])
+            if order is None:
+                self.counters["unknown_order_ref"] += 1
+                return []
+            locate, sell, _, live = order
+            before = self.bbo.get(locate, (0, 0, 0, 0))
+            if kind in "DU":
+                take = live
+            else:
+                take = min(ev["shares"], live)
+                if ev["shares"] > live:
+                    self.counters["overfill"] += 1
+            self._reduce(ev["order_ref"], take)
+            if kind == "U":
+                stale_new = self._add(ev["new_order_ref"], locate, sell, ev["price"], ev["shares"])
+        after = self._bbo_now(locate)
+        was_stale = locate in self.stale
+        became_stale = stale_new and not was_stale
+        if became_stale:
+            self.stale.add(locate)
+            self.counters["stale_raised"] += 1
+        if after == before and not became_stale:
+            return []
+        self.bbo[locate] = after
+        self.counters["bbo_updates"] += 1
+        flags = bbo_records.FLAG_STALE if locate in self.stale else 0
+        bid, ask, bid_size, ask_size = after
+        return [bbo_records.pack({"kind": bbo_records.KIND_BBO, "flags": flags, "stock_locate": locate,
+                                  "bid_price": bid, "ask_price": ask, "bid_size": bid_size,
+                                  "ask_size": ask_size, **head})]
+
+    def run(self, words: list[int]) -> list[int]:
+        out: list[int] = []
+        for word in words:
+            out += self.apply(word)
+        return out
+
+
+def feed_events(feed: bytes, first_seq: int = 1) -> list[int]:
+    """Book-event record words of a length-prefixed feed (what feed_handler sends the book)."""
+    words, pos, seq = [], 0, first_seq
+    data = bytes(feed)
+    while pos + 2 <= len(data):
+        length = int.from_bytes(data[pos:pos + 2], "big")
+        message = data[pos + 2:pos + 2 + length]
+        if length and itch.MESSAGE_LENGTHS.get(chr(message[0])) == length:
+            word = records.from_message(message, seq)
+            if word is not None:
+                words.append(word)
+        pos += 2 + length
+        seq += 1
+    return words
+
+
+def write_stimulus(path, words: list[int], params: BookParams) -> None:
+    with open(path, "wb") as out:
+        pickle.dump({"words": words, "params": params}, out)
+
+
+def read_stimulus(path) -> tuple[list[int], BookParams]:
+    with open(path, "rb") as stream:
+        data = pickle.load(stream)
+    return data["words"], data["params"]

@@ -1,0 +1,78 @@
+"""BBO update records: the generated header is current, pack/unpack/bytes round trip, the decoder gives replay's table."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from tickaccel import bbo_records, bbo_stream, book_csr, generator
+from tickaccel.feed import FeedChunk
+from tickaccel.oracle import OracleBook
+from tickaccel.sim.book_model import BookModel, BookParams, feed_events
+
+
+def test_checked_in_headers_are_current():
+    assert bbo_records.HEADER_PATH.read_text() == bbo_records.verilog_header()
+    assert book_csr.HEADER_PATH.read_text() == book_csr.verilog_header()
+
+
+def test_record_is_one_beat_as_wide_as_the_book_event():
+    assert bbo_records.RECORD_WIDTH == 336
+    lsb = 0
+    for name, width, _ in bbo_records.BBO_FIELDS:
+        assert bbo_records.FIELD_POSITIONS[name] == (lsb, width)
+        lsb += width
+
+
+fields = st.fixed_dictionaries({
+    name: st.integers(0, (1 << width) - 1) for name, width, _ in bbo_records.BBO_FIELDS})
+
+
+@given(st.lists(fields, min_size=1, max_size=20))
+def test_pack_bytes_and_array_round_trip(rows):
+    words = [bbo_records.pack(r) for r in rows]
+    assert [bbo_records.unpack(w) for w in words] == rows
+    data = b"".join(bbo_records.to_bytes(w) for w in words)
+    assert [bbo_records.from_bytes(data[i:i + 42]) for i in range(0, len(data), 42)] == words
+    array = bbo_records.to_array(data)
+    for name in bbo_records.RECORD_DTYPE.names:
+        assert array[name].tolist() == [r[name] for r in rows]
+
+
+def test_pack_refuses_a_value_too_wide():
+    with pytest.raises(ValueError):
+        bbo_records.pack({"bid_price": 1 << 32})
+
+
+def _stream(words):
+    return b"".join(bbo_records.to_bytes(w) for w in words)
+
+
+def test_decoded_model_stream_equals_the_oracle_table():
+    feed = generator.generate(8000, 30, 4)
+    oracle = OracleBook().process(FeedChunk(feed, 1, None, 0))["bbo"]
+    decoded = bbo_stream.decode(_stream(BookModel().run(feed_events(feed.tobytes()))))
+    assert decoded.stale == {}
+    assert decoded.bbo.equals(oracle)
+
+
+def test_stale_rows_are_reported_not_tabled():
+    feed = generator.generate(8000, 30, 4)
+    words = BookModel(BookParams(levels=2)).run(feed_events(feed.tobytes()))
+    decoded = bbo_stream.decode(_stream(words))
+    stale_words = [w for w in words if bbo_records.unpack(w)["flags"] & bbo_records.FLAG_STALE]
+    assert stale_words and sum(s["rows"] for s in decoded.stale.values()) == len(stale_words)
+    assert len(decoded.bbo) + len(stale_words) == sum(
+        bbo_records.unpack(w)["kind"] == bbo_records.KIND_BBO for w in words)
+
+
+def test_a_record_of_unknown_kind_is_refused():
+    with pytest.raises(ValueError, match="unknown kind"):
+        bbo_stream.decode(_stream([bbo_records.pack({"kind": ord("Z")})]))
+
+
+def test_decoder_accepts_numpy_buffers():
+    words = [bbo_records.pack({"kind": ord("B"), "seq": 5, "bid_price": 100, "bid_size": 7})]
+    decoded = bbo_stream.decode(np.frombuffer(_stream(words), np.uint8))
+    assert decoded.bbo.column("bid_size").to_pylist() == [7]
+    assert decoded.bbo.column("symbol").to_pylist() == [""]

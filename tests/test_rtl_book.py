@@ -1,0 +1,52 @@
+"""The RTL order book (order_book: order_store + price_levels) against the capacity-aware model and the oracle."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from tickaccel import generator
+from tickaccel.sim import book_model, book_runner, runner
+from tickaccel.sim.book_model import BookParams
+
+pytestmark = pytest.mark.skipif(not runner.available_simulators(),
+                                reason="no HDL simulator (iverilog or verilator) installed")
+
+SMALL = BookParams(max_symbols=64, order_bucket_bits=11, order_ways=4, levels=32, top_n=4)
+
+
+def _run(tmp_path, words, params: BookParams, testcase: str, **env: str) -> None:
+    stimulus = tmp_path / "stimulus.pkl"
+    book_model.write_stimulus(stimulus, words, params)
+    book_runner.run("order_book", "tb_book", params.verilog(), testcase=testcase,
+                    env={"TB_STIMULUS": str(stimulus), **env})
+
+
+def _feed_words(n: int, symbols: int, seed: int, **config) -> list[int]:
+    return book_model.feed_events(generator.generate(n, symbols, seed, **config).tobytes())
+
+
+def test_generated_feed_matches_model_under_idle_and_backpressure(tmp_path):
+    words = _feed_words(4000, 40, 21)
+    model = book_model.BookModel(SMALL)
+    model.run(words)
+    assert not model.counters["stale_raised"]
+    _run(tmp_path, words, SMALL, "test_events_match_model", TB_IDLE="1", TB_BACKPRESSURE="1")
+
+
+def test_overflowing_capacities_raise_stale_exactly_as_modelled(tmp_path):
+    params = BookParams(max_symbols=64, order_bucket_bits=6, order_ways=2, levels=4, top_n=2)
+    words = _feed_words(3000, 30, 22)
+    model = book_model.BookModel(params)
+    model.run(words)
+    assert model.counters["order_store_full"] and model.counters["level_store_full"]
+    _run(tmp_path, words, params, "test_events_match_model", TB_BACKPRESSURE="1", TB_SEED="5")
+
+
+def test_latency_and_throughput(tmp_path):
+    figures = tmp_path / "figures.json"
+    _run(tmp_path, _feed_words(3000, 20, 23), SMALL, "test_measure_latency_and_throughput",
+         TB_MEASURE=str(figures))
+    measured = json.loads(figures.read_text())
+    for kind in "AEXD":
+        assert measured["latency"][kind]["min"] <= 8, measured["latency"][kind]
+    assert measured["events_per_cycle"] > 0.1
