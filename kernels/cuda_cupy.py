@@ -1,8 +1,9 @@
 """The `cupy` backend: the shared device kernels compiled by NVRTC through CuPy.
 
 Sorting (`cupy.argsort`, CUB radix sort), binary search and integer prefix
-sums (`cupy.cumsum`, CUB scan) use CuPy; the floating point kernels and the
-affine and double-double scans are the RawKernels of `device_source`.
+sums (`cupy.cumsum`, CUB scan) use CuPy; the fused row kernel, the affine and
+double-double scans and the window differences are the RawKernels of
+`device_source`.
 """
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import numpy as np
 from .device import DeviceKernels
 from .device_source import SOURCE
 
-BLOCK = 256
 DEVICE_BYTES_PER_ROW = 512  # inputs, grouped copies, scan elements and outputs of one row
 
 
@@ -43,7 +43,6 @@ class CupyKernels(DeviceKernels):
     """Shared kernels on a CUDA GPU with CuPy arrays."""
 
     name = "cupy"
-    scan_tile = 16  # 16 doubles = one 128-byte line per thread
 
     def __init__(self) -> None:
         import cupy
@@ -60,4 +59,5 @@ class CupyKernels(DeviceKernels):
 
     def launch(self, kernel: str, items: int, *args) -> None:
         if items:
-            self._module.get_function(kernel)(((items + BLOCK - 1) // BLOCK,), (BLOCK,), args)
+            block = self.scan_block
+            self._module.get_function(kernel)(((items + block - 1) // block,), (block,), args)

@@ -51,7 +51,6 @@ class OpenClKernels(DeviceKernels):
 
     name = "opencl"
     xp = np
-    scan_tile = 256  # CPU devices: long tiles, few work items
 
     def __init__(self) -> None:
         self._context, self._queue, program = _program()
@@ -71,7 +70,8 @@ class OpenClKernels(DeviceKernels):
                                                hostbuf=host)))
         it = iter(b for _, b in buffers)
         device_args = [next(it) if isinstance(a, np.ndarray) else a for a in args]
-        self._kernels[kernel](self._queue, (items,), None, *device_args)
+        groups = -(-items // self.scan_block)
+        self._kernels[kernel](self._queue, (groups * self.scan_block,), (self.scan_block,), *device_args)
         for host, buffer in buffers:
             if len(host) and host.flags.writeable:
                 cl.enqueue_copy(self._queue, host, buffer)

@@ -3,21 +3,25 @@
 The `cpu` backend does not use it: one sequential pass (cpu.py) beats sorting on a CPU.
 
 A backend is a `KernelSet`: an array module `xp` (NumPy or CuPy) for sorting,
-searching and integer prefix sums, plus ten small kernels for the floating
-point work. The pipeline works one chunk of BBO rows at a time:
+searching and integer prefix sums, plus fused kernels for the per-row work.
+The pipeline works one chunk of BBO rows at a time:
 
 1. the chunk's rows and the *halo* (per-row window terms of earlier rows still
    inside the longest window) are grouped by symbol with a stable sort, so each
-   symbol's rows are contiguous and in feed order;
-2. recurrences (OFI against the previous row, the EMA, the last valid mid) are
-   segmented scans of affine maps y_k = a_k y_{k-1} + b_k over the grouped rows;
-   a symbol's first row in the chunk starts from the per-symbol state carried
-   from the previous chunk (a = 0 there, the state folded into b);
-3. trailing-window sums are differences of prefix sums at the window ends,
+   symbol's rows are contiguous and in feed order (the one multi-pass stage);
+2. one pass over the grouped rows (`rows`) computes the quote signals and OFI
+   against the previous grouped row, reading each row's quote columns once;
+3. recurrences (the EMA, the last valid bid + ask behind realized variance)
+   are segmented scans of affine maps y_k = a_k y_{k-1} + b_k whose elements
+   are made inside the scan kernels, never stored; a symbol's first row in the
+   chunk starts from the per-symbol state carried from the previous chunk
+   (a = 0 there, the state folded into b);
+4. trailing-window sums are differences of prefix sums at the window ends,
    found by binary search on the key (locate << 47) | timestamp: exact int64
    for OFI and trades, double-double (about 106 bits) for squared returns, so
    the difference keeps full double precision however long the prefix.
 
+Kernels over grouped rows write their outputs straight to feed order.
 Per-symbol state lives in arrays indexed by stock_locate (65536 entries).
 """
 from __future__ import annotations
@@ -37,22 +41,24 @@ WINDOW_KINDS = ("ofi_sum", "realized_variance")
 
 
 class KernelSet(Protocol):
-    """The kernels a backend supplies; arrays are `xp` arrays, G is the grouping permutation."""
+    """The kernels a backend supplies; arrays are `xp` arrays, G is the grouping permutation.
+
+    Kernels over grouped rows write their per-row outputs straight to feed order."""
 
     name: str
     xp: Any
 
     def asarray(self, host: np.ndarray) -> Any: ...
     def to_host(self, array: Any) -> np.ndarray: ...
-    def quote(self, bid, ask, bsz, asz, outs: list) -> None: ...
-    def terms(self, G, n_halo: int, locg, bid, ask, bsz, asz, halo_ofi, st: "SymbolState"): ...
-    def ema_elems(self, G, n_halo: int, locg, ts, bid, ask, st: "SymbolState", y, w,
-                  half_life_ns: int): ...
-    def scan_affine(self, a, b, c) -> None: ...
-    def ema_finish(self, b, c): ...
-    def rv_terms(self, G, n_halo: int, locg, bid, ask, lvb, lvc, st: "SymbolState", halo_r2): ...
+    def rows(self, G, n_h: int, locg, bid, ask, bsz, asz, halo_ofi, st: "SymbolState",
+             outs: dict) -> None: ...
+    def ema(self, G, n_h: int, locg, ts, bid, ask, st: "SymbolState", y, w, half_life_ns: int,
+            out) -> tuple: ...
+    def realized_terms(self, G, n_h: int, locg, bid, ask, st: "SymbolState", halo_r2, r2_g,
+                       r2) -> tuple: ...
     def scan_dd(self, hi, lo) -> None: ...
-    def window_dd(self, start, hi, lo): ...
+    def window_int(self, G, n_h: int, start, prefix, out) -> None: ...
+    def window_dd(self, G, n_h: int, start, hi, lo, out) -> None: ...
 
 
 @dataclass
@@ -110,97 +116,103 @@ def _chunk(ks: KernelSet, q: Quotes, r0: int, r1: int, spec: SignalSpec, st: Sym
     seq, ts, loc = (ks.asarray(c[r0:r1]) for c in (q.seq, q.ts, q.locate))
     bid, ask, bsz, asz = (ks.asarray(c[r0:r1]) for c in (q.bid, q.ask, q.bid_size, q.ask_size))
     out: dict[str, Any] = {}
-
-    quote_outs = [xp.empty(r1 - r0) if spec.of_kind(k) else None for k in QUOTE_KINDS]
-    if any(o is not None for o in quote_outs):
-        ks.quote(bid, ask, bsz, asz, quote_outs)
-        for kind, values in zip(QUOTE_KINDS, quote_outs):
-            for sig in spec.of_kind(kind):
-                out[sig.name] = values
     if spec.of_kind(*RECURSIVE_KINDS):
-        out.update(_recursive(ks, spec, st, seq, ts, loc, bid, ask, bsz, asz))
+        out.update(_recursive(ks, spec, st, ts, loc, bid, ask, bsz, asz))
+    elif spec.of_kind(*QUOTE_KINDS):
+        # No per-symbol signal: no grouping, the rows kernel runs in feed order.
+        row_outs = _quote_outputs(xp, spec, r1 - r0)
+        ks.rows(xp.arange(r1 - r0, dtype=np.int64), 0, loc, bid, ask, bsz, asz, xp.zeros(1, np.int64),
+                st, row_outs)
+        out.update(_named(spec, row_outs, QUOTE_KINDS))
     if trades is not None and spec.of_kind("trade_vwap", "trade_imbalance"):
-        out.update(_trade_windows(ks, spec, trades, seq, ts, loc))
+        out.update(_trade_windows(ks, spec, trades, q, r0, r1, seq, ts, loc))
     if depth is not None and spec.of_kind("depth_imbalance"):
-        out.update(_depth_asof(ks, spec, st, depth, seq, loc))
+        out.update(_depth_asof(ks, spec, st, depth, int(q.seq[r1 - 1]), seq, loc))
     return out
 
 
-def _recursive(ks: KernelSet, spec: SignalSpec, st: SymbolState, seq, ts, loc, bid, ask, bsz, asz):
+def _quote_outputs(xp, spec: SignalSpec, n: int) -> dict[str, Any]:
+    return {kind: xp.empty(n) for kind in QUOTE_KINDS if spec.of_kind(kind)}
+
+
+def _named(spec: SignalSpec, by_kind: dict[str, Any], kinds) -> dict[str, Any]:
+    """Signal name -> column, for the signals of `kinds` computed once per kind."""
+    return {sig.name: by_kind[sig.kind] for sig in spec.of_kind(*kinds)}
+
+
+def _recursive(ks: KernelSet, spec: SignalSpec, st: SymbolState, ts, loc, bid, ask, bsz, asz):
+    """Quote signals, OFI, EMAs and window sums, over the chunk's rows grouped by symbol."""
     xp = ks.xp
     halo_loc, halo_ts, halo_ofi, halo_r2 = st.halo
     n_h, n_c = len(halo_loc), len(loc)
     loc_all = xp.concatenate([halo_loc, loc])
     ts_all = xp.concatenate([halo_ts, ts])
     G = xp.argsort(loc_all, kind="stable")
-    locg, tsg = loc_all[G], ts_all[G]
-    in_chunk = xp.nonzero(G >= n_h)[0]  # grouped positions of this chunk's rows
-    feed_pos = G[in_chunk] - n_h
-    is_last = xp.zeros(len(G), bool)  # a symbol's last row of this chunk
+    locg = loc_all[G]
+    window = spec.max_window_ns(*WINDOW_KINDS)
+
+    row_outs = _quote_outputs(xp, spec, n_c)
+    if spec.of_kind("ofi") or window:
+        row_outs["ofi"] = xp.empty(n_c, np.int64)  # the window halo keeps OFI in feed order
+    if spec.of_kind("ofi_sum"):
+        row_outs["ofi_grouped"] = xp.empty(len(G), np.int64)
+    ks.rows(G, n_h, locg, bid, ask, bsz, asz, halo_ofi, st, row_outs)
+    out = _named(spec, row_outs, QUOTE_KINDS + ("ofi",))
+
+    for sig in spec.of_kind("ema_mid"):
+        y, w = st.ema[sig.name]
+        out[sig.name] = xp.empty(n_c)
+        st.ema[sig.name] = ks.ema(G, n_h, locg, ts, bid, ask, st, y, w, sig.half_life_ns, out[sig.name])
+    r2 = xp.zeros(n_c)
+    if spec.of_kind("realized_variance"):
+        r2_g = xp.empty(len(G))
+        st.last_s, st.has_s = ks.realized_terms(G, n_h, locg, bid, ask, st, halo_r2, r2_g, r2)
+
+    if window:
+        tsg = ts_all[G]
+        keyg = _key(xp, locg, tsg)
+    ofi_prefix = rv_lo = None
+    for sig in spec.of_kind(*WINDOW_KINDS):
+        start = xp.searchsorted(keyg, _key(xp, locg, xp.maximum(tsg - (sig.window_ns - 1), 0)))
+        if sig.kind == "ofi_sum":
+            if ofi_prefix is None:
+                ofi_prefix = xp.cumsum(row_outs["ofi_grouped"])
+            out[sig.name] = xp.empty(n_c, np.int64)
+            ks.window_int(G, n_h, start, ofi_prefix, out[sig.name])
+        else:
+            if rv_lo is None:  # r2_g becomes its own prefix sum: only the feed-order r2 is kept
+                rv_lo = xp.zeros_like(r2_g)
+                ks.scan_dd(r2_g, rv_lo)
+            out[sig.name] = xp.empty(n_c)
+            ks.window_dd(G, n_h, start, r2_g, rv_lo, out[sig.name])
+
+    # State for the next chunk: each symbol's last row here.
+    is_last = xp.zeros(len(G), bool)
     if len(G):
         is_last[:-1] = locg[1:] != locg[:-1]
         is_last[-1] = True
     last = xp.nonzero(is_last & (G >= n_h))[0]
     last_loc, last_feed = locg[last], G[last] - n_h
-
-    def to_feed(values_g, dtype=np.float64):
-        values = xp.empty(n_c, dtype)
-        values[feed_pos] = values_g[in_chunk]
-        return values
-
-    out: dict[str, Any] = {}
-    ofi_g, lva, lvb, lvc = ks.terms(G, n_h, locg, bid, ask, bsz, asz, halo_ofi, st)
-    ofi_feed = to_feed(ofi_g, np.int64)
-    for sig in spec.of_kind("ofi"):
-        out[sig.name] = ofi_feed
-    for sig in spec.of_kind("ema_mid"):
-        y, w = st.ema[sig.name]
-        a, b, c = ks.ema_elems(G, n_h, locg, ts, bid, ask, st, y, w, sig.half_life_ns)
-        ks.scan_affine(a, b, c)
-        out[sig.name] = to_feed(ks.ema_finish(b, c))
-        y[last_loc], w[last_loc] = b[last], c[last]
-    ks.scan_affine(lva, lvb, lvc)
-    r2_g = ks.rv_terms(G, n_h, locg, bid, ask, lvb, lvc, st, halo_r2)
-
-    keyg = _key(xp, locg, tsg)
-    ofi_prefix = rv_hi = rv_lo = None
-    for sig in spec.of_kind(*WINDOW_KINDS):
-        start = xp.searchsorted(keyg, _key(xp, locg, xp.maximum(tsg - (sig.window_ns - 1), 0)))
-        if sig.kind == "ofi_sum":
-            if ofi_prefix is None:
-                ofi_prefix = xp.concatenate([xp.zeros(1, np.int64), xp.cumsum(ofi_g)])
-            sums = ofi_prefix[xp.arange(1, len(G) + 1)] - ofi_prefix[start]
-            out[sig.name] = to_feed(sums, np.int64)
-        else:
-            if rv_hi is None:
-                rv_hi, rv_lo = r2_g.copy(), xp.zeros_like(r2_g)
-                ks.scan_dd(rv_hi, rv_lo)
-            out[sig.name] = to_feed(ks.window_dd(start, rv_hi, rv_lo))
-
-    # State for the next chunk: each symbol's last row here.
     st.prev_bid[last_loc] = bid[last_feed]
     st.prev_ask[last_loc] = ask[last_feed]
     st.prev_bsz[last_loc] = bsz[last_feed]
     st.prev_asz[last_loc] = asz[last_feed]
     st.has_prev[last_loc] = 1
     st.last_ts[last_loc] = ts[last_feed]
-    st.last_s[last_loc] = lvb[last]
-    st.has_s[last_loc] = lvc[last]
-    window = spec.max_window_ns(*WINDOW_KINDS)
     if window and n_c:
         cut = int(xp.searchsorted(ts_all, ts_all[-1] - (window - 1)))
-        r2_all = xp.concatenate([halo_r2, to_feed(r2_g)])
-        ofi_all = xp.concatenate([halo_ofi, ofi_feed])
-        st.halo = (loc_all[cut:], ts_all[cut:], ofi_all[cut:], r2_all[cut:])
+        ofi_all = xp.concatenate([halo_ofi, row_outs["ofi"]])
+        st.halo = (loc_all[cut:], ts_all[cut:], ofi_all[cut:], xp.concatenate([halo_r2, r2])[cut:])
     return out
 
 
-def _trade_windows(ks: KernelSet, spec: SignalSpec, trades: Trades, seq, ts, loc):
+def _trade_windows(ks: KernelSet, spec: SignalSpec, trades: Trades, q: Quotes, r0: int, r1: int,
+                   seq, ts, loc):
     """VWAP and sign imbalance of each BBO row's trailing trade window (integer prefix sums)."""
     xp = ks.xp
     widest = spec.max_window_ns("trade_vwap", "trade_imbalance")
-    t1 = int(np.searchsorted(trades.seq, int(seq[-1]), side="right"))
-    t0 = min(t1, int(np.searchsorted(trades.ts, int(ts[0]) - (widest - 1))))
+    t1 = int(np.searchsorted(trades.seq, q.seq[r1 - 1], side="right"))
+    t0 = min(t1, int(np.searchsorted(trades.ts, q.ts[r0] - (widest - 1))))
     tloc, tseq, tts, price, shares, sign = (ks.asarray(c[t0:t1]) for c in (
         trades.locate, trades.seq, trades.ts, trades.price, trades.shares, trades.sign))
     T = xp.argsort(tloc, kind="stable")
@@ -226,11 +238,11 @@ def _trade_windows(ks: KernelSet, spec: SignalSpec, trades: Trades, seq, ts, loc
     return out
 
 
-def _depth_asof(ks: KernelSet, spec: SignalSpec, st: SymbolState, depth: Depth, seq, loc):
+def _depth_asof(ks: KernelSet, spec: SignalSpec, st: SymbolState, depth: Depth, last_seq: int, seq, loc):
     """Each BBO row's symbol's latest depth-row imbalance with seq <= the row's seq."""
     xp = ks.xp
     d0 = st.depth_cursor
-    d1 = int(np.searchsorted(depth.seq, int(seq[-1]), side="right"))
+    d1 = int(np.searchsorted(depth.seq, last_seq, side="right"))
     st.depth_cursor = d1
     dloc = ks.asarray(depth.locate[d0:d1])
     D = xp.argsort(dloc, kind="stable")

@@ -183,6 +183,34 @@ def test_numba_cuda_on_gpu_matches_oracle(feed, oracle):
                                         chunk_rows=1500))
 
 
+DEVICE_BACKENDS = [b for b in ("opencl", "cupy") if available_backends()[b] is None]
+
+
+@pytest.mark.parametrize("backend", DEVICE_BACKENDS)
+def test_device_scans_over_several_tiles_match_the_sequential_recurrence(backend):
+    """Tile aggregates are themselves reduced and scanned (several tiles of several tiles)."""
+    from tickaccel.kernels import _device_kernels
+
+    ks = _device_kernels(backend)
+    rng = np.random.default_rng(5)
+    n = 3 * ks.scan_block * ks.scan_items + 7
+    a, b, c = rng.random(n), rng.random(n) - 0.5, rng.random(n)
+    a[rng.random(n) < 0.01] = 0.0  # segment heads
+    b_scan, c_scan = ks.asarray(b.copy()), ks.asarray(c.copy())  # scanned in place
+    ks.scan_affine(ks.asarray(a), b_scan, c_scan)
+    hi, lo = ks.asarray(b.copy()), ks.xp.zeros(n)
+    ks.scan_dd(hi, lo)
+    yb = yc = 0.0
+    want_b, want_c = np.empty(n), np.empty(n)
+    for k in range(n):
+        yb, yc = a[k] * yb + b[k], a[k] * yc + c[k]
+        want_b[k], want_c[k] = yb, yc
+    np.testing.assert_allclose(ks.to_host(b_scan), want_b, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ks.to_host(c_scan), want_c, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ks.to_host(hi) + ks.to_host(lo), [math.fsum(b[:k + 1]) for k in range(n)],
+                               rtol=0, atol=1e-13)
+
+
 PRICES = st.sampled_from([0, 999_900, 1_000_000, 1_000_100, 1_000_200])
 GAPS = st.sampled_from([0, 0, 1, 1000, 999_999, 10**13])
 
