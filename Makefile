@@ -6,7 +6,7 @@ EXTRAS := sim,opencl,cluster,live,plot,test
 DEMO_MESSAGES ?= 1000000
 PYTEST_ARGS ?=
 
-.PHONY: setup system-packages demo test test-full bench clean
+.PHONY: setup system-packages demo test test-full bench bitstream clean
 
 setup: $(VENV)/.installed
 
@@ -39,6 +39,13 @@ test-full: setup
 bench: setup
 	$(PY) -m pytest bench/ --benchmark-only
 	$(PY) bench/compare_itchbook.py
+
+# FPGA overlay for a PYNQ board (needs Vivado on PATH): make bitstream BOARD=pynq-z2|zcu104|kv260
+BOARD ?= pynq-z2
+bitstream:
+	@command -v vivado >/dev/null 2>&1 || { echo "make bitstream: Vivado is not on PATH (source <Vivado>/settings64.sh); nothing built" >&2; exit 1; }
+	mkdir -p build/overlay/$(BOARD)
+	vivado -mode batch -nojournal -log build/overlay/$(BOARD)/vivado.log -source hw/vivado/build_overlay.tcl -tclargs $(BOARD) build/overlay/$(BOARD)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info sim_build out data

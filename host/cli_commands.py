@@ -4,3 +4,4 @@ from . import cli_live  # noqa: F401
 from . import cli_signals  # noqa: F401
 from . import cli_generate  # noqa: F401
 from . import cli_replay  # noqa: F401
+from . import cli_fpga  # noqa: F401

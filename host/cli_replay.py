@@ -43,8 +43,11 @@ def replay_command(
     symbols: str = typer.Option(None, "--symbols", help="Only rows of these symbols, e.g. AAPL,MSFT."),
     engine: str = typer.Option("fast", "--engine", help="fast (Numba) or oracle (plain Python)."),
     backend: str = typer.Option("cpu", "--backend",
-                                help="cpu, or sim: the feed_to_book RTL in cocotb simulation."),
+                                help="cpu; sim: the feed_to_book RTL in cocotb simulation; "
+                                     "fpga: feed_to_book on a PYNQ board."),
     simulator: str = typer.Option(None, "--simulator", help="icarus or verilator (--backend sim)."),
+    bitstream: Path = typer.Option(None, "--bitstream",
+                                   help="feed_to_book.bit with its .hwh beside it (--backend fpga)."),
     signals: bool = typer.Option(False, "--signals", help="Then compute signals.parquet."),
     signal_backend: str = typer.Option("auto", "--signal-backend",
                                        help="Signal backend for --signals (numpy, cpu, ..., auto)."),
@@ -63,18 +66,26 @@ def replay_command(
         def on_progress(done, total):
             bar.update(task, completed=done, total=total)
 
+        if backend in ("sim", "fpga") and (depth or trades or symbols or engine != "fast"):
+            raise TickaccelError(f"--backend {backend} writes the whole bbo.parquet only: "
+                                 "drop --depth, --trades, --symbols and --engine")
         if backend == "sim":
-            if depth or trades or symbols or engine != "fast":
-                raise TickaccelError("--backend sim writes the whole bbo.parquet only: "
-                                     "drop --depth, --trades, --symbols and --engine")
             from .sim_replay import replay_sim
 
             summary = replay_sim(feed, outdir, simulator=simulator, progress=on_progress)
+        elif backend == "fpga":
+            from .fpga import open_device, replay_fpga
+
+            device = open_device("fpga", bitstream=bitstream)
+            try:
+                summary = replay_fpga(feed, outdir, device, engine="fpga")
+            finally:
+                device.close()
         elif backend == "cpu":
             summary = replay(feed, outdir, depth=depth, trades=trades,
                              symbols=_symbol_list(symbols), engine=engine, progress=on_progress)
         else:
-            raise TickaccelError(f"unknown backend {backend!r}; use cpu or sim")
+            raise TickaccelError(f"unknown backend {backend!r}; use cpu, sim or fpga")
     if signals:
         from .cli_signals import run_signals
 

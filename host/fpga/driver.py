@@ -1,0 +1,214 @@
+"""`FeedToBook`: feed_to_book on a board or on the simulated board, driven the same way.
+
+Everything above the transport is here and shared: framing a feed as
+MoldUDP64/UDP/Ethernet (the frames `tickaccel.sim_replay` sends), packing
+frames into DMA buffers (`tickaccel.fpga.layout`), collecting and unpadding
+record slots, register access by name, waiting for the pipeline to empty,
+decoding the BBO stream and writing ``bbo.parquet`` and ``summary.json`` as
+`tickaccel replay` does. A transport (`PynqTransport` over real or simulated
+PYNQ) only moves buffers and register values.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from .. import csr, itch, records
+from ..capture import udp_frame
+from ..errors import ErrorLog, TickaccelError
+from ..feed import feed_format, open_feed
+from ..moldudp64 import build_packets
+from ..sim.model import ip_to_int
+from ..sim_replay import DEST_IP, DEST_PORT, SESSION, _destination
+from . import layout, registers
+
+Progress = Callable[[int, "int | None"], None]  # (frames sent, total frames or None)
+ERROR_COUNTERS = ("unknown_order_ref", "duplicate_order_ref", "overfill", "zero_share_add",
+                  "order_store_full", "level_store_full", "locate_out_of_range")
+_BOOK_EVENT_COUNTERS = tuple(f"feed_{csr.MESSAGE_COUNTER[t]}" for t in records.BOOK_EVENT_TYPES)
+
+
+class Transport(Protocol):
+    """What a board must do for the driver; frames arrive already packed into one DMA buffer."""
+
+    send_buffer_bytes: int
+
+    def send_frames(self, batch: np.ndarray) -> None: ...
+    def receive_records(self) -> bytes: ...
+    def read_register(self, name: str) -> int: ...
+    def write_register(self, name: str, value: int) -> None: ...
+    def close(self) -> None: ...
+
+
+class FeedToBook:
+    """One feed_to_book core: send frames, collect BBO update records, read counters by name."""
+
+    def __init__(self, transport: Transport, *, batch_bytes: int | None = None) -> None:
+        self.transport = transport
+        self.batch_bytes = batch_bytes or transport.send_buffer_bytes
+        if self.batch_bytes > transport.send_buffer_bytes:
+            raise TickaccelError(f"batches of {self.batch_bytes} bytes do not fit the "
+                                 f"{transport.send_buffer_bytes}-byte send buffer")
+        self.frames_sent = 0
+        self.batches_sent = 0
+        self.bytes_sent = 0
+        self._slots: list[bytes] = []
+        self.records_received = 0
+        for name, expected in (registers.FEED_DEVICE_ID, registers.BOOK_DEVICE_ID):
+            found = self.read_register(name)
+            if found != expected:
+                raise TickaccelError(f"register {name} reads {found:#010x}, not {expected:#010x}: "
+                                     "the overlay is not feed_to_book or is not responding")
+
+    def read_register(self, name: str) -> int:
+        return self.transport.read_register(registers.resolve(name).name)
+
+    def write_register(self, name: str, value: int) -> None:
+        self.transport.write_register(registers.resolve(name).name, value)
+
+    def configure(self, dest_ip: str = DEST_IP, dest_port: int = DEST_PORT) -> None:
+        """Accept UDP to `dest_ip`:`dest_port` and enable the feed handler."""
+        self.write_register("feed_filter_ip", ip_to_int(dest_ip))
+        self.write_register("feed_filter_port", dest_port)
+        self.write_register("feed_control", 1)
+
+    def send(self, frames: Iterable[bytes], progress: Progress | None = None,
+             total: int | None = None) -> None:
+        """Send frames in DMA batches of at most `batch_bytes`, collecting records as they land."""
+        for batch, count in layout.batch_frames(frames, self.batch_bytes):
+            self.transport.send_frames(batch)
+            self.frames_sent += count
+            self.batches_sent += 1
+            self.bytes_sent += batch.nbytes
+            self._take(self.transport.receive_records())
+            if progress is not None:
+                progress(self.frames_sent, total)
+
+    def _take(self, slots: bytes) -> None:
+        if slots:
+            self._slots.append(slots)
+            self.records_received += len(slots) // layout.RECORD_SLOT_BYTES
+
+    def drain(self, timeout_s: float = 30.0, stable_polls: int = 3) -> None:
+        """Wait until every frame sent is through and every record the book sent has landed.
+
+        Done when the feed handler has seen every frame, the book has taken
+        every event the feed handler decoded, the records received equal the
+        book's output counters, and all that holds unchanged for `stable_polls`
+        polls in a row (an event inside the book may still produce a record).
+        """
+        deadline = time.monotonic() + timeout_s
+        last, stable = None, 0
+        while True:
+            self._take(self.transport.receive_records())
+            state = self._pipeline_state()
+            frames_in, pending_events, emitted = state
+            done = frames_in == self.frames_sent and pending_events == 0 \
+                and emitted == self.records_received
+            stable = stable + 1 if done and state == last else 0
+            if stable >= stable_polls:
+                return
+            last = state
+            if time.monotonic() > deadline:
+                raise TickaccelError(
+                    f"feed_to_book did not drain in {timeout_s:g} s: {frames_in}/{self.frames_sent} "
+                    f"frames in, {pending_events} events not yet in the book, "
+                    f"{self.records_received}/{emitted} records received")
+
+    def _pipeline_state(self) -> tuple[int, int, int]:
+        decoded = sum(self.read_register(name) for name in _BOOK_EVENT_COUNTERS)
+        emitted = self.read_register("book_bbo_updates") + self.read_register("book_symbol_updates")
+        return self.read_register("feed_frames_in"), decoded - self.read_register("book_events"), emitted
+
+    def record_bytes(self) -> bytes:
+        """The BBO update records received so far, 42 bytes each (`tickaccel.bbo_records`)."""
+        return layout.records_from_slots(b"".join(self._slots))
+
+    def counters(self) -> dict[str, dict[str, int]]:
+        """Every counter and status register by name, per block (as sim_replay's summary has them)."""
+        out: dict[str, dict[str, int]] = {"feed": {}, "book": {}}
+        for reg in registers.REGISTERS:
+            if reg.access in ("counter", "status"):
+                out[reg.block][reg.short] = self.read_register(reg.name)
+        return out
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+def feed_frames(feed_path: str | os.PathLike, fmt: str, errors: ErrorLog) -> tuple[Iterator[bytes], str, int]:
+    """The Ethernet frames of a feed, lazily, and the destination IP and UDP port to accept.
+
+    A capture's frames go as they are; a BinaryFILE is packed into MoldUDP64
+    packets in UDP frames exactly as `tickaccel.sim_replay` does.
+    """
+    if fmt.startswith("pcap"):
+        from ..capture import _open_reader  # the capture module's pcap/pcapng reader
+
+        with open(feed_path, "rb") as stream:
+            head = [bytes(frame) for _, (_, frame) in zip(range(64), _open_reader(stream, feed_path))]
+        dest_ip, dest_port = _destination(head)
+
+        def capture_frames() -> Iterator[bytes]:
+            with open(feed_path, "rb") as stream:
+                for _, frame in _open_reader(stream, feed_path):
+                    yield bytes(frame)
+        return capture_frames(), dest_ip, dest_port
+
+    def binaryfile_frames() -> Iterator[bytes]:
+        ident = 0
+        for chunk in open_feed(feed_path, errors=errors):
+            for packet in build_packets(chunk.data, SESSION, first_seq=chunk.first_seq):
+                yield udp_frame(packet, dst_ip=DEST_IP, dst_port=DEST_PORT, ident=ident)
+                ident += 1
+    return binaryfile_frames(), DEST_IP, DEST_PORT
+
+
+def replay_fpga(feed_path: str | os.PathLike, outdir: str | os.PathLike, device: FeedToBook, *,
+                engine: str, progress: Progress | None = None, drain_timeout_s: float = 30.0) -> dict:
+    """Replay `feed_path` through `device` into OUTDIR/bbo.parquet and summary.json (as `tickaccel replay`)."""
+    from ..bbo_stream import decode
+
+    fmt = feed_format(feed_path)
+    errors = ErrorLog()
+    started = time.perf_counter()
+    frames, dest_ip, dest_port = feed_frames(feed_path, fmt, errors)
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    device.configure(dest_ip, dest_port)
+    device.send(frames, progress)
+    device.drain(drain_timeout_s)
+    decoded = decode(device.record_bytes())
+    counters = device.counters()
+    pq.write_table(decoded.bbo, out / "bbo.parquet", compression="zstd")
+    elapsed = time.perf_counter() - started
+    for kind in ERROR_COUNTERS:
+        errors.add(kind, -1, counters["book"][kind])  # the RTL counts; it does not keep positions
+    message_counts = {mtype: counters["feed"][f"msgs_{name}"]
+                      for mtype, (name, _) in itch.MESSAGES.items() if counters["feed"][f"msgs_{name}"]}
+    messages = sum(message_counts.values())
+    summary = {
+        "input": os.fspath(feed_path),
+        "format": fmt,
+        "engine": engine,
+        "messages": messages,
+        "message_counts": dict(sorted(message_counts.items())),
+        "rows": {"bbo": decoded.bbo.num_rows},
+        "outputs": {"bbo": str(out / "bbo.parquet")},
+        "elapsed_s": round(elapsed, 6),
+        "messages_per_s": round(messages / elapsed, 1) if elapsed > 0 else None,
+        "errors": errors.to_dict(),
+        "stale_symbols": {str(k): v for k, v in sorted(decoded.stale.items())},
+        "dma": {"frames": device.frames_sent, "batches": device.batches_sent,
+                "bytes_sent": device.bytes_sent, "records": device.records_received},
+        "rtl": {"counters": counters},
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
