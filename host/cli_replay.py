@@ -14,7 +14,7 @@ from .cli import app
 from .errors import ErrorLog, TickaccelError
 from .feed import feed_format, open_feed
 from .oracle import iter_messages
-from .replay import ENGINES, make_book, replay
+from .replay import ENGINES, feed_outdir, make_book, replay
 
 _console = Console()
 
@@ -36,8 +36,15 @@ def _print_errors(errors: dict[str, dict[str, int]]) -> None:
 
 @app.command("replay")
 def replay_command(
-    feed: Path = typer.Argument(..., help="Feed file: BinaryFILE (.gz or not), pcap or pcapng."),
+    feeds: list[Path] = typer.Argument(
+        ..., help="Feed files: BinaryFILE (.gz or not), pcap or pcapng; several go each into "
+                  "OUTDIR/<file name>/."),
     outdir: Path = typer.Option(..., "--output", "-o", help="Folder for the Parquet tables."),
+    cluster: str = typer.Option(None, "--cluster",
+                                help="Replay on Ray, sharded by file and symbol: 'local' or a "
+                                     "Ray address such as ray://head:10001."),
+    workers: int = typer.Option(None, "--workers",
+                                help="With --cluster: CPUs of a local Ray and symbol shards per feed."),
     depth: int = typer.Option(0, "--depth", help="Also write depth.parquet with the top N levels."),
     trades: bool = typer.Option(False, "--trades", help="Also write trades.parquet (E, C, P, Q)."),
     symbols: str = typer.Option(None, "--symbols", help="Only rows of these symbols, e.g. AAPL,MSFT."),
@@ -55,9 +62,44 @@ def replay_command(
     show: int = typer.Option(0, "--show", help="Print the first N rows of bbo.parquet."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-    """Replay FEED through the order books into OUTDIR/bbo.parquet (and depth, trades)."""
+    """Replay FEEDS through the order books into OUTDIR/bbo.parquet (and depth, trades)."""
     if engine not in ENGINES:
         raise TickaccelError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+    targets = [feed_outdir(outdir, f, feeds) for f in feeds]
+    if len(set(targets)) < len(targets):
+        raise TickaccelError("several feeds share a file name; give each its own name")
+    if cluster is not None:
+        if backend != "cpu" or engine != "fast":
+            raise TickaccelError("--cluster runs the fast cpu book; drop --backend and --engine")
+        _replay_on_cluster(feeds, outdir, cluster, workers, depth, trades, symbols, as_json)
+        return
+    for feed, target in zip(feeds, targets):
+        _replay_one(feed, target, depth=depth, trades=trades, symbols=symbols, engine=engine,
+                    backend=backend, simulator=simulator, bitstream=bitstream, signals=signals,
+                    signal_backend=signal_backend, spec=spec, show=show, as_json=as_json)
+
+
+def _replay_on_cluster(feeds: list[Path], outdir: Path, cluster: str, workers: int | None,
+                       depth: int, trades: bool, symbols: str | None, as_json: bool) -> None:
+    from .cluster import replay_cluster
+
+    summary = replay_cluster([str(f) for f in feeds], outdir, address=cluster, workers=workers,
+                             depth=depth, trades=trades, symbols=_symbol_list(symbols),
+                             progress=not as_json and _console.is_terminal)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    for feed, result in summary["feeds"].items():
+        rows = ", ".join(f"{name} {n:,}" for name, n in result["rows"].items())
+        _console.print(f"{feed}: {result['messages']:,} messages; rows: {rows} -> "
+                       f"{feed_outdir(outdir, feed, feeds)}", highlight=False, soft_wrap=True)
+        _print_errors(result["errors"])
+
+
+def _replay_one(feed: Path, outdir: Path, *, depth: int, trades: bool, symbols: str | None,
+                engine: str, backend: str, simulator: str | None, bitstream: Path | None,
+                signals: bool, signal_backend: str, spec: Path | None, show: int,
+                as_json: bool) -> None:
     with Progress(TextColumn("replay"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                   TimeElapsedColumn(), console=_console, transient=True,
                   disable=as_json or not _console.is_terminal) as bar:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from numba import njit, types
 from numba.typed import Dict
@@ -36,6 +37,7 @@ from .binaryfile import record_offsets
 from .book import FastBook
 from .errors import ErrorLog, TickaccelError
 from .feed import FeedChunk, feed_format, open_feed
+from .replay import feed_outdir
 
 _REF = itch.field_offsets("A")["order_ref"][0]
 _ADD_SHARES = itch.field_offsets("A")["shares"][0]
@@ -213,7 +215,7 @@ def merge_shards(results: Iterable[ShardResult]) -> tuple[dict[str, pa.Table], d
     for name in results[0].tables:
         table = pa.concat_tables([r.tables[name] for r in results])
         # Rows of one sequence number all come from one shard, already in order: a stable sort.
-        tables[name] = table.take(pa.compute.sort_indices(table, [("seq", "ascending")]))
+        tables[name] = table.take(pc.sort_indices(table, [("seq", "ascending")]))
     errors = ErrorLog()
     for r in results:
         for kind, (count, first) in r.errors.items():
@@ -234,13 +236,6 @@ def merge_shards(results: Iterable[ShardResult]) -> tuple[dict[str, pa.Table], d
         "shard_seconds": [round(r.seconds, 3) for r in results],
     }
     return tables, summary
-
-
-def _feed_outdir(outdir: Path, feed: str, feeds: Sequence[str]) -> Path:
-    """One feed writes straight into `outdir`; several each into a folder named after the file."""
-    if len(feeds) == 1:
-        return outdir
-    return outdir / Path(feed).name.split(".")[0]
 
 
 def replay_cluster(feeds: Sequence[str | os.PathLike], outdir: str | os.PathLike, *,
@@ -285,7 +280,7 @@ def replay_cluster(feeds: Sequence[str | os.PathLike], outdir: str | os.PathLike
     summary: dict = {"feeds": {}, "shards_per_feed": n_shards, "address": address}
     for f in feeds:
         tables, feed_summary = merge_shards(r for r in results if r.feed == f)
-        target = _feed_outdir(outdir, f, feeds)
+        target = feed_outdir(outdir, f, feeds)
         target.mkdir(parents=True, exist_ok=True)
         for name, table in tables.items():
             pq.write_table(table, target / f"{name}.parquet")
@@ -367,7 +362,7 @@ class ShardedSink:
         ref = self._ray.put(chunk)
         tables = self._ray.get([a.process.remote(ref) for a in self.actors])
         table = pa.concat_tables(tables)
-        return table.take(pa.compute.sort_indices(table, [("seq", "ascending")]))
+        return table.take(pc.sort_indices(table, [("seq", "ascending")]))
 
     @property
     def errors(self) -> ErrorLog:

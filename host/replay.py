@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -30,6 +30,14 @@ def make_book(engine: str, depth: int = 0, trades: bool = False,
     if engine == "oracle":
         return OracleBook(depth=depth, trades=trades, symbols=symbols)
     raise TickaccelError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+
+
+def feed_outdir(outdir: str | os.PathLike, feed: str | os.PathLike,
+                feeds: Sequence[str | os.PathLike]) -> Path:
+    """One feed writes straight into `outdir`; several each into a folder named after the file."""
+    if len(feeds) == 1:
+        return Path(outdir)
+    return Path(outdir) / Path(feed).name.split(".")[0]
 
 
 def replay(feed_path: str | os.PathLike, outdir: str | os.PathLike, *, depth: int = 0,

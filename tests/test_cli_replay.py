@@ -41,6 +41,25 @@ def test_replay_with_signals_writes_signal_table(feed, tmp_path, capsys):
     assert (tmp_path / "signals.parquet").is_file()
 
 
+def test_several_feeds_replay_each_into_its_own_folder(feed, tmp_path, capsys):
+    other = tmp_path / "next.itch"
+    other.write_bytes(feed.read_bytes())
+    assert main(["replay", str(feed), str(other), "-o", str(tmp_path / "out")]) == 0
+    day = pq.read_table(tmp_path / "out" / "day" / "bbo.parquet")
+    assert day.num_rows > 0
+    assert day.equals(pq.read_table(tmp_path / "out" / "next" / "bbo.parquet"))
+
+
+def test_feeds_with_the_same_file_name_are_refused(feed, tmp_path):
+    twin = tmp_path / "day.itch"
+    twin.write_bytes(feed.read_bytes())
+    assert main(["replay", str(feed), str(twin), "-o", str(tmp_path / "out")]) == 2
+
+
+def test_backend_sim_refuses_tables_it_cannot_write(feed, tmp_path):
+    assert main(["replay", str(feed), "-o", str(tmp_path), "--backend", "sim", "--depth", "3"]) == 2
+
+
 def test_dump_filters_types_and_limits(feed, capsys):
     assert main(["dump", str(feed), "--type", "A,D", "--limit", "4", "--json"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
