@@ -23,11 +23,13 @@ returns a status and the record to resume at; `FastBook` acts and calls again.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import pyarrow as pa
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 from . import itch
 from .errors import ErrorLog
@@ -68,18 +70,40 @@ _Q_SHARES, _Q_PRICE, _Q_MATCH = (
     _off("Q", "shares"), _off("Q", "cross_price"), _off("Q", "match_number"))
 _R_STOCK = _off("R", "stock")
 
+_LENGTH_BY_TYPE = itch.LENGTH_BY_TYPE  # a compile-time constant of the kernel
 _FIB = np.uint64(0x9E3779B97F4A7C15)
 _U32 = np.uint64(0xFFFFFFFF)
 _SPACE8 = np.uint64(0x2020202020202020)
+_NO_SEQS = np.zeros(0, np.uint64)
+
+# Column names of the output buffers, in kernel order; those of `tables` minus the symbol.
+_BBO_COLUMNS = ("seq", "timestamp", "stock_locate", "bid_price", "ask_price",
+                "bid_size", "ask_size")
+_DEPTH_COLUMNS = ("seq", "timestamp", "stock_locate", "price", "size", "orders")
+_TRADE_COLUMNS = ("seq", "timestamp", "stock_locate", "type", "side", "price", "shares",
+                  "match_number")
 
 
-@njit(cache=True, inline="always")
-def _be(buf, p, n):
-    """Big-endian unsigned integer of `n` bytes at `buf[p]`."""
-    v = np.uint64(0)
-    for k in range(n):
-        v = (v << np.uint64(8)) | np.uint64(buf[p + k])
-    return v
+def _big_endian_load(width):
+    """A Numba intrinsic: the big-endian unsigned `width`-byte integer at `buf[p]`, as uint64.
+
+    One unaligned load and a byte swap; LLVM does not merge byte-by-byte reads into that.
+    """
+    @intrinsic
+    def load(typingctx, buf, p):
+        def codegen(context, builder, signature, args):
+            data = context.make_array(signature.args[0])(context, builder, args[0]).data
+            int_type = ir.IntType(8 * width)
+            ptr = builder.bitcast(builder.gep(data, [args[1]]), int_type.as_pointer())
+            swap = builder.module.declare_intrinsic("llvm.bswap", [int_type])
+            value = builder.call(swap, [builder.load(ptr, align=1)])
+            return builder.zext(value, ir.IntType(64)) if width < 8 else value
+        return types.uint64(buf, p), codegen
+    return load
+
+
+_be64, _be32, _be16 = (_big_endian_load(width) for width in (8, 4, 2))
+_U48 = np.uint64((1 << 48) - 1)
 
 
 @njit(cache=True, inline="always")
@@ -254,7 +278,7 @@ def _write_depth(books, lv_key, lv_shares, lv_count, loc, n_levels, d_px, d_sz, 
 
 @njit(cache=True)
 def _run(buf, pos, index, first_seq, seqs, use_seqs, base_offset,
-         length_by_type, orders, order_info, books, pool, lv_key, lv_shares, lv_count,
+         orders, counters, books, pool, lv_key, lv_shares, lv_count,
          bbo_cache, names, emit, wanted, filter_on, type_counts, errors,
          n_rows, cap_rows, depth, want_trades,
          b_seq, b_ts, b_loc, b_bpx, b_apx, b_bsz, b_asz,
@@ -265,15 +289,20 @@ def _run(buf, pos, index, first_seq, seqs, use_seqs, base_offset,
     mask = orders.shape[0] - 1
     shift = _shift_for(orders.shape[0])
     pool_size = lv_key.shape[0]
+    # Row counts live in registers; the array only carries them between calls.
+    n_bbo, n_depth, n_trades = n_rows[0], n_rows[1], n_rows[2]
+    status = _DONE
     while pos < end:
-        if n_rows[0] >= cap_rows or n_rows[1] >= cap_rows or n_rows[2] >= cap_rows:
-            return _OUTPUT_FULL, pos, index
+        if n_bbo >= cap_rows or n_depth >= cap_rows or n_trades >= cap_rows:
+            status = _OUTPUT_FULL
+            break
         seq = np.uint64(seqs[index]) if use_seqs else np.uint64(first_seq + index)
         where = np.int64(seq) if use_seqs else base_offset + pos
         if pos + 2 > end:
             _error(errors, _E_TRUNCATED, where)
-            return _DONE, end, index
-        length = (np.int64(buf[pos]) << 8) | np.int64(buf[pos + 1])
+            pos = end
+            break
+        length = np.int64(_be16(buf, pos))
         nxt = pos + 2 + length
         if length == 0:
             _error(errors, _E_ZERO_LENGTH, where)
@@ -282,33 +311,37 @@ def _run(buf, pos, index, first_seq, seqs, use_seqs, base_offset,
             continue
         if nxt > end:
             _error(errors, _E_TRUNCATED, where)
-            return _DONE, end, index
+            pos = end
+            break
         p = pos + 2
         mtype = buf[p]
         if length > 50:
             _error(errors, _E_BAD_LENGTH, where)
-        elif length_by_type[mtype] == 0:
+        elif _LENGTH_BY_TYPE[mtype] == 0:
             _error(errors, _E_UNKNOWN_TYPE, where)
-        elif length_by_type[mtype] != length:
+        elif _LENGTH_BY_TYPE[mtype] != length:
             _error(errors, _E_WRONG_LENGTH, where)
         else:
             # One well-formed message.
-            ts = _be(buf, p + _TIMESTAMP, 6)
-            loc = np.int64(_be(buf, p + _LOCATE, 2))
+            # The 6-byte timestamp: the 8 bytes ending with it, less the two before.
+            ts = _be64(buf, p + _TIMESTAMP - 2) & _U48
+            loc = np.int64(_be16(buf, p + _LOCATE))
             changed = False       # did the book of `loc`, side `side`, change?
             rank = np.int64(1 << 30)  # best rank of the levels it touched
             side = 0
             if mtype == 65 or mtype == 70:  # A, F
-                if order_info[0] + 1 > (mask + 1) >> 1:
-                    return _GROW_ORDERS, pos, index
+                if counters[0] + 1 > (mask + 1) >> 1:
+                    status = _GROW_ORDERS
+                    break
                 side = 1 if buf[p + _ADD_SIDE] == 83 else 0
                 b = 2 * loc + side
                 if books[b, 2] == books[b, 1] and \
                         pool[0] + max(_MIN_SEGMENT, 2 * books[b, 1]) > pool_size:
-                    return _GROW_LEVELS, pos, index
-                ref = _be(buf, p + _ADD_REF, 8)
-                shares = _be(buf, p + _ADD_SHARES, 4)
-                price = _be(buf, p + _ADD_PRICE, 4)
+                    status = _GROW_LEVELS
+                    break
+                ref = _be64(buf, p + _ADD_REF)
+                shares = _be32(buf, p + _ADD_SHARES)
+                price = _be32(buf, p + _ADD_PRICE)
                 slot, found = _probe(orders, mask, shift, ref)
                 if found:
                     _error(errors, _E_DUPLICATE_REF, where)
@@ -318,13 +351,13 @@ def _run(buf, pos, index, first_seq, seqs, use_seqs, base_offset,
                     orders[slot, 0] = ref
                     orders[slot, 1] = (price << np.uint64(32)) | shares
                     orders[slot, 2] = np.uint64(b + 1)
-                    order_info[0] += 1
+                    counters[0] += 1
                     rank = _level_add(books, pool, lv_key, lv_shares, lv_count, b,
                                       _level_key(price, side), shares)
                     changed = True
             elif mtype == 69 or mtype == 67 or mtype == 88 or mtype == 68 or mtype == 85:
                 # E, C, X, D, U: all start from a live order.
-                ref = _be(buf, p + _REF, 8)
+                ref = _be64(buf, p + _REF)
                 slot, found = _probe(orders, mask, shift, ref)
                 if not found:
                     _error(errors, _E_UNKNOWN_REF, where)
@@ -339,32 +372,34 @@ def _run(buf, pos, index, first_seq, seqs, use_seqs, base_offset,
                     new_shares = np.uint64(0)
                     new_price = np.uint64(0)
                     if mtype == 85:
-                        if order_info[0] + 1 > (mask + 1) >> 1:
-                            return _GROW_ORDERS, pos, index
+                        if counters[0] + 1 > (mask + 1) >> 1:
+                            status = _GROW_ORDERS
+                            break
                         if books[b, 2] == books[b, 1] and \
                                 pool[0] + max(_MIN_SEGMENT, 2 * books[b, 1]) > pool_size:
-                            return _GROW_LEVELS, pos, index
-                        new_ref = _be(buf, p + _U_NEW_REF, 8)
-                        new_shares = _be(buf, p + _U_SHARES, 4)
-                        new_price = _be(buf, p + _U_PRICE, 4)
+                            status = _GROW_LEVELS
+                            break
+                        new_ref = _be64(buf, p + _U_NEW_REF)
+                        new_shares = _be32(buf, p + _U_SHARES)
+                        new_price = _be32(buf, p + _U_PRICE)
                         take = live
                     elif mtype == 68:
                         take = live
                     elif mtype == 88:
-                        take = _be(buf, p + _X_SHARES, 4)
+                        take = _be32(buf, p + _X_SHARES)
                     else:
-                        take = _be(buf, p + _EXEC_SHARES, 4)
+                        take = _be32(buf, p + _EXEC_SHARES)
                         if want_trades and emit[loc]:
-                            r = n_rows[2]
+                            r = n_trades
                             t_seq[r] = seq
                             t_ts[r] = ts
                             t_loc[r] = loc
                             t_type[r] = mtype
                             t_side[r] = 83 if side == 1 else 66
-                            t_px[r] = _be(buf, p + _C_PRICE, 4) if mtype == 67 else price
+                            t_px[r] = _be32(buf, p + _C_PRICE) if mtype == 67 else price
                             t_sz[r] = take
-                            t_match[r] = _be(buf, p + _EXEC_MATCH, 8)
-                            n_rows[2] = r + 1
+                            t_match[r] = _be64(buf, p + _EXEC_MATCH)
+                            n_trades = r + 1
                     if take > live:
                         _error(errors, _E_OVERFILL, where)
                         take = live
@@ -375,7 +410,7 @@ def _run(buf, pos, index, first_seq, seqs, use_seqs, base_offset,
                         changed = True
                         if gone:
                             _delete_order(orders, mask, shift, slot)
-                            order_info[0] -= 1
+                            counters[0] -= 1
                         else:
                             orders[slot, 1] = packed - take
                     if mtype == 85:
@@ -388,7 +423,7 @@ def _run(buf, pos, index, first_seq, seqs, use_seqs, base_offset,
                             orders[slot, 0] = new_ref
                             orders[slot, 1] = (new_price << np.uint64(32)) | new_shares
                             orders[slot, 2] = np.uint64(b + 1)
-                            order_info[0] += 1
+                            counters[0] += 1
                             rank = min(rank, _level_add(
                                 books, pool, lv_key, lv_shares, lv_count, b,
                                 _level_key(new_price, side), new_shares))
@@ -396,34 +431,36 @@ def _run(buf, pos, index, first_seq, seqs, use_seqs, base_offset,
                             changed = new_price != price or new_shares != live
             elif mtype == 80:  # P
                 if want_trades and emit[loc]:
-                    r = n_rows[2]
+                    r = n_trades
                     t_seq[r] = seq
                     t_ts[r] = ts
                     t_loc[r] = loc
                     t_type[r] = mtype
                     t_side[r] = buf[p + _P_SIDE]
-                    t_px[r] = _be(buf, p + _P_PRICE, 4)
-                    t_sz[r] = _be(buf, p + _P_SHARES, 4)
-                    t_match[r] = _be(buf, p + _P_MATCH, 8)
-                    n_rows[2] = r + 1
+                    t_px[r] = _be32(buf, p + _P_PRICE)
+                    t_sz[r] = _be32(buf, p + _P_SHARES)
+                    t_match[r] = _be64(buf, p + _P_MATCH)
+                    n_trades = r + 1
             elif mtype == 81:  # Q
                 if want_trades and emit[loc]:
-                    r = n_rows[2]
+                    r = n_trades
                     t_seq[r] = seq
                     t_ts[r] = ts
                     t_loc[r] = loc
                     t_type[r] = mtype
                     t_side[r] = 32
-                    t_px[r] = _be(buf, p + _Q_PRICE, 4)
-                    t_sz[r] = _be(buf, p + _Q_SHARES, 8)
-                    t_match[r] = _be(buf, p + _Q_MATCH, 8)
-                    n_rows[2] = r + 1
+                    t_px[r] = _be32(buf, p + _Q_PRICE)
+                    t_sz[r] = _be64(buf, p + _Q_SHARES)
+                    t_match[r] = _be64(buf, p + _Q_MATCH)
+                    n_trades = r + 1
             elif mtype == 82:  # R
-                name = _be(buf, p + _R_STOCK, 8)
+                name = _be64(buf, p + _R_STOCK)
                 if name != names[loc]:
-                    if n_rows[0] + n_rows[1] + n_rows[2] > 0:
-                        return _RENAME, pos, index
+                    if n_bbo + n_depth + n_trades > 0:
+                        status = _RENAME
+                        break
                     names[loc] = name
+                    counters[1] += 1
                     if filter_on:
                         emit[loc] = False
                         for w in wanted:
@@ -444,7 +481,7 @@ def _run(buf, pos, index, first_seq, seqs, use_seqs, base_offset,
                     bbo_cache[loc, c] = top_px
                     bbo_cache[loc, c + 1] = top_sz
                     if emit[loc]:
-                        r = n_rows[0]
+                        r = n_bbo
                         b_seq[r] = seq
                         b_ts[r] = ts
                         b_loc[r] = loc
@@ -452,18 +489,19 @@ def _run(buf, pos, index, first_seq, seqs, use_seqs, base_offset,
                         b_bsz[r] = bbo_cache[loc, 1]
                         b_apx[r] = bbo_cache[loc, 2]
                         b_asz[r] = bbo_cache[loc, 3]
-                        n_rows[0] = r + 1
+                        n_bbo = r + 1
                 if rank < depth and emit[loc]:
-                    r = n_rows[1]
+                    r = n_depth
                     d_seq[r] = seq
                     d_ts[r] = ts
                     d_loc[r] = loc
                     _write_depth(books, lv_key, lv_shares, lv_count, loc, depth,
                                  d_px, d_sz, d_ct, r)
-                    n_rows[1] = r + 1
+                    n_depth = r + 1
         pos = nxt
         index += 1
-    return _DONE, pos, index
+    n_rows[0], n_rows[1], n_rows[2] = n_bbo, n_depth, n_trades
+    return status, pos, index
 
 
 def _pack_name(name: str) -> np.uint64:
@@ -489,7 +527,7 @@ class FastBook:
         self.trades = trades
         self.records = 0
         self._orders = np.zeros((order_capacity, 3), np.uint64)
-        self._order_info = np.zeros(1, np.int64)  # live orders
+        self._counters = np.zeros(2, np.int64)  # live orders, symbol renames
         self._books = np.zeros((_N_BOOKS, 3), np.int64)  # segment start, capacity, levels
         self._pool = np.zeros(1, np.int64)  # first unused slot of the level pool
         self._lv_key = np.zeros(level_pool, np.uint32)
@@ -497,7 +535,7 @@ class FastBook:
         self._lv_count = np.zeros(level_pool, np.uint32)
         self._bbo_cache = np.zeros((N_LOCATES, 4), np.uint64)
         self._names = np.full(N_LOCATES, _SPACE8, np.uint64)  # packed 8-byte stock names
-        self._names_seen = self._names.copy()  # the names `_names_arrow` was built from
+        self._names_arrow_renames = 0  # renames `_names_arrow` has seen
         self._names_arrow = pa.array([""] * N_LOCATES, pa.string())
         self._filter_on = symbols is not None
         self._wanted = np.array([_pack_name(s) for s in (symbols or ())], np.uint64)
@@ -544,16 +582,58 @@ class FastBook:
 
     def process(self, chunk: FeedChunk) -> dict[str, pa.Table]:
         """Apply every record of `chunk`; returns the rows it produced as Arrow tables."""
+        tables: list[dict[str, pa.Table]] = []
+
+        def hand_out() -> None:
+            tables.append(self._tables(self._pending_rows()))
+
+        self._apply(chunk, hand_out)
+        hand_out()
+        if len(tables) == 1:
+            return tables[0]
+        return {name: pa.concat_tables([t[name] for t in tables]) for name in tables[0]}
+
+    def process_columns(self, chunk: FeedChunk) -> dict[str, dict[str, np.ndarray]]:
+        """Apply every record of `chunk`; returns its rows as raw NumPy columns, no Arrow, no symbols.
+
+        ``{"bbo": {...}}`` plus ``"depth"`` / ``"trades"`` when enabled, with the
+        columns of the `process` tables minus ``symbol``: depth ``price``/``size``/``orders``
+        are (rows, 2N) arrays, N bid levels then N ask; trades ``type``/``side``
+        are ASCII codes (uint8). The arrays are views of the book's output
+        buffers, valid only until the next `process` or `process_columns` call
+        (copy what you keep); a chunk that filled the buffers or renamed a
+        symbol mid-chunk gets fresh arrays instead. For the live path: a call
+        allocates no big arrays and does no Arrow work.
+        """
+        parts: list[dict[str, dict[str, np.ndarray]]] = []
+
+        def hand_out() -> None:
+            parts.append({name: {col: a.copy() for col, a in cols.items()}
+                          for name, cols in self._pending_rows().items()})
+
+        self._apply(chunk, hand_out)
+        last = self._pending_rows()
+        if not parts:
+            return last
+        parts.append(last)
+        return {name: {col: np.concatenate([p[name][col] for p in parts]) for col in cols}
+                for name, cols in last.items()}
+
+    def _apply(self, chunk: FeedChunk, hand_out: Callable[[], None]) -> None:
+        """Run the kernel over `chunk`, growing state as it asks.
+
+        `hand_out` must take the pending rows (`_pending_rows`) whenever the
+        kernel needs its output buffers back: full, or an R message renaming a
+        symbol that pending rows still carry.
+        """
         data = np.ascontiguousarray(chunk.data, dtype=np.uint8)
         use_seqs = chunk.seqs is not None
-        seqs = (np.ascontiguousarray(chunk.seqs, dtype=np.uint64) if use_seqs
-                else np.zeros(0, np.uint64))
-        pieces: dict[str, list[pa.Table]] = {"bbo": [], "depth": [], "trades": []}
+        seqs = np.ascontiguousarray(chunk.seqs, dtype=np.uint64) if use_seqs else _NO_SEQS
         pos, index = 0, 0
         while True:
             status, pos, index = _run(
                 data, pos, index, chunk.first_seq, seqs, use_seqs, chunk.base_offset,
-                itch.LENGTH_BY_TYPE, self._orders, self._order_info, self._books, self._pool,
+                self._orders, self._counters, self._books, self._pool,
                 self._lv_key, self._lv_shares, self._lv_count, self._bbo_cache, self._names,
                 self._emit, self._wanted, self._filter_on, self._type_counts, self._errors,
                 self._n_rows, self._cap_rows, self.depth, self.trades,
@@ -563,45 +643,45 @@ class FastBook:
             elif status == _GROW_LEVELS:
                 self._compact_levels()
             elif status in (_OUTPUT_FULL, _RENAME):
-                self._take_rows(pieces)
+                hand_out()
             else:
                 break
         self.records += index
-        self._take_rows(pieces)
-        return self._concat(pieces)
 
-    def _take_rows(self, pieces: dict[str, list[pa.Table]]) -> None:
-        n_bbo, n_depth, n_trades = (int(n) for n in self._n_rows)
+    def _pending_rows(self) -> dict[str, dict[str, np.ndarray]]:
+        """Views of the rows written since the last hand-out, per table; marks them taken."""
+        n_bbo, n_depth, n_trades = self._n_rows.tolist()
         self._n_rows[:] = 0
-        if n_bbo:
-            seq, ts, loc, bpx, apx, bsz, asz = (a[:n_bbo].copy() for a in self._bbo_out)
-            pieces["bbo"].append(bbo_table(seq, ts, loc, self._symbols(loc), bpx, apx, bsz, asz))
-        if n_depth:
-            seq, ts, loc, px, sz, ct = (a[:n_depth].copy() for a in self._depth_out)
-            pieces["depth"].append(depth_table(seq, ts, loc, self._symbols(loc), px, sz, ct))
-        if n_trades:
-            cols = [a[:n_trades].copy() for a in self._trades_out]
-            pieces["trades"].append(trades_table(*cols[:3], self._symbols(cols[2]), *cols[3:]))
+        rows = {"bbo": {col: a[:n_bbo] for col, a in zip(_BBO_COLUMNS, self._bbo_out)}}
+        if self.depth:
+            rows["depth"] = {col: a[:n_depth] for col, a in zip(_DEPTH_COLUMNS, self._depth_out)}
+        if self.trades:
+            rows["trades"] = {col: a[:n_trades]
+                              for col, a in zip(_TRADE_COLUMNS, self._trades_out)}
+        return rows
+
+    def _tables(self, rows: dict[str, dict[str, np.ndarray]]) -> dict[str, pa.Table]:
+        """Arrow tables of `_pending_rows` output, with the symbols as named now."""
+        # Copies: pyarrow would wrap the reused output buffers without copying.
+        cols = {name: [a.copy() for a in table.values()] for name, table in rows.items()}
+        seq, ts, loc, *rest = cols["bbo"]
+        tables = {"bbo": bbo_table(seq, ts, loc, self._symbols(loc), *rest)}
+        if "depth" in cols:
+            seq, ts, loc, *rest = cols["depth"]
+            tables["depth"] = depth_table(seq, ts, loc, self._symbols(loc), *rest)
+        if "trades" in cols:
+            seq, ts, loc, *rest = cols["trades"]
+            tables["trades"] = trades_table(seq, ts, loc, self._symbols(loc), *rest)
+        return tables
 
     def _symbols(self, locates: np.ndarray) -> pa.Array:
-        if not np.array_equal(self._names, self._names_seen):
-            self._names_seen = self._names.copy()
+        if self._names_arrow_renames != self._counters[1]:
+            self._names_arrow_renames = int(self._counters[1])
             names = [""] * N_LOCATES
-            for loc in np.flatnonzero(self._names_seen != _SPACE8):
-                names[loc] = _unpack_name(self._names_seen[loc])
+            for loc in np.flatnonzero(self._names != _SPACE8):
+                names[loc] = _unpack_name(self._names[loc])
             self._names_arrow = pa.array(names, pa.string())
         return symbol_column(locates, self._names_arrow)
-
-    def _concat(self, pieces: dict[str, list[pa.Table]]) -> dict[str, pa.Table]:
-        empty = {
-            "bbo": lambda: bbo_table(*([[]] * 8)),
-            "depth": lambda: depth_table([], [], [], [],
-                                         *(np.zeros((0, 2 * self.depth), np.uint32),) * 3),
-            "trades": lambda: trades_table(*([[]] * 9)),
-        }
-        wanted = ["bbo"] + (["depth"] if self.depth else []) + (["trades"] if self.trades else [])
-        return {name: pa.concat_tables(pieces[name]) if pieces[name] else empty[name]()
-                for name in wanted}
 
     # ---- results ----
 
@@ -626,7 +706,7 @@ class FastBook:
 
     @property
     def live_orders(self) -> int:
-        return int(self._order_info[0])
+        return int(self._counters[0])
 
     def top(self, locate: int, side: str, n: int) -> list[tuple[int, int, int]]:
         """The best `n` levels of one side as (price, shares, orders), best first."""

@@ -1,6 +1,7 @@
 """The fast book against the oracle (differential) and against the book invariants."""
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -145,3 +146,35 @@ def test_order_table_grows_and_keeps_every_order():
     assert fast.live_orders == n // 2
     assert fast.errors.counts == {}
 
+
+
+@pytest.mark.parametrize("chunk_bytes,tight", [(300, False), (300, True), (50_000, True)])
+def test_process_columns_gives_the_columns_of_process(chunk_bytes, tight):
+    data = binaryfile(random_messages(11, 3_000, n_symbols=4, faults=True))
+    kwargs = TIGHT if tight else {}
+    tables = replay_all(FastBook(depth=5, trades=True, **kwargs), split(data, chunk_bytes))
+    book = FastBook(depth=5, trades=True, **kwargs)
+    parts: dict[str, list[dict]] = {}
+    for c in split(data, chunk_bytes):
+        for name, cols in book.process_columns(c).items():
+            # Copies: the arrays are only valid until the next call.
+            parts.setdefault(name, []).append({col: a.copy() for col, a in cols.items()})
+    assert parts.keys() == tables.keys()
+    for name, table in tables.items():
+        got = {col: np.concatenate([p[col] for p in parts[name]]) for col in parts[name][0]}
+        if name == "depth":
+            levels = got["price"].shape[1] // 2
+            for i in range(levels):
+                for s, col in (("bid", i), ("ask", levels + i)):
+                    for field, key in (("price", "price"), ("size", "size"),
+                                       ("orders", "orders")):
+                        want = table.column(f"{s}_{field}_{i + 1}").to_numpy()
+                        assert np.array_equal(got[key][:, col], want), (name, s, field, i)
+            got = {col: a for col, a in got.items() if a.ndim == 1}
+        elif name == "trades":
+            for col in ("type", "side"):
+                got[col] = np.array([chr(c) for c in got[col]], object)
+        for col, values in got.items():
+            want = table.column(col).to_numpy(zero_copy_only=False)
+            assert values.dtype == want.dtype or col in ("type", "side"), (name, col)
+            assert np.array_equal(values, want), (name, col)
