@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -28,7 +29,7 @@ from tickaccel.binaryfile import write_binaryfile
 from tickaccel.errors import ErrorLog
 from tickaccel.feed import FeedChunk, open_feed
 from tickaccel.generator import generate
-from tickaccel.live import BookSink, LiveReceiver
+from tickaccel.live import BookSink, LiveReceiver, TableSink
 
 TICKACCEL = [sys.executable, "-c", "import sys; from tickaccel.cli import main; sys.exit(main())"]
 
@@ -49,10 +50,17 @@ def run_rate(feed: Path, rate: str, outdir: Path, timeout: float) -> dict:
     thread.join()
     out, _ = publisher.communicate(timeout=60)  # it ends after its linger
     sent = json.loads(out) if out.strip() else {}
+    busy = max(result["busy_seconds"], 1e-9)
     return {"rate": rate, "sent": sent.get("messages"), "send_seconds": sent.get("seconds"),
             "received": result["messages"], "gaps": result["gaps_detected"],
-            "unrecovered": result["gaps_unrecovered"], "rerequests": result["rerequests"],
-            "latency_us": result["latency"]["publish"]}
+            "recovered": result["gaps_recovered"], "unrecovered": result["gaps_unrecovered"],
+            "rerequests": result["rerequests"],
+            "publisher_cpu_percent": round(100 * sent.get("cpu_seconds", 0)
+                                           / max(sent.get("seconds", 0), 1e-9)),
+            "receiver_cpu_percent": round(100 * result["cpu_seconds"] / busy),
+            "segment_writer_cpu_seconds": round(result["segment_writer_cpu_seconds"], 2),
+            "receiver_busy_seconds": round(busy, 2),
+            "latency_us": result["latency"], "load_average": os.getloadavg()}
 
 
 def chunks_like_live(feed: Path, messages_per_chunk: int) -> list[FeedChunk]:
@@ -72,10 +80,11 @@ def chunks_like_live(feed: Path, messages_per_chunk: int) -> list[FeedChunk]:
 
 
 def book_throughput(chunks: list[FeedChunk], sink) -> float:
-    sink.process(chunks[0])  # warm up outside the timing
+    """Messages per second through a book stage, handed over as the receiver does."""
+    sink.records(chunks[0], False)  # warm up outside the timing
     t0 = time.perf_counter()
     for c in chunks[1:]:
-        sink.process(c)
+        sink.records(c, False)
     messages = sum(len(c.seqs) for c in chunks[1:])
     return messages / (time.perf_counter() - t0)
 
@@ -88,6 +97,8 @@ def main() -> None:
     parser.add_argument("--chunk-messages", type=int, default=10_000,
                         help="messages per chunk in the book-stage benchmark")
     parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--no-shards", action="store_true",
+                        help="skip part 2 (the book stage alone, in process and on Ray)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         feed = Path(tmp) / "bench.itch"
@@ -97,22 +108,28 @@ def main() -> None:
         for rate in args.rates.split(","):
             row = run_rate(feed, rate, Path(tmp) / f"out-{rate}", args.timeout)
             print(json.dumps(row))
-        chunks = chunks_like_live(feed, args.chunk_messages)
-        rows = {"in-process fast book": book_throughput(chunks, BookSink())}
-        import ray
-        from tickaccel.cluster import ShardedSink
+        if not args.no_shards:
+            book_stage(feed, args.chunk_messages)
 
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-        try:
-            for workers in (1, 2):
-                sink = ShardedSink(workers)
-                rows[f"Ray shard actors, {workers} worker(s)"] = book_throughput(chunks, sink)
-                sink.close()
-        finally:
-            ray.shutdown()
-        for name, rate in rows.items():
-            print(json.dumps({"book_stage": name, "chunk_messages": args.chunk_messages,
-                              "messages_per_second": round(rate)}))
+
+def book_stage(feed: Path, chunk_messages: int) -> None:
+    """Part 2: the book stage alone, in process and as Ray shard actors."""
+    import ray
+    from tickaccel.cluster import ShardedSink
+
+    chunks = chunks_like_live(feed, chunk_messages)
+    rows = {"in-process fast book": book_throughput(chunks, BookSink())}
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        for workers in (1, 2):
+            sink = TableSink(ShardedSink(workers))
+            rows[f"Ray shard actors, {workers} worker(s)"] = book_throughput(chunks, sink)
+            sink.close()
+    finally:
+        ray.shutdown()
+    for name, rate in rows.items():
+        print(json.dumps({"book_stage": name, "chunk_messages": chunk_messages,
+                          "messages_per_second": round(rate)}))
 
 
 if __name__ == "__main__":

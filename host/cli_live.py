@@ -28,6 +28,7 @@ def publish_command(
     session: str = typer.Option(DEFAULT_SESSION.decode(), "--session", help="MoldUDP64 session name (10 chars max)."),
     buffer: int = typer.Option(1_000_000, "--retransmit-buffer", help="Messages kept for re-requests."),
     linger: float = typer.Option(5.0, "--linger", help="Seconds to keep answering re-requests after the end."),
+    burst_ms: float = typer.Option(1.0, "--burst-ms", help="With --rate/--realtime: send what is due within this many ms at once, then sleep."),
     as_json: bool = typer.Option(False, "--json", help="Print the statistics as JSON."),
 ) -> None:
     """Play FEED as a MoldUDP64 stream over UDP, with fault injection and a re-request server."""
@@ -35,7 +36,7 @@ def publish_command(
         feed, parse_address(to), rate=rate, realtime=realtime, speed=speed,
         faults=FaultSpec.parse(faults), rerequest_port=rerequest_port,
         rerequest_host=rerequest_host, session=session, retransmit_capacity=buffer,
-        linger=linger)
+        linger=linger, burst_seconds=burst_ms / 1000)
     try:
         stats = publisher.run()
     except KeyboardInterrupt:
@@ -48,7 +49,8 @@ def publish_command(
         return
     Console().print(
         f"sent {stats.messages} messages in {stats.packets} packets, {stats.seconds:.2f}s "
-        f"({stats.messages / max(stats.seconds, 1e-9):,.0f} msg/s); faults: {stats.dropped} "
+        f"({stats.messages / max(stats.seconds, 1e-9):,.0f} msg/s, CPU "
+        f"{100 * stats.cpu_seconds / max(stats.seconds, 1e-9):.0f}%); faults: {stats.dropped} "
         f"dropped, {stats.duplicated} duplicated, {stats.reordered} reordered; re-requests: "
         f"{stats.rerequests} ({stats.messages_resent} resent, {stats.messages_unavailable} "
         f"unavailable)", highlight=False)
@@ -96,29 +98,7 @@ def live_command(
         f"applied {summary['messages']} messages, {summary['bbo_rows']} BBO updates; gaps "
         f"{summary['gaps_detected']} detected, {summary['gaps_recovered']} recovered, "
         f"{summary['gaps_unrecovered']} unrecovered; malformed packets "
-        f"{summary['malformed_packets']}" + ("; BOOK STALE" if summary["stale"] else ""),
+        f"{summary['malformed_packets']}; receive loop CPU {summary['cpu_seconds']:.2f}s"
+        + ("; BOOK STALE" if summary["stale"] else ""),
         highlight=False)
     console.print(format_latency(summary), highlight=False)
-
-
-@app.command("replay-cluster")
-def replay_cluster_command(
-    feeds: list[Path] = typer.Argument(..., help="Feed files (BinaryFILE, gzip, pcap)."),
-    outdir: Path = typer.Option(..., "-o", "--out", help="Output folder (one subfolder per feed when several)."),
-    cluster: str = typer.Option("local", "--cluster", help="'local' or a Ray address such as ray://head:10001."),
-    workers: int = typer.Option(None, "--workers", help="CPUs for a local Ray, and symbol shards per feed."),
-    depth: int = typer.Option(0, "--depth", help="Also write the top-N depth table."),
-    trades: bool = typer.Option(False, "--trades", help="Also write the trades table."),
-    symbols: str = typer.Option(None, "--symbols", help="Comma-separated symbols to output (default: all)."),
-) -> None:
-    """Replay FEEDS on Ray, sharded by file and symbol; same tables as `tickaccel replay`."""
-    from .cluster import replay_cluster
-
-    summary = replay_cluster(
-        [str(f) for f in feeds], outdir, address=cluster, workers=workers, depth=depth,
-        trades=trades, symbols=[s for s in symbols.split(",") if s] if symbols else None,
-        progress=True)
-    for feed, result in summary["feeds"].items():
-        Console().print(f"{feed}: {result['messages']} messages, rows {result['rows']}, "
-                        f"{sum(e['count'] for e in result['errors'].values())} errors",
-                        highlight=False)

@@ -1,11 +1,14 @@
 """Live MoldUDP64 receiver: in-order book updates, gap recovery, BBO publishing and Parquet segments.
 
-The hot path moves buffers, not messages: each loop iteration drains up to
-`max_batch` datagrams with non-blocking ``recv_into`` into preallocated slots,
-one Numba pass validates every header and message block of the batch, the
-in-sequence message blocks are copied back to back into one `FeedChunk`, and
-the fast book applies the chunk in one call. Python touches each datagram a
-few times and each message never.
+The hot path moves buffers, not messages: each loop iteration drains the
+sockets (up to `max_batch` datagrams) with non-blocking ``recvmsg_into`` into
+preallocated slots, one Numba pass validates every header and message block
+of the batch, the in-sequence message blocks are copied back to back into one
+`FeedChunk`, the fast book applies the chunk in one call and hands back raw
+NumPy columns, and one more Numba pass writes them as published records into
+a reused buffer. Python touches each datagram a few times and each message
+never. Parquet is written by a child process from shared memory, so it never
+holds this process's GIL; the garbage collector only runs when the loop is idle.
 
 Messages are applied strictly in sequence. Datagrams ahead of the expected
 sequence wait in a bounded reorder buffer while the missing range is
@@ -16,15 +19,20 @@ record carries the STALE flag — never a silently wrong book.
 """
 from __future__ import annotations
 
+import gc
 import heapq
 import ipaddress
 import json
 import logging
-import queue
+import mmap
+import os
+import resource
 import select
 import signal
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
@@ -38,10 +46,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from numba import njit
 
-from .book import FastBook
+from . import itch
+from .binaryfile import frame_messages
+from .book import N_LOCATES, FastBook
 from .errors import ErrorLog
 from .feed import FeedChunk
-from .metrics import LiveMetrics
+from .metrics import STAGES, LiveMetrics
 from .moldudp64 import (
     HEADER_LENGTH,
     MAX_MESSAGES_PER_PACKET,
@@ -67,11 +77,16 @@ BBO_RECORD = np.dtype({
     "offsets": [0, 8, 16, 20, 24, 32, 40, 42, 48],
     "itemsize": 56,
 })
+_AT = {name: BBO_RECORD.fields[name][1] for name in BBO_RECORD.names}
+_SEQ_AT, _TS_AT, _BPX_AT, _APX_AT, _BSZ_AT, _ASZ_AT, _LOC_AT, _FLAGS_AT, _SYMBOL_AT = (
+    _AT[name] for name in BBO_RECORD.names)
 
 # ---- datagram validation ----
 
 _OK, _HEARTBEAT, _END, _MALFORMED, _WRONG_SESSION = 0, 1, 2, 3, 4
 SLOT_BYTES = 2048
+# Young objects allowed to pile up before an idle loop collects them (CPython's default gen-0 threshold).
+_GC_YOUNG_LIMIT = 700
 
 
 @njit(cache=True)
@@ -124,6 +139,62 @@ def _block_offset(body, skip):
 
 # ---- records for subscribers ----
 
+_R_TYPE = ord("R")
+_R_LENGTH = int(itch.LENGTH_BY_TYPE[_R_TYPE])
+_R_LOCATE = itch.field_offsets("R")["stock_locate"][0]
+_R_STOCK = itch.field_offsets("R")["stock"][0]
+
+
+@njit(cache=True, inline="always")
+def _put_le(out, row, at, value, nbytes):
+    for k in range(nbytes):
+        out[row, at + k] = np.uint8((np.uint64(value) >> np.uint64(8 * k)) & np.uint64(0xFF))
+
+
+@njit(cache=True, inline="always")
+def _put_record(out, r, seq, ts, loc, bpx, apx, bsz, asz, names, stale):
+    _put_le(out, r, _SEQ_AT, seq[r], 8)
+    _put_le(out, r, _TS_AT, ts[r], 8)
+    _put_le(out, r, _BPX_AT, bpx[r], 4)
+    _put_le(out, r, _APX_AT, apx[r], 4)
+    _put_le(out, r, _BSZ_AT, bsz[r], 8)
+    _put_le(out, r, _ASZ_AT, asz[r], 8)
+    _put_le(out, r, _LOC_AT, loc[r], 2)
+    _put_le(out, r, _FLAGS_AT, FLAG_STALE if stale else 0, 2)
+    for k in range(8):
+        out[r, _SYMBOL_AT + k] = names[loc[r], k]
+
+
+@njit(cache=True)
+def _fill_records(data, seqs, names, seq, ts, loc, bpx, apx, bsz, asz, stale, out):
+    """Write the book's BBO rows as published records (`out`: rows x 56 bytes).
+
+    Walks the chunk's messages in order beside the rows, taking each stock
+    directory (R) message's name into `names` as it passes, so every row
+    carries its symbol as named when the row was made, as a replay's table does.
+    """
+    n = seq.shape[0]
+    r = 0
+    pos = 0
+    end = data.shape[0]
+    for index in range(seqs.shape[0]):
+        if pos + 2 > end:
+            break
+        length = (np.int64(data[pos]) << 8) | np.int64(data[pos + 1])
+        p = pos + 2
+        if length == _R_LENGTH and p + length <= end and data[p] == _R_TYPE:
+            locate = (np.int64(data[p + _R_LOCATE]) << 8) | np.int64(data[p + _R_LOCATE + 1])
+            for k in range(8):
+                names[locate, k] = data[p + _R_STOCK + k]
+        while r < n and seq[r] <= seqs[index]:
+            _put_record(out, r, seq, ts, loc, bpx, apx, bsz, asz, names, stale)
+            r += 1
+        pos = p + length
+    while r < n:
+        _put_record(out, r, seq, ts, loc, bpx, apx, bsz, asz, names, stale)
+        r += 1
+
+
 def bbo_records(table: pa.Table, stale: bool) -> np.ndarray:
     """The BBO table as the published record array."""
     n = table.num_rows
@@ -141,6 +212,25 @@ def bbo_records(table: pa.Table, stale: bool) -> np.ndarray:
     return rec
 
 
+def records_table(records: np.ndarray) -> pa.Table:
+    """Published records back as the BBO table (`BBO_SCHEMA`); the flags are not in it."""
+    packed = np.ascontiguousarray(records["symbol"]).view("<u8")
+    distinct, which = np.unique(packed, return_inverse=True)
+    names = pa.array([int(v).to_bytes(8, "little").decode("latin-1").rstrip(" ")
+                      for v in distinct.tolist()], pa.string())
+    columns = {name: np.ascontiguousarray(records[name]) for name in BBO_SCHEMA.names
+               if name != "symbol"}
+    columns["symbol"] = names.take(pa.array(which.astype(np.int32)))
+    return pa.Table.from_arrays([pa.array(columns[f.name], f.type) for f in BBO_SCHEMA],
+                                schema=BBO_SCHEMA)
+
+
+def _record_bytes(records: np.ndarray) -> np.ndarray:
+    """Contiguous records as a (rows, 56) byte array: copying those is one memcpy, while
+    copying a structured array with padding goes field by field."""
+    return records.view(np.uint8).reshape(len(records), BBO_RECORD.itemsize)
+
+
 def decode_frame(frame: bytes) -> tuple[dict, np.ndarray]:
     """A published ZeroMQ message as (header fields, BBO record array)."""
     magic, version, kind, batch, count, flags = FRAME_HEADER.unpack_from(frame)
@@ -154,6 +244,8 @@ class BboPublisher:
     """ZeroMQ PUB of BBO batches; never blocks: a slow subscriber loses batches past its HWM.
 
     Each frame carries a batch number, so a subscriber counts what it lost.
+    Frames are assembled in one reused buffer (header, then records) and
+    copied once into ZeroMQ.
     """
 
     def __init__(self, endpoint: str, hwm: int = 1000) -> None:
@@ -167,13 +259,23 @@ class BboPublisher:
         self.endpoint = self.socket.getsockopt_string(zmq.LAST_ENDPOINT)
         self.batch = 0
         self.dropped = 0
+        self._grow(1024)
+
+    def _grow(self, rows: int) -> None:
+        self._frame = np.zeros(FRAME_HEADER.size + rows * BBO_RECORD.itemsize, np.uint8)
+        self._frame_records = self._frame[FRAME_HEADER.size:].reshape(rows, BBO_RECORD.itemsize)
 
     def send(self, records: np.ndarray, stale: bool, kind: int = KIND_BBO) -> None:
+        n = len(records)
+        if n > len(self._frame_records):
+            self._grow(2 * n)
         self.batch += 1
-        head = FRAME_HEADER.pack(MAGIC, VERSION, kind, self.batch, len(records),
-                                 FLAG_STALE if stale else 0)
+        FRAME_HEADER.pack_into(self._frame, 0, MAGIC, VERSION, kind, self.batch, n,
+                               FLAG_STALE if stale else 0)
+        self._frame_records[:n] = _record_bytes(records)
+        size = FRAME_HEADER.size + n * BBO_RECORD.itemsize
         try:
-            self.socket.send(head + records.tobytes(), self._zmq.NOBLOCK, copy=False)
+            self.socket.send(self._frame.data[:size], self._zmq.NOBLOCK, copy=True)
         except self._zmq.Again:
             self.dropped += 1
 
@@ -214,65 +316,143 @@ class BboSubscriber:
 
 # ---- Parquet segments ----
 
-class SegmentWriter:
-    """Writes BBO tables as numbered Parquet segments from a thread, through a bounded queue.
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
-    A full queue makes the receiver wait: the segments are the record of the
-    session and are never dropped.
+
+def _spool(fd: int, rows: int, writable: bool) -> tuple[mmap.mmap, np.ndarray]:
+    """The two spools of `rows` records in the shared memory file `fd`, as a (2, rows) array."""
+    memory = mmap.mmap(fd, 2 * rows * BBO_RECORD.itemsize,
+                       prot=mmap.PROT_READ | (mmap.PROT_WRITE if writable else 0))
+    return memory, np.frombuffer(memory, BBO_RECORD).reshape(2, rows)
+
+
+def _write_segments(fd: int, rows: int) -> None:
+    """The segment writer process: turn each spool it is handed into a Parquet file.
+
+    Reads jobs ``spool count path`` from stdin, one a line, and answers each
+    with ``done spool`` when the file is complete; at the end of its input it
+    answers with ``cpu SECONDS``. Runs at the lowest CPU priority, so on a busy
+    machine it writes in the receiver's idle time.
+    """
+    os.nice(19)
+    memory, spools = _spool(fd, rows, writable=False)
+    out = sys.stdout.buffer
+    try:
+        for line in sys.stdin.buffer:
+            index, count, path = line.decode().rstrip("\n").split(" ", 2)
+            part = path + ".part"  # readers of the folder never see half a segment
+            pq.write_table(records_table(spools[int(index)][:int(count)]), part)
+            os.replace(part, path)
+            out.write(f"done {index}\n".encode())
+            out.flush()
+        out.write(f"cpu {_cpu_seconds()}\n".encode())
+        out.flush()
+    except BrokenPipeError:  # the receiver is gone (killed): nothing left to report
+        pass
+    finally:
+        del spools  # the view must go before the mapping closes
+        memory.close()
+
+
+_WRITER_COMMAND = ("import sys; from tickaccel.live import _write_segments; "
+                   "_write_segments(int(sys.argv[1]), int(sys.argv[2]))")
+
+
+class SegmentWriter:
+    """Numbered Parquet segments of the published records, written by a child process.
+
+    The receiver copies each batch's records into one of two spools in shared
+    memory; a full spool (or one open `segment_seconds`) goes to the writer
+    process, which builds the BBO table and writes it, while the receiver
+    fills the other. Writing never holds the receiver's GIL. When both spools
+    wait for the writer, the receiver waits: the segments are the record of
+    the session and are never dropped. The memory is an anonymous memfd
+    handed to the child, so a killed receiver leaves nothing behind.
     """
 
-    def __init__(self, outdir: Path, segment_rows: int, segment_seconds: float,
-                 max_queued: int = 8) -> None:
+    def __init__(self, outdir: Path, segment_rows: int, segment_seconds: float) -> None:
         self.outdir = outdir
         self.segment_rows = segment_rows
         self.segment_seconds = segment_seconds
         self.files: list[str] = []
         self.rows = 0
-        self._pending: list[pa.Table] = []
-        self._pending_rows = 0
+        self.cpu_seconds = 0.0
+        fd = os.memfd_create("tickaccel-segments")
+        try:
+            os.ftruncate(fd, 2 * segment_rows * BBO_RECORD.itemsize)
+            self._memory, spools = _spool(fd, segment_rows, writable=True)
+            self._spools = spools.view(np.uint8).reshape(2, segment_rows, BBO_RECORD.itemsize)
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", _WRITER_COMMAND, str(fd), str(segment_rows)],
+                pass_fds=(fd,), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        finally:
+            os.close(fd)  # the mappings keep the memory
+        self._busy = [False, False]
+        self._current = 0
+        self._filled = 0
         self._started = time.monotonic()
-        self._queue: queue.Queue = queue.Queue(maxsize=max_queued)
-        self._thread = threading.Thread(target=self._write_loop, name="segment-writer",
-                                        daemon=True)
-        self._thread.start()
 
-    def add(self, table: pa.Table) -> None:
-        if table.num_rows:
-            self._pending.append(table)
-            self._pending_rows += table.num_rows
-        if self._pending_rows >= self.segment_rows or (
-                self._pending and time.monotonic() - self._started >= self.segment_seconds):
+    def add(self, records: np.ndarray) -> None:
+        done = 0
+        while done < len(records):
+            if self._filled == self.segment_rows:
+                self.cut()
+            k = min(len(records) - done, self.segment_rows - self._filled)
+            self._spools[self._current, self._filled:self._filled + k] = \
+                _record_bytes(records[done:done + k])
+            self._filled += k
+            done += k
+
+    def cut_if_due(self, now: float) -> None:
+        """Cut the segment when it has been open `segment_seconds` (`now`: time.monotonic)."""
+        if now - self._started >= self.segment_seconds:
             self.cut()
 
     def cut(self) -> None:
-        """Queue what is pending as the next segment."""
+        """Hand the filled spool to the writer as the next segment; wait for the other one."""
         self._started = time.monotonic()
-        if not self._pending:
+        if not self._filled:
             return
-        table = pa.concat_tables(self._pending)
-        self._pending, self._pending_rows = [], 0
         path = self.outdir / f"bbo-{len(self.files):06d}.parquet"
         self.files.append(path.name)
-        self.rows += table.num_rows
-        self._queue.put((path, table))
+        self.rows += self._filled
+        self._process.stdin.write(f"{self._current} {self._filled} {path}\n".encode())
+        self._process.stdin.flush()
+        self._busy[self._current] = True
+        self._current ^= 1
+        self._filled = 0
+        while self._busy[self._current]:  # answers come in order: the older spool's first
+            self._answer()
+
+    def _answer(self) -> str:
+        """Read one answer of the writer; a finished spool is free again."""
+        line = self._process.stdout.readline().decode()
+        if not line:
+            raise RuntimeError(f"segment writer died (exit code {self._process.wait()})")
+        kind, value = line.split()
+        if kind == "done":
+            self._busy[int(value)] = False
+        return line
 
     @property
     def depth(self) -> int:
-        return self._queue.qsize()
-
-    def _write_loop(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            path, table = item
-            pq.write_table(table, path)
+        """Segments handed to the writer and not known to be written yet."""
+        return sum(self._busy)
 
     def close(self) -> None:
-        """Write everything pending and wait for the writer."""
-        self.cut()
-        self._queue.put(None)
-        self._thread.join()
+        """Write everything pending, wait for the writer, release the spools."""
+        try:
+            self.cut()
+            self._process.stdin.close()
+            while not (answer := self._answer()).startswith("cpu"):
+                pass
+            self.cpu_seconds = float(answer.split()[1])
+            self._process.wait(10)
+        finally:
+            del self._spools  # the view must go before the mapping closes
+            self._memory.close()
 
 
 def read_segments(outdir: str | Path) -> pa.Table:
@@ -292,7 +472,8 @@ class _Held:
     seq: int
     count: int = field(compare=False)
     body: bytes = field(compare=False)
-    received_ns: int = field(compare=False)
+    arrived_ns: int = field(compare=False)
+    read_ns: int = field(compare=False)
 
 
 @dataclass
@@ -314,16 +495,56 @@ class LiveStats:
     bbo_rows: int = 0
     last_packet_time: float = 0.0
     end_of_session: bool = False
+    rcvbuf_bytes: int = 0  # what the kernel granted the feed socket
+    cpu_seconds: float = 0.0  # the receive loop's thread
+    busy_seconds: float = 0.0  # from the first datagram to the last batch applied
+
+
+def _warm_up_book_growth() -> None:
+    """Make a tiny book grow its order table and compact its level pool once.
+
+    Numba loads those paths on first use, which takes tens to hundreds of
+    milliseconds; without this, the first growth of a live session stalls the loop.
+    """
+    adds = [itch.encode_message(itch.make("A", stock_locate=locate, order_ref=ref, side="B",
+                                          shares=1, price=ref))
+            for ref, locate in enumerate((1, 2, 3, 4, 5, 1, 2, 3), 1)]
+    data = np.frombuffer(frame_messages(adds), np.uint8)
+    tiny = FastBook(order_capacity=2, level_pool=8)
+    tiny.process_columns(FeedChunk(data, 1, np.arange(1, len(adds) + 1, dtype=np.uint64), -1))
 
 
 class BookSink:
-    """Applies in-order chunks to one fast book; the local, single-process book stage."""
+    """The in-process book stage: applies in-order chunks to one fast book.
+
+    `records` hands back the published records of a chunk, built in Numba
+    from the book's raw columns into a reused buffer. The book keeps its
+    small starting order table: presized to 2**21 slots (48 MiB), back-to-back
+    runs at 200 k msg/s on the bench VM had p99 174-224 ms instead of 4-21 ms
+    (likely the table's fresh pages faulted in mid-session, a new order landing
+    on an untouched page), far worse than the few rehashes of growing it.
+    """
 
     def __init__(self, depth: int = 0, symbols: Iterable[str] | None = None) -> None:
         self.book = FastBook(depth=depth, trades=False, symbols=symbols)
+        self._names = np.full((N_LOCATES, 8), ord(" "), np.uint8)  # symbol bytes per locate
+        self._grow(1024)
+        _warm_up_book_growth()
 
-    def process(self, chunk: FeedChunk) -> pa.Table:
-        return self.book.process(chunk)["bbo"]
+    def _grow(self, rows: int) -> None:
+        self._records = np.zeros(rows, BBO_RECORD)
+
+    def records(self, chunk: FeedChunk, stale: bool) -> np.ndarray:
+        """The BBO records of `chunk` (its `seqs` set, as live numbers every message): a view
+        of a reused buffer, valid until the next call."""
+        bbo = self.book.process_columns(chunk)["bbo"]
+        n = len(bbo["seq"])
+        if n > len(self._records):
+            self._grow(2 * n)
+        _fill_records(chunk.data, chunk.seqs, self._names, bbo["seq"], bbo["timestamp"],
+                      bbo["stock_locate"], bbo["bid_price"], bbo["ask_price"], bbo["bid_size"],
+                      bbo["ask_size"], stale, _record_bytes(self._records))
+        return self._records[:n]
 
     @property
     def errors(self) -> ErrorLog:
@@ -337,55 +558,124 @@ class BookSink:
         """Nothing to release for an in-process book."""
 
 
+class TableSink:
+    """A book stage whose `process(chunk)` returns BBO tables (`cluster.ShardedSink`), as records."""
+
+    def __init__(self, stage) -> None:
+        self.stage = stage
+
+    def records(self, chunk: FeedChunk, stale: bool) -> np.ndarray:
+        return bbo_records(self.stage.process(chunk), stale)
+
+    @property
+    def errors(self) -> ErrorLog:
+        return self.stage.errors
+
+    @property
+    def message_counts(self) -> dict[str, int]:
+        return self.stage.message_counts
+
+    def close(self) -> None:
+        self.stage.close()
+
+
+# Linux: the kernel's receive time of each datagram, as ancillary data (struct timespec).
+_SO_TIMESTAMPNS = 35
+_TIMESPEC = struct.Struct("=qq")
+_ANCILLARY_BYTES = socket.CMSG_SPACE(_TIMESPEC.size)
+
+
 def _udp_socket(addr: tuple[str, int], rcvbuf: int, interface: str = "0.0.0.0") -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:  # root may exceed net.core.rmem_max; others get what the kernel allows
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUFFORCE, rcvbuf)
-    except (OSError, AttributeError):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    _timestamped(sock, rcvbuf)
     host = socket.gethostbyname(addr[0])
     sock.bind((host, addr[1]))
     if ipaddress.ip_address(host).is_multicast:
         mreq = socket.inet_aton(host) + socket.inet_aton(interface)
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
-    sock.setblocking(False)
     return sock
 
 
+def _timestamped(sock: socket.socket, rcvbuf: int) -> None:
+    """A big receive buffer, kernel receive timestamps, non-blocking."""
+    try:  # root (CAP_NET_ADMIN) may exceed net.core.rmem_max; others get at most that
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUFFORCE, rcvbuf)
+    except (OSError, AttributeError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+    sock.setblocking(False)
+
+
+class _Arrivals:
+    """Per datagram in the chunk being built: kernel receive time, stage times, message count.
+
+    Row 0 of `times` is the kernel's receive time, rows 1.. the time each
+    `STAGES` stage was reached; all CLOCK_REALTIME nanoseconds, the kernel's clock.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.times = np.zeros((1 + len(STAGES), capacity), np.int64)
+        self.counts = np.zeros(capacity, np.int64)
+        self.n = 0
+
+    def add(self, arrived_ns: int, read_ns: int, count: int) -> None:
+        if self.n == self.counts.shape[0]:
+            times, counts = self.times, self.counts
+            self.times = np.zeros((times.shape[0], 2 * times.shape[1]), np.int64)
+            self.counts = np.zeros(2 * len(counts), np.int64)
+            self.times[:, :self.n] = times
+            self.counts[:self.n] = counts
+        self.times[0, self.n] = arrived_ns
+        self.times[1, self.n] = read_ns
+        self.counts[self.n] = count
+        self.n += 1
+
+
 class LiveReceiver:
-    """Receives one MoldUDP64 session and keeps its book in sequence; see the module doc."""
+    """Receives one MoldUDP64 session and keeps its book in sequence; see the module doc.
+
+    `sink` is the book stage: a `BookSink` (default) or anything whose
+    ``process(chunk)`` returns BBO tables, such as `cluster.ShardedSink`.
+    """
 
     def __init__(self, listen: tuple[str, int], outdir: str | Path, *,
                  rerequest: tuple[str, int] | None = None, session: str | None = None,
                  pub: str | None = None, pub_hwm: int = 1000,
-                 sink: BookSink | None = None, metrics: LiveMetrics | None = None,
+                 sink=None, metrics: LiveMetrics | None = None,
                  first_seq: int = 1, recovery_timeout: float = 2.0,
                  rerequest_interval: float = 0.02, max_request: int = 8192,
                  max_held_messages: int = 4_000_000, max_batch: int = 256,
                  segment_rows: int = 1_000_000, segment_seconds: float = 10.0,
-                 rcvbuf: int = 64 << 20, interface: str = "0.0.0.0") -> None:
+                 rcvbuf: int = 64 << 20, interface: str = "0.0.0.0",
+                 spin_seconds: float = 50e-6) -> None:
         self.outdir = Path(outdir)
         self.outdir.mkdir(parents=True, exist_ok=True)
         self.sock = _udp_socket(listen, rcvbuf, interface)
         self.request_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.request_sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        _timestamped(self.request_sock, rcvbuf)
         self.request_sock.bind(("0.0.0.0" if rerequest and rerequest[0] not in
                                 ("127.0.0.1", "localhost") else "127.0.0.1", 0))
-        self.request_sock.setblocking(False)
         self.rerequest = rerequest
         self.session = session_bytes(session) if session is not None else None
-        self.sink = sink or BookSink()
+        if sink is None:
+            sink = BookSink()
+        self.sink = sink if hasattr(sink, "records") else TableSink(sink)
         self.metrics = metrics or LiveMetrics()
         self.publisher = BboPublisher(pub, pub_hwm) if pub else None
         self.segments = SegmentWriter(self.outdir, segment_rows, segment_seconds)
-        self.stats = LiveStats()
+        self.stats = LiveStats(rcvbuf_bytes=self.sock.getsockopt(socket.SOL_SOCKET,
+                                                                 socket.SO_RCVBUF))
+        if self.stats.rcvbuf_bytes < rcvbuf:  # Linux reports twice the size it set
+            log.warning("socket receive buffer capped by net.core.rmem_max",
+                        extra={"requested": rcvbuf, "granted": self.stats.rcvbuf_bytes})
         self.expected = first_seq
         self.recovery_timeout = recovery_timeout
         self.rerequest_interval = rerequest_interval
         self.max_request = min(max_request, MAX_MESSAGES_PER_PACKET)
         self.max_held_messages = max_held_messages
         self.max_batch = max_batch
+        self.spin_seconds = spin_seconds
         self.stale = False
         self.unrecovered: list[tuple[int, int]] = []  # (first sequence, count) given up
         self._end_seq: int | None = None
@@ -397,11 +687,14 @@ class LiveReceiver:
         self._open_gaps: deque[tuple[int, int]] = deque()  # (first, end) of gaps not yet closed
         self._last_request = (0.0, 0, 0)  # when, first sequence asked for, one past the last
         self._stop = threading.Event()
+        self._first_packet_ns = 0
+        self._last_apply_ns = 0
         # Preallocated receive slots and per-batch scratch arrays.
         self._slots = np.zeros((max_batch, SLOT_BYTES), np.uint8)
-        self._views = [memoryview(self._slots[i]) for i in range(max_batch)]
+        self._views = [[memoryview(self._slots[i])] for i in range(max_batch)]
         self._lengths = np.zeros(max_batch, np.int64)
-        self._received_ns = [0] * max_batch
+        self._arrived_ns = [0] * max_batch
+        self._read_ns = [0] * max_batch
         self._status = np.zeros(max_batch, np.int8)
         self._seqs = np.zeros(max_batch, np.uint64)
         self._counts = np.zeros(max_batch, np.int64)
@@ -409,8 +702,9 @@ class LiveReceiver:
         self._acc = np.zeros(max_batch * SLOT_BYTES * 2, np.uint8)
         self._acc_len = 0
         self._acc_first = first_seq
-        self._acc_times: list[int] = []
-        self._acc_counts: list[int] = []
+        self._ramp = np.arange(max_batch * 128, dtype=np.uint64)  # 0, 1, 2, ...
+        self._acc_seqs = np.zeros(len(self._ramp), np.uint64)  # the chunk's sequence numbers
+        self._arrivals = _Arrivals(2 * max_batch)
         self._poller = select.poll()
         for s in (self.sock, self.request_sock):
             self._poller.register(s, select.POLLIN)
@@ -422,8 +716,10 @@ class LiveReceiver:
         _scan_datagrams(self._slots, self._lengths, 0, self._session_arr, self._status,
                         self._seqs, self._counts)
         _block_offset(self._slots[0], 0)
-        self.sink.process(FeedChunk(np.zeros(0, np.uint8), self.expected,
-                                    np.zeros(0, np.uint64), -1))
+        self.sink.records(FeedChunk(np.zeros(0, np.uint8), self.expected,
+                                    np.zeros(0, np.uint64), -1), False)
+        a = self._arrivals
+        self.metrics.latency.record_batch(a.times[1:], a.times[0], a.counts, 0)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -438,16 +734,22 @@ class LiveReceiver:
     def _receive(self) -> int:
         """Drain up to `max_batch` datagrams, retransmissions first; returns how many."""
         n = 0
-        flags = socket.MSG_TRUNC
+        unpack = _TIMESPEC.unpack
         for sock in (self.request_sock, self.sock):
-            recv_into = sock.recv_into
+            recvmsg_into = sock.recvmsg_into
             while n < self.max_batch:
                 try:
-                    size = recv_into(self._views[n], 0, flags)
+                    size, ancillary, flags, _ = recvmsg_into(self._views[n], _ANCILLARY_BYTES)
                 except BlockingIOError:
                     break
-                self._lengths[n] = size
-                self._received_ns[n] = time.perf_counter_ns()
+                read_ns = time.time_ns()
+                self._lengths[n] = SLOT_BYTES + 1 if flags & socket.MSG_TRUNC else size
+                if ancillary:
+                    seconds, nanoseconds = unpack(ancillary[0][2])
+                    self._arrived_ns[n] = seconds * 1_000_000_000 + nanoseconds
+                else:
+                    self._arrived_ns[n] = read_ns
+                self._read_ns[n] = read_ns
                 n += 1
         return n
 
@@ -486,6 +788,8 @@ class LiveReceiver:
                 self.stats.wrong_session_packets += 1
         self.stats.packets += n
         self.stats.last_packet_time = time.time()
+        if not self._first_packet_ns:
+            self._first_packet_ns = self._arrived_ns[0]
 
     def _sent_until(self, end: int) -> None:
         """The sender has shown sequences up to `end`; a jump past what we had opens a gap."""
@@ -505,7 +809,7 @@ class LiveReceiver:
         size = int(self._lengths[i])
         if seq > self.expected:
             self._hold(_Held(seq, count, self._slots[i, HEADER_LENGTH:size].tobytes(),
-                             self._received_ns[i]))
+                             self._arrived_ns[i], self._read_ns[i]))
             return
         start = HEADER_LENGTH
         if seq < self.expected:  # partly seen already: keep only the new messages
@@ -513,7 +817,7 @@ class LiveReceiver:
             self.stats.duplicate_messages += skip
             start += _block_offset(self._slots[i, HEADER_LENGTH:size], skip)
         self._append(self._slots[i, start:size], self.expected, end - self.expected,
-                     self._received_ns[i])
+                     self._arrived_ns[i], self._read_ns[i])
         self._release_held()
 
     def _hold(self, held: _Held) -> None:
@@ -535,9 +839,11 @@ class LiveReceiver:
             if skip:
                 self.stats.duplicate_messages += skip
                 body = body[_block_offset(body, skip):]
-            self._append(body, self.expected, end - self.expected, held.received_ns)
+            self._append(body, self.expected, end - self.expected, held.arrived_ns,
+                         held.read_ns)
 
-    def _append(self, blocks: np.ndarray, first: int, count: int, received_ns: int) -> None:
+    def _append(self, blocks: np.ndarray, first: int, count: int, arrived_ns: int,
+                read_ns: int) -> None:
         if self._acc_len == 0:
             self._acc_first = first
         need = self._acc_len + len(blocks)
@@ -547,8 +853,7 @@ class LiveReceiver:
             self._acc = grown
         self._acc[self._acc_len:need] = blocks
         self._acc_len = need
-        self._acc_times.append(received_ns)
-        self._acc_counts.append(count)
+        self._arrivals.add(arrived_ns, read_ns, count)
         self.expected = first + count
 
     # ---- applying ----
@@ -558,24 +863,28 @@ class LiveReceiver:
         if not self._acc_len:
             return
         count = self.expected - self._acc_first
-        chunk = FeedChunk(data=self._acc[:self._acc_len], first_seq=self._acc_first,
-                          seqs=np.arange(self._acc_first, self.expected, dtype=np.uint64),
+        if count > len(self._ramp):
+            self._ramp = np.arange(2 * count, dtype=np.uint64)
+            self._acc_seqs = np.zeros(2 * count, np.uint64)
+        seqs = np.add(self._ramp[:count], np.uint64(self._acc_first), out=self._acc_seqs[:count])
+        chunk = FeedChunk(data=self._acc[:self._acc_len], first_seq=self._acc_first, seqs=seqs,
                           base_offset=-1)
-        bbo = self.sink.process(chunk)
-        book_ns = time.perf_counter_ns()
-        if self.publisher is not None and bbo.num_rows:
-            self.publisher.send(bbo_records(bbo, self.stale), self.stale)
-        publish_ns = time.perf_counter_ns()
-        latency = self.metrics.latency
-        for received, n in zip(self._acc_times, self._acc_counts):
-            latency.record("book", book_ns - received, n)
-            latency.record("publish", publish_ns - received, n)
-        self.segments.add(bbo)
+        records = self.sink.records(chunk, self.stale)
+        book_ns = time.time_ns()
+        if self.publisher is not None and len(records):
+            self.publisher.send(records, self.stale)
+        publish_ns = time.time_ns()
+        arrivals = self._arrivals
+        arrivals.times[2, :arrivals.n] = book_ns
+        arrivals.times[3, :arrivals.n] = publish_ns
+        self.metrics.latency.record_batch(arrivals.times[1:], arrivals.times[0], arrivals.counts,
+                                          arrivals.n)
+        self.segments.add(records)
         self.stats.messages += count
-        self.stats.bbo_rows += bbo.num_rows
+        self.stats.bbo_rows += len(records)
         self._acc_len = 0
-        self._acc_times.clear()
-        self._acc_counts.clear()
+        arrivals.n = 0
+        self._last_apply_ns = publish_ns
 
     # ---- gaps ----
 
@@ -632,11 +941,21 @@ class LiveReceiver:
         return self._end_seq is not None and self.expected >= self._end_seq and not self._held
 
     def run(self, duration: float | None = None) -> dict:
-        """Receive until end of session, `duration` seconds, or `stop`; then flush and report."""
+        """Receive until end of session, `duration` seconds, or `stop`; then flush and report.
+
+        The collector is off while the loop runs (everything older is frozen
+        out of its way); young objects are collected only when the loop is idle.
+        """
+        collecting = gc.isenabled()
+        gc.collect()
+        gc.freeze()
+        gc.disable()
         deadline = None if duration is None else time.monotonic() + duration
         host, port = self.address
         log.info("listening", extra={"host": host, "port": port})
+        cpu_start = time.thread_time()
         try:
+            idle_since = None
             while not self._stop.is_set():
                 n = self._receive()
                 if n:
@@ -648,9 +967,24 @@ class LiveReceiver:
                     self._apply()
                 if self.finished() or (deadline is not None and now >= deadline):
                     break
-                if n == 0:
-                    self._poller.poll(10)
+                if n:
+                    idle_since = None
+                    continue
+                # Idle: spin a little (the next datagram of a burst is usually microseconds
+                # away and a wake-up from poll costs tens), then do the housekeeping and sleep.
+                if idle_since is None:
+                    idle_since = now
+                if now - idle_since < self.spin_seconds:
+                    continue
+                self.segments.cut_if_due(now)
+                if gc.get_count()[0] >= _GC_YOUNG_LIMIT:
+                    gc.collect(1)
+                self._poller.poll(10)
         finally:
+            self.stats.cpu_seconds = time.thread_time() - cpu_start
+            gc.unfreeze()
+            if collecting:
+                gc.enable()
             self.stats.end_of_session = self.finished()
             summary = self.close()
         return summary
@@ -705,6 +1039,8 @@ class LiveReceiver:
         return summary
 
     def summary(self) -> dict:
+        if self._first_packet_ns and self._last_apply_ns:
+            self.stats.busy_seconds = (self._last_apply_ns - self._first_packet_ns) / 1e9
         return {
             **vars(self.stats),
             "next_seq": self.expected,
@@ -713,6 +1049,7 @@ class LiveReceiver:
             "publish_dropped": self.publisher.dropped if self.publisher else 0,
             "published_batches": self.publisher.batch if self.publisher else 0,
             "segments": list(self.segments.files),
+            "segment_writer_cpu_seconds": self.segments.cpu_seconds,
             "book_errors": self.sink.errors.to_dict(),
             "message_counts": self.sink.message_counts,
             "latency": self.metrics.latency.summary(),
@@ -739,7 +1076,7 @@ def format_latency(summary: dict) -> str:
     """One line per stage: p50/p99/p99.9/max in microseconds."""
     lines = []
     for stage, row in summary["latency"].items():
-        lines.append(f"receive->{stage}: n={row['count']} p50={row['p50_us']:.1f}us "
+        lines.append(f"arrival->{stage}: n={row['count']} p50={row['p50_us']:.1f}us "
                      f"p99={row['p99_us']:.1f}us p99.9={row['p99.9_us']:.1f}us "
                      f"max={row['max_us']:.1f}us")
     return "\n".join(lines)

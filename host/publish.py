@@ -243,6 +243,7 @@ class PublishStats:
     messages_unavailable: int = 0
     next_seq: int = 1
     seconds: float = 0.0  # sending the feed, without the linger after the end
+    cpu_seconds: float = 0.0  # CPU time of the sending thread over `seconds`
     feed_errors: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -258,7 +259,8 @@ class Publisher:
                  rerequest_host: str = "127.0.0.1", session: str | bytes = DEFAULT_SESSION,
                  max_payload: int = DEFAULT_MAX_PAYLOAD, retransmit_capacity: int = 1_000_000,
                  linger: float = 0.0, heartbeat_interval: float = 0.5,
-                 multicast_ttl: int = 1, feed_errors: ErrorLog | None = None) -> None:
+                 multicast_ttl: int = 1, feed_errors: ErrorLog | None = None,
+                 burst_seconds: float = 0.001) -> None:
         if rate is not None and rate <= 0:
             raise TickaccelError("--rate must be positive")
         if rate is not None and realtime:
@@ -276,6 +278,7 @@ class Publisher:
         self.max_payload = max_payload
         self.linger = linger
         self.heartbeat_interval = heartbeat_interval
+        self.burst_seconds = burst_seconds
         self.buffer = RetransmissionBuffer(retransmit_capacity)
         self.stats = PublishStats()
         self.feed_errors = feed_errors
@@ -293,9 +296,6 @@ class Publisher:
             self.request_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             self.request_sock.bind((rerequest_host, rerequest_port))
             self.request_sock.setblocking(False)
-        self._poller = select.poll()
-        if self.request_sock is not None:
-            self._poller.register(self.request_sock, select.POLLIN)
 
     @classmethod
     def from_file(cls, path: str | Path, dest: tuple[str, int], **options) -> Publisher:
@@ -344,13 +344,14 @@ class Publisher:
 
     # ---- re-requests ----
 
-    def serve_requests(self, timeout_ms: int = 0) -> None:
+    def serve_requests(self, timeout_ms: float = 0) -> None:
         """Answer every re-request waiting on the request socket (waiting up to `timeout_ms`)."""
         if self.request_sock is None:
             if timeout_ms:
                 time.sleep(timeout_ms / 1000)
             return
-        if not self._poller.poll(timeout_ms):
+        # select, not poll: it sleeps with microsecond resolution, poll in whole milliseconds.
+        if not select.select([self.request_sock], [], [], timeout_ms / 1000)[0]:
             return
         while True:
             try:
@@ -375,32 +376,46 @@ class Publisher:
     # ---- pacing ----
 
     def _wait_until(self, deadline: float) -> None:
-        """Wait for `deadline` (perf_counter seconds), serving re-requests and heartbeats."""
+        """Sleep until `deadline` (perf_counter seconds), serving re-requests and heartbeats.
+
+        Never spins: where publisher and receiver share a few cores, a
+        spinning publisher takes a core the receiver needs.
+        """
         while not self._stop:
             left = deadline - time.perf_counter()
             if left <= 0:
                 return
-            if left > 0.002:
-                self.serve_requests(int(min(left - 0.001, self.heartbeat_interval) * 1000))
-                if time.monotonic() - self._last_send >= self.heartbeat_interval:
-                    self._control(0)
-            elif self.request_sock is not None and self._poller.poll(0):
-                self.serve_requests()
+            self.serve_requests(min(left, self.heartbeat_interval) * 1000)
+            if time.monotonic() - self._last_send >= self.heartbeat_interval:
+                self._control(0)
 
     def run(self) -> PublishStats:
-        """Send the whole feed (or until `stop`), then end of session and the linger period."""
+        """Send the whole feed (or until `stop`), then end of session and the linger period.
+
+        Paced sending (`rate`, `realtime`) goes in bursts: every packet due
+        within the next `burst_seconds` goes at once, then the sender sleeps
+        until the next one is due. The average rate is exact; the sender never
+        spins.
+        """
         t0 = time.perf_counter()
+        cpu0 = time.thread_time()
         first_stamp: int | None = None
         sent_messages = 0
         for index, p in enumerate(packets_from_chunks(self.chunks, self.max_payload)):
             if self._stop:
                 break
+            if index == 0:  # the clock starts with the first packet, not with reading the feed
+                t0 = time.perf_counter()
+                cpu0 = time.thread_time()
+            due = None
             if self.rate is not None:
-                self._wait_until(t0 + sent_messages / self.rate)
+                due = t0 + sent_messages / self.rate
             elif self.realtime:
                 if first_stamp is None:
                     first_stamp = p.timestamp
-                self._wait_until(t0 + max(0, p.timestamp - first_stamp) / 1e9 / self.speed)
+                due = t0 + max(0, p.timestamp - first_stamp) / 1e9 / self.speed
+            if due is not None and due - time.perf_counter() > self.burst_seconds:
+                self._wait_until(due)
             elif index % 16 == 0:
                 self.serve_requests()
             if p.first_seq != self.stats.next_seq:
@@ -417,6 +432,7 @@ class Publisher:
             self._send(held)
         self._control(END_OF_SESSION)
         self.stats.seconds = time.perf_counter() - t0
+        self.stats.cpu_seconds = time.thread_time() - cpu0
         end = time.monotonic() + self.linger
         while not self._stop and time.monotonic() < end:
             self.serve_requests(int(min(self.heartbeat_interval, max(end - time.monotonic(), 0))

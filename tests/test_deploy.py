@@ -114,7 +114,7 @@ def test_kuberay_resources_have_the_crd_structure():
         assert docs[kind]["metadata"]["name"]
     _check_ray_cluster_spec(docs["RayCluster"]["spec"])
     job = docs["RayJob"]["spec"]
-    assert job["entrypoint"].startswith("tickaccel replay-cluster ")
+    assert job["entrypoint"].startswith("tickaccel replay ")
     assert job["shutdownAfterJobFinishes"] is True
     _check_ray_cluster_spec(job["rayClusterSpec"])
 

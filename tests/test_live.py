@@ -31,10 +31,12 @@ from tickaccel.live import (
     BBO_RECORD,
     KIND_END,
     BboSubscriber,
+    BookSink,
     LiveReceiver,
     bbo_records,
     decode_frame,
     read_segments,
+    records_table,
 )
 from tickaccel.metrics import LiveMetrics, json_logging
 from tickaccel.moldudp64 import HEADER
@@ -193,6 +195,7 @@ def test_published_records_round_trip():
     assert records["seq"].tolist() == table["seq"].to_pylist()
     assert [s.decode().rstrip() for s in records["symbol"]] == table["symbol"].to_pylist()
     assert (records["flags"] == 1).all()
+    assert records_table(records).equals(table)
     from tickaccel.live import FRAME_HEADER, MAGIC, VERSION
 
     frame = FRAME_HEADER.pack(MAGIC, VERSION, KIND_END, 7, len(records), 1) + records.tobytes()
@@ -201,11 +204,64 @@ def test_published_records_round_trip():
     assert np.array_equal(back, records)
 
 
-def open_feed_chunk():
+def open_feed_chunk(messages: list[tuple] | None = None):
+    """One chunk of `messages` (default: a small random feed), numbered from 1 as live does."""
     from tickaccel.feed import FeedChunk
 
-    data = binaryfile(random_messages(2, 2_000, 5))
-    return FeedChunk(np.frombuffer(data, np.uint8), 1, None, 0)
+    messages = random_messages(2, 2_000, 5) if messages is None else messages
+    return FeedChunk(np.frombuffer(binaryfile(messages), np.uint8), 1,
+                     np.arange(1, len(messages) + 1, dtype=np.uint64), -1)
+
+
+def test_records_from_book_columns_equal_the_replay_table_across_a_rename():
+    """The live path's records (book columns + symbols walked in Numba) carry what a replay
+    writes, including rows made before and after a locate is renamed inside one chunk."""
+    messages = random_messages(2, 2_000, 5)
+    renamed = messages + [itch.make("R", stock_locate=1, stock="RENAMED")] + [
+        itch.make("A", stock_locate=1, timestamp=10**12 + k, order_ref=10**9 + k, side="B",
+                  shares=100, price=1_000_000 + k) for k in range(3)]
+    for feed in (messages, renamed):
+        chunk = open_feed_chunk(feed)
+        expected = FastBook().process(chunk)["bbo"]
+        sink = BookSink()
+        records = sink.records(chunk, stale=False)
+        assert records_table(records).equals(expected)
+        assert not records["flags"].any()
+    locate_1 = expected.filter(pa.compute.equal(expected["stock_locate"], 1))
+    assert len(set(locate_1["symbol"].to_pylist()) | {"RENAMED"}) == 2  # old name, then new
+    assert locate_1["symbol"][-1].as_py() == "RENAMED"
+    # Split in two chunks the names carry over from one call to the next.
+    first, second = open_feed_chunk(renamed[:100]), open_feed_chunk(renamed)
+    second = type(second)(second.data[len(first.data):], 101, second.seqs[100:], -1)
+    sink = BookSink()
+    parts = [records_table(sink.records(c, stale=True).copy()) for c in (first, second)]
+    assert pa.concat_tables(parts).equals(expected)
+
+
+def test_latency_histogram_answers_as_hdrhistogram():
+    from hdrh.histogram import HdrHistogram
+    from tickaccel.metrics import STAGES, LatencyRecorder
+
+    rng = np.random.default_rng(3)
+    starts = rng.integers(0, 10**9, 5_000)
+    latencies = np.concatenate([rng.integers(1, 3_000, 2_000),
+                                rng.lognormal(11, 2, 3_000).astype(np.int64) + 1])
+    weights = rng.integers(1, 40, 5_000)
+    recorder = LatencyRecorder()
+    ends = np.tile(starts + latencies, (len(STAGES), 1))
+    recorder.record_batch(ends, starts, weights, 5_000)
+    oracle = HdrHistogram(1, 60 * 10**9, 3)
+    for value, count in zip(np.minimum(latencies, 60 * 10**9).tolist(), weights.tolist()):
+        oracle.record_value(value, count)
+    row = recorder.summary()[STAGES[0]]
+    assert row["count"] == oracle.get_total_count()
+    for p in (50.0, 99.0, 99.9):
+        assert row[f"p{p:g}_us"] == oracle.get_value_at_percentile(p) / 1000.0
+    assert row["max_us"] == latencies.max() / 1000.0
+    buckets, total_s, count = recorder.bucket_counts(STAGES[0])
+    assert count == oracle.get_total_count() and buckets[-1] == ("+Inf", float(count))
+    assert total_s == pytest.approx(float(latencies @ weights) / 1e9, rel=1e-3)  # 3 digits
+    assert [n for _, n in buckets] == sorted(n for _, n in buckets)
 
 
 def test_metrics_are_served_while_receiving(feed, tmp_path):

@@ -136,3 +136,17 @@ def test_publisher_sends_end_of_session_after_the_data():
 def test_rate_and_realtime_exclude_each_other():
     with pytest.raises(TickaccelError):
         Publisher([], ("127.0.0.1", 9), rate=10, realtime=True)
+
+
+def test_paced_sending_sleeps_between_bursts_instead_of_spinning():
+    data = binaryfile(random_messages(6, 3_000, 5))
+    sink = _request_socket()
+    publisher = Publisher([chunk(data)], sink.getsockname(), rate=20_000)
+    try:
+        stats = publisher.run()
+    finally:
+        publisher.close()
+        sink.close()
+    planned = stats.messages / 20_000
+    assert 0.9 * planned <= stats.seconds <= planned + 1.0
+    assert stats.cpu_seconds < 0.5 * stats.seconds
