@@ -53,6 +53,40 @@ class SimBuffer(np.ndarray):
         self.freed = True
 
 
+def simulate(top: str, sources: tuple[str, ...], test_module: str, parameters: dict[str, int], *,
+             simulator: str | None = None, env: dict[str, str] | None = None,
+             log: Path | None = None) -> Path:
+    """Build `top` from `sources` (files of ``hw/rtl``) and run the cocotb tests of `test_module`.
+
+    For the DMA-facing tops `tickaccel.sim.runner` has no entry for; the build
+    folder comes from `runner.build_dir`, so each parameter set keeps its own.
+    Output goes to `log` (default ``run.log`` in the build folder); raises
+    `TickaccelError` naming it when a test fails or none ran. Returns the build folder.
+    """
+    from cocotb_tools.runner import get_results, get_runner
+
+    simulator = simulator or runner.default_simulator()
+    build = runner.build_dir(top, simulator, parameters)
+    build.mkdir(parents=True, exist_ok=True)
+    log = log or build / "run.log"
+    sim = get_runner(simulator)
+    sim.build(sources=[runner.RTL_DIR / f for f in sources], includes=[runner.RTL_DIR],
+              hdl_toplevel=top, parameters=parameters, build_dir=build,
+              build_args=["-Wno-fatal", "-Wno-WIDTH"] if simulator == "verilator" else [],
+              timescale=("1ns", "1ps"), log_file=build / "build.log")
+    failure = f"cocotb tests of {test_module} failed on {top}: see {log}"
+    try:
+        results = sim.test(test_module=test_module, hdl_toplevel=top, parameters=parameters,
+                           build_dir=build, test_dir=build, extra_env=dict(env or {}),
+                           results_xml=str(build / f"results-{os.getpid()}.xml"), log_file=log)
+    except SystemExit:  # what cocotb's runner does on a failed test when it runs under pytest
+        raise TickaccelError(failure) from None
+    total, failed = get_results(results)
+    if failed or not total:
+        raise TickaccelError(f"{failed} of {total} {failure}")
+    return build
+
+
 class _Board:
     """The running simulation and the connection to its testbench."""
 
@@ -73,23 +107,9 @@ class _Board:
         self.next_address = itertools.count(0x1000_0000, 0x0100_0000)
 
     def _simulate(self, simulator: str, env: dict[str, str]) -> None:
-        from cocotb_tools.runner import get_results, get_runner
-
         try:
-            parameters, build = self.parameters, self.build
-            build.mkdir(parents=True, exist_ok=True)
-            sim = get_runner(simulator)
-            sim.build(sources=[runner.RTL_DIR / f for f in tcl.RTL_SOURCES], includes=[runner.RTL_DIR],
-                      hdl_toplevel=tcl.TOP, parameters=parameters, build_dir=build,
-                      build_args=["-Wno-fatal", "-Wno-WIDTH"] if simulator == "verilator" else [],
-                      timescale=("1ns", "1ps"), log_file=build / "build.log")
-            results = sim.test(test_module="tickaccel.fpga.sim_board_tb", hdl_toplevel=tcl.TOP,
-                               parameters=parameters, build_dir=build, test_dir=build,
-                               extra_env=env, results_xml=str(build / f"results-{os.getpid()}.xml"),
-                               log_file=self.log)
-            total, failed = get_results(results)
-            if failed or not total:
-                raise TickaccelError(f"the simulated board failed: see {self.log}")
+            simulate(tcl.TOP, tcl.RTL_SOURCES, "tickaccel.fpga.sim_board_tb", self.parameters,
+                     simulator=simulator, env=env, log=self.log)
         except BaseException as exc:  # reported to the host thread, which is waiting on the socket
             self._failure = exc
 

@@ -87,8 +87,11 @@ always @(posedge clk) begin
             in_packet <= 0;
         end
     end
-    // only a held beat with no record waiting counts, so tlast never changes under tvalid
-    if (!loaded || !at_last_beat || s_axis_tvalid) begin
+    // Only a held beat with no record waiting counts, so tlast never changes under tvalid.
+    // The cycle the held beat leaves does not count either: otherwise a timeout already
+    // reached would set timed_out again as the tlast beat clears it, and the next record
+    // would go out alone in a packet of its own.
+    if (!loaded || !at_last_beat || s_axis_tvalid || record_done) begin
         idle <= 0;
     end else if (idle >= IDLE_CYCLES - 1) begin
         timed_out <= 1'b1;
