@@ -1,10 +1,10 @@
 """Measure the RTL order book: latency per message kind and events per cycle (Icarus), and
 Yosys synth_xilinx resources and logic depth for a default and a large parameter set.
 
-    .venv/bin/python bench/rtl_book.py [--no-synth]
+    .venv/bin/python bench/rtl_book.py [--no-synth | --synth-only default large]
 
-Prints the figures as Markdown for bench/RESULTS_rtl_book.md. Synthesis of the
-large set takes several minutes.
+Prints the figures as Markdown for bench/RESULTS_rtl_book.md. Synthesis takes
+2.5 (default) and 4 (large) CPU minutes.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import json
 import re
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from tickaccel import generator
@@ -20,9 +21,14 @@ from tickaccel.sim import book_model, book_runner, runner
 from tickaccel.sim.book_model import BookParams
 
 RTL = runner.RTL_DIR
+# name -> (parameters, synth_xilinx family, memories to put in UltraRAM): the default set on
+# 7-series block RAM; the large set (2^20 order slots, 8192 symbols) on UltraScale+, its order
+# store (140 Mbit) in UltraRAM. Yosys takes UltraRAM only when asked (ram_style "ultra"), so
+# the script sets that attribute, a build choice rather than an RTL one.
 SYNTH_SETS = {
-    "default": BookParams(),
-    "large": BookParams(max_symbols=16384, order_bucket_bits=18, order_ways=4, levels=64, top_n=8),
+    "default": (BookParams(), "xc7", ()),
+    "large": (BookParams(max_symbols=8192, order_bucket_bits=18, order_ways=4, levels=64, top_n=8),
+              "xcup", ("*order_store/ram",)),
 }
 
 
@@ -37,38 +43,72 @@ def measure(params: BookParams, messages: int = 20000, symbols: int = 100) -> di
         return json.loads(figures.read_text())
 
 
-def synthesize(params: BookParams, log: Path) -> dict:
+def synth_script(params: BookParams, family: str = "xc7", ultra: tuple[str, ...] = ()) -> str:
+    """Yosys script: synth_xilinx, no latches, cell statistics, then logic depth as hw/syn/synth.py
+    measures it: `ltp -noff` with the flip-flops deleted, so paths end at registers. The RAM cells
+    go too: their outputs are registered, and a RAM whose read data feeds its own address
+    would otherwise be a loop to ltp."""
     files = " ".join(str(RTL / f) for f in book_runner.BOOK_TOPS["order_book"])
     sets = " ".join(f"-set {k} {v}" for k, v in params.verilog().items())
-    script = (f"read_verilog -I{RTL} {files}; chparam {sets} order_book; "
-              "synth_xilinx -top order_book -flatten; stat; ltp -noff")
-    subprocess.run(["yosys", "-q", "-l", str(log), "-p", script], check=True,
-                   stdout=subprocess.DEVNULL)
-    text = log.read_text()
-    assert "End of script" in text, f"yosys did not finish: {log}"
-    cells = dict(re.findall(r"^\s+(\w+)\s+(\d+)$", text.split("Printing statistics")[-1], re.MULTILINE))
-    luts = sum(int(n) for c, n in cells.items() if re.fullmatch(r"LUT\d", c))
-    ffs = sum(int(n) for c, n in cells.items() if re.fullmatch(r"FD\w+", c))
+    return (f"read_verilog -I{RTL} {files}\n"
+            f"chparam {sets} order_book\n"
+            + ("hierarchy -top order_book\n" if ultra else "")
+            + "".join(f"setattr -set ram_style \"ultra\" {m}\n" for m in ultra)
+            + f"synth_xilinx -top order_book -flatten -family {family}\n"
+            "select -assert-none t:$dlatch t:$_DLATCH_* t:LD*\n"
+            "stat\n"
+            "delete t:FD* t:RAMB* t:URAM* t:RAM32M t:RAM64M t:RAM32X1D t:RAM64X1D t:RAM128X1D t:RAM256X1S\n"
+            "ltp -noff\n")
+
+
+def synthesize(params: BookParams, log: Path, family: str = "xc7", ultra: tuple[str, ...] = ()) -> dict:
+    """Run Yosys; the figures of its log. Raises RuntimeError when it fails or does not finish."""
+    script = log.with_suffix(".ys")
+    script.write_text(synth_script(params, family, ultra))
+    run = subprocess.run(["yosys", "-q", "-l", str(log), "-s", str(script)],
+                         check=False, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    text = log.read_text() if log.exists() else ""
+    if run.returncode != 0 or "End of script" not in text:
+        raise RuntimeError(f"yosys did not finish ({log}): {run.stderr[-2000:]}")
+    stat = text.split("Printing statistics")[-1]
+    cells = {c: int(n) for c, n in re.findall(r"^\s+(\w+)\s+(\d+)$", stat, re.MULTILINE)}
     depth = re.findall(r"Longest topological path in \S+ \(length=(\d+)\)", text)
-    return {"LUT": luts, "FF": ffs, "RAMB36E1": int(cells.get("RAMB36E1", 0)),
-            "RAMB18E1": int(cells.get("RAMB18E1", 0)), "logic_depth": int(depth[-1]) if depth else None}
+    return {"LUT": sum(n for c, n in cells.items() if re.fullmatch(r"LUT\d", c)),
+            "FF": sum(n for c, n in cells.items() if re.fullmatch(r"FD\w+", c)),
+            "LUTRAM": sum(n for c, n in cells.items() if re.fullmatch(r"RAM(32|64|128|256)\w*", c)),
+            "RAMB36": sum(n for c, n in cells.items() if c.startswith("RAMB36")),
+            "RAMB18": sum(n for c, n in cells.items() if c.startswith("RAMB18")),
+            "URAM": sum(n for c, n in cells.items() if c.startswith("URAM")),
+            "logic_depth": int(depth[-1])}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--no-synth", action="store_true")
+    parser.add_argument("--synth-only", choices=sorted(SYNTH_SETS), nargs="+",
+                        help="synthesize these sets only, no simulation")
     args = parser.parse_args()
+    if args.synth_only:
+        for name in args.synth_only:
+            _print_synth(name)
+        return
     m = measure(BookParams(max_symbols=128, order_bucket_bits=12, levels=64, top_n=8))
     print(f"events {m['events']}, records {m['records']}, events/cycle {m['events_per_cycle']:.3f}\n")
     print("| kind | records | min | mean | max |\n|---|---|---|---|---|")
     for kind, v in m["latency"].items():
         print(f"| {kind} | {v['count']} | {v['min']} | {v['mean']:.2f} | {v['max']} |")
     if not args.no_synth:
-        print("\n| set | parameters | LUT | FF | RAMB36E1 | RAMB18E1 | logic depth |\n|---|---|---|---|---|---|---|")
-        for name, params in SYNTH_SETS.items():
-            r = synthesize(params, Path(tempfile.gettempdir()) / f"rtl_book_{name}.log")
-            print(f"| {name} | {params.verilog()} | {r['LUT']} | {r['FF']} | {r['RAMB36E1']} | "
-                  f"{r['RAMB18E1']} | {r['logic_depth']} |")
+        for name in SYNTH_SETS:
+            _print_synth(name)
+
+
+def _print_synth(name: str) -> None:
+    params, family, ultra = SYNTH_SETS[name]
+    started = time.perf_counter()
+    r = synthesize(params, Path(tempfile.gettempdir()) / f"rtl_book_{name}.log", family, ultra)
+    print(f"| {name} | {family} | {params.verilog()} | {r['LUT']} | {r['FF']} | {r['LUTRAM']} | "
+          f"{r['RAMB36']} | {r['RAMB18']} | {r['URAM']} | {r['logic_depth']} | "
+          f"{time.perf_counter() - started:.0f} s |", flush=True)
 
 
 if __name__ == "__main__":

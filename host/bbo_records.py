@@ -18,6 +18,14 @@ Two kinds travel on the stream, in feed order:
 ``flags`` bit 0 (`FLAG_STALE`): the symbol's book in hardware is no longer
 known to be exact (the order store or its price-level store overflowed);
 set on every record of the symbol until the host clears it over AXI-Lite.
+
+Optional depth (order_book parameter ``DEPTH_OUT`` = N > 0): every record is
+N levels (`LEVEL_FIELDS`, best first) wider, and a ``B`` record is also sent
+when an event changed one of the best N levels of its symbol's side without
+changing the BBO (`FLAG_DEPTH_ONLY`: not a BBO row). A record whose event
+changed those levels carries the side's N levels after it (`FLAG_DEPTH`, side
+in `FLAG_ASK`); an event changes one side only, so a decoder that keeps each
+side's last levels knows the whole top-N book at every record.
 """
 from __future__ import annotations
 
@@ -31,7 +39,7 @@ from tickaccel import hw
 # name, width in bits, what it holds
 BBO_FIELDS: tuple[tuple[str, int, str], ...] = (
     ("kind", 8, "'B' BBO update, 'R' stock directory (symbol name in bid_size)"),
-    ("flags", 8, "bit 0: the symbol's book is stale"),
+    ("flags", 8, "bit 0: the symbol's book is stale; with depth: bit 1 levels follow, bit 2 ask side, bit 3 depth only"),
     ("stock_locate", 16, "stock locate code"),
     ("timestamp", 48, "ns after midnight, of the book event"),
     ("seq", 64, "MoldUDP64 sequence number of the book event"),
@@ -41,35 +49,60 @@ BBO_FIELDS: tuple[tuple[str, int, str], ...] = (
     ("ask_size", 64, "shares at the best ask"),
 )
 
+# One depth level, as the record carries it after the BBO fields (and as the
+# RTL's level cache holds it: {orders, size, price}).
+LEVEL_FIELDS: tuple[tuple[str, int, str], ...] = (
+    ("price", 32, "level price, 0 when the side has fewer levels"),
+    ("size", 64, "shares at the level"),
+    ("orders", 32, "orders at the level"),
+)
+LEVEL_WIDTH = sum(w for _, w, _ in LEVEL_FIELDS)
+
 KIND_BBO = ord("B")
 KIND_SYMBOL = ord("R")
 FLAG_STALE = 1
+FLAG_DEPTH = 2       # the record carries its side's best levels after the event (they changed)
+FLAG_ASK = 4         # those levels are the ask side's
+FLAG_DEPTH_ONLY = 8  # the BBO did not change: a depth row only, not a BBO row
 
 
-def _positions() -> dict[str, tuple[int, int]]:
+def fields(depth: int = 0) -> tuple[tuple[str, int, str], ...]:
+    """The record's fields with `depth` levels: the BBO fields, then ``price_1, size_1, orders_1, ...``."""
+    return BBO_FIELDS + tuple((f"{name}_{k}", width, what) for k in range(1, depth + 1)
+                              for name, width, what in LEVEL_FIELDS)
+
+
+def positions(depth: int = 0) -> dict[str, tuple[int, int]]:
+    """name -> (lsb, width) of the record with `depth` levels."""
     pos, lsb = {}, 0
-    for name, width, _ in BBO_FIELDS:
+    for name, width, _ in fields(depth):
         pos[name] = (lsb, width)
         lsb += width
     return pos
 
 
-FIELD_POSITIONS: dict[str, tuple[int, int]] = _positions()  # name -> (lsb, width)
-RECORD_WIDTH = sum(w for _, w, _ in BBO_FIELDS)
-assert RECORD_WIDTH % 8 == 0
+def record_width(depth: int = 0) -> int:
+    return sum(w for _, w, _ in fields(depth))
+
+
+def record_dtype(depth: int = 0) -> np.dtype:
+    return np.dtype([(name, {8: "u1", 16: "u2", 32: "u4", 48: "u8", 64: "u8"}[width])
+                     for name, width, _ in fields(depth)])
+
+
+FIELD_POSITIONS: dict[str, tuple[int, int]] = positions()  # name -> (lsb, width)
+RECORD_WIDTH = record_width()
+assert RECORD_WIDTH % 8 == 0 and LEVEL_WIDTH % 8 == 0
 RECORD_BYTES = RECORD_WIDTH // 8
-
-RECORD_DTYPE = np.dtype([
-    (name, {8: "u1", 16: "u2", 32: "u4", 48: "u8", 64: "u8"}[width])
-    for name, width, _ in BBO_FIELDS
-])
+RECORD_DTYPE = record_dtype()
 
 
-def pack(values: dict[str, int]) -> int:
-    """Record fields (missing ones 0) as one RECORD_WIDTH-bit integer."""
+def pack(values: dict[str, int], depth: int = 0) -> int:
+    """Record fields (missing ones 0) as one record_width(depth)-bit integer."""
     word = 0
+    places = positions(depth) if depth else FIELD_POSITIONS
     for name, value in values.items():
-        lsb, width = FIELD_POSITIONS[name]
+        lsb, width = places[name]
         value = int(value)
         if not 0 <= value < 1 << width:
             raise ValueError(f"{name}={value} does not fit {width} bits")
@@ -77,30 +110,33 @@ def pack(values: dict[str, int]) -> int:
     return word
 
 
-def unpack(word: int) -> dict[str, int]:
-    """The fields of a RECORD_WIDTH-bit record integer."""
-    return {name: (word >> lsb) & ((1 << width) - 1) for name, (lsb, width) in FIELD_POSITIONS.items()}
+def unpack(word: int, depth: int = 0) -> dict[str, int]:
+    """The fields of a record_width(depth)-bit record integer."""
+    places = positions(depth) if depth else FIELD_POSITIONS
+    return {name: (word >> lsb) & ((1 << width) - 1) for name, (lsb, width) in places.items()}
 
 
-def to_bytes(word: int) -> bytes:
+def to_bytes(word: int, depth: int = 0) -> bytes:
     """Byte k is tdata[8k+7:8k] of the record's beat."""
-    return int(word).to_bytes(RECORD_BYTES, "little")
+    return int(word).to_bytes(record_width(depth) // 8, "little")
 
 
-def from_bytes(data: bytes) -> int:
-    if len(data) != RECORD_BYTES:
-        raise ValueError(f"a BBO record is {RECORD_BYTES} bytes, got {len(data)}")
+def from_bytes(data: bytes, depth: int = 0) -> int:
+    size = record_width(depth) // 8
+    if len(data) != size:
+        raise ValueError(f"a BBO record with {depth} depth levels is {size} bytes, got {len(data)}")
     return int.from_bytes(data, "little")
 
 
-def to_array(data: bytes | bytearray | memoryview | np.ndarray) -> np.ndarray:
-    """Concatenated records (as `to_bytes` lays them out) as a RECORD_DTYPE array, column by column."""
+def to_array(data: bytes | bytearray | memoryview | np.ndarray, depth: int = 0) -> np.ndarray:
+    """Concatenated records (as `to_bytes` lays them out) as a record_dtype(depth) array, column by column."""
+    size = record_width(depth) // 8
     raw = np.frombuffer(bytes(data), dtype=np.uint8)
-    if raw.size % RECORD_BYTES:
-        raise ValueError(f"{raw.size} bytes is not a whole number of {RECORD_BYTES}-byte records")
-    rows = raw.reshape(-1, RECORD_BYTES)
-    out = np.zeros(len(rows), dtype=RECORD_DTYPE)
-    for name, (lsb, width) in FIELD_POSITIONS.items():
+    if raw.size % size:
+        raise ValueError(f"{raw.size} bytes is not a whole number of {size}-byte records")
+    rows = raw.reshape(-1, size)
+    out = np.zeros(len(rows), dtype=record_dtype(depth))
+    for name, (lsb, width) in positions(depth).items():
         assert lsb % 8 == 0 and width % 8 == 0
         value = np.zeros(len(rows), np.uint64)
         for k in range(width // 8):
@@ -129,9 +165,22 @@ def verilog_header() -> str:
         lines.append(f"localparam BBO_{upper}_WIDTH = {width};  // {what}")
     lines += [
         "",
+        "// Optional depth: DEPTH_OUT levels of BBO_LEVEL_WIDTH bits from bit BBO_UPDATE_WIDTH, best first.",
+        f"localparam BBO_LEVEL_WIDTH = {LEVEL_WIDTH};",
+    ]
+    lsb = 0
+    for name, width, what in LEVEL_FIELDS:
+        lines.append(f"localparam BBO_LEVEL_{name.upper()}_LSB = {lsb};")
+        lines.append(f"localparam BBO_LEVEL_{name.upper()}_WIDTH = {width};  // {what}")
+        lsb += width
+    lines += [
+        "",
         f"localparam BBO_KIND_BBO = 8'h{KIND_BBO:02x};  // B",
         f"localparam BBO_KIND_SYMBOL = 8'h{KIND_SYMBOL:02x};  // R",
         f"localparam BBO_FLAG_STALE = 8'h{FLAG_STALE:02x};",
+        f"localparam BBO_FLAG_DEPTH = 8'h{FLAG_DEPTH:02x};  // the side's levels follow (they changed)",
+        f"localparam BBO_FLAG_ASK = 8'h{FLAG_ASK:02x};  // those levels are the ask side's",
+        f"localparam BBO_FLAG_DEPTH_ONLY = 8'h{FLAG_DEPTH_ONLY:02x};  // BBO unchanged: not a BBO row",
         "",
     ]
     return "\n".join(lines)

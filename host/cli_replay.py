@@ -108,13 +108,17 @@ def _replay_one(feed: Path, outdir: Path, *, depth: int, trades: bool, symbols: 
         def on_progress(done, total):
             bar.update(task, completed=done, total=total)
 
-        if backend in ("sim", "fpga") and (depth or trades or symbols or engine != "fast"):
-            raise TickaccelError(f"--backend {backend} writes the whole bbo.parquet only: "
+        if backend == "sim" and (trades or symbols or engine != "fast"):
+            raise TickaccelError("--backend sim writes the whole bbo.parquet (and depth.parquet "
+                                 "with --depth): drop --trades, --symbols and --engine")
+        if backend == "fpga" and (depth or trades or symbols or engine != "fast"):
+            raise TickaccelError("--backend fpga writes the whole bbo.parquet only: "
                                  "drop --depth, --trades, --symbols and --engine")
         if backend == "sim":
             from .sim_replay import replay_sim
 
-            summary = replay_sim(feed, outdir, simulator=simulator, progress=on_progress)
+            summary = replay_sim(feed, outdir, simulator=simulator, progress=on_progress,
+                                 depth=depth)
         elif backend == "fpga":
             from .fpga import open_device, replay_fpga
 

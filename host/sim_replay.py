@@ -3,7 +3,8 @@
 `replay_sim` frames the feed as the wire carries it (MoldUDP64 in UDP/IPv4/
 Ethernet; a pcap's frames as they are), streams it through ``feed_to_book``
 under cocotb (Icarus or Verilator), decodes the BBO update records with
-`tickaccel.bbo_stream` and writes ``bbo.parquet`` and ``summary.json`` as
+`tickaccel.bbo_stream` and writes ``bbo.parquet`` (and ``depth.parquet`` with
+`depth`, from the book's top-N output) and ``summary.json`` as
 `tickaccel.replay.replay` does, with the RTL's counters read over AXI-Lite.
 Slow (tens of thousands of messages a second): it checks the hardware on
 real feeds, it does not replace the CPU book.
@@ -22,7 +23,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from . import itch
-from .errors import BackendUnavailable, ErrorLog
+from .errors import BackendUnavailable, ErrorLog, TickaccelError
 from .feed import feed_format, open_feed
 from .moldudp64 import build_packets
 
@@ -78,10 +79,12 @@ def _simulator(simulator: str | None) -> str:
 
 def replay_sim(feed_path: str | os.PathLike, outdir: str | os.PathLike, *,
                simulator: str | None = "icarus", progress: Progress | None = None,
-               params=None) -> dict:
+               params=None, depth: int = 0) -> dict:
     """Replay `feed_path` through the simulated `feed_to_book` into OUTDIR/bbo.parquet and summary.json.
 
     `params` is a `tickaccel.sim.book_model.BookParams` (the RTL's defaults when None).
+    `depth` > 0 builds the book with that many levels per side in its output
+    (DEPTH_OUT, at most the book's TOP_N) and writes OUTDIR/depth.parquet too.
     Raises `BackendUnavailable` when the simulator is not installed.
     """
     simulator = _simulator(simulator)
@@ -92,7 +95,9 @@ def replay_sim(feed_path: str | os.PathLike, outdir: str | os.PathLike, *,
         raise BackendUnavailable(f"backend 'sim' needs the 'sim' extra (cocotb, cocotbext-axi): {exc}") from None
     from .bbo_stream import decode
 
-    params = params or BookParams()
+    params = dataclasses.replace(params or BookParams(), depth_out=depth)
+    if not 0 <= depth <= params.top_n:
+        raise TickaccelError(f"depth must be 0..{params.top_n} (the book's TOP_N) on backend 'sim', got {depth}")
     fmt = feed_format(feed_path)
     errors = ErrorLog()
     started = time.perf_counter()
@@ -116,9 +121,13 @@ def replay_sim(feed_path: str | os.PathLike, outdir: str | os.PathLike, *,
         finally:
             done.set()
             watcher.join()
-        decoded = decode((work / "records.bin").read_bytes())
+        decoded = decode((work / "records.bin").read_bytes(), depth)
         counters = json.loads((work / "counters.json").read_text())
     pq.write_table(decoded.bbo, out / "bbo.parquet", compression="zstd")
+    rows, outputs = {"bbo": decoded.bbo.num_rows}, {"bbo": str(out / "bbo.parquet")}
+    if depth:
+        pq.write_table(decoded.depth, out / "depth.parquet", compression="zstd")
+        rows["depth"], outputs["depth"] = decoded.depth.num_rows, str(out / "depth.parquet")
     elapsed = time.perf_counter() - started
     for kind in _ERROR_COUNTERS:
         errors.add(kind, -1, counters["book"][kind])  # the RTL counts; it does not keep positions
@@ -131,8 +140,8 @@ def replay_sim(feed_path: str | os.PathLike, outdir: str | os.PathLike, *,
         "engine": f"sim:{simulator}",
         "messages": messages,
         "message_counts": dict(sorted(message_counts.items())),
-        "rows": {"bbo": decoded.bbo.num_rows},
-        "outputs": {"bbo": str(out / "bbo.parquet")},
+        "rows": rows,
+        "outputs": outputs,
         "elapsed_s": round(elapsed, 6),
         "messages_per_s": round(messages / elapsed, 1) if elapsed > 0 else None,
         "errors": errors.to_dict(),

@@ -5,7 +5,9 @@ hardware's finite capacities, so it predicts the RTL's stream exactly, stale
 records included: the order store's buckets (same bucket function, WAYS
 entries each), LEVELS live prices per symbol and side, and MAX_SYMBOLS books.
 Where no capacity is exceeded its BBO rows are the oracle's, which the
-differential tests check separately against `tickaccel.oracle` itself.
+differential tests check separately against `tickaccel.oracle` itself. With
+``depth_out`` > 0 it also predicts the RTL's top-N output (record layout and
+rule in `tickaccel.bbo_records`).
 """
 from __future__ import annotations
 
@@ -24,10 +26,13 @@ class BookParams:
     order_ways: int = 4
     levels: int = 64
     top_n: int = 8
+    depth_out: int = 0  # levels per side carried in B records (0: BBO only), at most top_n
 
     def verilog(self) -> dict[str, int]:
+        # DEPTH_OUT only when set: tops that wrap the book without it keep their parameters
+        depth = {"DEPTH_OUT": self.depth_out} if self.depth_out else {}
         return {"MAX_SYMBOLS": self.max_symbols, "ORDER_BUCKET_BITS": self.order_bucket_bits,
-                "ORDER_WAYS": self.order_ways, "LEVELS": self.levels, "TOP_N": self.top_n}
+                "ORDER_WAYS": self.order_ways, "LEVELS": self.levels, "TOP_N": self.top_n, **depth}
 
 
 def bucket_of(ref: int, bits: int) -> int:
@@ -57,6 +62,13 @@ class BookModel:
             return 0, 0
         price = min(book) if sell else max(book)
         return price, book[price][0]
+
+    def side_levels(self, locate: int, sell: bool) -> tuple[tuple[int, int, int], ...]:
+        """The best depth_out levels of one side as (price, shares, orders), zeros past the last."""
+        book = self.levels.get((locate, sell), {})
+        prices = sorted(book, reverse=not sell)[:self.params.depth_out]
+        levels = [(p, book[p][0], book[p][1]) for p in prices]
+        return tuple(levels + [(0, 0, 0)] * (self.params.depth_out - len(levels)))
 
     def _bbo_now(self, locate: int) -> tuple[int, int, int, int]:
         bid, bid_size = self.best(locate, False)
@@ -132,12 +144,15 @@ class BookModel:
             self.names[locate] = ev["new_order_ref"]
             self.counters["symbol_updates"] += 1
             return [bbo_records.pack({"kind": bbo_records.KIND_SYMBOL, "stock_locate": locate,
-                                      "bid_size": ev["new_order_ref"], **head})]
+                                      "bid_size": ev["new_order_ref"], **head}, self.params.depth_out)]
         if kind not in "AFECXDU":
             return []
         stale_new = False
+        depth = self.params.depth_out
         if kind in "AF":
+            sell = ev["side"] == ord("S")
             before = self.bbo.get(locate, (0, 0, 0, 0))
+            levels_before = self.side_levels(locate, sell) if depth else ()
             stale_new = self._add(ev["order_ref"], locate, ev["side"] == ord("S"),
                                   ev["price"], ev["shares"])
         else:
@@ -147,6 +162,7 @@ class BookModel:
                 return []
             locate, sell, _, live = order
             before = self.bbo.get(locate, (0, 0, 0, 0))
+            levels_before = self.side_levels(locate, sell) if depth else ()
             if kind in "DU":
                 take = live
             else:
@@ -157,20 +173,28 @@ class BookModel:
             if kind == "U":
                 stale_new = self._add(ev["new_order_ref"], locate, sell, ev["price"], ev["shares"])
         after = self._bbo_now(locate)
+        levels_after = self.side_levels(locate, sell) if depth else ()
+        depth_changed = levels_after != levels_before
         was_stale = locate in self.stale
         became_stale = stale_new and not was_stale
         if became_stale:
             self.stale.add(locate)
             self.counters["stale_raised"] += 1
-        if after == before and not became_stale:
+        if after == before and not became_stale and not depth_changed:
             return []
         self.bbo[locate] = after
         self.counters["bbo_updates"] += 1
         flags = bbo_records.FLAG_STALE if locate in self.stale else 0
         bid, ask, bid_size, ask_size = after
-        return [bbo_records.pack({"kind": bbo_records.KIND_BBO, "flags": flags, "stock_locate": locate,
-                                  "bid_price": bid, "ask_price": ask, "bid_size": bid_size,
-                                  "ask_size": ask_size, **head})]
+        values = {"kind": bbo_records.KIND_BBO, "stock_locate": locate, "bid_price": bid,
+                  "ask_price": ask, "bid_size": bid_size, "ask_size": ask_size, **head}
+        if depth_changed:
+            flags |= bbo_records.FLAG_DEPTH | (bbo_records.FLAG_ASK if sell else 0)
+            if after == before:
+                flags |= bbo_records.FLAG_DEPTH_ONLY
+            for k, (price, size, orders) in enumerate(levels_after, 1):
+                values.update({f"price_{k}": price, f"size_{k}": size, f"orders_{k}": orders})
+        return [bbo_records.pack({**values, "flags": flags}, depth)]
 
     def run(self, words: list[int]) -> list[int]:
         out: list[int] = []

@@ -3,7 +3,8 @@
 Settings come from the environment (set by the pytest caller): TB_STIMULUS (a
 pickle of the event words and `BookParams`, made by `book_model.write_stimulus`
 outside the simulator), TB_SEED, TB_IDLE and TB_BACKPRESSURE (random pauses on
-s_axis / m_axis), TB_MEASURE (a path: write latency and throughput there as JSON).
+s_axis / m_axis), TB_MEASURE (a path: write latency and throughput there as JSON),
+TB_OUTPUT (a path: write the records received there, as `bbo_records.to_bytes`).
 """
 from __future__ import annotations
 
@@ -29,8 +30,9 @@ def _pauses(seed: int, fraction: float):
 
 
 class BookBench:
-    def __init__(self, dut) -> None:
+    def __init__(self, dut, depth: int = 0) -> None:
         self.dut = dut
+        self.depth = depth  # DEPTH_OUT: levels per side in each record
         cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
         self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.clk, dut.rst)
         self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.clk, dut.rst)
@@ -55,7 +57,8 @@ class BookBench:
             await self.source.send(AxiStreamFrame(records.to_bytes(word)))
 
     async def receive(self, count: int) -> list[int]:
-        return [bbo_records.from_bytes(bytes((await self.sink.recv()).tdata)) for _ in range(count)]
+        return [bbo_records.from_bytes(bytes((await self.sink.recv()).tdata), self.depth)
+                for _ in range(count)]
 
     async def clear_stale(self, locate: int) -> None:
         self.dut.stale_clear_word.value = locate // 32
@@ -67,14 +70,14 @@ class BookBench:
         self.dut.stale_clear_valid.value = 0
 
 
-def _describe(word: int) -> str:
-    fields = bbo_records.unpack(word)
+def _describe(word: int, depth: int) -> str:
+    fields = bbo_records.unpack(word, depth)
     return str({k: (chr(v) if k == "kind" else v) for k, v in fields.items()})
 
 
-def _compare(got: list[int], want: list[int]) -> None:
+def _compare(got: list[int], want: list[int], depth: int = 0) -> None:
     for i, (g, w) in enumerate(zip(got, want)):
-        assert g == w, f"record {i}: got {_describe(g)}, want {_describe(w)}"
+        assert g == w, f"record {i}: got {_describe(g, depth)}, want {_describe(w, depth)}"
     assert len(got) == len(want), f"{len(got)} records, want {len(want)}"
 
 
@@ -82,7 +85,7 @@ def _compare(got: list[int], want: list[int]) -> None:
 async def test_events_match_model(dut):
     """Every output record equals the model's, in order, under random idle cycles and backpressure."""
     words, params = book_model.read_stimulus(os.environ["TB_STIMULUS"])
-    bench = BookBench(dut)
+    bench = BookBench(dut, params.depth_out)
     seed = int(os.environ.get("TB_SEED", "1"))
     if os.environ.get("TB_IDLE") == "1":
         bench.source.set_pause_generator(_pauses(seed, 0.3))
@@ -97,8 +100,11 @@ async def test_events_match_model(dut):
     await bench.source.wait()
     got = await receiver
     await ClockCycles(dut.clk, 50)
-    _compare(got, want)
+    _compare(got, want, params.depth_out)
     assert bench.sink.empty(), "records beyond the model's"
+    if os.environ.get("TB_OUTPUT"):
+        Path(os.environ["TB_OUTPUT"]).write_bytes(b"".join(bbo_records.to_bytes(w, params.depth_out)
+                                                           for w in got))
 
     # A cleared symbol reports exact again: its next record carries no stale flag.
     if model.stale:
@@ -118,7 +124,7 @@ async def test_measure_latency_and_throughput(dut):
     The sink never stalls and the source never pauses, so the figures are the book's own.
     """
     words, params = book_model.read_stimulus(os.environ["TB_STIMULUS"])
-    bench = BookBench(dut)
+    bench = BookBench(dut, params.depth_out)
     await bench.reset()
     want = book_model.BookModel(params).run(words)
     kind_of_seq = {records.unpack(w)["seq"]: chr(records.unpack(w)["kind"]) for w in words}
@@ -146,7 +152,7 @@ async def test_measure_latency_and_throughput(dut):
     await bench.source.wait()
     got = await receiver
     watcher.cancel()
-    _compare(got, want)
+    _compare(got, want, params.depth_out)
     # valid rises one cycle before the handshake cycle is seen with tready high: latency
     # counts from the cycle the event was taken to the first cycle its record is valid.
     per_kind: dict[str, list[int]] = {}

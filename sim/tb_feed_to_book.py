@@ -99,10 +99,10 @@ class FeedToBookBench:
             if self.sink.count() == before and self.dut.m_axis_tvalid.value == 0:
                 return
 
-    def take(self) -> list[int]:
+    def take(self, depth: int = 0) -> list[int]:
         words = []
         while not self.sink.empty():
-            words.append(bbo_records.from_bytes(bytes(self.sink.recv_nowait().tdata)))
+            words.append(bbo_records.from_bytes(bytes(self.sink.recv_nowait().tdata), depth))
         return words
 
 
@@ -126,11 +126,12 @@ async def test_feed_matches_book_model(dut):
     book = BookModel(_params())
     want = book.run(events)
 
+    depth = book.params.depth_out
     await bench.send(frames)
     await bench.settle()
-    got = bench.take()
+    got = bench.take(depth)
     for i, (g, w) in enumerate(zip(got, want)):
-        assert g == w, f"record {i}: got {bbo_records.unpack(g)}, want {bbo_records.unpack(w)}"
+        assert g == w, f"record {i}: got {bbo_records.unpack(g, depth)}, want {bbo_records.unpack(w, depth)}"
     assert len(got) == len(want), f"{len(got)} records, want {len(want)}"
 
     counters = (await bench.counters())["book"]
@@ -163,11 +164,12 @@ async def test_replay(dut):
     progress = os.environ.get("TB_PROGRESS", "")
     await bench.send(frames, progress)
     await bench.settle()
-    words = bench.take()
+    depth = _params().depth_out
+    words = bench.take(depth)
     counters = await bench.counters()
     assert counters["feed"]["frames_in"] == len(frames)
     assert counters["book"]["bbo_updates"] + counters["book"]["symbol_updates"] == len(words)
-    Path(os.environ["TB_OUTPUT"]).write_bytes(b"".join(bbo_records.to_bytes(w) for w in words))
+    Path(os.environ["TB_OUTPUT"]).write_bytes(b"".join(bbo_records.to_bytes(w, depth) for w in words))
     Path(os.environ["TB_COUNTERS"]).write_text(json.dumps(counters, indent=2))
     if progress:
         Path(progress).write_text(f"{len(frames)} {len(frames)}\n")

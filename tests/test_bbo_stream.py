@@ -76,3 +76,47 @@ def test_decoder_accepts_numpy_buffers():
     decoded = bbo_stream.decode(np.frombuffer(_stream(words), np.uint8))
     assert decoded.bbo.column("bid_size").to_pylist() == [7]
     assert decoded.bbo.column("symbol").to_pylist() == [""]
+
+
+def _depth_stream(words, depth):
+    return b"".join(bbo_records.to_bytes(w, depth) for w in words)
+
+
+def test_depth_record_adds_levels_after_the_bbo_fields():
+    width = bbo_records.RECORD_WIDTH
+    assert bbo_records.record_width(3) == width + 3 * bbo_records.LEVEL_WIDTH
+    assert bbo_records.positions(3)["price_1"] == (width, 32)
+    assert bbo_records.positions(3)["orders_3"] == (width + 2 * 128 + 96, 32)
+    word = bbo_records.pack({"kind": ord("B"), "price_2": 7, "size_2": 9}, 2)
+    assert bbo_records.unpack(bbo_records.from_bytes(bbo_records.to_bytes(word, 2), 2), 2)["size_2"] == 9
+
+
+def test_decoded_depth_stream_equals_the_oracle_depth_table():
+    feed = generator.generate(4000, 30, 4)
+    stream = _depth_stream(BookModel(BookParams(depth_out=5)).run(feed_events(feed.tobytes())), 5)
+    for levels in (1, 3, 5):
+        oracle = OracleBook(depth=levels).process(FeedChunk(feed, 1, None, 0))
+        decoded = bbo_stream.decode(stream, depth=5, levels=levels)
+        assert decoded.depth.num_rows > 100 and decoded.depth.equals(oracle["depth"])
+        assert decoded.bbo.equals(oracle["bbo"])
+
+
+def test_replace_with_same_price_and_shares_sends_no_depth_row():
+    from tickaccel import records
+
+    def event(seq, kind, ref, shares, price, new_ref=0):
+        return records.pack({"kind": ord(kind), "stock_locate": 1, "seq": seq, "order_ref": ref,
+                             "new_order_ref": new_ref, "side": ord("B"), "shares": shares, "price": price})
+
+    words = [event(1, "A", 10, 100, 500), event(2, "A", 11, 50, 400),
+             event(3, "U", 10, 100, 500, new_ref=12),   # same price and shares: no change
+             event(4, "U", 11, 60, 400, new_ref=13)]    # more shares at level 2: depth only
+    out = [bbo_records.unpack(w, 2) for w in BookModel(BookParams(depth_out=2)).run(words)]
+    assert [o["seq"] for o in out] == [1, 2, 4]
+    assert out[1]["flags"] == bbo_records.FLAG_DEPTH | bbo_records.FLAG_DEPTH_ONLY
+    assert (out[2]["price_2"], out[2]["size_2"], out[2]["orders_2"]) == (400, 60, 1)
+
+
+def test_decoder_refuses_more_levels_than_the_stream_carries():
+    with pytest.raises(ValueError, match="levels"):
+        bbo_stream.decode(b"", depth=2, levels=3)

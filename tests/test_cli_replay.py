@@ -57,7 +57,7 @@ def test_feeds_with_the_same_file_name_are_refused(feed, tmp_path):
 
 
 def test_backend_sim_refuses_tables_it_cannot_write(feed, tmp_path):
-    assert main(["replay", str(feed), "-o", str(tmp_path), "--backend", "sim", "--depth", "3"]) == 2
+    assert main(["replay", str(feed), "-o", str(tmp_path), "--backend", "sim", "--trades"]) == 2
 
 
 def test_dump_filters_types_and_limits(feed, capsys):

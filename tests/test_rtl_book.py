@@ -4,7 +4,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from tickaccel import generator
+from tickaccel import bbo_stream, generator
+from tickaccel.feed import FeedChunk
+from tickaccel.oracle import OracleBook
 from tickaccel.sim import book_model, book_runner, runner
 from tickaccel.sim.book_model import BookParams
 
@@ -50,3 +52,18 @@ def test_latency_and_throughput(tmp_path):
     for kind in "AEXD":
         assert measured["latency"][kind]["min"] <= 8, measured["latency"][kind]
     assert measured["events_per_cycle"] > 0.1
+
+
+def test_top_n_output_decodes_to_the_oracle_depth_and_bbo_tables(tmp_path):
+    # DEPTH_OUT 3 of TOP_N 4: the output carries fewer levels than the cache holds
+    params = BookParams(max_symbols=64, order_bucket_bits=11, order_ways=4, levels=32, top_n=4, depth_out=3)
+    feed = generator.generate(3000, 30, 24)
+    output = tmp_path / "records.bin"
+    _run(tmp_path, book_model.feed_events(feed.tobytes()), params, "test_events_match_model",
+         TB_BACKPRESSURE="1", TB_OUTPUT=str(output))
+    for levels in (1, 3):
+        oracle = OracleBook(depth=levels).process(FeedChunk(feed, 1, None, 0))
+        decoded = bbo_stream.decode(output.read_bytes(), depth=3, levels=levels)
+        assert decoded.stale == {}
+        assert decoded.depth.num_rows > 100 and decoded.depth.equals(oracle["depth"])
+        assert decoded.bbo.equals(oracle["bbo"])

@@ -62,7 +62,9 @@ def random_words(seed: int, n: int) -> list[int]:
 @pytest.mark.parametrize("params", [
     PARAMS,
     BookParams(max_symbols=64, order_bucket_bits=10, order_ways=4, levels=16, top_n=1),
-], ids=["overflowing", "top1"])
+    # top-N output on dense books: U that puts back the same price and shares changes nothing
+    BookParams(max_symbols=64, order_bucket_bits=5, order_ways=2, levels=8, top_n=3, depth_out=2),
+], ids=["overflowing", "top1", "depth"])
 def test_rtl_book_follows_the_model_on_random_sequences(tmp_path, params):
     words = random_words(7, 3000)
     model = BookModel(params)

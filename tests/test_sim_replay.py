@@ -50,6 +50,18 @@ def test_pcap_frames_go_through_as_they_are(tmp_path):
     assert summary["format"] == "pcap"
 
 
+@needs_simulator
+def test_top_n_output_replays_to_the_oracle_depth_table(tmp_path):
+    feed = tmp_path / "feed.itch"
+    feed.write_bytes(generator.generate(2000, 40, 43).tobytes())
+    summary = replay_sim(feed, tmp_path / "sim", params=PARAMS, depth=5)
+    replay(feed, tmp_path / "cpu", engine="oracle", depth=5)
+    for name in ("bbo", "depth"):
+        sim = pq.read_table(tmp_path / "sim" / f"{name}.parquet")
+        assert sim.num_rows > 100 and sim.equals(pq.read_table(tmp_path / "cpu" / f"{name}.parquet"))
+    assert summary["rows"]["depth"] > 0 and summary["rtl"]["parameters"]["DEPTH_OUT"] == 5
+
+
 def test_missing_simulator_is_named(tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "available_simulators", list)
     feed = tmp_path / "feed.itch"

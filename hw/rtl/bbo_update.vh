@@ -5,7 +5,7 @@ localparam BBO_UPDATE_WIDTH = 336;
 localparam BBO_KIND_LSB = 0;
 localparam BBO_KIND_WIDTH = 8;  // 'B' BBO update, 'R' stock directory (symbol name in bid_size)
 localparam BBO_FLAGS_LSB = 8;
-localparam BBO_FLAGS_WIDTH = 8;  // bit 0: the symbol's book is stale
+localparam BBO_FLAGS_WIDTH = 8;  // bit 0: the symbol's book is stale; with depth: bit 1 levels follow, bit 2 ask side, bit 3 depth only
 localparam BBO_STOCK_LOCATE_LSB = 16;
 localparam BBO_STOCK_LOCATE_WIDTH = 16;  // stock locate code
 localparam BBO_TIMESTAMP_LSB = 32;
@@ -21,6 +21,18 @@ localparam BBO_BID_SIZE_WIDTH = 64;  // shares at the best bid; R: stock symbol,
 localparam BBO_ASK_SIZE_LSB = 272;
 localparam BBO_ASK_SIZE_WIDTH = 64;  // shares at the best ask
 
+// Optional depth: DEPTH_OUT levels of BBO_LEVEL_WIDTH bits from bit BBO_UPDATE_WIDTH, best first.
+localparam BBO_LEVEL_WIDTH = 128;
+localparam BBO_LEVEL_PRICE_LSB = 0;
+localparam BBO_LEVEL_PRICE_WIDTH = 32;  // level price, 0 when the side has fewer levels
+localparam BBO_LEVEL_SIZE_LSB = 32;
+localparam BBO_LEVEL_SIZE_WIDTH = 64;  // shares at the level
+localparam BBO_LEVEL_ORDERS_LSB = 96;
+localparam BBO_LEVEL_ORDERS_WIDTH = 32;  // orders at the level
+
 localparam BBO_KIND_BBO = 8'h42;  // B
 localparam BBO_KIND_SYMBOL = 8'h52;  // R
 localparam BBO_FLAG_STALE = 8'h01;
+localparam BBO_FLAG_DEPTH = 8'h02;  // the side's levels follow (they changed)
+localparam BBO_FLAG_ASK = 8'h04;  // those levels are the ask side's
+localparam BBO_FLAG_DEPTH_ONLY = 8'h08;  // BBO unchanged: not a BBO row

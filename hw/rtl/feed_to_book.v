@@ -14,7 +14,9 @@ module feed_to_book #(
     parameter ORDER_BUCKET_BITS = 14,
     parameter ORDER_WAYS = 4,
     parameter LEVELS = 64,
-    parameter TOP_N = 8
+    parameter TOP_N = 8,
+    parameter DEPTH_OUT = 0,  // levels per side in each record (order_book); 0: BBO only
+    parameter OUT_WIDTH = 336 + DEPTH_OUT * 128  // BBO_UPDATE_WIDTH + DEPTH_OUT * BBO_LEVEL_WIDTH
 ) (
     input  wire                    clk,
     input  wire                    rst,
@@ -26,7 +28,7 @@ module feed_to_book #(
     input  wire                    s_axis_tlast,
     input  wire                    s_axis_tuser,
 
-    output wire [335:0]            m_axis_tdata,
+    output wire [OUT_WIDTH-1:0]    m_axis_tdata,
     output wire                    m_axis_tvalid,
     input  wire                    m_axis_tready,
     output wire                    m_axis_tlast,
@@ -63,7 +65,8 @@ module feed_to_book #(
 localparam LOCATE_WIDTH = $clog2(MAX_SYMBOLS);
 
 initial begin
-    if (BOOK_EVENT_WIDTH != 336 || BBO_UPDATE_WIDTH != 336 || TOP_CSR_ADDR_WIDTH != 21) begin
+    if (BOOK_EVENT_WIDTH != 336 || BBO_UPDATE_WIDTH != 336 || BBO_LEVEL_WIDTH != 128
+            || OUT_WIDTH != BBO_UPDATE_WIDTH + DEPTH_OUT * BBO_LEVEL_WIDTH || TOP_CSR_ADDR_WIDTH != 21) begin
         $error("feed_to_book: port widths must follow book_event.vh, bbo_update.vh, book_csr_map.vh");
         $finish;
     end
@@ -148,7 +151,7 @@ wire [BOOK_CSR_COUNTER_COUNT-1:0] stat_inc;
 
 order_book #(
     .MAX_SYMBOLS(MAX_SYMBOLS), .ORDER_BUCKET_BITS(ORDER_BUCKET_BITS), .ORDER_WAYS(ORDER_WAYS),
-    .LEVELS(LEVELS), .TOP_N(TOP_N)
+    .LEVELS(LEVELS), .TOP_N(TOP_N), .DEPTH_OUT(DEPTH_OUT), .OUT_WIDTH(OUT_WIDTH)
 ) order_book_inst (
     .clk(clk), .rst(rst),
     .s_axis_tdata(event_tdata), .s_axis_tvalid(event_tvalid), .s_axis_tready(event_tready),

@@ -18,6 +18,14 @@
 // of the symbol carries the stale flag until the host clears it (stale_clear_*).
 // Adds and R events with stock locate >= MAX_SYMBOLS are counted and dropped.
 //
+// Optional top-N output (DEPTH_OUT > 0, at most TOP_N): each record is DEPTH_OUT
+// levels wider (host/bbo_records.py), and a record also leaves when the event
+// changed one of the best DEPTH_OUT levels of the side it touched; it then
+// carries that side's levels after the event (BBO_FLAG_DEPTH, BBO_FLAG_ASK), and
+// BBO_FLAG_DEPTH_ONLY when the BBO did not change. "Changed" is the software
+// book's rule, the levels after the whole event against those before it: a U
+// that puts the same shares back at the same price changes nothing.
+//
 // Per-symbol memories beside the book: the BBO last sent, the stale flags (32 per
 // word, second port for the CSR window) and the symbol names (second port for
 // the CSR window). All are cleared after rst; s_axis_tready is low until then.
@@ -28,8 +36,9 @@ module order_book #(
     parameter ORDER_WAYS = 4,
     parameter LEVELS = 64,
     parameter TOP_N = 8,
+    parameter DEPTH_OUT = 0,       // levels per side in each record; 0: BBO only
     parameter RECORD_WIDTH = 336,  // must equal BOOK_EVENT_WIDTH
-    parameter OUT_WIDTH = 336      // must equal BBO_UPDATE_WIDTH
+    parameter OUT_WIDTH = 336 + DEPTH_OUT * 128  // must equal BBO_UPDATE_WIDTH + DEPTH_OUT * BBO_LEVEL_WIDTH
 ) (
     input  wire                     clk,
     input  wire                     rst,
@@ -76,10 +85,19 @@ module order_book #(
 localparam LOCATE_WIDTH = $clog2(MAX_SYMBOLS);
 localparam SLOT_WIDTH = $clog2(LEVELS);
 localparam ENTRY_WIDTH = SLOT_WIDTH + 32 + 32 + 1 + LOCATE_WIDTH;  // order_store entry
+localparam CACHE_BITS = TOP_N * BBO_LEVEL_WIDTH;  // price_levels' resp_levels
+// the record's depth part; one spare bit keeps the vector legal when DEPTH_OUT = 0
+localparam DEPTH_BITS = DEPTH_OUT * BBO_LEVEL_WIDTH + 1;
+localparam [TOP_N-1:0] DEPTH_MASK = (1 << DEPTH_OUT) - 1;  // the cached levels the output carries
 
 initial begin
-    if (RECORD_WIDTH != BOOK_EVENT_WIDTH || OUT_WIDTH != BBO_UPDATE_WIDTH) begin
-        $error("order_book: RECORD_WIDTH must be %0d and OUT_WIDTH %0d", BOOK_EVENT_WIDTH, BBO_UPDATE_WIDTH);
+    if (RECORD_WIDTH != BOOK_EVENT_WIDTH || OUT_WIDTH != BBO_UPDATE_WIDTH + DEPTH_OUT * BBO_LEVEL_WIDTH) begin
+        $error("order_book: RECORD_WIDTH must be %0d and OUT_WIDTH %0d", BOOK_EVENT_WIDTH,
+               BBO_UPDATE_WIDTH + DEPTH_OUT * BBO_LEVEL_WIDTH);
+        $finish;
+    end
+    if (DEPTH_OUT < 0 || DEPTH_OUT > TOP_N) begin
+        $error("order_book: DEPTH_OUT must be in 0..TOP_N");
         $finish;
     end
     if (MAX_SYMBOLS < 64 || MAX_SYMBOLS > 65536 || (MAX_SYMBOLS & (MAX_SYMBOLS - 1)) != 0) begin
@@ -114,6 +132,7 @@ reg [63:0]  symbol_ram [0:MAX_SYMBOLS-1];
 reg [191:0] bbo_rd;
 reg [31:0]  stale_rd;
 
+// CSR read ports; the engine's ports are below, after the state machine's signals.
 always @(posedge clk) begin
     csr_stale_data <= stale_ram[csr_stale_addr];
     csr_symbol_data <= symbol_ram[csr_symbol_addr];
@@ -133,6 +152,8 @@ wire lv_ready, lv_resp_valid, lv_resp_ok, lv_top_valid;
 wire [SLOT_WIDTH-1:0] lv_resp_slot;
 wire [31:0] lv_top_price;
 wire [63:0] lv_top_shares;
+wire [CACHE_BITS-1:0] lv_levels;
+wire [TOP_N-1:0] lv_levels_changed;
 
 // the order found by S_REF_FIND
 wire [LOCATE_WIDTH-1:0] found_locate = os_entry[0 +: LOCATE_WIDTH];
@@ -185,6 +206,7 @@ price_levels #(
     .req_remove(left == 0),
     .resp_valid(lv_resp_valid), .resp_ok(lv_resp_ok), .resp_slot(lv_resp_slot),
     .resp_top_valid(lv_top_valid), .resp_top_price(lv_top_price), .resp_top_shares(lv_top_shares),
+    .resp_levels(lv_levels), .resp_levels_changed(lv_levels_changed),
     .stat_scan(stat_level_scan)
 );
 
@@ -194,27 +216,106 @@ reg        touched;     // the levels of side ev_sell were changed
 reg [31:0] top_price;
 reg [63:0] top_shares;
 reg        stale_new;   // this event found no room
+reg        depth_changed;            // the side's best DEPTH_OUT levels changed (DEPTH_OUT > 0)
+reg        u_same;                   // U: the new order has the original's price and shares
+reg [DEPTH_BITS-1:0] depth_levels;   // those levels after the event, {spare, levels}
 
-wire [191:0] bbo_next = !touched ? bbo_rd
-                      : ev_sell ? {top_shares, bbo_rd[127:64], top_price, bbo_rd[31:0]}
-                      : {bbo_rd[191:128], top_shares, bbo_rd[63:32], top_price};
+// The level response that ends an event (the add of A/F/U, the reduce of
+// E/C/X/D) is compared and sent in the cycle it arrives, not one later: the
+// *_now values mix it into the registers above, which hold the outcome of
+// the earlier steps (the reduce of a U, or an add refused before the levels).
+wire lv_last = lv_resp_valid && (state == S_ADD_LEVEL || (state == S_REDUCE_LEVEL && ev_kind != "U"));
+wire lv_took = lv_resp_valid && (state == S_REDUCE_LEVEL || lv_resp_ok);
+wire deciding = state == S_COMPARE || lv_last;
+wire        touched_now    = lv_took || touched;
+wire [31:0] top_price_now  = lv_took ? lv_top_price : top_price;
+wire [63:0] top_shares_now = lv_took ? lv_top_shares : top_shares;
+wire        stale_new_now  = stale_new || (lv_resp_valid && state == S_ADD_LEVEL && !lv_resp_ok);
+wire        lv_depth       = (lv_levels_changed & DEPTH_MASK) != 0;
+wire        depth_changed_now = !lv_resp_valid ? depth_changed
+                              : state == S_REDUCE_LEVEL ? lv_depth
+                              : ev_kind == "U" && lv_resp_ok && u_same ? 1'b0  // the book is as before
+                              : depth_changed || lv_depth;
+// truncated or widened: only the low DEPTH_OUT levels are sent
+wire [DEPTH_BITS-1:0] depth_levels_now = lv_resp_valid ? lv_levels : depth_levels;
+wire depth_emit = DEPTH_OUT != 0 && depth_changed_now;
+
+wire [191:0] bbo_next = !touched_now ? bbo_rd
+                      : ev_sell ? {top_shares_now, bbo_rd[127:64], top_price_now, bbo_rd[31:0]}
+                      : {bbo_rd[191:128], top_shares_now, bbo_rd[63:32], top_price_now};
 wire was_stale = stale_rd[ev_locate[4:0]];
 wire bbo_changed = bbo_next != bbo_rd;
-wire became_stale = stale_new && !was_stale;
+wire became_stale = stale_new_now && !was_stale;
+wire [7:0] depth_flags = !depth_emit ? 8'h00
+                       : BBO_FLAG_DEPTH | (ev_sell ? BBO_FLAG_ASK : 8'h00)
+                         | (bbo_changed ? 8'h00 : BBO_FLAG_DEPTH_ONLY);
 
+// {depth, BBO fields} cut to OUT_WIDTH: the spare bit of depth_levels falls off
 wire [OUT_WIDTH-1:0] bbo_record = {
+    depth_emit ? depth_levels_now : {DEPTH_BITS{1'b0}},
     bbo_next[191:128], bbo_next[127:64], bbo_next[63:32], bbo_next[31:0],
     ev_seq, ev_timestamp, {{16-LOCATE_WIDTH{1'b0}}, ev_locate},
-    (was_stale || stale_new) ? BBO_FLAG_STALE : 8'h00, BBO_KIND_BBO
+    ((was_stale || stale_new_now) ? BBO_FLAG_STALE : 8'h00) | depth_flags, BBO_KIND_BBO
 };
 wire [OUT_WIDTH-1:0] symbol_record = {
-    64'd0, s_axis_tdata[REC_NEW_ORDER_REF_LSB +: 64], 32'd0, 32'd0,
+    {DEPTH_BITS{1'b0}}, 64'd0, s_axis_tdata[REC_NEW_ORDER_REF_LSB +: 64], 32'd0, 32'd0,
     s_axis_tdata[REC_SEQ_LSB +: 64], s_axis_tdata[REC_TIMESTAMP_LSB +: 48], in_locate,
     8'h00, BBO_KIND_SYMBOL
 };
 
 reg [OUT_WIDTH-1:0] pending;
 wire out_free = !m_axis_tvalid || m_axis_tready;
+
+// ---- the engine's memory ports ----
+// One write port per memory (the clear sweep after rst, else the one state that
+// writes it) and one synchronous read port, muxed from the states: the shape
+// Yosys maps to block RAM. A state never reads a memory in the cycle it writes it.
+
+wire clear_sweep = state == S_CLEAR && !clear_index[LOCATE_WIDTH];
+wire ref_found = state == S_REF_FIND && os_find_valid && os_hit;
+wire symbol_event = accept_event && in_kind == "R" && in_range;
+
+wire                    bbo_we    = clear_sweep || (deciding && bbo_changed);
+wire [LOCATE_WIDTH-1:0] bbo_waddr = clear_sweep ? clear_index[LOCATE_WIDTH-1:0] : ev_locate;
+wire [191:0]            bbo_wdata = clear_sweep ? 192'd0 : bbo_next;
+wire                    bbo_re    = state == S_IDLE || ref_found;
+wire [LOCATE_WIDTH-1:0] bbo_raddr = state == S_IDLE ? in_locate[LOCATE_WIDTH-1:0] : found_locate;
+
+wire                    stale_we    = clear_sweep || (deciding && became_stale)
+                                      || state == S_STALE_CLEAR;
+wire [LOCATE_WIDTH-6:0] stale_waddr = clear_sweep ? clear_index[LOCATE_WIDTH-1:5]
+                                    : state == S_STALE_CLEAR ? stale_clear_word
+                                    : ev_locate[LOCATE_WIDTH-1:5];
+wire [31:0]             stale_wdata = clear_sweep ? 32'd0
+                                    : state == S_STALE_CLEAR ? stale_rd & ~stale_clear_mask
+                                    : stale_rd | (32'd1 << ev_locate[4:0]);
+wire [LOCATE_WIDTH-6:0] stale_raddr = state != S_IDLE ? found_locate[LOCATE_WIDTH-1:5]
+                                    : stale_clear_valid ? stale_clear_word
+                                    : in_locate[LOCATE_WIDTH-1:5];
+
+wire                    symbol_we    = clear_sweep || symbol_event;
+wire [LOCATE_WIDTH-1:0] symbol_waddr = clear_sweep ? clear_index[LOCATE_WIDTH-1:0]
+                                                   : in_locate[LOCATE_WIDTH-1:0];
+wire [63:0]             symbol_wdata = clear_sweep ? 64'd0 : s_axis_tdata[REC_NEW_ORDER_REF_LSB +: 64];
+
+always @(posedge clk) begin
+    if (bbo_we)
+        bbo_ram[bbo_waddr] <= bbo_wdata;
+    if (bbo_re)
+        bbo_rd <= bbo_ram[bbo_raddr];
+end
+
+always @(posedge clk) begin
+    if (stale_we)
+        stale_ram[stale_waddr] <= stale_wdata;
+    if (bbo_re)
+        stale_rd <= stale_ram[stale_raddr];
+end
+
+always @(posedge clk) begin
+    if (symbol_we)
+        symbol_ram[symbol_waddr] <= symbol_wdata;
+end
 
 always @(posedge clk) begin
     if (m_axis_tready)
@@ -234,9 +335,6 @@ always @(posedge clk) begin
     case (state)
     S_CLEAR: begin
         if (!clear_index[LOCATE_WIDTH]) begin
-            bbo_ram[clear_index[LOCATE_WIDTH-1:0]] <= 192'd0;
-            symbol_ram[clear_index[LOCATE_WIDTH-1:0]] <= 64'd0;
-            stale_ram[clear_index[LOCATE_WIDTH-1:5]] <= 32'd0;
             clear_index <= clear_index + 1'b1;
         end else if (os_ready && lv_ready) begin
             state <= S_IDLE;
@@ -245,6 +343,7 @@ always @(posedge clk) begin
     S_IDLE: begin
         touched <= 1'b0;
         stale_new <= 1'b0;
+        depth_changed <= 1'b0;
         ev_kind <= in_kind;
         ev_timestamp <= s_axis_tdata[REC_TIMESTAMP_LSB +: 48];
         ev_seq <= s_axis_tdata[REC_SEQ_LSB +: 64];
@@ -253,10 +352,7 @@ always @(posedge clk) begin
         ev_price <= s_axis_tdata[REC_PRICE_LSB +: 32];
         ev_sell <= s_axis_tdata[REC_SIDE_LSB +: 8] == "S";
         ev_locate <= in_locate[LOCATE_WIDTH-1:0];
-        bbo_rd <= bbo_ram[in_locate[LOCATE_WIDTH-1:0]];
-        stale_rd <= stale_ram[in_locate[LOCATE_WIDTH-1:5]];
         if (stale_clear_valid) begin
-            stale_rd <= stale_ram[stale_clear_word];
             state <= S_STALE_CLEAR;
         end else if (s_axis_tvalid) begin
             if ((in_add || in_kind == "R") && !in_range) begin
@@ -266,7 +362,6 @@ always @(posedge clk) begin
             end else if (in_change) begin
                 state <= S_REF_FIND;
             end else if (in_kind == "R") begin
-                symbol_ram[in_locate[LOCATE_WIDTH-1:0]] <= s_axis_tdata[REC_NEW_ORDER_REF_LSB +: 64];
                 pending <= symbol_record;
                 stat_symbol_update <= 1'b1;
                 state <= S_EMIT;
@@ -291,26 +386,17 @@ always @(posedge clk) begin
         end
     end
     S_ADD_LEVEL: begin
-        if (lv_resp_valid) begin
-            if (lv_resp_ok) begin
-                touched <= 1'b1;
-                top_price <= lv_top_price;
-                top_shares <= lv_top_shares;
-            end else begin
-                stat_level_store_full <= 1'b1;
-                stale_new <= 1'b1;
-            end
-            state <= S_COMPARE;
-        end
+        // the event ends here: compared and sent below (deciding)
+        if (lv_resp_valid && !lv_resp_ok)
+            stat_level_store_full <= 1'b1;
     end
     S_REF_FIND: begin
         if (os_find_valid) begin
             if (os_hit) begin
                 stat_overfill <= over;
+                u_same <= ev_price == found_price && ev_shares == found_shares;
                 ev_locate <= found_locate;
                 ev_sell <= found_sell;
-                bbo_rd <= bbo_ram[found_locate];
-                stale_rd <= stale_ram[found_locate[LOCATE_WIDTH-1:5]];
                 state <= S_REDUCE_LEVEL;
             end else begin
                 stat_unknown_ref <= 1'b1;
@@ -319,22 +405,39 @@ always @(posedge clk) begin
         end
     end
     S_REDUCE_LEVEL: begin
-        if (lv_resp_valid) begin
-            touched <= 1'b1;
-            top_price <= lv_top_price;
-            top_shares <= lv_top_shares;
-            state <= ev_kind == "U" ? S_ADD_FIND : S_COMPARE;
+        // E/C/X/D end here (deciding); a U goes on to add its new order
+        if (lv_resp_valid && ev_kind == "U") begin
+            touched <= touched_now;
+            top_price <= top_price_now;
+            top_shares <= top_shares_now;
+            depth_changed <= depth_changed_now;
+            depth_levels <= depth_levels_now;
+            state <= S_ADD_FIND;
         end
     end
     S_COMPARE: begin
-        if (bbo_changed)
-            bbo_ram[ev_locate] <= bbo_next;
+        // an event that ended before reaching the levels: compared and sent below (deciding)
+    end
+    S_EMIT: begin
+        if (out_free) begin
+            m_axis_tdata <= pending;
+            m_axis_tvalid <= 1'b1;
+            state <= S_IDLE;
+        end
+    end
+    S_STALE_CLEAR: begin
+        status_stale_symbols <= status_stale_symbols - popcount(stale_rd & stale_clear_mask);
+        state <= S_IDLE;
+    end
+    default: state <= S_IDLE;
+    endcase
+
+    if (deciding) begin
         if (became_stale) begin
-            stale_ram[ev_locate[LOCATE_WIDTH-1:5]] <= stale_rd | (32'd1 << ev_locate[4:0]);
             status_stale_symbols <= status_stale_symbols + 1'b1;
             stat_stale_raised <= 1'b1;
         end
-        if (bbo_changed || became_stale) begin
+        if (bbo_changed || became_stale || depth_emit) begin
             stat_bbo_update <= 1'b1;
             if (out_free) begin
                 m_axis_tdata <= bbo_record;
@@ -348,20 +451,6 @@ always @(posedge clk) begin
             state <= S_IDLE;
         end
     end
-    S_EMIT: begin
-        if (out_free) begin
-            m_axis_tdata <= pending;
-            m_axis_tvalid <= 1'b1;
-            state <= S_IDLE;
-        end
-    end
-    S_STALE_CLEAR: begin
-        stale_ram[stale_clear_word] <= stale_rd & ~stale_clear_mask;
-        status_stale_symbols <= status_stale_symbols - popcount(stale_rd & stale_clear_mask);
-        state <= S_IDLE;
-    end
-    default: state <= S_IDLE;
-    endcase
 
     if (rst) begin
         state <= S_CLEAR;

@@ -87,19 +87,24 @@ reg                     held_hit;
 assign op_ready = !clearing;
 
 // Compare the bucket just read with the held tag: the hit way, else the first free way.
+// The hit entry is picked inside the loop, not by a part-select at hit_way*WAY_WIDTH,
+// which would be a barrel shifter across the bucket.
 reg [$clog2(WAYS+1)-1:0] hit_way, free_way;
 reg any_hit, any_free;
+reg [ENTRY_WIDTH-1:0] hit_entry;
 integer w;
 always @* begin
     any_hit = 1'b0;
     any_free = 1'b0;
     hit_way = 0;
     free_way = 0;
+    hit_entry = 0;
     for (w = WAYS - 1; w >= 0; w = w - 1) begin
         if (read_data[w*WAY_WIDTH + WAY_WIDTH - 1]) begin
             if (read_data[w*WAY_WIDTH + ENTRY_WIDTH +: TAG_WIDTH] == held_tag) begin
                 any_hit = 1'b1;
                 hit_way = w;
+                hit_entry = read_data[w*WAY_WIDTH +: ENTRY_WIDTH];
             end
         end else begin
             any_free = 1'b1;
@@ -110,16 +115,35 @@ end
 
 assign find_hit = any_hit;
 assign find_free = any_free;
-assign find_entry = read_data[hit_way*WAY_WIDTH +: ENTRY_WIDTH];
+assign find_entry = hit_entry;
 
 wire [BUCKET_WIDTH-1:0] bucket_now = read_pending ? read_data : held_bucket;
 wire [$clog2(WAYS+1)-1:0] way_now = read_pending ? (any_hit ? hit_way : free_way) : held_way;
 wire hit_now = read_pending ? any_hit : held_hit;
 
 reg [BUCKET_WIDTH-1:0] written;
+integer v;
 always @* begin
     written = bucket_now;
-    written[way_now*WAY_WIDTH +: WAY_WIDTH] = {op_write_valid, held_tag, op_entry};
+    for (v = 0; v < WAYS; v = v + 1)
+        if (v == way_now)
+            written[v*WAY_WIDTH +: WAY_WIDTH] = {op_write_valid, held_tag, op_entry};
+end
+
+// The RAM has one write port (the clear sweep after reset, else the held
+// bucket) and one synchronous read port, the shape Yosys maps to block RAM or
+// UltraRAM; a find and a write never share a cycle.
+wire                    write_now = !clearing && !op_find && op_write;
+wire                    ram_we    = clearing || write_now;
+wire [BUCKET_BITS-1:0]  ram_waddr = clearing ? clear_index[BUCKET_BITS-1:0] : held_index;
+wire [BUCKET_WIDTH-1:0] ram_wdata = clearing ? {BUCKET_WIDTH{1'b0}} : written;
+wire                    ram_re    = !clearing && op_find;
+
+always @(posedge clk) begin
+    if (ram_we)
+        ram[ram_waddr] <= ram_wdata;
+    if (ram_re)
+        read_data <= ram[bucket_of(op_ref)];
 end
 
 always @(posedge clk) begin
@@ -131,18 +155,15 @@ always @(posedge clk) begin
         held_hit <= any_hit;
     end
     if (clearing) begin
-        ram[clear_index[BUCKET_BITS-1:0]] <= {BUCKET_WIDTH{1'b0}};
         clear_index <= clear_index + 1'b1;
         if (clear_index == BUCKETS - 1)
             clearing <= 1'b0;
     end else if (op_find) begin
         held_index <= bucket_of(op_ref);
         held_tag <= op_ref[63:BUCKET_BITS];
-        read_data <= ram[bucket_of(op_ref)];
         read_pending <= 1'b1;
         find_valid <= 1'b1;
     end else if (op_write) begin
-        ram[held_index] <= written;
         held_bucket <= written;
         held_hit <= op_write_valid;
         if (op_write_valid && !hit_now)

@@ -20,7 +20,10 @@
 // drops the order and flags the symbol stale.
 //
 // Interface: one request at a time while req_ready; resp_valid pulses when done
-// with the side's best level after the request (resp_top_*; valid 0 = empty).
+// with the side's best level after the request (resp_top_*; valid 0 = empty),
+// the side's cached levels after it (resp_levels, best first, {count, shares,
+// price} each, zeros past the last) and which of them differ from before it
+// (resp_levels_changed, bit i = level i): the optional top-N output.
 //   add    (req_add = 1): req_price, req_shares -> resp_ok, resp_slot
 //   reduce (req_add = 0): req_slot, req_shares off the level, req_remove: one
 //          order leaves it; the level goes when its last order does.
@@ -51,6 +54,8 @@ module price_levels #(
     output reg                       resp_top_valid,
     output reg  [31:0]               resp_top_price,
     output reg  [SIZE_WIDTH-1:0]     resp_top_shares,
+    output reg  [TOP_N*LEVEL_WIDTH-1:0] resp_levels,
+    output reg  [TOP_N-1:0]          resp_levels_changed,
 
     output reg                       stat_scan
 );
@@ -127,6 +132,9 @@ function [SLOT_WIDTH-1:0] lowest_set;
 endfunction
 
 // ---- decision on the head word (S_DECIDE) and at the end of a scan ----
+// Cache entries are chosen by comparing a loop index with the wanted position,
+// never by a variable part-select: a part-select at index*CE_WIDTH becomes a
+// barrel shifter across the whole cache, in logic and in synthesis time.
 
 wire [LEVELS-1:0]        bitmap  = head_rd[LEVELS-1:0];
 wire [NL_WIDTH-1:0]      nlevels = head_rd[NL_LSB +: NL_WIDTH];
@@ -142,24 +150,27 @@ reg [LEVELS-1:0]       bitmap_next, cached_slots;
 reg                    need_scan, add_ok, level_we;
 reg [SLOT_WIDTH-1:0]   level_slot;
 reg [LEVEL_WIDTH-1:0]  level_wdata, level_new;
-reg [CE_WIDTH-1:0]     entry;
+reg [CE_WIDTH-1:0]     entry, hit_entry;
 reg                    gone;
 integer i;
 
 always @* begin
     hit = 1'b0;
     hit_index = 0;
-    insert_pos = 0;
-    for (i = 0; i < TOP_N; i = i + 1) begin
-        if (i < ncached) begin
-            if (op_add ? cache[i*CE_WIDTH +: 32] == op_price
-                       : cache[i*CE_WIDTH + SLOT_LSB +: SLOT_WIDTH] == op_slot) begin
-                hit = 1'b1;
-                hit_index = i;
-            end
-            if (better(op_sell, cache[i*CE_WIDTH +: 32], op_price))
-                insert_pos = insert_pos + 1'b1;
+    hit_entry = 0;
+    // The cache is sorted best first, so the entries better than op_price are a
+    // prefix and the insert position is the first entry that is not: a priority
+    // encoder, not a chain of TOP_N adders counting them.
+    insert_pos = TOP_N;
+    for (i = TOP_N - 1; i >= 0; i = i - 1) begin
+        if (i < ncached && (op_add ? cache[i*CE_WIDTH +: 32] == op_price
+                                   : cache[i*CE_WIDTH + SLOT_LSB +: SLOT_WIDTH] == op_slot)) begin
+            hit = 1'b1;
+            hit_index = i;
+            hit_entry = cache[i*CE_WIDTH +: CE_WIDTH];
         end
+        if (!(i < ncached && better(op_sell, cache[i*CE_WIDTH +: 32], op_price)))
+            insert_pos = i;
     end
 
     cache_next = cache;
@@ -177,10 +188,12 @@ always @* begin
 
     if (op_add) begin
         if (hit) begin
-            entry = cache[hit_index*CE_WIDTH +: CE_WIDTH];
+            entry = hit_entry;
             entry[SHARES_LSB +: SIZE_WIDTH] = entry[SHARES_LSB +: SIZE_WIDTH] + op_shares;
             entry[COUNT_LSB +: COUNT_WIDTH] = entry[COUNT_LSB +: COUNT_WIDTH] + 1'b1;
-            cache_next[hit_index*CE_WIDTH +: CE_WIDTH] = entry;
+            for (i = 0; i < TOP_N; i = i + 1)
+                if (i == hit_index)
+                    cache_next[i*CE_WIDTH +: CE_WIDTH] = entry;
             level_we = 1'b1;
             level_slot = entry[SLOT_LSB +: SLOT_WIDTH];
             level_wdata = entry[LEVEL_WIDTH-1:0];
@@ -197,10 +210,11 @@ always @* begin
             nlevels_next = nlevels + 1'b1;
             if (insert_pos < TOP_N) begin
                 entry = {level_slot, level_new};
-                for (i = TOP_N - 1; i >= 0; i = i - 1)
-                    if (i > insert_pos)
-                        cache_next[i*CE_WIDTH +: CE_WIDTH] = cache[(i-1)*CE_WIDTH +: CE_WIDTH];
-                cache_next[insert_pos*CE_WIDTH +: CE_WIDTH] = entry;
+                for (i = 0; i < TOP_N; i = i + 1)
+                    if (i == insert_pos)
+                        cache_next[i*CE_WIDTH +: CE_WIDTH] = entry;
+                    else if (i > insert_pos)  // i >= 1 here; the guard keeps i = 0's select in range
+                        cache_next[i*CE_WIDTH +: CE_WIDTH] = cache[(i > 0 ? i - 1 : 0)*CE_WIDTH +: CE_WIDTH];
                 if (ncached < TOP_N)
                     ncached_next = ncached + 1'b1;
             end
@@ -222,8 +236,11 @@ always @* begin
             ncached_next = ncached - 1'b1;
             need_scan = nlevels_next > ncached_next;
         end else if (hit) begin
-            cache_next[hit_index*CE_WIDTH + SHARES_LSB +: SIZE_WIDTH] = level_wdata[SHARES_LSB +: SIZE_WIDTH];
-            cache_next[hit_index*CE_WIDTH + COUNT_LSB +: COUNT_WIDTH] = level_wdata[COUNT_LSB +: COUNT_WIDTH];
+            for (i = 0; i < TOP_N; i = i + 1)
+                if (i == hit_index) begin
+                    cache_next[i*CE_WIDTH + SHARES_LSB +: SIZE_WIDTH] = level_wdata[SHARES_LSB +: SIZE_WIDTH];
+                    cache_next[i*CE_WIDTH + COUNT_LSB +: COUNT_WIDTH] = level_wdata[COUNT_LSB +: COUNT_WIDTH];
+                end
         end
     end
 
@@ -247,6 +264,7 @@ wire [SLOT_WIDTH-1:0]    work_free    = lowest_set(~work_bitmap);
 wire [CE_WIDTH-1:0]      best_final   = scan_better ? {scan_rd_slot, level_rd} : best;
 
 reg [HEAD_WIDTH-1:0] head_final;  // head_work with the scan's outcome
+integer j;
 always @* begin
     head_final = head_work;
     if (scan_find) begin
@@ -255,7 +273,9 @@ always @* begin
             head_final[NL_LSB +: NL_WIDTH] = work_nlevels + 1'b1;
         end
     end else begin
-        head_final[CACHE_LSB + work_ncached*CE_WIDTH +: CE_WIDTH] = best_final;
+        for (j = 0; j < TOP_N; j = j + 1)
+            if (j == work_ncached)
+                head_final[CACHE_LSB + j*CE_WIDTH +: CE_WIDTH] = best_final;
         head_final[NC_LSB +: NC_WIDTH] = work_ncached + 1'b1;
     end
 end
@@ -264,11 +284,78 @@ wire [CE_WIDTH-1:0] top_now   = head_rd[CACHE_LSB +: CE_WIDTH];
 wire [CE_WIDTH-1:0] top_next  = cache_next[CE_WIDTH-1:0];
 wire [CE_WIDTH-1:0] top_final = head_final[CACHE_LSB +: CE_WIDTH];
 
+// The cached levels as the response carries them: {count, shares, price}, zeros past the last.
+function [TOP_N*LEVEL_WIDTH-1:0] levels_of;
+    input [TOP_N*CE_WIDTH-1:0] entries;
+    input [NC_WIDTH-1:0] count;
+    integer k;
+    begin
+        levels_of = 0;
+        for (k = 0; k < TOP_N; k = k + 1)
+            if (k < count)
+                levels_of[k*LEVEL_WIDTH +: LEVEL_WIDTH] = entries[k*CE_WIDTH +: LEVEL_WIDTH];
+    end
+endfunction
+
+function [TOP_N-1:0] levels_differ;
+    input [TOP_N*LEVEL_WIDTH-1:0] a, b;
+    integer k;
+    begin
+        for (k = 0; k < TOP_N; k = k + 1)
+            levels_differ[k] = a[k*LEVEL_WIDTH +: LEVEL_WIDTH] != b[k*LEVEL_WIDTH +: LEVEL_WIDTH];
+    end
+endfunction
+
+wire [TOP_N*LEVEL_WIDTH-1:0] levels_before = levels_of(cache, ncached);
+wire [TOP_N*LEVEL_WIDTH-1:0] levels_decide = levels_of(cache_next, ncached_next);
+wire [TOP_N*LEVEL_WIDTH-1:0] levels_scan   = levels_of(head_final[CACHE_LSB +: TOP_N*CE_WIDTH],
+                                                       head_final[NC_LSB +: NC_WIDTH]);
+
 reg [LEVEL_WIDTH-1:0] found_level;
 always @* begin
     found_level = level_rd;
     found_level[SHARES_LSB +: SIZE_WIDTH] = level_rd[SHARES_LSB +: SIZE_WIDTH] + op_shares;
     found_level[COUNT_LSB +: COUNT_WIDTH] = level_rd[COUNT_LSB +: COUNT_WIDTH] + 1'b1;
+end
+
+// ---- the two RAMs: one write port and one synchronous read port each ----
+// Every write and read below is muxed from the states into one address, data
+// and enable, the shape Yosys maps to block RAM or UltraRAM. No state reads a
+// RAM in the cycle it writes the same one.
+
+wire [SLOT_WIDTH-1:0] scan_next = lowest_set(scan_pending);
+wire scan_read  = state == S_SCAN && scan_pending != 0 && !scan_match;
+wire scan_write = state == S_SCAN && scan_done && scan_find && (scan_match || work_nlevels != LEVELS);
+
+wire                         head_we = state == S_CLEAR || (state == S_DECIDE && !need_scan)
+                                       || (state == S_SCAN && scan_done);
+wire [LOCATE_WIDTH:0]        head_waddr = state == S_CLEAR ? clear_index[LOCATE_WIDTH:0] : op_book;
+wire [HEAD_WIDTH-1:0]        head_wdata = state == S_CLEAR ? {HEAD_WIDTH{1'b0}}
+                                        : state == S_SCAN ? head_final
+                                        : {cache_next, ncached_next, nlevels_next, bitmap_next};
+wire                         head_re = state == S_IDLE && req_valid;
+
+wire                         level_ram_we = (state == S_DECIDE && level_we) || scan_write;
+wire [SLOT_WIDTH-1:0]        level_wslot = state == S_DECIDE ? level_slot
+                                         : scan_match ? scan_rd_slot : work_free;
+wire [LEVEL_WIDTH-1:0]       level_ram_wdata = state == S_DECIDE ? level_wdata
+                                             : scan_match ? found_level : level_new;
+wire                         level_re = head_re || scan_read;
+wire [LOCATE_WIDTH+SLOT_WIDTH:0] level_raddr = state == S_IDLE ? {req_book, req_slot}
+                                                               : {op_book, scan_next};
+
+always @(posedge clk) begin
+    if (head_we)
+        head_ram[head_waddr] <= head_wdata;
+    if (head_re)
+        head_rd <= head_ram[req_book];
+end
+
+always @(posedge clk) begin
+    if (level_ram_we)
+        level_ram[{op_book, level_wslot}] <= level_ram_wdata;
+    if (level_re)
+        level_rd <= level_ram[level_raddr];
 end
 
 always @(posedge clk) begin
@@ -277,7 +364,6 @@ always @(posedge clk) begin
     scan_rd_valid <= 1'b0;
     case (state)
     S_CLEAR: begin
-        head_ram[clear_index[LOCATE_WIDTH:0]] <= {HEAD_WIDTH{1'b0}};
         clear_index <= clear_index + 1'b1;
         if (clear_index == BOOKS - 1)
             state <= S_IDLE;
@@ -290,14 +376,10 @@ always @(posedge clk) begin
             op_shares <= req_shares;
             op_slot <= req_slot;
             op_remove <= req_remove;
-            head_rd <= head_ram[req_book];
-            level_rd <= level_ram[{req_book, req_slot}];
             state <= S_DECIDE;
         end
     end
     S_DECIDE: begin
-        if (level_we)
-            level_ram[{op_book, level_slot}] <= level_wdata;
         head_work <= {cache_next, ncached_next, nlevels_next, bitmap_next};
         if (need_scan) begin
             stat_scan <= 1'b1;
@@ -306,46 +388,38 @@ always @(posedge clk) begin
             best_valid <= 1'b0;
             state <= S_SCAN;
         end else begin
-            head_ram[op_book] <= {cache_next, ncached_next, nlevels_next, bitmap_next};
             resp_valid <= 1'b1;
             resp_ok <= add_ok;
             resp_slot <= level_slot;
             resp_top_valid <= ncached_next != 0;
             resp_top_price <= ncached_next != 0 ? top_next[31:0] : 32'd0;
             resp_top_shares <= ncached_next != 0 ? top_next[SHARES_LSB +: SIZE_WIDTH] : {SIZE_WIDTH{1'b0}};
+            resp_levels <= levels_decide;
+            resp_levels_changed <= levels_differ(levels_decide, levels_before);
             state <= S_IDLE;
         end
     end
     S_SCAN: begin
-        if (scan_pending != 0 && !scan_match) begin
-            level_rd <= level_ram[{op_book, lowest_set(scan_pending)}];
-            scan_rd_slot <= lowest_set(scan_pending);
+        if (scan_read) begin
+            scan_rd_slot <= scan_next;
             scan_rd_valid <= 1'b1;
-            scan_pending[lowest_set(scan_pending)] <= 1'b0;
+            scan_pending[scan_next] <= 1'b0;
         end
         if (scan_better) begin
             best_valid <= 1'b1;
             best <= {scan_rd_slot, level_rd};
         end
         if (scan_done) begin
-            head_ram[op_book] <= head_final;
             resp_valid <= 1'b1;
-            resp_ok <= 1'b1;
-            resp_slot <= scan_rd_slot;
-            if (scan_find) begin
-                if (scan_match) begin
-                    level_ram[{op_book, scan_rd_slot}] <= found_level;
-                end else if (work_nlevels != LEVELS) begin
-                    level_ram[{op_book, work_free}] <= level_new;
-                    resp_slot <= work_free;
-                end else begin
-                    resp_ok <= 1'b0;
-                end
-            end
+            resp_ok <= !scan_find || scan_match || work_nlevels != LEVELS;
+            resp_slot <= scan_match ? scan_rd_slot : work_free;
             // a scan never empties the cache: the side has more levels than TOP_N
             resp_top_valid <= 1'b1;
             resp_top_price <= top_final[31:0];
             resp_top_shares <= top_final[SHARES_LSB +: SIZE_WIDTH];
+            // head_rd still holds the head from before the request
+            resp_levels <= levels_scan;
+            resp_levels_changed <= levels_differ(levels_scan, levels_before);
             state <= S_IDLE;
         end
     end

@@ -1,0 +1,59 @@
+"""The RTL order book synthesizes with Yosys: every memory becomes RAM (not flip-flops), no latch.
+
+The fast test stops `synth_xilinx` right after memory mapping, which is where a
+memory written from more than one place falls back to flip-flops; the slow
+one runs the whole flow on the default parameters and reads the figures.
+"""
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from tickaccel.sim import book_runner
+from tickaccel.sim.book_model import BookParams
+
+pytestmark = pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys not installed")
+
+RTL = book_runner.runner.RTL_DIR
+MEMORIES = ("order_store_inst.ram", "price_levels_inst.head_ram", "price_levels_inst.level_ram",
+            "bbo_ram", "stale_ram", "symbol_ram")
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location(
+        "rtl_book_bench", Path(__file__).resolve().parent.parent / "bench" / "rtl_book.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_memory_maps_to_ram_and_no_latch_is_inferred(tmp_path):
+    # with the top-N output on: its logic is the superset
+    params = BookParams(max_symbols=1024, order_bucket_bits=12, order_ways=4, levels=32, top_n=4, depth_out=4)
+    files = " ".join(str(RTL / f) for f in book_runner.BOOK_TOPS["order_book"])
+    sets = " ".join(f"-set {k} {v}" for k, v in params.verilog().items())
+    (tmp_path / "infer.ys").write_text(
+        f"read_verilog -I{RTL} {files}\n"
+        f"chparam {sets} order_book\n"
+        "synth_xilinx -top order_book -flatten -run :map_ffram\n"
+        "select -assert-none t:$dlatch t:$_DLATCH_*\n")
+    run = subprocess.run(["yosys", "-q", "-l", str(tmp_path / "yosys.log"), "-s", str(tmp_path / "infer.ys")],
+                         check=False, capture_output=True, text=True)
+    log = (tmp_path / "yosys.log").read_text()
+    assert run.returncode == 0 and "End of script" in log, run.stderr[-2000:]
+    assert "using FF mapping" not in log
+    for memory in MEMORIES:
+        assert f"mapping memory order_book.{memory} via $__XILINX_" in log, memory
+
+
+@pytest.mark.slow
+def test_default_book_synthesizes_to_block_ram_with_few_flip_flops(tmp_path):
+    figures = _bench().synthesize(BookParams(), tmp_path / "yosys.log")
+    # ~86 Mbit of tables: the order store, the per-symbol heads and levels, the BBO and symbol tables
+    assert figures["RAMB36"] > 2000
+    # flip-flops are the engine's registers only, nowhere near one per memory bit
+    assert figures["FF"] < 20000, figures
+    assert figures["logic_depth"] > 0
