@@ -29,12 +29,11 @@ side's last levels knows the whole top-N book at every record.
 """
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 from tickaccel import hw
+from tickaccel.generated import header_main
 
 # name, width in bits, what it holds
 BBO_FIELDS: tuple[tuple[str, int, str], ...] = (
@@ -186,18 +185,5 @@ def verilog_header() -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Generate hw/rtl/bbo_update.vh from the record table.")
-    parser.add_argument("--write", action="store_true", help="write the header (default: print it)")
-    args = parser.parse_args(argv)
-    text = verilog_header()
-    if args.write:
-        HEADER_PATH.write_text(text)
-        print(f"wrote {HEADER_PATH}")
-    else:
-        sys.stdout.write(text)
-    return 0
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(header_main(HEADER_PATH, verilog_header))

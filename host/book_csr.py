@@ -20,12 +20,11 @@ In `feed_to_book` the feed handler's registers (`tickaccel.csr`) sit at
 """
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
 from tickaccel import hw
 from tickaccel.csr import Register
+from tickaccel.generated import header_main
 
 DEVICE_ID = 0x54414342  # "TACB": tickaccel book
 COUNTER_BASE = 0x100
@@ -130,18 +129,5 @@ def verilog_header() -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Generate hw/rtl/book_csr_map.vh from the register table.")
-    parser.add_argument("--write", action="store_true", help="write the header (default: print it)")
-    args = parser.parse_args(argv)
-    text = verilog_header()
-    if args.write:
-        HEADER_PATH.write_text(text)
-        print(f"wrote {HEADER_PATH}")
-    else:
-        sys.stdout.write(text)
-    return 0
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(header_main(HEADER_PATH, verilog_header))

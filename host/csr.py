@@ -11,12 +11,11 @@ counter (wraps, cleared by reset). All registers are 32 bits wide.
 """
 from __future__ import annotations
 
-import argparse
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from tickaccel import hw, itch
+from tickaccel.generated import header_main
 
 
 @dataclass(frozen=True)
@@ -143,18 +142,5 @@ def verilog_header() -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Generate hw/rtl/feed_csr_map.vh from the register table.")
-    parser.add_argument("--write", action="store_true", help="write the header (default: print it)")
-    args = parser.parse_args(argv)
-    text = verilog_header()
-    if args.write:
-        HEADER_PATH.write_text(text)
-        print(f"wrote {HEADER_PATH}")
-    else:
-        sys.stdout.write(text)
-    return 0
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(header_main(HEADER_PATH, verilog_header))

@@ -1,0 +1,26 @@
+"""Files generated from the Python tables (Verilog headers): one entry point to print or write them.
+
+Each table module (`records`, `bbo_records`, `csr`, `book_csr`) calls
+`header_main` from its ``__main__``, so ``python -m tickaccel.<module> --write``
+regenerates its header the same way everywhere.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+
+def header_main(path: Path, render: Callable[[], str], argv: list[str] | None = None) -> int:
+    """Print the generated text, or write it to `path` with ``--write``."""
+    parser = argparse.ArgumentParser(description=f"Generate {path.name} from its Python table.")
+    parser.add_argument("--write", action="store_true", help="write the header (default: print it)")
+    args = parser.parse_args(argv)
+    text = render()
+    if args.write:
+        path.write_text(text)
+        print(f"wrote {path}")
+    else:
+        sys.stdout.write(text)
+    return 0
