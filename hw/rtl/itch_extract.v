@@ -3,8 +3,10 @@
 // s_axis carries the message blocks of one packet (2-byte big-endian length,
 // then the message); the kept lanes of each beat are one contiguous run.
 // Bytes are appended to an accumulator that holds at most one packet; a
-// complete block at its head leaves as one message per cycle on m_msg_*, a
-// single-beat AXI-Stream packet (type byte at m_msg_tdata[7:0], byte k at
+// complete block at its head leaves as one message per cycle on m_msg_*,
+// driven straight from the accumulator register (no output register: the
+// decoder registers the record, so a message leaves one cycle after the beat
+// holding its last byte), a single-beat AXI-Stream packet (type byte at m_msg_tdata[7:0], byte k at
 // [8k+7:8k], bytes past the message's length undefined) with its MoldUDP64
 // sequence number in m_msg_tuser. Blocks straddle beats in any alignment; at 64 bits a
 // block (14 bytes or more) never completes faster than one per cycle, so the
@@ -36,9 +38,9 @@ module itch_extract #(
     input  wire [63:0]           s_mold_seq,
     input  wire [15:0]           s_mold_skip,
 
-    output reg  [50*8-1:0]       m_msg_tdata,
-    output reg  [63:0]           m_msg_tuser,
-    output reg                   m_msg_tvalid,
+    output wire [50*8-1:0]       m_msg_tdata,
+    output wire [63:0]           m_msg_tuser,
+    output wire                  m_msg_tvalid,
     input  wire                  m_msg_tready,
     output wire                  m_msg_tlast,
 
@@ -85,14 +87,16 @@ wire        length_known = fill >= 3;
 wire        length_bad   = length_known && (table_length == 0 || block_length != table_length);
 wire [7:0]  block_bytes  = table_length + 8'd2;
 wire        complete     = length_known && !length_bad && fill >= block_bytes;
-wire        out_free     = !m_msg_tvalid || m_msg_tready;
-wire        consume      = complete && (skip_left != 0 || out_free);
+wire        consume      = complete && (skip_left != 0 || m_msg_tready);
 wire        partial_end  = end_in_acc && !length_bad && !complete && fill != 0;
 
 wire [ACC_BYTES*8-1:0] acc_kept  = consume ? acc >> {block_bytes, 3'b000} : acc;
 wire [FILL_WIDTH-1:0]  fill_kept = consume ? fill - block_bytes : fill;
 
-assign m_msg_tlast = 1'b1;
+assign m_msg_tdata  = acc[16 +: 50*8];
+assign m_msg_tuser  = seq;
+assign m_msg_tvalid = complete && skip_left == 0;
+assign m_msg_tlast  = 1'b1;
 assign s_axis_tready = !end_in_acc && fill <= ACC_BYTES - KEEP_WIDTH;
 wire s_fire = s_axis_tvalid && s_axis_tready;
 
@@ -119,9 +123,6 @@ always @(posedge clk) begin
     stat_length_error <= 1'b0;
     stat_truncated <= 1'b0;
 
-    if (m_msg_tvalid && m_msg_tready)
-        m_msg_tvalid <= 1'b0;
-
     if (length_bad) begin
         stat_length_error <= 1'b1;
         acc <= 0;
@@ -135,13 +136,8 @@ always @(posedge clk) begin
         end_in_acc <= 1'b0;
     end else begin
         if (consume) begin
-            if (skip_left == 0) begin
-                m_msg_tdata <= acc[16 +: 50*8];
-                m_msg_tuser <= seq;
-                m_msg_tvalid <= 1'b1;
-            end else begin
+            if (skip_left != 0)
                 skip_left <= skip_left - 1'b1;
-            end
             seq <= seq + 1'b1;
         end
         acc <= append ? acc_kept | (acc_in << {fill_kept, 3'b000}) : acc_kept;
@@ -172,7 +168,6 @@ always @(posedge clk) begin
         end_in_acc <= 1'b0;
         aborted <= 1'b0;
         skipping <= 1'b0;
-        m_msg_tvalid <= 1'b0;
         stat_length_error <= 1'b0;
         stat_truncated <= 1'b0;
     end

