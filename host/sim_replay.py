@@ -116,8 +116,13 @@ def replay_sim(feed_path: str | os.PathLike, outdir: str | os.PathLike, *,
                                    daemon=True)
         watcher.start()
         try:
+            # The simulator's chatter goes to OUTDIR/sim.log, not the user's terminal.
             book_runner.run("feed_to_book", "tb_feed_to_book", params.verilog(), env=env,
-                            simulator=simulator, testcase="test_replay")
+                            simulator=simulator, testcase="test_replay",
+                            log_file=out / "sim.log")
+        except AssertionError as exc:
+            raise TickaccelError(f"the simulation of feed_to_book failed ({exc}); "
+                                 f"see {out / 'sim.log'}") from None
         finally:
             done.set()
             watcher.join()

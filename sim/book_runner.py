@@ -12,7 +12,8 @@ BOOK_TOPS: dict[str, tuple[str, ...]] = {top: runner.TOPS[top]
 
 def run(top: str, test_module: str, parameters: Mapping[str, object] | None = None,
         env: Mapping[str, str] | None = None, simulator: str | None = None,
-        testcase: str | None = None) -> Path:
+        testcase: str | None = None, log_file: Path | None = None) -> Path:
     """`runner.run` for a book top."""
     assert top in BOOK_TOPS, top
-    return runner.run(top, test_module, parameters, env=env, simulator=simulator, testcase=testcase)
+    return runner.run(top, test_module, parameters, env=env, simulator=simulator,
+                      testcase=testcase, log_file=log_file)
