@@ -12,7 +12,7 @@ Two measurements, then arithmetic:
 
 Per board, the measured messages per cycle times the PL clock, the HP port and
 the host's time per DMA transfer (an assumption: nothing here runs on an ARM
-core) give the estimate. Writes bench/RESULTS_fpga.md.
+core) give the estimate. Prints the Markdown section for bench/RESULTS.md.
 
     python bench/fpga_dma.py [--messages 200000] [--sim-messages 10000]
 """
@@ -79,11 +79,12 @@ def measure_stream(messages: int, records_per_packet: int, workdir: Path) -> dic
 
 
 def book_events_per_cycle() -> float:
-    """The order book's sustained events per cycle, as bench/RESULTS_rtl_book.md last measured it."""
-    text = (BENCH / "RESULTS_rtl_book.md").read_text()
-    found = re.search(r"([0-9.]+) events per cycle", text)
+    """The order book's sustained events per cycle, as bench/RESULTS.md's RTL order book section states it."""
+    text = (BENCH / "RESULTS.md").read_text()
+    section = text[text.index("## RTL order book"):]
+    found = re.search(r"([0-9.]+) events per cycle", section)
     if not found:
-        raise SystemExit("bench/RESULTS_rtl_book.md states no 'N events per cycle' figure")
+        raise SystemExit("bench/RESULTS.md's RTL order book section states no 'N events per cycle' figure")
     return float(found.group(1))
 
 
@@ -159,7 +160,7 @@ def report(args, pack: dict, runs: dict[int, dict], book_epc: float) -> list[str
         f"- **{msgs_per_cycle:.3f} messages per cycle end to end** ({1 / msgs_per_cycle:.2f} cycles per message). "
         f"The MM2S stream alone needs {beats_per_message:.2f} cycles per message (one 8-byte beat per cycle, "
         f"this feed's {beats_per_message * layout.STREAM_BYTES:.1f} B per message with headers and padding); "
-        f"the book alone, at the {book_epc} events per cycle bench/RESULTS_rtl_book.md measures "
+        f"the book alone, at the {book_epc} events per cycle the RTL order book section of bench/RESULTS.md measures "
         f"(order_book by itself, its own feed and parameters) and {events_per_message:.3f} book events per "
         f"message, needs {events_per_message / book_epc:.2f}. The two nearly tie and mostly overlap; the book's "
         "slow events (level refills, deep-add searches) stall MM2S for the rest. A wider stream would leave "
@@ -180,7 +181,7 @@ def report(args, pack: dict, runs: dict[int, dict], book_epc: float) -> list[str
         "## Assumed, not measured",
         "",
         "- PL clock: the board table's target (`tickaccel.fpga.boards`); the RTL has not closed timing there "
-        "(bench/RESULTS_rtl.md, bench/RESULTS_rtl_book.md).",
+        "(the RTL sections of bench/RESULTS.md).",
         f"- Host cost per DMA transfer on the ARM cores: {HOST_SECONDS_PER_TRANSFER * 1e6:.0f} µs of Python "
         "(pynq transfer call, status polls, cache flush/invalidate). It adds to the stream time: the driver is "
         f"one thread. Transfers per message: one per {SEND_BUFFER_BYTES >> 20} MiB send buffer plus one per S2MM "
@@ -226,7 +227,6 @@ def main() -> None:
         runs = {rpp: measure_stream(args.sim_messages, rpp, Path(tmp))
                 for rpp in (BOARDS[SIM_BOARD].records_per_packet, SMALL_PACKET)}
     lines = report(args, pack, runs, book_events_per_cycle())
-    (BENCH / "RESULTS_fpga.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

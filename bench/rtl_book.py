@@ -3,7 +3,7 @@ Yosys synth_xilinx resources and logic depth for a default and a large parameter
 
     .venv/bin/python bench/rtl_book.py [--no-synth | --synth-only default large]
 
-Prints the figures as Markdown for bench/RESULTS_rtl_book.md. Synthesis takes
+Prints the figures as Markdown for bench/RESULTS.md. Synthesis takes
 2.5 (default) and 4 (large) CPU minutes.
 """
 from __future__ import annotations

@@ -38,7 +38,7 @@ def test_small_capacities_flag_stale_and_clear_over_axi_lite(tmp_path):
 @pytest.mark.slow
 def test_quarter_million_messages_through_feed_to_book(tmp_path):
     # 10^6 messages ran > 30 min in Icarus on a 2-core machine; 250 000 fits about 15 minutes
-    # of an idle one (33 min measured on a shared one: bench/RESULTS_rtl_book.md)
+    # of an idle one (33 min measured on a shared one: bench/RESULTS.md)
     params = BookParams(max_symbols=1024, order_bucket_bits=16, order_ways=4, levels=64, top_n=8)
     frames = model.build_frames(generator.generate(250_000, 500, 33).tobytes())
     _run(tmp_path, frames, params)
