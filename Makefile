@@ -37,7 +37,7 @@ test-full: setup
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 bench: setup
-	$(PY) -m pytest bench/ --benchmark-only
+	$(PY) -m pytest bench/bench_book.py bench/bench_kernels.py --benchmark-only
 	$(PY) bench/compare_itchbook.py
 
 # FPGA overlay for a PYNQ board (needs Vivado on PATH): make bitstream BOARD=pynq-z2|zcu104|kv260
