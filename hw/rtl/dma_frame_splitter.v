@@ -11,7 +11,10 @@
 // A header of length 0 carries no frame and is skipped. The DMA's tlast always
 // resynchronises: a buffer that ends inside a frame ends that frame there with
 // tuser set (feed_to_book counts it as a frame error), and the next beat is a
-// header again. Pass-through: no beat is stored, tready comes straight from m_axis.
+// header again. A buffer whose last beat is a header of a non-empty frame ends
+// that frame before its first byte: one beat with no bytes kept (tkeep 0),
+// tlast and tuser, so it is counted as a frame error too, never lost unseen.
+// Pass-through: no beat is stored, tready comes straight from m_axis.
 
 module dma_frame_splitter #(
     parameter DATA_WIDTH = 64,
@@ -45,29 +48,33 @@ localparam COUNT_WIDTH = 17;
 reg in_frame = 1'b0;
 reg [COUNT_WIDTH-1:0] remaining = 0;  // frame bytes not yet sent, this beat's included
 reg frame_error = 1'b0;
+reg cut_at_header = 1'b0;  // the empty, errored beat of a frame cut off after its header is due
 
-wire header_take = !in_frame && s_axis_tvalid;
+wire header_take = !in_frame && !cut_at_header && s_axis_tvalid;
 wire [15:0] header_length = s_axis_tdata[15:0];
 wire body_last = remaining <= KEEP_WIDTH;
 
-assign s_axis_tready = in_frame ? m_axis_tready : 1'b1;
+assign s_axis_tready = in_frame ? m_axis_tready : !cut_at_header;
 assign m_axis_tdata = s_axis_tdata;
-assign m_axis_tvalid = in_frame && s_axis_tvalid;
-assign m_axis_tlast = body_last || s_axis_tlast;
-assign m_axis_tuser = m_axis_tlast && (frame_error || (s_axis_tlast && !body_last));
+assign m_axis_tvalid = cut_at_header || (in_frame && s_axis_tvalid);
+assign m_axis_tlast = cut_at_header || body_last || s_axis_tlast;
+assign m_axis_tuser = cut_at_header || (m_axis_tlast && (frame_error || (s_axis_tlast && !body_last)));
 
 genvar k;
 generate
     for (k = 0; k < KEEP_WIDTH; k = k + 1) begin : keep_bits
-        assign m_axis_tkeep[k] = remaining > k;
+        assign m_axis_tkeep[k] = !cut_at_header && remaining > k;
     end
 endgenerate
 
 always @(posedge clk) begin
     if (header_take) begin
         in_frame <= header_length != 0 && !s_axis_tlast;
+        cut_at_header <= header_length != 0 && s_axis_tlast;
         remaining <= header_length;
         frame_error <= s_axis_tdata[16];
+    end else if (cut_at_header && m_axis_tready) begin
+        cut_at_header <= 1'b0;
     end else if (m_axis_tvalid && m_axis_tready) begin
         remaining <= remaining - KEEP_WIDTH;
         if (m_axis_tlast) begin
@@ -76,6 +83,7 @@ always @(posedge clk) begin
     end
     if (rst) begin
         in_frame <= 1'b0;
+        cut_at_header <= 1'b0;
         remaining <= 0;
         frame_error <= 1'b0;
     end
