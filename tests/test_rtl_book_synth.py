@@ -57,3 +57,13 @@ def test_default_book_synthesizes_to_block_ram_with_few_flip_flops(tmp_path):
     # flip-flops are the engine's registers only, nowhere near one per memory bit
     assert figures["FF"] < 20000, figures
     assert figures["logic_depth"] > 0
+
+
+def test_block_ram_estimate_the_boards_are_sized_by_matches_yosys(tmp_path):
+    from tickaccel.fpga.boards import BOARDS, book_memories, ramb36_blocks
+
+    params = BOARDS["pynq-z2"].book
+    figures = _bench().synthesize(params, tmp_path / "yosys.log")
+    mapped = figures["RAMB36"] + figures["RAMB18"] / 2
+    estimate = sum(ramb36_blocks(width, depth) for width, depth in book_memories(params).values())
+    assert 0.9 * estimate <= mapped <= estimate, (mapped, estimate, figures)

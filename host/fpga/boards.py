@@ -2,11 +2,15 @@
 
 One table for the Vivado flow (written into ``hw/vivado/generated_params.tcl``
 by `tickaccel.fpga.tcl`), the driver (receive buffer size) and the throughput
-estimate (``bench/fpga_dma.py``). Book capacities are sized to the part's
-block RAM; the clock is the PL clock the block design asks the PS for.
+estimate (``bench/fpga_dma.py``). Book capacities are sized so the book's
+memories (`book_memories`, the RTL's widths and depths) fit the part's block
+RAM with room for the AXI DMA; a test holds every board to that, and a slow
+one checks the estimate against Yosys' mapping. The clock is the PL clock the
+block design asks the PS for.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 from ..errors import TickaccelError
@@ -27,6 +31,7 @@ class Board:
     hp_width: int           # its data width in bits
     control_port: str       # PS master port for AXI-Lite (DMA registers and the CSRs)
     pl_clock_mhz: int
+    ramb36: int             # the part's 36 Kbit block RAMs
     book: BookParams
     records_per_packet: int = 1024
     idle_us: float = 10.0   # packet closes after this long without a record
@@ -41,21 +46,61 @@ class Board:
         return {**{name: book[name] for name in BOOK_PARAMETERS},
                 "RECORDS_PER_PACKET": self.records_per_packet, "IDLE_CYCLES": self.idle_cycles}
 
+    def book_ramb36(self) -> float:
+        """Block RAMs (RAMB36, a RAMB18 counting half) the book's memories take."""
+        return sum(ramb36_blocks(width, depth) for width, depth in book_memories(self.book).values())
+
     def as_dict(self) -> dict:
-        return {**asdict(self), "idle_cycles": self.idle_cycles}
+        return {**asdict(self), "idle_cycles": self.idle_cycles, "book_ramb36": self.book_ramb36()}
 
 
+# Share of a part's block RAM the book may take: the AXI DMA's buffers and the
+# interconnect need some, and a fuller part routes badly.
+BOOK_RAM_SHARE = 0.8
+# Block RAM shapes (width, depth) of a RAMB36 (simple dual port 72 x 512 and the
+# true-dual-port aspect ratios) and of a RAMB18, half of one.
+_RAMB36_SHAPES = ((72, 512), (36, 1024), (18, 2048), (9, 4096), (4, 8192), (2, 16384), (1, 32768))
+_RAMB18_SHAPES = ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384))
+
+
+def ramb36_blocks(width: int, depth: int) -> float:
+    """RAMB36 blocks for one width x depth memory, in the cheapest single aspect ratio."""
+    whole = min(math.ceil(width / w) * math.ceil(depth / d) for w, d in _RAMB36_SHAPES)
+    half = min(math.ceil(width / w) * math.ceil(depth / d) for w, d in _RAMB18_SHAPES)
+    return min(float(whole), half / 2)
+
+
+def book_memories(params: BookParams) -> dict[str, tuple[int, int]]:
+    """(width, depth) of each memory of order_book, from the widths its RTL declares."""
+    locate = max(1, math.ceil(math.log2(params.max_symbols)))
+    slot = max(1, math.ceil(math.log2(params.levels)))
+    books = 2 * params.max_symbols
+    level = 32 + 64 + 32                                    # {count, shares, price}
+    order_entry = slot + 32 + 32 + 1 + locate               # order_store.v ENTRY_WIDTH
+    order_way = 1 + (64 - params.order_bucket_bits) + order_entry
+    head = params.top_n * (slot + level) + math.ceil(math.log2(params.top_n + 1)) + slot + 1 + params.levels
+    return {
+        "order_store": (params.order_ways * order_way, 1 << params.order_bucket_bits),
+        "price_levels.head": (head, books),
+        "price_levels.level": (level, books * params.levels),
+        "bbo": (192, params.max_symbols),
+        "stale": (32, max(1, params.max_symbols // 32)),
+        "symbol": (64, params.max_symbols),
+    }
+
+
+# Block RAM only: the level array reserves LEVELS slots for every symbol and side, so symbols
+# times levels is what a part holds (UltraRAM on the US+ parts is not used yet).
 BOARDS: dict[str, Board] = {b.name: b for b in (
     Board("pynq-z2", "TUL PYNQ-Z2 (Zynq-7020)", "xc7z020clg400-1", "tul.com.tw:pynq-z2:part0:1.0",
-          "zynq7", "S_AXI_HP0", 64, "M_AXI_GP0", 100,
-          # 140 BRAM36: 16 K orders and 1 K symbols leave room for the feed handler's FIFOs
-          BookParams(max_symbols=1024, order_bucket_bits=12, order_ways=4, levels=32, top_n=8)),
+          "zynq7", "S_AXI_HP0", 64, "M_AXI_GP0", 100, 140,
+          BookParams(max_symbols=256, order_bucket_bits=11, order_ways=4, levels=32, top_n=8)),
     Board("zcu104", "Xilinx ZCU104 (ZU7EV)", "xczu7ev-ffvc1156-2-e", "xilinx.com:zcu104:part0:1.1",
-          "zynqmp", "S_AXI_HP0_FPD", 128, "M_AXI_HPM0_FPD", 200,
-          BookParams()),
+          "zynqmp", "S_AXI_HP0_FPD", 128, "M_AXI_HPM0_FPD", 200, 312,
+          BookParams(max_symbols=512, order_bucket_bits=12, order_ways=4, levels=32, top_n=8)),
     Board("kv260", "Kria KV260 (K26 SOM)", "xck26-sfvc784-2LV-c", "xilinx.com:kv260_som:part0:1.3",
-          "zynqmp", "S_AXI_HP0_FPD", 128, "M_AXI_HPM0_FPD", 200,
-          BookParams(max_symbols=4096, order_bucket_bits=13, order_ways=4, levels=64, top_n=8)),
+          "zynqmp", "S_AXI_HP0_FPD", 128, "M_AXI_HPM0_FPD", 200, 144,
+          BookParams(max_symbols=256, order_bucket_bits=11, order_ways=4, levels=32, top_n=8)),
 )}
 
 
