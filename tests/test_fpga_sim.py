@@ -8,13 +8,11 @@ import random
 
 import pyarrow.parquet as pq
 import pytest
-from feeds import binaryfile, ops_to_messages
-from tickaccel import generator, moldudp64
-from tickaccel.capture import udp_frame, write_pcap
+from feeds import binaryfile, faulty_capture, ops_to_messages
+from tickaccel import generator
 from tickaccel.fpga import BOARDS, open_device, replay_fpga
 from tickaccel.replay import replay
 from tickaccel.sim import runner
-from tickaccel.sim_replay import DEST_IP, DEST_PORT
 
 pytestmark = pytest.mark.skipif(not runner.available_simulators(),
                                 reason="no HDL simulator (iverilog or verilator) installed")
@@ -23,31 +21,12 @@ pytestmark = pytest.mark.skipif(not runner.available_simulators(),
 SIM_BOARD = dataclasses.replace(BOARDS["pynq-z2"], records_per_packet=16, idle_us=2.0)
 
 
-def _faulty_capture(path, seed: int) -> int:
-    """A pcap of a feed with book faults (unknown refs, overfills, zero-share adds), lost and
-    duplicated packets, and frames that are not the feed; returns its frame count."""
-    rng = random.Random(seed)
-    ops = [tuple(rng.randrange(1 << 16) for _ in range(4)) for _ in range(1500)]
-    data = binaryfile(ops_to_messages(ops, n_symbols=12, faults=True))
-    frames = []
-    for i, packet in enumerate(moldudp64.build_packets(data, "SESSION001", first_seq=1, max_payload=600)):
-        frame = udp_frame(packet, dst_ip=DEST_IP, dst_port=DEST_PORT, ident=i)
-        if i > 2 and rng.random() < 0.05:
-            continue  # lost: a gap both books skip
-        frames.append(frame)
-        if rng.random() < 0.05:
-            frames.append(frame)  # duplicated
-        if rng.random() < 0.05:
-            frames.append(udp_frame(packet[:20], dst_ip=DEST_IP, dst_port=DEST_PORT, protocol=6))  # TCP
-        if rng.random() < 0.03:
-            frames.append(b"\xff" * 6 + b"\x02" * 6 + b"\x08\x06" + bytes(46))  # ARP
-    write_pcap(path, frames)
-    return len(frames)
-
-
 def test_faulty_capture_through_the_simulated_board_equals_the_cpu_replay(tmp_path):
     pcap = tmp_path / "feed.pcap"
-    n_frames = _faulty_capture(pcap, seed=8)
+    rng = random.Random(8)
+    ops = [tuple(rng.randrange(1 << 16) for _ in range(4)) for _ in range(1500)]
+    n_frames = faulty_capture(pcap, binaryfile(ops_to_messages(ops, n_symbols=12, faults=True)), seed=8,
+                              max_payload=600)
     device = open_device("sim", sim_board=SIM_BOARD, backpressure=0.4, seed=3, batch_bytes=6144)
     try:
         summary = replay_fpga(pcap, tmp_path / "fpga", device, engine="sim:test")

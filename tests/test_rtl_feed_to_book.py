@@ -15,10 +15,10 @@ pytestmark = pytest.mark.skipif(not runner.available_simulators(),
 TEST_PARAMS = BookParams(max_symbols=256, order_bucket_bits=12, order_ways=4, levels=32, top_n=8)
 
 
-def _run(tmp_path, frames, params: BookParams, **env: str) -> None:
+def _run(tmp_path, frames, params: BookParams, simulator: str | None = None, **env: str) -> None:
     stimulus = tmp_path / "stimulus.pkl"
     model.write_stimulus(stimulus, frames)
-    book_runner.run("feed_to_book", "tb_feed_to_book", params.verilog(),
+    book_runner.run("feed_to_book", "tb_feed_to_book", params.verilog(), simulator=simulator,
                     testcase="test_feed_matches_book_model",
                     env={"TB_STIMULUS": str(stimulus),
                          "TB_PARAMS": json.dumps(dataclasses.asdict(params)), **env})
@@ -36,9 +36,8 @@ def test_small_capacities_flag_stale_and_clear_over_axi_lite(tmp_path):
 
 
 @pytest.mark.slow
-def test_quarter_million_messages_through_feed_to_book(tmp_path):
-    # 10^6 messages ran > 30 min in Icarus on a 2-core machine; 250 000 fits about 15 minutes
-    # of an idle one (33 min measured on a shared one: bench/RESULTS.md)
-    params = BookParams(max_symbols=1024, order_bucket_bits=16, order_ways=4, levels=64, top_n=8)
-    frames = model.build_frames(generator.generate(250_000, 500, 33).tobytes())
-    _run(tmp_path, frames, params)
+@runner.needs_verilator
+def test_million_faulty_messages_through_feed_to_book(tmp_path):
+    params = BookParams(max_symbols=4096, order_bucket_bits=16, order_ways=4, levels=64, top_n=8)
+    frames = model.inject_faults(model.build_frames(generator.generate(1_000_000, 2000, 33).tobytes()), 33, 0.02)
+    _run(tmp_path, frames, params, simulator="verilator")

@@ -5,6 +5,7 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
+from feeds import faulty_capture
 from tickaccel import generator
 from tickaccel.capture import udp_frame, write_pcap
 from tickaccel.errors import BackendUnavailable
@@ -70,3 +71,20 @@ def test_missing_simulator_is_named(tmp_path, monkeypatch):
         replay_sim(feed, tmp_path / "out", simulator=None)
     with pytest.raises(BackendUnavailable, match="'verilator'"):
         replay_sim(feed, tmp_path / "out", simulator="verilator")
+
+
+@pytest.mark.slow
+@runner.needs_verilator
+def test_million_message_capture_replays_to_the_oracle_table(tmp_path):
+    # thousands of symbols; lost, duplicated and foreign frames, rarely enough that the orders
+    # the lost deletes leave behind stay within the book's capacities over 10^6 messages
+    pcap = tmp_path / "feed.pcap"
+    faulty_capture(pcap, generator.generate(1_010_000, 3000, 44).tobytes(), seed=44, rate=0.005)
+    params = BookParams(max_symbols=4096, order_bucket_bits=17, order_ways=4, levels=128, top_n=8)
+    summary = replay_sim(pcap, tmp_path / "sim", params=params, simulator="verilator")
+    cpu = replay(pcap, tmp_path / "cpu", engine="oracle")
+    sim_table = pq.read_table(tmp_path / "sim" / "bbo.parquet")
+    assert summary["messages"] >= 1_000_000 and summary["stale_symbols"] == {}
+    assert sim_table.num_rows > 200_000 and sim_table.equals(pq.read_table(tmp_path / "cpu" / "bbo.parquet"))
+    assert summary["message_counts"] == cpu["message_counts"]
+    assert summary["rtl"]["counters"]["feed"]["dup_packets"] > 0 and summary["rtl"]["counters"]["feed"]["gaps"] > 0
