@@ -96,7 +96,22 @@ def ecp5_fmax(top: str = "feed_handler", data_width: int | None = 64, device: st
         raise RuntimeError(f"nextpnr-ecp5 failed for {top}:\n{log[-3000:]}")
     util = dict(re.findall(r"Info:\s+(TRELLIS_COMB|TRELLIS_FF):\s+(\d+)/", log))
     return {"top": top, "data_width": data_width, "device": device, "fmax_mhz": float(fmax[-1][1]),
-            "lut4": int(util.get("TRELLIS_COMB", 0)), "ffs": int(util.get("TRELLIS_FF", 0))}
+            "lut4": int(util.get("TRELLIS_COMB", 0)), "ffs": int(util.get("TRELLIS_FF", 0)),
+            "critical_path": critical_path(log)}
+
+
+def critical_path(log: str) -> list[str]:
+    """The RTL lines (file:line) the worst clk-to-clk path of a nextpnr log passes, in order."""
+    reports = log.split("Critical path report for clock 'clk' (posedge -> posedge)")
+    if len(reports) < 2:
+        return []
+    report = reports[-1].split("Max frequency for clock")[0]
+    lines: list[str] = []
+    for name, line in re.findall(re.escape(str(RTL_DIR)) + r"/(\w+\.v):(\d+)\.", report):
+        where = f"{name}:{line}"
+        if where not in lines:
+            lines.append(where)
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         for width in args.data_width:
             r = ecp5_fmax(args.top, width, args.ecp5_device)
             print(f"{r['top']} DATA_WIDTH={width} ECP5-{r['device']}: {r['lut4']} LUT4, {r['ffs']} FF, "
-                  f"Fmax {r['fmax_mhz']:.2f} MHz")
+                  f"Fmax {r['fmax_mhz']:.2f} MHz; critical path through {' '.join(r['critical_path'])}")
             results.append(r)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
