@@ -21,14 +21,13 @@ from tickaccel.sim import book_model, book_runner, runner
 from tickaccel.sim.book_model import BookParams
 
 RTL = runner.RTL_DIR
-# name -> (parameters, synth_xilinx family, memories to put in UltraRAM): the default set on
-# 7-series block RAM; the large set (2^20 order slots, 8192 symbols) on UltraScale+, its order
-# store (140 Mbit) in UltraRAM. Yosys takes UltraRAM only when asked (ram_style "ultra"), so
-# the script sets that attribute, a build choice rather than an RTL one.
+# name -> (parameters, synth_xilinx family): the default set on 7-series block RAM; the large
+# set (2^20 order slots, 8192 symbols) on UltraScale+ with ULTRA_RAM, which marks the order
+# store and the level array ram_style "ultra" (Yosys and Vivado take UltraRAM only when asked).
 SYNTH_SETS = {
-    "default": (BookParams(), "xc7", ()),
-    "large": (BookParams(max_symbols=8192, order_bucket_bits=18, order_ways=4, levels=64, top_n=8),
-              "xcup", ("*order_store/ram",)),
+    "default": (BookParams(), "xc7"),
+    "large": (BookParams(max_symbols=8192, order_bucket_bits=18, order_ways=4, levels=64, top_n=8,
+                         ultra_ram=True), "xcup"),
 }
 
 
@@ -43,7 +42,7 @@ def measure(params: BookParams, messages: int = 20000, symbols: int = 100) -> di
         return json.loads(figures.read_text())
 
 
-def synth_script(params: BookParams, family: str = "xc7", ultra: tuple[str, ...] = ()) -> str:
+def synth_script(params: BookParams, family: str = "xc7") -> str:
     """Yosys script: synth_xilinx, no latches, cell statistics, then logic depth as hw/syn/synth.py
     measures it: `ltp -noff` with the flip-flops deleted, so paths end at registers. The RAM cells
     go too: their outputs are registered, and a RAM whose read data feeds its own address
@@ -52,19 +51,17 @@ def synth_script(params: BookParams, family: str = "xc7", ultra: tuple[str, ...]
     sets = " ".join(f"-set {k} {v}" for k, v in params.verilog().items())
     return (f"read_verilog -I{RTL} {files}\n"
             f"chparam {sets} order_book\n"
-            + ("hierarchy -top order_book\n" if ultra else "")
-            + "".join(f"setattr -set ram_style \"ultra\" {m}\n" for m in ultra)
-            + f"synth_xilinx -top order_book -flatten -family {family}\n"
+            f"synth_xilinx -top order_book -flatten -family {family}\n"
             "select -assert-none t:$dlatch t:$_DLATCH_* t:LD*\n"
             "stat\n"
             "delete t:FD* t:RAMB* t:URAM* t:RAM32M t:RAM64M t:RAM32X1D t:RAM64X1D t:RAM128X1D t:RAM256X1S\n"
             "ltp -noff\n")
 
 
-def synthesize(params: BookParams, log: Path, family: str = "xc7", ultra: tuple[str, ...] = ()) -> dict:
+def synthesize(params: BookParams, log: Path, family: str = "xc7") -> dict:
     """Run Yosys; the figures of its log. Raises RuntimeError when it fails or does not finish."""
     script = log.with_suffix(".ys")
-    script.write_text(synth_script(params, family, ultra))
+    script.write_text(synth_script(params, family))
     run = subprocess.run(["yosys", "-q", "-l", str(log), "-s", str(script)],
                          check=False, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     text = log.read_text() if log.exists() else ""
@@ -103,9 +100,9 @@ def main() -> None:
 
 
 def _print_synth(name: str) -> None:
-    params, family, ultra = SYNTH_SETS[name]
+    params, family = SYNTH_SETS[name]
     started = time.perf_counter()
-    r = synthesize(params, Path(tempfile.gettempdir()) / f"rtl_book_{name}.log", family, ultra)
+    r = synthesize(params, Path(tempfile.gettempdir()) / f"rtl_book_{name}.log", family)
     print(f"| {name} | {family} | {params.verilog()} | {r['LUT']} | {r['FF']} | {r['LUTRAM']} | "
           f"{r['RAMB36']} | {r['RAMB18']} | {r['URAM']} | {r['logic_depth']} | "
           f"{time.perf_counter() - started:.0f} s |", flush=True)

@@ -27,12 +27,15 @@ class BookParams:
     levels: int = 64
     top_n: int = 8
     depth_out: int = 0  # levels per side carried in B records (0: BBO only), at most top_n
+    ultra_ram: bool = False  # order store and level array in UltraRAM (UltraScale+ parts)
 
     def verilog(self) -> dict[str, int]:
-        # DEPTH_OUT only when set: tops that wrap the book without it keep their parameters
-        depth = {"DEPTH_OUT": self.depth_out} if self.depth_out else {}
+        # DEPTH_OUT and ULTRA_RAM only when set: tops that wrap the book without them keep
+        # their parameters (and simulation builds their folders)
+        optional = {**({"DEPTH_OUT": self.depth_out} if self.depth_out else {}),
+                    **({"ULTRA_RAM": 1} if self.ultra_ram else {})}
         return {"MAX_SYMBOLS": self.max_symbols, "ORDER_BUCKET_BITS": self.order_bucket_bits,
-                "ORDER_WAYS": self.order_ways, "LEVELS": self.levels, "TOP_N": self.top_n, **depth}
+                "ORDER_WAYS": self.order_ways, "LEVELS": self.levels, "TOP_N": self.top_n, **optional}
 
 
 def bucket_of(ref: int, bits: int) -> int:

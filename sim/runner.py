@@ -28,8 +28,8 @@ TOPS: dict[str, tuple[str, ...]] = {
     "feed_handler": ("udp_rx_filter.v", "moldudp64_rx.v", "itch_extract.v", "itch_decode.v",
                      "feed_csr.v", "feed_handler.v"),
 }
-TOPS["order_book"] = ("order_store.v", "price_levels.v", "order_book.v")
-TOPS["feed_to_book"] = TOPS["feed_handler"] + ("order_store.v", "price_levels.v", "order_book.v",
+TOPS["order_book"] = ("sdp_ram.v", "order_store.v", "price_levels.v", "order_book.v")
+TOPS["feed_to_book"] = TOPS["feed_handler"] + ("sdp_ram.v", "order_store.v", "price_levels.v", "order_book.v",
                                               "book_csr.v", "axil_split.v", "feed_to_book.v")
 
 

@@ -13,7 +13,7 @@ import pytest
 from tickaccel import bbo_records, book_csr, csr
 from tickaccel.errors import TickaccelError
 from tickaccel.fpga import BOARDS, FeedToBook, PynqTransport, layout, registers, tcl
-from tickaccel.fpga.boards import BOOK_RAM_SHARE, ramb36_blocks
+from tickaccel.fpga.boards import BOOK_RAM_SHARE, ramb36_blocks, uram_blocks
 from tickaccel.fpga.pynq_transport import CORE_TYPE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,9 +35,11 @@ def test_every_rtl_source_the_tcl_names_exists():
 # ---- DMA buffer layout ----
 
 @pytest.mark.parametrize("name", sorted(BOARDS))
-def test_every_boards_book_fits_its_parts_block_ram(name):
+def test_every_boards_book_fits_its_parts_block_ram_and_ultraram(name):
     board = BOARDS[name]
     assert board.book_ramb36() <= BOOK_RAM_SHARE * board.ramb36, board.as_dict()
+    assert board.book_uram() <= BOOK_RAM_SHARE * board.uram, board.as_dict()
+    assert board.book.ultra_ram == (board.uram > 0) == (board.rtl_parameters()["ULTRA_RAM"] == 1)
 
 
 def test_block_ram_estimate_picks_the_cheapest_shape():
@@ -45,6 +47,7 @@ def test_block_ram_estimate_picks_the_cheapest_shape():
     assert ramb36_blocks(36, 512) == 0.5      # a RAMB18
     assert ramb36_blocks(128, 65536) == 240   # 15 columns of 4 K x 9, 16 deep
     assert ramb36_blocks(73, 512) == 1.5      # three 512 x 36 RAMB18s, not two 512 x 72 RAMB36s
+    assert uram_blocks(72, 4096) == 1 and uram_blocks(128, 65536) == 32
 
 
 def test_frames_pack_into_whole_beats_and_unpack_with_error_flags():

@@ -35,8 +35,11 @@ def test_generated_feed_matches_model_under_idle_and_backpressure(tmp_path):
     _run(tmp_path, words, SMALL, "test_events_match_model", TB_IDLE="1", TB_BACKPRESSURE="1")
 
 
-def test_overflowing_capacities_raise_stale_exactly_as_modelled(tmp_path):
-    params = BookParams(max_symbols=64, order_bucket_bits=6, order_ways=2, levels=4, top_n=2)
+# ULTRA_RAM builds the large tables from sdp_ram's UltraRAM branch: the same behaviour
+@pytest.mark.parametrize("ultra_ram", [False, True])
+def test_overflowing_capacities_raise_stale_exactly_as_modelled(tmp_path, ultra_ram):
+    params = BookParams(max_symbols=64, order_bucket_bits=6, order_ways=2, levels=4, top_n=2,
+                        ultra_ram=ultra_ram)
     words = _feed_words(3000, 30, 22)
     model = book_model.BookModel(params)
     model.run(words)

@@ -18,8 +18,8 @@ from tickaccel.sim.book_model import BookParams
 pytestmark = pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys not installed")
 
 RTL = book_runner.runner.RTL_DIR
-MEMORIES = ("order_store_inst.ram", "price_levels_inst.head_ram", "price_levels_inst.level_ram",
-            "bbo_ram", "stale_ram", "symbol_ram")
+MEMORIES = ("order_store_inst.ram.{branch}.mem", "price_levels_inst.head_ram",
+            "price_levels_inst.level_ram.{branch}.mem", "bbo_ram", "stale_ram", "symbol_ram")
 
 
 def _bench():
@@ -30,23 +30,29 @@ def _bench():
     return module
 
 
-def test_every_memory_maps_to_ram_and_no_latch_is_inferred(tmp_path):
+@pytest.mark.parametrize("ultra_ram,family", [(False, "xc7"), (True, "xcup")])
+def test_every_memory_maps_to_ram_and_no_latch_is_inferred(tmp_path, ultra_ram, family):
     # with the top-N output on: its logic is the superset
-    params = BookParams(max_symbols=1024, order_bucket_bits=12, order_ways=4, levels=32, top_n=4, depth_out=4)
+    params = BookParams(max_symbols=1024, order_bucket_bits=12, order_ways=4, levels=32, top_n=4, depth_out=4,
+                        ultra_ram=ultra_ram)
     files = " ".join(str(RTL / f) for f in book_runner.BOOK_TOPS["order_book"])
     sets = " ".join(f"-set {k} {v}" for k, v in params.verilog().items())
     (tmp_path / "infer.ys").write_text(
         f"read_verilog -I{RTL} {files}\n"
         f"chparam {sets} order_book\n"
-        "synth_xilinx -top order_book -flatten -run :map_ffram\n"
+        f"synth_xilinx -top order_book -flatten -family {family} -run :map_ffram\n"
         "select -assert-none t:$dlatch t:$_DLATCH_*\n")
     run = subprocess.run(["yosys", "-q", "-l", str(tmp_path / "yosys.log"), "-s", str(tmp_path / "infer.ys")],
                          check=False, capture_output=True, text=True)
     log = (tmp_path / "yosys.log").read_text()
     assert run.returncode == 0 and "End of script" in log, run.stderr[-2000:]
     assert "using FF mapping" not in log
+    branch = "g_ultra" if ultra_ram else "g_block"
     for memory in MEMORIES:
-        assert f"mapping memory order_book.{memory} via $__XILINX_" in log, memory
+        assert f"mapping memory order_book.{memory.format(branch=branch)} via $__XILINX_" in log, memory
+    for table in ("order_store_inst.ram", "price_levels_inst.level_ram"):
+        in_uram = f"mapping memory order_book.{table}.g_ultra.mem via $__XILINX_URAM_" in log
+        assert in_uram == ultra_ram, table
 
 
 @pytest.mark.slow
@@ -59,11 +65,14 @@ def test_default_book_synthesizes_to_block_ram_with_few_flip_flops(tmp_path):
     assert figures["logic_depth"] > 0
 
 
-def test_block_ram_estimate_the_boards_are_sized_by_matches_yosys(tmp_path):
-    from tickaccel.fpga.boards import BOARDS, book_memories, ramb36_blocks
+@pytest.mark.parametrize("board,family", [("pynq-z2", "xc7"),
+                                          pytest.param("kv260", "xcup", marks=pytest.mark.slow)])
+def test_ram_estimate_the_boards_are_sized_by_matches_yosys(tmp_path, board, family):
+    from tickaccel.fpga.boards import BOARDS
 
-    params = BOARDS["pynq-z2"].book
-    figures = _bench().synthesize(params, tmp_path / "yosys.log")
+    figures = _bench().synthesize(BOARDS[board].book, tmp_path / "yosys.log", family)
     mapped = figures["RAMB36"] + figures["RAMB18"] / 2
-    estimate = sum(ramb36_blocks(width, depth) for width, depth in book_memories(params).values())
+    estimate = BOARDS[board].book_ramb36()
     assert 0.9 * estimate <= mapped <= estimate, (mapped, estimate, figures)
+    # Yosys packs the UltraRAM columns a little tighter than whole 72-bit columns
+    assert 0.85 * BOARDS[board].book_uram() <= figures["URAM"] <= BOARDS[board].book_uram(), figures

@@ -4,9 +4,9 @@ One table for the Vivado flow (written into ``hw/vivado/generated_params.tcl``
 by `tickaccel.fpga.tcl`), the driver (receive buffer size) and the throughput
 estimate (``bench/fpga_dma.py``). Book capacities are sized so the book's
 memories (`book_memories`, the RTL's widths and depths) fit the part's block
-RAM with room for the AXI DMA; a test holds every board to that, and a slow
-one checks the estimate against Yosys' mapping. The clock is the PL clock the
-block design asks the PS for.
+RAM and UltraRAM with room for the AXI DMA; a test holds every board to that,
+another checks the estimate against Yosys' mapping. The clock is the PL clock
+the block design asks the PS for.
 """
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ class Board:
     control_port: str       # PS master port for AXI-Lite (DMA registers and the CSRs)
     pl_clock_mhz: int
     ramb36: int             # the part's 36 Kbit block RAMs
+    uram: int               # the part's 288 Kbit UltraRAMs (0 before UltraScale+)
     book: BookParams
     records_per_packet: int = 1024
     idle_us: float = 10.0   # packet closes after this long without a record
@@ -43,15 +44,20 @@ class Board:
     def rtl_parameters(self) -> dict[str, int]:
         """feed_to_book_dma's Verilog parameters for this board."""
         book = self.book.verilog()
-        return {**{name: book[name] for name in BOOK_PARAMETERS},
+        return {**{name: book[name] for name in BOOK_PARAMETERS}, "ULTRA_RAM": int(self.book.ultra_ram),
                 "RECORDS_PER_PACKET": self.records_per_packet, "IDLE_CYCLES": self.idle_cycles}
 
     def book_ramb36(self) -> float:
         """Block RAMs (RAMB36, a RAMB18 counting half) the book's memories take."""
-        return sum(ramb36_blocks(width, depth) for width, depth in book_memories(self.book).values())
+        return sum(ramb36_blocks(w, d) for w, d, ultra in book_memories(self.book).values() if not ultra)
+
+    def book_uram(self) -> int:
+        """UltraRAMs the book's memories take."""
+        return sum(uram_blocks(w, d) for w, d, ultra in book_memories(self.book).values() if ultra)
 
     def as_dict(self) -> dict:
-        return {**asdict(self), "idle_cycles": self.idle_cycles, "book_ramb36": self.book_ramb36()}
+        return {**asdict(self), "idle_cycles": self.idle_cycles, "book_ramb36": self.book_ramb36(),
+                "book_uram": self.book_uram()}
 
 
 # Share of a part's block RAM the book may take: the AXI DMA's buffers and the
@@ -70,8 +76,13 @@ def ramb36_blocks(width: int, depth: int) -> float:
     return min(float(whole), half / 2)
 
 
-def book_memories(params: BookParams) -> dict[str, tuple[int, int]]:
-    """(width, depth) of each memory of order_book, from the widths its RTL declares."""
+def uram_blocks(width: int, depth: int) -> int:
+    """UltraRAMs (4 K x 72) for one width x depth memory."""
+    return math.ceil(width / 72) * math.ceil(depth / 4096)
+
+
+def book_memories(params: BookParams) -> dict[str, tuple[int, int, bool]]:
+    """(width, depth, in UltraRAM) of each memory of order_book, from the widths its RTL declares."""
     locate = max(1, math.ceil(math.log2(params.max_symbols)))
     slot = max(1, math.ceil(math.log2(params.levels)))
     books = 2 * params.max_symbols
@@ -79,28 +90,31 @@ def book_memories(params: BookParams) -> dict[str, tuple[int, int]]:
     order_entry = slot + 32 + 32 + 1 + locate               # order_store.v ENTRY_WIDTH
     order_way = 1 + (64 - params.order_bucket_bits) + order_entry
     head = params.top_n * (slot + level) + math.ceil(math.log2(params.top_n + 1)) + slot + 1 + params.levels
+    ultra = params.ultra_ram  # ULTRA_RAM: the two large tables (sdp_ram instances)
     return {
-        "order_store": (params.order_ways * order_way, 1 << params.order_bucket_bits),
-        "price_levels.head": (head, books),
-        "price_levels.level": (level, books * params.levels),
-        "bbo": (192, params.max_symbols),
-        "stale": (32, max(1, params.max_symbols // 32)),
-        "symbol": (64, params.max_symbols),
+        "order_store": (params.order_ways * order_way, 1 << params.order_bucket_bits, ultra),
+        "price_levels.head": (head, books, False),
+        "price_levels.level": (level, books * params.levels, ultra),
+        "bbo": (192, params.max_symbols, False),
+        "stale": (32, max(1, params.max_symbols // 32), False),
+        "symbol": (64, params.max_symbols, False),
     }
 
 
-# Block RAM only: the level array reserves LEVELS slots for every symbol and side, so symbols
-# times levels is what a part holds (UltraRAM on the US+ parts is not used yet).
+# The level array reserves LEVELS slots for every symbol and side, so symbols times levels is
+# what a part holds; on the UltraScale+ parts it and the order store go to UltraRAM.
 BOARDS: dict[str, Board] = {b.name: b for b in (
     Board("pynq-z2", "TUL PYNQ-Z2 (Zynq-7020)", "xc7z020clg400-1", "tul.com.tw:pynq-z2:part0:1.0",
-          "zynq7", "S_AXI_HP0", 64, "M_AXI_GP0", 100, 140,
+          "zynq7", "S_AXI_HP0", 64, "M_AXI_GP0", 100, 140, 0,
           BookParams(max_symbols=256, order_bucket_bits=11, order_ways=4, levels=32, top_n=8)),
     Board("zcu104", "Xilinx ZCU104 (ZU7EV)", "xczu7ev-ffvc1156-2-e", "xilinx.com:zcu104:part0:1.1",
-          "zynqmp", "S_AXI_HP0_FPD", 128, "M_AXI_HPM0_FPD", 200, 312,
-          BookParams(max_symbols=512, order_bucket_bits=12, order_ways=4, levels=32, top_n=8)),
+          "zynqmp", "S_AXI_HP0_FPD", 128, "M_AXI_HPM0_FPD", 200, 312, 96,
+          BookParams(max_symbols=2048, order_bucket_bits=12, order_ways=4, levels=32, top_n=8,
+                     ultra_ram=True)),
     Board("kv260", "Kria KV260 (K26 SOM)", "xck26-sfvc784-2LV-c", "xilinx.com:kv260_som:part0:1.3",
-          "zynqmp", "S_AXI_HP0_FPD", 128, "M_AXI_HPM0_FPD", 200, 144,
-          BookParams(max_symbols=256, order_bucket_bits=11, order_ways=4, levels=32, top_n=8)),
+          "zynqmp", "S_AXI_HP0_FPD", 128, "M_AXI_HPM0_FPD", 200, 144, 64,
+          BookParams(max_symbols=1024, order_bucket_bits=13, order_ways=4, levels=32, top_n=8,
+                     ultra_ram=True)),
 )}
 
 

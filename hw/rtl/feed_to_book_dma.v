@@ -16,6 +16,7 @@ module feed_to_book_dma #(
     parameter ORDER_WAYS = 4,
     parameter LEVELS = 64,
     parameter TOP_N = 8,
+    parameter ULTRA_RAM = 0,  // 1: the book's large tables in UltraRAM (order_book)
     parameter RECORDS_PER_PACKET = 1024,
     parameter IDLE_CYCLES = 1024
 ) (
@@ -77,7 +78,8 @@ wire [63:0] gap_first_seq, gap_count;
 
 feed_to_book #(
     .DATA_WIDTH(DATA_WIDTH), .KEEP_WIDTH(KEEP_WIDTH), .MAX_SYMBOLS(MAX_SYMBOLS),
-    .ORDER_BUCKET_BITS(ORDER_BUCKET_BITS), .ORDER_WAYS(ORDER_WAYS), .LEVELS(LEVELS), .TOP_N(TOP_N)
+    .ORDER_BUCKET_BITS(ORDER_BUCKET_BITS), .ORDER_WAYS(ORDER_WAYS), .LEVELS(LEVELS), .TOP_N(TOP_N),
+    .ULTRA_RAM(ULTRA_RAM)
 ) feed_to_book_inst (
     .clk(clk), .rst(rst),
     .s_axis_tdata(frame_tdata), .s_axis_tkeep(frame_tkeep), .s_axis_tvalid(frame_tvalid),

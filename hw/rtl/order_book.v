@@ -37,6 +37,7 @@ module order_book #(
     parameter LEVELS = 64,
     parameter TOP_N = 8,
     parameter DEPTH_OUT = 0,       // levels per side in each record; 0: BBO only
+    parameter ULTRA_RAM = 0,       // 1: order store and level array in UltraRAM (UltraScale+)
     parameter RECORD_WIDTH = 336,  // must equal BOOK_EVENT_WIDTH
     parameter OUT_WIDTH = 336 + DEPTH_OUT * 128  // must equal BBO_UPDATE_WIDTH + DEPTH_OUT * BBO_LEVEL_WIDTH
 ) (
@@ -188,7 +189,7 @@ wire [LOCATE_WIDTH:0] lv_req_book = state == S_ADD_FIND ? {ev_locate, ev_sell} :
 
 order_store #(
     .BUCKET_BITS(ORDER_BUCKET_BITS), .WAYS(ORDER_WAYS), .LOCATE_WIDTH(LOCATE_WIDTH),
-    .SLOT_WIDTH(SLOT_WIDTH)
+    .SLOT_WIDTH(SLOT_WIDTH), .ULTRA_RAM(ULTRA_RAM)
 ) order_store_inst (
     .clk(clk), .rst(rst),
     .op_ready(os_ready), .op_find(os_find), .op_ref(os_find_ref),
@@ -198,7 +199,8 @@ order_store #(
 );
 
 price_levels #(
-    .MAX_SYMBOLS(MAX_SYMBOLS), .LEVELS(LEVELS), .TOP_N(TOP_N), .SIZE_WIDTH(64), .COUNT_WIDTH(32)
+    .MAX_SYMBOLS(MAX_SYMBOLS), .LEVELS(LEVELS), .TOP_N(TOP_N), .SIZE_WIDTH(64), .COUNT_WIDTH(32),
+    .ULTRA_RAM(ULTRA_RAM)
 ) price_levels_inst (
     .clk(clk), .rst(rst),
     .req_ready(lv_ready), .req_valid(lv_req), .req_add(lv_req_add), .req_book(lv_req_book),

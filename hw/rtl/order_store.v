@@ -30,7 +30,8 @@ module order_store #(
     parameter BUCKET_BITS = 14,
     parameter WAYS = 4,
     parameter LOCATE_WIDTH = 12,
-    parameter SLOT_WIDTH = 6
+    parameter SLOT_WIDTH = 6,
+    parameter ULTRA_RAM = 0  // 1: the table in UltraRAM (sdp_ram)
 ) (
     input  wire                    clk,
     input  wire                    rst,
@@ -65,7 +66,6 @@ initial begin
     end
 end
 
-reg [BUCKET_WIDTH-1:0] ram [0:BUCKETS-1];
 
 function [BUCKET_BITS-1:0] bucket_of;
     input [63:0] order_ref;
@@ -80,7 +80,7 @@ reg [BUCKET_BITS-1:0]   held_index;
 reg [TAG_WIDTH-1:0]     held_tag;
 reg [BUCKET_WIDTH-1:0]  held_bucket;
 reg                     read_pending;
-reg [BUCKET_WIDTH-1:0]  read_data;
+wire [BUCKET_WIDTH-1:0] read_data;
 reg [$clog2(WAYS+1)-1:0] held_way;
 reg                     held_hit;
 
@@ -139,12 +139,10 @@ wire [BUCKET_BITS-1:0]  ram_waddr = clearing ? clear_index[BUCKET_BITS-1:0] : he
 wire [BUCKET_WIDTH-1:0] ram_wdata = clearing ? {BUCKET_WIDTH{1'b0}} : written;
 wire                    ram_re    = !clearing && op_find;
 
-always @(posedge clk) begin
-    if (ram_we)
-        ram[ram_waddr] <= ram_wdata;
-    if (ram_re)
-        read_data <= ram[bucket_of(op_ref)];
-end
+sdp_ram #(.WIDTH(BUCKET_WIDTH), .DEPTH(BUCKETS), .ULTRA(ULTRA_RAM), .ADDR_WIDTH(BUCKET_BITS)) ram (
+    .clk(clk), .we(ram_we), .waddr(ram_waddr), .wdata(ram_wdata),
+    .re(ram_re), .raddr(bucket_of(op_ref)), .rdata(read_data)
+);
 
 always @(posedge clk) begin
     find_valid <= 1'b0;

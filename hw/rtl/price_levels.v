@@ -34,7 +34,8 @@ module price_levels #(
     parameter LEVELS = 64,
     parameter TOP_N = 8,
     parameter SIZE_WIDTH = 64,
-    parameter COUNT_WIDTH = 32
+    parameter COUNT_WIDTH = 32,
+    parameter ULTRA_RAM = 0  // 1: the level array in UltraRAM (sdp_ram)
 ) (
     input  wire                      clk,
     input  wire                      rst,
@@ -85,7 +86,6 @@ initial begin
 end
 
 reg [HEAD_WIDTH-1:0]  head_ram  [0:BOOKS-1];
-reg [LEVEL_WIDTH-1:0] level_ram [0:BOOKS*LEVELS-1];
 
 localparam [2:0] S_CLEAR = 3'd0, S_IDLE = 3'd1, S_DECIDE = 3'd2, S_SCAN = 3'd3;
 reg [2:0] state;
@@ -100,7 +100,7 @@ wire op_sell = op_book[0];
 
 reg [HEAD_WIDTH-1:0]  head_rd;   // head RAM read data (S_DECIDE)
 reg [HEAD_WIDTH-1:0]  head_work; // head under change while scanning
-reg [LEVEL_WIDTH-1:0] level_rd;  // level RAM read data
+wire [LEVEL_WIDTH-1:0] level_rd;  // level RAM read data
 
 // scan: occupied slots still to read, the slot whose data arrives next cycle
 reg                  scan_find;  // 1: look for op_price; 0: best uncached level
@@ -351,12 +351,11 @@ always @(posedge clk) begin
         head_rd <= head_ram[req_book];
 end
 
-always @(posedge clk) begin
-    if (level_ram_we)
-        level_ram[{op_book, level_wslot}] <= level_ram_wdata;
-    if (level_re)
-        level_rd <= level_ram[level_raddr];
-end
+sdp_ram #(.WIDTH(LEVEL_WIDTH), .DEPTH(BOOKS*LEVELS), .ULTRA(ULTRA_RAM),
+          .ADDR_WIDTH(LOCATE_WIDTH+SLOT_WIDTH+1)) level_ram (
+    .clk(clk), .we(level_ram_we), .waddr({op_book, level_wslot}), .wdata(level_ram_wdata),
+    .re(level_re), .raddr(level_raddr), .rdata(level_rd)
+);
 
 always @(posedge clk) begin
     resp_valid <= 1'b0;
