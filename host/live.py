@@ -449,7 +449,13 @@ class SegmentWriter:
             while not (answer := self._answer()).startswith("cpu"):
                 pass
             self.cpu_seconds = float(answer.split()[1])
-            self._process.wait(10)
+            # Every segment is written; what is left is the exit of a nice-19 process, which
+            # a loaded machine can hold up for many seconds: wait long, then end it.
+            try:
+                self._process.wait(60)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
         finally:
             del self._spools  # the view must go before the mapping closes
             self._memory.close()
