@@ -70,7 +70,8 @@ def test_status_reads_the_simulated_rtls_registers_by_name(tmp_path, capsys):
 @pytest.mark.slow
 def test_binaryfile_replay_on_the_simulated_board_with_board_sized_packets(tmp_path):
     feed = tmp_path / "feed.itch"
-    feed.write_bytes(generator.generate(20_000, 200, 12).tobytes())
+    # a feed the PYNQ-Z2's book holds (256 symbols, 8 K order slots): no stale symbol
+    feed.write_bytes(generator.generate(15_000, 60, 12).tobytes())
     device = open_device("sim", board_name="pynq-z2")
     try:
         summary = replay_fpga(feed, tmp_path / "fpga", device, engine="sim:pynq-z2")
@@ -78,5 +79,6 @@ def test_binaryfile_replay_on_the_simulated_board_with_board_sized_packets(tmp_p
         device.close()
     replay(feed, tmp_path / "cpu", engine="fast")
     assert pq.read_table(tmp_path / "fpga" / "bbo.parquet").equals(pq.read_table(tmp_path / "cpu" / "bbo.parquet"))
+    assert summary["stale_symbols"] == {}
     # more records than one packet holds: full packets, then one closed by the idle timeout
     assert summary["dma"]["records"] > BOARDS["pynq-z2"].records_per_packet
