@@ -54,7 +54,8 @@ class ModelResult:
     expected_seq: int = 0
     # what leaves each stage, for the per-module testbenches
     udp_payloads: list[tuple[bytes, bool]] = field(default_factory=list)  # payload, tuser
-    mold_packets: list[tuple[bytes, int, int, bool]] = field(default_factory=list)  # blocks, seq, skip, tuser
+    # blocks, seq, skip, tuser, drop (a duplicate: its beats leave moldudp64_rx, marked)
+    mold_packets: list[tuple[bytes, int, int, bool, bool]] = field(default_factory=list)
     messages: list[tuple[bytes, int]] = field(default_factory=list)  # message, seq
 
 
@@ -294,11 +295,12 @@ class FeedHandlerModel:
         if seq + count <= self.expected:
             self._count("dup_packets")
             self._count("dup_messages", count)
+            self.result.mold_packets.append((f[start + 20:end], seq, 0, aborted, True))
             return
         skip = max(self.expected - seq, 0)
         self._count("dup_messages", skip)
         self.expected = seq + count
-        self.result.mold_packets.append((f[start + 20:end], seq, skip, aborted))
+        self.result.mold_packets.append((f[start + 20:end], seq, skip, aborted, False))
         self._extract(f, start + 20, end, seq, skip, aborted)
 
     def _extract(self, f: bytes, pos: int, end: int, seq: int, skip: int, aborted: bool) -> None:

@@ -12,7 +12,8 @@ from tickaccel.sim import bench
 
 @cocotb.test()
 async def test_messages_and_errors_match_model(dut):
-    """Every message with its sequence, skipped duplicates left out, length and truncation errors counted."""
+    """Every message with its sequence, skipped blocks and dropped packets left out, length and
+    truncation errors counted (none for a dropped packet)."""
     source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.clk, dut.rst)
     sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_msg"), dut.clk, dut.rst)
     sink.set_pause_generator(bench.pauses(6, 0.4))
@@ -23,10 +24,11 @@ async def test_messages_and_errors_match_model(dut):
 
     async def send_all() -> None:
         rng = random.Random(7)
-        for blocks, seq, skip, aborted in expected.mold_packets:
+        for blocks, seq, skip, aborted, drop in expected.mold_packets:
             # the sideband holds for the whole packet, so each packet is sent on its own
             dut.s_mold_seq.value = seq
             dut.s_mold_skip.value = skip
+            dut.s_mold_drop.value = int(drop)
             if aborted:  # good bytes end on a beat boundary, then the faulty last beat
                 frame = bench.offset_frame(blocks, -len(blocks) % keep, True, keep)
             else:

@@ -16,7 +16,8 @@ COUNTER_OF = {"packet": "packets", "packet_short": "packets_short", "heartbeat":
 
 @cocotb.test()
 async def test_blocks_sequence_and_gaps_match_model(dut):
-    """Forwarded blocks carry the model's first sequence and skip; gaps and counts agree."""
+    """Forwarded blocks carry the model's first sequence (with the first beat), skip and drop
+    (the cycle after it); gaps and counts agree."""
     source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.clk, dut.rst)
     sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.clk, dut.rst)
     source.set_pause_generator(bench.pauses(3, 0.2))
@@ -25,26 +26,29 @@ async def test_blocks_sequence_and_gaps_match_model(dut):
     tally = bench.count_strobes(dut, STATS)
     keep = bench.data_width() // 8
     _, expected = bench.stimulus()
-    headers: list[tuple[int, int]] = []
+    headers: list[tuple[int, int, bool]] = []
     gaps: list[tuple[int, int]] = []
 
     async def watch() -> None:
-        first = True
+        first, seq = True, None
         while True:
             await RisingEdge(dut.clk)
             await ReadOnly()
+            if seq is not None:  # the cycle after the first beat: the decision
+                headers.append((seq, int(dut.m_mold_skip.value), bool(dut.m_mold_drop.value)))
+                seq = None
             if dut.gap_valid.value == 1:
                 gaps.append((int(dut.gap_first_seq.value), int(dut.gap_count.value)))
             if dut.m_axis_tvalid.value == 1 and dut.m_axis_tready.value == 1:
                 if first:
-                    headers.append((int(dut.m_mold_seq.value), int(dut.m_mold_skip.value)))
+                    seq = int(dut.m_mold_seq.value)
                 first = dut.m_axis_tlast.value == 1
 
     cocotb.start_soon(watch())
     rng = random.Random(5)
     for payload, bad in expected.udp_payloads:
         await source.send(bench.offset_frame(payload, rng.randrange(keep), bad))
-    for i, (blocks, seq, skip, aborted) in enumerate(expected.mold_packets):
+    for i, (blocks, seq, skip, aborted, _) in enumerate(expected.mold_packets):
         got = await sink.recv()
         data = bytes(got.tdata)
         # a faulty packet's last beat is discarded downstream: the model's blocks stop before it
@@ -52,7 +56,7 @@ async def test_blocks_sequence_and_gaps_match_model(dut):
     await source.wait()
     await ClockCycles(dut.clk, 20)
     assert sink.empty()
-    assert headers == [(seq, skip) for _, seq, skip, _ in expected.mold_packets]
+    assert headers == [(seq, skip, drop) for _, seq, skip, _, drop in expected.mold_packets]
     assert gaps == expected.gaps
     for name in STATS:
         want = expected.counters[COUNTER_OF.get(name, name)]

@@ -89,6 +89,7 @@ wire [KEEP_WIDTH-1:0] mold_tkeep;
 wire mold_tvalid, mold_tready, mold_tlast, mold_tuser;
 wire [63:0] mold_seq;
 wire [15:0] mold_skip;
+wire mold_drop;
 wire [63:0] expected_seq;
 
 wire stat_packet, stat_packet_short, stat_heartbeat, stat_end_of_session, stat_session,
@@ -101,7 +102,7 @@ moldudp64_rx #(.DATA_WIDTH(DATA_WIDTH), .KEEP_WIDTH(KEEP_WIDTH)) moldudp64_rx_in
     .s_axis_tready(udp_tready), .s_axis_tlast(udp_tlast), .s_axis_tuser(udp_tuser),
     .m_axis_tdata(mold_tdata), .m_axis_tkeep(mold_tkeep), .m_axis_tvalid(mold_tvalid),
     .m_axis_tready(mold_tready), .m_axis_tlast(mold_tlast), .m_axis_tuser(mold_tuser),
-    .m_mold_seq(mold_seq), .m_mold_skip(mold_skip),
+    .m_mold_seq(mold_seq), .m_mold_skip(mold_skip), .m_mold_drop(mold_drop),
     .gap_valid(gap_valid), .gap_first_seq(gap_first_seq), .gap_count(gap_count),
     .status_expected_seq(expected_seq),
     .stat_packet(stat_packet), .stat_packet_short(stat_packet_short),
@@ -119,7 +120,7 @@ itch_extract #(.DATA_WIDTH(DATA_WIDTH), .KEEP_WIDTH(KEEP_WIDTH)) itch_extract_in
     .clk(clk), .rst(rst),
     .s_axis_tdata(mold_tdata), .s_axis_tkeep(mold_tkeep), .s_axis_tvalid(mold_tvalid),
     .s_axis_tready(mold_tready), .s_axis_tlast(mold_tlast), .s_axis_tuser(mold_tuser),
-    .s_mold_seq(mold_seq), .s_mold_skip(mold_skip),
+    .s_mold_seq(mold_seq), .s_mold_skip(mold_skip), .s_mold_drop(mold_drop),
     .m_msg_tdata(msg_data), .m_msg_tuser(msg_seq), .m_msg_tvalid(msg_valid), .m_msg_tready(msg_ready),
     .m_msg_tlast(msg_last),
     .stat_length_error(stat_length_error), .stat_truncated(stat_truncated)

@@ -13,8 +13,14 @@
 // accumulator keeps up with the line; at 128 bits small messages may stall
 // the input.
 //
-// The first s_mold_skip blocks of a packet are already seen: they are
-// consumed without output. A length that is not the table length of the
+// s_mold_seq is read with a packet's first beat, s_mold_skip and s_mold_drop
+// the cycle after (moldudp64_rx decides a cycle after the header), and no
+// block leaves before: only at 128 bits can a first beat complete one, a
+// 12-byte S message, which then waits that cycle; book messages are 19 bytes
+// or more and never do. The first s_mold_skip blocks of a packet are already
+// seen: they are consumed without output. A packet with s_mold_drop (a
+// duplicate) has all its blocks consumed that way and counts no error; the
+// next packet waits for the decision. A length that is not the table length of the
 // type (book_event.vh, generated from itch.MESSAGE_LENGTHS) is counted and
 // the rest of the packet skipped; a packet ending inside a block is counted
 // as truncated. A last beat with tuser set (frame fault seen by the filter)
@@ -37,6 +43,7 @@ module itch_extract #(
     input  wire                  s_axis_tuser,
     input  wire [63:0]           s_mold_seq,
     input  wire [15:0]           s_mold_skip,
+    input  wire                  s_mold_drop,
 
     output wire [50*8-1:0]       m_msg_tdata,
     output wire [63:0]           m_msg_tuser,
@@ -80,6 +87,9 @@ reg                   aborted;      // ... and it ended with a frame fault
 reg                   skipping;     // length error: drop beats to the packet's end
 reg [63:0]            seq;          // sequence of the block at the head
 reg [15:0]            skip_left;
+reg                   verdict_due;  // the packet's first beat was taken last cycle
+reg                   dropping;     // the packet is a duplicate: every block skipped, nothing counted
+wire                  dropped = verdict_due ? s_mold_drop : dropping;
 
 wire [15:0] block_length = {acc[7:0], acc[15:8]};
 wire [7:0]  table_length = itch_message_length(acc[23:16]);
@@ -87,7 +97,7 @@ wire        length_known = fill >= 3;
 wire        length_bad   = length_known && (table_length == 0 || block_length != table_length);
 wire [7:0]  block_bytes  = table_length + 8'd2;
 wire        complete     = length_known && !length_bad && fill >= block_bytes;
-wire        consume      = complete && (skip_left != 0 || m_msg_tready);
+wire        consume      = complete && !verdict_due && (skip_left != 0 || m_msg_tready);
 wire        partial_end  = end_in_acc && !length_bad && !complete && fill != 0;
 
 wire [ACC_BYTES*8-1:0] acc_kept  = consume ? acc >> {block_bytes, 3'b000} : acc;
@@ -95,9 +105,9 @@ wire [FILL_WIDTH-1:0]  fill_kept = consume ? fill - block_bytes : fill;
 
 assign m_msg_tdata  = acc[16 +: 50*8];
 assign m_msg_tuser  = seq;
-assign m_msg_tvalid = complete && skip_left == 0;
+assign m_msg_tvalid = complete && !verdict_due && skip_left == 0;
 assign m_msg_tlast  = 1'b1;
-assign s_axis_tready = !end_in_acc && fill <= ACC_BYTES - KEEP_WIDTH;
+assign s_axis_tready = !end_in_acc && fill <= ACC_BYTES - KEEP_WIDTH && !(verdict_due && !in_packet);
 wire s_fire = s_axis_tvalid && s_axis_tready;
 
 reg [COUNT_WIDTH-1:0] keep_count;
@@ -124,13 +134,13 @@ always @(posedge clk) begin
     stat_truncated <= 1'b0;
 
     if (length_bad) begin
-        stat_length_error <= 1'b1;
+        stat_length_error <= !dropped;
         acc <= 0;
         fill <= 0;
         end_in_acc <= 1'b0;
         skipping <= !end_in_acc && !(s_fire && s_axis_tlast);
     end else if (partial_end) begin
-        stat_truncated <= !aborted;
+        stat_truncated <= !aborted && !dropped;
         acc <= 0;
         fill <= 0;
         end_in_acc <= 1'b0;
@@ -153,18 +163,23 @@ always @(posedge clk) begin
         end
     end
 
+    verdict_due <= s_fire && !in_packet;
+    if (verdict_due) begin
+        skip_left <= s_mold_drop ? 16'hFFFF : s_mold_skip;
+        dropping <= s_mold_drop;
+    end
     if (s_fire) begin
         in_packet <= !s_axis_tlast;
-        if (!in_packet) begin
+        if (!in_packet)
             seq <= s_mold_seq;
-            skip_left <= s_mold_skip;
-        end
     end
 
     if (rst) begin
         acc <= 0;
         fill <= 0;
         in_packet <= 1'b0;
+        verdict_due <= 1'b0;
+        dropping <= 1'b0;
         end_in_acc <= 1'b0;
         aborted <= 1'b0;
         skipping <= 1'b0;

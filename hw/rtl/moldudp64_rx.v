@@ -4,8 +4,16 @@
 // one contiguous run (the first beat may start at any lane). The 20-byte
 // MoldUDP64 header (session 10, sequence 8, count 2) is read wherever it
 // falls and nulled out of tkeep, so m_axis carries the message blocks only.
-// m_mold_seq (sequence of the first block) and m_mold_skip (leading blocks
-// already seen, to be dropped downstream) are valid with every beat.
+// m_mold_seq (sequence of the first block) is valid with a packet's first
+// beat on m_axis; m_mold_skip (leading blocks already seen, to be dropped
+// downstream) and m_mold_drop (the whole packet was seen: drop it) are valid
+// from the cycle after that beat is taken until the next packet's first beat
+// is taken. The sequence decision is made a cycle after the beat that
+// completes the header, from the registered header (its 64-bit subtraction
+// is then the whole path), and the beat goes on meanwhile: it cannot end a
+// message (a block is 21 bytes or more, the beat holds at most 15 after the
+// header), so the consumer has the decision before any message of the packet
+// can leave, and the 4-cycle latency is kept.
 //
 // Sequence policy (one active session):
 //   - a packet from a session other than the current one starts that
@@ -13,8 +21,9 @@
 //   - heartbeat (count 0) and end of session (count 0xFFFF) carry the next
 //     sequence: a sequence beyond the expected one flags a gap and moves the
 //     expected sequence on; the packet itself is dropped;
-//   - a packet wholly at or below the expected sequence is dropped as a
-//     duplicate; one that overlaps it has its leading blocks skipped;
+//   - a packet wholly at or below the expected sequence is a duplicate: its
+//     beats leave marked m_mold_drop; one that overlaps it has its leading
+//     blocks skipped;
 //   - a packet ahead of the expected sequence flags the gap (first missing
 //     sequence, count) on gap_* and is accepted: the host re-requests the
 //     gap, and a late (reordered) packet for it counts as a duplicate here;
@@ -45,6 +54,7 @@ module moldudp64_rx #(
     output reg                   m_axis_tuser,
     output reg  [63:0]           m_mold_seq,
     output reg  [15:0]           m_mold_skip,
+    output reg                   m_mold_drop,
 
     // one-cycle strobe per flagged gap, the cycle after the header that shows
     // it: missing sequences [first, first+count)
@@ -129,15 +139,20 @@ function [63:0] be_bytes;
     end
 endfunction
 
-wire [79:0] pkt_session = {be_bytes(hv, 0, 2), be_bytes(hv, 2, 8)};
-wire [63:0] pkt_seq     = be_bytes(hv, 10, 8);
-wire [15:0] pkt_count   = be_bytes(hv, 18, 2);
-wire header_done_now = pkt_ptr < HDR_BYTES && pkt_ptr + keep_count >= HDR_BYTES;
-wire header_ignored  = s_axis_tlast && s_axis_tuser;
-wire header_accepted = header_done_now && !header_ignored;
+// In the beat that completes the header: forward unless it is a control packet.
+wire [15:0] count_now       = be_bytes(hv, 18, 2);
+wire        header_done_now = pkt_ptr < HDR_BYTES && pkt_ptr + keep_count >= HDR_BYTES;
+wire        header_ignored  = s_axis_tlast && s_axis_tuser;
+wire        header_accepted = header_done_now && !header_ignored;
+wire        forward_now     = header_accepted && !(count_now == 16'd0 || count_now == 16'hFFFF);
 
-// Sequence relations from one subtraction against the expected sequence; a
-// new session takes the packet's own sequence, so nothing is ahead or seen.
+// The cycle after (verdict_due), from the registered header: sequence
+// relations from one subtraction against the expected sequence; a new
+// session takes the packet's own sequence, so nothing is ahead or seen.
+reg         verdict_due;
+wire [79:0] pkt_session = {be_bytes(hdr_reg, 0, 2), be_bytes(hdr_reg, 2, 8)};
+wire [63:0] pkt_seq     = be_bytes(hdr_reg, 10, 8);
+wire [15:0] pkt_count   = be_bytes(hdr_reg, 18, 2);
 wire        new_session = !have_session || pkt_session != session;
 wire [64:0] behind      = {1'b0, expected_seq} - {1'b0, pkt_seq};  // bit 64: packet ahead
 wire        seq_ahead   = behind[64];
@@ -146,11 +161,11 @@ wire        ahead       = !new_session && seq_ahead;
 wire        all_seen    = !new_session && !is_control && !seq_ahead
                           && (behind[63:16] != 0 || behind[15:0] >= pkt_count);
 wire        overlaps    = !new_session && !is_control && !all_seen && !seq_ahead && behind[15:0] != 0;
-wire        forward_now = header_accepted && !is_control && !all_seen;
 
 // The wide sums (next expected sequence, gap length) are made in the cycle
-// after the header: the next packet's header is complete two beats later at
-// the earliest (it is 20 bytes, a beat at most 16).
+// after the decision: the next packet's header is complete two beats after
+// this one's at the earliest (it is 20 bytes, a beat at most 16), and decided
+// a cycle later still.
 reg         end_pending;
 reg  [63:0] end_seq;
 reg  [15:0] end_count;
@@ -176,37 +191,43 @@ always @(posedge clk) begin
     if (m_axis_tvalid && m_axis_tready)
         m_axis_tvalid <= 1'b0;
 
+    verdict_due <= 1'b0;
+    if (verdict_due) begin
+        stat_packet <= 1'b1;
+        stat_session <= new_session;
+        have_session <= 1'b1;
+        session <= pkt_session;
+        gap_pending <= ahead;
+        if (ahead) begin
+            gap_first_seq <= expected_seq;
+            gap_seq <= pkt_seq;
+        end
+        if (is_control) begin
+            stat_heartbeat <= pkt_count == 16'd0;
+            stat_end_of_session <= pkt_count == 16'hFFFF;
+            if (new_session || ahead)
+                expected_seq <= pkt_seq;
+        end else if (all_seen) begin
+            stat_dup_packet <= 1'b1;
+            stat_dup_messages <= pkt_count;
+            m_mold_skip <= 16'd0;
+            m_mold_drop <= 1'b1;
+        end else begin
+            stat_dup_messages <= overlaps ? behind[15:0] : 16'd0;
+            end_pending <= 1'b1;
+            end_seq <= pkt_seq;
+            end_count <= pkt_count;
+            m_mold_skip <= overlaps ? behind[15:0] : 16'd0;
+            m_mold_drop <= 1'b0;
+        end
+    end
+
     if (s_fire) begin
         hdr_reg <= hv;
         pkt_ptr <= pkt_ptr + keep_count >= HDR_BYTES ? HDR_BYTES : pkt_ptr + keep_count;
-
-        if (header_accepted) begin
-            stat_packet <= 1'b1;
-            stat_session <= new_session;
-            have_session <= 1'b1;
-            session <= pkt_session;
-            gap_pending <= ahead;
-            if (ahead) begin
-                gap_first_seq <= expected_seq;
-                gap_seq <= pkt_seq;
-            end
-            if (is_control) begin
-                stat_heartbeat <= pkt_count == 16'd0;
-                stat_end_of_session <= pkt_count == 16'hFFFF;
-                if (new_session || ahead)
-                    expected_seq <= pkt_seq;
-            end else if (all_seen) begin
-                stat_dup_packet <= 1'b1;
-                stat_dup_messages <= pkt_count;
-            end else begin
-                stat_dup_messages <= overlaps ? behind[15:0] : 16'd0;
-                end_pending <= 1'b1;
-                end_seq <= pkt_seq;
-                end_count <= pkt_count;
-                m_mold_seq <= pkt_seq;
-                m_mold_skip <= overlaps ? behind[15:0] : 16'd0;
-            end
-        end
+        verdict_due <= header_accepted;
+        if (forward_now)
+            m_mold_seq <= be_bytes(hv, 10, 8);
 
         if (forward_now || forwarding) begin
             forwarding <= 1'b1;
@@ -231,6 +252,7 @@ always @(posedge clk) begin
     if (rst) begin
         pkt_ptr <= 0;
         forwarding <= 1'b0;
+        verdict_due <= 1'b0;
         have_session <= 1'b0;
         expected_seq <= 64'd0;
         m_axis_tvalid <= 1'b0;
