@@ -51,12 +51,13 @@ def test_every_format_is_detected_and_gives_the_same_messages(files, framed, kin
 @pytest.mark.parametrize("content, message", [
     (None, "no such file"),
     (b"", "empty file"),
-    (gzip.compress(b""), "empty file"),
+    (gzip.compress(b"", mtime=0), "empty file"),
     (b"Date,Symbol,Price\n2024-01-02,AAPL,185.64\n" * 50, "not an ITCH feed"),
     (bytes(range(256)) * 40, "not an ITCH feed"),
-    (gzip.compress(b"hello world\n" * 100), "not an ITCH feed"),
+    (gzip.compress(b"hello world\n" * 100, mtime=0), "not an ITCH feed"),
     (b"\x1f\x8b\x08garbage", "unreadable gzip"),
-])
+], ids=["missing", "empty", "empty-gzip", "csv", "binary", "text-gzip", "bad-gzip"])  # ids that
+# every pytest-xdist worker collects alike
 def test_unusable_files_raise_one_clear_line(tmp_path, content, message):
     path = tmp_path / "input.itch"
     if content is not None:
