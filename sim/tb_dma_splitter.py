@@ -97,13 +97,13 @@ async def test_each_frame_of_each_buffer_leaves_as_its_own_packet(dut):
     hold = HoldChecker(dut)
     await bench.start(dut)
     cocotb.start_soon(hold.run())
+    empty_errors = []
+    cocotb.start_soon(_watch_empty_error_beats(dut, empty_errors))  # before the first beat leaves
     sent = buffers(beat, random.Random(6))
     for buffer in sent:
         await source.send(AxiStreamFrame(buffer))
     expected = [f for buffer in sent for f in split(buffer, beat)]
     assert sum(e for _, e in expected) >= 5 and any(len(f) == layout.MAX_FRAME_BYTES for f, _ in expected)
-    empty_errors = []
-    cocotb.start_soon(_watch_empty_error_beats(dut, empty_errors))
     for i, (data, error) in enumerate(expected):
         got = await sink.recv()
         assert bytes(got.tdata) == data, f"frame {i}: {len(got.tdata)} bytes, want {len(data)}"
