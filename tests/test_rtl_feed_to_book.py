@@ -5,6 +5,7 @@ import dataclasses
 import json
 
 import pytest
+from rtl import needs_verilator
 from tickaccel import generator
 from tickaccel.sim import book_runner, model, runner
 from tickaccel.sim.book_model import BookParams
@@ -36,7 +37,7 @@ def test_small_capacities_flag_stale_and_clear_over_axi_lite(tmp_path):
 
 
 @pytest.mark.slow
-@runner.needs_verilator
+@needs_verilator
 def test_million_faulty_messages_through_feed_to_book(tmp_path):
     params = BookParams(max_symbols=4096, order_bucket_bits=16, order_ways=4, levels=64, top_n=8)
     frames = model.inject_faults(model.build_frames(generator.generate(1_000_000, 2000, 33).tobytes()), 33, 0.02)

@@ -6,6 +6,7 @@ import json
 import pyarrow.parquet as pq
 import pytest
 from feeds import faulty_capture
+from rtl import needs_verilator
 from tickaccel import generator
 from tickaccel.capture import udp_frame, write_pcap
 from tickaccel.errors import BackendUnavailable
@@ -74,7 +75,7 @@ def test_missing_simulator_is_named(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-@runner.needs_verilator
+@needs_verilator
 def test_million_message_capture_replays_to_the_oracle_table(tmp_path):
     # thousands of symbols; lost, duplicated and foreign frames, rarely enough that the orders
     # the lost deletes leave behind stay within the book's capacities over 10^6 messages
