@@ -7,11 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tickaccel import itch
-from tickaccel.binaryfile import record_offsets
-from tickaccel.book import FastBook
-from tickaccel.feed import FeedChunk
-from tickaccel.generator import generate
+from tickaccel.schema import itch
+from tickaccel.feed.binaryfile import record_offsets
+from tickaccel.book.fast import FastBook
+from tickaccel.feed.chunk import FeedChunk
+from tickaccel.feed.generator import generate
 
 N_MESSAGES = 1_000_000
 

@@ -15,9 +15,9 @@ import time
 import numpy as np
 from itch_book._core import Session
 
-from tickaccel.book import FastBook
-from tickaccel.feed import FeedChunk
-from tickaccel.generator import generate
+from tickaccel.book.fast import FastBook
+from tickaccel.feed.chunk import FeedChunk
+from tickaccel.feed.generator import generate
 
 
 def _itch_book(data: bytes, n_messages: int) -> tuple[float, dict[str, np.ndarray]]:

@@ -27,13 +27,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from tickaccel import generator
-from tickaccel.capture import udp_frame
+from tickaccel.feed import generator
+from tickaccel.feed.capture import udp_frame
 from tickaccel.fpga import BOARDS, layout, tcl
 from tickaccel.fpga.sim_board import simulate
-from tickaccel.moldudp64 import build_packets
-from tickaccel.replay import replay
-from tickaccel.sim_replay import DEST_IP, DEST_PORT
+from tickaccel.feed.moldudp64 import build_packets
+from tickaccel.batch.cpu import replay
+from tickaccel.batch.sim import DEST_IP, DEST_PORT
 
 BENCH = Path(__file__).resolve().parent
 # Assumptions, not measurements.

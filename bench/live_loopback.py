@@ -25,11 +25,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from tickaccel.binaryfile import write_binaryfile
+from tickaccel.feed.binaryfile import write_binaryfile
 from tickaccel.errors import ErrorLog
-from tickaccel.feed import FeedChunk, open_feed
-from tickaccel.generator import generate
-from tickaccel.live import BookSink, LiveReceiver, TableSink
+from tickaccel.feed.chunk import FeedChunk
+from tickaccel.feed.source import open_feed
+from tickaccel.feed.generator import generate
+from tickaccel.live.receiver import BookSink, LiveReceiver, TableSink
 
 TICKACCEL = [sys.executable, "-c", "import sys; from tickaccel.cli import main; sys.exit(main())"]
 
@@ -65,7 +66,7 @@ def run_rate(feed: Path, rate: str, outdir: Path, timeout: float) -> dict:
 
 def chunks_like_live(feed: Path, messages_per_chunk: int) -> list[FeedChunk]:
     """The feed cut into the small in-order chunks the receiver hands its book stage."""
-    from tickaccel.binaryfile import record_offsets
+    from tickaccel.feed.binaryfile import record_offsets
 
     out = []
     for chunk in open_feed(feed, errors=ErrorLog()):
@@ -115,7 +116,7 @@ def main() -> None:
 def book_stage(feed: Path, chunk_messages: int) -> None:
     """Part 2: the book stage alone, in process and as Ray shard actors."""
     import ray
-    from tickaccel.cluster import ShardedSink
+    from tickaccel.batch.cluster import ShardedSink
 
     chunks = chunks_like_live(feed, chunk_messages)
     rows = {"in-process fast book": book_throughput(chunks, BookSink())}

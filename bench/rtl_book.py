@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tickaccel import generator
+from tickaccel.feed import generator
 from tickaccel.sim import book_model, book_runner, runner
 from tickaccel.sim.book_model import BookParams
 

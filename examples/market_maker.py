@@ -94,7 +94,7 @@ class MarketMaker:
 
 def bbo_batches(table: pa.Table, batch_rows: int = 4096):
     """A replayed BBO table as the record batches the live publisher sends."""
-    from tickaccel.live import bbo_records
+    from tickaccel.live.receiver import bbo_records
 
     for start in range(0, table.num_rows, batch_rows):
         yield bbo_records(table.slice(start, batch_rows), stale=False)
@@ -116,9 +116,9 @@ def main() -> None:
     parser.add_argument("--symbol", required=True)
     args = parser.parse_args()
     import ray
-    from tickaccel.book import FastBook
+    from tickaccel.book.fast import FastBook
     from tickaccel.errors import ErrorLog
-    from tickaccel.feed import open_feed
+    from tickaccel.feed.source import open_feed
 
     book = FastBook(symbols=[args.symbol])
     table = pa.concat_tables([book.process(c)["bbo"]

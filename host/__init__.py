@@ -1,7 +1,41 @@
-"""tickaccel: ITCH 5.0 feeds to order books and trading signals on CPU, GPU and FPGA."""
+"""tickaccel: ITCH 5.0 feeds to order books and trading signals on CPU, GPU and FPGA.
+
+The names a notebook needs are here, each imported on first use (`tickaccel.lazy`), so
+``import tickaccel`` stays cheap; docs/architecture.md maps the subpackages they come from.
+"""
 from importlib.metadata import PackageNotFoundError, version
+
+from tickaccel.lazy import exports
 
 try:
     __version__ = version("tickaccel")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
+
+__all__ = [
+    "__version__", "TickaccelError", "BackendUnavailable", "ErrorLog", "discover",
+    "FeedChunk", "open_feed", "feed_format", "generate", "write_feed", "GeneratorConfig",
+    "FastBook", "OracleBook", "replay", "replay_cluster", "LiveReceiver", "Publisher",
+    "compute_signals", "SignalSpec",
+]
+__getattr__, __dir__ = exports(__name__, {
+    "TickaccelError": "tickaccel.errors",
+    "BackendUnavailable": "tickaccel.errors",
+    "ErrorLog": "tickaccel.errors",
+    "discover": "tickaccel.backends",
+    "FeedChunk": "tickaccel.feed.chunk",
+    "open_feed": "tickaccel.feed.source",
+    "feed_format": "tickaccel.feed.source",
+    "generate": "tickaccel.feed.generator",
+    "write_feed": "tickaccel.feed.generator",
+    "GeneratorConfig": "tickaccel.feed.generator",
+    "FastBook": "tickaccel.book.fast",
+    "OracleBook": "tickaccel.book.oracle",
+    "replay": "tickaccel.batch.cpu",
+    "replay_cluster": "tickaccel.batch.cluster",
+    "LiveReceiver": "tickaccel.live.receiver",
+    "Publisher": "tickaccel.live.player",
+    "compute_signals": "tickaccel.kernels:compute",
+    "SignalSpec": "tickaccel.kernels.spec",
+})
+del exports

@@ -11,7 +11,7 @@ import os
 import shutil
 from dataclasses import dataclass
 
-from .errors import BackendUnavailable
+from tickaccel.errors import BackendUnavailable
 
 # Fastest first: `auto` takes the first one present.
 PREFERENCE = ("fpga", "cuda", "opencl", "cpu")

@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from ..errors import BackendUnavailable, TickaccelError
-from .columns import HEAD_COLUMNS, Depth, Quotes, Trades
-from .spec import KINDS, Signal, SignalSpec, default_spec, load_spec, parse_spec
+from tickaccel.errors import BackendUnavailable, TickaccelError
+from tickaccel.kernels.columns import HEAD_COLUMNS, Depth, Quotes, Trades
+from tickaccel.kernels.spec import KINDS, Signal, SignalSpec, default_spec, load_spec, parse_spec
 
 __all__ = [
     "BACKENDS", "KINDS", "TOLERANCE", "Signal", "SignalSpec", "available_backends", "compute",
@@ -31,11 +31,11 @@ def _probe(name: str) -> str | None:
     if name in ("numpy", "cpu"):
         return None
     if name == "opencl":
-        from .opencl import unavailable_reason
+        from tickaccel.kernels.opencl import unavailable_reason
     elif name == "cupy":
-        from .cuda_cupy import unavailable_reason
+        from tickaccel.kernels.cuda_cupy import unavailable_reason
     elif name == "numba-cuda":
-        from .cuda_numba import unavailable_reason
+        from tickaccel.kernels.cuda_numba import unavailable_reason
     else:
         raise BackendUnavailable(f"unknown signal backend {name!r} (known: {', '.join(BACKENDS)})")
     return unavailable_reason()
@@ -48,12 +48,12 @@ def available_backends() -> dict[str, str | None]:
 
 def _device_kernels(name: str):
     if name == "opencl":
-        from .opencl import OpenClKernels
+        from tickaccel.kernels.opencl import OpenClKernels
         return OpenClKernels()
     if name == "cupy":
-        from .cuda_cupy import CupyKernels
+        from tickaccel.kernels.cuda_cupy import CupyKernels
         return CupyKernels()
-    from .cuda_numba import NumbaCudaKernels
+    from tickaccel.kernels.cuda_numba import NumbaCudaKernels
     return NumbaCudaKernels()
 
 
@@ -62,7 +62,7 @@ def resolve_backend(backend: str) -> str:
     if backend == "auto":
         if _probe("cupy") is None:
             return "cupy"
-        from .cuda_numba import on_real_gpu
+        from tickaccel.kernels.cuda_numba import on_real_gpu
         return "numba-cuda" if on_real_gpu() else "cpu"
     reason = _probe(backend)
     if reason is not None:
@@ -76,12 +76,12 @@ def compute_columns(quotes: Quotes, spec: SignalSpec, backend: str = "auto", *,
     """The signal columns of `spec` as NumPy arrays, from already extracted input columns."""
     name = resolve_backend(backend)
     if name == "numpy":
-        from .reference import compute_reference
+        from tickaccel.kernels.reference import compute_reference
         return compute_reference(quotes, spec, depth, trades)
     if name == "cpu":
-        from .cpu import compute_cpu
+        from tickaccel.kernels.cpu import compute_cpu
         return compute_cpu(quotes, spec, depth, trades, chunk_rows or len(quotes))
-    from .pipeline import run
+    from tickaccel.kernels.pipeline import run
     kernels = _device_kernels(name)
     rows = chunk_rows or getattr(kernels, "default_chunk_rows", lambda n: n)(len(quotes))
     return run(kernels, quotes, spec, depth, trades, rows)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from ..errors import TickaccelError
+from tickaccel.errors import TickaccelError
 
 KEY_SHIFT = 47  # (stock_locate << 47) | timestamp-or-seq fits in int64
 HEAD_COLUMNS = ("seq", "timestamp", "stock_locate", "symbol")

@@ -28,8 +28,8 @@ import math
 import numpy as np
 from numba import njit
 
-from .columns import Depth, Quotes, Trades
-from .spec import QUOTE_KINDS, SignalSpec
+from tickaccel.kernels.columns import Depth, Quotes, Trades
+from tickaccel.kernels.spec import QUOTE_KINDS, SignalSpec
 
 LN2 = math.log(2.0)
 EMA_MIN_WEIGHT = 2.0 ** -900

@@ -12,8 +12,8 @@ import importlib.util
 
 import numpy as np
 
-from .device import DeviceKernels
-from .device_source import SOURCE
+from tickaccel.kernels.device import DeviceKernels
+from tickaccel.kernels.device_source import SOURCE
 
 DEVICE_BYTES_PER_ROW = 512  # inputs, grouped copies, scan elements and outputs of one row
 

@@ -13,8 +13,8 @@ import os
 import numpy as np
 from numba import cuda, float64, int64
 
-from .device import DeviceKernels
-from .device_source import SCAN_BLOCK as GPU_SCAN_BLOCK, SCAN_ITEMS as GPU_SCAN_ITEMS
+from tickaccel.kernels.device import DeviceKernels
+from tickaccel.kernels.device_source import SCAN_BLOCK as GPU_SCAN_BLOCK, SCAN_ITEMS as GPU_SCAN_ITEMS
 
 
 def simulated() -> bool:
@@ -436,7 +436,7 @@ class NumbaCudaKernels(DeviceKernels):
     scan_block, scan_items = SCAN_BLOCK, SCAN_ITEMS
 
     def __init__(self) -> None:
-        from .cuda_cupy import unavailable_reason as cupy_missing
+        from tickaccel.kernels.cuda_cupy import unavailable_reason as cupy_missing
 
         if not simulated() and cupy_missing() is None:
             import cupy

@@ -16,8 +16,8 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from .device_source import SCAN_BLOCK, SCAN_ITEMS
-from .pipeline import SymbolState
+from tickaccel.kernels.device_source import SCAN_BLOCK, SCAN_ITEMS
+from tickaccel.kernels.pipeline import SymbolState
 
 # Bits of the `rows` kernel's output mask, in the order of its output arguments.
 ROW_OUTPUTS = ("mid", "spread", "spread_bps", "microprice", "imbalance", "ofi", "ofi_grouped")

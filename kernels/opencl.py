@@ -12,8 +12,8 @@ import importlib.util
 
 import numpy as np
 
-from .device import DeviceKernels
-from .device_source import SOURCE
+from tickaccel.kernels.device import DeviceKernels
+from tickaccel.kernels.device_source import SOURCE
 
 
 def unavailable_reason() -> str | None:

@@ -31,9 +31,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .columns import KEY_SHIFT, Depth, Quotes, Trades
-from .reference import depth_row_imbalance
-from .spec import QUOTE_KINDS, SignalSpec
+from tickaccel.kernels.columns import KEY_SHIFT, Depth, Quotes, Trades
+from tickaccel.kernels.reference import depth_row_imbalance
+from tickaccel.kernels.spec import QUOTE_KINDS, SignalSpec
 
 N_LOCATES = 1 << 16
 RECURSIVE_KINDS = ("ofi", "ofi_sum", "ema_mid", "realized_variance")

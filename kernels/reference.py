@@ -31,8 +31,8 @@ import math
 
 import numpy as np
 
-from .columns import Depth, Quotes, Trades
-from .spec import Signal, SignalSpec
+from tickaccel.kernels.columns import Depth, Quotes, Trades
+from tickaccel.kernels.spec import Signal, SignalSpec
 
 EMA_MIN_WEIGHT = 2.0 ** -900
 LN2 = math.log(2.0)

@@ -10,7 +10,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import TickaccelError
+from tickaccel.errors import TickaccelError
 
 # kind -> (parameter it needs, input table it needs beyond BBO)
 KINDS: dict[str, tuple[str | None, str | None]] = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from ..tables import bbo_table, depth_table, trades_table
+from tickaccel.schema.tables import bbo_table, depth_table, trades_table
 
 
 def _symbols(locate: np.ndarray) -> pa.Array:

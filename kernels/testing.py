@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from . import TOLERANCE
-from ..tables import bbo_table, depth_table, trades_table
+from tickaccel.kernels import TOLERANCE
+from tickaccel.schema.tables import bbo_table, depth_table, trades_table
 
 
 def small_bbo(rows: list[tuple]) -> pa.Table:

@@ -1,20 +1,20 @@
 """Host-side reference of the RTL order book: book-event records in, BBO update records out.
 
-`BookModel` keeps the software books' semantics (host/oracle.py) and adds the
+`BookModel` keeps the software books' semantics (host/book/oracle.py) and adds the
 hardware's finite capacities, so it predicts the RTL's stream exactly, stale
 records included: the order store's buckets (same bucket function, WAYS
 entries each), LEVELS live prices per symbol and side, and MAX_SYMBOLS books.
 Where no capacity is exceeded its BBO rows are the oracle's, which the
-differential tests check separately against `tickaccel.oracle` itself. With
+differential tests check separately against `tickaccel.book.oracle` itself. With
 ``depth_out`` > 0 it also predicts the RTL's top-N output (record layout and
-rule in `tickaccel.bbo_records`).
+rule in `tickaccel.schema.bbo_records`).
 """
 from __future__ import annotations
 
 import pickle
 from dataclasses import dataclass, field
 
-from tickaccel import bbo_records, book_csr, itch, records
+from tickaccel.schema import bbo_records, book_csr, itch, records
 
 BOOK_KINDS = frozenset(records.BOOK_EVENT_TYPES)
 

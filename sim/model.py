@@ -3,7 +3,7 @@
 `FeedHandlerModel` follows the hardware's policies stage by stage (see the
 header comments of hw/rtl/*.v) in plain Python: the Ethernet/IPv4/UDP checks
 in the same priority order, MoldUDP64 sequencing with one active session,
-block extraction, and the records built by `tickaccel.records` from
+block extraction, and the records built by `tickaccel.schema.records` from
 `itch.decode_message`. The RTL testbenches hold the hardware to it, record
 for record and counter for counter.
 
@@ -19,8 +19,10 @@ import random
 import struct
 from dataclasses import dataclass, field
 
-from tickaccel import csr, generator, itch, moldudp64, records
-from tickaccel.capture import ipv4_checksum, udp_frame
+from tickaccel.schema import csr, itch, records
+
+from tickaccel.feed import generator, moldudp64
+from tickaccel.feed.capture import ipv4_checksum, udp_frame
 
 DEST_IP = "233.54.12.111"
 DEST_PORT = 26400

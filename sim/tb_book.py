@@ -18,7 +18,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
-from tickaccel import bbo_records, records
+from tickaccel.schema import bbo_records, records
 from tickaccel.sim import book_model
 
 CLOCK_NS = 4.0  # 250 MHz

@@ -19,11 +19,11 @@ import cocotb
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
-from tickaccel import csr, itch
+from tickaccel.schema import csr, itch
 from tickaccel.fpga import layout, registers
 from tickaccel.sim import bench
 from tickaccel.sim.model import ip_to_int
-from tickaccel.sim_replay import DEST_IP, DEST_PORT
+from tickaccel.batch.sim import DEST_IP, DEST_PORT
 
 MESSAGE_COUNTERS = tuple(f"feed_{csr.MESSAGE_COUNTER[t]}" for t in itch.MESSAGES)
 

@@ -15,7 +15,7 @@ import cocotb
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
-from tickaccel import bbo_records
+from tickaccel.schema import bbo_records
 from tickaccel.sim import bench
 from tickaccel.sim.tb_dma_axis import HoldChecker, bursty_pauses
 

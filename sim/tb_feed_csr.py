@@ -1,11 +1,11 @@
-"""cocotb testbench of feed_csr: AXI4-Lite configuration read-back and counters, addressed from `tickaccel.csr`."""
+"""cocotb testbench of feed_csr: AXI4-Lite configuration read-back and counters, addressed from `tickaccel.schema.csr`."""
 from __future__ import annotations
 
 import cocotb
 from cocotb.triggers import ClockCycles, RisingEdge
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 
-from tickaccel import csr
+from tickaccel.schema import csr
 from tickaccel.sim import bench
 
 

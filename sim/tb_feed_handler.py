@@ -20,7 +20,7 @@ from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 from cocotbext.axi import (AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamFrame, AxiStreamSink,
                            AxiStreamSource)
 
-from tickaccel import csr, records
+from tickaccel.schema import csr, records
 from tickaccel.sim import model
 
 CLOCK_NS = 6.4  # 156.25 MHz

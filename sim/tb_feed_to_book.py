@@ -2,7 +2,7 @@
 
 Environment: TB_STIMULUS (a pickle of `model.Frame`s, `model.write_stimulus`),
 TB_PARAMS (JSON of `BookParams` fields), TB_SEED, TB_IDLE, TB_BACKPRESSURE.
-`test_replay` is the simulated device of `tickaccel.sim_replay`: it streams
+`test_replay` is the simulated device of `tickaccel.batch.sim`: it streams
 TB_STIMULUS through and writes the output records to TB_OUTPUT, the counters
 to TB_COUNTERS and its progress to TB_PROGRESS.
 """
@@ -25,7 +25,7 @@ from cocotbext.axi import (
     AxiStreamSink,
     AxiStreamSource,
 )
-from tickaccel import bbo_records, book_csr, csr
+from tickaccel.schema import bbo_records, book_csr, csr
 from tickaccel.sim import model
 from tickaccel.sim.book_model import BookModel, BookParams
 

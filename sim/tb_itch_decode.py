@@ -7,7 +7,7 @@ import cocotb
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
-from tickaccel import records
+from tickaccel.schema import records
 from tickaccel.sim import bench
 
 

@@ -6,10 +6,11 @@ import struct
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-from tickaccel import itch, moldudp64
-from tickaccel.capture import udp_frame, write_pcap
-from tickaccel.feed import FeedChunk
-from tickaccel.sim_replay import DEST_IP, DEST_PORT
+from tickaccel.schema import itch
+from tickaccel.feed import moldudp64
+from tickaccel.feed.capture import udp_frame, write_pcap
+from tickaccel.feed.chunk import FeedChunk
+from tickaccel.batch.sim import DEST_IP, DEST_PORT
 
 SYMBOLS = ("AAPL", "MSFT", "SPY", "QQQ", "TSLA", "NVDA", "AMZN", "META")
 

@@ -5,9 +5,11 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tickaccel import bbo_records, bbo_stream, book_csr, generator
-from tickaccel.feed import FeedChunk
-from tickaccel.oracle import OracleBook
+from tickaccel.schema import bbo_records, book_csr
+from tickaccel.fpga import bbo_stream
+from tickaccel.feed import generator
+from tickaccel.feed.chunk import FeedChunk
+from tickaccel.book.oracle import OracleBook
 from tickaccel.sim.book_model import BookModel, BookParams, feed_events
 
 
@@ -102,7 +104,7 @@ def test_decoded_depth_stream_equals_the_oracle_depth_table():
 
 
 def test_replace_with_same_price_and_shares_sends_no_depth_row():
-    from tickaccel import records
+    from tickaccel.schema import records
 
     def event(seq, kind, ref, shares, price, new_ref=0):
         return records.pack({"kind": ord(kind), "stock_locate": 1, "seq": seq, "order_ref": ref,

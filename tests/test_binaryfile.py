@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tickaccel import itch
-from tickaccel.binaryfile import (
+from tickaccel.schema import itch
+from tickaccel.feed.binaryfile import (
     frame_messages,
     read_chunks,
     record_offsets,

@@ -8,10 +8,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from feeds import binaryfile, chunk, ops_to_messages, random_messages, split
-from tickaccel import itch
-from tickaccel.book import FastBook
-from tickaccel.generator import generate
-from tickaccel.oracle import OracleBook
+from tickaccel.schema import itch
+from tickaccel.book.fast import FastBook
+from tickaccel.feed.generator import generate
+from tickaccel.book.oracle import OracleBook
 
 OPS = st.lists(st.tuples(st.integers(0, 11), st.integers(0, 1 << 16), st.integers(0, 1 << 16),
                          st.integers(0, 1 << 16)), max_size=300)
@@ -90,9 +90,9 @@ def test_fast_book_equals_oracle_on_generated_feeds(seed):
 @pytest.mark.parametrize("faults", ["zero_length=0.002,unknown_type=0.002,bad_length=0.002",
                                     "corrupt=0.01"])
 def test_fast_book_equals_oracle_on_faulty_generated_feeds(tmp_path, faults):
-    from tickaccel.binaryfile import read_chunks
+    from tickaccel.feed.binaryfile import read_chunks
     from tickaccel.errors import ErrorLog
-    from tickaccel.generator import GeneratorConfig, write_feed
+    from tickaccel.feed.generator import GeneratorConfig, write_feed
 
     path = tmp_path / "f.itch"
     write_feed(path, GeneratorConfig(n_messages=20_000, n_symbols=10, seed=5), faults=faults)
@@ -120,8 +120,8 @@ def test_chunked_replay_equals_one_shot(chunk_bytes):
 
 def test_pcap_feed_equals_binaryfile_feed(tmp_path):
     from tickaccel.errors import ErrorLog
-    from tickaccel.feed import open_feed
-    from tickaccel.generator import GeneratorConfig, write_feed
+    from tickaccel.feed.source import open_feed
+    from tickaccel.feed.generator import GeneratorConfig, write_feed
 
     config = GeneratorConfig(n_messages=20_000, n_symbols=10, seed=9)
     out = {}

@@ -6,12 +6,12 @@ import json
 import numpy as np
 import pytest
 
-from tickaccel import itch
-from tickaccel.binaryfile import frame_messages, record_offsets
-from tickaccel.capture import ipv4_checksum, read_capture, udp_frame, udp_payload, write_pcap
+from tickaccel.schema import itch
+from tickaccel.feed.binaryfile import frame_messages, record_offsets
+from tickaccel.feed.capture import ipv4_checksum, read_capture, udp_frame, udp_payload, write_pcap
 from tickaccel.errors import ErrorLog
-from tickaccel.generator import GeneratorConfig, generate_feed, write_feed
-from tickaccel.moldudp64 import build_packets, end_of_session
+from tickaccel.feed.generator import GeneratorConfig, generate_feed, write_feed
+from tickaccel.feed.moldudp64 import build_packets, end_of_session
 
 PAYLOAD = b"moldudp64 would be here, 20+ bytes"
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 
-import tickaccel.cli_signals  # noqa: F401  (registers the commands until cli_commands imports it)
 from tickaccel.cli import main
 from tickaccel.errors import TickaccelError
-from tickaccel.cli_signals import run_signals
+from tickaccel.cli.signals import run_signals
 from tickaccel.kernels.synthetic import synthetic_bbo, synthetic_trades
 
 

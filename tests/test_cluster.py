@@ -9,10 +9,10 @@ import pyarrow.parquet as pq
 import pytest
 import ray
 from feeds import binaryfile, random_messages
-from tickaccel.book import FastBook
-from tickaccel.cluster import ShardFilter, merge_shards, replay_cluster, replay_shard
+from tickaccel.book.fast import FastBook
+from tickaccel.batch.cluster import ShardFilter, merge_shards, replay_cluster, replay_shard
 from tickaccel.errors import ErrorLog
-from tickaccel.feed import open_feed
+from tickaccel.feed.source import open_feed
 
 # A zero-length record, an unknown type and a record cut short by the end of the file.
 BAD_TAIL = b"\x00\x00" + b"\x00\x05Zabcd" + b"\x00\x03"
@@ -51,7 +51,7 @@ def test_merged_shards_equal_one_book(tmp_path, faults, n_shards):
 def test_order_messages_follow_their_order_across_locates(tmp_path):
     """An execution whose header names another locate still reaches the order's shard."""
     from feeds import chunk, record
-    from tickaccel import itch
+    from tickaccel.schema import itch
 
     msgs = [itch.make("A", stock_locate=1, order_ref=7, side="B", shares=100, stock="AAPL",
                       price=10_000),
@@ -85,9 +85,9 @@ def test_replay_cluster_on_two_local_ray_workers(tmp_path, local_ray):
 def test_live_receiver_with_two_shard_actors_gives_the_offline_book(tmp_path, local_ray):
     import threading
 
-    from tickaccel.cluster import ShardedSink
-    from tickaccel.live import LiveReceiver, read_segments
-    from tickaccel.publish import FaultSpec, Publisher
+    from tickaccel.batch.cluster import ShardedSink
+    from tickaccel.live.receiver import LiveReceiver, read_segments
+    from tickaccel.live.player import FaultSpec, Publisher
 
     feed = write_feed(tmp_path / "live.itch", 3, False)
     expected, _ = single_replay(feed, depth=0, trades=False)

@@ -1,12 +1,12 @@
 """The feed handler's register map: one Python table, generated Verilog header, driver lookup."""
 from __future__ import annotations
 
-from tickaccel import csr, itch
+from tickaccel.schema import csr, itch
 
 
 def test_checked_in_verilog_header_is_current():
     assert csr.HEADER_PATH.read_text() == csr.verilog_header(), \
-        "hw/rtl/feed_csr_map.vh is stale: run `python -m tickaccel.csr --write`"
+        "hw/rtl/feed_csr_map.vh is stale: run `python -m tickaccel.schema.csr --write`"
 
 
 def test_offsets_are_unique_word_aligned_and_in_range():

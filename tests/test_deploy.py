@@ -133,7 +133,7 @@ def test_dockerfile_is_multi_stage_pinned_and_non_root():
 
 
 def test_alert_rules_use_metrics_the_receiver_exports(tmp_path):
-    from tickaccel.live import LiveReceiver
+    from tickaccel.live.receiver import LiveReceiver
 
     rules = yaml.safe_load((ROOT / "deploy" / "prometheus" / "alerts.yml").read_text())
     receiver = LiveReceiver(("127.0.0.1", 0), tmp_path)

@@ -6,11 +6,11 @@ import gzip
 import numpy as np
 import pytest
 
-from tickaccel.capture import udp_frame, write_pcap
+from tickaccel.feed.capture import udp_frame, write_pcap
 from tickaccel.errors import ErrorLog, TickaccelError
-from tickaccel.feed import feed_format, open_feed
-from tickaccel.generator import generate
-from tickaccel.moldudp64 import build_packets, end_of_session
+from tickaccel.feed.source import feed_format, open_feed
+from tickaccel.feed.generator import generate
+from tickaccel.feed.moldudp64 import build_packets, end_of_session
 
 
 @pytest.fixture(scope="module")

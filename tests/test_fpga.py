@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tickaccel import bbo_records, book_csr, csr
+from tickaccel.schema import bbo_records, book_csr, csr
 from tickaccel.errors import TickaccelError
 from tickaccel.fpga import BOARDS, FeedToBook, PynqTransport, layout, registers, tcl
 from tickaccel.fpga.boards import BOOK_RAM_SHARE, ramb36_blocks, uram_blocks
@@ -371,10 +371,10 @@ def test_importing_tickaccel_and_replaying_on_the_cpu_never_imports_pynq(tmp_pat
         "        if name.split('.')[0] == 'pynq':\n"
         "            raise AssertionError('pynq imported')\n"
         "sys.meta_path.insert(0, NoPynq())\n"
-        "from tickaccel import generator\n"
+        "from tickaccel.feed import generator\n"
         f"open({str(feed)!r}, 'wb').write(generator.generate(500, 10, 3).tobytes())\n"
         "from tickaccel.cli import main\n"
-        "import tickaccel.cli_fpga, tickaccel.fpga, tickaccel.fpga.driver, tickaccel.fpga.pynq_transport, tickaccel.fpga.tcl\n"
+        "import tickaccel.cli.fpga, tickaccel.fpga, tickaccel.fpga.driver, tickaccel.fpga.pynq_transport, tickaccel.fpga.tcl\n"
         f"assert main(['replay', {str(feed)!r}, '-o', {str(tmp_path / 'out')!r}]) == 0\n"
         "assert 'pynq' not in sys.modules\n"
         "print('ok')\n"
@@ -384,7 +384,6 @@ def test_importing_tickaccel_and_replaying_on_the_cpu_never_imports_pynq(tmp_pat
 
 
 def _cli(args):
-    import tickaccel.cli_fpga  # noqa: F401  (registers `fpga` until cli_commands imports it)
     from tickaccel.cli import main
 
     return main(args)
@@ -392,7 +391,7 @@ def _cli(args):
 
 def test_fpga_backend_without_pynq_is_one_clear_line(tmp_path, capsys):
     feed = tmp_path / "feed.itch"
-    from tickaccel import generator
+    from tickaccel.feed import generator
 
     feed.write_bytes(generator.generate(200, 5, 1).tobytes())
     assert _cli(["fpga", "replay", str(feed), "-o", str(tmp_path / "out"), "--backend", "fpga"]) == 2

@@ -9,9 +9,9 @@ import random
 import pyarrow.parquet as pq
 import pytest
 from feeds import binaryfile, faulty_capture, ops_to_messages
-from tickaccel import generator
+from tickaccel.feed import generator
 from tickaccel.fpga import BOARDS, open_device, replay_fpga
-from tickaccel.replay import replay
+from tickaccel.batch.cpu import replay
 from tickaccel.sim import runner
 
 pytestmark = pytest.mark.skipif(not runner.available_simulators(),
@@ -56,7 +56,6 @@ def test_faulty_capture_through_the_simulated_board_equals_the_cpu_replay(tmp_pa
 
 
 def test_status_reads_the_simulated_rtls_registers_by_name(tmp_path, capsys):
-    import tickaccel.cli_fpga  # noqa: F401  (registers `fpga` until cli_commands imports it)
     from tickaccel.cli import main
 
     assert main(["fpga", "status", "--backend", "sim", "--json"]) == 0

@@ -6,11 +6,11 @@ import json
 import numpy as np
 import pytest
 
-from tickaccel import itch
-from tickaccel.binaryfile import read_chunks, record_offsets
+from tickaccel.schema import itch
+from tickaccel.feed.binaryfile import read_chunks, record_offsets
 from tickaccel.cli import main
 from tickaccel.errors import ErrorLog
-from tickaccel.generator import GeneratorConfig, generate, min_messages, write_feed
+from tickaccel.feed.generator import GeneratorConfig, generate, min_messages, write_feed
 
 
 def _decoded(framed):
@@ -158,8 +158,6 @@ def test_binaryfile_faults_match_the_sidecar(tmp_path, suffix):
 
 
 def test_cli_writes_a_pcap_and_says_what_it_wrote(tmp_path, capsys):
-    import tickaccel.cli_generate  # noqa: F401  registers the command
-
     out = tmp_path / "cli.pcap"
     assert main(["generate", str(out), "--messages", "3000", "--symbols", "20", "--seed", "5",
                  "--faults", "drop=0.05", "--packet-messages", "10"]) == 0

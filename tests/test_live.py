@@ -22,12 +22,12 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from feeds import binaryfile, random_messages
-from tickaccel import itch
-from tickaccel.binaryfile import write_binaryfile
-from tickaccel.book import FastBook
+from tickaccel.schema import itch
+from tickaccel.feed.binaryfile import write_binaryfile
+from tickaccel.book.fast import FastBook
 from tickaccel.errors import ErrorLog
-from tickaccel.feed import open_feed
-from tickaccel.live import (
+from tickaccel.feed.source import open_feed
+from tickaccel.live.receiver import (
     BBO_RECORD,
     KIND_END,
     BboSubscriber,
@@ -38,9 +38,9 @@ from tickaccel.live import (
     read_segments,
     records_table,
 )
-from tickaccel.metrics import LiveMetrics, json_logging
-from tickaccel.moldudp64 import HEADER
-from tickaccel.publish import FaultSpec, Publisher
+from tickaccel.live.metrics import LiveMetrics, json_logging
+from tickaccel.feed.moldudp64 import HEADER
+from tickaccel.live.player import FaultSpec, Publisher
 
 FEED_MESSAGES = 40_040  # 40 000 random book operations and the 40 symbols' directory
 
@@ -196,7 +196,7 @@ def test_published_records_round_trip():
     assert [s.decode().rstrip() for s in records["symbol"]] == table["symbol"].to_pylist()
     assert (records["flags"] == 1).all()
     assert records_table(records).equals(table)
-    from tickaccel.live import FRAME_HEADER, MAGIC, VERSION
+    from tickaccel.live.receiver import FRAME_HEADER, MAGIC, VERSION
 
     frame = FRAME_HEADER.pack(MAGIC, VERSION, KIND_END, 7, len(records), 1) + records.tobytes()
     header, back = decode_frame(frame)
@@ -206,7 +206,7 @@ def test_published_records_round_trip():
 
 def open_feed_chunk(messages: list[tuple] | None = None):
     """One chunk of `messages` (default: a small random feed), numbered from 1 as live does."""
-    from tickaccel.feed import FeedChunk
+    from tickaccel.feed.chunk import FeedChunk
 
     messages = random_messages(2, 2_000, 5) if messages is None else messages
     return FeedChunk(np.frombuffer(binaryfile(messages), np.uint8), 1,
@@ -240,7 +240,7 @@ def test_records_from_book_columns_equal_the_replay_table_across_a_rename():
 
 def test_latency_histogram_answers_as_hdrhistogram():
     from hdrh.histogram import HdrHistogram
-    from tickaccel.metrics import STAGES, LatencyRecorder
+    from tickaccel.live.metrics import STAGES, LatencyRecorder
 
     rng = np.random.default_rng(3)
     starts = rng.integers(0, 10**9, 5_000)
@@ -301,7 +301,7 @@ def test_json_log_lines(capsys):
     stream = io.StringIO()
     handler = json_logging(stream=stream)
     try:
-        logging.getLogger("tickaccel.live").error("gap", extra={"first_seq": 5})
+        logging.getLogger("tickaccel.live.receiver").error("gap", extra={"first_seq": 5})
     finally:
         logging.getLogger("tickaccel").removeHandler(handler)
     entry = json.loads(stream.getvalue().splitlines()[-1])

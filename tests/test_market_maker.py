@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-from tickaccel.book import FastBook
+from tickaccel.book.fast import FastBook
 from tickaccel.errors import ErrorLog
-from tickaccel.feed import open_feed
-from tickaccel.generator import generate
-from tickaccel.live import BBO_RECORD
+from tickaccel.feed.source import open_feed
+from tickaccel.feed.generator import generate
+from tickaccel.live.receiver import BBO_RECORD
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 from market_maker import MarketMaker, bbo_batches

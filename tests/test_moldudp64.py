@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tickaccel import itch
-from tickaccel.binaryfile import frame_messages
+from tickaccel.schema import itch
+from tickaccel.feed.binaryfile import frame_messages
 from tickaccel.errors import ErrorLog
-from tickaccel.moldudp64 import (
+from tickaccel.feed.moldudp64 import (
     HEADER_LENGTH,
     SequenceTracker,
     build_packets,

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 
 from feeds import binaryfile, chunk, record
-from tickaccel import itch
-from tickaccel.book import FastBook
-from tickaccel.oracle import OracleBook
+from tickaccel.schema import itch
+from tickaccel.book.fast import FastBook
+from tickaccel.book.oracle import OracleBook
 
 BOOKS = [OracleBook, FastBook]
 R = itch.make("R", stock_locate=1, stock="AAPL")

@@ -3,11 +3,21 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SUBPACKAGES = ("tickaccel", "tickaccel.kernels", "tickaccel.sim", "tickaccel.hw")
+_SETUPTOOLS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+SUBPACKAGES = tuple(_SETUPTOOLS["packages"])
+
+
+def test_every_package_folder_is_listed_in_pyproject():
+    """A new subpackage folder that pyproject.toml does not name would be missing from the wheel."""
+    found = {".".join((package, *init.parent.relative_to(ROOT / folder).parts))
+             for package, folder in _SETUPTOOLS["package-dir"].items()
+             for init in (ROOT / folder).rglob("__init__.py")}
+    assert found == set(SUBPACKAGES)
 
 
 def test_wheel_installs_and_imports_every_subpackage(tmp_path):

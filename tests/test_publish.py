@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from feeds import binaryfile, chunk, random_messages, split
 from tickaccel.errors import TickaccelError
-from tickaccel.moldudp64 import build_request, parse_packet
-from tickaccel.publish import (
+from tickaccel.feed.moldudp64 import build_request, parse_packet
+from tickaccel.live.player import (
     FaultSpec,
     Publisher,
     RetransmissionBuffer,

@@ -5,12 +5,12 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tickaccel import itch, records
+from tickaccel.schema import itch, records
 
 
 def test_checked_in_verilog_header_is_current():
     assert records.HEADER_PATH.read_text() == records.verilog_header(), \
-        "hw/rtl/book_event.vh is stale: run `python -m tickaccel.records --write`"
+        "hw/rtl/book_event.vh is stale: run `python -m tickaccel.schema.records --write`"
 
 
 def test_fields_tile_the_record_without_overlap():

@@ -7,11 +7,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from feeds import binaryfile, random_messages, record
-from tickaccel import itch
+from tickaccel.schema import itch
 from tickaccel.errors import TickaccelError
-from tickaccel.generator import GeneratorConfig, write_feed
-from tickaccel.replay import replay
-from tickaccel.tables import BBO_SCHEMA, TRADES_SCHEMA, depth_schema
+from tickaccel.feed.generator import GeneratorConfig, write_feed
+from tickaccel.batch.cpu import replay
+from tickaccel.schema.tables import BBO_SCHEMA, TRADES_SCHEMA, depth_schema
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from tickaccel import bbo_stream, generator
-from tickaccel.feed import FeedChunk
-from tickaccel.oracle import OracleBook
+from tickaccel.fpga import bbo_stream
+from tickaccel.feed import generator
+from tickaccel.feed.chunk import FeedChunk
+from tickaccel.book.oracle import OracleBook
 from tickaccel.sim import book_model, book_runner, runner
 from tickaccel.sim.book_model import BookParams
 

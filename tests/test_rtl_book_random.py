@@ -8,7 +8,7 @@ import random
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tickaccel import records
+from tickaccel.schema import records
 from tickaccel.sim import book_model, book_runner, runner
 from tickaccel.sim.book_model import BookModel, BookParams
 

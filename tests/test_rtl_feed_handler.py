@@ -7,7 +7,7 @@ import dpkt
 import pytest
 
 from rtl import needs_verilator
-from tickaccel import generator
+from tickaccel.feed import generator
 from tickaccel.sim import model, runner
 
 pytestmark = pytest.mark.skipif(not runner.available_simulators(),

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from rtl import needs_verilator
-from tickaccel import generator
+from tickaccel.feed import generator
 from tickaccel.sim import book_runner, model, runner
 from tickaccel.sim.book_model import BookParams
 

@@ -7,14 +7,14 @@ import pyarrow.parquet as pq
 import pytest
 from feeds import faulty_capture
 from rtl import needs_verilator
-from tickaccel import generator
-from tickaccel.capture import udp_frame, write_pcap
+from tickaccel.feed import generator
+from tickaccel.feed.capture import udp_frame, write_pcap
 from tickaccel.errors import BackendUnavailable
-from tickaccel.moldudp64 import build_packets
-from tickaccel.replay import replay
+from tickaccel.feed.moldudp64 import build_packets
+from tickaccel.batch.cpu import replay
 from tickaccel.sim import runner
 from tickaccel.sim.book_model import BookParams
-from tickaccel.sim_replay import replay_sim
+from tickaccel.batch.sim import replay_sim
 
 needs_simulator = pytest.mark.skipif(not runner.available_simulators(),
                                      reason="no HDL simulator (iverilog or verilator) installed")

@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..backends import require
-from ..errors import BackendUnavailable, TickaccelError
-from .boards import BOARDS, Board, board
-from .driver import FeedToBook, feed_frames, replay_fpga
-from .pynq_transport import SEND_BUFFER_BYTES, PynqTransport
+from tickaccel.backends import require
+from tickaccel.errors import BackendUnavailable, TickaccelError
+from tickaccel.fpga.boards import BOARDS, Board, board
+from tickaccel.fpga.driver import FeedToBook, feed_frames, replay_fpga
+from tickaccel.fpga.pynq_transport import SEND_BUFFER_BYTES, PynqTransport
 
 BACKENDS = ("fpga", "sim")
 
@@ -48,7 +48,7 @@ def open_device(backend: str, *, bitstream: str | os.PathLike | None = None,
         require("fpga")  # pynq importable and an FPGA manager present
         transport = PynqTransport(require_bitstream(bitstream), send_buffer_bytes=send_buffer_bytes)
     elif backend == "sim":
-        from .sim_board import SimTransport
+        from tickaccel.fpga.sim_board import SimTransport
 
         transport = SimTransport(sim_board or board(board_name), simulator=simulator,
                                  backpressure=backpressure, seed=seed,

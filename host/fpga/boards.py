@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from ..errors import TickaccelError
-from ..sim.book_model import BookParams
+from tickaccel.errors import TickaccelError
+from tickaccel.sim.book_model import BookParams
 
 # The book parameters feed_to_book (and so feed_to_book_dma) takes; BookParams may know more.
 BOOK_PARAMETERS = ("MAX_SYMBOLS", "ORDER_BUCKET_BITS", "ORDER_WAYS", "LEVELS", "TOP_N")

@@ -1,7 +1,7 @@
 """`FeedToBook`: feed_to_book on a board or on the simulated board, driven the same way.
 
 Everything above the transport is here and shared: framing a feed as
-MoldUDP64/UDP/Ethernet (the frames `tickaccel.sim_replay` sends), packing
+MoldUDP64/UDP/Ethernet (the frames `tickaccel.batch.sim` sends), packing
 frames into DMA buffers (`tickaccel.fpga.layout`), collecting and unpadding
 record slots, register access by name, waiting for the pipeline to empty,
 decoding the BBO stream and writing ``bbo.parquet`` and ``summary.json`` as
@@ -20,14 +20,14 @@ from typing import Protocol
 import numpy as np
 import pyarrow.parquet as pq
 
-from .. import csr, itch, records
-from ..capture import udp_frame
-from ..errors import ErrorLog, TickaccelError
-from ..feed import feed_format, open_feed
-from ..moldudp64 import build_packets
-from ..sim.model import ip_to_int
-from ..sim_replay import DEST_IP, DEST_PORT, SESSION, _destination
-from . import layout, registers
+from tickaccel.schema import csr, itch, records
+from tickaccel.feed.capture import udp_frame
+from tickaccel.errors import ErrorLog, TickaccelError
+from tickaccel.feed.source import feed_format, open_feed
+from tickaccel.feed.moldudp64 import build_packets
+from tickaccel.sim.model import ip_to_int
+from tickaccel.batch.sim import DEST_IP, DEST_PORT, SESSION, _destination
+from tickaccel.fpga import layout, registers
 
 Progress = Callable[[int, "int | None"], None]  # (frames sent, total frames or None)
 ERROR_COUNTERS = ("unknown_order_ref", "duplicate_order_ref", "overfill", "zero_share_add",
@@ -128,7 +128,7 @@ class FeedToBook:
         return self.read_register("feed_frames_in"), decoded - self.read_register("book_events"), emitted
 
     def record_bytes(self) -> bytes:
-        """The BBO update records received so far, 42 bytes each (`tickaccel.bbo_records`)."""
+        """The BBO update records received so far, 42 bytes each (`tickaccel.schema.bbo_records`)."""
         return layout.records_from_slots(b"".join(self._slots))
 
     def counters(self) -> dict[str, dict[str, int]]:
@@ -147,10 +147,10 @@ def feed_frames(feed_path: str | os.PathLike, fmt: str, errors: ErrorLog) -> tup
     """The Ethernet frames of a feed, lazily, and the destination IP and UDP port to accept.
 
     A capture's frames go as they are; a BinaryFILE is packed into MoldUDP64
-    packets in UDP frames exactly as `tickaccel.sim_replay` does.
+    packets in UDP frames exactly as `tickaccel.batch.sim` does.
     """
     if fmt.startswith("pcap"):
-        from ..capture import _open_reader  # the capture module's pcap/pcapng reader
+        from tickaccel.feed.capture import _open_reader  # the capture module's pcap/pcapng reader
 
         with open(feed_path, "rb") as stream:
             head = [bytes(frame) for _, (_, frame) in zip(range(64), _open_reader(stream, feed_path))]
@@ -174,7 +174,7 @@ def feed_frames(feed_path: str | os.PathLike, fmt: str, errors: ErrorLog) -> tup
 def replay_fpga(feed_path: str | os.PathLike, outdir: str | os.PathLike, device: FeedToBook, *,
                 engine: str, progress: Progress | None = None, drain_timeout_s: float = 30.0) -> dict:
     """Replay `feed_path` through `device` into OUTDIR/bbo.parquet and summary.json (as `tickaccel replay`)."""
-    from ..bbo_stream import decode
+    from tickaccel.fpga.bbo_stream import decode
 
     fmt = feed_format(feed_path)
     errors = ErrorLog()

@@ -7,7 +7,7 @@ a whole beat. Frames are packed back to back into batches of at most
 ``max_bytes`` so one DMA transfer carries many frames.
 
 Receive side (``bbo_dma_packetizer.v`` → S2MM): each BBO update record
-(`tickaccel.bbo_records`) fills a ``RECORD_SLOT_BYTES`` slot, its bytes first
+(`tickaccel.schema.bbo_records`) fills a ``RECORD_SLOT_BYTES`` slot, its bytes first
 and zero padding after; a DMA packet holds up to ``records_per_packet`` slots.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .. import bbo_records
+from tickaccel.schema import bbo_records
 
 STREAM_WIDTH = 64  # bits: the DMA streams and feed_to_book's s_axis
 STREAM_BYTES = STREAM_WIDTH // 8

@@ -14,8 +14,8 @@ import os
 
 import numpy as np
 
-from ..errors import BackendUnavailable, TickaccelError
-from . import layout, registers, tcl
+from tickaccel.errors import BackendUnavailable, TickaccelError
+from tickaccel.fpga import layout, registers, tcl
 
 DMA_TYPE_PREFIX = "xilinx.com:ip:axi_dma:"
 CORE_TYPE = f"{tcl.IP_VENDOR}:{tcl.IP_LIBRARY}:{tcl.IP_NAME}:{tcl.IP_VERSION}"

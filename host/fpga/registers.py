@@ -1,7 +1,7 @@
 """feed_to_book's AXI4-Lite map as one flat table of names, built from the RTL's own register tables.
 
-The feed handler's registers (`tickaccel.csr`) sit at ``book_csr.FEED_BASE``
-and the book's (`tickaccel.book_csr`) at ``book_csr.BOOK_BASE``; here each gets
+The feed handler's registers (`tickaccel.schema.csr`) sit at ``book_csr.FEED_BASE``
+and the book's (`tickaccel.schema.book_csr`) at ``book_csr.BOOK_BASE``; here each gets
 its block as prefix (``feed_frames_in``, ``book_bbo_updates``), so one name
 means one address. A bare name (``frames_in``) is accepted where only one
 block has it. The same table becomes the IP's register map in the Vivado
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import book_csr, csr
-from ..errors import TickaccelError
+from tickaccel.schema import book_csr, csr
+from tickaccel.errors import TickaccelError
 
 
 @dataclass(frozen=True)

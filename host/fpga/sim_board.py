@@ -5,7 +5,7 @@ behaviour of the real ones that `PynqTransport` relies on (DMA channels with
 ``transfer``/``idle``/``wait``/``transferred`` and PYNQ's alignment and size
 checks, buffers with ``physical_address``/``flush``/``invalidate``/
 ``freebuffer``, 32-bit register reads and writes), each request carried out
-by the RTL in the simulator (`tickaccel.fpga.sim_board_tb`). So the board and
+by the RTL in the simulator (`tickaccel.sim.tb_sim_board`). So the board and
 CI run the same transport code; only this module stands in for the silicon.
 Each poll of a channel lets ``poll_cycles`` clock cycles pass, as time passes
 while Python polls a real board.
@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import BackendUnavailable, TickaccelError
-from ..sim import runner
-from . import registers, tcl
-from .boards import Board
-from .pynq_transport import SEND_BUFFER_BYTES, PynqTransport
+from tickaccel.errors import BackendUnavailable, TickaccelError
+from tickaccel.sim import runner
+from tickaccel.fpga import registers, tcl
+from tickaccel.fpga.boards import Board
+from tickaccel.fpga.pynq_transport import SEND_BUFFER_BYTES, PynqTransport
 
 DMA_BASE = 0x4040_0000
 CORE_BASE = 0x4300_0000
@@ -108,7 +108,7 @@ class _Board:
 
     def _simulate(self, simulator: str, env: dict[str, str]) -> None:
         try:
-            simulate(tcl.TOP, tcl.RTL_SOURCES, "tickaccel.fpga.sim_board_tb", self.parameters,
+            simulate(tcl.TOP, tcl.RTL_SOURCES, "tickaccel.sim.tb_sim_board", self.parameters,
                      simulator=simulator, env=env, log=self.log)
         except BaseException as exc:  # reported to the host thread, which is waiting on the socket
             self._failure = exc

@@ -1,7 +1,7 @@
 // Order book registers on AXI4-Lite: identity, sizes, live counts, counters, and
 // the windows onto the stale flags (read; write 1s to clear) and the symbol table.
 //
-// The map comes from book_csr_map.vh, generated from host/book_csr.py. Counter k
+// The map comes from book_csr_map.vh, generated from host/schema/book_csr.py. Counter k
 // adds stat_inc[k] every cycle. The windows read the book's memories through
 // their second ports (data one cycle after the address), so a read answers two
 // cycles after its address is taken; register reads answer in one. A write of

@@ -1,6 +1,6 @@
 // Feed handler control and status registers on AXI4-Lite.
 //
-// The register map comes from feed_csr_map.vh, generated from host/csr.py.
+// The register map comes from feed_csr_map.vh, generated from host/schema/csr.py.
 // Configuration registers drive cfg_*; status registers read status_*
 // (32 bits each, in STATUS_* order); counter k adds stat_inc[32k+31:32k]
 // every cycle and reads at CSR_COUNTER_BASE + 4k. Unmapped addresses read 0

@@ -6,7 +6,7 @@
 //   s_axil ─► feed_csr: filter configuration, status, counters of every stage
 //
 // Backpressure from m_axis stalls each stage in turn up to s_axis_tready;
-// nothing is dropped for lack of room. Counter and register map: host/csr.py.
+// nothing is dropped for lack of room. Counter and register map: host/schema/csr.py.
 
 module feed_handler #(
     parameter DATA_WIDTH = 64,

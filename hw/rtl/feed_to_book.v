@@ -1,7 +1,7 @@
 // Feed to book: Ethernet frames in, BBO update records out, one AXI4-Lite port.
 //
 //   s_axis ─► feed_handler ─► book events ─► order_book ─► m_axis (BBO / symbol records)
-//   s_axil ─► axil_split ─┬─► feed handler registers (host/csr.py)      at TOP_CSR_FEED_BASE
+//   s_axil ─► axil_split ─┬─► feed handler registers (host/schema/csr.py)      at TOP_CSR_FEED_BASE
 //                         └─► book_csr: counters, stale flags, symbols  at TOP_CSR_BOOK_BASE
 //
 // Backpressure from m_axis stalls the book, then the feed handler, up to

@@ -2,7 +2,7 @@
 //
 //   s_axis (DMA MM2S: length-delimited frames) ─► dma_frame_splitter ─► feed_to_book ─►
 //   bbo_dma_packetizer ─► m_axis (DMA S2MM: packets of BBO update records)
-//   s_axil ─► feed_to_book's CSRs, unchanged (host/csr.py at FEED_BASE, host/book_csr.py at BOOK_BASE)
+//   s_axil ─► feed_to_book's CSRs, unchanged (host/schema/csr.py at FEED_BASE, host/schema/book_csr.py at BOOK_BASE)
 //
 // Both streams are DATA_WIDTH wide, a width AXI DMA supports; the 336-bit
 // record stream of feed_to_book never leaves the fabric. The gap strobes stay

@@ -5,7 +5,7 @@
 // record out on m_axis_* as a single-beat packet for the book types A F E C
 // X D U and for R (symbol in the new_order_ref field) and S (event code in
 // the side field). The record layout and the field offsets come from
-// book_event.vh, generated from host/records.py; fields a type does not use
+// book_event.vh, generated from host/schema/records.py; fields a type does not use
 // are 0. Every message, book type or not, raises stat_msg_valid with its type
 // so the CSR block counts messages per type; other types are then dropped.
 

@@ -4,7 +4,7 @@
 //   s_axis ─► order_store (ref -> order) ─► price_levels (levels, top-N) ─► BBO compare ─► m_axis
 //
 // One event at a time, in feed order. Book semantics are the software books'
-// (host/oracle.py): A/F add; E/C/X reduce (more than the order has: counted as
+// (host/book/oracle.py): A/F add; E/C/X reduce (more than the order has: counted as
 // overfill, the order goes); D removes; U removes the original and adds the new
 // reference at the original's locate and side; a reference not in the store is
 // counted and ignored; an add of a live reference or of 0 shares is counted and
@@ -19,7 +19,7 @@
 // Adds and R events with stock locate >= MAX_SYMBOLS are counted and dropped.
 //
 // Optional top-N output (DEPTH_OUT > 0, at most TOP_N): each record is DEPTH_OUT
-// levels wider (host/bbo_records.py), and a record also leaves when the event
+// levels wider (host/schema/bbo_records.py), and a record also leaves when the event
 // changed one of the best DEPTH_OUT levels of the side it touched; it then
 // carries that side's levels after the event (BBO_FLAG_DEPTH, BBO_FLAG_ASK), and
 // BBO_FLAG_DEPTH_ONLY when the BBO did not change. "Changed" is the software

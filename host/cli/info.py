@@ -8,13 +8,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from . import __version__
-from .backends import discover
-from .cli import app
+from tickaccel import __version__
+from tickaccel.backends import discover
 
 
-@app.command("info")
-def info(as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON.")) -> None:
+def info_command(as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON.")) -> None:
     """Print the tickaccel version and each backend, present or absent and why."""
     found = discover()
     if as_json:

@@ -8,14 +8,12 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from .cli import app
-from .errors import TickaccelError
-from .publish import DEFAULT_SESSION, FaultSpec, Publisher, parse_address
+from tickaccel.errors import TickaccelError
+from tickaccel.live.player import DEFAULT_SESSION, FaultSpec, Publisher, parse_address
 
 log = logging.getLogger("tickaccel.cli")
 
 
-@app.command("publish")
 def publish_command(
     feed: Path = typer.Argument(..., help="BinaryFILE (plain or gzip), pcap or pcapng feed."),
     to: str = typer.Option(..., "--to", help="Destination HOST:PORT (unicast or multicast)."),
@@ -56,7 +54,6 @@ def publish_command(
         f"unavailable)", highlight=False)
 
 
-@app.command("live")
 def live_command(
     listen: str = typer.Option(..., "--listen", help="HOST:PORT to receive MoldUDP64 on (multicast joins the group)."),
     outdir: Path = typer.Option(..., "-o", "--out", help="Folder for Parquet segments and summary.json."),
@@ -71,8 +68,8 @@ def live_command(
     log_json: bool = typer.Option(True, "--log-json/--no-log-json", help="Structured JSON log lines on stderr."),
 ) -> None:
     """Receive MoldUDP64, keep the book in sequence, publish BBO updates and write Parquet segments."""
-    from .live import BookSink, LiveReceiver, format_latency, run_live
-    from .metrics import LiveMetrics, json_logging
+    from tickaccel.live.receiver import BookSink, LiveReceiver, format_latency, run_live
+    from tickaccel.live.metrics import LiveMetrics, json_logging
 
     if log_json:
         json_logging()

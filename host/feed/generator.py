@@ -20,11 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from .binaryfile import record_offsets, write_binaryfile
-from .capture import ipv4_checksum, udp_frame, write_pcap
-from .errors import TickaccelError
-from .itch import LENGTH_BY_TYPE, MESSAGE_LENGTHS
-from .moldudp64 import HEADER, HEADER_LENGTH, build_packets, end_of_session, heartbeat
+from tickaccel.feed.binaryfile import record_offsets, write_binaryfile
+from tickaccel.feed.capture import ipv4_checksum, udp_frame, write_pcap
+from tickaccel.errors import TickaccelError
+from tickaccel.schema.itch import LENGTH_BY_TYPE, MESSAGE_LENGTHS
+from tickaccel.feed.moldudp64 import HEADER, HEADER_LENGTH, build_packets, end_of_session, heartbeat
 
 NS_PER_SECOND = 1_000_000_000
 MAX_PRICE = 0xFFFFFFFF  # Price(4) ceiling

@@ -1,6 +1,6 @@
 """Decode the RTL order book's output stream into the tables `tickaccel replay` writes.
 
-The stream is BBO update records (`tickaccel.bbo_records`), in feed order,
+The stream is BBO update records (`tickaccel.schema.bbo_records`), in feed order,
 42 bytes each or wider when the book sends depth (``DEPTH_OUT`` levels per
 side). Symbol names come from the stream's own ``R`` records, so each row
 gets the name its locate had at that point of the feed, as in the software
@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from . import bbo_records
-from .tables import bbo_table, depth_table
+from tickaccel.schema import bbo_records
+from tickaccel.schema.tables import bbo_table, depth_table
 
 
 @dataclass

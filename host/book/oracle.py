@@ -36,10 +36,10 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 import pyarrow as pa
 
-from . import itch
-from .errors import ErrorLog
-from .feed import FeedChunk
-from .tables import bbo_table, depth_table, trades_table
+from tickaccel.schema import itch
+from tickaccel.errors import ErrorLog
+from tickaccel.feed.chunk import FeedChunk
+from tickaccel.schema.tables import bbo_table, depth_table, trades_table
 
 BOOK_ERROR_KINDS = (
     "zero_length", "bad_length", "unknown_type", "wrong_length", "truncated_message",

@@ -1,4 +1,9 @@
-"""The `tickaccel` command line: one entry point, subcommands that read like sentences."""
+"""The `tickaccel` command line: one entry point, subcommands that read like sentences.
+
+Each command is a thin function in a module of its own (`info`, `live`, `signals`,
+`generate`, `replay`, `fpga`) that checks its options and calls the library; this module
+registers them on `app` and turns unusable input into one red line and exit 2.
+"""
 from __future__ import annotations
 
 import sys
@@ -6,7 +11,8 @@ import sys
 import typer
 from rich.console import Console
 
-from .errors import TickaccelError
+from tickaccel.cli import fpga, generate, info, live, replay, signals
+from tickaccel.errors import TickaccelError
 
 app = typer.Typer(
     name="tickaccel",
@@ -17,6 +23,18 @@ app = typer.Typer(
 )
 err_console = Console(stderr=True)
 _state = {"debug": False}
+
+# Registration order is the order `tickaccel --help` lists them in.
+app.command("info")(info.info_command)
+app.command("publish")(live.publish_command)
+app.command("live")(live.live_command)
+app.command("signals")(signals.signals_command)
+app.command("plot")(signals.plot_command)
+app.command("generate")(generate.generate_command)
+app.command("replay")(replay.replay_command)
+app.command("dump")(replay.dump_command)
+app.command("stats")(replay.stats_command)
+app.add_typer(fpga.fpga_app, name="fpga")
 
 
 @app.callback()
@@ -44,9 +62,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     return 0
 
-
-# Each subcommand lives in its own module and registers itself on `app`.
-from . import cli_commands  # noqa: E402,F401
 
 if __name__ == "__main__":
     sys.exit(main())

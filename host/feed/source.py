@@ -7,28 +7,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 
-import numpy as np
-
-from .errors import ErrorLog, TickaccelError
-
-
-@dataclass
-class FeedChunk:
-    """Whole messages, each as a 2-byte big-endian length then the message bytes.
-
-    ``seqs`` holds the feed sequence number of each message (MoldUDP64
-    sequence for packet captures); it is None for BinaryFILE input, where the
-    n-th record of the chunk is message ``first_seq + n``. ``base_offset`` is
-    the file offset of ``data[0]`` for BinaryFILE input and -1 otherwise.
-    """
-
-    data: np.ndarray
-    first_seq: int
-    seqs: np.ndarray | None
-    base_offset: int
-
+from tickaccel.errors import ErrorLog, TickaccelError
+from tickaccel.feed.binaryfile import GZIP_MAGIC, open_stream, read_chunks
+from tickaccel.feed.capture import capture_format, read_capture
+from tickaccel.feed.chunk import FeedChunk
+from tickaccel.schema.itch import LENGTH_BY_TYPE
 
 _SNIFF_BYTES = 1 << 16
 _SNIFF_RECORDS = 16
@@ -40,8 +24,6 @@ def _looks_like_binaryfile(head: bytes) -> bool:
     The first record must be one and at least three in four of the first
     whole records too, so a text or random file is not read as a feed.
     """
-    from .itch import LENGTH_BY_TYPE
-
     pos, good, seen = 0, 0, 0
     while seen < _SNIFF_RECORDS and pos + 2 <= len(head):
         length = int.from_bytes(head[pos:pos + 2], "big")
@@ -61,9 +43,6 @@ def feed_format(path: str | os.PathLike) -> str:
 
     Raises `TickaccelError` for a missing or empty file or one in no supported format.
     """
-    from .binaryfile import GZIP_MAGIC, open_stream
-    from .capture import capture_format
-
     name = os.fspath(path)
     if not os.path.isfile(name):
         raise TickaccelError(f"no such file: {name}")
@@ -102,10 +81,6 @@ def open_feed(
     counted in ``errors``; an unusable file raises `TickaccelError` before
     anything is yielded.
     """
-    # Imported here because both modules build on FeedChunk from this one.
-    from .binaryfile import read_chunks
-    from .capture import read_capture
-
     kind = feed_format(path)
     if kind.startswith("binaryfile"):
         return read_chunks(path, chunk_bytes, errors=errors)

@@ -3,9 +3,9 @@
 `replay_sim` frames the feed as the wire carries it (MoldUDP64 in UDP/IPv4/
 Ethernet; a pcap's frames as they are), streams it through ``feed_to_book``
 under cocotb (Icarus or Verilator), decodes the BBO update records with
-`tickaccel.bbo_stream` and writes ``bbo.parquet`` (and ``depth.parquet`` with
+`tickaccel.fpga.bbo_stream` and writes ``bbo.parquet`` (and ``depth.parquet`` with
 `depth`, from the book's top-N output) and ``summary.json`` as
-`tickaccel.replay.replay` does, with the RTL's counters read over AXI-Lite.
+`tickaccel.batch.replay` does, with the RTL's counters read over AXI-Lite.
 Slow (tens of thousands of messages a second): it checks the hardware on
 real feeds, it does not replace the CPU book.
 """
@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from . import itch
-from .errors import BackendUnavailable, ErrorLog, TickaccelError
-from .feed import feed_format, open_feed
-from .moldudp64 import build_packets
+from tickaccel.schema import itch
+from tickaccel.errors import BackendUnavailable, ErrorLog, TickaccelError
+from tickaccel.feed.source import feed_format, open_feed
+from tickaccel.feed.moldudp64 import build_packets
 
 SESSION = "TICKACCEL1"
 DEST_IP = "233.54.12.111"
@@ -39,12 +39,12 @@ _ERROR_COUNTERS = ("unknown_order_ref", "duplicate_order_ref", "overfill", "zero
 def _frames(feed_path: str | os.PathLike, fmt: str, errors: ErrorLog) -> tuple[list[bytes], str, int]:
     """The Ethernet frames to send, and the destination IP and port to accept."""
     if fmt.startswith("pcap"):
-        from .capture import _open_reader  # the capture module's pcap/pcapng reader
+        from tickaccel.feed.capture import _open_reader  # the capture module's pcap/pcapng reader
 
         with open(feed_path, "rb") as stream:
             frames = [bytes(frame) for _, frame in _open_reader(stream, feed_path)]
         return frames, *_destination(frames)
-    from .capture import udp_frame
+    from tickaccel.feed.capture import udp_frame
 
     data = b"".join(bytes(chunk.data) for chunk in open_feed(feed_path, errors=errors))
     packets = build_packets(data, SESSION, first_seq=1)
@@ -63,7 +63,7 @@ def _destination(frames: list[bytes]) -> tuple[str, int]:
 
 
 def _simulator(simulator: str | None) -> str:
-    from .sim import runner
+    from tickaccel.sim import runner
 
     found = runner.available_simulators()
     if simulator is None:
@@ -89,11 +89,11 @@ def replay_sim(feed_path: str | os.PathLike, outdir: str | os.PathLike, *,
     """
     simulator = _simulator(simulator)
     try:
-        from .sim import book_runner, model
-        from .sim.book_model import BookParams
+        from tickaccel.sim import book_runner, model
+        from tickaccel.sim.book_model import BookParams
     except ImportError as exc:  # cocotb and cocotbext are the 'sim' extra
         raise BackendUnavailable(f"backend 'sim' needs the 'sim' extra (cocotb, cocotbext-axi): {exc}") from None
-    from .bbo_stream import decode
+    from tickaccel.fpga.bbo_stream import decode
 
     params = dataclasses.replace(params or BookParams(), depth_out=depth)
     if not 0 <= depth <= params.top_n:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
-from .binaryfile import frame_messages, whole_records_end
-from .errors import ErrorLog
+from tickaccel.feed.binaryfile import frame_messages, whole_records_end
+from tickaccel.errors import ErrorLog
 
 HEADER = struct.Struct(">10sQH")
 HEADER_LENGTH = HEADER.size

@@ -12,12 +12,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .cli import app
-from .errors import BackendUnavailable, TickaccelError
+from tickaccel.errors import BackendUnavailable, TickaccelError
 
 fpga_app = typer.Typer(help="Run feed_to_book on a PYNQ board (or the simulated board); package it for a board.",
                        no_args_is_help=True)
-app.add_typer(fpga_app, name="fpga")
 _console = Console()
 
 _BACKEND_HELP = "fpga (a PYNQ board) or sim (the RTL under cocotb, same driver)."
@@ -26,7 +24,7 @@ _BOARD_HELP = "Board whose overlay parameters the simulated board uses (backend 
 
 
 def _open(backend: str, bitstream: Path | None, board: str):
-    from .fpga import open_device
+    from tickaccel.fpga import open_device
 
     return open_device(backend, bitstream=bitstream, board_name=board)
 
@@ -39,7 +37,7 @@ def status_command(
     as_json: bool = typer.Option(False, "--json", help="Print the registers as JSON."),
 ) -> None:
     """Print feed_to_book's counters and status registers by name."""
-    from .fpga import registers
+    from tickaccel.fpga import registers
 
     device = _open(backend, bitstream, board)
     try:
@@ -63,7 +61,7 @@ def package_command(
     bitstream: Path = typer.Option(..., "--bitstream", help=_BITSTREAM_HELP),
 ) -> None:
     """Gather the bitstream, its .hwh, a tickaccel wheel and instructions into OUTDIR for a board."""
-    from .fpga import require_bitstream
+    from tickaccel.fpga import require_bitstream
 
     try:
         bit = require_bitstream(bitstream)
@@ -80,7 +78,9 @@ def package_command(
 
 def _project_root() -> Path:
     """The source tree holding pyproject.toml (the package is installed editable from it)."""
-    here = Path(__file__).resolve().parent.parent
+    import tickaccel
+
+    here = Path(tickaccel.__file__).resolve().parent.parent
     if not (here / "pyproject.toml").is_file():
         raise TickaccelError("tickaccel fpga package builds the wheel from the source tree; this "
                              "tickaccel is installed from a wheel: copy that wheel instead")
@@ -126,8 +126,8 @@ def replay_command(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Replay FEED through feed_to_book into OUTDIR/bbo.parquet and summary.json."""
-    from .feed import feed_format
-    from .fpga import replay_fpga
+    from tickaccel.feed.source import feed_format
+    from tickaccel.fpga import replay_fpga
 
     feed_format(feed)  # unusable input fails before a board or a simulation is started
     device = _open(backend, bitstream, board)

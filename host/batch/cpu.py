@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from .book import FastBook
-from .errors import ErrorLog, TickaccelError
-from .feed import feed_format, open_feed
-from .oracle import OracleBook
-from .tables import BBO_SCHEMA, TRADES_SCHEMA, depth_schema
+from tickaccel.book.fast import FastBook
+from tickaccel.errors import ErrorLog, TickaccelError
+from tickaccel.feed.source import feed_format, open_feed
+from tickaccel.book.oracle import OracleBook
+from tickaccel.schema.tables import BBO_SCHEMA, TRADES_SCHEMA, depth_schema
 
 ENGINES = ("fast", "oracle")
 CHUNK_BYTES = 16 << 20

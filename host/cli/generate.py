@@ -7,14 +7,12 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from .cli import app
-from .errors import TickaccelError
-from .generator import DEFAULT_UDP_PORT, GeneratorConfig, write_feed
+from tickaccel.errors import TickaccelError
+from tickaccel.feed.generator import DEFAULT_UDP_PORT, GeneratorConfig, write_feed
 
 _console = Console()
 
 
-@app.command("generate")
 def generate_command(
     out: Path = typer.Argument(..., help="Output file: .itch, .itch.gz or .pcap."),
     messages: int = typer.Option(1_000_000, "--messages", "-n", help="Number of ITCH messages."),

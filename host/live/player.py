@@ -24,9 +24,10 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-from .errors import ErrorLog, TickaccelError
-from .feed import FeedChunk, open_feed
-from .moldudp64 import (
+from tickaccel.errors import ErrorLog, TickaccelError
+from tickaccel.feed.chunk import FeedChunk
+from tickaccel.feed.source import open_feed
+from tickaccel.feed.moldudp64 import (
     END_OF_SESSION,
     HEADER,
     MAX_MESSAGES_PER_PACKET,
@@ -38,7 +39,7 @@ from .moldudp64 import (
 DEFAULT_MAX_PAYLOAD = 1452
 DEFAULT_SESSION = b"TICKACCEL1"
 
-log = logging.getLogger("tickaccel.publish")
+log = logging.getLogger("tickaccel.live.player")
 
 
 def parse_address(text: str) -> tuple[str, int]:

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import typer
 
-from .cli import app
-from .errors import TickaccelError
+from tickaccel.errors import TickaccelError
 
 
 def _read(path: Path):
@@ -23,7 +22,7 @@ def run_signals(outdir: str | Path, backend: str = "auto", spec_path: str | Path
     """Compute signals for OUTDIR/bbo.parquet (+ depth, trades if present) into OUTDIR/signals.parquet."""
     import pyarrow.parquet as pq
 
-    from .kernels import compute, default_spec, load_spec, resolve_backend
+    from tickaccel.kernels import compute, default_spec, load_spec, resolve_backend
 
     outdir = Path(outdir)
     bbo_path = outdir / "bbo.parquet"
@@ -44,7 +43,6 @@ def run_signals(outdir: str | Path, backend: str = "auto", spec_path: str | Path
             "columns": signals.column_names[4:], "path": str(out_path)}
 
 
-@app.command("signals")
 def signals_command(
     outdir: Path = typer.Argument(..., help="Replay output folder holding bbo.parquet (and depth/trades)."),
     backend: str = typer.Option("auto", "--backend", "-b",
@@ -57,7 +55,6 @@ def signals_command(
                f"in {result['seconds']:.3f} s ({result['rows_per_s']:,.0f} rows/s) -> {result['path']}")
 
 
-@app.command("plot")
 def plot_command(
     outdir: Path = typer.Argument(..., help="Folder with signals.parquet (or bbo.parquet)."),
     symbol: str = typer.Option(..., "--symbol", "-s", help="Symbol to draw."),
@@ -71,7 +68,7 @@ def plot_command(
     import numpy as np
     import pyarrow.compute as pc
 
-    from .kernels import compute, parse_spec
+    from tickaccel.kernels import compute, parse_spec
 
     path = Path(outdir) / "signals.parquet"
     if path.is_file():

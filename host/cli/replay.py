@@ -9,12 +9,11 @@ from rich.console import Console
 from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn,
                            TransferSpeedColumn)
 
-from . import itch
-from .cli import app
-from .errors import ErrorLog, TickaccelError
-from .feed import feed_format, open_feed
-from .oracle import iter_messages
-from .replay import ENGINES, feed_outdir, make_book, replay
+from tickaccel.schema import itch
+from tickaccel.errors import ErrorLog, TickaccelError
+from tickaccel.feed.source import feed_format, open_feed
+from tickaccel.book.oracle import iter_messages
+from tickaccel.batch.cpu import ENGINES, feed_outdir, make_book, replay
 
 _console = Console()
 
@@ -34,7 +33,6 @@ def _print_errors(errors: dict[str, dict[str, int]]) -> None:
                        highlight=False)
 
 
-@app.command("replay")
 def replay_command(
     feeds: list[Path] = typer.Argument(
         ..., help="Feed files: BinaryFILE (.gz or not), pcap or pcapng; several go each into "
@@ -81,7 +79,7 @@ def replay_command(
 
 def _replay_on_cluster(feeds: list[Path], outdir: Path, cluster: str, workers: int | None,
                        depth: int, trades: bool, symbols: str | None, as_json: bool) -> None:
-    from .cluster import replay_cluster
+    from tickaccel.batch.cluster import replay_cluster
 
     summary = replay_cluster([str(f) for f in feeds], outdir, address=cluster, workers=workers,
                              depth=depth, trades=trades, symbols=_symbol_list(symbols),
@@ -115,12 +113,12 @@ def _replay_one(feed: Path, outdir: Path, *, depth: int, trades: bool, symbols: 
             raise TickaccelError("--backend fpga writes the whole bbo.parquet only: "
                                  "drop --depth, --trades, --symbols and --engine")
         if backend == "sim":
-            from .sim_replay import replay_sim
+            from tickaccel.batch.sim import replay_sim
 
             summary = replay_sim(feed, outdir, simulator=simulator, progress=on_progress,
                                  depth=depth)
         elif backend == "fpga":
-            from .fpga import open_device, replay_fpga
+            from tickaccel.fpga import open_device, replay_fpga
 
             device = open_device("fpga", bitstream=bitstream)
             try:
@@ -133,7 +131,7 @@ def _replay_one(feed: Path, outdir: Path, *, depth: int, trades: bool, symbols: 
         else:
             raise TickaccelError(f"unknown backend {backend!r}; use cpu, sim or fpga")
     if signals:
-        from .cli_signals import run_signals
+        from tickaccel.cli.signals import run_signals
 
         summary["signals"] = run_signals(outdir, signal_backend, spec)
         (outdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -184,7 +182,6 @@ def _types(types: str | None) -> set[str] | None:
     return wanted
 
 
-@app.command("dump")
 def dump_command(
     feed: Path = typer.Argument(..., help="Feed file: BinaryFILE (.gz or not), pcap or pcapng."),
     types: str = typer.Option(None, "--type", help="Only these message types, e.g. A,E."),
@@ -216,7 +213,6 @@ def dump_command(
                    err=True)
 
 
-@app.command("stats")
 def stats_command(
     feed: Path = typer.Argument(..., help="Feed file: BinaryFILE (.gz or not), pcap or pcapng."),
     as_json: bool = typer.Option(False, "--json", help="Print the statistics as JSON."),

@@ -16,9 +16,9 @@ from decimal import Decimal
 import dpkt
 import numpy as np
 
-from .errors import ErrorLog, TickaccelError
-from .feed import FeedChunk
-from .moldudp64 import Run, SequenceTracker, parse_packet
+from tickaccel.errors import ErrorLog, TickaccelError
+from tickaccel.feed.chunk import FeedChunk
+from tickaccel.feed.moldudp64 import Run, SequenceTracker, parse_packet
 
 PCAP_MAGICS = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"

@@ -31,11 +31,11 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-from . import itch
-from .errors import ErrorLog
-from .feed import FeedChunk
-from .oracle import BOOK_ERROR_KINDS
-from .tables import bbo_table, depth_table, symbol_column, trades_table
+from tickaccel.schema import itch
+from tickaccel.errors import ErrorLog
+from tickaccel.feed.chunk import FeedChunk
+from tickaccel.book.oracle import BOOK_ERROR_KINDS
+from tickaccel.schema.tables import bbo_table, depth_table, symbol_column, trades_table
 
 N_LOCATES = 1 << 16
 _N_BOOKS = 2 * N_LOCATES

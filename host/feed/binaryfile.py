@@ -13,8 +13,8 @@ from typing import BinaryIO
 import numpy as np
 from numba import njit
 
-from .errors import ErrorLog
-from .feed import FeedChunk
+from tickaccel.errors import ErrorLog
+from tickaccel.feed.chunk import FeedChunk
 
 GZIP_MAGIC = b"\x1f\x8b"
 _WRITE_BATCH = 1 << 16  # messages joined per write: big enough to amortise, small enough to stream

@@ -32,12 +32,13 @@ import pyarrow.parquet as pq
 from numba import njit, types
 from numba.typed import Dict
 
-from . import itch
-from .binaryfile import record_offsets
-from .book import FastBook
-from .errors import ErrorLog, TickaccelError
-from .feed import FeedChunk, feed_format, open_feed
-from .replay import feed_outdir
+from tickaccel.schema import itch
+from tickaccel.feed.binaryfile import record_offsets
+from tickaccel.book.fast import FastBook
+from tickaccel.errors import ErrorLog, TickaccelError
+from tickaccel.feed.chunk import FeedChunk
+from tickaccel.feed.source import feed_format, open_feed
+from tickaccel.batch.cpu import feed_outdir
 
 _REF = itch.field_offsets("A")["order_ref"][0]
 _ADD_SHARES = itch.field_offsets("A")["shares"][0]

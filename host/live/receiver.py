@@ -46,21 +46,21 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from numba import njit
 
-from . import itch
-from .binaryfile import frame_messages
-from .book import N_LOCATES, FastBook
-from .errors import ErrorLog
-from .feed import FeedChunk
-from .metrics import STAGES, LiveMetrics
-from .moldudp64 import (
+from tickaccel.schema import itch
+from tickaccel.feed.binaryfile import frame_messages
+from tickaccel.book.fast import N_LOCATES, FastBook
+from tickaccel.errors import ErrorLog
+from tickaccel.feed.chunk import FeedChunk
+from tickaccel.live.metrics import STAGES, LiveMetrics
+from tickaccel.feed.moldudp64 import (
     HEADER_LENGTH,
     MAX_MESSAGES_PER_PACKET,
     build_request,
     session_bytes,
 )
-from .tables import BBO_SCHEMA
+from tickaccel.schema.tables import BBO_SCHEMA
 
-log = logging.getLogger("tickaccel.live")
+log = logging.getLogger("tickaccel.live.receiver")
 
 # ---- the published record (documented in docs/live.md) ----
 
@@ -356,7 +356,7 @@ def _write_segments(fd: int, rows: int) -> None:
         memory.close()
 
 
-_WRITER_COMMAND = ("import sys; from tickaccel.live import _write_segments; "
+_WRITER_COMMAND = ("import sys; from tickaccel.live.receiver import _write_segments; "
                    "_write_segments(int(sys.argv[1]), int(sys.argv[2]))")
 
 

@@ -1,0 +1,16 @@
+"""Batch replay: a feed file into Parquet tables and a JSON summary, on any backend.
+
+`replay(feed, out, backend=...)` is the one entry point: ``cpu`` (the fast or oracle book),
+``sim`` (the feed_to_book RTL under cocotb), ``fpga`` (feed_to_book on a PYNQ board) and
+``cluster`` (Ray, sharded by file and symbol) all write the same tables and one summary.
+"""
+from tickaccel.lazy import exports
+
+__all__ = ["replay", "make_book", "feed_outdir", "ENGINES"]
+__getattr__, __dir__ = exports(__name__, {
+    "replay": "tickaccel.batch.cpu",
+    "make_book": "tickaccel.batch.cpu",
+    "feed_outdir": "tickaccel.batch.cpu",
+    "ENGINES": "tickaccel.batch.cpu",
+})
+del exports

@@ -1,0 +1,16 @@
+"""Order books: the oracle (plain Python, one message at a time) and the fast Numba book.
+
+Both apply the same semantics (`tickaccel.schema.itch`'s book rules, the error kinds in
+`oracle.BOOK_ERROR_KINDS`) and hand their rows to the same table builders, so a test can
+compare them with ``Table.equals``.
+"""
+from tickaccel.lazy import exports
+
+__all__ = ["FastBook", "OracleBook", "BOOK_ERROR_KINDS", "iter_messages"]
+__getattr__, __dir__ = exports(__name__, {
+    "FastBook": "tickaccel.book.fast",
+    "OracleBook": "tickaccel.book.oracle",
+    "BOOK_ERROR_KINDS": "tickaccel.book.oracle",
+    "iter_messages": "tickaccel.book.oracle",
+})
+del exports
