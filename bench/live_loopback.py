@@ -30,7 +30,8 @@ from tickaccel.errors import ErrorLog
 from tickaccel.feed.chunk import FeedChunk
 from tickaccel.feed.source import open_feed
 from tickaccel.feed.generator import generate
-from tickaccel.live.receiver import BookSink, LiveReceiver, TableSink
+from tickaccel.live.receiver import LiveReceiver
+from tickaccel.live.sinks import BookSink, TableSink
 
 TICKACCEL = [sys.executable, "-c", "import sys; from tickaccel.cli import main; sys.exit(main())"]
 

@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
-
-PRICE_SCALE = 10_000  # ITCH Price(4) units per dollar
+from tickaccel.schema.units import PRICE_SCALE
 
 
 @dataclass
@@ -94,10 +93,10 @@ class MarketMaker:
 
 def bbo_batches(table: pa.Table, batch_rows: int = 4096):
     """A replayed BBO table as the record batches the live publisher sends."""
-    from tickaccel.live.receiver import bbo_records
+    from tickaccel.live.wire import wire_records
 
     for start in range(0, table.num_rows, batch_rows):
-        yield bbo_records(table.slice(start, batch_rows), stale=False)
+        yield wire_records(table.slice(start, batch_rows), stale=False)
 
 
 def run_on_ray(table: pa.Table, symbol: str, **params) -> dict:

@@ -27,17 +27,20 @@ from tickaccel.feed.binaryfile import write_binaryfile
 from tickaccel.book.fast import FastBook
 from tickaccel.errors import ErrorLog
 from tickaccel.feed.source import open_feed
-from tickaccel.live.receiver import (
+from tickaccel.live.receiver import LiveReceiver
+from tickaccel.live.segments import read_segments
+from tickaccel.live.sinks import BookSink
+from tickaccel.live.wire import (
     BBO_RECORD,
+    FRAME_HEADER,
     KIND_END,
-    BboSubscriber,
-    BookSink,
-    LiveReceiver,
-    bbo_records,
+    MAGIC,
+    VERSION,
     decode_frame,
-    read_segments,
     records_table,
+    wire_records,
 )
+from tickaccel.live.zmq_bus import BboSubscriber
 from tickaccel.live.metrics import LiveMetrics, json_logging
 from tickaccel.feed.moldudp64 import HEADER
 from tickaccel.live.player import FaultSpec, Publisher
@@ -190,14 +193,12 @@ def test_stalled_subscriber_never_blocks_the_feed(feed, offline_bbo, tmp_path):
 
 def test_published_records_round_trip():
     table = FastBook().process(open_feed_chunk())["bbo"]
-    records = bbo_records(table, stale=True)
+    records = wire_records(table, stale=True)
     assert records.dtype == BBO_RECORD and BBO_RECORD.itemsize == 56
     assert records["seq"].tolist() == table["seq"].to_pylist()
     assert [s.decode().rstrip() for s in records["symbol"]] == table["symbol"].to_pylist()
     assert (records["flags"] == 1).all()
     assert records_table(records).equals(table)
-    from tickaccel.live.receiver import FRAME_HEADER, MAGIC, VERSION
-
     frame = FRAME_HEADER.pack(MAGIC, VERSION, KIND_END, 7, len(records), 1) + records.tobytes()
     header, back = decode_frame(frame)
     assert header == {"kind": KIND_END, "batch": 7, "count": len(records), "flags": 1}

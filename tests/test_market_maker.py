@@ -10,7 +10,7 @@ from tickaccel.book.fast import FastBook
 from tickaccel.errors import ErrorLog
 from tickaccel.feed.source import open_feed
 from tickaccel.feed.generator import generate
-from tickaccel.live.receiver import BBO_RECORD
+from tickaccel.live.wire import BBO_RECORD
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 from market_maker import MarketMaker, bbo_batches

@@ -68,8 +68,9 @@ def live_command(
     log_json: bool = typer.Option(True, "--log-json/--no-log-json", help="Structured JSON log lines on stderr."),
 ) -> None:
     """Receive MoldUDP64, keep the book in sequence, publish BBO updates and write Parquet segments."""
-    from tickaccel.live.receiver import BookSink, LiveReceiver, format_latency, run_live
     from tickaccel.live.metrics import LiveMetrics, json_logging
+    from tickaccel.live.receiver import LiveReceiver, format_latency, run_live
+    from tickaccel.live.sinks import BookSink
 
     if log_json:
         json_logging()

@@ -1,14 +1,47 @@
 """The live path: a MoldUDP64 receiver that keeps the book and publishes BBO records, the feed
-player with its re-request server, and the pipeline's metrics."""
+player with its re-request server, and the pipeline's metrics.
+
+Modules, imports going one way (receiver -> sinks, zmq_bus, segments, sockets -> wire):
+`receiver` (the loop: sequencing, reorder, re-request, staleness), `sinks` (book stages),
+`zmq_bus` (ZeroMQ publisher and subscriber), `segments` (Parquet segment writer),
+`sockets` (UDP sockets, kernel timestamps), `wire` (the published record and frame),
+`player` (the feed publisher), `metrics` (latency histograms, Prometheus, JSON logs).
+"""
 from tickaccel.lazy import exports
 
-__all__ = ["LiveReceiver", "BookSink", "TableSink", "run_live", "Publisher", "LiveMetrics"]
+__all__ = [
+    "LiveReceiver", "LiveStats", "run_live", "format_latency",
+    "BookSink", "TableSink",
+    "BboPublisher", "BboSubscriber",
+    "SegmentWriter", "read_segments",
+    "BBO_RECORD", "FRAME_HEADER", "MAGIC", "VERSION", "KIND_BBO", "KIND_END", "FLAG_STALE",
+    "decode_frame", "wire_records", "records_table",
+    "Publisher", "FaultSpec",
+    "LiveMetrics",
+]
 __getattr__, __dir__ = exports(__name__, {
     "LiveReceiver": "tickaccel.live.receiver",
-    "BookSink": "tickaccel.live.receiver",
-    "TableSink": "tickaccel.live.receiver",
+    "LiveStats": "tickaccel.live.receiver",
     "run_live": "tickaccel.live.receiver",
+    "format_latency": "tickaccel.live.receiver",
+    "BookSink": "tickaccel.live.sinks",
+    "TableSink": "tickaccel.live.sinks",
+    "BboPublisher": "tickaccel.live.zmq_bus",
+    "BboSubscriber": "tickaccel.live.zmq_bus",
+    "SegmentWriter": "tickaccel.live.segments",
+    "read_segments": "tickaccel.live.segments",
+    "BBO_RECORD": "tickaccel.live.wire",
+    "FRAME_HEADER": "tickaccel.live.wire",
+    "MAGIC": "tickaccel.live.wire",
+    "VERSION": "tickaccel.live.wire",
+    "KIND_BBO": "tickaccel.live.wire",
+    "KIND_END": "tickaccel.live.wire",
+    "FLAG_STALE": "tickaccel.live.wire",
+    "decode_frame": "tickaccel.live.wire",
+    "wire_records": "tickaccel.live.wire",
+    "records_table": "tickaccel.live.wire",
     "Publisher": "tickaccel.live.player",
+    "FaultSpec": "tickaccel.live.player",
     "LiveMetrics": "tickaccel.live.metrics",
 })
 del exports

@@ -16,77 +16,52 @@ re-requested; when it is not recovered within `recovery_timeout`, the gap is
 given up, counted and logged, and from then on the whole book is marked stale
 (which symbols the lost messages touched is unknowable), so every later BBO
 record carries the STALE flag — never a silently wrong book.
+
+This module is the loop and its sequencing; the stages it drives live beside
+it: `sockets` (UDP sockets, receive slots, kernel timestamps), `sinks` (the
+book stage), `zmq_bus` (publishing), `segments` (Parquet) and `wire` (the
+published record).
 """
 from __future__ import annotations
 
 import gc
 import heapq
-import ipaddress
 import json
 import logging
-import mmap
-import os
-import resource
 import select
 import signal
 import socket
-import struct
-import subprocess
-import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from numba import njit
 
-from tickaccel.schema import itch
-from tickaccel.feed.binaryfile import frame_messages
-from tickaccel.book.fast import N_LOCATES, FastBook
-from tickaccel.errors import ErrorLog
 from tickaccel.feed.chunk import FeedChunk
-from tickaccel.live.metrics import STAGES, LiveMetrics
 from tickaccel.feed.moldudp64 import (
     HEADER_LENGTH,
     MAX_MESSAGES_PER_PACKET,
     build_request,
     session_bytes,
 )
-from tickaccel.schema.tables import BBO_SCHEMA
+from tickaccel.live.metrics import LiveMetrics
+from tickaccel.live.segments import SegmentWriter
+from tickaccel.live.sinks import BookSink, TableSink
+from tickaccel.live.sockets import SLOT_BYTES, Arrivals, DatagramSlots, timestamped, udp_socket
+from tickaccel.live.zmq_bus import BboPublisher
 
 log = logging.getLogger("tickaccel.live.receiver")
 
-# ---- the published record (documented in docs/live.md) ----
-
-MAGIC = b"TKBB"
-VERSION = 1
-KIND_BBO, KIND_END = 0, 1
-FLAG_STALE = 1
-# Every ZeroMQ message: this header, then `count` BBO records, all little-endian.
-FRAME_HEADER = struct.Struct("<4sHHQII")  # magic, version, kind, batch, count, flags
-BBO_RECORD = np.dtype({
-    "names": ["seq", "timestamp", "bid_price", "ask_price", "bid_size", "ask_size",
-              "stock_locate", "flags", "symbol"],
-    "formats": ["<u8", "<u8", "<u4", "<u4", "<u8", "<u8", "<u2", "<u2", "S8"],
-    "offsets": [0, 8, 16, 20, 24, 32, 40, 42, 48],
-    "itemsize": 56,
-})
-_AT = {name: BBO_RECORD.fields[name][1] for name in BBO_RECORD.names}
-_SEQ_AT, _TS_AT, _BPX_AT, _APX_AT, _BSZ_AT, _ASZ_AT, _LOC_AT, _FLAGS_AT, _SYMBOL_AT = (
-    _AT[name] for name in BBO_RECORD.names)
+# Young objects allowed to pile up before an idle loop collects them (CPython's default gen-0 threshold).
+_GC_YOUNG_LIMIT = 700
 
 # ---- datagram validation ----
 
 _OK, _HEARTBEAT, _END, _MALFORMED, _WRONG_SESSION = 0, 1, 2, 3, 4
-SLOT_BYTES = 2048
-# Young objects allowed to pile up before an idle loop collects them (CPython's default gen-0 threshold).
-_GC_YOUNG_LIMIT = 700
 
 
 @njit(cache=True)
@@ -137,340 +112,6 @@ def _block_offset(body, skip):
     return pos
 
 
-# ---- records for subscribers ----
-
-_R_TYPE = ord("R")
-_R_LENGTH = int(itch.LENGTH_BY_TYPE[_R_TYPE])
-_R_LOCATE = itch.field_offsets("R")["stock_locate"][0]
-_R_STOCK = itch.field_offsets("R")["stock"][0]
-
-
-@njit(cache=True, inline="always")
-def _put_le(out, row, at, value, nbytes):
-    for k in range(nbytes):
-        out[row, at + k] = np.uint8((np.uint64(value) >> np.uint64(8 * k)) & np.uint64(0xFF))
-
-
-@njit(cache=True, inline="always")
-def _put_record(out, r, seq, ts, loc, bpx, apx, bsz, asz, names, stale):
-    _put_le(out, r, _SEQ_AT, seq[r], 8)
-    _put_le(out, r, _TS_AT, ts[r], 8)
-    _put_le(out, r, _BPX_AT, bpx[r], 4)
-    _put_le(out, r, _APX_AT, apx[r], 4)
-    _put_le(out, r, _BSZ_AT, bsz[r], 8)
-    _put_le(out, r, _ASZ_AT, asz[r], 8)
-    _put_le(out, r, _LOC_AT, loc[r], 2)
-    _put_le(out, r, _FLAGS_AT, FLAG_STALE if stale else 0, 2)
-    for k in range(8):
-        out[r, _SYMBOL_AT + k] = names[loc[r], k]
-
-
-@njit(cache=True)
-def _fill_records(data, seqs, names, seq, ts, loc, bpx, apx, bsz, asz, stale, out):
-    """Write the book's BBO rows as published records (`out`: rows x 56 bytes).
-
-    Walks the chunk's messages in order beside the rows, taking each stock
-    directory (R) message's name into `names` as it passes, so every row
-    carries its symbol as named when the row was made, as a replay's table does.
-    """
-    n = seq.shape[0]
-    r = 0
-    pos = 0
-    end = data.shape[0]
-    for index in range(seqs.shape[0]):
-        if pos + 2 > end:
-            break
-        length = (np.int64(data[pos]) << 8) | np.int64(data[pos + 1])
-        p = pos + 2
-        if length == _R_LENGTH and p + length <= end and data[p] == _R_TYPE:
-            locate = (np.int64(data[p + _R_LOCATE]) << 8) | np.int64(data[p + _R_LOCATE + 1])
-            for k in range(8):
-                names[locate, k] = data[p + _R_STOCK + k]
-        while r < n and seq[r] <= seqs[index]:
-            _put_record(out, r, seq, ts, loc, bpx, apx, bsz, asz, names, stale)
-            r += 1
-        pos = p + length
-    while r < n:
-        _put_record(out, r, seq, ts, loc, bpx, apx, bsz, asz, names, stale)
-        r += 1
-
-
-def bbo_records(table: pa.Table, stale: bool) -> np.ndarray:
-    """The BBO table as the published record array."""
-    n = table.num_rows
-    rec = np.zeros(n, BBO_RECORD)
-    if n == 0:
-        return rec
-    for name in ("seq", "timestamp", "bid_price", "ask_price", "bid_size", "ask_size",
-                 "stock_locate"):
-        rec[name] = table.column(name).to_numpy()
-    symbols = pc.utf8_rpad(table.column("symbol"), 8, " ").cast(pa.binary()).cast(pa.binary(8))
-    symbols = symbols.combine_chunks()
-    rec["symbol"] = np.frombuffer(symbols.buffers()[1], "S8", count=n, offset=symbols.offset * 8)
-    if stale:
-        rec["flags"] = FLAG_STALE
-    return rec
-
-
-def records_table(records: np.ndarray) -> pa.Table:
-    """Published records back as the BBO table (`BBO_SCHEMA`); the flags are not in it."""
-    packed = np.ascontiguousarray(records["symbol"]).view("<u8")
-    distinct, which = np.unique(packed, return_inverse=True)
-    names = pa.array([int(v).to_bytes(8, "little").decode("latin-1").rstrip(" ")
-                      for v in distinct.tolist()], pa.string())
-    columns = {name: np.ascontiguousarray(records[name]) for name in BBO_SCHEMA.names
-               if name != "symbol"}
-    columns["symbol"] = names.take(pa.array(which.astype(np.int32)))
-    return pa.Table.from_arrays([pa.array(columns[f.name], f.type) for f in BBO_SCHEMA],
-                                schema=BBO_SCHEMA)
-
-
-def _record_bytes(records: np.ndarray) -> np.ndarray:
-    """Contiguous records as a (rows, 56) byte array: copying those is one memcpy, while
-    copying a structured array with padding goes field by field."""
-    return records.view(np.uint8).reshape(len(records), BBO_RECORD.itemsize)
-
-
-def decode_frame(frame: bytes) -> tuple[dict, np.ndarray]:
-    """A published ZeroMQ message as (header fields, BBO record array)."""
-    magic, version, kind, batch, count, flags = FRAME_HEADER.unpack_from(frame)
-    if magic != MAGIC or version != VERSION:
-        raise ValueError(f"not a tickaccel BBO frame: {bytes(frame[:6])!r}")
-    records = np.frombuffer(frame, BBO_RECORD, count=count, offset=FRAME_HEADER.size)
-    return {"kind": kind, "batch": batch, "count": count, "flags": flags}, records
-
-
-class BboPublisher:
-    """ZeroMQ PUB of BBO batches; never blocks: a slow subscriber loses batches past its HWM.
-
-    Each frame carries a batch number, so a subscriber counts what it lost.
-    Frames are assembled in one reused buffer (header, then records) and
-    copied once into ZeroMQ.
-    """
-
-    def __init__(self, endpoint: str, hwm: int = 1000) -> None:
-        import zmq
-
-        self._zmq = zmq
-        self.socket = zmq.Context.instance().socket(zmq.PUB)
-        self.socket.setsockopt(zmq.SNDHWM, hwm)
-        self.socket.setsockopt(zmq.LINGER, 0)
-        self.socket.bind(endpoint)
-        self.endpoint = self.socket.getsockopt_string(zmq.LAST_ENDPOINT)
-        self.batch = 0
-        self.dropped = 0
-        self._grow(1024)
-
-    def _grow(self, rows: int) -> None:
-        self._frame = np.zeros(FRAME_HEADER.size + rows * BBO_RECORD.itemsize, np.uint8)
-        self._frame_records = self._frame[FRAME_HEADER.size:].reshape(rows, BBO_RECORD.itemsize)
-
-    def send(self, records: np.ndarray, stale: bool, kind: int = KIND_BBO) -> None:
-        n = len(records)
-        if n > len(self._frame_records):
-            self._grow(2 * n)
-        self.batch += 1
-        FRAME_HEADER.pack_into(self._frame, 0, MAGIC, VERSION, kind, self.batch, n,
-                               FLAG_STALE if stale else 0)
-        self._frame_records[:n] = _record_bytes(records)
-        size = FRAME_HEADER.size + n * BBO_RECORD.itemsize
-        try:
-            self.socket.send(self._frame.data[:size], self._zmq.NOBLOCK, copy=True)
-        except self._zmq.Again:
-            self.dropped += 1
-
-    def close(self) -> None:
-        self.socket.close(linger=0)
-
-
-class BboSubscriber:
-    """Receives published BBO frames; counts batches lost to the publisher's HWM."""
-
-    def __init__(self, endpoint: str, hwm: int = 1000) -> None:
-        import zmq
-
-        self._zmq = zmq
-        self.socket = zmq.Context.instance().socket(zmq.SUB)
-        self.socket.setsockopt(zmq.RCVHWM, hwm)
-        self.socket.setsockopt(zmq.LINGER, 0)
-        self.socket.setsockopt(zmq.SUBSCRIBE, MAGIC)
-        self.socket.connect(endpoint)
-        self.last_batch = 0
-        self.lost_batches = 0
-        self.ended = False
-
-    def receive(self, timeout_ms: int) -> np.ndarray | None:
-        """The next batch's records, or None when nothing came within `timeout_ms`."""
-        if not self.socket.poll(timeout_ms):
-            return None
-        header, records = decode_frame(self.socket.recv(copy=True))
-        if self.last_batch and header["batch"] > self.last_batch + 1:
-            self.lost_batches += header["batch"] - self.last_batch - 1
-        self.last_batch = header["batch"]
-        self.ended = header["kind"] == KIND_END
-        return records
-
-    def close(self) -> None:
-        self.socket.close(linger=0)
-
-
-# ---- Parquet segments ----
-
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _spool(fd: int, rows: int, writable: bool) -> tuple[mmap.mmap, np.ndarray]:
-    """The two spools of `rows` records in the shared memory file `fd`, as a (2, rows) array."""
-    memory = mmap.mmap(fd, 2 * rows * BBO_RECORD.itemsize,
-                       prot=mmap.PROT_READ | (mmap.PROT_WRITE if writable else 0))
-    return memory, np.frombuffer(memory, BBO_RECORD).reshape(2, rows)
-
-
-def _write_segments(fd: int, rows: int) -> None:
-    """The segment writer process: turn each spool it is handed into a Parquet file.
-
-    Reads jobs ``spool count path`` from stdin, one a line, and answers each
-    with ``done spool`` when the file is complete; at the end of its input it
-    answers with ``cpu SECONDS``. Runs at the lowest CPU priority, so on a busy
-    machine it writes in the receiver's idle time.
-    """
-    os.nice(19)
-    memory, spools = _spool(fd, rows, writable=False)
-    out = sys.stdout.buffer
-    try:
-        for line in sys.stdin.buffer:
-            index, count, path = line.decode().rstrip("\n").split(" ", 2)
-            part = path + ".part"  # readers of the folder never see half a segment
-            pq.write_table(records_table(spools[int(index)][:int(count)]), part)
-            os.replace(part, path)
-            out.write(f"done {index}\n".encode())
-            out.flush()
-        out.write(f"cpu {_cpu_seconds()}\n".encode())
-        out.flush()
-    except BrokenPipeError:  # the receiver is gone (killed): nothing left to report
-        pass
-    finally:
-        del spools  # the view must go before the mapping closes
-        memory.close()
-
-
-_WRITER_COMMAND = ("import sys; from tickaccel.live.receiver import _write_segments; "
-                   "_write_segments(int(sys.argv[1]), int(sys.argv[2]))")
-
-
-class SegmentWriter:
-    """Numbered Parquet segments of the published records, written by a child process.
-
-    The receiver copies each batch's records into one of two spools in shared
-    memory; a full spool (or one open `segment_seconds`) goes to the writer
-    process, which builds the BBO table and writes it, while the receiver
-    fills the other. Writing never holds the receiver's GIL. When both spools
-    wait for the writer, the receiver waits: the segments are the record of
-    the session and are never dropped. The memory is an anonymous memfd
-    handed to the child, so a killed receiver leaves nothing behind.
-    """
-
-    def __init__(self, outdir: Path, segment_rows: int, segment_seconds: float) -> None:
-        self.outdir = outdir
-        self.segment_rows = segment_rows
-        self.segment_seconds = segment_seconds
-        self.files: list[str] = []
-        self.rows = 0
-        self.cpu_seconds = 0.0
-        fd = os.memfd_create("tickaccel-segments")
-        try:
-            os.ftruncate(fd, 2 * segment_rows * BBO_RECORD.itemsize)
-            self._memory, spools = _spool(fd, segment_rows, writable=True)
-            self._spools = spools.view(np.uint8).reshape(2, segment_rows, BBO_RECORD.itemsize)
-            self._process = subprocess.Popen(
-                [sys.executable, "-c", _WRITER_COMMAND, str(fd), str(segment_rows)],
-                pass_fds=(fd,), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        finally:
-            os.close(fd)  # the mappings keep the memory
-        self._busy = [False, False]
-        self._current = 0
-        self._filled = 0
-        self._started = time.monotonic()
-
-    def add(self, records: np.ndarray) -> None:
-        done = 0
-        while done < len(records):
-            if self._filled == self.segment_rows:
-                self.cut()
-            k = min(len(records) - done, self.segment_rows - self._filled)
-            self._spools[self._current, self._filled:self._filled + k] = \
-                _record_bytes(records[done:done + k])
-            self._filled += k
-            done += k
-
-    def cut_if_due(self, now: float) -> None:
-        """Cut the segment when it has been open `segment_seconds` (`now`: time.monotonic)."""
-        if now - self._started >= self.segment_seconds:
-            self.cut()
-
-    def cut(self) -> None:
-        """Hand the filled spool to the writer as the next segment; wait for the other one."""
-        self._started = time.monotonic()
-        if not self._filled:
-            return
-        path = self.outdir / f"bbo-{len(self.files):06d}.parquet"
-        self.files.append(path.name)
-        self.rows += self._filled
-        self._process.stdin.write(f"{self._current} {self._filled} {path}\n".encode())
-        self._process.stdin.flush()
-        self._busy[self._current] = True
-        self._current ^= 1
-        self._filled = 0
-        while self._busy[self._current]:  # answers come in order: the older spool's first
-            self._answer()
-
-    def _answer(self) -> str:
-        """Read one answer of the writer; a finished spool is free again."""
-        line = self._process.stdout.readline().decode()
-        if not line:
-            raise RuntimeError(f"segment writer died (exit code {self._process.wait()})")
-        kind, value = line.split()
-        if kind == "done":
-            self._busy[int(value)] = False
-        return line
-
-    @property
-    def depth(self) -> int:
-        """Segments handed to the writer and not known to be written yet."""
-        return sum(self._busy)
-
-    def close(self) -> None:
-        """Write everything pending, wait for the writer, release the spools."""
-        try:
-            self.cut()
-            self._process.stdin.close()
-            while not (answer := self._answer()).startswith("cpu"):
-                pass
-            self.cpu_seconds = float(answer.split()[1])
-            # Every segment is written; what is left is the exit of a nice-19 process, which
-            # a loaded machine can hold up for many seconds: wait long, then end it.
-            try:
-                self._process.wait(60)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        finally:
-            del self._spools  # the view must go before the mapping closes
-            self._memory.close()
-
-
-def read_segments(outdir: str | Path) -> pa.Table:
-    """All BBO segments of a live run, in order, as one table."""
-    files = sorted(Path(outdir).glob("bbo-*.parquet"))
-    if not files:
-        return BBO_SCHEMA.empty_table()
-    return pa.concat_tables([pq.read_table(f) for f in files])
-
-
-# ---- the receiver ----
-
 @dataclass(order=True)
 class _Held:
     """A datagram's messages waiting for the gap before them to close."""
@@ -506,138 +147,6 @@ class LiveStats:
     busy_seconds: float = 0.0  # from the first datagram to the last batch applied
 
 
-def _warm_up_book_growth() -> None:
-    """Make a tiny book grow its order table and compact its level pool once.
-
-    Numba loads those paths on first use, which takes tens to hundreds of
-    milliseconds; without this, the first growth of a live session stalls the loop.
-    """
-    adds = [itch.encode_message(itch.make("A", stock_locate=locate, order_ref=ref, side="B",
-                                          shares=1, price=ref))
-            for ref, locate in enumerate((1, 2, 3, 4, 5, 1, 2, 3), 1)]
-    data = np.frombuffer(frame_messages(adds), np.uint8)
-    tiny = FastBook(order_capacity=2, level_pool=8)
-    tiny.process_columns(FeedChunk(data, 1, np.arange(1, len(adds) + 1, dtype=np.uint64), -1))
-
-
-class BookSink:
-    """The in-process book stage: applies in-order chunks to one fast book.
-
-    `records` hands back the published records of a chunk, built in Numba
-    from the book's raw columns into a reused buffer. The book keeps its
-    small starting order table: presized to 2**21 slots (48 MiB), back-to-back
-    runs at 200 k msg/s on the bench VM had p99 174-224 ms instead of 4-21 ms
-    (likely the table's fresh pages faulted in mid-session, a new order landing
-    on an untouched page), far worse than the few rehashes of growing it.
-    """
-
-    def __init__(self, depth: int = 0, symbols: Iterable[str] | None = None) -> None:
-        self.book = FastBook(depth=depth, trades=False, symbols=symbols)
-        self._names = np.full((N_LOCATES, 8), ord(" "), np.uint8)  # symbol bytes per locate
-        self._grow(1024)
-        _warm_up_book_growth()
-
-    def _grow(self, rows: int) -> None:
-        self._records = np.zeros(rows, BBO_RECORD)
-
-    def records(self, chunk: FeedChunk, stale: bool) -> np.ndarray:
-        """The BBO records of `chunk` (its `seqs` set, as live numbers every message): a view
-        of a reused buffer, valid until the next call."""
-        bbo = self.book.process_columns(chunk)["bbo"]
-        n = len(bbo["seq"])
-        if n > len(self._records):
-            self._grow(2 * n)
-        _fill_records(chunk.data, chunk.seqs, self._names, bbo["seq"], bbo["timestamp"],
-                      bbo["stock_locate"], bbo["bid_price"], bbo["ask_price"], bbo["bid_size"],
-                      bbo["ask_size"], stale, _record_bytes(self._records))
-        return self._records[:n]
-
-    @property
-    def errors(self) -> ErrorLog:
-        return self.book.errors
-
-    @property
-    def message_counts(self) -> dict[str, int]:
-        return self.book.message_counts
-
-    def close(self) -> None:
-        """Nothing to release for an in-process book."""
-
-
-class TableSink:
-    """A book stage whose `process(chunk)` returns BBO tables (`cluster.ShardedSink`), as records."""
-
-    def __init__(self, stage) -> None:
-        self.stage = stage
-
-    def records(self, chunk: FeedChunk, stale: bool) -> np.ndarray:
-        return bbo_records(self.stage.process(chunk), stale)
-
-    @property
-    def errors(self) -> ErrorLog:
-        return self.stage.errors
-
-    @property
-    def message_counts(self) -> dict[str, int]:
-        return self.stage.message_counts
-
-    def close(self) -> None:
-        self.stage.close()
-
-
-# Linux: the kernel's receive time of each datagram, as ancillary data (struct timespec).
-_SO_TIMESTAMPNS = 35
-_TIMESPEC = struct.Struct("=qq")
-_ANCILLARY_BYTES = socket.CMSG_SPACE(_TIMESPEC.size)
-
-
-def _udp_socket(addr: tuple[str, int], rcvbuf: int, interface: str = "0.0.0.0") -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    _timestamped(sock, rcvbuf)
-    host = socket.gethostbyname(addr[0])
-    sock.bind((host, addr[1]))
-    if ipaddress.ip_address(host).is_multicast:
-        mreq = socket.inet_aton(host) + socket.inet_aton(interface)
-        sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
-    return sock
-
-
-def _timestamped(sock: socket.socket, rcvbuf: int) -> None:
-    """A big receive buffer, kernel receive timestamps, non-blocking."""
-    try:  # root (CAP_NET_ADMIN) may exceed net.core.rmem_max; others get at most that
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUFFORCE, rcvbuf)
-    except (OSError, AttributeError):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
-    sock.setblocking(False)
-
-
-class _Arrivals:
-    """Per datagram in the chunk being built: kernel receive time, stage times, message count.
-
-    Row 0 of `times` is the kernel's receive time, rows 1.. the time each
-    `STAGES` stage was reached; all CLOCK_REALTIME nanoseconds, the kernel's clock.
-    """
-
-    def __init__(self, capacity: int) -> None:
-        self.times = np.zeros((1 + len(STAGES), capacity), np.int64)
-        self.counts = np.zeros(capacity, np.int64)
-        self.n = 0
-
-    def add(self, arrived_ns: int, read_ns: int, count: int) -> None:
-        if self.n == self.counts.shape[0]:
-            times, counts = self.times, self.counts
-            self.times = np.zeros((times.shape[0], 2 * times.shape[1]), np.int64)
-            self.counts = np.zeros(2 * len(counts), np.int64)
-            self.times[:, :self.n] = times
-            self.counts[:self.n] = counts
-        self.times[0, self.n] = arrived_ns
-        self.times[1, self.n] = read_ns
-        self.counts[self.n] = count
-        self.n += 1
-
-
 class LiveReceiver:
     """Receives one MoldUDP64 session and keeps its book in sequence; see the module doc.
 
@@ -657,9 +166,9 @@ class LiveReceiver:
                  spin_seconds: float = 50e-6) -> None:
         self.outdir = Path(outdir)
         self.outdir.mkdir(parents=True, exist_ok=True)
-        self.sock = _udp_socket(listen, rcvbuf, interface)
+        self.sock = udp_socket(listen, rcvbuf, interface)
         self.request_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        _timestamped(self.request_sock, rcvbuf)
+        timestamped(self.request_sock, rcvbuf)
         self.request_sock.bind(("0.0.0.0" if rerequest and rerequest[0] not in
                                 ("127.0.0.1", "localhost") else "127.0.0.1", 0))
         self.rerequest = rerequest
@@ -696,11 +205,8 @@ class LiveReceiver:
         self._first_packet_ns = 0
         self._last_apply_ns = 0
         # Preallocated receive slots and per-batch scratch arrays.
-        self._slots = np.zeros((max_batch, SLOT_BYTES), np.uint8)
-        self._views = [[memoryview(self._slots[i])] for i in range(max_batch)]
-        self._lengths = np.zeros(max_batch, np.int64)
-        self._arrived_ns = [0] * max_batch
-        self._read_ns = [0] * max_batch
+        self._datagrams = DatagramSlots(max_batch)
+        self._sockets = (self.request_sock, self.sock)  # retransmissions first
         self._status = np.zeros(max_batch, np.int8)
         self._seqs = np.zeros(max_batch, np.uint64)
         self._counts = np.zeros(max_batch, np.int64)
@@ -710,7 +216,7 @@ class LiveReceiver:
         self._acc_first = first_seq
         self._ramp = np.arange(max_batch * 128, dtype=np.uint64)  # 0, 1, 2, ...
         self._acc_seqs = np.zeros(len(self._ramp), np.uint64)  # the chunk's sequence numbers
-        self._arrivals = _Arrivals(2 * max_batch)
+        self._arrivals = Arrivals(2 * max_batch)
         self._poller = select.poll()
         for s in (self.sock, self.request_sock):
             self._poller.register(s, select.POLLIN)
@@ -719,9 +225,10 @@ class LiveReceiver:
 
     def _warm_up(self) -> None:
         """Compile the Numba paths now, so the first packets do not wait for the compiler."""
-        _scan_datagrams(self._slots, self._lengths, 0, self._session_arr, self._status,
+        datagrams = self._datagrams
+        _scan_datagrams(datagrams.data, datagrams.lengths, 0, self._session_arr, self._status,
                         self._seqs, self._counts)
-        _block_offset(self._slots[0], 0)
+        _block_offset(datagrams.data[0], 0)
         self.sink.records(FeedChunk(np.zeros(0, np.uint8), self.expected,
                                     np.zeros(0, np.uint64), -1), False)
         a = self._arrivals
@@ -737,33 +244,12 @@ class LiveReceiver:
 
     # ---- receiving ----
 
-    def _receive(self) -> int:
-        """Drain up to `max_batch` datagrams, retransmissions first; returns how many."""
-        n = 0
-        unpack = _TIMESPEC.unpack
-        for sock in (self.request_sock, self.sock):
-            recvmsg_into = sock.recvmsg_into
-            while n < self.max_batch:
-                try:
-                    size, ancillary, flags, _ = recvmsg_into(self._views[n], _ANCILLARY_BYTES)
-                except BlockingIOError:
-                    break
-                read_ns = time.time_ns()
-                self._lengths[n] = SLOT_BYTES + 1 if flags & socket.MSG_TRUNC else size
-                if ancillary:
-                    seconds, nanoseconds = unpack(ancillary[0][2])
-                    self._arrived_ns[n] = seconds * 1_000_000_000 + nanoseconds
-                else:
-                    self._arrived_ns[n] = read_ns
-                self._read_ns[n] = read_ns
-                n += 1
-        return n
-
     def _adopt_session(self, n: int) -> None:
         """Take the session of the first datagram that looks like MoldUDP64."""
+        datagrams = self._datagrams
         for i in range(n):
-            if self._lengths[i] >= HEADER_LENGTH:
-                self.session = bytes(self._slots[i, :10])
+            if datagrams.lengths[i] >= HEADER_LENGTH:
+                self.session = bytes(datagrams.data[i, :10])
                 log.info("session", extra={"session": self.session.decode("latin-1")})
                 return
 
@@ -774,7 +260,8 @@ class LiveReceiver:
                 self.stats.malformed_packets += n
                 return
         self._session_arr[:] = np.frombuffer(self.session, np.uint8)
-        _scan_datagrams(self._slots, self._lengths, n, self._session_arr, self._status,
+        datagrams = self._datagrams
+        _scan_datagrams(datagrams.data, datagrams.lengths, n, self._session_arr, self._status,
                         self._seqs, self._counts)
         status, seqs, counts = self._status.tolist(), self._seqs.tolist(), self._counts.tolist()
         for i in range(n):
@@ -795,7 +282,7 @@ class LiveReceiver:
         self.stats.packets += n
         self.stats.last_packet_time = time.time()
         if not self._first_packet_ns:
-            self._first_packet_ns = self._arrived_ns[0]
+            self._first_packet_ns = datagrams.arrived_ns[0]
 
     def _sent_until(self, end: int) -> None:
         """The sender has shown sequences up to `end`; a jump past what we had opens a gap."""
@@ -812,18 +299,19 @@ class LiveReceiver:
         if end <= self.expected:
             self.stats.duplicate_messages += count
             return
-        size = int(self._lengths[i])
+        datagrams = self._datagrams
+        size = int(datagrams.lengths[i])
         if seq > self.expected:
-            self._hold(_Held(seq, count, self._slots[i, HEADER_LENGTH:size].tobytes(),
-                             self._arrived_ns[i], self._read_ns[i]))
+            self._hold(_Held(seq, count, datagrams.data[i, HEADER_LENGTH:size].tobytes(),
+                             datagrams.arrived_ns[i], datagrams.read_ns[i]))
             return
         start = HEADER_LENGTH
         if seq < self.expected:  # partly seen already: keep only the new messages
             skip = self.expected - seq
             self.stats.duplicate_messages += skip
-            start += _block_offset(self._slots[i, HEADER_LENGTH:size], skip)
-        self._append(self._slots[i, start:size], self.expected, end - self.expected,
-                     self._arrived_ns[i], self._read_ns[i])
+            start += _block_offset(datagrams.data[i, HEADER_LENGTH:size], skip)
+        self._append(datagrams.data[i, start:size], self.expected, end - self.expected,
+                     datagrams.arrived_ns[i], datagrams.read_ns[i])
         self._release_held()
 
     def _hold(self, held: _Held) -> None:
@@ -963,7 +451,7 @@ class LiveReceiver:
         try:
             idle_since = None
             while not self._stop.is_set():
-                n = self._receive()
+                n = self._datagrams.receive(self._sockets)
                 if n:
                     self._handle_batch(n)
                     self._apply()
@@ -1034,7 +522,7 @@ class LiveReceiver:
         """Apply what is pending, flush the segments, publish the end, write summary.json."""
         self._apply()
         if self.publisher is not None:
-            self.publisher.send(np.zeros(0, BBO_RECORD), self.stale, KIND_END)
+            self.publisher.send_end(self.stale)
             self.publisher.close()
         self.segments.close()
         summary = self.summary()
