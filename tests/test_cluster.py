@@ -86,7 +86,8 @@ def test_live_receiver_with_two_shard_actors_gives_the_offline_book(tmp_path, lo
     import threading
 
     from tickaccel.batch.cluster import ShardedSink
-    from tickaccel.live.receiver import LiveReceiver, read_segments
+    from tickaccel.live.receiver import LiveReceiver
+    from tickaccel.live.segments import read_segments
     from tickaccel.live.player import FaultSpec, Publisher
 
     feed = write_feed(tmp_path / "live.itch", 3, False)
