@@ -12,6 +12,8 @@ from tickaccel.schema import itch
 from tickaccel.book.fast import FastBook
 from tickaccel.feed.generator import generate
 from tickaccel.book.oracle import OracleBook
+from tickaccel.schema.tables import (BBO_ROW, BBO_SCHEMA, DEPTH_LEVEL, DEPTH_ROW, TRADE_ROW,
+                                     TRADES_SCHEMA, depth_schema)
 
 OPS = st.lists(st.tuples(st.integers(0, 11), st.integers(0, 1 << 16), st.integers(0, 1 << 16),
                          st.integers(0, 1 << 16)), max_size=300)
@@ -178,3 +180,24 @@ def test_process_columns_gives_the_columns_of_process(chunk_bytes, tight):
             want = table.column(col).to_numpy(zero_copy_only=False)
             assert values.dtype == want.dtype or col in ("type", "side"), (name, col)
             assert np.array_equal(values, want), (name, col)
+
+
+def test_row_records_are_the_table_columns_less_the_symbol():
+    """The fast book's row records carry their table's columns and types, each field aligned."""
+    depth_1 = depth_schema(1)
+    # Per record: (field name, the Arrow column it holds), in table order.
+    cases = [(BBO_ROW, [(f.name, f) for f in BBO_SCHEMA]),
+             (TRADE_ROW, [(f.name, f) for f in TRADES_SCHEMA]),
+             (DEPTH_ROW, [(f.name, f) for f in depth_1][:4]),
+             (DEPTH_LEVEL, [(name, depth_1.field(f"bid_{name}_1"))
+                            for name in ("price", "size", "orders")])]
+    for record, columns in cases:
+        columns = [(name, f) for name, f in columns if name != "symbol"]
+        assert record.names == tuple(name for name, _ in columns)
+        for name, f in columns:
+            dtype, offset = record.fields[name]
+            assert offset % dtype.itemsize == 0, name
+            if f.type == pa.string():  # trade type and side: one character, kept as its code
+                assert dtype == np.uint8, name
+            else:
+                assert pa.from_numpy_dtype(dtype) == f.type, name

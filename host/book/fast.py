@@ -1,21 +1,23 @@
 """The fast order book: one Numba pass from raw length-prefixed bytes to BBO, depth and trade rows.
 
 Same semantics as the oracle (`oracle.py`, which documents them); this module
-only differs in how state is kept:
+only differs in how state is kept, in preallocated structured arrays:
 
-- Orders: an open-addressing hash table keyed by order reference (Fibonacci
-  hashing, linear probing, backward-shift deletion), one row of three uint64
-  per slot: reference, ``price << 32 | shares``, ``book + 1`` (0 = empty).
-  It grows (doubles) at load 0.5, so memory follows the live orders.
-- Levels: per book (``locate * 2 + side``) a sorted run of level keys with the
-  best price at the END, stored as a segment of pooled arrays (key, shares,
-  order count). Ask keys are ``0xFFFFFFFF - price`` so both sides sort the same
-  way. Adds, reductions and deletes near the touch scan and move few entries.
-  A full segment moves to a segment twice its size at the pool's top; when
-  the pool itself is full, Python compacts it (dropping abandoned segments)
-  into a pool sized for the live levels.
-- BBO per locate is cached, so a message costs one comparison to decide
-  whether it changed the top of book.
+- Orders (`_ORDER_SLOT` rows): an open-addressing hash table keyed by order
+  reference (Fibonacci hashing, linear probing, backward-shift deletion); a
+  slot holds the reference, ``price << 32 | shares`` and ``book + 1`` (0 =
+  empty). It grows (doubles) at load 0.5, so memory follows the live orders.
+- Levels: per book (``locate * 2 + side``, a `_BOOK` row) a sorted run of
+  level keys with the best price at the END, stored as a segment of a pool of
+  `_LEVEL` rows. Ask keys are ``0xFFFFFFFF - price`` so both sides sort the
+  same way. Adds, reductions and deletes near the touch scan and move few
+  entries. A full segment moves to a segment twice its size at the pool's
+  top; when the pool itself is full, Python compacts it (dropping abandoned
+  segments) into a pool sized for the live levels.
+- Each book keeps its best level as last seen, so a message costs one
+  comparison to decide whether it changed the top of book.
+- Output rows go to one preallocated array per table, of the row records of
+  `tickaccel.schema.tables`.
 
 The kernel never allocates: when the order table or level pool must grow, an
 output array is full, or an R message renames a symbol with rows pending, it
@@ -24,6 +26,7 @@ returns a status and the record to resume at; `FastBook` acts and calls again.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -32,14 +35,22 @@ from numba import njit, types
 from numba.extending import intrinsic
 
 from tickaccel.schema import itch
+from tickaccel.schema.itch import (
+    MAX_MESSAGE_LENGTH, SIDE_BUY, SIDE_NONE, SIDE_SELL, TYPE_ADD_ORDER, TYPE_ADD_ORDER_MPID,
+    TYPE_CROSS_TRADE, TYPE_ORDER_CANCEL, TYPE_ORDER_DELETE, TYPE_ORDER_EXECUTED,
+    TYPE_ORDER_EXECUTED_WITH_PRICE, TYPE_ORDER_REPLACE, TYPE_STOCK_DIRECTORY, TYPE_TRADE)
 from tickaccel.errors import ErrorLog
 from tickaccel.feed.chunk import FeedChunk
 from tickaccel.book.oracle import BOOK_ERROR_KINDS
-from tickaccel.schema.tables import bbo_table, depth_table, symbol_column, trades_table
+from tickaccel.schema.tables import (
+    BBO_ROW, DEPTH_LEVEL, DEPTH_ROW, TRADE_ROW, bbo_table, depth_table, symbol_column,
+    trades_table)
 
 N_LOCATES = 1 << 16
+_BID, _ASK = 0, 1  # a locate's two books: locate * 2 + side
 _N_BOOKS = 2 * N_LOCATES
 _MIN_SEGMENT = 8
+_NO_RANK = 1 << 30  # the rank of "no level touched", behind any real one
 
 # Kernel status codes.
 _DONE, _GROW_ORDERS, _GROW_LEVELS, _OUTPUT_FULL, _RENAME = 0, 1, 2, 3, 4
@@ -47,13 +58,53 @@ _DONE, _GROW_ORDERS, _GROW_LEVELS, _OUTPUT_FULL, _RENAME = 0, 1, 2, 3, 4
 (_E_ZERO_LENGTH, _E_BAD_LENGTH, _E_UNKNOWN_TYPE, _E_WRONG_LENGTH, _E_TRUNCATED,
  _E_UNKNOWN_REF, _E_DUPLICATE_REF, _E_OVERFILL, _E_ZERO_SHARE_ADD) = range(len(BOOK_ERROR_KINDS))
 
+# The kernel's state records.
+_ORDER_SLOT = np.dtype([
+    ("ref", np.uint64),           # order reference number
+    ("price_shares", np.uint64),  # price << 32 | live shares
+    ("book_plus_1", np.uint64),   # the order's book + 1; 0 marks a free slot
+])
+_BOOK = np.dtype([
+    ("start", np.int64),          # first pool row of the book's segment
+    ("capacity", np.int64),       # rows in the segment
+    ("levels", np.int64),         # levels in use, best last
+    ("top_price", np.uint64),     # best level when last looked at (0, 0 when empty)
+    ("top_shares", np.uint64),
+])
+_LEVEL = np.dtype([
+    ("key", np.uint32),           # the price, mirrored on the ask side (`_level_key`)
+    ("orders", np.uint32),
+    ("shares", np.uint64),
+])
+_LOCATE = np.dtype([
+    ("name", np.uint64),          # stock symbol, 8 space-padded ASCII bytes, first in the MSB
+    ("emit", np.bool_),           # its rows pass the symbol filter
+], align=True)
+_TALLY = np.dtype([
+    ("live_orders", np.int64),
+    ("renames", np.int64),        # symbol renames (R messages that changed a name)
+    ("pool_top", np.int64),       # first unused row of the level pool
+    ("pending_rows", np.int64, (3,)),  # rows written, not yet handed out: bbo, depth, trades
+])
+_ERROR_COUNT = np.dtype([("count", np.int64), ("first", np.int64)])  # first: its position
+
+
+class _Outputs(NamedTuple):
+    """The rows of every output table, in the order `_run` takes them; a table that is off
+    has none. The records are those of `tickaccel.schema.tables`."""
+
+    bbo: np.ndarray           # BBO_ROW
+    depth: np.ndarray         # DEPTH_ROW: a depth row's head ...
+    depth_levels: np.ndarray  # ... and its 2 * depth DEPTH_LEVEL cells: bid levels, then ask
+    trades: np.ndarray        # TRADE_ROW
+
 
 def _off(mtype: str, field: str) -> int:
     return itch.field_offsets(mtype)[field][0]
 
 
 # Field offsets from the type byte, taken from the one message table.
-_LOCATE, _TIMESTAMP = _off("A", "stock_locate"), _off("A", "timestamp")
+_LOCATE_AT, _TIMESTAMP = _off("A", "stock_locate"), _off("A", "timestamp")
 _ADD_REF, _ADD_SIDE, _ADD_SHARES, _ADD_PRICE = (
     _off("A", "order_ref"), _off("A", "side"), _off("A", "shares"), _off("A", "price"))
 assert (_ADD_REF, _ADD_SIDE, _ADD_SHARES, _ADD_PRICE) == tuple(
@@ -71,17 +122,12 @@ _Q_SHARES, _Q_PRICE, _Q_MATCH = (
 _R_STOCK = _off("R", "stock")
 
 _LENGTH_BY_TYPE = itch.LENGTH_BY_TYPE  # a compile-time constant of the kernel
+_PREFIX = 2  # bytes of a record's big-endian length, before the message
+_PRICE_SHIFT = np.uint64(32)  # an order slot packs price << 32 | shares
 _FIB = np.uint64(0x9E3779B97F4A7C15)
 _U32 = np.uint64(0xFFFFFFFF)
 _SPACE8 = np.uint64(0x2020202020202020)
 _NO_SEQS = np.zeros(0, np.uint64)
-
-# Column names of the output buffers, in kernel order; those of `tables` minus the symbol.
-_BBO_COLUMNS = ("seq", "timestamp", "stock_locate", "bid_price", "ask_price",
-                "bid_size", "ask_size")
-_DEPTH_COLUMNS = ("seq", "timestamp", "stock_locate", "price", "size", "orders")
-_TRADE_COLUMNS = ("seq", "timestamp", "stock_locate", "type", "side", "price", "shares",
-                  "match_number")
 
 
 def _big_endian_load(width):
@@ -106,6 +152,8 @@ _be64, _be32, _be16 = (_big_endian_load(width) for width in (8, 4, 2))
 _U48 = np.uint64((1 << 48) - 1)
 
 
+# ---- order store ----
+
 @njit(cache=True, inline="always")
 def _slot_of(key, shift):
     return np.int64((key * _FIB) >> shift)
@@ -115,8 +163,8 @@ def _slot_of(key, shift):
 def _probe(orders, mask, shift, key):
     """Slot holding `key`, or the free slot where it would go; and whether it was found."""
     i = _slot_of(key, shift)
-    while orders[i, 2] != 0:
-        if orders[i, 0] == key:
+    while orders[i].book_plus_1 != 0:
+        if orders[i].ref == key:
             return i, True
         i = (i + 1) & mask
     return i, False
@@ -129,20 +177,18 @@ def _delete_order(orders, mask, shift, slot):
     j = slot
     while True:
         j = (j + 1) & mask
-        if orders[j, 2] == 0:
+        if orders[j].book_plus_1 == 0:
             break
-        home = _slot_of(orders[j, 0], shift)
+        home = _slot_of(orders[j].ref, shift)
         # Entry j may move into the hole only if its home is not cyclically in (hole, j].
         if hole <= j:
             stays = hole < home <= j
         else:
             stays = home > hole or home <= j
         if not stays:
-            orders[hole, 0] = orders[j, 0]
-            orders[hole, 1] = orders[j, 1]
-            orders[hole, 2] = orders[j, 2]
+            orders[hole] = orders[j]
             hole = j
-    orders[hole, 2] = 0
+    orders[hole].book_plus_1 = 0
 
 
 @njit(cache=True)
@@ -159,348 +205,418 @@ def _rehash(old, new):
     mask = new.shape[0] - 1
     shift = _shift_for(new.shape[0])
     for i in range(old.shape[0]):
-        if old[i, 2] != 0:
-            slot, _ = _probe(new, mask, shift, old[i, 0])
-            new[slot, 0] = old[i, 0]
-            new[slot, 1] = old[i, 1]
-            new[slot, 2] = old[i, 2]
+        if old[i].book_plus_1 != 0:
+            slot, _ = _probe(new, mask, shift, old[i].ref)
+            new[slot] = old[i]
 
 
 @njit(cache=True, inline="always")
+def _order_store_full(orders, tally):
+    """Whether one more order would take the table past load 0.5."""
+    return tally.live_orders + 1 > orders.shape[0] >> 1
+
+
+# ---- price levels ----
+
+@njit(cache=True, inline="always")
 def _level_key(price, side):
-    return np.uint32(price) if side == 0 else np.uint32(_U32 - np.uint64(price))
+    return np.uint32(price) if side == _BID else np.uint32(_U32 - np.uint64(price))
 
 
 @njit(cache=True, inline="always")
 def _key_price(key, side):
-    return np.uint32(key) if side == 0 else np.uint32(_U32 - np.uint64(key))
+    return np.uint32(key) if side == _BID else np.uint32(_U32 - np.uint64(key))
 
 
 @njit(cache=True, inline="always")
-def _level_add(books, pool, lv_key, lv_shares, lv_count, b, key, shares):
+def _level_pool_full(books, levels, tally, b):
+    """Whether a new level in book `b` could need a bigger segment than the pool has left."""
+    book = books[b]
+    return book.levels == book.capacity and \
+        tally.pool_top + max(_MIN_SEGMENT, 2 * book.capacity) > levels.shape[0]
+
+
+@njit(cache=True, inline="always")
+def _level_add(books, levels, tally, b, key, shares):
     """Add one order of `shares` at `key` to book `b`; returns the level's rank (0 = best)."""
-    start, n = books[b, 0], books[b, 2]
+    book = books[b]
+    start, n = book.start, book.levels
     i = n - 1
-    while i >= 0 and lv_key[start + i] > key:
+    while i >= 0 and levels[start + i].key > key:
         i -= 1
-    if i >= 0 and lv_key[start + i] == key:
-        lv_shares[start + i] += shares
-        lv_count[start + i] += 1
+    if i >= 0 and levels[start + i].key == key:
+        levels[start + i].shares += shares
+        levels[start + i].orders += 1
         return n - 1 - i
-    if n == books[b, 1]:
+    if n == book.capacity:
         # Move the full segment to a twice bigger one at the top of the pool.
-        cap = max(_MIN_SEGMENT, 2 * n)
-        top = pool[0]
+        capacity = max(_MIN_SEGMENT, 2 * n)
+        top = tally.pool_top
         for k in range(n):
-            lv_key[top + k] = lv_key[start + k]
-            lv_shares[top + k] = lv_shares[start + k]
-            lv_count[top + k] = lv_count[start + k]
-        pool[0] = top + cap
-        books[b, 0] = top
-        books[b, 1] = cap
+            levels[top + k] = levels[start + k]
+        tally.pool_top = top + capacity
+        book.start = top
+        book.capacity = capacity
         start = top
     p = i + 1
     for k in range(start + n, start + p, -1):
-        lv_key[k] = lv_key[k - 1]
-        lv_shares[k] = lv_shares[k - 1]
-        lv_count[k] = lv_count[k - 1]
-    lv_key[start + p] = key
-    lv_shares[start + p] = shares
-    lv_count[start + p] = 1
-    books[b, 2] = n + 1
+        levels[k] = levels[k - 1]
+    level = levels[start + p]
+    level.key = key
+    level.shares = shares
+    level.orders = 1
+    book.levels = n + 1
     return n - p
 
 
 @njit(cache=True, inline="always")
-def _level_reduce(books, lv_key, lv_shares, lv_count, b, key, shares, removes_order):
+def _level_reduce(books, levels, b, key, shares, removes_order):
     """Take `shares` (and the order, if it goes) off the level at `key`; returns its rank."""
-    start, n = books[b, 0], books[b, 2]
+    book = books[b]
+    start, n = book.start, book.levels
     i = n - 1
-    while lv_key[start + i] != key:
+    while levels[start + i].key != key:
         i -= 1
     j = start + i
-    lv_shares[j] -= shares
+    levels[j].shares -= shares
     if removes_order:
-        lv_count[j] -= 1
-        if lv_count[j] == 0:
+        levels[j].orders -= 1
+        if levels[j].orders == 0:
             for k in range(j, start + n - 1):
-                lv_key[k] = lv_key[k + 1]
-                lv_shares[k] = lv_shares[k + 1]
-                lv_count[k] = lv_count[k + 1]
-            books[b, 2] = n - 1
+                levels[k] = levels[k + 1]
+            book.levels = n - 1
     return n - 1 - i
 
 
 @njit(cache=True)
-def _compact(books, old_key, old_shares, old_count, new_key, new_shares, new_count):
+def _compact(books, old, new):
     """Copy every live segment into the new pool; empty books give their segment up."""
     top = 0
     for b in range(books.shape[0]):
-        n = books[b, 2]
+        book = books[b]
+        n = book.levels
         if n == 0:
-            books[b, 0] = 0
-            books[b, 1] = 0
+            book.start = 0
+            book.capacity = 0
             continue
-        start = books[b, 0]
         for k in range(n):
-            new_key[top + k] = old_key[start + k]
-            new_shares[top + k] = old_shares[start + k]
-            new_count[top + k] = old_count[start + k]
-        books[b, 0] = top
-        top += books[b, 1]
+            new[top + k] = old[book.start + k]
+        book.start = top
+        top += book.capacity
     return top
 
 
 @njit(cache=True, inline="always")
-def _error(errors, kind, position):
-    if errors[kind, 0] == 0 or position < errors[kind, 1]:
-        errors[kind, 1] = position
-    errors[kind, 0] += 1
+def _top_moved(books, levels, b, side):
+    """Look at book `b`'s best level again; whether it differs from the last look."""
+    book = books[b]
+    price = np.uint64(0)
+    shares = np.uint64(0)
+    if book.levels > 0:
+        best = levels[book.start + book.levels - 1]
+        price = np.uint64(_key_price(best.key, side))
+        shares = best.shares
+    if book.top_price == price and book.top_shares == shares:
+        return False
+    book.top_price = price
+    book.top_shares = shares
+    return True
+
+
+# ---- orders on levels ----
+
+@njit(cache=True, inline="always")
+def _add_order(orders, mask, shift, books, levels, tally, errors, where, b, side, ref, price,
+               shares):
+    """Store a new order and add it to its level, unless its reference is live or it has no
+    shares (counted errors); returns whether it was added, and the level's rank."""
+    slot, found = _probe(orders, mask, shift, ref)
+    if found:
+        _count_error(errors, _E_DUPLICATE_REF, where)
+        return False, _NO_RANK
+    if shares == 0:
+        _count_error(errors, _E_ZERO_SHARE_ADD, where)
+        return False, _NO_RANK
+    order = orders[slot]
+    order.ref = ref
+    order.price_shares = (price << _PRICE_SHIFT) | shares
+    order.book_plus_1 = np.uint64(b + 1)
+    tally.live_orders += 1
+    return True, _level_add(books, levels, tally, b, _level_key(price, side), shares)
 
 
 @njit(cache=True, inline="always")
-def _write_depth(books, lv_key, lv_shares, lv_count, loc, n_levels, d_px, d_sz, d_ct, row):
-    for side in range(2):
-        b = 2 * loc + side
-        start, n = books[b, 0], books[b, 2]
-        for r in range(n_levels):
-            col = side * n_levels + r
-            if r < n:
-                j = start + n - 1 - r
-                d_px[row, col] = _key_price(lv_key[j], side)
-                d_sz[row, col] = lv_shares[j]
-                d_ct[row, col] = lv_count[j]
-            else:
-                d_px[row, col] = 0
-                d_sz[row, col] = 0
-                d_ct[row, col] = 0
+def _take_shares(orders, mask, shift, books, levels, tally, slot, b, side, price, live, take):
+    """Take `take` of the `live` shares of the order in `slot`, deleting it when none are
+    left, and off its level; returns the level's rank."""
+    gone = take == live
+    rank = _level_reduce(books, levels, b, _level_key(price, side), take, gone)
+    if gone:
+        _delete_order(orders, mask, shift, slot)
+        tally.live_orders -= 1
+    else:
+        orders[slot].price_shares -= take
+    return rank
 
+
+# ---- output rows and counts ----
+
+@njit(cache=True, inline="always")
+def _count_error(errors, kind, position):
+    error = errors[kind]
+    if error.count == 0 or position < error.first:
+        error.first = position
+    error.count += 1
+
+
+@njit(cache=True, inline="always")
+def _write_bbo(row, seq, ts, loc, books):
+    """A BBO row: both sides' best levels of `loc`."""
+    bid, ask = books[2 * loc + _BID], books[2 * loc + _ASK]
+    row.seq = seq
+    row.timestamp = ts
+    row.stock_locate = loc
+    row.bid_price = bid.top_price
+    row.bid_size = bid.top_shares
+    row.ask_price = ask.top_price
+    row.ask_size = ask.top_shares
+
+
+@njit(cache=True, inline="always")
+def _write_depth(head, cells, seq, ts, loc, books, levels, n_levels):
+    """A depth row: `loc`'s best `n_levels` levels per side into `cells`, zeros past the last."""
+    head.seq = seq
+    head.timestamp = ts
+    head.stock_locate = loc
+    for side in (_BID, _ASK):
+        book = books[2 * loc + side]
+        for r in range(n_levels):
+            cell = cells[side * n_levels + r]
+            if r < book.levels:
+                level = levels[book.start + book.levels - 1 - r]
+                cell.price = _key_price(level.key, side)
+                cell.size = level.shares
+                cell.orders = level.orders
+            else:
+                cell.price = 0
+                cell.size = 0
+                cell.orders = 0
+
+
+@njit(cache=True, inline="always")
+def _write_trade(row, seq, ts, loc, mtype, side, price, shares, match):
+    """A trade row; `mtype` and `side` are ASCII codes."""
+    row.seq = seq
+    row.timestamp = ts
+    row.stock_locate = loc
+    row.type = mtype
+    row.side = side
+    row.price = price
+    row.shares = shares
+    row.match_number = match
+
+
+@njit(cache=True, inline="always")
+def _name_locate(locate, name, filter_on, wanted):
+    """Give a stock locate its (new) name, and decide whether its rows pass the filter."""
+    locate.name = name
+    if filter_on:
+        locate.emit = False
+        for w in wanted:
+            if w == name:
+                locate.emit = True
+
+
+# ---- the kernel ----
 
 @njit(cache=True)
-def _run(buf, pos, index, first_seq, seqs, use_seqs, base_offset,
-         orders, counters, books, pool, lv_key, lv_shares, lv_count,
-         bbo_cache, names, emit, wanted, filter_on, type_counts, errors,
-         n_rows, cap_rows, depth, want_trades,
-         b_seq, b_ts, b_loc, b_bpx, b_apx, b_bsz, b_asz,
-         d_seq, d_ts, d_loc, d_px, d_sz, d_ct,
-         t_seq, t_ts, t_loc, t_type, t_side, t_px, t_sz, t_match):
-    """Apply records from `buf[pos]` on; returns (status, position, record index) to resume at."""
-    end = buf.shape[0]
+def _run(data, seqs, first_seq, base_offset, pos, index,
+         orders, books, levels, locates, tally, errors, type_counts,
+         bbo, depth, depth_levels, trades, filter_on, wanted):
+    """Apply records from `data[pos]` on; returns (status, position, record index) to resume at.
+
+    The chunk (`FeedChunk`) and where to resume in it:
+
+    data: uint8, length-prefixed records.
+    seqs: uint64, each record's sequence number; empty: record n is ``first_seq + n``.
+    first_seq: sequence number of record 0 when `seqs` is empty.
+    base_offset: feed offset of ``data[0]``, the position of errors when `seqs` is empty.
+    pos, index: byte position and number (from 0) of the first record to apply.
+
+    State, carried between calls:
+
+    orders: `_ORDER_SLOT` rows, the order store; a power of two of them.
+    books: `_BOOK` rows, one per book ``locate * 2 + side`` (`_BID`, `_ASK`).
+    levels: `_LEVEL` rows, the pool that holds every book's segment.
+    locates: `_LOCATE` rows, one per stock locate.
+    tally: one `_TALLY` row.
+    errors: `_ERROR_COUNT` rows, one per `BOOK_ERROR_KINDS` entry.
+    type_counts: int64 per type byte, the well-formed messages applied.
+
+    Outputs, rows from the tally's ``pending_rows`` on free, as many rows each
+    as `bbo` or none (that table is off):
+
+    bbo: `BBO_ROW` rows.
+    depth: `DEPTH_ROW` rows, the head of each depth row ...
+    depth_levels: ... and its `DEPTH_LEVEL` cells, (rows, 2 * levels per side):
+        bid levels then ask, best first.
+    trades: `TRADE_ROW` rows.
+
+    The symbol filter:
+
+    filter_on: write rows only for the symbols in `wanted` (uint64 packed names).
+    """
+    end = data.shape[0]
+    use_seqs = seqs.shape[0] > 0
     mask = orders.shape[0] - 1
     shift = _shift_for(orders.shape[0])
-    pool_size = lv_key.shape[0]
-    # Row counts live in registers; the array only carries them between calls.
-    n_bbo, n_depth, n_trades = n_rows[0], n_rows[1], n_rows[2]
+    cap_rows = bbo.shape[0]
+    n_levels = depth_levels.shape[1] // 2
+    want_trades = trades.shape[0] > 0
+    counts = tally[0]
+    # Row counts live in registers; the tally only carries them between calls.
+    pending = counts.pending_rows
+    n_bbo, n_depth, n_trades = pending[0], pending[1], pending[2]
     status = _DONE
     while pos < end:
         if n_bbo >= cap_rows or n_depth >= cap_rows or n_trades >= cap_rows:
             status = _OUTPUT_FULL
             break
-        seq = np.uint64(seqs[index]) if use_seqs else np.uint64(first_seq + index)
-        where = np.int64(seq) if use_seqs else base_offset + pos
-        if pos + 2 > end:
-            _error(errors, _E_TRUNCATED, where)
+        if use_seqs:
+            seq = np.uint64(seqs[index])
+            where = np.int64(seq)
+        else:
+            seq = np.uint64(first_seq + index)
+            where = base_offset + pos
+        if pos + _PREFIX > end:
+            _count_error(errors, _E_TRUNCATED, where)
             pos = end
             break
-        length = np.int64(_be16(buf, pos))
-        nxt = pos + 2 + length
+        length = np.int64(_be16(data, pos))
+        nxt = pos + _PREFIX + length
         if length == 0:
-            _error(errors, _E_ZERO_LENGTH, where)
+            _count_error(errors, _E_ZERO_LENGTH, where)
             pos = nxt
             index += 1
             continue
         if nxt > end:
-            _error(errors, _E_TRUNCATED, where)
+            _count_error(errors, _E_TRUNCATED, where)
             pos = end
             break
-        p = pos + 2
-        mtype = buf[p]
-        if length > 50:
-            _error(errors, _E_BAD_LENGTH, where)
+        p = pos + _PREFIX
+        mtype = data[p]
+        if length > MAX_MESSAGE_LENGTH:
+            _count_error(errors, _E_BAD_LENGTH, where)
         elif _LENGTH_BY_TYPE[mtype] == 0:
-            _error(errors, _E_UNKNOWN_TYPE, where)
+            _count_error(errors, _E_UNKNOWN_TYPE, where)
         elif _LENGTH_BY_TYPE[mtype] != length:
-            _error(errors, _E_WRONG_LENGTH, where)
+            _count_error(errors, _E_WRONG_LENGTH, where)
         else:
             # One well-formed message.
             # The 6-byte timestamp: the 8 bytes ending with it, less the two before.
-            ts = _be64(buf, p + _TIMESTAMP - 2) & _U48
-            loc = np.int64(_be16(buf, p + _LOCATE))
+            ts = _be64(data, p + _TIMESTAMP - 2) & _U48
+            loc = np.int64(_be16(data, p + _LOCATE_AT))
             changed = False       # did the book of `loc`, side `side`, change?
-            rank = np.int64(1 << 30)  # best rank of the levels it touched
-            side = 0
-            if mtype == 65 or mtype == 70:  # A, F
-                if counters[0] + 1 > (mask + 1) >> 1:
+            rank = np.int64(_NO_RANK)  # best rank of the levels it touched
+            side = _BID
+            if mtype == TYPE_ADD_ORDER or mtype == TYPE_ADD_ORDER_MPID:
+                if _order_store_full(orders, counts):
                     status = _GROW_ORDERS
                     break
-                side = 1 if buf[p + _ADD_SIDE] == 83 else 0
+                side = _ASK if data[p + _ADD_SIDE] == SIDE_SELL else _BID
                 b = 2 * loc + side
-                if books[b, 2] == books[b, 1] and \
-                        pool[0] + max(_MIN_SEGMENT, 2 * books[b, 1]) > pool_size:
+                if _level_pool_full(books, levels, counts, b):
                     status = _GROW_LEVELS
                     break
-                ref = _be64(buf, p + _ADD_REF)
-                shares = _be32(buf, p + _ADD_SHARES)
-                price = _be32(buf, p + _ADD_PRICE)
-                slot, found = _probe(orders, mask, shift, ref)
-                if found:
-                    _error(errors, _E_DUPLICATE_REF, where)
-                elif shares == 0:
-                    _error(errors, _E_ZERO_SHARE_ADD, where)
-                else:
-                    orders[slot, 0] = ref
-                    orders[slot, 1] = (price << np.uint64(32)) | shares
-                    orders[slot, 2] = np.uint64(b + 1)
-                    counters[0] += 1
-                    rank = _level_add(books, pool, lv_key, lv_shares, lv_count, b,
-                                      _level_key(price, side), shares)
-                    changed = True
-            elif mtype == 69 or mtype == 67 or mtype == 88 or mtype == 68 or mtype == 85:
-                # E, C, X, D, U: all start from a live order.
-                ref = _be64(buf, p + _REF)
-                slot, found = _probe(orders, mask, shift, ref)
+                changed, rank = _add_order(
+                    orders, mask, shift, books, levels, counts, errors, where, b, side,
+                    _be64(data, p + _ADD_REF), _be32(data, p + _ADD_PRICE),
+                    _be32(data, p + _ADD_SHARES))
+            elif mtype == TYPE_ORDER_EXECUTED or mtype == TYPE_ORDER_EXECUTED_WITH_PRICE or \
+                    mtype == TYPE_ORDER_CANCEL or mtype == TYPE_ORDER_DELETE or \
+                    mtype == TYPE_ORDER_REPLACE:
+                # All start from a live order.
+                slot, found = _probe(orders, mask, shift, _be64(data, p + _REF))
                 if not found:
-                    _error(errors, _E_UNKNOWN_REF, where)
+                    _count_error(errors, _E_UNKNOWN_REF, where)
                 else:
-                    b = np.int64(orders[slot, 2]) - 1
+                    b = np.int64(orders[slot].book_plus_1) - 1
                     loc = b >> 1
                     side = b & 1
-                    packed = orders[slot, 1]
-                    price = packed >> np.uint64(32)
+                    packed = orders[slot].price_shares
+                    price = packed >> _PRICE_SHIFT
                     live = packed & _U32
-                    new_ref = np.uint64(0)
-                    new_shares = np.uint64(0)
-                    new_price = np.uint64(0)
-                    if mtype == 85:
-                        if counters[0] + 1 > (mask + 1) >> 1:
+                    if mtype == TYPE_ORDER_REPLACE:
+                        if _order_store_full(orders, counts):
                             status = _GROW_ORDERS
                             break
-                        if books[b, 2] == books[b, 1] and \
-                                pool[0] + max(_MIN_SEGMENT, 2 * books[b, 1]) > pool_size:
+                        if _level_pool_full(books, levels, counts, b):
                             status = _GROW_LEVELS
                             break
-                        new_ref = _be64(buf, p + _U_NEW_REF)
-                        new_shares = _be32(buf, p + _U_SHARES)
-                        new_price = _be32(buf, p + _U_PRICE)
                         take = live
-                    elif mtype == 68:
+                    elif mtype == TYPE_ORDER_DELETE:
                         take = live
-                    elif mtype == 88:
-                        take = _be32(buf, p + _X_SHARES)
+                    elif mtype == TYPE_ORDER_CANCEL:
+                        take = _be32(data, p + _X_SHARES)
                     else:
-                        take = _be32(buf, p + _EXEC_SHARES)
-                        if want_trades and emit[loc]:
-                            r = n_trades
-                            t_seq[r] = seq
-                            t_ts[r] = ts
-                            t_loc[r] = loc
-                            t_type[r] = mtype
-                            t_side[r] = 83 if side == 1 else 66
-                            t_px[r] = _be32(buf, p + _C_PRICE) if mtype == 67 else price
-                            t_sz[r] = take
-                            t_match[r] = _be64(buf, p + _EXEC_MATCH)
-                            n_trades = r + 1
+                        take = _be32(data, p + _EXEC_SHARES)
+                        if want_trades and locates[loc].emit:
+                            _write_trade(
+                                trades[n_trades], seq, ts, loc, mtype,
+                                SIDE_SELL if side == _ASK else SIDE_BUY,
+                                _be32(data, p + _C_PRICE)
+                                if mtype == TYPE_ORDER_EXECUTED_WITH_PRICE else price,
+                                take, _be64(data, p + _EXEC_MATCH))
+                            n_trades += 1
                     if take > live:
-                        _error(errors, _E_OVERFILL, where)
+                        _count_error(errors, _E_OVERFILL, where)
                         take = live
                     if take > 0:
-                        gone = take == live
-                        rank = _level_reduce(books, lv_key, lv_shares, lv_count, b,
-                                             _level_key(price, side), take, gone)
+                        rank = _take_shares(orders, mask, shift, books, levels, counts, slot, b,
+                                            side, price, live, take)
                         changed = True
-                        if gone:
-                            _delete_order(orders, mask, shift, slot)
-                            counters[0] -= 1
-                        else:
-                            orders[slot, 1] = packed - take
-                    if mtype == 85:
-                        slot, found = _probe(orders, mask, shift, new_ref)
-                        if found:
-                            _error(errors, _E_DUPLICATE_REF, where)
-                        elif new_shares == 0:
-                            _error(errors, _E_ZERO_SHARE_ADD, where)
-                        else:
-                            orders[slot, 0] = new_ref
-                            orders[slot, 1] = (new_price << np.uint64(32)) | new_shares
-                            orders[slot, 2] = np.uint64(b + 1)
-                            counters[0] += 1
-                            rank = min(rank, _level_add(
-                                books, pool, lv_key, lv_shares, lv_count, b,
-                                _level_key(new_price, side), new_shares))
+                    if mtype == TYPE_ORDER_REPLACE:
+                        new_price = _be32(data, p + _U_PRICE)
+                        new_shares = _be32(data, p + _U_SHARES)
+                        added, new_rank = _add_order(
+                            orders, mask, shift, books, levels, counts, errors, where, b, side,
+                            _be64(data, p + _U_NEW_REF), new_price, new_shares)
+                        if added:
+                            rank = min(rank, new_rank)
                             # Same price, same shares: the book ends as it was.
                             changed = new_price != price or new_shares != live
-            elif mtype == 80:  # P
-                if want_trades and emit[loc]:
-                    r = n_trades
-                    t_seq[r] = seq
-                    t_ts[r] = ts
-                    t_loc[r] = loc
-                    t_type[r] = mtype
-                    t_side[r] = buf[p + _P_SIDE]
-                    t_px[r] = _be32(buf, p + _P_PRICE)
-                    t_sz[r] = _be32(buf, p + _P_SHARES)
-                    t_match[r] = _be64(buf, p + _P_MATCH)
-                    n_trades = r + 1
-            elif mtype == 81:  # Q
-                if want_trades and emit[loc]:
-                    r = n_trades
-                    t_seq[r] = seq
-                    t_ts[r] = ts
-                    t_loc[r] = loc
-                    t_type[r] = mtype
-                    t_side[r] = 32
-                    t_px[r] = _be32(buf, p + _Q_PRICE)
-                    t_sz[r] = _be64(buf, p + _Q_SHARES)
-                    t_match[r] = _be64(buf, p + _Q_MATCH)
-                    n_trades = r + 1
-            elif mtype == 82:  # R
-                name = _be64(buf, p + _R_STOCK)
-                if name != names[loc]:
+            elif mtype == TYPE_TRADE:
+                if want_trades and locates[loc].emit:
+                    _write_trade(trades[n_trades], seq, ts, loc, mtype, data[p + _P_SIDE],
+                                 _be32(data, p + _P_PRICE), _be32(data, p + _P_SHARES),
+                                 _be64(data, p + _P_MATCH))
+                    n_trades += 1
+            elif mtype == TYPE_CROSS_TRADE:
+                if want_trades and locates[loc].emit:
+                    _write_trade(trades[n_trades], seq, ts, loc, mtype, SIDE_NONE,
+                                 _be32(data, p + _Q_PRICE), _be64(data, p + _Q_SHARES),
+                                 _be64(data, p + _Q_MATCH))
+                    n_trades += 1
+            elif mtype == TYPE_STOCK_DIRECTORY:
+                name = _be64(data, p + _R_STOCK)
+                if name != locates[loc].name:
                     if n_bbo + n_depth + n_trades > 0:
                         status = _RENAME
                         break
-                    names[loc] = name
-                    counters[1] += 1
-                    if filter_on:
-                        emit[loc] = False
-                        for w in wanted:
-                            if w == name:
-                                emit[loc] = True
+                    _name_locate(locates[loc], name, filter_on, wanted)
+                    counts.renames += 1
             type_counts[mtype] += 1
             if changed:
-                b = 2 * loc + side
-                n = books[b, 2]
-                top_px = np.uint64(0)
-                top_sz = np.uint64(0)
-                if n > 0:
-                    j = books[b, 0] + n - 1
-                    top_px = np.uint64(_key_price(lv_key[j], side))
-                    top_sz = lv_shares[j]
-                c = 2 * side
-                if bbo_cache[loc, c] != top_px or bbo_cache[loc, c + 1] != top_sz:
-                    bbo_cache[loc, c] = top_px
-                    bbo_cache[loc, c + 1] = top_sz
-                    if emit[loc]:
-                        r = n_bbo
-                        b_seq[r] = seq
-                        b_ts[r] = ts
-                        b_loc[r] = loc
-                        b_bpx[r] = bbo_cache[loc, 0]
-                        b_bsz[r] = bbo_cache[loc, 1]
-                        b_apx[r] = bbo_cache[loc, 2]
-                        b_asz[r] = bbo_cache[loc, 3]
-                        n_bbo = r + 1
-                if rank < depth and emit[loc]:
-                    r = n_depth
-                    d_seq[r] = seq
-                    d_ts[r] = ts
-                    d_loc[r] = loc
-                    _write_depth(books, lv_key, lv_shares, lv_count, loc, depth,
-                                 d_px, d_sz, d_ct, r)
-                    n_depth = r + 1
+                if _top_moved(books, levels, 2 * loc + side, side) and locates[loc].emit:
+                    _write_bbo(bbo[n_bbo], seq, ts, loc, books)
+                    n_bbo += 1
+                if rank < n_levels and locates[loc].emit:
+                    _write_depth(depth[n_depth], depth_levels[n_depth], seq, ts, loc,
+                                 books, levels, n_levels)
+                    n_depth += 1
         pos = nxt
         index += 1
-    n_rows[0], n_rows[1], n_rows[2] = n_bbo, n_depth, n_trades
+    pending[0], pending[1], pending[2] = n_bbo, n_depth, n_trades
     return status, pos, index
 
 
@@ -515,6 +631,11 @@ def _unpack_name(packed: int) -> str:
     return int(packed).to_bytes(8, "big").decode("latin-1").rstrip(" ")
 
 
+def _fields(rows: np.ndarray) -> dict[str, np.ndarray]:
+    """The columns of a structured array, as views."""
+    return {name: rows[name] for name in rows.dtype.names}
+
+
 class FastBook:
     """Every book of a feed, kept in preallocated arrays between chunks; see the module doc."""
 
@@ -526,57 +647,39 @@ class FastBook:
         self.depth = depth
         self.trades = trades
         self.records = 0
-        self._orders = np.zeros((order_capacity, 3), np.uint64)
-        self._counters = np.zeros(2, np.int64)  # live orders, symbol renames
-        self._books = np.zeros((_N_BOOKS, 3), np.int64)  # segment start, capacity, levels
-        self._pool = np.zeros(1, np.int64)  # first unused slot of the level pool
-        self._lv_key = np.zeros(level_pool, np.uint32)
-        self._lv_shares = np.zeros(level_pool, np.uint64)
-        self._lv_count = np.zeros(level_pool, np.uint32)
-        self._bbo_cache = np.zeros((N_LOCATES, 4), np.uint64)
-        self._names = np.full(N_LOCATES, _SPACE8, np.uint64)  # packed 8-byte stock names
+        self._orders = np.zeros(order_capacity, _ORDER_SLOT)
+        self._books = np.zeros(_N_BOOKS, _BOOK)
+        self._levels = np.zeros(level_pool, _LEVEL)
+        self._locates = np.zeros(N_LOCATES, _LOCATE)
+        self._locates["name"] = _SPACE8
+        self._locates["emit"] = symbols is None
+        self._tally = np.zeros(1, _TALLY)
+        self._pending_counts = self._tally["pending_rows"][0]  # a plain view: cheap to read
+        self._type_counts = np.zeros(256, np.int64)
+        self._errors = np.zeros(len(BOOK_ERROR_KINDS), _ERROR_COUNT)
         self._names_arrow_renames = 0  # renames `_names_arrow` has seen
         self._names_arrow = pa.array([""] * N_LOCATES, pa.string())
         self._filter_on = symbols is not None
         self._wanted = np.array([_pack_name(s) for s in (symbols or ())], np.uint64)
-        self._emit = np.full(N_LOCATES, not self._filter_on, np.bool_)
-        self._type_counts = np.zeros(256, np.int64)
-        self._errors = np.zeros((len(BOOK_ERROR_KINDS), 2), np.int64)
-        self._n_rows = np.zeros(3, np.int64)
-        self._cap_rows = output_rows
-        rows, cols = output_rows, 2 * depth
-        self._bbo_out = (np.zeros(rows, np.uint64), np.zeros(rows, np.uint64),
-                         np.zeros(rows, np.uint16), np.zeros(rows, np.uint32),
-                         np.zeros(rows, np.uint32), np.zeros(rows, np.uint64),
-                         np.zeros(rows, np.uint64))
-        depth_rows = rows if depth else 0
-        self._depth_out = (np.zeros(depth_rows, np.uint64), np.zeros(depth_rows, np.uint64),
-                           np.zeros(depth_rows, np.uint16),
-                           np.zeros((depth_rows, cols), np.uint32),
-                           np.zeros((depth_rows, cols), np.uint64),
-                           np.zeros((depth_rows, cols), np.uint32))
-        trade_rows = rows if trades else 0
-        self._trades_out = (np.zeros(trade_rows, np.uint64), np.zeros(trade_rows, np.uint64),
-                            np.zeros(trade_rows, np.uint16), np.zeros(trade_rows, np.uint8),
-                            np.zeros(trade_rows, np.uint8), np.zeros(trade_rows, np.uint32),
-                            np.zeros(trade_rows, np.uint64), np.zeros(trade_rows, np.uint64))
+        depth_rows = output_rows if depth else 0
+        self._out = _Outputs(np.zeros(output_rows, BBO_ROW), np.zeros(depth_rows, DEPTH_ROW),
+                             np.zeros((depth_rows, 2 * depth), DEPTH_LEVEL),
+                             np.zeros(output_rows if trades else 0, TRADE_ROW))
 
     # ---- state growth ----
 
     def _grow_orders(self) -> None:
-        grown = np.zeros((2 * self._orders.shape[0], 3), np.uint64)
+        grown = np.zeros(2 * self._orders.shape[0], _ORDER_SLOT)
         _rehash(self._orders, grown)
         self._orders = grown
 
     def _compact_levels(self) -> None:
-        live = int(self._books[:, 1][self._books[:, 2] > 0].sum())
-        biggest = int(self._books[:, 1].max())
-        size = max(self._lv_key.shape[0], 2 * live + 4 * max(biggest, _MIN_SEGMENT))
-        key, shares, count = (np.zeros(size, np.uint32), np.zeros(size, np.uint64),
-                              np.zeros(size, np.uint32))
-        self._pool[0] = _compact(self._books, self._lv_key, self._lv_shares, self._lv_count,
-                                 key, shares, count)
-        self._lv_key, self._lv_shares, self._lv_count = key, shares, count
+        capacity = self._books["capacity"]
+        live = int(capacity[self._books["levels"] > 0].sum())
+        size = max(self._levels.shape[0], 2 * live + 4 * max(int(capacity.max()), _MIN_SEGMENT))
+        pool = np.zeros(size, _LEVEL)
+        self._tally["pool_top"] = _compact(self._books, self._levels, pool)
+        self._levels = pool
 
     # ---- processing ----
 
@@ -599,25 +702,23 @@ class FastBook:
         ``{"bbo": {...}}`` plus ``"depth"`` / ``"trades"`` when enabled, with the
         columns of the `process` tables minus ``symbol``: depth ``price``/``size``/``orders``
         are (rows, 2N) arrays, N bid levels then N ask; trades ``type``/``side``
-        are ASCII codes (uint8). The arrays are views of the book's output
-        buffers, valid only until the next `process` or `process_columns` call
-        (copy what you keep); a chunk that filled the buffers or renamed a
-        symbol mid-chunk gets fresh arrays instead. For the live path: a call
+        are ASCII codes (uint8). The arrays are (strided) views of the book's
+        output rows, valid only until the next `process` or `process_columns`
+        call (copy what you keep); a chunk that filled the buffers or renamed a
+        symbol mid-chunk gets fresh rows instead. For the live path: a call
         allocates no big arrays and does no Arrow work.
         """
-        parts: list[dict[str, dict[str, np.ndarray]]] = []
+        parts: list[_Outputs] = []
 
         def hand_out() -> None:
-            parts.append({name: {col: a.copy() for col, a in cols.items()}
-                          for name, cols in self._pending_rows().items()})
+            parts.append(_Outputs(*(rows.copy() for rows in self._pending_rows())))
 
         self._apply(chunk, hand_out)
-        last = self._pending_rows()
-        if not parts:
-            return last
-        parts.append(last)
-        return {name: {col: np.concatenate([p[name][col] for p in parts]) for col in cols}
-                for name, cols in last.items()}
+        rows = self._pending_rows()
+        if parts:
+            parts.append(rows)
+            rows = _Outputs(*(np.concatenate(table) for table in zip(*parts)))
+        return self._columns(rows)
 
     def _apply(self, chunk: FeedChunk, hand_out: Callable[[], None]) -> None:
         """Run the kernel over `chunk`, growing state as it asks.
@@ -627,17 +728,15 @@ class FastBook:
         symbol that pending rows still carry.
         """
         data = np.ascontiguousarray(chunk.data, dtype=np.uint8)
-        use_seqs = chunk.seqs is not None
-        seqs = np.ascontiguousarray(chunk.seqs, dtype=np.uint64) if use_seqs else _NO_SEQS
+        seqs = _NO_SEQS if chunk.seqs is None else np.ascontiguousarray(chunk.seqs, np.uint64)
+        out = self._out
         pos, index = 0, 0
         while True:
             status, pos, index = _run(
-                data, pos, index, chunk.first_seq, seqs, use_seqs, chunk.base_offset,
-                self._orders, self._counters, self._books, self._pool,
-                self._lv_key, self._lv_shares, self._lv_count, self._bbo_cache, self._names,
-                self._emit, self._wanted, self._filter_on, self._type_counts, self._errors,
-                self._n_rows, self._cap_rows, self.depth, self.trades,
-                *self._bbo_out, *self._depth_out, *self._trades_out)
+                data, seqs, chunk.first_seq, chunk.base_offset, pos, index,
+                self._orders, self._books, self._levels, self._locates, self._tally,
+                self._errors, self._type_counts,
+                out.bbo, out.depth, out.depth_levels, out.trades, self._filter_on, self._wanted)
             if status == _GROW_ORDERS:
                 self._grow_orders()
             elif status == _GROW_LEVELS:
@@ -648,22 +747,28 @@ class FastBook:
                 break
         self.records += index
 
-    def _pending_rows(self) -> dict[str, dict[str, np.ndarray]]:
+    def _pending_rows(self) -> _Outputs:
         """Views of the rows written since the last hand-out, per table; marks them taken."""
-        n_bbo, n_depth, n_trades = self._n_rows.tolist()
-        self._n_rows[:] = 0
-        rows = {"bbo": {col: a[:n_bbo] for col, a in zip(_BBO_COLUMNS, self._bbo_out)}}
-        if self.depth:
-            rows["depth"] = {col: a[:n_depth] for col, a in zip(_DEPTH_COLUMNS, self._depth_out)}
-        if self.trades:
-            rows["trades"] = {col: a[:n_trades]
-                              for col, a in zip(_TRADE_COLUMNS, self._trades_out)}
-        return rows
+        n_bbo, n_depth, n_trades = self._pending_counts.tolist()
+        self._pending_counts[:] = 0
+        out = self._out
+        return _Outputs(out.bbo[:n_bbo], out.depth[:n_depth], out.depth_levels[:n_depth],
+                        out.trades[:n_trades])
 
-    def _tables(self, rows: dict[str, dict[str, np.ndarray]]) -> dict[str, pa.Table]:
+    def _columns(self, rows: _Outputs) -> dict[str, dict[str, np.ndarray]]:
+        """`rows` as the column views of `process_columns`, in table column order."""
+        columns = {"bbo": _fields(rows.bbo)}
+        if self.depth:
+            columns["depth"] = _fields(rows.depth) | _fields(rows.depth_levels)
+        if self.trades:
+            columns["trades"] = _fields(rows.trades)
+        return columns
+
+    def _tables(self, rows: _Outputs) -> dict[str, pa.Table]:
         """Arrow tables of `_pending_rows` output, with the symbols as named now."""
         # Copies: pyarrow would wrap the reused output buffers without copying.
-        cols = {name: [a.copy() for a in table.values()] for name, table in rows.items()}
+        cols = {name: [a.copy() for a in table.values()]
+                for name, table in self._columns(rows).items()}
         seq, ts, loc, *rest = cols["bbo"]
         tables = {"bbo": bbo_table(seq, ts, loc, self._symbols(loc), *rest)}
         if "depth" in cols:
@@ -675,11 +780,12 @@ class FastBook:
         return tables
 
     def _symbols(self, locates: np.ndarray) -> pa.Array:
-        if self._names_arrow_renames != self._counters[1]:
-            self._names_arrow_renames = int(self._counters[1])
+        renames = int(self._tally["renames"][0])
+        if self._names_arrow_renames != renames:
+            self._names_arrow_renames = renames
             names = [""] * N_LOCATES
-            for loc in np.flatnonzero(self._names != _SPACE8):
-                names[loc] = _unpack_name(self._names[loc])
+            for loc, name in self.symbols.items():
+                names[loc] = name
             self._names_arrow = pa.array(names, pa.string())
         return symbol_column(locates, self._names_arrow)
 
@@ -689,8 +795,8 @@ class FastBook:
     def errors(self) -> ErrorLog:
         """Counted record and book errors so far, with their first positions."""
         log = ErrorLog()
-        for kind, (count, first) in zip(BOOK_ERROR_KINDS, self._errors):
-            log.add(kind, int(first), int(count))
+        for kind, error in zip(BOOK_ERROR_KINDS, self._errors):
+            log.add(kind, int(error["first"]), int(error["count"]))
         return log
 
     @property
@@ -701,20 +807,21 @@ class FastBook:
     @property
     def symbols(self) -> dict[int, str]:
         """Stock locate -> symbol, from the R messages seen so far."""
-        return {int(loc): _unpack_name(self._names[loc])
-                for loc in np.flatnonzero(self._names != _SPACE8)}
+        names = self._locates["name"]
+        return {int(loc): _unpack_name(names[loc]) for loc in np.flatnonzero(names != _SPACE8)}
 
     @property
     def live_orders(self) -> int:
-        return int(self._counters[0])
+        return int(self._tally["live_orders"][0])
 
     def top(self, locate: int, side: str, n: int) -> list[tuple[int, int, int]]:
         """The best `n` levels of one side as (price, shares, orders), best first."""
-        s = 1 if side == "S" else 0
-        start, _, count = self._books[2 * locate + s]
+        s = _ASK if side == "S" else _BID
+        book = self._books[2 * locate + s]
+        start, count = int(book["start"]), int(book["levels"])
         out = []
-        for j in range(start + count - 1, max(start + count - 1 - n, start - 1), -1):
-            key = int(self._lv_key[j])
-            out.append((key if s == 0 else 0xFFFFFFFF - key, int(self._lv_shares[j]),
-                        int(self._lv_count[j])))
+        for level in self._levels[max(start, start + count - n):start + count][::-1]:
+            key = int(level["key"])
+            out.append((key if s == _BID else int(_U32) - key, int(level["shares"]),
+                        int(level["orders"])))
         return out

@@ -101,6 +101,26 @@ MESSAGES: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
 HEADER_LENGTH = 11
 MAX_MESSAGE_LENGTH = 50
 
+# Type bytes of the messages the books act on, named as in `MESSAGES`, for
+# kernels that switch on the raw byte.
+TYPE_STOCK_DIRECTORY = ord("R")
+TYPE_ADD_ORDER = ord("A")
+TYPE_ADD_ORDER_MPID = ord("F")
+TYPE_ORDER_EXECUTED = ord("E")
+TYPE_ORDER_EXECUTED_WITH_PRICE = ord("C")
+TYPE_ORDER_CANCEL = ord("X")
+TYPE_ORDER_DELETE = ord("D")
+TYPE_ORDER_REPLACE = ord("U")
+TYPE_TRADE = ord("P")
+TYPE_CROSS_TRADE = ord("Q")
+assert all(MESSAGES[chr(code)][0] == name[len("TYPE_"):].lower()
+           for name, code in list(globals().items()) if name.startswith("TYPE_"))
+
+# Buy/sell indicator bytes; a cross trade has no side, and the trades table gives it a space.
+SIDE_BUY = ord("B")
+SIDE_SELL = ord("S")
+SIDE_NONE = ord(" ")
+
 _STRUCT_CODE = {"c": "c", "u2": "H", "u4": "I", "u8": "Q", "p4": "I", "p8": "Q", "ts": "HI"}
 
 

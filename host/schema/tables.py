@@ -2,7 +2,9 @@
 
 Both books (the oracle and the fast book) hand their rows to these builders, so
 the two produce tables with identical schemas and can be compared with
-``Table.equals``.
+``Table.equals``. The NumPy row records (`BBO_ROW`, `DEPTH_ROW` with
+`DEPTH_LEVEL`, `TRADE_ROW`) are the same tables as the fast book writes them,
+derived from the schemas.
 """
 from __future__ import annotations
 
@@ -33,6 +35,13 @@ TRADES_SCHEMA = pa.schema(_HEAD + [
     ("match_number", pa.uint64()),
 ])
 
+# One price level of the depth table; its columns are these, named per side and rank.
+_LEVEL = [
+    ("price", pa.uint32()),
+    ("size", pa.uint64()),
+    ("orders", pa.uint32()),
+]
+
 TABLE_NAMES = ("bbo", "depth", "trades")
 
 
@@ -40,13 +49,34 @@ def depth_schema(levels: int) -> pa.Schema:
     """Schema of the depth table for the top `levels` price levels of each side."""
     fields = list(_HEAD)
     for i in range(1, levels + 1):
-        fields += [
-            (f"bid_price_{i}", pa.uint32()), (f"bid_size_{i}", pa.uint64()),
-            (f"bid_orders_{i}", pa.uint32()),
-            (f"ask_price_{i}", pa.uint32()), (f"ask_size_{i}", pa.uint64()),
-            (f"ask_orders_{i}", pa.uint32()),
-        ]
+        for side in ("bid", "ask"):
+            fields += [(f"{side}_{name}_{i}", kind) for name, kind in _LEVEL]
     return pa.schema(fields)
+
+
+def _row_dtype(schema: pa.Schema) -> np.dtype:
+    """The NumPy record of a row of `schema`, less the symbol (rows keep the stock locate).
+
+    A one-character string column holds its ASCII code (uint8). Fields keep
+    column order but lie widest first, so each is aligned with no padding inside.
+    """
+    fields = [(f.name, np.dtype(np.uint8) if f.type == pa.string()
+               else np.dtype(f.type.to_pandas_dtype())) for f in schema if f.name != "symbol"]
+    offsets, at = {}, 0
+    for name, dtype in sorted(fields, key=lambda field: -field[1].itemsize):
+        offsets[name] = at
+        at += dtype.itemsize
+    widest = max(dtype.itemsize for _, dtype in fields)
+    return np.dtype({"names": [name for name, _ in fields],
+                     "formats": [dtype for _, dtype in fields],
+                     "offsets": [offsets[name] for name, _ in fields],
+                     "itemsize": -(-at // widest) * widest})
+
+
+BBO_ROW = _row_dtype(BBO_SCHEMA)
+TRADE_ROW = _row_dtype(TRADES_SCHEMA)  # type and side as ASCII codes
+DEPTH_ROW = _row_dtype(pa.schema(_HEAD))  # a depth row's head; its 2N levels: DEPTH_LEVEL
+DEPTH_LEVEL = _row_dtype(pa.schema(_LEVEL))
 
 
 def symbol_column(locates: np.ndarray, names_by_locate: pa.Array) -> pa.Array:
