@@ -28,7 +28,7 @@ __getattr__, __dir__ = exports(__name__, {
     "feed_format": "tickaccel.feed.source",
     "generate": "tickaccel.feed.generator",
     "write_feed": "tickaccel.feed.generator",
-    "GeneratorConfig": "tickaccel.feed.generator",
+    "GeneratorConfig": "tickaccel.feed.market",
     "FastBook": "tickaccel.book.fast",
     "OracleBook": "tickaccel.book.oracle",
     "replay": "tickaccel.batch.cpu",

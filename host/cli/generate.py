@@ -8,7 +8,9 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from tickaccel.errors import TickaccelError
-from tickaccel.feed.generator import DEFAULT_UDP_PORT, GeneratorConfig, write_feed
+from tickaccel.feed.generator import write_feed
+from tickaccel.feed.market import GeneratorConfig
+from tickaccel.feed.writers import DEFAULT_UDP_PORT
 
 _console = Console()
 

@@ -13,6 +13,6 @@ __getattr__, __dir__ = exports(__name__, {
     "open_feed": "tickaccel.feed.source",
     "generate": "tickaccel.feed.generator",
     "write_feed": "tickaccel.feed.generator",
-    "GeneratorConfig": "tickaccel.feed.generator",
+    "GeneratorConfig": "tickaccel.feed.market",
 })
 del exports
