@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import random
 import time
 
 import numpy as np
@@ -67,6 +68,36 @@ def test_chunked_reading_equals_one_shot_for_any_chunk_size(plain_and_gzip, chun
         assert _records(chunks) == whole
         assert errors.total() == 0
         assert all(len(c.data) and c.seqs is None for c in chunks)
+
+
+def _damaged(body: bytes, rng: random.Random) -> bytes:
+    """`body` with a few random flips, insertions, deletions and overwritten length prefixes."""
+    buf = bytearray(body)
+    for _ in range(rng.randint(1, 5)):
+        kind, at = rng.randrange(4), rng.randrange(len(buf))
+        if kind == 0:
+            buf[at] ^= 1 << rng.randrange(8)
+        elif kind == 1:
+            buf[at:at] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 40)))
+        elif kind == 2:
+            del buf[at:at + rng.randint(1, 40)]
+        else:
+            buf[at:at + 2] = rng.randrange(1 << 16).to_bytes(2, "big")
+    return bytes(buf)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 1 << 32), chunk_bytes=st.integers(1, 3000), gzipped=st.booleans())
+def test_a_damaged_file_reads_the_same_in_any_chunk_size(
+        tmp_path_factory, seed, chunk_bytes, gzipped):
+    body = frame_messages(MESSAGES[:40] * 8 + MESSAGES)
+    path = tmp_path_factory.getbasetemp() / ("damaged.itch.gz" if gzipped else "damaged.itch")
+    write_binaryfile(path, _damaged(body, random.Random(seed)), gzip=gzipped)
+    whole_chunks, whole_errors = _read(path, 1 << 20)
+    chunks, errors = _read(path, chunk_bytes)
+    assert _records(chunks) == _records(whole_chunks)
+    assert errors == whole_errors
+    assert all(len(c.data) and c.seqs is None for c in chunks)
 
 
 def test_truncated_final_record_is_counted_at_its_offset_and_the_rest_delivered(tmp_path):

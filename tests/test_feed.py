@@ -6,6 +6,7 @@ import gzip
 import numpy as np
 import pytest
 
+from tickaccel.feed.binaryfile import record_offsets
 from tickaccel.feed.capture import udp_frame, write_pcap
 from tickaccel.errors import ErrorLog, TickaccelError
 from tickaccel.feed.source import feed_format, open_feed
@@ -65,3 +66,40 @@ def test_unusable_files_raise_one_clear_line(tmp_path, content, message):
     with pytest.raises(TickaccelError, match=message) as raised:
         list(open_feed(path, errors=ErrorLog()))
     assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize("damage", ["type", "length", "zeroed"])
+def test_a_bad_first_record_does_not_reject_a_good_feed(tmp_path, framed, damage):
+    data = bytearray(framed.tobytes())
+    first = 2 + int.from_bytes(data[:2], "big")
+    if damage == "type":
+        data[2] = ord("Z")
+    elif damage == "length":
+        data[:2] = (0xFFFF).to_bytes(2, "big")
+    else:
+        data[:first] = bytes(first)
+    path = tmp_path / "bad_first.itch"
+    path.write_bytes(bytes(data))
+    assert feed_format(path) == "binaryfile"
+    chunks = list(open_feed(path, errors=ErrorLog()))
+    # A record with a bad type but a fitting length goes to the books, which count it.
+    kept = bytes(data) if damage == "type" else framed[first:].tobytes()
+    assert np.concatenate([c.data for c in chunks]).tobytes() == kept
+    assert chunks[-1].first_seq + len(record_offsets(chunks[-1].data)) - 1 == 5000
+
+
+@pytest.mark.parametrize("damage", ["trailer", "cut", "junk"])
+def test_a_damaged_gzip_is_judged_by_what_decompresses(tmp_path, framed, damage):
+    packed = bytearray(gzip.compress(framed.tobytes(), mtime=0))
+    if damage == "trailer":
+        packed[-8] ^= 0xFF
+    elif damage == "cut":
+        del packed[len(packed) // 2:]
+    else:
+        packed += b"not gzip"
+    path = tmp_path / "damaged.gz"
+    path.write_bytes(bytes(packed))
+    assert feed_format(path) == "binaryfile.gz"
+    errors = ErrorLog()
+    assert sum(len(c.data) for c in open_feed(path, errors=errors)) > 0
+    assert errors.counts["gzip_error"] == 1

@@ -9,10 +9,9 @@ import os
 from collections.abc import Iterator
 
 from tickaccel.errors import ErrorLog, TickaccelError
-from tickaccel.feed.binaryfile import GZIP_MAGIC, open_stream, read_chunks
+from tickaccel.feed.binaryfile import GZIP_MAGIC, count_good_records, open_stream, read_chunks
 from tickaccel.feed.capture import capture_format, read_capture
 from tickaccel.feed.chunk import FeedChunk
-from tickaccel.schema.itch import LENGTH_BY_TYPE
 
 _SNIFF_BYTES = 1 << 16
 _SNIFF_RECORDS = 16
@@ -21,20 +20,12 @@ _SNIFF_RECORDS = 16
 def _looks_like_binaryfile(head: bytes) -> bool:
     """Whether the first records are ITCH messages: known types with their exact lengths.
 
-    The first record must be one and at least three in four of the first
-    whole records too, so a text or random file is not read as a feed.
+    At least three in four of the first records, framed as the reader frames
+    them (a damaged record or a skipped stretch counting as one bad record),
+    must be, so a text or random file is not read as a feed while one bad
+    record at the start does not reject a good one.
     """
-    pos, good, seen = 0, 0, 0
-    while seen < _SNIFF_RECORDS and pos + 2 <= len(head):
-        length = int.from_bytes(head[pos:pos + 2], "big")
-        if pos + 2 + length > len(head):
-            break
-        valid = length > 0 and LENGTH_BY_TYPE[head[pos + 2]] == length
-        if seen == 0 and not valid:
-            return False
-        good += valid
-        seen += 1
-        pos += 2 + length
+    good, seen = count_good_records(head, _SNIFF_RECORDS)
     return seen > 0 and 4 * good >= 3 * seen
 
 
@@ -54,11 +45,14 @@ def feed_format(path: str | os.PathLike) -> str:
     if kind is not None:
         return kind
     gzipped = head[:2] == GZIP_MAGIC
+    sniff_errors = ErrorLog()  # the reader counts them again when it reads the feed
     try:
-        with open_stream(name) as stream:
+        with open_stream(name, errors=sniff_errors) as stream:
             sniff = stream.read(_SNIFF_BYTES)
-    except (OSError, EOFError) as exc:
-        raise TickaccelError(f"unreadable gzip file: {name} ({exc})") from None
+    except OSError as exc:
+        raise TickaccelError(f"unreadable file: {name} ({exc})") from None
+    if not sniff and sniff_errors.counts:
+        raise TickaccelError(f"unreadable gzip file: {name} (nothing decompresses)")
     if not sniff:
         raise TickaccelError(f"empty file: {name}")
     if not _looks_like_binaryfile(sniff):
