@@ -32,8 +32,8 @@ from tickaccel.feed.capture import udp_frame
 from tickaccel.fpga import BOARDS, layout, tcl
 from tickaccel.fpga.sim_board import simulate
 from tickaccel.feed.moldudp64 import build_packets
-from tickaccel.batch.cpu import replay
-from tickaccel.batch.sim import DEST_IP, DEST_PORT
+from tickaccel.batch import replay
+from tickaccel.feed.framing import DEST_IP, DEST_PORT
 
 BENCH = Path(__file__).resolve().parent
 # Assumptions, not measurements.

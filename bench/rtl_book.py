@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 from tickaccel.feed import generator
+from tickaccel.hw.params import BookParams
 from tickaccel.sim import book_model, book_runner, runner
-from tickaccel.sim.book_model import BookParams
 
 RTL = runner.RTL_DIR
 # name -> (parameters, synth_xilinx family): the default set on 7-series block RAM; the large

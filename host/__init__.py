@@ -31,7 +31,7 @@ __getattr__, __dir__ = exports(__name__, {
     "GeneratorConfig": "tickaccel.feed.market",
     "FastBook": "tickaccel.book.fast",
     "OracleBook": "tickaccel.book.oracle",
-    "replay": "tickaccel.batch.cpu",
+    "replay": "tickaccel.batch.backends",
     "replay_cluster": "tickaccel.batch.cluster",
     "LiveReceiver": "tickaccel.live.receiver",
     "Publisher": "tickaccel.live.player",

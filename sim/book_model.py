@@ -14,28 +14,10 @@ from __future__ import annotations
 import pickle
 from dataclasses import dataclass, field
 
+from tickaccel.hw.params import BookParams
 from tickaccel.schema import bbo_records, book_csr, itch, records
 
 BOOK_KINDS = frozenset(records.BOOK_EVENT_TYPES)
-
-
-@dataclass(frozen=True)
-class BookParams:
-    max_symbols: int = 4096
-    order_bucket_bits: int = 14
-    order_ways: int = 4
-    levels: int = 64
-    top_n: int = 8
-    depth_out: int = 0  # levels per side carried in B records (0: BBO only), at most top_n
-    ultra_ram: bool = False  # order store and level array in UltraRAM (UltraScale+ parts)
-
-    def verilog(self) -> dict[str, int]:
-        # DEPTH_OUT and ULTRA_RAM only when set: tops that wrap the book without them keep
-        # their parameters (and simulation builds their folders)
-        optional = {**({"DEPTH_OUT": self.depth_out} if self.depth_out else {}),
-                    **({"ULTRA_RAM": 1} if self.ultra_ram else {})}
-        return {"MAX_SYMBOLS": self.max_symbols, "ORDER_BUCKET_BITS": self.order_bucket_bits,
-                "ORDER_WAYS": self.order_ways, "LEVELS": self.levels, "TOP_N": self.top_n, **optional}
 
 
 def bucket_of(ref: int, bits: int) -> int:

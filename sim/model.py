@@ -23,14 +23,7 @@ from tickaccel.schema import csr, itch, records
 
 from tickaccel.feed import generator, moldudp64
 from tickaccel.feed.capture import ipv4_checksum, udp_frame
-
-DEST_IP = "233.54.12.111"
-DEST_PORT = 26400
-SESSION = "TICKACCEL1"
-
-
-def ip_to_int(address: str) -> int:
-    return int.from_bytes(bytes(int(p) for p in address.split(".")), "big")
+from tickaccel.feed.framing import DEST_IP, DEST_PORT, SESSION, ip_to_int
 
 
 @dataclass

@@ -1,37 +1,23 @@
 """Build and run a cocotb testbench against an RTL top with Icarus (default) or Verilator.
 
-The RTL comes from the installed package (`tickaccel.hw`, ``rtl/*.v``); each
-(top, simulator, parameters) gets its own build folder under ``sim_build/``
-of the working directory, or ``$TICKACCEL_SIM_BUILD`` when set, so parallel
-widths never share a build.
+The RTL comes from the installed package (`tickaccel.hw`, ``rtl/*.v``; each top's
+files in `tickaccel.hw.params.TOPS`); each (top, simulator, parameters) gets its own
+build folder under ``sim_build/`` of the working directory, or ``$TICKACCEL_SIM_BUILD``
+when set, so parallel widths never share a build.
 """
 from __future__ import annotations
 
 import os
 import shutil
 import site
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from tickaccel import hw
+from tickaccel.hw.params import TOPS
 
 RTL_DIR = Path(hw.__file__).resolve().parent / "rtl"
 SIM_DIR = Path(__file__).resolve().parent
-
-# Each top with the RTL files it needs, leaves first.
-TOPS: dict[str, tuple[str, ...]] = {
-    "udp_rx_filter": ("udp_rx_filter.v",),
-    "moldudp64_rx": ("moldudp64_rx.v",),
-    "itch_extract": ("itch_extract.v",),
-    "itch_decode": ("itch_decode.v",),
-    "feed_csr": ("feed_csr.v",),
-    "feed_handler": ("udp_rx_filter.v", "moldudp64_rx.v", "itch_extract.v", "itch_decode.v",
-                     "feed_csr.v", "feed_handler.v"),
-}
-TOPS["order_book"] = ("sdp_ram.v", "order_store.v", "price_levels.v", "order_book.v")
-TOPS["feed_to_book"] = TOPS["feed_handler"] + ("sdp_ram.v", "order_store.v", "price_levels.v", "order_book.v",
-                                              "book_csr.v", "axil_split.v", "feed_to_book.v")
-
 
 class SimulatorMissing(RuntimeError):
     """Neither Icarus Verilog nor Verilator is installed."""
@@ -90,10 +76,12 @@ def build_dir(top: str, simulator: str, parameters: Mapping[str, object]) -> Pat
 
 def run(top: str, test_module: str, parameters: Mapping[str, object] | None = None,
         env: Mapping[str, str] | None = None, simulator: str | None = None,
-        testcase: str | None = None, waves: bool = False, log_file: Path | None = None) -> Path:
+        testcase: str | None = None, waves: bool = False, log_file: Path | None = None,
+        plusargs: Sequence[str] = ()) -> Path:
     """Build ``top`` and run the cocotb tests of ``test_module`` (a `tickaccel.sim` module name).
 
-    ``log_file`` takes the simulator's build and run output instead of the terminal.
+    ``plusargs`` reach the testbench as `cocotb.plusargs` (a `tickaccel.sim.job` job travels
+    there); ``log_file`` takes the simulator's build and run output instead of the terminal.
     Raises AssertionError when a cocotb test fails or none ran; returns the results XML path.
     """
     from cocotb_tools.runner import get_results, get_runner
@@ -126,6 +114,7 @@ def run(top: str, test_module: str, parameters: Mapping[str, object] | None = No
         build_dir=build,
         test_dir=build,
         extra_env=dict(env or {}),
+        plusargs=list(plusargs),
         results_xml=str(build / f"results-{os.getpid()}.xml"),
         waves=waves,
         log_file=log_file,

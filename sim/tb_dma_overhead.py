@@ -22,8 +22,7 @@ from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamFram
 from tickaccel.schema import csr, itch
 from tickaccel.fpga import layout, registers
 from tickaccel.sim import bench
-from tickaccel.sim.model import ip_to_int
-from tickaccel.batch.sim import DEST_IP, DEST_PORT
+from tickaccel.feed.framing import DEST_IP, DEST_PORT, ip_to_int
 
 MESSAGE_COUNTERS = tuple(f"feed_{csr.MESSAGE_COUNTER[t]}" for t in itch.MESSAGES)
 

@@ -1,10 +1,11 @@
 """cocotb testbench of feed_to_book: Ethernet frames in, BBO update records out, one AXI-Lite port.
 
-Environment: TB_STIMULUS (a pickle of `model.Frame`s, `model.write_stimulus`),
+`test_feed_matches_book_model` takes its settings from the environment (set by the
+pytest caller): TB_STIMULUS (a pickle of `model.Frame`s, `model.write_stimulus`),
 TB_PARAMS (JSON of `BookParams` fields), TB_SEED, TB_IDLE, TB_BACKPRESSURE.
-`test_replay` is the simulated device of `tickaccel.batch.sim`: it streams
-TB_STIMULUS through and writes the output records to TB_OUTPUT, the counters
-to TB_COUNTERS and its progress to TB_PROGRESS.
+`test_replay` is the simulated device of `tickaccel.batch.sim`, run with a
+`tickaccel.sim.job.ReplayJob` in its plusargs: it streams the job's frames through
+and writes the output records, the counters and its progress to the job's files.
 """
 from __future__ import annotations
 
@@ -25,9 +26,13 @@ from cocotbext.axi import (
     AxiStreamSink,
     AxiStreamSource,
 )
+from tickaccel.feed.capture import open_reader
+from tickaccel.feed.framing import DEST_IP, DEST_PORT, ip_to_int
+from tickaccel.hw.params import BookParams
 from tickaccel.schema import bbo_records, book_csr, csr
 from tickaccel.sim import model
-from tickaccel.sim.book_model import BookModel, BookParams
+from tickaccel.sim.book_model import BookModel
+from tickaccel.sim.job import ReplayJob
 
 CLOCK_NS = 6.4  # 156.25 MHz
 
@@ -58,8 +63,8 @@ class FeedToBookBench:
         while self.dut.order_book_inst.s_axis_tready.value != 1:
             await RisingEdge(self.dut.clk)
 
-    async def configure(self, ip: str = model.DEST_IP, port: int = model.DEST_PORT) -> None:
-        await self.axil.write_dword(book_csr.FEED_BASE + csr.offset("filter_ip"), model.ip_to_int(ip))
+    async def configure(self, ip: str = DEST_IP, port: int = DEST_PORT) -> None:
+        await self.axil.write_dword(book_csr.FEED_BASE + csr.offset("filter_ip"), ip_to_int(ip))
         await self.axil.write_dword(book_csr.FEED_BASE + csr.offset("filter_port"), port)
         await self.axil.write_dword(book_csr.FEED_BASE + csr.offset("control"), 1)
 
@@ -155,21 +160,20 @@ async def test_feed_matches_book_model(dut):
 
 @cocotb.test()
 async def test_replay(dut):
-    """The simulated device: every frame through, every record and counter out to files."""
+    """The simulated device: every frame of the job through, every record and counter out to its files."""
+    job = ReplayJob.from_plusargs(cocotb.plusargs)
     bench = FeedToBookBench(dut)
     await bench.reset()
-    await bench.configure(os.environ.get("TB_DEST_IP", model.DEST_IP),
-                          int(os.environ.get("TB_DEST_PORT", str(model.DEST_PORT))))
-    frames = model.read_stimulus(os.environ["TB_STIMULUS"])
-    progress = os.environ.get("TB_PROGRESS", "")
-    await bench.send(frames, progress)
+    await bench.configure(job.dest_ip, job.dest_port)
+    with open(job.frames, "rb") as stream:
+        frames = [model.Frame(bytes(frame)) for _, frame in open_reader(stream, job.frames)]
+    await bench.send(frames, job.progress)
     await bench.settle()
-    depth = _params().depth_out
+    depth = job.params.depth_out
     words = bench.take(depth)
     counters = await bench.counters()
     assert counters["feed"]["frames_in"] == len(frames)
     assert counters["book"]["bbo_updates"] + counters["book"]["symbol_updates"] == len(words)
-    Path(os.environ["TB_OUTPUT"]).write_bytes(b"".join(bbo_records.to_bytes(w, depth) for w in words))
-    Path(os.environ["TB_COUNTERS"]).write_text(json.dumps(counters, indent=2))
-    if progress:
-        Path(progress).write_text(f"{len(frames)} {len(frames)}\n")
+    Path(job.output).write_bytes(b"".join(bbo_records.to_bytes(w, depth) for w in words))
+    Path(job.counters).write_text(json.dumps(counters, indent=2))
+    Path(job.progress).write_text(f"{len(frames)} {len(frames)}\n")

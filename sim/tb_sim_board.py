@@ -1,19 +1,19 @@
 """cocotb side of the simulated board: feed_to_book_dma with an AXI DMA model, served to the host driver.
 
-Runs inside the simulator (started by `tickaccel.fpga.sim_board`). It
-connects to the host over TB_BOARD_SOCKET and carries out the host's
-requests: start an MM2S transfer (the buffer's bytes as one stream packet,
-tlast on its last beat, as AXI DMA in simple mode sends it), post an S2MM
-receive of N bytes (one packet at most, then the stream stalls until the
-next post, as the DMA does; a packet longer than the posted buffer is a DMA
-error), let simulated time pass and report both channels, and read or write
-the CSRs over AXI4-Lite. TB_BACKPRESSURE adds random stalls on the S2MM side.
+Runs inside the simulator (started by `tickaccel.fpga.sim_board` with a
+`tickaccel.sim.job.BoardJob` in its plusargs). It connects to the host over the
+job's socket and carries out the host's requests: start an MM2S transfer (the
+buffer's bytes as one stream packet, tlast on its last beat, as AXI DMA in simple
+mode sends it), post an S2MM receive of N bytes (one packet at most, then the
+stream stalls until the next post, as the DMA does; a packet longer than the
+posted buffer is a DMA error), let simulated time pass and report both channels,
+and read or write the CSRs over AXI4-Lite. The job's backpressure adds random
+stalls on the S2MM side.
 Before serving, it checks every port the Vivado flow names (`tickaccel.fpga.tcl`)
 exists with the generated width.
 """
 from __future__ import annotations
 
-import os
 import random
 from multiprocessing.connection import Client
 
@@ -29,6 +29,7 @@ from cocotbext.axi import (
     AxiStreamSource,
 )
 from tickaccel.fpga import tcl
+from tickaccel.sim.job import BoardJob
 
 CLOCK_NS = 10.0  # 100 MHz, the PYNQ-Z2 overlay's PL clock
 
@@ -71,9 +72,9 @@ async def serve_host(dut):
     for _, _, _, ports in tcl.INTERFACES:
         for _, physical, width in ports:
             assert len(getattr(dut, physical)) == width, f"{physical}: {len(getattr(dut, physical))} bits"
+    job = BoardJob.from_plusargs(cocotb.plusargs)
     cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
-    dma = DmaModel(dut, float(os.environ.get("TB_BACKPRESSURE", "0")),
-                   int(os.environ.get("TB_SEED", "1")))
+    dma = DmaModel(dut, job.backpressure, job.seed)
     axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil"), dut.clk, dut.rst)
     axil.write_if.log.setLevel("WARNING")
     axil.read_if.log.setLevel("WARNING")
@@ -82,7 +83,7 @@ async def serve_host(dut):
     dut.rst.value = 0
     await ClockCycles(dut.clk, 2)
 
-    host = Client(os.environ["TB_BOARD_SOCKET"], family="AF_UNIX")
+    host = Client(job.socket, family="AF_UNIX")
     while True:
         request = host.recv()  # the simulation waits while the host thinks, as a board would not
         op = request[0]

@@ -10,7 +10,7 @@ from tickaccel.schema import itch
 from tickaccel.feed import moldudp64
 from tickaccel.feed.capture import udp_frame, write_pcap
 from tickaccel.feed.chunk import FeedChunk
-from tickaccel.batch.sim import DEST_IP, DEST_PORT
+from tickaccel.feed.framing import DEST_IP, DEST_PORT
 
 SYMBOLS = ("AAPL", "MSFT", "SPY", "QQQ", "TSLA", "NVDA", "AMZN", "META")
 

@@ -10,7 +10,8 @@ from tickaccel.fpga import bbo_stream
 from tickaccel.feed import generator
 from tickaccel.feed.chunk import FeedChunk
 from tickaccel.book.oracle import OracleBook
-from tickaccel.sim.book_model import BookModel, BookParams, feed_events
+from tickaccel.hw.params import BookParams
+from tickaccel.sim.book_model import BookModel, feed_events
 
 
 def test_checked_in_headers_are_current():

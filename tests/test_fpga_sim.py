@@ -10,8 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 from feeds import binaryfile, faulty_capture, ops_to_messages
 from tickaccel.feed import generator
-from tickaccel.fpga import BOARDS, open_device, replay_fpga
-from tickaccel.batch.cpu import replay
+from tickaccel.fpga import BOARDS, open_device
+from tickaccel.batch.cpu import replay_cpu
+from tickaccel.batch.fpga import replay_fpga
 from tickaccel.sim import runner
 
 pytestmark = pytest.mark.skipif(not runner.available_simulators(),
@@ -29,13 +30,13 @@ def test_faulty_capture_through_the_simulated_board_equals_the_cpu_replay(tmp_pa
                               max_payload=600)
     device = open_device("sim", sim_board=SIM_BOARD, backpressure=0.4, seed=3, batch_bytes=6144)
     try:
-        summary = replay_fpga(pcap, tmp_path / "fpga", device, engine="sim:test")
+        summary = replay_fpga(pcap, tmp_path / "fpga", device=device, engine="sim:test")
         transport = device.transport
         emitted = device.read_register("bbo_updates") + device.read_register("book_symbol_updates")
         frames_in = device.read_register("frames_in")
     finally:
         device.close()
-    cpu = replay(pcap, tmp_path / "cpu", engine="fast")
+    cpu = replay_cpu(pcap, tmp_path / "cpu", engine="fast")
 
     got = pq.read_table(tmp_path / "fpga" / "bbo.parquet")
     want = pq.read_table(tmp_path / "cpu" / "bbo.parquet")
@@ -73,10 +74,10 @@ def test_binaryfile_replay_on_the_simulated_board_with_board_sized_packets(tmp_p
     feed.write_bytes(generator.generate(15_000, 60, 12).tobytes())
     device = open_device("sim", board_name="pynq-z2")
     try:
-        summary = replay_fpga(feed, tmp_path / "fpga", device, engine="sim:pynq-z2")
+        summary = replay_fpga(feed, tmp_path / "fpga", device=device, engine="sim:pynq-z2")
     finally:
         device.close()
-    replay(feed, tmp_path / "cpu", engine="fast")
+    replay_cpu(feed, tmp_path / "cpu", engine="fast")
     assert pq.read_table(tmp_path / "fpga" / "bbo.parquet").equals(pq.read_table(tmp_path / "cpu" / "bbo.parquet"))
     assert summary["stale_symbols"] == {}
     # more records than one packet holds: full packets, then one closed by the idle timeout

@@ -1,4 +1,4 @@
-"""`replay`: feed file to Parquet tables and summary.json, with both engines."""
+"""`replay`: feed file to Parquet tables and summary.json, with both engines; options a backend cannot take."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,8 @@ from feeds import binaryfile, random_messages, record
 from tickaccel.schema import itch
 from tickaccel.errors import TickaccelError
 from tickaccel.feed.generator import GeneratorConfig, write_feed
-from tickaccel.batch.cpu import replay
+from tickaccel.batch import replay
+from tickaccel.batch.cpu import replay_cpu
 from tickaccel.schema.tables import BBO_SCHEMA, TRADES_SCHEMA, depth_schema
 
 
@@ -22,7 +23,7 @@ def feed(tmp_path_factory):
 
 
 def test_replay_writes_tables_and_summary(feed, tmp_path):
-    summary = replay(feed, tmp_path, depth=3, trades=True, chunk_bytes=4096)
+    summary = replay_cpu(feed, tmp_path, depth=3, trades=True, chunk_bytes=4096)
     assert pq.read_schema(tmp_path / "bbo.parquet") == BBO_SCHEMA
     assert pq.read_schema(tmp_path / "depth.parquet") == depth_schema(3)
     assert pq.read_schema(tmp_path / "trades.parquet") == TRADES_SCHEMA
@@ -36,7 +37,7 @@ def test_replay_writes_tables_and_summary(feed, tmp_path):
 
 
 def test_engines_write_identical_tables(feed, tmp_path):
-    fast = replay(feed, tmp_path / "fast", depth=5, trades=True, chunk_bytes=2048)
+    fast = replay_cpu(feed, tmp_path / "fast", depth=5, trades=True, chunk_bytes=2048)
     oracle = replay(feed, tmp_path / "oracle", depth=5, trades=True, engine="oracle")
     for name in ("bbo", "depth", "trades"):
         assert pq.read_table(tmp_path / "fast" / f"{name}.parquet").equals(
@@ -95,8 +96,8 @@ def test_generated_pcap_and_binaryfile_give_the_same_tables(tmp_path):
 
 def test_progress_reports_bytes_up_to_the_file_size(feed, tmp_path):
     seen = []
-    replay(feed, tmp_path, progress=lambda done, total: seen.append((done, total)),
-           chunk_bytes=8192)
+    replay_cpu(feed, tmp_path, progress=lambda done, total: seen.append((done, total)),
+               chunk_bytes=8192)
     assert len(seen) > 1
     assert seen[-1] == (feed.stat().st_size, feed.stat().st_size)
 
@@ -109,3 +110,19 @@ def test_missing_file_is_a_tickaccel_error(tmp_path):
 def test_unknown_engine_is_a_tickaccel_error(feed, tmp_path):
     with pytest.raises(TickaccelError, match="engine"):
         replay(feed, tmp_path, engine="gpu")
+
+
+@pytest.mark.parametrize("backend, options, message", [
+    ("sim", {"trades": True}, "--backend sim writes the whole bbo.parquet"),
+    ("fpga", {"depth": 2}, "--backend fpga writes the whole bbo.parquet only"),
+    ("cluster", {"engine": "oracle"}, "--cluster runs the fast cpu book"),
+    ("sim", {"cluster": "local"}, "--cluster runs the fast cpu book"),
+    ("cpu", {"simulator": "icarus"}, "--simulator goes with --backend sim"),
+    ("cpu", {"workers": 2}, "--workers goes with --cluster"),
+    ("nope", {}, "unknown backend 'nope'"),
+])
+def test_an_option_the_backend_does_not_take_is_refused_before_it_starts(feed, tmp_path, backend, options,
+                                                                          message):
+    with pytest.raises(TickaccelError, match=message):
+        replay(feed, tmp_path, backend=backend, **options)
+    assert not (tmp_path / "bbo.parquet").exists()

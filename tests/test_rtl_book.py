@@ -9,7 +9,7 @@ from tickaccel.feed import generator
 from tickaccel.feed.chunk import FeedChunk
 from tickaccel.book.oracle import OracleBook
 from tickaccel.sim import book_model, book_runner, runner
-from tickaccel.sim.book_model import BookParams
+from tickaccel.hw.params import BookParams
 
 pytestmark = pytest.mark.skipif(not runner.available_simulators(),
                                 reason="no HDL simulator (iverilog or verilator) installed")

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tickaccel.schema import records
 from tickaccel.sim import book_model, book_runner, runner
-from tickaccel.sim.book_model import BookModel, BookParams
+from tickaccel.hw.params import BookParams
+from tickaccel.sim.book_model import BookModel
 
 PRICES = (1, 2, 3, 100, 101, 102, 103, 104, 105, 0xFFFFFFFE, 0xFFFFFFFF)
 SHARES = (0, 1, 2, 100, 5_000_000, 0xFFFFFFFF)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from tickaccel.sim import book_runner
-from tickaccel.sim.book_model import BookParams
+from tickaccel.hw.params import BookParams
 
 pytestmark = pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys not installed")
 

@@ -8,7 +8,7 @@ import pytest
 from rtl import needs_verilator
 from tickaccel.feed import generator
 from tickaccel.sim import book_runner, model, runner
-from tickaccel.sim.book_model import BookParams
+from tickaccel.hw.params import BookParams
 
 pytestmark = pytest.mark.skipif(not runner.available_simulators(),
                                 reason="no HDL simulator (iverilog or verilator) installed")

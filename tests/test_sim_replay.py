@@ -11,9 +11,9 @@ from tickaccel.feed import generator
 from tickaccel.feed.capture import udp_frame, write_pcap
 from tickaccel.errors import BackendUnavailable
 from tickaccel.feed.moldudp64 import build_packets
-from tickaccel.batch.cpu import replay
+from tickaccel.batch.cpu import replay_cpu
+from tickaccel.hw.params import BookParams
 from tickaccel.sim import runner
-from tickaccel.sim.book_model import BookParams
 from tickaccel.batch.sim import replay_sim
 
 needs_simulator = pytest.mark.skipif(not runner.available_simulators(),
@@ -28,7 +28,7 @@ def test_binaryfile_replays_to_the_oracle_table(tmp_path):
     seen = []
     summary = replay_sim(feed, tmp_path / "sim", params=PARAMS,
                          progress=lambda sent, total: seen.append((sent, total)))
-    replay(feed, tmp_path / "cpu", engine="oracle")
+    replay_cpu(feed, tmp_path / "cpu", engine="oracle")
     sim = pq.read_table(tmp_path / "sim" / "bbo.parquet")
     cpu = pq.read_table(tmp_path / "cpu" / "bbo.parquet")
     assert sim.num_rows > 100 and sim.equals(cpu)
@@ -47,7 +47,7 @@ def test_pcap_frames_go_through_as_they_are(tmp_path):
     pcap = tmp_path / "feed.pcap"
     write_pcap(pcap, frames)
     summary = replay_sim(pcap, tmp_path / "sim", params=PARAMS)
-    replay(pcap, tmp_path / "cpu", engine="fast")
+    replay_cpu(pcap, tmp_path / "cpu", engine="fast")
     assert pq.read_table(tmp_path / "sim" / "bbo.parquet").equals(pq.read_table(tmp_path / "cpu" / "bbo.parquet"))
     assert summary["format"] == "pcap"
 
@@ -57,7 +57,7 @@ def test_top_n_output_replays_to_the_oracle_depth_table(tmp_path):
     feed = tmp_path / "feed.itch"
     feed.write_bytes(generator.generate(2000, 40, 43).tobytes())
     summary = replay_sim(feed, tmp_path / "sim", params=PARAMS, depth=5)
-    replay(feed, tmp_path / "cpu", engine="oracle", depth=5)
+    replay_cpu(feed, tmp_path / "cpu", engine="oracle", depth=5)
     for name in ("bbo", "depth"):
         sim = pq.read_table(tmp_path / "sim" / f"{name}.parquet")
         assert sim.num_rows > 100 and sim.equals(pq.read_table(tmp_path / "cpu" / f"{name}.parquet"))
@@ -83,7 +83,7 @@ def test_million_message_capture_replays_to_the_oracle_table(tmp_path):
     faulty_capture(pcap, generator.generate(1_010_000, 3000, 44).tobytes(), seed=44, rate=0.005)
     params = BookParams(max_symbols=4096, order_bucket_bits=17, order_ways=4, levels=128, top_n=8)
     summary = replay_sim(pcap, tmp_path / "sim", params=params, simulator="verilator")
-    cpu = replay(pcap, tmp_path / "cpu", engine="oracle")
+    cpu = replay_cpu(pcap, tmp_path / "cpu", engine="oracle")
     sim_table = pq.read_table(tmp_path / "sim" / "bbo.parquet")
     assert summary["messages"] >= 1_000_000 and summary["stale_symbols"] == {}
     assert sim_table.num_rows > 200_000 and sim_table.equals(pq.read_table(tmp_path / "cpu" / "bbo.parquet"))

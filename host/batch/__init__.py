@@ -6,11 +6,12 @@
 """
 from tickaccel.lazy import exports
 
-__all__ = ["replay", "make_book", "feed_outdir", "ENGINES"]
+__all__ = ["replay", "BACKENDS", "ENGINES", "feed_outdirs", "make_book"]
 __getattr__, __dir__ = exports(__name__, {
-    "replay": "tickaccel.batch.cpu",
+    "replay": "tickaccel.batch.backends",
+    "BACKENDS": "tickaccel.batch.backends",
+    "ENGINES": "tickaccel.batch.backends",
+    "feed_outdirs": "tickaccel.batch.backends",
     "make_book": "tickaccel.batch.cpu",
-    "feed_outdir": "tickaccel.batch.cpu",
-    "ENGINES": "tickaccel.batch.cpu",
 })
 del exports

@@ -18,7 +18,6 @@ single book but not by the shards.
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Iterable, Sequence
@@ -38,7 +37,8 @@ from tickaccel.book.fast import FastBook
 from tickaccel.errors import ErrorLog, TickaccelError
 from tickaccel.feed.chunk import FeedChunk
 from tickaccel.feed.source import feed_format, open_feed
-from tickaccel.batch.cpu import feed_outdir
+from tickaccel.batch.backends import Progress, feed_outdirs
+from tickaccel.batch.summary import write_summary
 
 _REF = itch.field_offsets("A")["order_ref"][0]
 _ADD_SHARES = itch.field_offsets("A")["shares"][0]
@@ -239,29 +239,32 @@ def merge_shards(results: Iterable[ShardResult]) -> tuple[dict[str, pa.Table], d
     return tables, summary
 
 
-def replay_cluster(feeds: Sequence[str | os.PathLike], outdir: str | os.PathLike, *,
-                   address: str = "local", workers: int | None = None, depth: int = 0,
+def replay_cluster(feeds: str | os.PathLike | Sequence[str | os.PathLike], outdir: str | os.PathLike, *,
+                   cluster: str = "local", workers: int | None = None, depth: int = 0,
                    trades: bool = False, symbols: Sequence[str] | None = None,
-                   shards_per_feed: int | None = None, progress: bool = False) -> dict:
-    """Replay feeds on Ray, sharded by file and symbol; writes the tables a replay writes.
+                   shards_per_feed: int | None = None, progress: Progress | None = None) -> dict:
+    """Replay a feed or several on Ray, sharded by file and symbol; writes the tables the cpu backend writes.
 
-    `address` is "local" (start Ray here with `workers` CPUs, unless Ray is
-    already up) or a Ray address such as ``ray://head:10001``. Returns the
-    summary also written to ``summary.json``.
+    `cluster` is "local" (start Ray here with `workers` CPUs, unless Ray is
+    already up) or a Ray address such as ``ray://head:10001``. Each feed's tables
+    and summary go where `feed_outdirs` says; `progress` gets (bytes read by all
+    shards, their total or None). Returns the summary, with every feed's, also
+    written to ``OUTDIR/summary.json`` when there are several feeds.
     """
     import ray
 
-    feeds = [os.fspath(f) for f in feeds]
+    feeds = [os.fspath(feeds)] if isinstance(feeds, (str, os.PathLike)) else [os.fspath(f) for f in feeds]
     for f in feeds:
         if not os.path.isfile(f):
             raise TickaccelError(f"no such file: {f}")
     outdir = Path(outdir)
+    targets = feed_outdirs(outdir, feeds)
     started = not ray.is_initialized()
     if started:
-        if address == "local":
+        if cluster == "local":
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
         else:
-            ray.init(address=address, log_to_driver=False)
+            ray.init(address=cluster, log_to_driver=False)
     try:
         n_shards = shards_per_feed or max(1, workers or int(ray.cluster_resources().get("CPU", 1)))
         tracker = ray.remote(num_cpus=0)(ProgressCounter).remote()
@@ -278,35 +281,31 @@ def replay_cluster(feeds: Sequence[str | os.PathLike], outdir: str | os.PathLike
     finally:
         if started:
             ray.shutdown()
-    summary: dict = {"feeds": {}, "shards_per_feed": n_shards, "address": address}
-    for f in feeds:
+    summary: dict = {"feeds": {}, "shards_per_feed": n_shards, "address": cluster}
+    for f, target in zip(feeds, targets):
         tables, feed_summary = merge_shards(r for r in results if r.feed == f)
-        target = feed_outdir(outdir, f, feeds)
         target.mkdir(parents=True, exist_ok=True)
         for name, table in tables.items():
             pq.write_table(table, target / f"{name}.parquet")
         summary["feeds"][f] = feed_summary
-        (target / "summary.json").write_text(json.dumps(feed_summary, indent=2) + "\n")
+        write_summary(target, feed_summary)
     if len(feeds) > 1:
         outdir.mkdir(parents=True, exist_ok=True)
-        (outdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        write_summary(outdir, summary)
     return summary
 
 
-def _collect(ray, pending: dict, tracker, show: bool, total_bytes: int | None
+def _collect(ray, pending: dict, tracker, progress: Progress | None, total_bytes: int | None
              ) -> list[ShardResult]:
-    """Wait for every shard, driving one progress bar from the shards' reports."""
-    from rich.progress import Progress
-
+    """Wait for every shard, reporting the bytes the shards have read to `progress`."""
     results: list[ShardResult] = []
-    with Progress(disable=not show, transient=True) as bar:
-        job = bar.add_task(f"replay on {len(pending)} shards", total=total_bytes)
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1, timeout=0.25)
-            for ref in done:
-                pending.pop(ref)
-                results.append(ray.get(ref))
-            bar.update(job, completed=ray.get(tracker.total.remote()))
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1, timeout=0.25)
+        for ref in done:
+            pending.pop(ref)
+            results.append(ray.get(ref))
+        if progress is not None:
+            progress(ray.get(tracker.total.remote()), total_bytes)
     return results
 
 

@@ -1,25 +1,22 @@
-"""Replay a feed file through an order book into Parquet tables and a JSON summary."""
+"""The cpu backend: a feed file through the fast (Numba) or the oracle book, here, into Parquet tables."""
 from __future__ import annotations
 
-import json
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from tickaccel.batch.backends import ENGINES, Progress
+from tickaccel.batch.summary import replay_summary, write_summary
 from tickaccel.book.fast import FastBook
 from tickaccel.errors import ErrorLog, TickaccelError
 from tickaccel.feed.source import feed_format, open_feed
 from tickaccel.book.oracle import OracleBook
 from tickaccel.schema.tables import BBO_SCHEMA, TRADES_SCHEMA, depth_schema
 
-ENGINES = ("fast", "oracle")
 CHUNK_BYTES = 16 << 20
-
-# progress(bytes done, total bytes or None when unknown, e.g. for gzip input)
-Progress = Callable[[int, "int | None"], None]
 
 
 def make_book(engine: str, depth: int = 0, trades: bool = False,
@@ -32,17 +29,9 @@ def make_book(engine: str, depth: int = 0, trades: bool = False,
     raise TickaccelError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
 
 
-def feed_outdir(outdir: str | os.PathLike, feed: str | os.PathLike,
-                feeds: Sequence[str | os.PathLike]) -> Path:
-    """One feed writes straight into `outdir`; several each into a folder named after the file."""
-    if len(feeds) == 1:
-        return Path(outdir)
-    return Path(outdir) / Path(feed).name.split(".")[0]
-
-
-def replay(feed_path: str | os.PathLike, outdir: str | os.PathLike, *, depth: int = 0,
-           trades: bool = False, symbols: Iterable[str] | None = None, engine: str = "fast",
-           progress: Progress | None = None, chunk_bytes: int = CHUNK_BYTES) -> dict:
+def replay_cpu(feed_path: str | os.PathLike, outdir: str | os.PathLike, *, depth: int = 0,
+               trades: bool = False, symbols: Iterable[str] | None = None, engine: str = "fast",
+               progress: Progress | None = None, chunk_bytes: int = CHUNK_BYTES) -> dict:
     """Replay `feed_path` into ``OUTDIR/{bbo,depth,trades}.parquet`` and ``OUTDIR/summary.json``.
 
     Tables are written chunk by chunk, so memory stays bounded and rows
@@ -87,34 +76,12 @@ def replay(feed_path: str | os.PathLike, outdir: str | os.PathLike, *, depth: in
         for writer in writers.values():
             writer.close()
         elapsed = time.perf_counter() - started
-        summary = _summary(feed_path, fmt, engine, book, feed_errors, rows, elapsed,
-                           {name: str(out / f"{name}.parquet") for name in schemas}, failure)
-        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        errors = ErrorLog()
+        errors.merge(feed_errors)
+        errors.merge(book.errors)
+        summary = replay_summary(feed_path, fmt, engine, records=book.records,
+                                 message_counts=book.message_counts, rows=rows,
+                                 outputs={name: str(out / f"{name}.parquet") for name in schemas},
+                                 elapsed=elapsed, errors=errors, failure=failure)
+        write_summary(out, summary)
     return summary
-
-
-def _summary(feed_path: str | os.PathLike, fmt: str, engine: str, book: FastBook | OracleBook,
-             feed_errors: ErrorLog, rows: dict[str, int], elapsed: float,
-             outputs: dict[str, str], failure: Exception | None) -> dict:
-    errors = ErrorLog()
-    errors.merge(feed_errors)
-    errors.merge(book.errors)
-    counts = dict(sorted(book.message_counts.items()))
-    messages = sum(counts.values())
-    summary = {
-        "input": os.fspath(feed_path),
-        "format": fmt,
-        "engine": engine,
-        "records": book.records,
-        "messages": messages,
-        "message_counts": counts,
-        "rows": rows,
-        "outputs": outputs,
-        "elapsed_s": round(elapsed, 6),
-        "messages_per_s": round(messages / elapsed, 1) if elapsed > 0 else None,
-        "errors": errors.to_dict(),
-    }
-    if failure is not None:
-        summary["failed"] = f"{type(failure).__name__}: {failure}"
-    return summary
-

@@ -126,14 +126,14 @@ def replay_command(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Replay FEED through feed_to_book into OUTDIR/bbo.parquet and summary.json."""
+    from tickaccel.batch.fpga import replay_fpga
     from tickaccel.feed.source import feed_format
-    from tickaccel.fpga import replay_fpga
 
     feed_format(feed)  # unusable input fails before a board or a simulation is started
     device = _open(backend, bitstream, board)
     engine = f"fpga:{bitstream.name}" if backend == "fpga" else f"sim:{board}"
     try:
-        summary = replay_fpga(feed, outdir, device, engine=engine)
+        summary = replay_fpga(feed, outdir, device=device, engine=engine)
     finally:
         device.close()
     if as_json:

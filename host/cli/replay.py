@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -10,10 +12,13 @@ from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, Time
                            TransferSpeedColumn)
 
 from tickaccel.schema import itch
+from tickaccel.schema.units import PRICE_SCALE
 from tickaccel.errors import ErrorLog, TickaccelError
 from tickaccel.feed.source import feed_format, open_feed
 from tickaccel.book.oracle import iter_messages
-from tickaccel.batch.cpu import ENGINES, feed_outdir, make_book, replay
+from tickaccel.batch.backends import feed_outdirs, replay
+from tickaccel.batch.cpu import make_book
+from tickaccel.batch.summary import write_summary
 
 _console = Console()
 
@@ -31,6 +36,16 @@ def _print_errors(errors: dict[str, dict[str, int]]) -> None:
     for kind, info in errors.items():
         _console.print(f"  {kind}: {info['count']:,} (first at {info['first_position']:,})",
                        highlight=False)
+
+
+@contextmanager
+def _progress_bar(as_json: bool) -> Iterator[Callable[[int, int | None], None]]:
+    """A transient bar on a terminal (never with --json); yields the replay's progress callback."""
+    with Progress(TextColumn("replay"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                  TimeElapsedColumn(), console=_console, transient=True,
+                  disable=as_json or not _console.is_terminal) as bar:
+        task = bar.add_task("replay", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 def replay_command(
@@ -61,80 +76,40 @@ def replay_command(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Replay FEEDS through the order books into OUTDIR/bbo.parquet (and depth, trades)."""
-    if engine not in ENGINES:
-        raise TickaccelError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
-    targets = [feed_outdir(outdir, f, feeds) for f in feeds]
-    if len(set(targets)) < len(targets):
-        raise TickaccelError("several feeds share a file name; give each its own name")
-    if cluster is not None:
-        if backend != "cpu" or engine != "fast":
-            raise TickaccelError("--cluster runs the fast cpu book; drop --backend and --engine")
-        _replay_on_cluster(feeds, outdir, cluster, workers, depth, trades, symbols, as_json)
+    targets = feed_outdirs(outdir, feeds)
+    options = {"backend": backend, "engine": engine, "depth": depth, "trades": trades,
+               "symbols": _symbol_list(symbols), "simulator": simulator, "bitstream": bitstream,
+               "cluster": cluster, "workers": workers}
+    if cluster is not None:  # every feed at once, sharded over the cluster
+        with _progress_bar(as_json) as progress:
+            summary = replay(feeds, outdir, progress=progress, **options)
+        _print_cluster_summary(summary, targets, as_json)
         return
     for feed, target in zip(feeds, targets):
-        _replay_one(feed, target, depth=depth, trades=trades, symbols=symbols, engine=engine,
-                    backend=backend, simulator=simulator, bitstream=bitstream, signals=signals,
-                    signal_backend=signal_backend, spec=spec, show=show, as_json=as_json)
+        with _progress_bar(as_json) as progress:
+            summary = replay(feed, target, progress=progress, **options)
+        if signals:
+            from tickaccel.cli.signals import run_signals
+
+            summary["signals"] = run_signals(target, signal_backend, spec)
+            write_summary(target, summary)
+        _print_summary(summary, target, as_json)
+        if show > 0 and not as_json:
+            _print_bbo_rows(target / "bbo.parquet", show)
 
 
-def _replay_on_cluster(feeds: list[Path], outdir: Path, cluster: str, workers: int | None,
-                       depth: int, trades: bool, symbols: str | None, as_json: bool) -> None:
-    from tickaccel.batch.cluster import replay_cluster
-
-    summary = replay_cluster([str(f) for f in feeds], outdir, address=cluster, workers=workers,
-                             depth=depth, trades=trades, symbols=_symbol_list(symbols),
-                             progress=not as_json and _console.is_terminal)
+def _print_cluster_summary(summary: dict, targets: list[Path], as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
-    for feed, result in summary["feeds"].items():
+    for (feed, result), target in zip(summary["feeds"].items(), targets):
         rows = ", ".join(f"{name} {n:,}" for name, n in result["rows"].items())
-        _console.print(f"{feed}: {result['messages']:,} messages; rows: {rows} -> "
-                       f"{feed_outdir(outdir, feed, feeds)}", highlight=False, soft_wrap=True)
+        _console.print(f"{feed}: {result['messages']:,} messages; rows: {rows} -> {target}",
+                       highlight=False, soft_wrap=True)
         _print_errors(result["errors"])
 
 
-def _replay_one(feed: Path, outdir: Path, *, depth: int, trades: bool, symbols: str | None,
-                engine: str, backend: str, simulator: str | None, bitstream: Path | None,
-                signals: bool, signal_backend: str, spec: Path | None, show: int,
-                as_json: bool) -> None:
-    with Progress(TextColumn("replay"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                  TimeElapsedColumn(), console=_console, transient=True,
-                  disable=as_json or not _console.is_terminal) as bar:
-        task = bar.add_task("replay", total=None)
-
-        def on_progress(done, total):
-            bar.update(task, completed=done, total=total)
-
-        if backend == "sim" and (trades or symbols or engine != "fast"):
-            raise TickaccelError("--backend sim writes the whole bbo.parquet (and depth.parquet "
-                                 "with --depth): drop --trades, --symbols and --engine")
-        if backend == "fpga" and (depth or trades or symbols or engine != "fast"):
-            raise TickaccelError("--backend fpga writes the whole bbo.parquet only: "
-                                 "drop --depth, --trades, --symbols and --engine")
-        if backend == "sim":
-            from tickaccel.batch.sim import replay_sim
-
-            summary = replay_sim(feed, outdir, simulator=simulator, progress=on_progress,
-                                 depth=depth)
-        elif backend == "fpga":
-            from tickaccel.fpga import open_device, replay_fpga
-
-            device = open_device("fpga", bitstream=bitstream)
-            try:
-                summary = replay_fpga(feed, outdir, device, engine="fpga")
-            finally:
-                device.close()
-        elif backend == "cpu":
-            summary = replay(feed, outdir, depth=depth, trades=trades,
-                             symbols=_symbol_list(symbols), engine=engine, progress=on_progress)
-        else:
-            raise TickaccelError(f"unknown backend {backend!r}; use cpu, sim or fpga")
-    if signals:
-        from tickaccel.cli.signals import run_signals
-
-        summary["signals"] = run_signals(outdir, signal_backend, spec)
-        (outdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+def _print_summary(summary: dict, outdir: Path, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
@@ -145,11 +120,9 @@ def _replay_one(feed: Path, outdir: Path, *, depth: int, trades: bool, symbols: 
     if summary["errors"]:
         _console.print("errors:", highlight=False)
         _print_errors(summary["errors"])
-    if signals:
+    if "signals" in summary:
         _console.print(f"signals: {summary['signals']['rows']:,} rows -> "
                        f"{summary['signals']['path']}", highlight=False)
-    if show > 0:
-        _print_bbo_rows(outdir / "bbo.parquet", show)
 
 
 def _print_bbo_rows(path: Path, n: int) -> None:
@@ -166,8 +139,8 @@ def _print_bbo_rows(path: Path, n: int) -> None:
         clock = f"{ns // 3_600_000_000_000:02d}:{ns // 60_000_000_000 % 60:02d}:" \
                 f"{ns // 1_000_000_000 % 60:02d}.{ns // 1000 % 1_000_000:06d}"
         table.add_row(str(r["seq"]), clock, r["symbol"], f"{r['bid_size']:,}",
-                      f"{r['bid_price'] / 10_000:.4f}" if r["bid_price"] else "-",
-                      f"{r['ask_price'] / 10_000:.4f}" if r["ask_price"] else "-",
+                      f"{r['bid_price'] / PRICE_SCALE:.4f}" if r["bid_price"] else "-",
+                      f"{r['ask_price'] / PRICE_SCALE:.4f}" if r["ask_price"] else "-",
                       f"{r['ask_size']:,}")
     _console.print(table)
 

@@ -156,7 +156,11 @@ def write_pcap(
     return count
 
 
-def _open_reader(stream, path: str | os.PathLike):
+def open_reader(stream, path: str | os.PathLike):
+    """A dpkt reader of the pcap or pcapng capture open as binary `stream`, yielding (time, frame).
+
+    Raises `TickaccelError` naming `path` when the capture is unreadable or not Ethernet.
+    """
     kind = capture_format(stream.read(4))
     stream.seek(0)
     try:
@@ -213,7 +217,7 @@ def read_capture(
     tracker = SequenceTracker(errors, window=window)
     builder = _ChunkBuilder(chunk_bytes)
     with open(path, "rb") as stream:
-        reader = _open_reader(stream, path)
+        reader = open_reader(stream, path)
         frame_number = 0
         for _, frame in reader:
             frame_number += 1

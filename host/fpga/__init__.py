@@ -1,8 +1,9 @@
 """feed_to_book on an FPGA board (PYNQ) and on the simulated board, through one driver.
 
 `open_device("fpga", bitstream=...)` opens the overlay on a PYNQ board;
-`open_device("sim", board=...)` starts the same RTL under cocotb behind a
-stand-in for PYNQ. Both give a `FeedToBook` whose transport is `PynqTransport`.
+`open_device("sim", board_name=...)` starts the same RTL under cocotb behind a
+stand-in for PYNQ. Both give a `FeedToBook` whose transport is `PynqTransport`;
+`tickaccel.batch.fpga.replay_fpga` replays a feed file through either.
 """
 from __future__ import annotations
 
@@ -12,13 +13,13 @@ from pathlib import Path
 from tickaccel.backends import require
 from tickaccel.errors import BackendUnavailable, TickaccelError
 from tickaccel.fpga.boards import BOARDS, Board, board
-from tickaccel.fpga.driver import FeedToBook, feed_frames, replay_fpga
+from tickaccel.fpga.driver import FeedToBook
 from tickaccel.fpga.pynq_transport import SEND_BUFFER_BYTES, PynqTransport
 
 BACKENDS = ("fpga", "sim")
 
-__all__ = ["BACKENDS", "BOARDS", "Board", "FeedToBook", "PynqTransport", "board", "feed_frames",
-           "open_device", "replay_fpga", "require_bitstream"]
+__all__ = ["BACKENDS", "BOARDS", "Board", "FeedToBook", "PynqTransport", "board", "open_device",
+           "require_bitstream"]
 
 
 def require_bitstream(bitstream: str | os.PathLike | None) -> Path:

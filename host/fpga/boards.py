@@ -14,7 +14,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from tickaccel.errors import TickaccelError
-from tickaccel.sim.book_model import BookParams
+from tickaccel.hw.params import BookParams
 
 # The book parameters feed_to_book (and so feed_to_book_dma) takes; BookParams may know more.
 BOOK_PARAMETERS = ("MAX_SYMBOLS", "ORDER_BUCKET_BITS", "ORDER_WAYS", "LEVELS", "TOP_N")

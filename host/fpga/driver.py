@@ -1,37 +1,25 @@
 """`FeedToBook`: feed_to_book on a board or on the simulated board, driven the same way.
 
-Everything above the transport is here and shared: framing a feed as
-MoldUDP64/UDP/Ethernet (the frames `tickaccel.batch.sim` sends), packing
-frames into DMA buffers (`tickaccel.fpga.layout`), collecting and unpadding
-record slots, register access by name, waiting for the pipeline to empty,
-decoding the BBO stream and writing ``bbo.parquet`` and ``summary.json`` as
-`tickaccel replay` does. A transport (`PynqTransport` over real or simulated
-PYNQ) only moves buffers and register values.
+Everything above the transport is here and shared: packing frames (from
+`tickaccel.feed.framing`) into DMA buffers (`tickaccel.fpga.layout`), collecting
+and unpadding record slots, register access by name and waiting for the pipeline
+to empty; `tickaccel.batch.fpga` replays a feed file through it. A transport
+(`PynqTransport` over real or simulated PYNQ) only moves buffers and register values.
 """
 from __future__ import annotations
 
-import json
-import os
 import time
-from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 import numpy as np
-import pyarrow.parquet as pq
 
-from tickaccel.schema import csr, itch, records
-from tickaccel.feed.capture import udp_frame
-from tickaccel.errors import ErrorLog, TickaccelError
-from tickaccel.feed.source import feed_format, open_feed
-from tickaccel.feed.moldudp64 import build_packets
-from tickaccel.sim.model import ip_to_int
-from tickaccel.batch.sim import DEST_IP, DEST_PORT, SESSION, _destination
+from tickaccel.schema import csr, records
+from tickaccel.errors import TickaccelError
+from tickaccel.feed.framing import DEST_IP, DEST_PORT, ip_to_int
 from tickaccel.fpga import layout, registers
 
 Progress = Callable[[int, "int | None"], None]  # (frames sent, total frames or None)
-ERROR_COUNTERS = ("unknown_order_ref", "duplicate_order_ref", "overfill", "zero_share_add",
-                  "order_store_full", "level_store_full", "locate_out_of_range")
 _BOOK_EVENT_COUNTERS = tuple(f"feed_{csr.MESSAGE_COUNTER[t]}" for t in records.BOOK_EVENT_TYPES)
 
 
@@ -132,7 +120,7 @@ class FeedToBook:
         return layout.records_from_slots(b"".join(self._slots))
 
     def counters(self) -> dict[str, dict[str, int]]:
-        """Every counter and status register by name, per block (as sim_replay's summary has them)."""
+        """Every counter and status register by name, per block (as the sim backend's summary has them)."""
         out: dict[str, dict[str, int]] = {"feed": {}, "book": {}}
         for reg in registers.REGISTERS:
             if reg.access in ("counter", "status"):
@@ -141,74 +129,3 @@ class FeedToBook:
 
     def close(self) -> None:
         self.transport.close()
-
-
-def feed_frames(feed_path: str | os.PathLike, fmt: str, errors: ErrorLog) -> tuple[Iterator[bytes], str, int]:
-    """The Ethernet frames of a feed, lazily, and the destination IP and UDP port to accept.
-
-    A capture's frames go as they are; a BinaryFILE is packed into MoldUDP64
-    packets in UDP frames exactly as `tickaccel.batch.sim` does.
-    """
-    if fmt.startswith("pcap"):
-        from tickaccel.feed.capture import _open_reader  # the capture module's pcap/pcapng reader
-
-        with open(feed_path, "rb") as stream:
-            head = [bytes(frame) for _, (_, frame) in zip(range(64), _open_reader(stream, feed_path))]
-        dest_ip, dest_port = _destination(head)
-
-        def capture_frames() -> Iterator[bytes]:
-            with open(feed_path, "rb") as stream:
-                for _, frame in _open_reader(stream, feed_path):
-                    yield bytes(frame)
-        return capture_frames(), dest_ip, dest_port
-
-    def binaryfile_frames() -> Iterator[bytes]:
-        ident = 0
-        for chunk in open_feed(feed_path, errors=errors):
-            for packet in build_packets(chunk.data, SESSION, first_seq=chunk.first_seq):
-                yield udp_frame(packet, dst_ip=DEST_IP, dst_port=DEST_PORT, ident=ident)
-                ident += 1
-    return binaryfile_frames(), DEST_IP, DEST_PORT
-
-
-def replay_fpga(feed_path: str | os.PathLike, outdir: str | os.PathLike, device: FeedToBook, *,
-                engine: str, progress: Progress | None = None, drain_timeout_s: float = 30.0) -> dict:
-    """Replay `feed_path` through `device` into OUTDIR/bbo.parquet and summary.json (as `tickaccel replay`)."""
-    from tickaccel.fpga.bbo_stream import decode
-
-    fmt = feed_format(feed_path)
-    errors = ErrorLog()
-    started = time.perf_counter()
-    frames, dest_ip, dest_port = feed_frames(feed_path, fmt, errors)
-    out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
-    device.configure(dest_ip, dest_port)
-    device.send(frames, progress)
-    device.drain(drain_timeout_s)
-    decoded = decode(device.record_bytes())
-    counters = device.counters()
-    pq.write_table(decoded.bbo, out / "bbo.parquet", compression="zstd")
-    elapsed = time.perf_counter() - started
-    for kind in ERROR_COUNTERS:
-        errors.add(kind, -1, counters["book"][kind])  # the RTL counts; it does not keep positions
-    message_counts = {mtype: counters["feed"][f"msgs_{name}"]
-                      for mtype, (name, _) in itch.MESSAGES.items() if counters["feed"][f"msgs_{name}"]}
-    messages = sum(message_counts.values())
-    summary = {
-        "input": os.fspath(feed_path),
-        "format": fmt,
-        "engine": engine,
-        "messages": messages,
-        "message_counts": dict(sorted(message_counts.items())),
-        "rows": {"bbo": decoded.bbo.num_rows},
-        "outputs": {"bbo": str(out / "bbo.parquet")},
-        "elapsed_s": round(elapsed, 6),
-        "messages_per_s": round(messages / elapsed, 1) if elapsed > 0 else None,
-        "errors": errors.to_dict(),
-        "stale_symbols": {str(k): v for k, v in sorted(decoded.stale.items())},
-        "dma": {"frames": device.frames_sent, "batches": device.batches_sent,
-                "bytes_sent": device.bytes_sent, "records": device.records_received},
-        "rtl": {"counters": counters},
-    }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    return summary

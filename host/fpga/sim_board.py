@@ -17,6 +17,7 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from multiprocessing.connection import Connection, Listener
 from pathlib import Path
 
@@ -24,7 +25,8 @@ import numpy as np
 
 from tickaccel.errors import BackendUnavailable, TickaccelError
 from tickaccel.sim import runner
-from tickaccel.fpga import registers, tcl
+from tickaccel.sim.job import BoardJob
+from tickaccel.fpga import layout, registers, tcl
 from tickaccel.fpga.boards import Board
 from tickaccel.fpga.pynq_transport import SEND_BUFFER_BYTES, PynqTransport
 
@@ -55,11 +57,12 @@ class SimBuffer(np.ndarray):
 
 def simulate(top: str, sources: tuple[str, ...], test_module: str, parameters: dict[str, int], *,
              simulator: str | None = None, env: dict[str, str] | None = None,
-             log: Path | None = None) -> Path:
+             plusargs: Sequence[str] = (), log: Path | None = None) -> Path:
     """Build `top` from `sources` (files of ``hw/rtl``) and run the cocotb tests of `test_module`.
 
-    For the DMA-facing tops `tickaccel.sim.runner` has no entry for; the build
+    For the DMA-facing tops `tickaccel.hw.params.TOPS` has no entry for; the build
     folder comes from `runner.build_dir`, so each parameter set keeps its own.
+    `plusargs` reach the testbench as `cocotb.plusargs` (a `tickaccel.sim.job` job).
     Output goes to `log` (default ``run.log`` in the build folder); raises
     `TickaccelError` naming it when a test fails or none ran. Returns the build folder.
     """
@@ -78,6 +81,7 @@ def simulate(top: str, sources: tuple[str, ...], test_module: str, parameters: d
     try:
         results = sim.test(test_module=test_module, hdl_toplevel=top, parameters=parameters,
                            build_dir=build, test_dir=build, extra_env=dict(env or {}),
+                           plusargs=list(plusargs),
                            results_xml=str(build / f"results-{os.getpid()}.xml"), log_file=log)
     except SystemExit:  # what cocotb's runner does on a failed test when it runs under pytest
         raise TickaccelError(failure) from None
@@ -97,19 +101,19 @@ class _Board:
         address = str(Path(self._tmp.name) / "board.sock")
         self._listener = Listener(address, family="AF_UNIX")
         self._failure: BaseException | None = None
-        self.parameters = {"DATA_WIDTH": tcl.layout.STREAM_WIDTH, **board.rtl_parameters()}
+        self.parameters = {"DATA_WIDTH": layout.STREAM_WIDTH, **board.rtl_parameters()}
         self.build = runner.build_dir("feed_to_book_dma", simulator, self.parameters)
         self.log = self.build / "board.log"
-        env = {"TB_BOARD_SOCKET": address, "TB_BACKPRESSURE": str(backpressure), "TB_SEED": str(seed)}
-        self._thread = threading.Thread(target=self._simulate, args=(simulator, env), daemon=True)
+        job = BoardJob(socket=address, backpressure=backpressure, seed=seed)
+        self._thread = threading.Thread(target=self._simulate, args=(simulator, job), daemon=True)
         self._thread.start()
         self.conn = self._accept()
         self.next_address = itertools.count(0x1000_0000, 0x0100_0000)
 
-    def _simulate(self, simulator: str, env: dict[str, str]) -> None:
+    def _simulate(self, simulator: str, job: BoardJob) -> None:
         try:
             simulate(tcl.TOP, tcl.RTL_SOURCES, "tickaccel.sim.tb_sim_board", self.parameters,
-                     simulator=simulator, env=env, log=self.log)
+                     simulator=simulator, plusargs=job.plusargs(), log=self.log)
         except BaseException as exc:  # reported to the host thread, which is waiting on the socket
             self._failure = exc
 
@@ -200,7 +204,7 @@ class _Dma:
 
     def __init__(self, board: _Board, width_bytes: int) -> None:
         self._board = board
-        limit = (1 << tcl.layout.DMA_LENGTH_WIDTH) - 1
+        limit = (1 << layout.DMA_LENGTH_WIDTH) - 1
         self.sendchannel = _Channel(board, self, True, width_bytes, limit)
         self.recvchannel = _Channel(board, self, False, width_bytes, limit)
 

@@ -2,10 +2,11 @@
 
 The IP's top, sources, bus interfaces (port names and widths), Verilog
 parameters per board, the DMA's length register width and the CSR map all
-come from the tables the RTL headers and the driver use (`tickaccel.fpga.boards`,
-`.layout`, `.registers`, `tickaccel.schema.bbo_records`), so the Tcl cannot drift
-from them. ``python -m tickaccel.fpga.tcl --write`` regenerates it; a test
-fails when the checked-in copy is stale.
+come from the tables the RTL headers, the simulator and the driver use
+(`tickaccel.hw.params`, `tickaccel.fpga.boards`, `.layout`, `.registers`,
+`tickaccel.schema.bbo_records`), so the Tcl cannot drift from them.
+``python -m tickaccel.fpga.tcl --write`` regenerates it; a test fails when the
+checked-in copy is stale.
 """
 from __future__ import annotations
 
@@ -14,8 +15,7 @@ import sys
 from pathlib import Path
 
 from tickaccel import hw
-from tickaccel.sim import book_runner
-from tickaccel.sim.book_model import BookParams
+from tickaccel.hw.params import TOPS, BookParams
 from tickaccel.fpga import layout, registers
 from tickaccel.fpga.boards import BOARDS, BOOK_PARAMETERS
 
@@ -31,7 +31,7 @@ RESET = "rst"  # active high, from proc_sys_reset's peripheral_reset
 
 # Leaves first, as the simulator and Vivado read them: feed_to_book's own list, then the DMA wrapper.
 DMA_WRAPPER_SOURCES = ("dma_frame_splitter.v", "bbo_dma_packetizer.v", "feed_to_book_dma.v")
-RTL_SOURCES = book_runner.BOOK_TOPS["feed_to_book"] + DMA_WRAPPER_SOURCES
+RTL_SOURCES = TOPS["feed_to_book"] + DMA_WRAPPER_SOURCES
 RTL_HEADERS = ("book_event.vh", "bbo_update.vh", "book_csr_map.vh", "feed_csr_map.vh")
 
 _KEEP = layout.STREAM_BYTES
