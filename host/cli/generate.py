@@ -8,9 +8,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from tickaccel.errors import TickaccelError
-from tickaccel.feed.generator import write_feed
-from tickaccel.feed.market import GeneratorConfig
-from tickaccel.feed.writers import DEFAULT_UDP_PORT
+from tickaccel.feed.endpoints import DEST_PORT
 
 _console = Console()
 
@@ -31,9 +29,12 @@ def generate_command(
     rate: float = typer.Option(None, "--rate",
                                help="Messages per second of feed time (default: spread over 09:25-16:05)."),
     session: str = typer.Option("TICKACCEL", "--session", help="MoldUDP64 session name (10 chars max)."),
-    port: int = typer.Option(DEFAULT_UDP_PORT, "--port", help="UDP destination port of the feed."),
+    port: int = typer.Option(DEST_PORT, "--port", help="UDP destination port of the feed."),
 ) -> None:
     """Generate a seeded, realistic synthetic feed and write it to OUT."""
+    from tickaccel.feed.generator import write_feed
+    from tickaccel.feed.market import GeneratorConfig
+
     config = GeneratorConfig(n_messages=messages, n_symbols=symbols, seed=seed, rate=rate)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=_console, transient=True, disable=not _console.is_terminal) as progress:

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from tickaccel.errors import TickaccelError
-from tickaccel.live.player import DEFAULT_SESSION, FaultSpec, Publisher, parse_address
+from tickaccel.feed.endpoints import SESSION
 
 log = logging.getLogger("tickaccel.cli")
 
@@ -23,13 +23,15 @@ def publish_command(
     faults: str = typer.Option("", "--faults", help="Inject faults, e.g. drop=0.01,dup=0.01,reorder=0.01,seed=1."),
     rerequest_port: int = typer.Option(None, "--rerequest-port", help="Serve MoldUDP64 re-requests on this UDP port."),
     rerequest_host: str = typer.Option("127.0.0.1", "--rerequest-host", help="Address the re-request server binds."),
-    session: str = typer.Option(DEFAULT_SESSION.decode(), "--session", help="MoldUDP64 session name (10 chars max)."),
+    session: str = typer.Option(SESSION, "--session", help="MoldUDP64 session name (10 chars max)."),
     buffer: int = typer.Option(1_000_000, "--retransmit-buffer", help="Messages kept for re-requests."),
     linger: float = typer.Option(5.0, "--linger", help="Seconds to keep answering re-requests after the end."),
     burst_ms: float = typer.Option(1.0, "--burst-ms", help="With --rate/--realtime: send what is due within this many ms at once, then sleep."),
     as_json: bool = typer.Option(False, "--json", help="Print the statistics as JSON."),
 ) -> None:
     """Play FEED as a MoldUDP64 stream over UDP, with fault injection and a re-request server."""
+    from tickaccel.live.player import FaultSpec, Publisher, parse_address
+
     publisher = Publisher.from_file(
         feed, parse_address(to), rate=rate, realtime=realtime, speed=speed,
         faults=FaultSpec.parse(faults), rerequest_port=rerequest_port,
@@ -69,6 +71,7 @@ def live_command(
 ) -> None:
     """Receive MoldUDP64, keep the book in sequence, publish BBO updates and write Parquet segments."""
     from tickaccel.live.metrics import LiveMetrics, json_logging
+    from tickaccel.live.player import parse_address
     from tickaccel.live.receiver import LiveReceiver, format_latency, run_live
     from tickaccel.live.sinks import BookSink
 

@@ -11,14 +11,11 @@ from rich.console import Console
 from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn,
                            TransferSpeedColumn)
 
-from tickaccel.schema import itch
-from tickaccel.schema.units import PRICE_SCALE
 from tickaccel.errors import ErrorLog, TickaccelError
-from tickaccel.feed.source import feed_format, open_feed
-from tickaccel.book.oracle import iter_messages
-from tickaccel.batch.backends import feed_outdirs, replay
-from tickaccel.batch.cpu import make_book
-from tickaccel.batch.summary import write_summary
+from tickaccel.schema.units import PRICE_SCALE
+
+# The library (NumPy, Numba, Arrow) is imported inside each command, so `--help` and a
+# command's option errors do not wait for it.
 
 _console = Console()
 
@@ -76,6 +73,9 @@ def replay_command(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Replay FEEDS through the order books into OUTDIR/bbo.parquet (and depth, trades)."""
+    from tickaccel.batch.backends import feed_outdirs, replay
+    from tickaccel.batch.summary import write_summary
+
     targets = feed_outdirs(outdir, feeds)
     options = {"backend": backend, "engine": engine, "depth": depth, "trades": trades,
                "symbols": _symbol_list(symbols), "simulator": simulator, "bitstream": bitstream,
@@ -146,6 +146,8 @@ def _print_bbo_rows(path: Path, n: int) -> None:
 
 
 def _types(types: str | None) -> set[str] | None:
+    from tickaccel.schema import itch
+
     if types is None:
         return None
     wanted = {t.strip() for t in types.split(",") if t.strip()}
@@ -162,6 +164,10 @@ def dump_command(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
 ) -> None:
     """Print the messages of FEED with their sequence numbers."""
+    from tickaccel.book.oracle import iter_messages
+    from tickaccel.feed.source import feed_format, open_feed
+    from tickaccel.schema import itch
+
     wanted = _types(types)
     feed_format(feed)
     errors, shown = ErrorLog(), 0
@@ -191,6 +197,10 @@ def stats_command(
     as_json: bool = typer.Option(False, "--json", help="Print the statistics as JSON."),
 ) -> None:
     """Count the messages of FEED per type, list its symbols and its input errors."""
+    from tickaccel.batch.cpu import make_book
+    from tickaccel.feed.source import feed_format, open_feed
+    from tickaccel.schema import itch
+
     fmt = feed_format(feed)
     book = make_book("fast")
     feed_errors = ErrorLog()

@@ -14,13 +14,10 @@ from typing import NamedTuple
 import numpy as np
 
 from tickaccel.errors import ErrorLog
+from tickaccel.feed.endpoints import DEST_IP, DEST_PORT, SESSION
 from tickaccel.feed.capture import ETHERTYPE_IPV4, ETHERTYPE_VLAN, IPPROTO_UDP, open_reader, udp_frame
 from tickaccel.feed.moldudp64 import HEADER, HEADER_LENGTH, build_packets
 from tickaccel.feed.source import open_feed
-
-SESSION = "TICKACCEL1"
-DEST_IP = "233.54.12.111"
-DEST_PORT = 26400
 
 _ETH_HEADER = 14  # destination and source MAC, ethertype
 _VLAN_TAG = 4

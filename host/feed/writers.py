@@ -13,12 +13,13 @@ import numpy as np
 
 from tickaccel.feed.binaryfile import record_offsets, write_binaryfile
 from tickaccel.feed.capture import udp_frame, write_pcap
+from tickaccel.feed.endpoints import DEST_PORT
 from tickaccel.feed.faults import PacketFaults, inject_binaryfile_faults
 from tickaccel.feed.moldudp64 import HEADER, build_packets, end_of_session, heartbeat
 from tickaccel.schema.units import NS_PER_SECOND
 
 FEED_FORMATS = ("itch", "itch.gz", "pcap")
-DEFAULT_UDP_PORT = 26400
+DEFAULT_UDP_PORT = DEST_PORT
 TRADE_DATE_NS = 1_704_171_600 * NS_PER_SECOND  # 2024-01-02 00:00 New York time, as Unix time
 
 

@@ -26,6 +26,7 @@ from numba import njit
 
 from tickaccel.errors import ErrorLog, TickaccelError
 from tickaccel.feed.chunk import FeedChunk
+from tickaccel.feed.endpoints import SESSION
 from tickaccel.feed.source import open_feed
 from tickaccel.feed.moldudp64 import (
     END_OF_SESSION,
@@ -37,7 +38,7 @@ from tickaccel.feed.moldudp64 import (
 
 # 1500-byte Ethernet MTU less IPv4 (20), UDP (8) and MoldUDP64 (20) headers.
 DEFAULT_MAX_PAYLOAD = 1452
-DEFAULT_SESSION = b"TICKACCEL1"
+DEFAULT_SESSION = SESSION.encode()
 
 log = logging.getLogger("tickaccel.live.player")
 
