@@ -15,6 +15,7 @@ from numba import cuda, float64, int64
 
 from tickaccel.kernels.device import DeviceKernels
 from tickaccel.kernels.device_source import SCAN_BLOCK as GPU_SCAN_BLOCK, SCAN_ITEMS as GPU_SCAN_ITEMS
+from tickaccel.schema.units import PRICE_SCALE
 
 
 def simulated() -> bool:
@@ -98,13 +99,13 @@ def rows(n, G, n_h, locg, bid, ask, bsz, asz, halo_ofi, pbid, pask, pbsz, pasz, 
     both = ub > 0 and ua > 0
     sized = both and qb + qa > 0
     if mask & 1:
-        mid[i] = (b + a) / 20000.0 if both else math.nan
+        mid[i] = (b + a) / (2 * PRICE_SCALE) if both else math.nan
     if mask & 2:
-        spread[i] = (a - b) / 10000.0 if both else math.nan
+        spread[i] = (a - b) / PRICE_SCALE if both else math.nan
     if mask & 4:
         bps[i] = 20000.0 * (a - b) / (b + a) if both else math.nan
     if mask & 8:
-        micro[i] = (b * qa + a * qb) / (qb + qa) / 10000.0 if sized else math.nan
+        micro[i] = (b * qa + a * qb) / (qb + qa) / PRICE_SCALE if sized else math.nan
     if mask & 16:
         imb[i] = (qb - qa) / (qb + qa) if sized else math.nan
     if mask & 96:
@@ -223,7 +224,7 @@ def load_ema(n, G, n_h, locg, ts, bid, ask, has_prev, last_ts, y, w, half_life, 
         c = 0.0
         if i >= 0:
             valid = bid[i] > 0 and ask[i] > 0
-            value = (float(bid[i]) + float(ask[i])) / 20000.0 if valid else 0.0
+            value = (float(bid[i]) + float(ask[i])) / (2 * PRICE_SCALE) if valid else 0.0
             weight = 1.0 if valid else 0.0
             if is_head(G, n_h, locg, k):
                 s = locg[k]

@@ -8,6 +8,8 @@ each group scanning one tile of SCAN_TILE consecutive rows (see `tile_scan`).
 """
 from __future__ import annotations
 
+from tickaccel.schema.units import PRICE_SCALE
+
 SCAN_BLOCK = 256  # work items per group, for every kernel
 SCAN_ITEMS = 5  # rows each work item scans in sequence: odd, so local-memory reads avoid bank conflicts
 
@@ -96,10 +98,10 @@ KERNEL void rows(i64 n, GLOBAL const i64 *G, i64 n_h, GLOBAL const int *locg,
     i64 sb = bsz[i], sa = asz[i];
     double b = (double)ub, a = (double)ua, qb = (double)sb, qa = (double)sa;
     int both = ub > 0 && ua > 0, sized = both && qb + qa > 0;
-    if (mask & OUT_MID) mid[i] = both ? (b + a) / 20000.0 : NAN_F64;
-    if (mask & OUT_SPREAD) spread[i] = both ? (a - b) / 10000.0 : NAN_F64;
+    if (mask & OUT_MID) mid[i] = both ? (b + a) / (2 * PRICE_SCALE) : NAN_F64;
+    if (mask & OUT_SPREAD) spread[i] = both ? (a - b) / PRICE_SCALE : NAN_F64;
     if (mask & OUT_BPS) bps[i] = both ? 20000.0 * (a - b) / (b + a) : NAN_F64;
-    if (mask & OUT_MICRO) micro[i] = sized ? (b * qa + a * qb) / (qb + qa) / 10000.0 : NAN_F64;
+    if (mask & OUT_MICRO) micro[i] = sized ? (b * qa + a * qb) / (qb + qa) / PRICE_SCALE : NAN_F64;
     if (mask & OUT_IMB) imb[i] = sized ? (qb - qa) / (qb + qa) : NAN_F64;
     if (mask & (OUT_OFI | OUT_OFI_GROUPED)) {
         i64 e;
@@ -229,7 +231,7 @@ DEVICE void load_ema(i64 n, EMA_ARGS, LOCAL double *sa, LOCAL double *sb, LOCAL 
         double a = k < n ? 0.0 : 1.0, b = 0.0, c = 0.0;
         if (i >= 0) {
             int valid = bid[i] > 0 && ask[i] > 0;
-            double value = valid ? ((double)bid[i] + (double)ask[i]) / 20000.0 : 0.0;
+            double value = valid ? ((double)bid[i] + (double)ask[i]) / (2 * PRICE_SCALE) : 0.0;
             double weight = valid ? 1.0 : 0.0;
             if (is_head(G, n_h, locg, k)) {
                 int s = locg[k];
@@ -419,4 +421,6 @@ KERNEL void window_dd(i64 n, GLOBAL const i64 *G, i64 n_h, GLOBAL const i64 *sta
 }
 """
 
-SOURCE = f"#define SCAN_BLOCK {SCAN_BLOCK}\n#define SCAN_ITEMS {SCAN_ITEMS}\n" + _BODY
+# PRICE_SCALE as a double literal, so that prices divide in floating point as in the Python kernels
+SOURCE = (f"#define SCAN_BLOCK {SCAN_BLOCK}\n#define SCAN_ITEMS {SCAN_ITEMS}\n"
+          f"#define PRICE_SCALE {float(PRICE_SCALE)!r}\n" + _BODY)

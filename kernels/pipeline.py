@@ -34,6 +34,7 @@ import numpy as np
 from tickaccel.kernels.columns import KEY_SHIFT, Depth, Quotes, Trades
 from tickaccel.kernels.reference import depth_row_imbalance
 from tickaccel.kernels.spec import QUOTE_KINDS, SignalSpec
+from tickaccel.schema.units import PRICE_SCALE
 
 N_LOCATES = 1 << 16
 RECURSIVE_KINDS = ("ofi", "ofi_sum", "ema_mid", "realized_variance")
@@ -229,7 +230,7 @@ def _trade_windows(ks: KernelSet, spec: SignalSpec, trades: Trades, q: Quotes, r
     for sig in spec.of_kind("trade_vwap", "trade_imbalance"):
         lo = xp.minimum(xp.searchsorted(ts_key, _key(xp, loc, xp.maximum(ts - (sig.window_ns - 1), 0))), hi)
         if sig.kind == "trade_vwap":
-            num, den, scale = notional, volume, 10000.0
+            num, den, scale = notional, volume, float(PRICE_SCALE)
         else:
             num, den, scale = signed, unsigned, 1.0
         den_w = (den[hi] - den[lo]).astype(np.float64)

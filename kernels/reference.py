@@ -4,7 +4,7 @@ Slow and obviously right; the fast backends are held to it by the tests. The
 definitions below are the contract of every backend:
 
 - Quote signals (mid, spread, spread_bps, microprice, imbalance) are NaN where
-  either side is empty (price 0); prices are dollars (price / 10000).
+  either side is empty (price 0); prices are dollars (price / PRICE_SCALE).
 - `ofi` is the Cont–Kukanov–Stoikov order-flow imbalance of a row against the
   previous row of its symbol (0 on a symbol's first row); an empty bid counts
   as price 0 size 0, an empty ask as price +inf size 0.
@@ -33,6 +33,7 @@ import numpy as np
 
 from tickaccel.kernels.columns import Depth, Quotes, Trades
 from tickaccel.kernels.spec import Signal, SignalSpec
+from tickaccel.schema.units import PRICE_SCALE
 
 EMA_MIN_WEIGHT = 2.0 ** -900
 LN2 = math.log(2.0)
@@ -47,10 +48,10 @@ def quote_signals(q: Quotes) -> dict[str, np.ndarray]:
     sized = both & (bsz + asz > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         return {
-            "mid": np.where(both, (bid + ask) / 20000.0, np.nan),
-            "spread": np.where(both, (ask - bid) / 10000.0, np.nan),
+            "mid": np.where(both, (bid + ask) / (2 * PRICE_SCALE), np.nan),
+            "spread": np.where(both, (ask - bid) / PRICE_SCALE, np.nan),
             "spread_bps": np.where(both, 20000.0 * (ask - bid) / (bid + ask), np.nan),
-            "microprice": np.where(sized, (bid * asz + ask * bsz) / (bsz + asz) / 10000.0, np.nan),
+            "microprice": np.where(sized, (bid * asz + ask * bsz) / (bsz + asz) / PRICE_SCALE, np.nan),
             "imbalance": np.where(sized, (bsz - asz) / (bsz + asz), np.nan),
         }
 
@@ -80,7 +81,7 @@ def ema_mid(q: Quotes, half_life_ns: int) -> np.ndarray:
     state: dict[int, tuple[float, float, int]] = {}  # locate -> (y, w, last timestamp)
     for i in range(len(q)):
         valid = q.bid[i] > 0 and q.ask[i] > 0
-        value = (float(q.bid[i]) + float(q.ask[i])) / 20000.0 if valid else 0.0
+        value = (float(q.bid[i]) + float(q.ask[i])) / (2 * PRICE_SCALE) if valid else 0.0
         weight = 1.0 if valid else 0.0
         loc = int(q.locate[i])
         if loc in state:
@@ -156,7 +157,7 @@ def trade_vwap(q: Quotes, trades: Trades, window_ns: int) -> np.ndarray:
         notional = sum(int(trades.price[j]) * int(trades.shares[j]) for j in rows)
         shares = sum(int(trades.shares[j]) for j in rows)
         if shares:
-            out[i] = float(notional) / float(shares) / 10000.0
+            out[i] = float(notional) / float(shares) / PRICE_SCALE
     return out
 
 

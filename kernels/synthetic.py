@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from tickaccel.schema.tables import bbo_table, depth_table, trades_table
+from tickaccel.schema.units import PRICE_SCALE
 
 
 def _symbols(locate: np.ndarray) -> pa.Array:
@@ -20,7 +21,7 @@ def _symbols(locate: np.ndarray) -> pa.Array:
 
 def _walk(rng, locate: np.ndarray, n_symbols: int, ticks: int = 100) -> np.ndarray:
     """Per-symbol random walk of prices on a grid of `ticks` price units, starting near $10-$200."""
-    base = rng.integers(10, 200, n_symbols) * 10000
+    base = rng.integers(10, 200, n_symbols) * PRICE_SCALE
     steps = rng.integers(-1, 2, len(locate)) * ticks
     order = np.argsort(locate, kind="stable")
     walk = np.empty(len(locate), np.int64)

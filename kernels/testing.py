@@ -6,6 +6,7 @@ import pyarrow as pa
 
 from tickaccel.kernels import TOLERANCE
 from tickaccel.schema.tables import bbo_table, depth_table, trades_table
+from tickaccel.schema.units import PRICE_SCALE
 
 
 def small_bbo(rows: list[tuple]) -> pa.Table:
@@ -22,11 +23,15 @@ def small_trades(rows: list[tuple]) -> pa.Table:
 
 
 def small_depth(rows: list[tuple]) -> pa.Table:
-    """Depth from (seq, timestamp, locate, [bid sizes], [ask sizes]) tuples; prices 100, 99, ... / 101, 102, ..."""
+    """Depth from (seq, timestamp, locate, [bid sizes], [ask sizes]) tuples.
+
+    Prices a cent apart: bids $100.00, $99.99, ..., asks $101.00, $101.01, ...
+    """
     levels = len(rows[0][3])
     seq, ts, loc = (np.array(c) for c in list(zip(*rows))[:3])
     size = np.array([list(r[3]) + list(r[4]) for r in rows])
-    price = np.array([[1_000_000 - 100 * i for i in range(levels)] + [1_010_000 + 100 * i for i in range(levels)]] * len(rows))
+    price = np.array([[100 * PRICE_SCALE - 100 * i for i in range(levels)]
+                  + [101 * PRICE_SCALE + 100 * i for i in range(levels)]] * len(rows))
     price = np.where(size > 0, price, 0)
     return depth_table(seq, ts, loc, [f"S{x}" for x in loc], price, size, (size > 0).astype(int))
 

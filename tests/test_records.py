@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tickaccel.schema import itch, records
+from tickaccel.schema.bitfields import RecordLayout
 
 
 def test_checked_in_verilog_header_is_current():
@@ -55,3 +57,15 @@ def test_non_book_types_make_no_record():
 def test_record_dtype_holds_every_field_width():
     for name, width, _ in records.RECORD_FIELDS:
         assert np.iinfo(records.RECORD_DTYPE[name]).bits >= width
+
+
+def test_from_array_refuses_a_value_wider_than_its_field():
+    array = records.to_array([0])
+    array["timestamp"] = 1 << 48  # the column is 64 bits wide, the field 48
+    with pytest.raises(ValueError, match="timestamp"):
+        records.from_array(array)
+
+
+def test_a_layout_takes_whole_byte_fields_only():
+    with pytest.raises(ValueError, match="whole bytes"):
+        RecordLayout("test", (("flag", 1, "one bit"),))

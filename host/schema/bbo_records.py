@@ -1,9 +1,10 @@
 """The BBO update record: what leaves the RTL order book, one AXI-Stream beat per record.
 
-`BBO_FIELDS` is the only definition of the record; the bit positions, the
-NumPy dtype, pack/unpack and the Verilog header ``hw/rtl/bbo_update.vh`` are
-derived from it, the same way `tickaccel.schema.records` derives the book-event
-record. ``python -m tickaccel.schema.bbo_records --write`` regenerates the header; a
+`BBO_FIELDS` (and `LEVEL_FIELDS` for depth) is the only definition of the
+record; its layout (`layout`, a `tickaccel.schema.bitfields.RecordLayout`) gives
+the bit positions, the NumPy dtype, pack/unpack and the Verilog header
+``hw/rtl/bbo_update.vh``, the same way `tickaccel.schema.records` derives the
+book-event record. ``python -m tickaccel.schema.bbo_records --write`` regenerates the header; a
 test fails when the checked-in copy is stale.
 
 Two kinds travel on the stream, in feed order:
@@ -29,14 +30,16 @@ side's last levels knows the whole top-N book at every record.
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
 from tickaccel import hw
+from tickaccel.schema.bitfields import Field, RecordLayout
 from tickaccel.schema.generated import header_main
 
 # name, width in bits, what it holds
-BBO_FIELDS: tuple[tuple[str, int, str], ...] = (
+BBO_FIELDS: tuple[Field, ...] = (
     ("kind", 8, "'B' BBO update, 'R' stock directory (symbol name in bid_size)"),
     ("flags", 8, "bit 0: the symbol's book is stale; with depth: bit 1 levels follow, bit 2 ask side, bit 3 depth only"),
     ("stock_locate", 16, "stock locate code"),
@@ -50,12 +53,13 @@ BBO_FIELDS: tuple[tuple[str, int, str], ...] = (
 
 # One depth level, as the record carries it after the BBO fields (and as the
 # RTL's level cache holds it: {orders, size, price}).
-LEVEL_FIELDS: tuple[tuple[str, int, str], ...] = (
+LEVEL_FIELDS: tuple[Field, ...] = (
     ("price", 32, "level price, 0 when the side has fewer levels"),
     ("size", 64, "shares at the level"),
     ("orders", 32, "orders at the level"),
 )
-LEVEL_WIDTH = sum(w for _, w, _ in LEVEL_FIELDS)
+LEVEL = RecordLayout("BBO depth level", LEVEL_FIELDS)
+LEVEL_WIDTH = LEVEL.width
 
 KIND_BBO = ord("B")
 KIND_SYMBOL = ord("R")
@@ -65,83 +69,59 @@ FLAG_ASK = 4         # those levels are the ask side's
 FLAG_DEPTH_ONLY = 8  # the BBO did not change: a depth row only, not a BBO row
 
 
-def fields(depth: int = 0) -> tuple[tuple[str, int, str], ...]:
+def fields(depth: int = 0) -> tuple[Field, ...]:
     """The record's fields with `depth` levels: the BBO fields, then ``price_1, size_1, orders_1, ...``."""
     return BBO_FIELDS + tuple((f"{name}_{k}", width, what) for k in range(1, depth + 1)
                               for name, width, what in LEVEL_FIELDS)
 
 
+@functools.cache
+def layout(depth: int = 0) -> RecordLayout:
+    """The record's layout with `depth` levels."""
+    return RecordLayout("BBO update" + (f" with {depth} depth levels" if depth else ""), fields(depth))
+
+
 def positions(depth: int = 0) -> dict[str, tuple[int, int]]:
     """name -> (lsb, width) of the record with `depth` levels."""
-    pos, lsb = {}, 0
-    for name, width, _ in fields(depth):
-        pos[name] = (lsb, width)
-        lsb += width
-    return pos
+    return layout(depth).positions
 
 
 def record_width(depth: int = 0) -> int:
-    return sum(w for _, w, _ in fields(depth))
+    return layout(depth).width
 
 
 def record_dtype(depth: int = 0) -> np.dtype:
-    return np.dtype([(name, {8: "u1", 16: "u2", 32: "u4", 48: "u8", 64: "u8"}[width])
-                     for name, width, _ in fields(depth)])
+    return layout(depth).dtype
 
 
 FIELD_POSITIONS: dict[str, tuple[int, int]] = positions()  # name -> (lsb, width)
 RECORD_WIDTH = record_width()
-assert RECORD_WIDTH % 8 == 0 and LEVEL_WIDTH % 8 == 0
-RECORD_BYTES = RECORD_WIDTH // 8
+RECORD_BYTES = layout().nbytes
 RECORD_DTYPE = record_dtype()
 
 
 def pack(values: dict[str, int], depth: int = 0) -> int:
     """Record fields (missing ones 0) as one record_width(depth)-bit integer."""
-    word = 0
-    places = positions(depth) if depth else FIELD_POSITIONS
-    for name, value in values.items():
-        lsb, width = places[name]
-        value = int(value)
-        if not 0 <= value < 1 << width:
-            raise ValueError(f"{name}={value} does not fit {width} bits")
-        word |= value << lsb
-    return word
+    return layout(depth).pack(values)
 
 
 def unpack(word: int, depth: int = 0) -> dict[str, int]:
     """The fields of a record_width(depth)-bit record integer."""
-    places = positions(depth) if depth else FIELD_POSITIONS
-    return {name: (word >> lsb) & ((1 << width) - 1) for name, (lsb, width) in places.items()}
+    return layout(depth).unpack(word)
 
 
 def to_bytes(word: int, depth: int = 0) -> bytes:
     """Byte k is tdata[8k+7:8k] of the record's beat."""
-    return int(word).to_bytes(record_width(depth) // 8, "little")
+    return layout(depth).to_bytes(word)
 
 
 def from_bytes(data: bytes, depth: int = 0) -> int:
-    size = record_width(depth) // 8
-    if len(data) != size:
-        raise ValueError(f"a BBO record with {depth} depth levels is {size} bytes, got {len(data)}")
-    return int.from_bytes(data, "little")
+    return layout(depth).from_bytes(data)
 
 
 def to_array(data: bytes | bytearray | memoryview | np.ndarray, depth: int = 0) -> np.ndarray:
     """Concatenated records (as `to_bytes` lays them out) as a record_dtype(depth) array, column by column."""
-    size = record_width(depth) // 8
-    raw = np.frombuffer(bytes(data), dtype=np.uint8)
-    if raw.size % size:
-        raise ValueError(f"{raw.size} bytes is not a whole number of {size}-byte records")
-    rows = raw.reshape(-1, size)
-    out = np.zeros(len(rows), dtype=record_dtype(depth))
-    for name, (lsb, width) in positions(depth).items():
-        assert lsb % 8 == 0 and width % 8 == 0
-        value = np.zeros(len(rows), np.uint64)
-        for k in range(width // 8):
-            value |= rows[:, lsb // 8 + k].astype(np.uint64) << np.uint64(8 * k)
-        out[name] = value
-    return out
+    return layout(depth).to_array(data)
 
 
 # ---- Verilog header ----
@@ -157,21 +137,13 @@ def verilog_header() -> str:
         "",
         f"localparam BBO_UPDATE_WIDTH = {RECORD_WIDTH};",
     ]
-    for name, width, what in BBO_FIELDS:
-        lsb, _ = FIELD_POSITIONS[name]
-        upper = name.upper()
-        lines.append(f"localparam BBO_{upper}_LSB = {lsb};")
-        lines.append(f"localparam BBO_{upper}_WIDTH = {width};  // {what}")
+    lines += layout().verilog_localparams("BBO")
     lines += [
         "",
         "// Optional depth: DEPTH_OUT levels of BBO_LEVEL_WIDTH bits from bit BBO_UPDATE_WIDTH, best first.",
         f"localparam BBO_LEVEL_WIDTH = {LEVEL_WIDTH};",
     ]
-    lsb = 0
-    for name, width, what in LEVEL_FIELDS:
-        lines.append(f"localparam BBO_LEVEL_{name.upper()}_LSB = {lsb};")
-        lines.append(f"localparam BBO_LEVEL_{name.upper()}_WIDTH = {width};  // {what}")
-        lsb += width
+    lines += LEVEL.verilog_localparams("BBO_LEVEL")
     lines += [
         "",
         f"localparam BBO_KIND_BBO = 8'h{KIND_BBO:02x};  // B",

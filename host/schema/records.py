@@ -1,9 +1,10 @@
 """The book-event record: the one contract between the feed parser and the book.
 
-`RECORD_FIELDS` is the only definition of the record; the bit positions, the
-NumPy dtype, the pack/unpack helpers and the Verilog header
-``hw/rtl/book_event.vh`` (record layout plus the ITCH message-length table
-and the field offsets the RTL decoder needs) are derived from it.
+`RECORD_FIELDS` is the only definition of the record; its layout
+(`BOOK_EVENT`, a `tickaccel.schema.bitfields.RecordLayout`) gives the bit
+positions, the NumPy dtype, the pack/unpack helpers and the record part of the
+Verilog header ``hw/rtl/book_event.vh``, which also holds the ITCH
+message-length table and the field offsets the RTL decoder needs.
 ``python -m tickaccel.schema.records --write`` regenerates the header; a test fails
 when the checked-in copy is stale.
 
@@ -12,6 +13,7 @@ record is one beat, so byte k of ``to_bytes`` is ``tdata[8k+7:8k]``.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -19,10 +21,11 @@ import numpy as np
 from tickaccel import hw
 
 from tickaccel.schema import itch
+from tickaccel.schema.bitfields import Field, RecordLayout
 from tickaccel.schema.generated import header_main
 
 # name, width in bits, what it holds
-RECORD_FIELDS: tuple[tuple[str, int, str], ...] = (
+RECORD_FIELDS: tuple[Field, ...] = (
     ("kind", 8, "ITCH message type byte (A F E C X D U R S)"),
     ("stock_locate", 16, "stock locate code"),
     ("timestamp", 48, "ns after midnight"),
@@ -51,63 +54,27 @@ _SOURCES: dict[str, dict[str, str]] = {
 }
 
 
-def _positions() -> dict[str, tuple[int, int]]:
-    pos, lsb = {}, 0
-    for name, width, _ in RECORD_FIELDS:
-        pos[name] = (lsb, width)
-        lsb += width
-    return pos
+BOOK_EVENT = RecordLayout("book event", RECORD_FIELDS)
+FIELD_POSITIONS: dict[str, tuple[int, int]] = BOOK_EVENT.positions  # name -> (lsb, width)
+RECORD_WIDTH = BOOK_EVENT.width
+RECORD_BYTES = BOOK_EVENT.nbytes
+RECORD_DTYPE = BOOK_EVENT.dtype
+
+pack = BOOK_EVENT.pack
+unpack = BOOK_EVENT.unpack
+to_bytes = BOOK_EVENT.to_bytes
+from_bytes = BOOK_EVENT.from_bytes
 
 
-FIELD_POSITIONS: dict[str, tuple[int, int]] = _positions()  # name -> (lsb, width)
-RECORD_WIDTH = sum(w for _, w, _ in RECORD_FIELDS)
-assert RECORD_WIDTH % 8 == 0
-RECORD_BYTES = RECORD_WIDTH // 8
-
-RECORD_DTYPE = np.dtype([
-    (name, {8: "u1", 16: "u2", 32: "u4", 48: "u8", 64: "u8"}[width])
-    for name, width, _ in RECORD_FIELDS
-])
-
-
-def pack(values: dict[str, int]) -> int:
-    """Record fields (missing ones 0) as one RECORD_WIDTH-bit integer."""
-    word = 0
-    for name, value in values.items():
-        lsb, width = FIELD_POSITIONS[name]
-        value = int(value)
-        if not 0 <= value < 1 << width:
-            raise ValueError(f"{name}={value} does not fit {width} bits")
-        word |= value << lsb
-    return word
-
-
-def unpack(word: int) -> dict[str, int]:
-    """The fields of a RECORD_WIDTH-bit record integer."""
-    return {name: (word >> lsb) & ((1 << width) - 1) for name, (lsb, width) in FIELD_POSITIONS.items()}
-
-
-def to_bytes(word: int) -> bytes:
-    return int(word).to_bytes(RECORD_BYTES, "little")
-
-
-def from_bytes(data: bytes) -> int:
-    if len(data) != RECORD_BYTES:
-        raise ValueError(f"a record is {RECORD_BYTES} bytes, got {len(data)}")
-    return int.from_bytes(data, "little")
-
-
-def to_array(words) -> np.ndarray:
+def to_array(words: Iterable[int]) -> np.ndarray:
     """Record integers as a RECORD_DTYPE structured array."""
-    out = np.zeros(len(words), dtype=RECORD_DTYPE)
-    for i, word in enumerate(words):
-        for name, value in unpack(word).items():
-            out[i][name] = value
-    return out
+    return BOOK_EVENT.to_array(b"".join(to_bytes(word) for word in words))
 
 
-def from_array(records: np.ndarray) -> list[int]:
-    return [pack({name: int(row[name]) for name in RECORD_DTYPE.names}) for row in records]
+def from_array(array: np.ndarray) -> list[int]:
+    """The record integers of a RECORD_DTYPE structured array."""
+    data = BOOK_EVENT.from_array(array)
+    return [from_bytes(data[i:i + RECORD_BYTES]) for i in range(0, len(data), RECORD_BYTES)]
 
 
 def _field_value(kind: str, value) -> int:
@@ -150,20 +117,23 @@ def verilog_header() -> str:
         "",
         f"localparam BOOK_EVENT_WIDTH = {RECORD_WIDTH};",
     ]
-    for name, width, what in RECORD_FIELDS:
-        lsb, _ = FIELD_POSITIONS[name]
-        upper = name.upper()
-        lines.append(f"localparam REC_{upper}_LSB = {lsb};")
-        lines.append(f"localparam REC_{upper}_WIDTH = {width};  // {what}")
+    lines += BOOK_EVENT.verilog_localparams("REC")
     lines += [
         "",
         f"localparam ITCH_MAX_MESSAGE_LENGTH = {itch.MAX_MESSAGE_LENGTH};",
         "",
+        "// Byte offset (from the type byte) of the header fields the decoder reads, the same in every type.",
+    ]
+    header_fields = ("stock_locate", "timestamp")
+    header_offsets = itch.field_offsets(BOOK_EVENT_TYPES[0])  # every type starts with the same header
+    for source in header_fields:
+        lines.append(f"localparam ITCH_{source.upper()}_OFFSET = {header_offsets[source][0]};")
+    lines += [
+        "",
         "// Byte offset (from the type byte) of each message field the decoder reads.",
     ]
-    wanted = {"stock_locate", "timestamp"}
     for mtype, sources in _SOURCES.items():
-        for source in sorted(set(sources.values()) | wanted):
+        for source in sorted(set(sources.values()) | set(header_fields)):
             off, _ = itch.field_offsets(mtype)[source]
             lines.append(f"localparam ITCH_{mtype}_{source.upper()}_OFFSET = {off};")
     lines += [

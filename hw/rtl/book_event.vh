@@ -24,6 +24,10 @@ localparam REC_PRICE_WIDTH = 32;  // A/F/U: price; C: execution price (1/10 000 
 
 localparam ITCH_MAX_MESSAGE_LENGTH = 50;
 
+// Byte offset (from the type byte) of the header fields the decoder reads, the same in every type.
+localparam ITCH_STOCK_LOCATE_OFFSET = 1;
+localparam ITCH_TIMESTAMP_OFFSET = 5;
+
 // Byte offset (from the type byte) of each message field the decoder reads.
 localparam ITCH_A_ORDER_REF_OFFSET = 11;
 localparam ITCH_A_PRICE_OFFSET = 32;

@@ -121,7 +121,7 @@ axil_split #(
 
 // ---- feed handler ----
 
-wire [335:0] event_tdata;
+wire [BOOK_EVENT_WIDTH-1:0] event_tdata;
 wire event_tvalid, event_tready, event_tlast;
 
 feed_handler #(.DATA_WIDTH(DATA_WIDTH), .KEEP_WIDTH(KEEP_WIDTH)) feed_handler_inst (

@@ -129,8 +129,8 @@ always @(posedge clk) begin
         m_axis_tvalid <= 1'b1;
         m_axis_tdata <= 0;
         m_axis_tdata[REC_KIND_LSB +: REC_KIND_WIDTH] <= msg_type;
-        m_axis_tdata[REC_STOCK_LOCATE_LSB +: REC_STOCK_LOCATE_WIDTH] <= field(s_msg_tdata, 1, 2);
-        m_axis_tdata[REC_TIMESTAMP_LSB +: REC_TIMESTAMP_WIDTH] <= field(s_msg_tdata, 5, 6);
+        m_axis_tdata[REC_STOCK_LOCATE_LSB +: REC_STOCK_LOCATE_WIDTH] <= field(s_msg_tdata, ITCH_STOCK_LOCATE_OFFSET, 2);
+        m_axis_tdata[REC_TIMESTAMP_LSB +: REC_TIMESTAMP_WIDTH] <= field(s_msg_tdata, ITCH_TIMESTAMP_OFFSET, 6);
         m_axis_tdata[REC_SEQ_LSB +: REC_SEQ_WIDTH] <= s_msg_tuser;
         m_axis_tdata[REC_ORDER_REF_LSB +: REC_ORDER_REF_WIDTH] <= order_ref;
         m_axis_tdata[REC_NEW_ORDER_REF_LSB +: REC_NEW_ORDER_REF_WIDTH] <= new_order_ref;

@@ -90,6 +90,12 @@ localparam CACHE_BITS = TOP_N * BBO_LEVEL_WIDTH;  // price_levels' resp_levels
 // the record's depth part; one spare bit keeps the vector legal when DEPTH_OUT = 0
 localparam DEPTH_BITS = DEPTH_OUT * BBO_LEVEL_WIDTH + 1;
 localparam [TOP_N-1:0] DEPTH_MASK = (1 << DEPTH_OUT) - 1;  // the cached levels the output carries
+// bbo_ram holds, per symbol, the record's quote fields (bid_price to ask_size) as the record lays
+// them out; QUOTE_<FIELD> is a field's offset in that word
+localparam QUOTE_LSB = BBO_BID_PRICE_LSB;
+localparam QUOTE_WIDTH = BBO_ASK_SIZE_LSB + BBO_ASK_SIZE_WIDTH - QUOTE_LSB;
+localparam QUOTE_BID_PRICE = BBO_BID_PRICE_LSB - QUOTE_LSB, QUOTE_ASK_PRICE = BBO_ASK_PRICE_LSB - QUOTE_LSB,
+           QUOTE_BID_SIZE = BBO_BID_SIZE_LSB - QUOTE_LSB, QUOTE_ASK_SIZE = BBO_ASK_SIZE_LSB - QUOTE_LSB;
 
 initial begin
     if (RECORD_WIDTH != BOOK_EVENT_WIDTH || OUT_WIDTH != BBO_UPDATE_WIDTH + DEPTH_OUT * BBO_LEVEL_WIDTH) begin
@@ -99,6 +105,27 @@ initial begin
     end
     if (DEPTH_OUT < 0 || DEPTH_OUT > TOP_N) begin
         $error("order_book: DEPTH_OUT must be in 0..TOP_N");
+        $finish;
+    end
+    if (BBO_LEVEL_PRICE_LSB != 0 || BBO_LEVEL_PRICE_WIDTH != 32 || BBO_LEVEL_SIZE_LSB != BBO_LEVEL_PRICE_WIDTH
+            || BBO_LEVEL_ORDERS_LSB != BBO_LEVEL_SIZE_LSB + BBO_LEVEL_SIZE_WIDTH) begin
+        $error("order_book: a depth level of bbo_update.vh must be price_levels' {count, shares, price}");
+        $finish;
+    end
+    // bbo_next, bbo_record and symbol_record below concatenate fields in the order of
+    // bbo_update.vh, some taken whole from book_event.vh
+    if (BBO_KIND_LSB != 0 || BBO_FLAGS_LSB != BBO_KIND_LSB + BBO_KIND_WIDTH
+            || BBO_STOCK_LOCATE_LSB != BBO_FLAGS_LSB + BBO_FLAGS_WIDTH
+            || BBO_TIMESTAMP_LSB != BBO_STOCK_LOCATE_LSB + BBO_STOCK_LOCATE_WIDTH
+            || BBO_SEQ_LSB != BBO_TIMESTAMP_LSB + BBO_TIMESTAMP_WIDTH
+            || BBO_BID_PRICE_LSB != BBO_SEQ_LSB + BBO_SEQ_WIDTH
+            || BBO_ASK_PRICE_LSB != BBO_BID_PRICE_LSB + BBO_BID_PRICE_WIDTH
+            || BBO_BID_SIZE_LSB != BBO_ASK_PRICE_LSB + BBO_ASK_PRICE_WIDTH
+            || BBO_ASK_SIZE_LSB != BBO_BID_SIZE_LSB + BBO_BID_SIZE_WIDTH
+            || BBO_UPDATE_WIDTH != BBO_ASK_SIZE_LSB + BBO_ASK_SIZE_WIDTH
+            || BBO_STOCK_LOCATE_WIDTH != REC_STOCK_LOCATE_WIDTH || BBO_TIMESTAMP_WIDTH != REC_TIMESTAMP_WIDTH
+            || BBO_SEQ_WIDTH != REC_SEQ_WIDTH || BBO_BID_SIZE_WIDTH != REC_NEW_ORDER_REF_WIDTH) begin
+        $error("order_book: the fields of bbo_update.vh are not in the order the records are built in");
         $finish;
     end
     if (MAX_SYMBOLS < 64 || MAX_SYMBOLS > 65536 || (MAX_SYMBOLS & (MAX_SYMBOLS - 1)) != 0) begin
@@ -111,27 +138,29 @@ assign m_axis_tlast = 1'b1;
 
 // ---- the event's fields ----
 
-wire [7:0]  in_kind   = s_axis_tdata[REC_KIND_LSB +: 8];
-wire [15:0] in_locate = s_axis_tdata[REC_STOCK_LOCATE_LSB +: 16];
-wire [63:0] in_ref    = s_axis_tdata[REC_ORDER_REF_LSB +: 64];
+wire [REC_KIND_WIDTH-1:0]         in_kind   = s_axis_tdata[REC_KIND_LSB +: REC_KIND_WIDTH];
+wire [REC_STOCK_LOCATE_WIDTH-1:0] in_locate = s_axis_tdata[REC_STOCK_LOCATE_LSB +: REC_STOCK_LOCATE_WIDTH];
+wire [REC_ORDER_REF_WIDTH-1:0]    in_ref    = s_axis_tdata[REC_ORDER_REF_LSB +: REC_ORDER_REF_WIDTH];
 wire in_add    = in_kind == "A" || in_kind == "F";
 wire in_change = in_kind == "E" || in_kind == "C" || in_kind == "X" || in_kind == "D" || in_kind == "U";
 wire in_range  = in_locate < MAX_SYMBOLS;
 
-reg [7:0]  ev_kind;
-reg [47:0] ev_timestamp;
-reg [63:0] ev_seq, ev_new_ref;
-reg [31:0] ev_shares, ev_price;
+reg [REC_KIND_WIDTH-1:0]          ev_kind;
+reg [REC_TIMESTAMP_WIDTH-1:0]     ev_timestamp;
+reg [REC_SEQ_WIDTH-1:0]           ev_seq;
+reg [REC_NEW_ORDER_REF_WIDTH-1:0] ev_new_ref;
+reg [REC_SHARES_WIDTH-1:0]        ev_shares;
+reg [REC_PRICE_WIDTH-1:0]         ev_price;
 reg        ev_sell;  // side of the order being added (A/F: the event's; U: the original's)
 reg [LOCATE_WIDTH-1:0] ev_locate;  // locate whose book changes
 
 // ---- per-symbol memories ----
 
-reg [191:0] bbo_ram    [0:MAX_SYMBOLS-1];  // {ask_size, bid_size, ask_price, bid_price}
-reg [31:0]  stale_ram  [0:MAX_SYMBOLS/32-1];
-reg [63:0]  symbol_ram [0:MAX_SYMBOLS-1];
-reg [191:0] bbo_rd;
-reg [31:0]  stale_rd;
+reg [QUOTE_WIDTH-1:0] bbo_ram    [0:MAX_SYMBOLS-1];
+reg [31:0]            stale_ram  [0:MAX_SYMBOLS/32-1];
+reg [63:0]            symbol_ram [0:MAX_SYMBOLS-1];
+reg [QUOTE_WIDTH-1:0] bbo_rd;
+reg [31:0]            stale_rd;
 
 // CSR read ports; the engine's ports are below, after the state machine's signals.
 always @(posedge clk) begin
@@ -199,7 +228,8 @@ order_store #(
 );
 
 price_levels #(
-    .MAX_SYMBOLS(MAX_SYMBOLS), .LEVELS(LEVELS), .TOP_N(TOP_N), .SIZE_WIDTH(64), .COUNT_WIDTH(32),
+    .MAX_SYMBOLS(MAX_SYMBOLS), .LEVELS(LEVELS), .TOP_N(TOP_N),
+    .SIZE_WIDTH(BBO_LEVEL_SIZE_WIDTH), .COUNT_WIDTH(BBO_LEVEL_ORDERS_WIDTH),
     .ULTRA_RAM(ULTRA_RAM)
 ) price_levels_inst (
     .clk(clk), .rst(rst),
@@ -242,9 +272,12 @@ wire        depth_changed_now = !lv_resp_valid ? depth_changed
 wire [DEPTH_BITS-1:0] depth_levels_now = lv_resp_valid ? lv_levels : depth_levels;
 wire depth_emit = DEPTH_OUT != 0 && depth_changed_now;
 
-wire [191:0] bbo_next = !touched_now ? bbo_rd
-                      : ev_sell ? {top_shares_now, bbo_rd[127:64], top_price_now, bbo_rd[31:0]}
-                      : {bbo_rd[191:128], top_shares_now, bbo_rd[63:32], top_price_now};
+// the symbol's quote after the event: the side it touched gets that side's new best level
+wire [QUOTE_WIDTH-1:0] bbo_next = !touched_now ? bbo_rd
+    : ev_sell ? {top_shares_now, bbo_rd[QUOTE_BID_SIZE +: BBO_BID_SIZE_WIDTH],
+                 top_price_now, bbo_rd[QUOTE_BID_PRICE +: BBO_BID_PRICE_WIDTH]}
+    : {bbo_rd[QUOTE_ASK_SIZE +: BBO_ASK_SIZE_WIDTH], top_shares_now,
+       bbo_rd[QUOTE_ASK_PRICE +: BBO_ASK_PRICE_WIDTH], top_price_now};
 wire was_stale = stale_rd[ev_locate[4:0]];
 wire bbo_changed = bbo_next != bbo_rd;
 wire became_stale = stale_new_now && !was_stale;
@@ -252,17 +285,18 @@ wire [7:0] depth_flags = !depth_emit ? 8'h00
                        : BBO_FLAG_DEPTH | (ev_sell ? BBO_FLAG_ASK : 8'h00)
                          | (bbo_changed ? 8'h00 : BBO_FLAG_DEPTH_ONLY);
 
-// {depth, BBO fields} cut to OUT_WIDTH: the spare bit of depth_levels falls off
+// {depth, BBO fields from ask_size down to kind} cut to OUT_WIDTH: the spare bit of depth_levels falls off
 wire [OUT_WIDTH-1:0] bbo_record = {
     depth_emit ? depth_levels_now : {DEPTH_BITS{1'b0}},
-    bbo_next[191:128], bbo_next[127:64], bbo_next[63:32], bbo_next[31:0],
-    ev_seq, ev_timestamp, {{16-LOCATE_WIDTH{1'b0}}, ev_locate},
+    bbo_next, ev_seq, ev_timestamp, {{BBO_STOCK_LOCATE_WIDTH-LOCATE_WIDTH{1'b0}}, ev_locate},
     ((was_stale || stale_new_now) ? BBO_FLAG_STALE : 8'h00) | depth_flags, BBO_KIND_BBO
 };
 wire [OUT_WIDTH-1:0] symbol_record = {
-    {DEPTH_BITS{1'b0}}, 64'd0, s_axis_tdata[REC_NEW_ORDER_REF_LSB +: 64], 32'd0, 32'd0,
-    s_axis_tdata[REC_SEQ_LSB +: 64], s_axis_tdata[REC_TIMESTAMP_LSB +: 48], in_locate,
-    8'h00, BBO_KIND_SYMBOL
+    {DEPTH_BITS{1'b0}}, {BBO_ASK_SIZE_WIDTH{1'b0}},
+    s_axis_tdata[REC_NEW_ORDER_REF_LSB +: REC_NEW_ORDER_REF_WIDTH],  // bid_size: the symbol name
+    {BBO_ASK_PRICE_WIDTH{1'b0}}, {BBO_BID_PRICE_WIDTH{1'b0}},
+    s_axis_tdata[REC_SEQ_LSB +: REC_SEQ_WIDTH], s_axis_tdata[REC_TIMESTAMP_LSB +: REC_TIMESTAMP_WIDTH], in_locate,
+    {BBO_FLAGS_WIDTH{1'b0}}, BBO_KIND_SYMBOL
 };
 
 reg [OUT_WIDTH-1:0] pending;
@@ -279,7 +313,7 @@ wire symbol_event = accept_event && in_kind == "R" && in_range;
 
 wire                    bbo_we    = clear_sweep || (deciding && bbo_changed);
 wire [LOCATE_WIDTH-1:0] bbo_waddr = clear_sweep ? clear_index[LOCATE_WIDTH-1:0] : ev_locate;
-wire [191:0]            bbo_wdata = clear_sweep ? 192'd0 : bbo_next;
+wire [QUOTE_WIDTH-1:0]  bbo_wdata = clear_sweep ? {QUOTE_WIDTH{1'b0}} : bbo_next;
 wire                    bbo_re    = state == S_IDLE || ref_found;
 wire [LOCATE_WIDTH-1:0] bbo_raddr = state == S_IDLE ? in_locate[LOCATE_WIDTH-1:0] : found_locate;
 
@@ -298,7 +332,8 @@ wire [LOCATE_WIDTH-6:0] stale_raddr = state != S_IDLE ? found_locate[LOCATE_WIDT
 wire                    symbol_we    = clear_sweep || symbol_event;
 wire [LOCATE_WIDTH-1:0] symbol_waddr = clear_sweep ? clear_index[LOCATE_WIDTH-1:0]
                                                    : in_locate[LOCATE_WIDTH-1:0];
-wire [63:0]             symbol_wdata = clear_sweep ? 64'd0 : s_axis_tdata[REC_NEW_ORDER_REF_LSB +: 64];
+wire [63:0]             symbol_wdata = clear_sweep ? 64'd0
+                                     : s_axis_tdata[REC_NEW_ORDER_REF_LSB +: REC_NEW_ORDER_REF_WIDTH];
 
 always @(posedge clk) begin
     if (bbo_we)
@@ -347,12 +382,12 @@ always @(posedge clk) begin
         stale_new <= 1'b0;
         depth_changed <= 1'b0;
         ev_kind <= in_kind;
-        ev_timestamp <= s_axis_tdata[REC_TIMESTAMP_LSB +: 48];
-        ev_seq <= s_axis_tdata[REC_SEQ_LSB +: 64];
-        ev_new_ref <= s_axis_tdata[REC_NEW_ORDER_REF_LSB +: 64];
-        ev_shares <= s_axis_tdata[REC_SHARES_LSB +: 32];
-        ev_price <= s_axis_tdata[REC_PRICE_LSB +: 32];
-        ev_sell <= s_axis_tdata[REC_SIDE_LSB +: 8] == "S";
+        ev_timestamp <= s_axis_tdata[REC_TIMESTAMP_LSB +: REC_TIMESTAMP_WIDTH];
+        ev_seq <= s_axis_tdata[REC_SEQ_LSB +: REC_SEQ_WIDTH];
+        ev_new_ref <= s_axis_tdata[REC_NEW_ORDER_REF_LSB +: REC_NEW_ORDER_REF_WIDTH];
+        ev_shares <= s_axis_tdata[REC_SHARES_LSB +: REC_SHARES_WIDTH];
+        ev_price <= s_axis_tdata[REC_PRICE_LSB +: REC_PRICE_WIDTH];
+        ev_sell <= s_axis_tdata[REC_SIDE_LSB +: REC_SIDE_WIDTH] == "S";
         ev_locate <= in_locate[LOCATE_WIDTH-1:0];
         if (stale_clear_valid) begin
             state <= S_STALE_CLEAR;

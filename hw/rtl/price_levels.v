@@ -66,14 +66,16 @@ localparam SLOT_WIDTH = $clog2(LEVELS);
 localparam BOOKS = 2 * MAX_SYMBOLS;
 localparam NL_WIDTH = SLOT_WIDTH + 1;
 localparam NC_WIDTH = $clog2(TOP_N + 1);
-localparam LEVEL_WIDTH = 32 + SIZE_WIDTH + COUNT_WIDTH;  // {count, shares, price}
+localparam PRICE_WIDTH = 32;
+localparam LEVEL_WIDTH = PRICE_WIDTH + SIZE_WIDTH + COUNT_WIDTH;  // {count, shares, price}
 localparam CE_WIDTH = SLOT_WIDTH + LEVEL_WIDTH;           // {slot, count, shares, price}
 localparam HEAD_WIDTH = TOP_N * CE_WIDTH + NC_WIDTH + NL_WIDTH + LEVELS;
 localparam NL_LSB = LEVELS;
 localparam NC_LSB = LEVELS + NL_WIDTH;
 localparam CACHE_LSB = NC_LSB + NC_WIDTH;
-localparam SHARES_LSB = 32;
-localparam COUNT_LSB = 32 + SIZE_WIDTH;
+localparam PRICE_LSB = 0;
+localparam SHARES_LSB = PRICE_WIDTH;
+localparam COUNT_LSB = PRICE_WIDTH + SIZE_WIDTH;
 localparam SLOT_LSB = LEVEL_WIDTH;
 
 initial begin
@@ -163,13 +165,13 @@ always @* begin
     // encoder, not a chain of TOP_N adders counting them.
     insert_pos = TOP_N;
     for (i = TOP_N - 1; i >= 0; i = i - 1) begin
-        if (i < ncached && (op_add ? cache[i*CE_WIDTH +: 32] == op_price
+        if (i < ncached && (op_add ? cache[i*CE_WIDTH + PRICE_LSB +: PRICE_WIDTH] == op_price
                                    : cache[i*CE_WIDTH + SLOT_LSB +: SLOT_WIDTH] == op_slot)) begin
             hit = 1'b1;
             hit_index = i;
             hit_entry = cache[i*CE_WIDTH +: CE_WIDTH];
         end
-        if (!(i < ncached && better(op_sell, cache[i*CE_WIDTH +: 32], op_price)))
+        if (!(i < ncached && better(op_sell, cache[i*CE_WIDTH + PRICE_LSB +: PRICE_WIDTH], op_price)))
             insert_pos = i;
     end
 
@@ -252,9 +254,10 @@ end
 
 // ---- scan step: the level that arrived this cycle ----
 
-wire scan_match = scan_rd_valid && scan_find && level_rd[31:0] == op_price;
+wire scan_match = scan_rd_valid && scan_find && level_rd[PRICE_LSB +: PRICE_WIDTH] == op_price;
 wire scan_better = scan_rd_valid && !scan_find
-                   && (!best_valid || better(op_sell, level_rd[31:0], best[31:0]));
+                   && (!best_valid || better(op_sell, level_rd[PRICE_LSB +: PRICE_WIDTH],
+                                             best[PRICE_LSB +: PRICE_WIDTH]));
 wire scan_done = scan_match || (scan_pending == 0 && !scan_rd_valid);
 
 wire [LEVELS-1:0]        work_bitmap  = head_work[LEVELS-1:0];
@@ -391,7 +394,7 @@ always @(posedge clk) begin
             resp_ok <= add_ok;
             resp_slot <= level_slot;
             resp_top_valid <= ncached_next != 0;
-            resp_top_price <= ncached_next != 0 ? top_next[31:0] : 32'd0;
+            resp_top_price <= ncached_next != 0 ? top_next[PRICE_LSB +: PRICE_WIDTH] : 32'd0;
             resp_top_shares <= ncached_next != 0 ? top_next[SHARES_LSB +: SIZE_WIDTH] : {SIZE_WIDTH{1'b0}};
             resp_levels <= levels_decide;
             resp_levels_changed <= levels_differ(levels_decide, levels_before);
@@ -414,7 +417,7 @@ always @(posedge clk) begin
             resp_slot <= scan_match ? scan_rd_slot : work_free;
             // a scan never empties the cache: the side has more levels than TOP_N
             resp_top_valid <= 1'b1;
-            resp_top_price <= top_final[31:0];
+            resp_top_price <= top_final[PRICE_LSB +: PRICE_WIDTH];
             resp_top_shares <= top_final[SHARES_LSB +: SIZE_WIDTH];
             // head_rd still holds the head from before the request
             resp_levels <= levels_scan;
