@@ -35,9 +35,8 @@ from numba import njit
 from tickaccel.kernels.columns import Depth, Quotes, Trades
 from tickaccel.kernels.reference import EMA_MIN_WEIGHT, EMPTY_ASK, LN2
 from tickaccel.kernels.spec import QUOTE_KINDS, SignalSpec
-from tickaccel.schema.units import PRICE_SCALE
+from tickaccel.schema.units import BASIS_POINTS, PRICE_SCALE
 
-BASIS_POINTS = 10_000  # per unit of relative spread
 SMALL = 2.0 ** -7  # below it, a few series terms are as exact as libm's log1p / expm1
 
 # A symbol's previous row, for the recurrences.

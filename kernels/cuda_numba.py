@@ -15,7 +15,7 @@ from numba import cuda, float64, int64
 
 from tickaccel.kernels.device import DeviceKernels
 from tickaccel.kernels.device_source import SCAN_BLOCK as GPU_SCAN_BLOCK, SCAN_ITEMS as GPU_SCAN_ITEMS
-from tickaccel.schema.units import PRICE_SCALE
+from tickaccel.schema.units import BASIS_POINTS, PRICE_SCALE
 
 
 def simulated() -> bool:
@@ -103,7 +103,7 @@ def rows(n, G, n_h, locg, bid, ask, bsz, asz, halo_ofi, pbid, pask, pbsz, pasz, 
     if mask & 2:
         spread[i] = (a - b) / PRICE_SCALE if both else math.nan
     if mask & 4:
-        bps[i] = 20000.0 * (a - b) / (b + a) if both else math.nan
+        bps[i] = 2.0 * BASIS_POINTS * (a - b) / (b + a) if both else math.nan
     if mask & 8:
         micro[i] = (b * qa + a * qb) / (qb + qa) / PRICE_SCALE if sized else math.nan
     if mask & 16:

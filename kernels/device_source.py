@@ -8,7 +8,7 @@ each group scanning one tile of SCAN_TILE consecutive rows (see `tile_scan`).
 """
 from __future__ import annotations
 
-from tickaccel.schema.units import PRICE_SCALE
+from tickaccel.schema.units import BASIS_POINTS, PRICE_SCALE
 
 SCAN_BLOCK = 256  # work items per group, for every kernel
 SCAN_ITEMS = 5  # rows each work item scans in sequence: odd, so local-memory reads avoid bank conflicts
@@ -100,7 +100,7 @@ KERNEL void rows(i64 n, GLOBAL const i64 *G, i64 n_h, GLOBAL const int *locg,
     int both = ub > 0 && ua > 0, sized = both && qb + qa > 0;
     if (mask & OUT_MID) mid[i] = both ? (b + a) / (2 * PRICE_SCALE) : NAN_F64;
     if (mask & OUT_SPREAD) spread[i] = both ? (a - b) / PRICE_SCALE : NAN_F64;
-    if (mask & OUT_BPS) bps[i] = both ? 20000.0 * (a - b) / (b + a) : NAN_F64;
+    if (mask & OUT_BPS) bps[i] = both ? 2.0 * BASIS_POINTS * (a - b) / (b + a) : NAN_F64;
     if (mask & OUT_MICRO) micro[i] = sized ? (b * qa + a * qb) / (qb + qa) / PRICE_SCALE : NAN_F64;
     if (mask & OUT_IMB) imb[i] = sized ? (qb - qa) / (qb + qa) : NAN_F64;
     if (mask & (OUT_OFI | OUT_OFI_GROUPED)) {
@@ -421,6 +421,7 @@ KERNEL void window_dd(i64 n, GLOBAL const i64 *G, i64 n_h, GLOBAL const i64 *sta
 }
 """
 
-# PRICE_SCALE as a double literal, so that prices divide in floating point as in the Python kernels
+# The scales as double literals, so that prices divide in floating point as in the Python kernels
 SOURCE = (f"#define SCAN_BLOCK {SCAN_BLOCK}\n#define SCAN_ITEMS {SCAN_ITEMS}\n"
-          f"#define PRICE_SCALE {float(PRICE_SCALE)!r}\n" + _BODY)
+          f"#define PRICE_SCALE {float(PRICE_SCALE)!r}\n#define BASIS_POINTS {float(BASIS_POINTS)!r}\n"
+          + _BODY)

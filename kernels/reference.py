@@ -33,7 +33,7 @@ import numpy as np
 
 from tickaccel.kernels.columns import Depth, Quotes, Trades
 from tickaccel.kernels.spec import Signal, SignalSpec
-from tickaccel.schema.units import PRICE_SCALE
+from tickaccel.schema.units import BASIS_POINTS, PRICE_SCALE
 
 EMA_MIN_WEIGHT = 2.0 ** -900
 LN2 = math.log(2.0)
@@ -50,7 +50,7 @@ def quote_signals(q: Quotes) -> dict[str, np.ndarray]:
         return {
             "mid": np.where(both, (bid + ask) / (2 * PRICE_SCALE), np.nan),
             "spread": np.where(both, (ask - bid) / PRICE_SCALE, np.nan),
-            "spread_bps": np.where(both, 20000.0 * (ask - bid) / (bid + ask), np.nan),
+            "spread_bps": np.where(both, 2.0 * BASIS_POINTS * (ask - bid) / (bid + ask), np.nan),
             "microprice": np.where(sized, (bid * asz + ask * bsz) / (bsz + asz) / PRICE_SCALE, np.nan),
             "imbalance": np.where(sized, (bsz - asz) / (bsz + asz), np.nan),
         }

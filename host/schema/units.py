@@ -6,4 +6,5 @@ by `PRICE_SCALE`.
 
 PRICE_SCALE = 10_000  # ITCH Price(4) units per dollar
 MWCB_PRICE_SCALE = 100_000_000  # ITCH Price(8) units per dollar (MWCB decline levels only)
+BASIS_POINTS = 10_000  # per unit of a relative quantity (spread over mid)
 NS_PER_SECOND = 1_000_000_000  # ITCH timestamps are ns after midnight
