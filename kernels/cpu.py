@@ -35,6 +35,7 @@ from numba import njit
 from tickaccel.kernels.columns import Depth, Quotes, Trades
 from tickaccel.kernels.reference import EMA_MIN_WEIGHT, EMPTY_ASK, LN2
 from tickaccel.kernels.spec import QUOTE_KINDS, SignalSpec
+from tickaccel.kernels.terms import ofi_term
 from tickaccel.schema.units import BASIS_POINTS, PRICE_SCALE
 
 SMALL = 2.0 ** -7  # below it, a few series terms are as exact as libm's log1p / expm1
@@ -100,25 +101,7 @@ class _State(NamedTuple):
     row_r2: np.ndarray
 
 
-@njit(cache=True)
-def _ofi(bid, ask, bsz, asz, pbid, pask, pbsz, pasz):
-    """Order-flow imbalance of a row (bid, ask, sizes) against its symbol's previous row (p...)."""
-    bq = bsz if bid > 0 else 0
-    ap = ask if ask > 0 else EMPTY_ASK
-    aq = asz if ask > 0 else 0
-    pbq = pbsz if pbid > 0 else 0
-    pap = pask if pask > 0 else EMPTY_ASK
-    paq = pasz if pask > 0 else 0
-    e = 0
-    if bid >= pbid:
-        e += bq
-    if bid <= pbid:
-        e -= pbq
-    if ap <= pap:
-        e -= aq
-    if ap >= pap:
-        e += paq
-    return e
+_ofi = njit(cache=True)(ofi_term)
 
 
 @njit(cache=True)

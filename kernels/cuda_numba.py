@@ -13,7 +13,9 @@ import os
 import numpy as np
 from numba import cuda, float64, int64
 
+from tickaccel.kernels import terms
 from tickaccel.kernels.device import DeviceKernels
+from tickaccel.kernels.reference import EMA_MIN_WEIGHT, LN2
 from tickaccel.kernels.device_source import SCAN_BLOCK as GPU_SCAN_BLOCK, SCAN_ITEMS as GPU_SCAN_ITEMS
 from tickaccel.schema.units import BASIS_POINTS, PRICE_SCALE
 
@@ -26,9 +28,6 @@ def simulated() -> bool:
 # GPU thread, so it gets small groups.
 SCAN_BLOCK, SCAN_ITEMS = (16, 3) if simulated() else (GPU_SCAN_BLOCK, GPU_SCAN_ITEMS)
 SCAN_TILE = SCAN_BLOCK * SCAN_ITEMS
-LN2 = math.log(2.0)
-EMA_MIN_WEIGHT = 2.0 ** -900
-EMPTY_ASK = 1 << 32
 
 
 def on_real_gpu() -> bool:
@@ -48,24 +47,8 @@ def unavailable_reason() -> str | None:
     return "numba sees no CUDA GPU (NUMBA_ENABLE_CUDASIM=1 runs these kernels on its simulator)"
 
 
-@cuda.jit(device=True)
-def ofi_term(bid, ask, bsz, asz, pbid, pask, pbsz, pasz):
-    bq = bsz if bid > 0 else 0
-    ap = ask if ask > 0 else EMPTY_ASK
-    aq = asz if ask > 0 else 0
-    pbq = pbsz if pbid > 0 else 0
-    pap = pask if pask > 0 else EMPTY_ASK
-    paq = pasz if pask > 0 else 0
-    e = 0
-    if bid >= pbid:
-        e += bq
-    if bid <= pbid:
-        e -= pbq
-    if ap <= pap:
-        e -= aq
-    if ap >= pap:
-        e += paq
-    return e
+ofi_term = cuda.jit(device=True)(terms.ofi_term)
+
 
 @cuda.jit(device=True)
 def is_head(G, n_h, locg, k):
