@@ -33,7 +33,7 @@ import numpy as np
 from numba import njit
 
 from tickaccel.kernels.columns import Depth, Quotes, Trades
-from tickaccel.kernels.reference import EMA_MIN_WEIGHT, EMPTY_ASK, LN2
+from tickaccel.kernels.reference import EMA_MIN_WEIGHT, LN2
 from tickaccel.kernels.spec import QUOTE_KINDS, SignalSpec
 from tickaccel.kernels.terms import ofi_term
 from tickaccel.schema.units import BASIS_POINTS, PRICE_SCALE

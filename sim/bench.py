@@ -43,6 +43,15 @@ def pauses(seed: int, fraction: float):
     return (rng.random() < fraction for _ in itertools.count())
 
 
+def random_stalls(source, sink) -> None:
+    """Random idle cycles on `source` with TB_IDLE=1 and backpressure on `sink` with TB_BACKPRESSURE=1, seeded by TB_SEED."""
+    seed = int(setting("TB_SEED", "1"))
+    if setting("TB_IDLE", "0") == "1":
+        source.set_pause_generator(pauses(seed, 0.3))
+    if setting("TB_BACKPRESSURE", "0") == "1":
+        sink.set_pause_generator(pauses(seed + 1, 0.5))
+
+
 def offset_frame(data: bytes, lead: int, error: bool = False, tail: int = 0) -> AxiStreamFrame:
     """``data`` behind ``lead`` null lanes (as the filter sends a payload), then ``tail`` junk bytes."""
     keep = [0] * lead + [1] * (len(data) + tail)

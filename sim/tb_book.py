@@ -8,10 +8,8 @@ TB_OUTPUT (a path: write the records received there, as `bbo_records.to_bytes`).
 """
 from __future__ import annotations
 
-import itertools
 import json
 import os
-import random
 from pathlib import Path
 
 import cocotb
@@ -20,13 +18,9 @@ from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 from tickaccel.schema import bbo_records, records
 from tickaccel.sim import book_model
+from tickaccel.sim.bench import random_stalls
 
 CLOCK_NS = 4.0  # 250 MHz
-
-
-def _pauses(seed: int, fraction: float):
-    rng = random.Random(seed)
-    return (rng.random() < fraction for _ in itertools.count())
 
 
 class BookBench:
@@ -86,11 +80,7 @@ async def test_events_match_model(dut):
     """Every output record equals the model's, in order, under random idle cycles and backpressure."""
     words, params = book_model.read_stimulus(os.environ["TB_STIMULUS"])
     bench = BookBench(dut, params.depth_out)
-    seed = int(os.environ.get("TB_SEED", "1"))
-    if os.environ.get("TB_IDLE") == "1":
-        bench.source.set_pause_generator(_pauses(seed, 0.3))
-    if os.environ.get("TB_BACKPRESSURE") == "1":
-        bench.sink.set_pause_generator(_pauses(seed + 1, 0.5))
+    random_stalls(bench.source, bench.sink)
     await bench.reset()
     model = book_model.BookModel(params)
     want = model.run(words)

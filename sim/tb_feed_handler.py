@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import random
 
 import cocotb
 from cocotb.clock import Clock
@@ -22,23 +21,15 @@ from cocotbext.axi import (AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamFra
 
 from tickaccel.schema import csr, records
 from tickaccel.sim import model
+from tickaccel.sim.bench import random_stalls, setting
 
 CLOCK_NS = 6.4  # 156.25 MHz
-
-
-def _setting(name: str, default: str) -> str:
-    return os.environ.get(name, default)
-
-
-def _pauses(seed: int, fraction: float):
-    rng = random.Random(seed)
-    return (rng.random() < fraction for _ in itertools.count())
 
 
 class FeedHandlerBench:
     def __init__(self, dut) -> None:
         self.dut = dut
-        self.data_width = int(_setting("TB_DATA_WIDTH", "64"))
+        self.data_width = int(setting("TB_DATA_WIDTH", "64"))
         cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
         self.source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.clk, dut.rst)
         self.sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.clk, dut.rst)
@@ -97,11 +88,7 @@ def _describe(word: int) -> str:
 async def test_feed_matches_model(dut):
     """Every record and counter equals the host model's, in order, for the configured feed."""
     bench = FeedHandlerBench(dut)
-    seed = int(_setting("TB_SEED", "1"))
-    if _setting("TB_IDLE", "0") == "1":
-        bench.source.set_pause_generator(_pauses(seed, 0.3))
-    if _setting("TB_BACKPRESSURE", "0") == "1":
-        bench.sink.set_pause_generator(_pauses(seed + 1, 0.5))
+    random_stalls(bench.source, bench.sink)
     await bench.reset()
     await bench.configure()
 
@@ -123,7 +110,7 @@ async def test_feed_matches_model(dut):
             continue
         assert counters[name] == want, f"counter {name}: got {counters[name]}, want {want}"
     assert counters["frames_in"] == len(frames)
-    if _setting("TB_BACKPRESSURE", "0") == "1":
+    if setting("TB_BACKPRESSURE", "0") == "1":
         assert counters["stall_out"] > 0, "backpressure was asked for but never happened"
     assert bench.gaps == expected.gaps
     seq = await bench.axil.read_dword(csr.offset("expected_seq_lo"))
@@ -213,7 +200,7 @@ async def test_measure_throughput_and_latency(dut):
         "latency_max": max(latencies),
         "latency_mean": sum(latencies) / len(latencies),
     }
-    path = _setting("TB_MEASURE", "")
+    path = setting("TB_MEASURE", "")
     if path:
         with open(path, "w") as out:
             json.dump(result, out, indent=2)

@@ -9,10 +9,8 @@ and writes the output records, the counters and its progress to the job's files.
 """
 from __future__ import annotations
 
-import itertools
 import json
 import os
-import random
 from pathlib import Path
 
 import cocotb
@@ -31,15 +29,11 @@ from tickaccel.feed.framing import DEST_IP, DEST_PORT, ip_to_int
 from tickaccel.hw.params import BookParams
 from tickaccel.schema import bbo_records, book_csr, csr
 from tickaccel.sim import model
+from tickaccel.sim.bench import random_stalls
 from tickaccel.sim.book_model import BookModel
 from tickaccel.sim.job import ReplayJob
 
 CLOCK_NS = 6.4  # 156.25 MHz
-
-
-def _pauses(seed: int, fraction: float):
-    rng = random.Random(seed)
-    return (rng.random() < fraction for _ in itertools.count())
 
 
 class FeedToBookBench:
@@ -119,11 +113,7 @@ def _params() -> BookParams:
 async def test_feed_matches_book_model(dut):
     """Records, book counters, stale flags and symbol table equal the models' for a faulty feed."""
     bench = FeedToBookBench(dut)
-    seed = int(os.environ.get("TB_SEED", "1"))
-    if os.environ.get("TB_IDLE") == "1":
-        bench.source.set_pause_generator(_pauses(seed, 0.3))
-    if os.environ.get("TB_BACKPRESSURE") == "1":
-        bench.sink.set_pause_generator(_pauses(seed + 1, 0.5))
+    random_stalls(bench.source, bench.sink)
     await bench.reset()
     await bench.configure()
     frames = model.read_stimulus(os.environ["TB_STIMULUS"])
