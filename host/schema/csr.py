@@ -17,7 +17,7 @@ from pathlib import Path
 from tickaccel import hw
 
 from tickaccel.schema import itch
-from tickaccel.schema.generated import header_main
+from tickaccel.schema.generated import header_main, verilog_case_function
 
 
 @dataclass(frozen=True)
@@ -127,20 +127,12 @@ def verilog_header() -> str:
     lines += [
         "",
         "// Message type byte counted by counter k, 0 for the other counters.",
-        "function [7:0] counter_message_type;",
-        "    input integer index;",
-        "    begin",
-        "        case (index)",
     ]
-    for mtype, name in MESSAGE_COUNTER.items():
-        lines.append(f"            CNT_{name.upper()}: counter_message_type = 8'h{ord(mtype):02x};  // {mtype}")
-    lines += [
-        "            default: counter_message_type = 8'h00;",
-        "        endcase",
-        "    end",
-        "endfunction",
-        "",
-    ]
+    lines += verilog_case_function(
+        "counter_message_type", "[7:0]", "integer index",
+        ((f"CNT_{name.upper()}", f"8'h{ord(mtype):02x}", mtype) for mtype, name in MESSAGE_COUNTER.items()),
+        "8'h00")
+    lines.append("")
     return "\n".join(lines)
 
 

@@ -22,7 +22,7 @@ from tickaccel import hw
 
 from tickaccel.schema import itch
 from tickaccel.schema.bitfields import Field, RecordLayout
-from tickaccel.schema.generated import header_main
+from tickaccel.schema.generated import header_main, verilog_case_function
 
 # name, width in bits, what it holds
 RECORD_FIELDS: tuple[Field, ...] = (
@@ -139,32 +139,16 @@ def verilog_header() -> str:
     lines += [
         "",
         "// Length (type byte included) of each ITCH 5.0 message type; 0: unknown type.",
-        "function [7:0] itch_message_length;",
-        "    input [7:0] message_type;",
-        "    begin",
-        "        case (message_type)",
     ]
-    for mtype, length in itch.MESSAGE_LENGTHS.items():
-        lines.append(f"            8'h{ord(mtype):02x}: itch_message_length = 8'd{length};  // {mtype}")
-    lines += [
-        "            default: itch_message_length = 8'd0;",
-        "        endcase",
-        "    end",
-        "endfunction",
-        "",
-        "// 1 for the types that become a book event record.",
-        "function is_book_event_type;",
-        "    input [7:0] message_type;",
-        "    begin",
-        "        case (message_type)",
-        "            " + ", ".join(f"8'h{ord(t):02x}" for t in BOOK_EVENT_TYPES)
-        + f": is_book_event_type = 1'b1;  // {BOOK_EVENT_TYPES}",
-        "            default: is_book_event_type = 1'b0;",
-        "        endcase",
-        "    end",
-        "endfunction",
-        "",
-    ]
+    lines += verilog_case_function(
+        "itch_message_length", "[7:0]", "[7:0] message_type",
+        ((f"8'h{ord(mtype):02x}", f"8'd{length}", mtype) for mtype, length in itch.MESSAGE_LENGTHS.items()),
+        "8'd0")
+    lines += ["", "// 1 for the types that become a book event record."]
+    lines += verilog_case_function(
+        "is_book_event_type", "", "[7:0] message_type",
+        [(", ".join(f"8'h{ord(t):02x}" for t in BOOK_EVENT_TYPES), "1'b1", BOOK_EVENT_TYPES)], "1'b0")
+    lines.append("")
     return "\n".join(lines)
 
 
