@@ -201,3 +201,31 @@ def test_row_records_are_the_table_columns_less_the_symbol():
                 assert dtype == np.uint8, name
             else:
                 assert pa.from_numpy_dtype(dtype) == f.type, name
+
+
+def test_depth_rows_fill_before_the_others_and_still_match_the_oracle(monkeypatch):
+    # A budget of 16 rows at depth 2, so the depth table is handed out on its own, mid-chunk.
+    monkeypatch.setattr("tickaccel.book.fast.DEPTH_CELL_BUDGET", 16 * 2 * 2)
+    fast = FastBook(depth=2, trades=True)
+    assert fast.depth_row_capacity == 16
+    data = binaryfile(random_messages(3, 2_000, n_symbols=3))
+    assert_same(OracleBook(depth=2, trades=True), fast, split(data, 1 << 12))
+
+
+def test_depth_memory_is_bounded_by_the_cell_budget_not_by_depth():
+    from tickaccel.book.fast import DEPTH_CELL_BUDGET, OUTPUT_ROWS
+    from tickaccel.book.oracle import MAX_DEPTH
+
+    assert FastBook(depth=5).depth_row_capacity == OUTPUT_ROWS  # up to 5 levels, as before
+    deepest = FastBook(depth=MAX_DEPTH)
+    assert 0 < deepest.depth_row_capacity * 2 * MAX_DEPTH <= DEPTH_CELL_BUDGET
+    assert FastBook().depth_row_capacity == 0
+
+
+@pytest.mark.parametrize("make_book", [FastBook, OracleBook])
+@pytest.mark.parametrize("depth", [-1, 101, 100_000])
+def test_a_depth_outside_0_to_max_depth_is_refused(make_book, depth):
+    from tickaccel.errors import TickaccelError
+
+    with pytest.raises(TickaccelError, match="--depth must be 0 to 100"):
+        make_book(depth=depth)

@@ -5,19 +5,27 @@ module of its own (`tickaccel.batch.cpu`, `.sim`, `.fpga`, `.cluster`) that writ
 ``OUTDIR/bbo.parquet`` (and what else it can) and returns the summary it writes to
 ``OUTDIR/summary.json`` (`tickaccel.batch.summary`). `BACKENDS` names each with the
 options it takes, so `replay` refuses any other one with one clear error before a
-book, a simulation or a board is started.
+book, a simulation or a board is started; every feed and output folder is checked then
+too. Whatever fails after that, on any backend, still leaves ``summary.json`` saying
+what failed (`tickaccel.batch.summary.ReplayFailed`).
 """
 from __future__ import annotations
 
 import importlib
 import inspect
 import os
+import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tickaccel.errors import TickaccelError
+from tickaccel.batch.summary import (UNKNOWN_POSITION, ReplayFailed, ReplayInterrupted, replay_summary,
+                                     write_summary)
+from tickaccel.book.oracle import check_depth
+from tickaccel.errors import ErrorLog, TickaccelError
+from tickaccel.feed.source import feed_format
 from tickaccel.hw.params import BookParams
 
 if TYPE_CHECKING:  # the fpga driver is imported only by the fpga backend
@@ -26,6 +34,10 @@ if TYPE_CHECKING:  # the fpga driver is imported only by the fpga backend
 ENGINES = ("fast", "oracle")
 # The options that say what is written; a backend without one refuses them all in one message.
 OUTPUT_OPTIONS = ("engine", "depth", "trades", "symbols")
+
+# The files a replay (and `--signals` after it) may write into an output folder.
+OUTPUT_FILES = ("bbo.parquet", "depth.parquet", "trades.parquet", "signals.parquet", "summary.json")
+SYMBOL_LENGTH = 8  # ITCH stock symbols: at most 8 ASCII characters
 
 # progress(done, total or None when unknown): bytes read on cpu and cluster, frames sent on sim and fpga
 Progress = Callable[[int, "int | None"], None]
@@ -73,10 +85,15 @@ def replay(feed: str | os.PathLike | Sequence[str | os.PathLike], outdir: str | 
     board with `bitstream`, or on `device`, an open `tickaccel.fpga.FeedToBook`) or
     ``cluster`` (the fast book on Ray at `cluster`, ``local`` by default, with `workers`,
     sharded by file and symbol; `cluster` given with the cpu backend means this too).
-    depth: also write the top `depth` levels; trades: also write E, C, P and Q; symbols:
-    only rows of these. The cluster also takes a list of feeds, each written into
-    ``OUTDIR/<file name>/``. Raises `TickaccelError` for an option the backend does not
-    take, `BackendUnavailable` when what it needs is missing.
+    depth: also write the top `depth` levels (0 to `tickaccel.book.oracle.MAX_DEPTH`);
+    trades: also write E, C, P and Q; symbols: only rows of these. The cluster also takes
+    a list of feeds, each written into ``OUTDIR/<file name>/``.
+
+    Every option, feed and output folder is checked before any work starts: raises
+    `TickaccelError` for one that is unusable, `BackendUnavailable` when what the backend
+    needs is missing. Any other exception while replaying a usable feed leaves
+    ``OUTDIR/summary.json`` with what was done and a ``failed`` entry, and is raised as
+    `ReplayFailed` (a KeyboardInterrupt as `ReplayInterrupted`, a KeyboardInterrupt too).
     """
     if engine not in ENGINES:
         raise TickaccelError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
@@ -99,11 +116,82 @@ def replay(feed: str | os.PathLike | Sequence[str | os.PathLike], outdir: str | 
         raise TickaccelError(f"--{refused[0]} goes with {owner.switch}, not {chosen.switch}")
     if chosen.name != "cluster" and not isinstance(feed, (str, os.PathLike)):
         raise TickaccelError(f"backend {chosen.name!r} replays one feed at a time; the cluster takes several")
-    return chosen.run(feed, outdir, progress=progress, **given)
+    check_depth(depth)
+    if symbols is not None:
+        given["symbols"] = check_symbols(symbols)
+    feeds = [feed] if isinstance(feed, (str, os.PathLike)) else list(feed)
+    check_replay_paths(feeds, outdir)
+    started = time.perf_counter()
+    try:
+        return chosen.run(feed, outdir, progress=progress, **given)
+    except (TickaccelError, ReplayInterrupted):  # unusable input, missing backend, or summary written
+        raise
+    except (Exception, KeyboardInterrupt) as exc:
+        # A backend that kept counts wrote its summary and raised ReplayFailed; any other
+        # leaves one that says what failed, so every backend ends with a summary.json.
+        fmt = feed_format(feeds[0]) if len(feeds) == 1 else ""
+        errors = ErrorLog()
+        errors.add("replay_failed", UNKNOWN_POSITION)
+        summary = replay_summary(", ".join(os.fspath(f) for f in feeds), fmt, chosen.name,
+                                 message_counts={}, rows={}, outputs={},
+                                 elapsed=time.perf_counter() - started, errors=errors, failure=exc)
+        write_summary(Path(outdir), summary)
+        if isinstance(exc, KeyboardInterrupt):
+            raise ReplayInterrupted(summary, outdir) from exc
+        raise ReplayFailed(summary, outdir) from exc
 
 
 _DEFAULTS = {name: p.default for name, p in inspect.signature(replay).parameters.items()
              if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
+def check_symbols(symbols: Sequence[str]) -> list[str]:
+    """`symbols` without blanks and repeats, sorted; raises `TickaccelError` for one that no
+    ITCH feed can carry (not printable ASCII, or over `SYMBOL_LENGTH` characters) or none at all."""
+    names = sorted({s.strip() for s in symbols if s.strip()})
+    bad = [s for s in names if not (s.isascii() and s.isprintable()) or len(s) > SYMBOL_LENGTH]
+    if bad:
+        raise TickaccelError(f"ITCH symbols are 1 to {SYMBOL_LENGTH} ASCII characters: "
+                             f"{', '.join(ascii(s) for s in bad)}")
+    if not names:
+        raise TickaccelError("--symbols needs at least one symbol, e.g. --symbols AAPL,MSFT")
+    return names
+
+
+def check_replay_paths(feeds: Sequence[str | os.PathLike], outdir: str | os.PathLike) -> list[Path]:
+    """Check every feed and make every output folder before any replay starts; returns the folders.
+
+    Raises `TickaccelError` naming the first feed that is not a readable feed file
+    (`feed_format`) or the first output folder that cannot be made or written, with
+    the reason, so a mistake in the last argument costs no replay of the first.
+    """
+    for feed in feeds:
+        feed_format(feed)
+    targets = feed_outdirs(outdir, feeds)
+    for target in (*targets, Path(outdir)):
+        _make_outdir(target)
+    return targets
+
+
+def _make_outdir(out: Path) -> None:
+    """Create `out` (and its parents) and make sure the replay can write its files there."""
+    if out.exists() and not out.is_dir():
+        raise TickaccelError(f"the output folder exists as a file: {out}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TickaccelError(f"cannot make the output folder {out} ({exc.strerror})") from None
+    try:
+        with tempfile.TemporaryFile(dir=out):  # the one check that holds for root and read-only mounts
+            pass
+    except OSError as exc:
+        raise TickaccelError(f"output folder not writable: {out} ({exc.strerror})") from None
+    for name in OUTPUT_FILES:
+        path = out / name
+        if path.is_dir():
+            raise TickaccelError(f"{path} is a folder; the replay writes a file there")
+        if path.exists() and not os.access(path, os.W_OK):
+            raise TickaccelError(f"{path} is not writable")
 
 
 def feed_outdirs(outdir: str | os.PathLike, feeds: Sequence[str | os.PathLike]) -> list[Path]:

@@ -1,6 +1,7 @@
 """The cpu backend: a feed file through the fast (Numba) or the oracle book, here, into Parquet tables."""
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Iterable
@@ -8,8 +9,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from tickaccel.batch.backends import ENGINES, Progress
-from tickaccel.batch.summary import replay_summary, write_summary
+from tickaccel.batch.backends import ENGINES, Progress, check_symbols
+from tickaccel.batch.summary import ReplayFailed, ReplayInterrupted, replay_summary, write_summary
 from tickaccel.book.fast import FastBook
 from tickaccel.errors import ErrorLog, TickaccelError
 from tickaccel.feed.source import feed_format, open_feed
@@ -34,16 +35,14 @@ def replay_cpu(feed_path: str | os.PathLike, outdir: str | os.PathLike, *, depth
                progress: Progress | None = None, chunk_bytes: int = CHUNK_BYTES) -> dict:
     """Replay `feed_path` into ``OUTDIR/{bbo,depth,trades}.parquet`` and ``OUTDIR/summary.json``.
 
-    Tables are written chunk by chunk, so memory stays bounded and rows
-    already written survive a later failure; the summary is written either way.
+    Tables are written chunk by chunk, so memory stays bounded and rows already
+    written survive a later failure. The summary is written either way: an exception
+    while replaying is counted as a ``replay_failed`` error (at the feed bytes read
+    before it), named in ``failed`` and raised as `ReplayFailed`; a KeyboardInterrupt
+    as `ReplayInterrupted`, a KeyboardInterrupt too.
     """
-    if depth < 0:
-        raise TickaccelError(f"depth must be 0 or more, got {depth}")
     fmt = feed_format(feed_path)  # raises TickaccelError on missing or unrecognised input
-    symbols = None if symbols is None else sorted({s.strip() for s in symbols if s.strip()})
-    too_long = [s for s in symbols or () if len(s) > 8]
-    if too_long:
-        raise TickaccelError(f"ITCH symbols are at most 8 characters: {', '.join(too_long)}")
+    symbols = None if symbols is None else check_symbols(symbols)
     book = make_book(engine, depth, trades, symbols)
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
@@ -52,36 +51,39 @@ def replay_cpu(feed_path: str | os.PathLike, outdir: str | os.PathLike, *, depth
         schemas["depth"] = depth_schema(depth)
     if trades:
         schemas["trades"] = TRADES_SCHEMA
-    writers = {name: pq.ParquetWriter(out / f"{name}.parquet", schema, compression="zstd")
-               for name, schema in schemas.items()}
     rows = dict.fromkeys(schemas, 0)
     feed_errors = ErrorLog()
     total = None if fmt == "binaryfile.gz" else os.path.getsize(feed_path)
     done = 0
     started = time.perf_counter()
-    failure = None
+    failure: BaseException | None = None
     try:
-        for chunk in open_feed(feed_path, errors=feed_errors, chunk_bytes=chunk_bytes):
-            for name, table in book.process(chunk).items():
-                if table.num_rows:
-                    writers[name].write_table(table)
-                    rows[name] += table.num_rows
-            done += len(chunk.data)
-            if progress is not None:
-                progress(done if total is None else min(done, total), total)
-    except Exception as exc:
+        with contextlib.ExitStack() as writers_open:  # closes every writer, even when one fails
+            writers = {name: writers_open.enter_context(
+                           pq.ParquetWriter(out / f"{name}.parquet", schema, compression="zstd"))
+                       for name, schema in schemas.items()}
+            for chunk in open_feed(feed_path, errors=feed_errors, chunk_bytes=chunk_bytes):
+                for name, table in book.process(chunk).items():
+                    if table.num_rows:
+                        writers[name].write_table(table)
+                        rows[name] += table.num_rows
+                done += len(chunk.data)
+                if progress is not None:
+                    progress(done if total is None else min(done, total), total)
+    except (Exception, KeyboardInterrupt) as exc:
         failure = exc
-        raise
-    finally:
-        for writer in writers.values():
-            writer.close()
-        elapsed = time.perf_counter() - started
-        errors = ErrorLog()
-        errors.merge(feed_errors)
-        errors.merge(book.errors)
-        summary = replay_summary(feed_path, fmt, engine, records=book.records,
-                                 message_counts=book.message_counts, rows=rows,
-                                 outputs={name: str(out / f"{name}.parquet") for name in schemas},
-                                 elapsed=elapsed, errors=errors, failure=failure)
-        write_summary(out, summary)
+    errors = ErrorLog()
+    errors.merge(feed_errors)
+    errors.merge(book.errors)
+    if failure is not None:
+        errors.add("replay_failed", done)
+    summary = replay_summary(feed_path, fmt, engine, records=book.records,
+                             message_counts=book.message_counts, rows=rows,
+                             outputs={name: str(out / f"{name}.parquet") for name in schemas},
+                             elapsed=time.perf_counter() - started, errors=errors, failure=failure)
+    write_summary(out, summary)
+    if isinstance(failure, KeyboardInterrupt):
+        raise ReplayInterrupted(summary, out) from failure
+    if failure is not None:
+        raise ReplayFailed(summary, out) from failure
     return summary

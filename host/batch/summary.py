@@ -13,18 +13,41 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tickaccel.errors import ErrorLog
+from tickaccel.errors import ErrorLog, TickaccelError
 from tickaccel.schema import itch
 
+UNKNOWN_POSITION = -1  # the first position of errors counted where no position is kept
 # The book's error counters that count what the software books report as errors of the same name.
 RTL_ERROR_COUNTERS = ("unknown_order_ref", "duplicate_order_ref", "overfill", "zero_share_add",
                       "order_store_full", "level_store_full", "locate_out_of_range")
 
 
+class ReplayFailed(TickaccelError):
+    """A replay of a usable feed stopped on an exception; `summary` (written to ``OUTDIR/summary.json``)
+    holds every count and row written before it, and its ``failed`` entry names the exception."""
+
+    exit_code = 1  # the CLI's exit status: not 2, the input was usable
+
+    def __init__(self, summary: dict, outdir: str | os.PathLike) -> None:
+        super().__init__(f"replay of {summary['input']} failed after {summary['messages']:,} messages: "
+                         f"{summary['failed']}; what was written is in {Path(outdir) / 'summary.json'}")
+        self.summary = summary
+
+
+class ReplayInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a replay, still a KeyboardInterrupt; `summary` (written to ``OUTDIR/summary.json``)
+    holds every count and row written before it."""
+
+    def __init__(self, summary: dict, outdir: str | os.PathLike) -> None:
+        super().__init__(f"replay of {summary['input']} interrupted after {summary['messages']:,} "
+                         f"messages; what was written is in {Path(outdir) / 'summary.json'}")
+        self.summary = summary
+
+
 def replay_summary(feed_path: str | os.PathLike, fmt: str, engine: str, *,
                    message_counts: dict[str, int], rows: dict[str, int], outputs: dict[str, str],
                    elapsed: float, errors: ErrorLog, records: int | None = None,
-                   failure: Exception | None = None, **extra: object) -> dict:
+                   failure: BaseException | None = None, **extra: object) -> dict:
     """The summary of one feed's replay; `records` when the backend counts them, `extra` after the common fields."""
     messages = sum(message_counts.values())
     summary: dict = {"input": os.fspath(feed_path), "format": fmt, "engine": engine}
@@ -41,7 +64,8 @@ def replay_summary(feed_path: str | os.PathLike, fmt: str, engine: str, *,
         **extra,
     })
     if failure is not None:
-        summary["failed"] = f"{type(failure).__name__}: {failure}"
+        name = type(failure).__name__
+        summary["failed"] = f"{name}: {failure}" if str(failure) else name
     return summary
 
 
@@ -55,7 +79,7 @@ def rtl_summary(feed_path: str | os.PathLike, fmt: str, engine: str, *, counters
     `errors`; `stale` is the decoder's report of the symbols whose rows were left out.
     """
     for kind in RTL_ERROR_COUNTERS:
-        errors.add(kind, -1, counters["book"][kind])
+        errors.add(kind, UNKNOWN_POSITION, counters["book"][kind])
     message_counts = {mtype: counters["feed"][f"msgs_{name}"]
                       for mtype, (name, _) in itch.MESSAGES.items() if counters["feed"][f"msgs_{name}"]}
     return replay_summary(feed_path, fmt, engine, message_counts=message_counts, rows=rows,

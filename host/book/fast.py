@@ -41,7 +41,7 @@ from tickaccel.schema.itch import (
     TYPE_ORDER_EXECUTED_WITH_PRICE, TYPE_ORDER_REPLACE, TYPE_STOCK_DIRECTORY, TYPE_TRADE)
 from tickaccel.errors import ErrorLog
 from tickaccel.feed.chunk import FeedChunk
-from tickaccel.book.oracle import BOOK_ERROR_KINDS
+from tickaccel.book.oracle import BOOK_ERROR_KINDS, check_depth
 from tickaccel.schema.tables import (
     BBO_ROW, DEPTH_LEVEL, DEPTH_ROW, TRADE_ROW, bbo_table, depth_table, symbol_column,
     trades_table)
@@ -51,6 +51,11 @@ _BID, _ASK = 0, 1  # a locate's two books: locate * 2 + side
 _N_BOOKS = 2 * N_LOCATES
 _MIN_SEGMENT = 8
 _NO_RANK = 1 << 30  # the rank of "no level touched", behind any real one
+OUTPUT_ROWS = 1 << 18  # rows of each output table a book holds between hand-outs, by default
+# Depth cells (one level of one side of one row) a book holds between hand-outs: the
+# default output rows at five levels a side, so up to depth 5 nothing changes and a
+# deeper book hands its rows out more often instead of growing (16 bytes a cell: 40 MiB).
+DEPTH_CELL_BUDGET = OUTPUT_ROWS * 2 * 5
 
 # Kernel status codes.
 _DONE, _GROW_ORDERS, _GROW_LEVELS, _OUTPUT_FULL, _RENAME = 0, 1, 2, 3, 4
@@ -454,7 +459,7 @@ def _run(data, seqs, first_seq, base_offset, pos, index,
     type_counts: int64 per type byte, the well-formed messages applied.
 
     Outputs, rows from the tally's ``pending_rows`` on free, as many rows each
-    as `bbo` or none (that table is off):
+    as `bbo` (`depth` may have fewer) or none (that table is off):
 
     bbo: `BBO_ROW` rows.
     depth: `DEPTH_ROW` rows, the head of each depth row ...
@@ -472,6 +477,9 @@ def _run(data, seqs, first_seq, base_offset, pos, index,
     shift = _shift_for(orders.shape[0])
     cap_rows = bbo.shape[0]
     n_levels = depth_levels.shape[1] // 2
+    # Depth rows may be fewer than the others (`FastBook.depth_row_capacity`); with depth off
+    # there are none and none are written, so only the other tables' capacity counts.
+    cap_depth = depth.shape[0] if n_levels > 0 else cap_rows
     want_trades = trades.shape[0] > 0
     counts = tally[0]
     # Row counts live in registers; the tally only carries them between calls.
@@ -479,7 +487,7 @@ def _run(data, seqs, first_seq, base_offset, pos, index,
     n_bbo, n_depth, n_trades = pending[0], pending[1], pending[2]
     status = _DONE
     while pos < end:
-        if n_bbo >= cap_rows or n_depth >= cap_rows or n_trades >= cap_rows:
+        if n_bbo >= cap_rows or n_depth >= cap_depth or n_trades >= cap_rows:
             status = _OUTPUT_FULL
             break
         if use_seqs:
@@ -640,10 +648,11 @@ class FastBook:
     """Every book of a feed, kept in preallocated arrays between chunks; see the module doc."""
 
     def __init__(self, depth: int = 0, trades: bool = False,
-                 symbols: Iterable[str] | None = None, *, output_rows: int = 1 << 18,
+                 symbols: Iterable[str] | None = None, *, output_rows: int = OUTPUT_ROWS,
                  order_capacity: int = 1 << 16, level_pool: int = 1 << 16) -> None:
         if order_capacity & (order_capacity - 1) or order_capacity < 2:
             raise ValueError("order_capacity must be a power of two")
+        check_depth(depth)
         self.depth = depth
         self.trades = trades
         self.records = 0
@@ -661,10 +670,15 @@ class FastBook:
         self._names_arrow = pa.array([""] * N_LOCATES, pa.string())
         self._filter_on = symbols is not None
         self._wanted = np.array([_pack_name(s) for s in (symbols or ())], np.uint64)
-        depth_rows = output_rows if depth else 0
+        depth_rows = min(output_rows, max(1, DEPTH_CELL_BUDGET // (2 * depth))) if depth else 0
         self._out = _Outputs(np.zeros(output_rows, BBO_ROW), np.zeros(depth_rows, DEPTH_ROW),
                              np.zeros((depth_rows, 2 * depth), DEPTH_LEVEL),
                              np.zeros(output_rows if trades else 0, TRADE_ROW))
+
+    @property
+    def depth_row_capacity(self) -> int:
+        """Depth rows held between hand-outs: memory for depth is this times ``2 * depth`` cells."""
+        return self._out.depth.shape[0]
 
     # ---- state growth ----
 

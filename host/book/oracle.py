@@ -37,7 +37,7 @@ import numpy as np
 import pyarrow as pa
 
 from tickaccel.schema import itch
-from tickaccel.errors import ErrorLog
+from tickaccel.errors import ErrorLog, TickaccelError
 from tickaccel.feed.chunk import FeedChunk
 from tickaccel.schema.tables import bbo_table, depth_table, trades_table
 
@@ -47,6 +47,16 @@ BOOK_ERROR_KINDS = (
 )
 
 _BOOK_TYPES = frozenset("AFECXDU")
+
+# The most levels per side a depth table may have: every book keeps memory bounded by
+# it, and a feed's books rarely have more levels worth a row.
+MAX_DEPTH = 100
+
+
+def check_depth(depth: int) -> None:
+    """Raise `TickaccelError` unless `depth` (levels per side in depth rows) is 0..`MAX_DEPTH`."""
+    if not 0 <= depth <= MAX_DEPTH:
+        raise TickaccelError(f"--depth must be 0 to {MAX_DEPTH} levels per side, got {depth}")
 
 
 def iter_messages(chunk: FeedChunk, errors: ErrorLog,
@@ -87,6 +97,7 @@ class OracleBook:
 
     def __init__(self, depth: int = 0, trades: bool = False,
                  symbols: Iterable[str] | None = None) -> None:
+        check_depth(depth)
         self.depth = depth
         self.trades = trades
         self._wanted_symbols = None if symbols is None else frozenset(symbols)

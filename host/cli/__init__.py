@@ -2,7 +2,7 @@
 
 Each command is a thin function in a module of its own (`info`, `live`, `signals`,
 `generate`, `replay`, `fpga`) that checks its options and calls the library; this module
-registers them on `app` and turns unusable input into one red line and exit 2.
+registers them on `app` and turns every failure into one red line and an exit status.
 """
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from tickaccel.cli import fpga, generate, info, live, replay, signals
 from tickaccel.errors import TickaccelError
@@ -22,6 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 err_console = Console(stderr=True)
+EXIT_FAILED, EXIT_UNUSABLE, EXIT_INTERRUPTED = 1, 2, 130
 _state = {"debug": False}
 
 # Registration order is the order `tickaccel --help` lists them in.
@@ -45,22 +47,36 @@ def _root(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; unusable input is one red line and a non-zero exit, not a traceback."""
+    """Run the CLI; every failure is one red line and a non-zero exit, a traceback only with --debug.
+
+    Exit codes: 2 for unusable input or options (`TickaccelError`, an `OSError` on a path),
+    1 for a replay that failed on a usable feed (its summary.json is written)
+    or an unexpected error, 130 when interrupted.
+    """
     try:
         app(args=argv, prog_name="tickaccel")
     except SystemExit as exc:  # usage errors and --help end here with their own code
         return exc.code if isinstance(exc.code, int) else 0
-    except TickaccelError as exc:
+    except (Exception, KeyboardInterrupt) as exc:
         if _state["debug"]:
             raise
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        return 2
-    except FileNotFoundError as exc:
-        if _state["debug"]:
-            raise
-        err_console.print(f"[red]error:[/red] no such file: {exc.filename}", highlight=False, soft_wrap=True)
-        return 2
+        message, code = _one_line(exc)
+        err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+        return code
     return 0
+
+
+def _one_line(exc: BaseException) -> tuple[str, int]:
+    """The line the CLI prints for `exc`, and its exit status."""
+    if isinstance(exc, TickaccelError):
+        # A replay that failed on a usable feed (batch.summary.ReplayFailed) gives its own status.
+        return str(exc), getattr(exc, "exit_code", EXIT_UNUSABLE)
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted", EXIT_INTERRUPTED
+    if isinstance(exc, OSError):  # a path the command could not use: say which and why
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{(exc.strerror or str(exc)).lower()}{where}", EXIT_UNUSABLE
+    return f"{type(exc).__name__}: {exc} (tickaccel --debug ... shows the traceback)", EXIT_FAILED
 
 
 if __name__ == "__main__":

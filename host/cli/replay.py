@@ -20,15 +20,6 @@ from tickaccel.schema.units import PRICE_SCALE
 _console = Console()
 
 
-def _symbol_list(symbols: str | None) -> list[str] | None:
-    if symbols is None:
-        return None
-    names = [s.strip() for s in symbols.split(",") if s.strip()]
-    if not names:
-        raise TickaccelError("--symbols needs at least one symbol, e.g. --symbols AAPL,MSFT")
-    return names
-
-
 def _print_errors(errors: dict[str, dict[str, int]]) -> None:
     for kind, info in errors.items():
         _console.print(f"  {kind}: {info['count']:,} (first at {info['first_position']:,})",
@@ -73,13 +64,40 @@ def replay_command(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Replay FEEDS through the order books into OUTDIR/bbo.parquet (and depth, trades)."""
-    from tickaccel.batch.backends import feed_outdirs, replay
+    from tickaccel.batch.backends import check_replay_paths, check_symbols
+    from tickaccel.book.oracle import check_depth
+    from tickaccel.feed.source import check_input_file
+
+    # Options, then every input and output, before any work: `replay` checks them again per feed.
+    check_depth(depth)
+    names = None if symbols is None else check_symbols(symbols.split(","))
+    _refuse_switch_values(feeds)
+    if spec is not None:
+        check_input_file(spec)
+    targets = check_replay_paths(feeds, outdir)
+    try:
+        _replay_each(feeds, outdir, targets, cluster, signals, signal_backend, spec, show, as_json,
+                     {"backend": backend, "engine": engine, "depth": depth, "trades": trades,
+                      "symbols": names, "simulator": simulator,
+                      "bitstream": bitstream, "cluster": cluster, "workers": workers})
+    except KeyboardInterrupt as exc:  # a ReplayInterrupted says where its summary.json is
+        # Typer would print a bare "Aborted!" and exit 1.
+        raise _Interrupted(str(exc) or "interrupted") from None
+
+
+class _Interrupted(TickaccelError):
+    """Ctrl-C during a replay: one line and exit status 130, as for any interrupted command."""
+
+    exit_code = 130
+
+
+def _replay_each(feeds: list[Path], outdir: Path, targets: list[Path], cluster: str | None,
+                 signals: bool, signal_backend: str, spec: Path | None, show: int, as_json: bool,
+                 options: dict) -> None:
+    """Replay every feed into its target folder (all at once on a cluster) and print each summary."""
+    from tickaccel.batch.backends import replay
     from tickaccel.batch.summary import write_summary
 
-    targets = feed_outdirs(outdir, feeds)
-    options = {"backend": backend, "engine": engine, "depth": depth, "trades": trades,
-               "symbols": _symbol_list(symbols), "simulator": simulator, "bitstream": bitstream,
-               "cluster": cluster, "workers": workers}
     if cluster is not None:  # every feed at once, sharded over the cluster
         with _progress_bar(as_json) as progress:
             summary = replay(feeds, outdir, progress=progress, **options)
@@ -96,6 +114,18 @@ def replay_command(
         _print_summary(summary, target, as_json)
         if show > 0 and not as_json:
             _print_bbo_rows(target / "bbo.parquet", show)
+
+
+# What a switch's value looks like when it was typed after a switch that takes none.
+_SWITCH_VALUES = frozenset({"true", "false", "yes", "no", "on", "off", "1", "0"})
+
+
+def _refuse_switch_values(feeds: list[Path]) -> None:
+    """Name a feed argument that is no file but a value given to a switch (``--trades true``)."""
+    for feed in feeds:
+        if str(feed).lower() in _SWITCH_VALUES and not feed.exists():
+            raise TickaccelError(f"no such file: {feed} (switches such as --trades and --signals "
+                                 "take no value: drop it)")
 
 
 def _print_cluster_summary(summary: dict, targets: list[Path], as_json: bool) -> None:

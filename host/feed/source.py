@@ -6,6 +6,7 @@ through `open_feed`, so framing, gap handling and error counting are done once.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 
 from tickaccel.errors import ErrorLog, TickaccelError
@@ -29,16 +30,52 @@ def _looks_like_binaryfile(head: bytes) -> bool:
     return seen > 0 and 4 * good >= 3 * seen
 
 
+def check_input_file(path: str | os.PathLike) -> str:
+    """The path of a regular file this process can read, as a string.
+
+    Raises `TickaccelError` naming the real reason otherwise: no such file, a
+    directory, not a regular file (a FIFO, a device such as /dev/null, a socket),
+    permission denied.
+    """
+    name = os.fspath(path)
+    try:
+        mode = os.stat(name).st_mode
+    except FileNotFoundError:
+        raise TickaccelError(f"no such file: {name}") from None
+    except OSError as exc:
+        raise TickaccelError(f"cannot read {name}: {exc.strerror}") from None
+    if stat.S_ISDIR(mode):
+        raise TickaccelError(f"is a directory, not a feed file: {name}")
+    if not stat.S_ISREG(mode):
+        raise TickaccelError(f"not a regular file ({_file_kind(mode)}): {name}")
+    if not os.access(name, os.R_OK):
+        raise TickaccelError(f"permission denied: {name}")
+    return name
+
+
+def _file_kind(mode: int) -> str:
+    """What a non-regular, non-directory file is, in words."""
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
+
+
 def feed_format(path: str | os.PathLike) -> str:
     """'pcap', 'pcapng', 'binaryfile' or 'binaryfile.gz', judged by content.
 
-    Raises `TickaccelError` for a missing or empty file or one in no supported format.
+    Raises `TickaccelError` for an input that is not a readable regular file
+    (`check_input_file`), an empty file or one in no supported format.
     """
-    name = os.fspath(path)
-    if not os.path.isfile(name):
-        raise TickaccelError(f"no such file: {name}")
-    with open(name, "rb") as raw:
-        head = raw.read(4)
+    name = check_input_file(path)
+    try:
+        with open(name, "rb") as raw:
+            head = raw.read(4)
+    except OSError as exc:
+        raise TickaccelError(f"unreadable file: {name} ({exc.strerror})") from None
     if not head:
         raise TickaccelError(f"empty file: {name}")
     kind = capture_format(head)
