@@ -48,30 +48,39 @@ from tickaccel.live.player import FaultSpec, Publisher
 FEED_MESSAGES = 40_040  # 40 000 random book operations and the 40 symbols' directory
 
 
-@pytest.fixture(scope="module")
-def feed(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("feed") / "live.itch"
+def write_live_feed(path: Path) -> Path:
+    """The feed every live test plays: `FEED_MESSAGES` random messages, as BinaryFILE."""
     write_binaryfile(path, [itch.encode_message(m) for m in random_messages(11, 40_000, 40)])
     return path
 
 
-@pytest.fixture(scope="module")
-def offline_bbo(feed) -> pa.Table:
-    """The BBO table an offline replay of the same feed gives."""
+def replayed_bbo(feed: Path) -> pa.Table:
+    """The BBO table an offline replay of `feed` gives."""
     book = FastBook()
     return pa.concat_tables([book.process(c)["bbo"] for c in open_feed(feed, errors=ErrorLog())])
 
 
+@pytest.fixture(scope="module")
+def feed(tmp_path_factory) -> Path:
+    return write_live_feed(tmp_path_factory.mktemp("feed") / "live.itch")
+
+
+@pytest.fixture(scope="module")
+def offline_bbo(feed) -> pa.Table:
+    return replayed_bbo(feed)
+
+
 def run_pair(feed: Path, outdir: Path, *, faults: str = "", rate: float | None = 400_000,
              rerequest: bool = True, recovery_timeout: float = 2.0, duration: float = 30.0,
-             before: Callable | None = None, **receiver_options) -> tuple[dict, Publisher]:
+             before: Callable | None = None, publisher_options: dict | None = None,
+             **receiver_options) -> tuple[dict, Publisher]:
     """Publish `feed` to a fresh receiver on loopback; both stop by themselves."""
     receiver = LiveReceiver(("127.0.0.1", 0), outdir, recovery_timeout=recovery_timeout,
                             **receiver_options)
     publisher = Publisher.from_file(feed, receiver.address, rate=rate,
                                     faults=FaultSpec.parse(faults),
                                     rerequest_port=0 if rerequest else None, linger=duration,
-                                    heartbeat_interval=0.05)
+                                    heartbeat_interval=0.05, **(publisher_options or {}))
     receiver.rerequest = publisher.rerequest_address
     if before is not None:
         before(receiver, publisher)

@@ -150,3 +150,21 @@ def test_paced_sending_sleeps_between_bursts_instead_of_spinning():
     planned = stats.messages / 20_000
     assert 0.9 * planned <= stats.seconds <= planned + 1.0
     assert stats.cpu_seconds < 0.5 * stats.seconds
+
+
+def test_publish_command_shows_refusals_and_rejects_a_bad_allow_list(tmp_path, capsys):
+    from tickaccel.cli import main
+
+    path = tmp_path / "small.itch"
+    path.write_bytes(binaryfile(random_messages(7, 50, 2)))
+    sink = _request_socket()
+    try:
+        to = "127.0.0.1:%d" % sink.getsockname()[1]
+        assert main(["publish", str(path), "--to", to, "--linger", "0",
+                     "--allow", "10.0.0.0/8"]) == 0
+        printed = " ".join(capsys.readouterr().out.split())  # the console wraps long lines
+        assert "0 refused (source not allowed), 0 rate-limited, 0 capped" in printed
+        assert main(["publish", str(path), "--to", to, "--allow", "10.0.0.0/99"]) == 2
+        assert "ADDR" in capsys.readouterr().err
+    finally:
+        sink.close()

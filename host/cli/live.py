@@ -27,6 +27,10 @@ def publish_command(
     buffer: int = typer.Option(1_000_000, "--retransmit-buffer", help="Messages kept for re-requests."),
     linger: float = typer.Option(5.0, "--linger", help="Seconds to keep answering re-requests after the end."),
     burst_ms: float = typer.Option(1.0, "--burst-ms", help="With --rate/--realtime: send what is due within this many ms at once, then sleep."),
+    allow: str = typer.Option(None, "--allow", help="Answer re-requests only from these comma-separated ADDR or ADDR/PREFIX (default: loopback and the IPv4 subnets of this host's interfaces)."),
+    max_request: int = typer.Option(None, "--max-rerequest", help="Messages one re-request may get at most (default 8192)."),
+    rerequest_rate: float = typer.Option(None, "--rerequest-rate", help="Messages per second each requester may get (default 1 000 000)."),
+    rerequest_burst: int = typer.Option(None, "--rerequest-burst", help="Messages a requester may get at once above its rate (default 250 000)."),
     as_json: bool = typer.Option(False, "--json", help="Print the statistics as JSON."),
 ) -> None:
     """Play FEED as a MoldUDP64 stream over UDP, with fault injection and a re-request server."""
@@ -36,7 +40,11 @@ def publish_command(
         feed, parse_address(to), rate=rate, realtime=realtime, speed=speed,
         faults=FaultSpec.parse(faults), rerequest_port=rerequest_port,
         rerequest_host=rerequest_host, session=session, retransmit_capacity=buffer,
-        linger=linger, burst_seconds=burst_ms / 1000)
+        linger=linger, burst_seconds=burst_ms / 1000, allow=allow,
+        **{name: value for name, value in (("max_request", max_request),
+                                           ("rerequest_rate", rerequest_rate),
+                                           ("rerequest_burst", rerequest_burst))
+           if value is not None})
     try:
         stats = publisher.run()
     except KeyboardInterrupt:
@@ -53,7 +61,9 @@ def publish_command(
         f"{100 * stats.cpu_seconds / max(stats.seconds, 1e-9):.0f}%); faults: {stats.dropped} "
         f"dropped, {stats.duplicated} duplicated, {stats.reordered} reordered; re-requests: "
         f"{stats.rerequests} ({stats.messages_resent} resent, {stats.messages_unavailable} "
-        f"unavailable)", highlight=False)
+        f"unavailable), {stats.refused_rerequests} refused (source not allowed), "
+        f"{stats.rate_limited_rerequests} rate-limited, {stats.capped_rerequests} capped",
+        highlight=False)
 
 
 def live_command(
@@ -67,6 +77,8 @@ def live_command(
     recovery_timeout: float = typer.Option(2.0, "--recovery-timeout", help="Seconds to recover a gap before marking the book stale."),
     symbols: str = typer.Option(None, "--symbols", help="Comma-separated symbols to output (default: all)."),
     depth: int = typer.Option(0, "--depth", help="Levels kept per side for the book (BBO output only)."),
+    session: str = typer.Option(None, "--session", help="Accept only this MoldUDP64 session (default: the first whole packet's)."),
+    source: str = typer.Option(None, "--source", help="Accept feed datagrams only from this sender: ADDR or ADDR/PREFIX."),
     log_json: bool = typer.Option(True, "--log-json/--no-log-json", help="Structured JSON log lines on stderr."),
 ) -> None:
     """Receive MoldUDP64, keep the book in sequence, publish BBO updates and write Parquet segments."""
@@ -83,7 +95,7 @@ def live_command(
         parse_address(listen), outdir,
         rerequest=parse_address(rerequest) if rerequest else None,
         pub=pub, sink=BookSink(depth=depth, symbols=wanted), metrics=metrics,
-        recovery_timeout=recovery_timeout)
+        recovery_timeout=recovery_timeout, session=session, source=source)
     if metrics_port is not None:
         try:
             port = metrics.serve(metrics_port, metrics_host)
@@ -99,7 +111,7 @@ def live_command(
         f"applied {summary['messages']} messages, {summary['bbo_rows']} BBO updates; gaps "
         f"{summary['gaps_detected']} detected, {summary['gaps_recovered']} recovered, "
         f"{summary['gaps_unrecovered']} unrecovered; malformed packets "
-        f"{summary['malformed_packets']}; receive loop CPU {summary['cpu_seconds']:.2f}s"
+        f"{summary['malformed_packets']}, foreign {summary['foreign_datagrams']}; receive loop CPU {summary['cpu_seconds']:.2f}s"
         + ("; BOOK STALE" if summary["stale"] else ""),
         highlight=False)
     console.print(format_latency(summary), highlight=False)

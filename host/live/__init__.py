@@ -1,11 +1,12 @@
 """The live path: a MoldUDP64 receiver that keeps the book and publishes BBO records, the feed
 player with its re-request server, and the pipeline's metrics.
 
-Modules, imports going one way (receiver -> sinks, zmq_bus, segments, sockets -> wire):
+Modules, imports going one way (receiver -> sinks, zmq_bus, segments, sockets -> wire;
+player -> sockets):
 `receiver` (the loop: sequencing, reorder, re-request, staleness), `sinks` (book stages),
 `zmq_bus` (ZeroMQ publisher and subscriber), `segments` (Parquet segment writer),
-`sockets` (UDP sockets, kernel timestamps), `wire` (the published record and frame),
-`player` (the feed publisher), `metrics` (latency histograms, Prometheus, JSON logs).
+`sockets` (UDP sockets, kernel timestamps, sender filters), `wire` (the published record and frame),
+`player` (the feed publisher and its rate-limited re-request server), `metrics` (latency histograms, Prometheus, JSON logs).
 """
 from tickaccel.lazy import exports
 
@@ -16,7 +17,8 @@ __all__ = [
     "SegmentWriter", "read_segments",
     "BBO_RECORD", "FRAME_HEADER", "MAGIC", "VERSION", "KIND_BBO", "KIND_END", "FLAG_STALE",
     "decode_frame", "wire_records", "records_table",
-    "Publisher", "FaultSpec",
+    "Publisher", "FaultSpec", "RequestLimiter",
+    "AddressFilter", "local_networks",
     "LiveMetrics",
 ]
 __getattr__, __dir__ = exports(__name__, {
@@ -42,6 +44,9 @@ __getattr__, __dir__ = exports(__name__, {
     "records_table": "tickaccel.live.wire",
     "Publisher": "tickaccel.live.player",
     "FaultSpec": "tickaccel.live.player",
+    "RequestLimiter": "tickaccel.live.player",
+    "AddressFilter": "tickaccel.live.sockets",
+    "local_networks": "tickaccel.live.sockets",
     "LiveMetrics": "tickaccel.live.metrics",
 })
 del exports

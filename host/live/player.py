@@ -7,6 +7,13 @@ a packet is a 20-byte header followed by a slice of the chunk. The last
 MoldUDP64 request packets (session, first sequence, count) on the re-request
 port; requests reaching past the buffer are answered as far as possible and
 counted.
+
+The re-request server is not an amplifier: it answers only requesters inside
+its allow list (default: loopback and this host's own IPv4 subnets, see
+`local_networks`), at most `max_request` messages per request, and each
+requester address at most `rerequest_rate` messages per second after a burst
+of `rerequest_burst` (a token bucket). A forged request naming a third party
+as its source is refused, and counted.
 """
 from __future__ import annotations
 
@@ -35,10 +42,16 @@ from tickaccel.feed.moldudp64 import (
     parse_request,
     session_bytes,
 )
+from tickaccel.live.sockets import AddressFilter, local_networks
 
 # 1500-byte Ethernet MTU less IPv4 (20), UDP (8) and MoldUDP64 (20) headers.
 DEFAULT_MAX_PAYLOAD = 1452
 DEFAULT_SESSION = SESSION.encode()
+# Re-request limits: what one request may ask for (the live receiver asks for at most 8192),
+# and each requester's sustained rate and burst in messages.
+DEFAULT_MAX_REQUEST = 8192
+DEFAULT_REREQUEST_RATE = 1_000_000.0
+DEFAULT_REREQUEST_BURST = 250_000
 
 log = logging.getLogger("tickaccel.live.player")
 
@@ -229,6 +242,29 @@ class RetransmissionBuffer:
         return out, count - found
 
 
+class RequestLimiter:
+    """A token bucket of messages per requester address: `rate` a second, at most `burst` saved."""
+
+    _REMEMBERED = 4096  # requesters tracked; a forgotten one starts again with a full bucket
+
+    def __init__(self, rate: float, burst: int) -> None:
+        if rate <= 0 or burst < 1:
+            raise TickaccelError("re-request rate and burst must be positive")
+        self.rate = rate
+        self.burst = burst
+        self._buckets: dict[str, tuple[float, float]] = {}  # host -> (tokens, when)
+
+    def take(self, host: str, wanted: int, now: float) -> int:
+        """Messages `host` may be sent now, at most `wanted`; they are taken from its bucket."""
+        tokens, when = self._buckets.get(host, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - when) * self.rate)
+        granted = min(wanted, int(tokens))
+        if host not in self._buckets and len(self._buckets) >= self._REMEMBERED:
+            self._buckets.clear()
+        self._buckets[host] = (tokens - granted, now)
+        return granted
+
+
 @dataclass
 class PublishStats:
     """What a publisher did: packets and messages sent, faults injected, re-requests served."""
@@ -241,6 +277,10 @@ class PublishStats:
     heartbeats: int = 0
     rerequests: int = 0
     bad_rerequests: int = 0
+    refused_rerequests: int = 0  # from a source outside the allow list: nothing sent
+    capped_rerequests: int = 0  # asked for more than max_request: cut to it
+    rate_limited_rerequests: int = 0  # answered in part, or not at all, by the rate limit
+    messages_rate_limited: int = 0
     messages_resent: int = 0
     messages_unavailable: int = 0
     next_seq: int = 1
@@ -262,7 +302,10 @@ class Publisher:
                  max_payload: int = DEFAULT_MAX_PAYLOAD, retransmit_capacity: int = 1_000_000,
                  linger: float = 0.0, heartbeat_interval: float = 0.5,
                  multicast_ttl: int = 1, feed_errors: ErrorLog | None = None,
-                 burst_seconds: float = 0.001) -> None:
+                 burst_seconds: float = 0.001, allow: str | None = None,
+                 max_request: int = DEFAULT_MAX_REQUEST,
+                 rerequest_rate: float = DEFAULT_REREQUEST_RATE,
+                 rerequest_burst: int = DEFAULT_REREQUEST_BURST) -> None:
         if rate is not None and rate <= 0:
             raise TickaccelError("--rate must be positive")
         if rate is not None and realtime:
@@ -293,6 +336,11 @@ class Publisher:
         if ipaddress.ip_address(socket.gethostbyname(dest[0])).is_multicast:
             self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, multicast_ttl)
             self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
+        if not 0 < max_request <= MAX_MESSAGES_PER_PACKET:
+            raise TickaccelError(f"max re-request must be 1..{MAX_MESSAGES_PER_PACKET}")
+        self.max_request = max_request
+        self.allow = AddressFilter(allow if allow is not None else local_networks())
+        self.limiter = RequestLimiter(rerequest_rate, rerequest_burst)
         self.request_sock: socket.socket | None = None
         if rerequest_port is not None:
             self.request_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -360,15 +408,25 @@ class Publisher:
                 request, addr = self.request_sock.recvfrom(64)
             except BlockingIOError:
                 return
+            if not self.allow(addr[0]):
+                self.stats.refused_rerequests += 1
+                continue
             parsed = parse_request(request)
             if parsed is None or parsed[0] != self.session or parsed[1] == 0:
                 self.stats.bad_rerequests += 1
                 continue
             _, first, count = parsed
             self.stats.rerequests += 1
+            if count > self.max_request:
+                self.stats.capped_rerequests += 1
+                count = self.max_request
             # Never answer beyond what was sent; those sequences do not exist yet.
             available = max(0, min(count, self.stats.next_seq - first))
-            packets, missing = self.buffer.lookup(first, available)
+            granted = self.limiter.take(addr[0], available, time.monotonic())
+            if granted < available:
+                self.stats.rate_limited_rerequests += 1
+                self.stats.messages_rate_limited += available - granted
+            packets, missing = self.buffer.lookup(first, granted)
             self.stats.messages_unavailable += missing + (count - available)
             for p in packets:
                 self.request_sock.sendto(

@@ -17,6 +17,14 @@ given up, counted and logged, and from then on the whole book is marked stale
 (which symbols the lost messages touched is unknowable), so every later BBO
 record carries the STALE flag — never a silently wrong book.
 
+The network is not trusted: the session is adopted only from a datagram that
+parses completely as MoldUDP64 carrying plausible ITCH messages (or given as
+`session`); a gap is given up only as far as a second datagram confirms the
+sender really went past it, so one stray datagram with a far-future sequence
+can never make the real messages after it look like duplicates; a sequence
+that would pass 2^64 - 1 is malformed; and whatever goes wrong in the loop,
+the segments are flushed and summary.json says what failed.
+
 This module is the loop and its sequencing; the stages it drives live beside
 it: `sockets` (UDP sockets, receive slots, kernel timestamps), `sinks` (the
 book stage), `zmq_bus` (publishing), `segments` (Parquet) and `wire` (the
@@ -41,6 +49,7 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
+from tickaccel.errors import TickaccelError
 from tickaccel.feed.chunk import FeedChunk
 from tickaccel.feed.moldudp64 import (
     HEADER_LENGTH,
@@ -51,8 +60,16 @@ from tickaccel.feed.moldudp64 import (
 from tickaccel.live.metrics import LiveMetrics
 from tickaccel.live.segments import SegmentWriter
 from tickaccel.live.sinks import BookSink, TableSink
-from tickaccel.live.sockets import SLOT_BYTES, Arrivals, DatagramSlots, timestamped, udp_socket
+from tickaccel.live.sockets import (
+    SLOT_BYTES,
+    AddressFilter,
+    Arrivals,
+    DatagramSlots,
+    timestamped,
+    udp_socket,
+)
 from tickaccel.live.zmq_bus import BboPublisher
+from tickaccel.schema.itch import LENGTH_BY_TYPE
 
 log = logging.getLogger("tickaccel.live.receiver")
 
@@ -63,13 +80,17 @@ _GC_YOUNG_LIMIT = 700
 
 _OK, _HEARTBEAT, _END, _MALFORMED, _WRONG_SESSION = 0, 1, 2, 3, 4
 
+_MAX_SEQ = np.uint64(2**64 - 1)  # MoldUDP64 sequence numbers are unsigned 64-bit
+_ITCH_LENGTH = LENGTH_BY_TYPE  # a compile-time constant of the kernels
+
 
 @njit(cache=True)
 def _scan_datagrams(buf, lengths, n, session, status, seqs, counts):
     """Classify each received datagram and read its header; data packets must be exact.
 
     A data packet is well formed when its `count` message blocks end exactly
-    at the end of the datagram; anything else is malformed and skipped whole.
+    at the end of the datagram and its last message's sequence still fits in
+    64 bits; anything else is malformed and skipped whole.
     """
     for i in range(n):
         size = lengths[i]
@@ -92,7 +113,7 @@ def _scan_datagrams(buf, lengths, n, session, status, seqs, counts):
             status[i] = _HEARTBEAT
         elif count == 0xFFFF:
             status[i] = _END
-        elif seq == 0:
+        elif seq == 0 or seq > _MAX_SEQ - np.uint64(count):
             status[i] = _MALFORMED
         else:
             pos = 20
@@ -101,6 +122,36 @@ def _scan_datagrams(buf, lengths, n, session, status, seqs, counts):
                 pos += 2 + ((np.int64(buf[i, pos]) << 8) | np.int64(buf[i, pos + 1]))
                 k += 1
             status[i] = _OK if (k == count and pos == size) else _MALFORMED
+
+
+@njit(cache=True)
+def _first_plausible(buf, lengths, n):
+    """Index of the first datagram that is a whole MoldUDP64 data packet of ITCH messages, or -1.
+
+    Every block's length must be the ITCH length of its message type, and the
+    blocks must end exactly at the datagram's end: stray bytes almost never do.
+    """
+    for i in range(n):
+        size = lengths[i]
+        if size <= 20 or size > buf.shape[1]:
+            continue
+        seq = np.uint64(0)
+        for k in range(10, 18):
+            seq = (seq << np.uint64(8)) | np.uint64(buf[i, k])
+        count = (np.int64(buf[i, 18]) << 8) | np.int64(buf[i, 19])
+        if seq == 0 or count == 0 or count == 0xFFFF or seq > _MAX_SEQ - np.uint64(count):
+            continue
+        pos = 20
+        k = 0
+        while k < count and pos + 3 <= size:
+            length = (np.int64(buf[i, pos]) << 8) | np.int64(buf[i, pos + 1])
+            if length == 0 or _ITCH_LENGTH[buf[i, pos + 2]] != length:
+                break
+            pos += 2 + length
+            k += 1
+        if k == count and pos == size:
+            return i
+    return -1
 
 
 @njit(cache=True)
@@ -132,6 +183,8 @@ class LiveStats:
     messages: int = 0
     malformed_packets: int = 0
     wrong_session_packets: int = 0
+    before_session_packets: int = 0  # skipped while no session was adopted yet
+    foreign_datagrams: int = 0  # refused by --source
     duplicate_messages: int = 0
     out_of_order_packets: int = 0
     gaps_detected: int = 0
@@ -163,7 +216,12 @@ class LiveReceiver:
                  max_held_messages: int = 4_000_000, max_batch: int = 256,
                  segment_rows: int = 1_000_000, segment_seconds: float = 10.0,
                  rcvbuf: int = 64 << 20, interface: str = "0.0.0.0",
-                 spin_seconds: float = 50e-6) -> None:
+                 spin_seconds: float = 50e-6, source: str | None = None) -> None:
+        try:
+            self.session = session_bytes(session) if session is not None else None
+        except ValueError as exc:
+            raise TickaccelError(str(exc)) from None
+        self.source = AddressFilter(source) if source is not None else None
         self.outdir = Path(outdir)
         self.outdir.mkdir(parents=True, exist_ok=True)
         self.sock = udp_socket(listen, rcvbuf, interface)
@@ -172,7 +230,6 @@ class LiveReceiver:
         self.request_sock.bind(("0.0.0.0" if rerequest and rerequest[0] not in
                                 ("127.0.0.1", "localhost") else "127.0.0.1", 0))
         self.rerequest = rerequest
-        self.session = session_bytes(session) if session is not None else None
         if sink is None:
             sink = BookSink()
         self.sink = sink if hasattr(sink, "records") else TableSink(sink)
@@ -195,6 +252,10 @@ class LiveReceiver:
         self.unrecovered: list[tuple[int, int]] = []  # (first sequence, count) given up
         self._end_seq: int | None = None
         self._known_end = first_seq  # one past the highest sequence the sender has shown
+        # The two highest sequences datagrams have shown (a data packet's first, a heartbeat's
+        # next): the second is confirmed by another datagram, so everything below it exists.
+        self._shown_top = 0
+        self._confirmed = 0
         self._held: list[_Held] = []
         self._held_messages = 0
         self._gap_since: float | None = None
@@ -206,7 +267,8 @@ class LiveReceiver:
         self._last_apply_ns = 0
         # Preallocated receive slots and per-batch scratch arrays.
         self._datagrams = DatagramSlots(max_batch)
-        self._sockets = (self.request_sock, self.sock)  # retransmissions first
+        # Retransmissions first; only the feed socket is filtered by source.
+        self._sockets = ((self.request_sock, None), (self.sock, self.source))
         self._status = np.zeros(max_batch, np.int8)
         self._seqs = np.zeros(max_batch, np.uint64)
         self._counts = np.zeros(max_batch, np.int64)
@@ -229,6 +291,7 @@ class LiveReceiver:
         _scan_datagrams(datagrams.data, datagrams.lengths, 0, self._session_arr, self._status,
                         self._seqs, self._counts)
         _block_offset(datagrams.data[0], 0)
+        _first_plausible(datagrams.data, datagrams.lengths, 0)
         self.sink.records(FeedChunk(np.zeros(0, np.uint8), self.expected,
                                     np.zeros(0, np.uint64), -1), False)
         a = self._arrivals
@@ -245,19 +308,18 @@ class LiveReceiver:
     # ---- receiving ----
 
     def _adopt_session(self, n: int) -> None:
-        """Take the session of the first datagram that looks like MoldUDP64."""
+        """Take the session of the first datagram that is a whole packet of ITCH messages."""
         datagrams = self._datagrams
-        for i in range(n):
-            if datagrams.lengths[i] >= HEADER_LENGTH:
-                self.session = bytes(datagrams.data[i, :10])
-                log.info("session", extra={"session": self.session.decode("latin-1")})
-                return
+        i = _first_plausible(datagrams.data, datagrams.lengths, n)
+        if i >= 0:
+            self.session = bytes(datagrams.data[i, :10])
+            log.info("session", extra={"session": self.session.decode("latin-1")})
 
     def _handle_batch(self, n: int) -> None:
         if self.session is None:
             self._adopt_session(n)
             if self.session is None:
-                self.stats.malformed_packets += n
+                self.stats.before_session_packets += n
                 return
         self._session_arr[:] = np.frombuffer(self.session, np.uint8)
         datagrams = self._datagrams
@@ -270,10 +332,12 @@ class LiveReceiver:
                 self._data(i, seqs[i], counts[i])
             elif s == _HEARTBEAT:
                 self.stats.heartbeats += 1
+                self._shown(seqs[i])
                 self._sent_until(seqs[i])
             elif s == _END:
                 self.stats.heartbeats += 1
                 self._end_seq = seqs[i]
+                self._shown(seqs[i])
                 self._sent_until(seqs[i])
             elif s == _MALFORMED:
                 self.stats.malformed_packets += 1
@@ -284,6 +348,13 @@ class LiveReceiver:
         if not self._first_packet_ns:
             self._first_packet_ns = datagrams.arrived_ns[0]
 
+    def _shown(self, seq: int) -> None:
+        """A datagram shows that every sequence below `seq` exists; a second one confirms it."""
+        if seq >= self._shown_top:
+            self._confirmed, self._shown_top = self._shown_top, seq
+        elif seq > self._confirmed:
+            self._confirmed = seq
+
     def _sent_until(self, end: int) -> None:
         """The sender has shown sequences up to `end`; a jump past what we had opens a gap."""
         if end > self._known_end:
@@ -293,6 +364,7 @@ class LiveReceiver:
 
     def _data(self, i: int, seq: int, count: int) -> None:
         end = seq + count
+        self._shown(seq)
         if seq > self._known_end:
             self._sent_until(seq)
         self._known_end = max(self._known_end, end)
@@ -387,8 +459,23 @@ class LiveReceiver:
         until = self._held[0].seq if self._held else self._known_end
         return (self.expected, until - self.expected) if until > self.expected else None
 
+    def _confirmed_missing(self) -> tuple[int, int] | None:
+        """The first range (first, count) that a second datagram confirms is missing, or None.
+
+        A lone datagram far ahead (stray, or forged) confirms nothing: giving its
+        gap up would drop every real message before it as already applied.
+        """
+        until = self._confirmed
+        if self._held and self._held[0].seq < until:
+            until = self._held[0].seq
+        return (self.expected, until - self.expected) if until > self.expected else None
+
     def _check_gap(self, now: float) -> None:
-        """Count closed gaps; re-request the first missing range, or give it up after the limit."""
+        """Count closed gaps; re-request the first missing range, or give it up after the limit.
+
+        Re-requests ask for what looks missing; a give-up skips only what is
+        confirmed missing, unless the reorder buffer is full.
+        """
         while self._open_gaps and self._open_gaps[0][1] <= self.expected:
             self._open_gaps.popleft()
             self.stats.gaps_recovered += 1
@@ -399,14 +486,20 @@ class LiveReceiver:
         if self._gap_since is None or self.expected != self._gap_expected:
             # The time limit counts from the last progress, so a slow but steady recovery goes on.
             self._gap_since, self._gap_expected = now, self.expected
-        if now - self._gap_since > self.recovery_timeout or \
-                self._held_messages > self.max_held_messages:
+        if self._held_messages > self.max_held_messages:
             self._give_up(missing, now)
             return
+        if now - self._gap_since > self.recovery_timeout:
+            confirmed = self._confirmed_missing()
+            if confirmed is not None:
+                self._give_up(confirmed, now)
+                return
         asked_at, asked_first, asked_end = self._last_request
-        # Ask at once for a range not asked for yet; ask again when an answer seems lost.
+        # Ask at once for a range not asked for yet; ask again when an answer seems lost. A gap
+        # wider than one request is asked for once confirmed: a lone far packet is no reason.
         if self.rerequest is not None and (now - asked_at >= self.rerequest_interval
-                                           or not asked_first <= missing[0] < asked_end):
+                                           or not asked_first <= missing[0] < asked_end) \
+                and (missing[1] <= self.max_request or self._confirmed_missing() is not None):
             first, count = missing[0], min(missing[1], self.max_request)
             self.request_sock.sendto(build_request(self.session, first, count), self.rerequest)
             self._last_request = (now, first, first + count)
@@ -432,7 +525,8 @@ class LiveReceiver:
 
     def finished(self) -> bool:
         """End of session seen and every message up to it applied (or given up)."""
-        return self._end_seq is not None and self.expected >= self._end_seq and not self._held
+        return (self._end_seq is not None and self.expected >= self._end_seq
+                and (not self._held or self._held[0].seq >= self._end_seq))
 
     def run(self, duration: float | None = None) -> dict:
         """Receive until end of session, `duration` seconds, or `stop`; then flush and report.
@@ -448,6 +542,7 @@ class LiveReceiver:
         host, port = self.address
         log.info("listening", extra={"host": host, "port": port})
         cpu_start = time.thread_time()
+        failed = None
         try:
             idle_since = None
             while not self._stop.is_set():
@@ -474,13 +569,17 @@ class LiveReceiver:
                 if gc.get_count()[0] >= _GC_YOUNG_LIMIT:
                     gc.collect(1)
                 self._poller.poll(10)
+        except BaseException as exc:
+            failed = _describe(exc)
+            log.exception("receive loop failed")
+            raise
         finally:
             self.stats.cpu_seconds = time.thread_time() - cpu_start
             gc.unfreeze()
             if collecting:
                 gc.enable()
             self.stats.end_of_session = self.finished()
-            summary = self.close()
+            summary = self.close(failed)
         return summary
 
     def _metrics_snapshot(self) -> dict:
@@ -494,7 +593,9 @@ class LiveReceiver:
             "packets": ("counter", "MoldUDP64 datagrams received, by outcome", "outcome",
                         {"data": good, "heartbeat": st.heartbeats,
                          "malformed": st.malformed_packets,
-                         "wrong_session": st.wrong_session_packets}),
+                         "wrong_session": st.wrong_session_packets,
+                         "before_session": st.before_session_packets,
+                         "foreign": self._datagrams.foreign}),
             "duplicate_messages": ("counter", "Messages received more than once", None,
                                    st.duplicate_messages),
             "gaps_detected": ("counter", "Sequence gaps detected", None, st.gaps_detected),
@@ -518,25 +619,38 @@ class LiveReceiver:
                                               None, st.last_packet_time),
         }
 
-    def close(self) -> dict:
-        """Apply what is pending, flush the segments, publish the end, write summary.json."""
-        self._apply()
-        if self.publisher is not None:
-            self.publisher.send_end(self.stale)
-            self.publisher.close()
-        self.segments.close()
-        summary = self.summary()
-        self.sink.close()
-        self.sock.close()
-        self.request_sock.close()
-        (self.outdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    def close(self, failed: str | None = None) -> dict:
+        """Apply what is pending, flush the segments, publish the end, write summary.json.
+
+        `failed` says why the loop ended early; when applying the pending
+        messages fails too, they are dropped and the rest is still written.
+        """
+        try:
+            self._apply()
+        except Exception as exc:
+            failed = failed or _describe(exc)
+            log.exception("applying the last batch failed")
+        try:
+            if self.publisher is not None:
+                self.publisher.send_end(self.stale)
+                self.publisher.close()
+        finally:
+            self.segments.close()
+            summary = self.summary(failed)
+            self.sink.close()
+            self.sock.close()
+            self.request_sock.close()
+            (self.outdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         return summary
 
-    def summary(self) -> dict:
+    def summary(self, failed: str | None = None) -> dict:
         if self._first_packet_ns and self._last_apply_ns:
             self.stats.busy_seconds = (self._last_apply_ns - self._first_packet_ns) / 1e9
+        self.stats.foreign_datagrams = self._datagrams.foreign
         return {
             **vars(self.stats),
+            "failed": failed,
+            "held_packets": len(self._held),
             "next_seq": self.expected,
             "stale": self.stale,
             "unrecovered": [list(r) for r in self.unrecovered[:100]],
@@ -548,6 +662,11 @@ class LiveReceiver:
             "message_counts": self.sink.message_counts,
             "latency": self.metrics.latency.summary(),
         }
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception as one line for summary.json."""
+    return f"{type(exc).__name__}: {exc}"
 
 
 def run_live(receiver: LiveReceiver, duration: float | None = None,

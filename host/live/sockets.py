@@ -3,10 +3,13 @@
 `DatagramSlots` drains the sockets without blocking into preallocated slots,
 with the kernel's receive time of each datagram (``SO_TIMESTAMPNS``,
 CLOCK_REALTIME); `Arrivals` keeps those times, and the time each later stage
-was reached, for the datagrams of the chunk being built.
+was reached, for the datagrams of the chunk being built. `AddressFilter`
+admits datagrams from listed senders only; `local_networks` is this host's
+own IPv4 subnets, the re-request server's default allow list.
 """
 from __future__ import annotations
 
+import fcntl
 import ipaddress
 import socket
 import struct
@@ -15,9 +18,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from tickaccel.errors import TickaccelError
 from tickaccel.live.metrics import STAGES
 
-SLOT_BYTES = 2048  # a datagram longer than this is truncated, and counted malformed
+# The largest datagram taken whole: a 9000-byte jumbo frame's payload fits. Longer ones are
+# truncated and counted malformed. 256 slots of it are 2.3 MB, touched only as far as each
+# datagram reaches, so a slot's size costs nothing per datagram.
+SLOT_BYTES = 9000
 
 # Linux: the kernel's receive time of each datagram, as ancillary data (struct timespec).
 _SO_TIMESTAMPNS = 35
@@ -48,13 +55,72 @@ def timestamped(sock: socket.socket, rcvbuf: int) -> None:
     sock.setblocking(False)
 
 
+class AddressFilter:
+    """Admits datagrams from listed IPv4 addresses or networks only: ``ADDR[/PREFIX][,...]``.
+
+    Verdicts are remembered per sender address (the socket hands over a new
+    string per datagram; a dictionary look-up is cheaper than parsing it).
+    """
+
+    _REMEMBERED = 1024  # distinct senders remembered; forgetting only costs a re-parse
+
+    def __init__(self, spec: str | Sequence[ipaddress.IPv4Network]) -> None:
+        if isinstance(spec, str):
+            try:
+                spec = [ipaddress.IPv4Network(part.strip(), strict=False)
+                        for part in spec.split(",") if part.strip()]
+            except ValueError:
+                raise TickaccelError(f"not IPv4 ADDR[/PREFIX][,...]: {spec!r}") from None
+        self.networks = list(spec)
+        self._verdicts: dict[str, bool] = {}
+
+    def __call__(self, host: str) -> bool:
+        verdict = self._verdicts.get(host)
+        if verdict is None:
+            if len(self._verdicts) >= self._REMEMBERED:
+                self._verdicts.clear()
+            address = ipaddress.IPv4Address(host)
+            verdict = self._verdicts[host] = any(address in n for n in self.networks)
+        return verdict
+
+
+# Linux ioctls reading an interface's IPv4 address and netmask (struct ifreq).
+_SIOCGIFADDR = 0x8915
+_SIOCGIFNETMASK = 0x891B
+_IFREQ = struct.Struct("16s24x")  # interface name, then the union the kernel fills in
+_SOCKADDR_IN_ADDR = slice(20, 24)  # the IPv4 address inside the returned ifreq
+
+
+def local_networks() -> list[ipaddress.IPv4Network]:
+    """Loopback and the IPv4 subnet (address and netmask) of every interface of this host.
+
+    Read from the kernel per interface (``SIOCGIFADDR``, ``SIOCGIFNETMASK``);
+    an interface without IPv4 adds nothing.
+    """
+    networks = [ipaddress.IPv4Network("127.0.0.0/8")]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        for _, name in socket.if_nameindex():
+            request = _IFREQ.pack(name.encode()[:15])
+            try:
+                address = fcntl.ioctl(probe.fileno(), _SIOCGIFADDR, request)[_SOCKADDR_IN_ADDR]
+                mask = fcntl.ioctl(probe.fileno(), _SIOCGIFNETMASK, request)[_SOCKADDR_IN_ADDR]
+            except OSError:
+                continue
+            network = ipaddress.IPv4Network(
+                f"{socket.inet_ntoa(address)}/{socket.inet_ntoa(mask)}", strict=False)
+            if network not in networks:
+                networks.append(network)
+    return networks
+
+
 class DatagramSlots:
     """Preallocated slots for one batch of datagrams, each with its length and receive times.
 
     `data` is (capacity, `SLOT_BYTES`); a truncated datagram's length is
     ``SLOT_BYTES + 1``. `arrived_ns` is the kernel's receive time, `read_ns`
     when the receiver took it off the socket (both CLOCK_REALTIME ns; plain
-    lists, as the receiver reads them one element at a time).
+    lists, as the receiver reads them one element at a time). A datagram its
+    socket's `AddressFilter` refuses takes no slot and is counted in `foreign`.
     """
 
     def __init__(self, capacity: int) -> None:
@@ -64,18 +130,24 @@ class DatagramSlots:
         self.lengths = np.zeros(capacity, np.int64)
         self.arrived_ns = [0] * capacity
         self.read_ns = [0] * capacity
+        self.foreign = 0
 
-    def receive(self, socks: Sequence[socket.socket]) -> int:
-        """Drain `socks` in turn, non-blocking, until the slots are full; returns how many."""
+    def receive(self, socks: Sequence[tuple[socket.socket, AddressFilter | None]]) -> int:
+        """Drain `socks` (each with its source filter or None) in turn, non-blocking, until
+        the slots are full; returns how many datagrams were kept."""
         n = 0
         unpack = _TIMESPEC.unpack
-        for sock in socks:
+        for sock, admit in socks:
             recvmsg_into = sock.recvmsg_into
             while n < self.capacity:
                 try:
-                    size, ancillary, flags, _ = recvmsg_into(self._views[n], _ANCILLARY_BYTES)
+                    size, ancillary, flags, sender = recvmsg_into(self._views[n],
+                                                                  _ANCILLARY_BYTES)
                 except BlockingIOError:
                     break
+                if admit is not None and not admit(sender[0]):
+                    self.foreign += 1
+                    continue
                 read_ns = time.time_ns()
                 self.lengths[n] = SLOT_BYTES + 1 if flags & socket.MSG_TRUNC else size
                 if ancillary:
