@@ -17,7 +17,7 @@ from feeds import binaryfile, chunk, random_messages
 from test_live import FEED_MESSAGES, replayed_bbo, run_pair, write_live_feed
 from tickaccel.errors import ErrorLog, TickaccelError
 from tickaccel.feed.source import open_feed
-from tickaccel.feed.moldudp64 import HEADER, build_request, parse_packet
+from tickaccel.feed.moldudp64 import HEADER, build_request, end_of_session, parse_packet
 from tickaccel.live.player import Publisher, packets_from_chunks
 from tickaccel.live.receiver import LiveReceiver
 from tickaccel.live.segments import read_segments
@@ -145,6 +145,18 @@ def test_exception_in_the_loop_still_flushes_segments_and_summary(feed, offline_
     live = read_segments(tmp_path)
     assert live.num_rows == summary["bbo_rows"] > 0
     assert live.equals(offline_bbo.slice(0, live.num_rows))
+
+
+def test_lost_last_packet_is_given_up_at_end_of_session_without_a_rerequest_server(tmp_path):
+    """One end-of-session packet confirms the sequences below it: the receiver gives up the
+    missing last packet after its recovery timeout and finishes, instead of waiting for ever."""
+    receiver = LiveReceiver(("127.0.0.1", 0), tmp_path, recovery_timeout=0.2)
+    session = b"TICKACCEL1"
+    packets = [HEADER.pack(session, seq, 1) + SYSTEM_EVENT_BLOCK for seq in range(1, 5)]
+    send_from("127.0.0.1", packets + [end_of_session(session, 6)], receiver.address)  # 5 is lost
+    summary = receiver.run(duration=30.0)
+    assert summary["end_of_session"]
+    assert summary["messages"] == 4 and summary["messages_lost"] == 1 and summary["stale"]
 
 
 def test_jumbo_datagrams_are_applied(feed, offline_bbo, tmp_path):

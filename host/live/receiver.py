@@ -338,6 +338,9 @@ class LiveReceiver:
                 self.stats.heartbeats += 1
                 self._end_seq = seqs[i]
                 self._shown(seqs[i])
+                # The session's own end needs no second witness: without a re-request server,
+                # a lost last packet would otherwise keep the receiver waiting for ever.
+                self._confirmed = max(self._confirmed, seqs[i])
                 self._sent_until(seqs[i])
             elif s == _MALFORMED:
                 self.stats.malformed_packets += 1
