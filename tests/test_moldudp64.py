@@ -8,6 +8,8 @@ from tickaccel.feed.binaryfile import frame_messages
 from tickaccel.errors import ErrorLog
 from tickaccel.feed.moldudp64 import (
     HEADER_LENGTH,
+    MAX_SEQUENCE_JUMP,
+    SEQUENCE_LIMIT,
     SequenceTracker,
     build_packets,
     build_request,
@@ -141,3 +143,29 @@ def test_live_receiver_sees_missing_ranges_to_request():
     runs = tracker.push(parse_packet(packets[1]))
     assert [(first, count) for first, count, _ in runs] == [(11, 20)]
     assert tracker.missing("LIVE") == [(31, 10)]
+
+
+def test_the_last_64_bit_sequence_number_is_a_message_and_one_past_it_is_malformed():
+    last = SEQUENCE_LIMIT - 1
+    errors = ErrorLog()
+    packet = parse_packet(build_packets(_messages(1), "S", first_seq=last)[0], errors, position=3)
+    assert packet.seq == last and packet.n_blocks == 1 and errors.total() == 0
+    tracker = SequenceTracker(errors, first_seq=None)  # a session taken up where it stands
+    assert [(first, count) for first, count, _ in tracker.push(packet)] == [(last, 1)]
+    assert tracker.finish() == [] and errors.total() == 0
+    assert parse_packet(build_packets(_messages(2), "S", first_seq=last)[0], errors, position=3) is None
+    assert errors.to_dict() == {"bad_moldudp64": {"count": 1, "first_position": 3}}
+
+
+def test_a_sequence_number_far_ahead_is_a_bad_sequence_not_a_gap():
+    packets = build_packets(_messages(30), "S", max_messages=10)
+    far = build_packets(_messages(10), "S", first_seq=11 + MAX_SEQUENCE_JUMP + 1)[0]
+    errors = ErrorLog()
+    seqs, _ = _deliver(SequenceTracker(errors), [packets[0], far, heartbeat("S", 1 << 63)] + packets[1:])
+    assert seqs == list(range(1, 31))
+    assert errors.to_dict() == {"bad_sequence": {"count": 2, "first_position": 11}}
+    # At the limit it is still a gap: the reorder window gives it up, counted exactly.
+    errors = ErrorLog()
+    near = build_packets(_messages(10), "S", first_seq=11 + MAX_SEQUENCE_JUMP)[0]
+    _deliver(SequenceTracker(errors, window=5), [packets[0], near])
+    assert errors.to_dict() == {"sequence_gap": {"count": MAX_SEQUENCE_JUMP, "first_position": 11}}

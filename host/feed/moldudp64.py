@@ -23,6 +23,10 @@ HEADER_LENGTH = HEADER.size
 HEARTBEAT = 0
 END_OF_SESSION = 0xFFFF
 MAX_MESSAGES_PER_PACKET = 0xFFFE  # 0xFFFF is the end-of-session marker
+SEQUENCE_LIMIT = 1 << 64  # sequence numbers are unsigned 64-bit: every message's is below this
+# Further ahead than this, a sequence number is damage, not a gap: no session of one trading
+# day sends four billion messages, and a gap that size would swamp every count.
+MAX_SEQUENCE_JUMP = 1 << 32
 
 
 def session_bytes(session: str | bytes) -> bytes:
@@ -64,7 +68,8 @@ class MoldPacket:
 def parse_packet(payload: bytes, errors: ErrorLog | None = None, position: int = 0) -> MoldPacket | None:
     """Parse one datagram; never raises on garbage.
 
-    A payload shorter than the header is counted as ``bad_moldudp64`` at
+    A payload shorter than the header, or whose messages would number past
+    the last 64-bit sequence number, is counted as ``bad_moldudp64`` at
     ``position`` (the caller's frame number) and gives None. When message
     blocks overrun the datagram, or it ends before ``count`` blocks, the whole
     blocks before the bad one are kept and ``truncated_message`` is counted at
@@ -77,6 +82,10 @@ def parse_packet(payload: bytes, errors: ErrorLog | None = None, position: int =
     session, seq, count = HEADER.unpack_from(payload)
     if count in (HEARTBEAT, END_OF_SESSION):
         return MoldPacket(session, seq, count, b"", 0)
+    if seq + count > SEQUENCE_LIMIT:
+        if errors is not None:
+            errors.add("bad_moldudp64", position)
+        return None
     body = np.frombuffer(payload, dtype=np.uint8, offset=HEADER_LENGTH)
     end, n_blocks = whole_records_end(body, count)
     if n_blocks < count and errors is not None:
@@ -222,8 +231,12 @@ class SequenceTracker:
     sequence, count: messages missing). Messages at or behind the expected
     sequence, or already waiting, are dropped as ``duplicate`` (position: their
     sequence). Messages that arrive after a higher sequence and are then
-    delivered in order count as ``out_of_order``. A live receiver re-requests
-    `missing` ranges.
+    delivered in order count as ``out_of_order``. A packet (data or not) more
+    than `MAX_SEQUENCE_JUMP` messages ahead of the expected sequence is
+    damage, not a gap: it is dropped and counted once as ``bad_sequence`` at
+    the expected sequence (its messages, if they were real, show up as a gap
+    when the packets after them come), so no gap or position can grow beyond
+    what one session sends. A live receiver re-requests `missing` ranges.
     """
 
     def __init__(self, errors: ErrorLog, window: int = 4096, first_seq: int | None = 1) -> None:
@@ -242,6 +255,9 @@ class SequenceTracker:
     def push(self, packet: MoldPacket) -> list[Run]:
         """Take one packet; returns the runs of messages now deliverable in order."""
         state = self._state(packet.session, packet.seq)
+        if packet.seq - state.expected > MAX_SEQUENCE_JUMP:
+            self.errors.add("bad_sequence", state.expected)
+            return []
         if not packet.is_data:
             state.sent_end = max(state.sent_end, packet.seq)
             return []
