@@ -1,11 +1,14 @@
 """Hand-built test feeds: records, chunks and random (valid or faulty) message sequences."""
 from __future__ import annotations
 
+import json
 import random
 import struct
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import numpy as np
+from tickaccel.cli import main
 from tickaccel.schema import itch
 from tickaccel.feed import moldudp64
 from tickaccel.feed.capture import udp_frame, write_pcap
@@ -208,3 +211,52 @@ def faulty_capture(path, data: bytes, seed: int, max_payload: int = 1400, rate: 
             frames.append(b"\xff" * 6 + b"\x02" * 6 + b"\x08\x06" + bytes(46))  # ARP
     write_pcap(path, frames)
     return len(frames)
+
+
+# ---- mutation fuzzing ----
+
+def mutate(data: bytes, rng: random.Random) -> tuple[bytes, int, int]:
+    """`data` with one to three random mutations, the places they damage and the bytes they
+    cut off."""
+    buf = bytearray(data)
+    places = removed = 0
+    for _ in range(rng.randint(1, 3)):
+        places += 1
+        kind = rng.randrange(6)
+        at = rng.randrange(len(buf))
+        size = rng.randint(1, 64)
+        if kind == 0:  # byte flips
+            for _ in range(rng.randint(1, 4)):
+                buf[rng.randrange(len(buf))] ^= 1 << rng.randrange(8)
+        elif kind == 1:  # cut short
+            removed += len(buf) - at
+            del buf[at:]
+        elif kind == 2:  # garbage inserted
+            buf[at:at] = bytes(rng.randrange(256) for _ in range(size))
+        elif kind == 3:  # a stretch duplicated
+            buf[at:at] = buf[rng.randrange(len(buf)):][:size]
+        elif kind == 4:  # two stretches swapped
+            other = rng.randrange(len(buf))
+            a, b = sorted((at, other))
+            if b - a > size:
+                buf[a:b + size] = buf[b:b + size] + buf[a + size:b] + buf[a:a + size]
+                places += 1
+        else:  # a length prefix corrupted: two bytes overwritten
+            buf[at:at + 2] = rng.randrange(1 << 16).to_bytes(2, "big")
+        if not buf:
+            buf = bytearray(data[:1])
+    return bytes(buf), places, removed
+
+
+def replay_mutated(path: Path, mutated: bytes, capsys, trial: int) -> tuple[int, dict | None]:
+    """`mutated` written to `path` and replayed by the CLI: exit 0 with its summary, or exit 2
+    with one line and no summary; anything else (a traceback, exit 1) fails the test."""
+    path.write_bytes(mutated)
+    out = path.parent / "out"
+    code = main(["replay", str(path), "-o", str(out), "--json"])
+    printed = capsys.readouterr()
+    assert code in (0, 2), (trial, printed.err)
+    if code == 2:
+        assert printed.err.startswith("error:") and printed.err.count("\n") == 1, (trial, printed.err)
+        return code, None
+    return code, json.loads((out / "summary.json").read_text())

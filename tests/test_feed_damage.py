@@ -3,7 +3,6 @@ no damage ends a replay with a traceback."""
 from __future__ import annotations
 
 import gzip
-import json
 import random
 import zlib
 
@@ -12,9 +11,9 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from feeds import mutate, replay_mutated
 
 from tickaccel.book.fast import FastBook
-from tickaccel.cli import main
 from tickaccel.errors import ErrorLog
 from tickaccel.feed.binaryfile import read_chunks, record_offsets
 from tickaccel.feed.chunk import FeedChunk
@@ -230,60 +229,32 @@ def test_a_damaged_gzip_member_costs_that_member_only(tmp_path, small_feed):
 
 # ---- mutation fuzzing through the command line ----
 
-def mutate(data: bytes, rng: random.Random) -> tuple[bytes, int, int]:
-    """`data` with one to three random mutations, the places they damage and the bytes they
-    cut off."""
-    buf = bytearray(data)
-    places = removed = 0
-    for _ in range(rng.randint(1, 3)):
-        places += 1
-        kind = rng.randrange(6)
-        at = rng.randrange(len(buf))
-        size = rng.randint(1, 64)
-        if kind == 0:  # byte flips
-            for _ in range(rng.randint(1, 4)):
-                buf[rng.randrange(len(buf))] ^= 1 << rng.randrange(8)
-        elif kind == 1:  # cut short
-            removed += len(buf) - at
-            del buf[at:]
-        elif kind == 2:  # garbage inserted
-            buf[at:at] = bytes(rng.randrange(256) for _ in range(size))
-        elif kind == 3:  # a stretch duplicated
-            buf[at:at] = buf[rng.randrange(len(buf)):][:size]
-        elif kind == 4:  # two stretches swapped
-            other = rng.randrange(len(buf))
-            a, b = sorted((at, other))
-            if b - a > size:
-                buf[a:b + size] = buf[b:b + size] + buf[a + size:b] + buf[a:a + size]
-                places += 1
-        else:  # a length prefix corrupted: two bytes overwritten
-            buf[at:at + 2] = rng.randrange(1 << 16).to_bytes(2, "big")
-        if not buf:
-            buf = bytearray(data[:1])
-    return bytes(buf), places, removed
-
-
 def test_mutated_feeds_replay_with_bounded_loss_and_never_a_traceback(
         tmp_path, small_feed, capsys):
-    rng = random.Random(20240601)
+    fuzz_replays(tmp_path, small_feed, capsys, seed=20240601, trials=240)
+
+
+@pytest.mark.slow
+def test_many_more_mutated_feeds_replay_with_bounded_loss_and_never_a_traceback(
+        tmp_path, small_feed, capsys):
+    fuzz_replays(tmp_path, small_feed, capsys, seed=20261203, trials=3000)
+
+
+def fuzz_replays(tmp_path, small_feed, capsys, seed: int, trials: int) -> None:
+    """`trials` mutated copies of `small_feed`, plain or gzip, through `tickaccel replay`:
+    exit 0 with a summary and bounded loss, or exit 2 with one line; never a traceback."""
+    rng = random.Random(seed)
     plain = small_feed.tobytes()
     n_messages = len(spans(small_feed))
     seen_codes = set()
-    for trial in range(240):
+    for trial in range(trials):
         gzipped = trial % 3 == 2  # then the compressed bytes are mutated
         mutated, places, removed = mutate(
             gzip.compress(plain, compresslevel=1, mtime=0) if gzipped else plain, rng)
-        path = tmp_path / f"fuzz{trial % 2}.itch"
-        path.write_bytes(mutated)
-        out = tmp_path / "out"
-        code = main(["replay", str(path), "-o", str(out), "--json"])
-        printed = capsys.readouterr()
+        code, summary = replay_mutated(tmp_path / f"fuzz{trial % 2}.itch", mutated, capsys, trial)
         seen_codes.add(code)
-        assert code in (0, 2), (trial, printed.err)
-        if code == 2:
-            assert printed.err.startswith("error:") and printed.err.count("\n") == 1
+        if summary is None:
             continue
-        summary = json.loads((out / "summary.json").read_text())
         assert summary["messages"] <= summary["records"] and "failed" not in summary
         if not gzipped:  # a gzip stream cannot be decoded past its damage: no bound there
             # Each damaged place costs the records it touches and a neighbour, a few at most.

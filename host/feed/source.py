@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from tickaccel.errors import ErrorLog, TickaccelError
 from tickaccel.feed.binaryfile import GZIP_MAGIC, count_good_records, open_stream, read_chunks
-from tickaccel.feed.capture import capture_format, read_capture
+from tickaccel.feed.capture import capture_format, open_reader, read_capture
 from tickaccel.feed.chunk import FeedChunk
 
 _SNIFF_BYTES = 1 << 16
@@ -80,6 +80,8 @@ def feed_format(path: str | os.PathLike) -> str:
         raise TickaccelError(f"empty file: {name}")
     kind = capture_format(head)
     if kind is not None:
+        with open(name, "rb") as raw:  # a cut file header or a link type not Ethernet: unusable
+            open_reader(raw, name).close()
         return kind
     gzipped = head[:2] == GZIP_MAGIC
     sniff_errors = ErrorLog()  # the reader counts them again when it reads the feed
