@@ -89,3 +89,21 @@ def test_million_message_capture_replays_to_the_oracle_table(tmp_path):
     assert sim_table.num_rows > 200_000 and sim_table.equals(pq.read_table(tmp_path / "cpu" / "bbo.parquet"))
     assert summary["message_counts"] == cpu["message_counts"]
     assert summary["rtl"]["counters"]["feed"]["dup_packets"] > 0 and summary["rtl"]["counters"]["feed"]["gaps"] > 0
+
+
+@needs_simulator
+def test_a_failed_simulation_is_a_failed_replay_with_its_summary(tmp_path, monkeypatch, capsys):
+    from tickaccel.cli import main
+    from tickaccel.sim import book_runner
+
+    def failing_testbench(*args, **kwargs):
+        raise AssertionError("test_replay failed")
+
+    monkeypatch.setattr(book_runner, "run", failing_testbench)
+    feed = tmp_path / "feed.itch"
+    feed.write_bytes(generator.generate(500, 10, 3).tobytes())
+    assert main(["replay", str(feed), "-o", str(tmp_path / "out"), "--backend", "sim"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "SimulationFailed" in err and "sim.log" in err
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert "SimulationFailed" in summary["failed"] and "replay_failed" in summary["errors"]

@@ -31,6 +31,11 @@ from tickaccel.sim import book_runner, runner
 from tickaccel.sim.job import ReplayJob
 
 
+class SimulationFailed(RuntimeError):
+    """The simulator ran and feed_to_book's testbench failed on a usable feed: a failed replay
+    (`tickaccel.batch.replay` writes its summary.json), not unusable input."""
+
+
 def _simulator(simulator: str | None) -> str:
     found = runner.available_simulators()
     if simulator is None:
@@ -83,8 +88,8 @@ def replay_sim(feed_path: str | os.PathLike, outdir: str | os.PathLike, *, depth
             book_runner.run("feed_to_book", "tb_feed_to_book", params.verilog(), plusargs=job.plusargs(),
                             simulator=simulator, testcase="test_replay", log_file=out / "sim.log")
         except AssertionError as exc:
-            raise TickaccelError(f"the simulation of feed_to_book failed ({exc}); "
-                                 f"see {out / 'sim.log'}") from None
+            raise SimulationFailed(f"the simulation of feed_to_book failed ({exc}); "
+                                   f"see {out / 'sim.log'}") from None
         finally:
             done.set()
             watcher.join()
