@@ -13,6 +13,7 @@ import pytest
 from tickaccel.schema import bbo_records, book_csr, csr
 from tickaccel.errors import TickaccelError
 from tickaccel.fpga import BOARDS, FeedToBook, PynqTransport, layout, registers, tcl
+from tickaccel.fpga.driver import DrainTimeout
 from tickaccel.fpga.boards import BOOK_RAM_SHARE, ramb36_blocks, uram_blocks
 from tickaccel.fpga.pynq_transport import CORE_TYPE
 
@@ -274,7 +275,7 @@ def test_drain_names_what_is_missing_when_the_board_stops_answering():
     pynq = FakePynq()
     device = FeedToBook(PynqTransport("x.bit", pynq=pynq))
     device.frames_sent = 3  # the board never saw these
-    with pytest.raises(TickaccelError, match="0/3 frames in"):
+    with pytest.raises(DrainTimeout, match="0/3 frames in"):
         device.drain(timeout_s=0.05)
 
 

@@ -23,6 +23,11 @@ Progress = Callable[[int, "int | None"], None]  # (frames sent, total frames or 
 _BOOK_EVENT_COUNTERS = tuple(f"feed_{csr.MESSAGE_COUNTER[t]}" for t in records.BOOK_EVENT_TYPES)
 
 
+class DrainTimeout(RuntimeError):
+    """The board stopped answering while frames or records were still in flight: a failed
+    replay of a usable feed (`tickaccel.batch.replay` writes its summary.json), not bad input."""
+
+
 class Transport(Protocol):
     """What a board must do for the driver; frames arrive already packed into one DMA buffer."""
 
@@ -105,7 +110,7 @@ class FeedToBook:
                 return
             last = state
             if time.monotonic() > deadline:
-                raise TickaccelError(
+                raise DrainTimeout(
                     f"feed_to_book did not drain in {timeout_s:g} s: {frames_in}/{self.frames_sent} "
                     f"frames in, {pending_events} events not yet in the book, "
                     f"{self.records_received}/{emitted} records received")
