@@ -1,18 +1,36 @@
 """tickaccel's fast book against itch-book (C++23) on the same uncompressed BinaryFILE bytes.
 
-Both run in this process, best of a few repeats each, from bytes in memory
-to the BBO columns; then the two BBO tables are compared row for row on the
-columns both have (seq, timestamp, locate, bid/ask price and size).
+By default both run in this process, best of a few repeats each, from bytes in
+memory to the BBO columns. With --cli both command lines run on the same file,
+whole process, feed file to BBO Parquet: ``tickaccel replay FILE -o DIR`` against
+``itch2parquet convert --tables bbo`` (with --baseline, also the tickaccel of
+another PYTHONPATH, e.g. an older version). Either way the two BBO tables are then
+compared row for row on the columns both have (seq, timestamp, locate, bid/ask
+price and size).
 
     python bench/compare_itchbook.py --messages 5000000 --symbols 1000 --seed 0
     python bench/compare_itchbook.py --file day.itch
+    python bench/compare_itchbook.py --cli --file day.itch --repeats 5 --baseline /tmp/old_site
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from itch_book._core import Session
 
 from tickaccel.book.fast import FastBook
@@ -67,6 +85,94 @@ def compare(ours: dict[str, np.ndarray], theirs: dict[str, np.ndarray]) -> str |
     return None
 
 
+# The tickaccel CLI as its console script runs it; by `python -c` so that PYTHONPATH picks the version.
+TICKACCEL_ENTRY = "import sys; from tickaccel.cli import main; sys.exit(main(sys.argv[1:]))"
+# itch2parquet stamps timestamps with the session date (file name or --date) in New York time.
+SESSION_DATE = "2020-01-01"
+SESSION_ZONE = ZoneInfo("America/New_York")
+NS = 1_000_000_000
+KIB = 1024
+
+
+def _run_timed(command: list[str], env: dict[str, str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one whole process; raises if it fails."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    stderr = process.stderr.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{stderr.decode()}")
+    return elapsed, usage.ru_maxrss  # KiB on Linux
+
+
+def _itch2parquet() -> str:
+    """The itch2parquet script of this Python's environment, else the one on PATH."""
+    beside = Path(sys.executable).parent / "itch2parquet"
+    found = str(beside) if beside.exists() else shutil.which("itch2parquet")
+    if found is None:
+        raise SystemExit("itch2parquet not found: pip install itch-book (tickaccel's 'test' extra)")
+    return found
+
+
+def _itch2parquet_bbo(path: Path) -> dict[str, np.ndarray]:
+    """itch2parquet's BBO table as the columns of itch-book's Session, timestamps from midnight."""
+    table = pq.read_table(path)
+    midnight = int(datetime.fromisoformat(SESSION_DATE).replace(tzinfo=SESSION_ZONE).timestamp()) * NS
+    columns = {name: table.column(name).to_numpy() for name in
+               ("seq", "locate", "bid_px", "bid_sz", "ask_px", "ask_sz")}
+    columns["ts"] = pc.cast(table.column("ts_event"), "int64").to_numpy() - midnight
+    return columns
+
+
+def compare_cli(feed: str, repeats: int, baseline: str | None) -> None:
+    """Time both command lines on `feed`, alternating, and compare their BBO tables."""
+    work = Path(tempfile.mkdtemp(prefix="compare_itchbook_"))
+    try:
+        contenders = {"tickaccel replay": ([sys.executable, "-c", TICKACCEL_ENTRY, "replay", feed, "-o",
+                                            str(work / "tickaccel")], dict(os.environ))}
+        if baseline is not None:
+            contenders["tickaccel replay (baseline)"] = (
+                [sys.executable, "-c", TICKACCEL_ENTRY, "replay", feed, "-o", str(work / "baseline")],
+                {**os.environ, "PYTHONPATH": baseline})
+        # Fixed-point prices, as tickaccel writes them; no MD5 of the input, which tickaccel does not take.
+        contenders["itch2parquet convert"] = (
+            [_itch2parquet(), "convert", "--tables", "bbo", "--price-type", "fixed", "--no-md5",
+             "--date", SESSION_DATE, feed, str(work / "itch2parquet")], dict(os.environ))
+        for name, (command, env) in contenders.items():  # warm: Numba cache, page cache
+            _run_timed(command, env)
+            where = f"  (PYTHONPATH={baseline})" if "baseline" in name else ""
+            print(f"{name}: {shlex.join(command)}{where}")
+        walls: dict[str, list[float]] = {name: [] for name in contenders}
+        peak_kib = dict.fromkeys(contenders, 0)
+        for _ in range(repeats):
+            for name, (command, env) in contenders.items():  # alternate: machine load hits all alike
+                elapsed, rss = _run_timed(command, env)
+                walls[name].append(elapsed)
+                peak_kib[name] = max(peak_kib[name], rss)
+        messages = json.loads((work / "tickaccel" / "summary.json").read_text())["messages"]
+        print(f"input: {messages:,} messages, {os.path.getsize(feed) / 1e6:.1f} MB; "
+              f"{repeats} runs each, wall time of the whole process")
+        for name, times in walls.items():
+            print(f"{name:<28}: min {min(times):6.3f} s ({messages / min(times) / 1e6:5.2f} M msg/s), "
+                  f"median {statistics.median(times):6.3f} s "
+                  f"({messages / statistics.median(times) / 1e6:5.2f} M msg/s), "
+                  f"peak RSS {peak_kib[name] / KIB:,.0f} MiB")
+        theirs = walls["itch2parquet convert"]
+        for name in contenders:
+            if name.startswith("tickaccel"):
+                print(f"ratio {name} / itch2parquet (msg/s): min {min(theirs) / min(walls[name]):.2f}, "
+                      f"median {statistics.median(theirs) / statistics.median(walls[name]):.2f}")
+        ours = pq.read_table(work / "tickaccel" / "bbo.parquet")
+        difference = compare({name: ours.column(name).to_numpy() for name in ours.column_names
+                              if name != "symbol"}, _itch2parquet_bbo(work / "itch2parquet" / "bbo.parquet"))
+        print("BBO tables: identical row for row" if difference is None
+              else f"BBO tables DIFFER: {difference}")
+    finally:
+        shutil.rmtree(work)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=5_000_000)
@@ -74,11 +180,24 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--file", help="an uncompressed BinaryFILE to use instead of generating")
+    parser.add_argument("--cli", action="store_true",
+                        help="time the two command lines, whole process, feed file to BBO Parquet")
+    parser.add_argument("--baseline", metavar="PYTHONPATH",
+                        help="with --cli, also time the tickaccel found on this PYTHONPATH")
     args = parser.parse_args()
     if args.file:
         buf = np.fromfile(args.file, np.uint8)
     else:
         buf = generate(args.messages, n_symbols=args.symbols, seed=args.seed)
+    if args.cli:
+        if args.file:
+            compare_cli(args.file, args.repeats, args.baseline)
+            return
+        with tempfile.TemporaryDirectory() as folder:
+            feed = Path(folder) / "generated.itch"
+            buf.tofile(feed)
+            compare_cli(str(feed), args.repeats, args.baseline)
+        return
     data = buf.tobytes()
     _tickaccel(buf[:100_000].copy())  # compile (or load the cache) outside the timing
     ours_best = columns_best = theirs_best = float("inf")

@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from tickaccel.errors import TickaccelError
+from tickaccel.schema.tables import printable_trades
 
 KEY_SHIFT = 47  # (stock_locate << 47) | timestamp-or-seq fits in int64
 HEAD_COLUMNS = ("seq", "timestamp", "stock_locate", "symbol")
@@ -100,7 +101,9 @@ class Trades:
 
     ITCH's side on an execution (E, C) or non-cross trade (P) is the side of the
     resting order, so the aggressor is the other side: "S" → +1, "B" → −1.
-    Cross trades (Q) have no aggressor: 0.
+    Cross trades (Q) have no aggressor: 0. Only the rows that count in volume are
+    kept (`printable_trades`: no non-printable C, no broken-trade B rows), here, so
+    every backend computes its volume-type signals from the same trades.
     """
 
     seq: np.ndarray
@@ -115,6 +118,7 @@ class Trades:
 
     @classmethod
     def from_table(cls, table: pa.Table) -> "Trades":
+        table = printable_trades(table)
         seq = _column(table, "seq", "trades", np.int64)
         ts = _column(table, "timestamp", "trades", np.int64)
         _check_order(seq, ts, "trades")

@@ -21,6 +21,8 @@ definitions below are the contract of every backend:
 - `trade_vwap` / `trade_imbalance` are as-of joined to BBO rows: the trades of
   the row's symbol with seq <= the row's seq and timestamp in (t - W, t].
   VWAP = Σ price·shares / Σ shares; imbalance = Σ sign·shares / Σ |sign|·shares.
+  Trades are the printable executions only (`Trades.from_table` drops
+  non-printable C and broken-trade B rows for every backend).
 - `depth_imbalance` is that of the symbol's latest depth row with seq <= the
   row's seq: Σ w_l (bid_size_l − ask_size_l) / Σ w_l (bid_size_l + ask_size_l)
   over the first len(weights) levels, NaN if a side's level 1 is empty.

@@ -12,6 +12,8 @@ import pyarrow as pa
 from tickaccel.schema.tables import bbo_table, depth_table, trades_table
 from tickaccel.schema.units import PRICE_SCALE
 
+NOT_PRINTABLE_C = 0.06  # share of C executions marked not printable, about a real feed's
+
 
 def _symbols(locate: np.ndarray) -> pa.Array:
     distinct, inverse = np.unique(locate, return_inverse=True)
@@ -63,7 +65,10 @@ def synthetic_bbo(n: int, n_symbols: int = 100, seed: int = 0, gap_ns: int = 20_
 
 
 def synthetic_trades(bbo: pa.Table, fraction: float = 0.3, seed: int = 1) -> pa.Table:
-    """Trades at about `fraction` of the BBO rows, at the bid or the ask, one seq before the quote."""
+    """Trades at about `fraction` of the BBO rows, at the bid or the ask, one seq before the quote.
+
+    About `NOT_PRINTABLE_C` of the C executions are not printable, as on a real feed.
+    """
     rng = np.random.default_rng(seed)
     rows = np.nonzero(rng.random(len(bbo)) < fraction)[0]
     bid = bbo.column("bid_price").to_numpy()[rows].astype(np.int64)
@@ -74,9 +79,13 @@ def synthetic_trades(bbo: pa.Table, fraction: float = 0.3, seed: int = 1) -> pa.
     kind = rng.choice(np.frombuffer(b"ECPQ", np.uint8), len(rows), p=[0.7, 0.1, 0.15, 0.05])
     side = np.where(kind == ord("Q"), ord(" "), np.where(hit_bid, ord("B"), ord("S"))).astype(np.uint8)
     locate = bbo.column("stock_locate").to_numpy()[rows]
+    shares = rng.integers(1, 10, len(rows)) * 100
+    printable = (kind != ord("C")) | (rng.random(len(rows)) >= NOT_PRINTABLE_C)
+    order_ref = np.where(kind == ord("Q"), 0, np.arange(1, len(rows) + 1)).astype(np.uint64)
+    cross_type = np.where(kind == ord("Q"), ord("O"), ord(" ")).astype(np.uint8)
     return trades_table(bbo.column("seq").to_numpy()[rows] - 1, bbo.column("timestamp").to_numpy()[rows],
-                        locate, _symbols(locate), kind, side, price.astype(np.uint32),
-                        rng.integers(1, 10, len(rows)) * 100, np.arange(1, len(rows) + 1))
+                        locate, _symbols(locate), kind, side, price.astype(np.uint32), shares,
+                        np.arange(1, len(rows) + 1), printable, order_ref, cross_type)
 
 
 def synthetic_depth(bbo: pa.Table, levels: int = 5, seed: int = 2) -> pa.Table:

@@ -5,7 +5,7 @@ import numpy as np
 import pyarrow as pa
 
 from tickaccel.kernels import TOLERANCE
-from tickaccel.schema.tables import bbo_table, depth_table, trades_table
+from tickaccel.schema.tables import BROKEN_TRADE, NO_CHARACTER, bbo_table, depth_table, trades_table
 from tickaccel.schema.units import PRICE_SCALE
 
 
@@ -16,10 +16,15 @@ def small_bbo(rows: list[tuple]) -> pa.Table:
 
 
 def small_trades(rows: list[tuple]) -> pa.Table:
-    """Trades from (seq, timestamp, locate, type, side, price, shares) tuples."""
-    seq, ts, loc, kind, side, price, shares = (list(c) for c in zip(*rows))
+    """Trades from (seq, timestamp, locate, type, side, price, shares[, printable]) tuples.
+
+    A row without `printable` is printable unless it is a broken trade (B).
+    """
+    rows = [row if len(row) == 8 else (*row, row[3] != BROKEN_TRADE) for row in rows]
+    seq, ts, loc, kind, side, price, shares, printable = (list(c) for c in zip(*rows))
     return trades_table(np.array(seq), np.array(ts), np.array(loc), [f"S{x}" for x in loc],
-                        kind, side, np.array(price), np.array(shares), np.arange(len(rows)))
+                        kind, side, np.array(price), np.array(shares), np.arange(len(rows)),
+                        printable, np.zeros(len(rows), np.uint64), [NO_CHARACTER] * len(rows))
 
 
 def small_depth(rows: list[tuple]) -> pa.Table:

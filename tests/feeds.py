@@ -260,3 +260,12 @@ def replay_mutated(path: Path, mutated: bytes, capsys, trial: int) -> tuple[int,
         assert printed.err.startswith("error:") and printed.err.count("\n") == 1, (trial, printed.err)
         return code, None
     return code, json.loads((out / "summary.json").read_text())
+
+
+def trade_kinds_feed(path: Path, seed: int, n_messages: int = 20_000) -> Path:
+    """A generated BinaryFILE feed at `path` with every kind of trade row: E, P, Q, printable
+    and non-printable C, and broken trades (B), as the generator makes them."""
+    from tickaccel.feed.generator import generate
+
+    path.write_bytes(generate(n_messages, n_symbols=10, seed=seed).tobytes())
+    return path

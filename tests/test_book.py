@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feeds import binaryfile, chunk, ops_to_messages, random_messages, split
+from feeds import binaryfile, chunk, ops_to_messages, random_messages, split, trade_kinds_feed
 from tickaccel.schema import itch
 from tickaccel.book.fast import FastBook
 from tickaccel.feed.generator import generate
@@ -87,6 +88,15 @@ def test_fast_book_equals_oracle_on_generated_feeds(seed):
     data = generate(30_000, n_symbols=20, seed=seed).tobytes()
     assert_same(OracleBook(depth=5, trades=True), FastBook(depth=5, trades=True, **TIGHT),
                 [chunk(data)])
+
+
+def test_fast_book_equals_oracle_on_non_printable_and_broken_trades(tmp_path):
+    data = trade_kinds_feed(tmp_path / "f.itch", 4).read_bytes()
+    oracle, fast = OracleBook(trades=True), FastBook(trades=True, **TIGHT)
+    assert_same(oracle, fast, [chunk(data)])
+    trades = FastBook(trades=True).process(chunk(data))["trades"]
+    kinds = set(zip(trades.column("type").to_pylist(), trades.column("printable").to_pylist()))
+    assert kinds == {("E", True), ("C", True), ("C", False), ("P", True), ("Q", True), ("B", False)}
 
 
 @pytest.mark.parametrize("faults", ["zero_length=0.002,unknown_type=0.002,bad_length=0.002",
@@ -174,11 +184,11 @@ def test_process_columns_gives_the_columns_of_process(chunk_bytes, tight):
                         assert np.array_equal(got[key][:, col], want), (name, s, field, i)
             got = {col: a for col, a in got.items() if a.ndim == 1}
         elif name == "trades":
-            for col in ("type", "side"):
+            for col in ("type", "side", "cross_type"):
                 got[col] = np.array([chr(c) for c in got[col]], object)
         for col, values in got.items():
             want = table.column(col).to_numpy(zero_copy_only=False)
-            assert values.dtype == want.dtype or col in ("type", "side"), (name, col)
+            assert values.dtype == want.dtype or col in ("type", "side", "cross_type"), (name, col)
             assert np.array_equal(values, want), (name, col)
 
 
@@ -197,7 +207,7 @@ def test_row_records_are_the_table_columns_less_the_symbol():
         for name, f in columns:
             dtype, offset = record.fields[name]
             assert offset % dtype.itemsize == 0, name
-            if f.type == pa.string():  # trade type and side: one character, kept as its code
+            if f.type == pa.string():  # trade type, side, cross type: one character, as its code
                 assert dtype == np.uint8, name
             else:
                 assert pa.from_numpy_dtype(dtype) == f.type, name
@@ -229,3 +239,21 @@ def test_a_depth_outside_0_to_max_depth_is_refused(make_book, depth):
 
     with pytest.raises(TickaccelError, match="--depth must be 0 to 100"):
         make_book(depth=depth)
+
+
+def test_replay_cli_printable_only_writes_the_trades_that_count_in_volume(tmp_path, capsys):
+    from tickaccel.cli import main
+    from tickaccel.schema.tables import printable_trades
+
+    feed = trade_kinds_feed(tmp_path / "f.itch", 6)
+    assert main(["replay", str(feed), "-o", str(tmp_path / "all"), "--trades", "--json"]) == 0
+    assert main(["replay", str(feed), "-o", str(tmp_path / "counted"), "--trades",
+                 "--printable-only", "--json"]) == 0
+    every = pq.read_table(tmp_path / "all" / "trades.parquet")
+    counted = pq.read_table(tmp_path / "counted" / "trades.parquet")
+    assert counted.equals(printable_trades(every))
+    assert 0 < counted.num_rows < every.num_rows
+    capsys.readouterr()
+    assert main(["replay", str(feed), "-o", str(tmp_path / "none"), "--printable-only"]) == 2
+    err = capsys.readouterr().err
+    assert "--printable-only goes with --trades" in err and err.count("\n") == 1

@@ -98,3 +98,27 @@ def test_unusable_input_is_one_line_and_nonzero_exit(args, feed, tmp_path):
     assert done.returncode != 0
     assert done.stderr.strip().count("\n") == 0 and done.stderr.startswith("error:")
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("compression", ["lz4", "none"])
+def test_replay_compression_option_writes_the_default_tables(feed, tmp_path, compression):
+    assert main(["replay", str(feed), "-o", str(tmp_path / "zstd"), "--trades"]) == 0
+    assert main(["replay", str(feed), "-o", str(tmp_path / compression), "--trades",
+                 "--compression", compression]) == 0
+    for name in ("bbo", "trades"):
+        assert pq.read_table(tmp_path / compression / f"{name}.parquet").equals(
+            pq.read_table(tmp_path / "zstd" / f"{name}.parquet")), name
+
+
+def test_replay_unknown_compression_is_refused(feed, tmp_path):
+    assert main(["replay", str(feed), "-o", str(tmp_path), "--compression", "gzip"]) == 2
+    assert not (tmp_path / "bbo.parquet").exists()
+
+
+def test_replay_writer_failure_exits_1_with_failed_summary(feed, tmp_path, monkeypatch):
+    def disk_full(self, table, row_group_size=None):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", disk_full)
+    assert main(["replay", str(feed), "-o", str(tmp_path)]) == 1
+    assert json.loads((tmp_path / "summary.json").read_text())["failed"] == "OSError: disk full"

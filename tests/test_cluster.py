@@ -8,11 +8,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import ray
-from feeds import binaryfile, random_messages
+from feeds import binaryfile, random_messages, trade_kinds_feed
 from tickaccel.book.fast import FastBook
 from tickaccel.batch.cluster import ShardFilter, merge_shards, replay_cluster, replay_shard
 from tickaccel.errors import ErrorLog
 from tickaccel.feed.source import open_feed
+from tickaccel.schema.tables import printable_trades
 
 # A zero-length record, an unknown type and a record cut short by the end of the file.
 BAD_TAIL = b"\x00\x00" + b"\x00\x05Zabcd" + b"\x00\x03"
@@ -46,6 +47,20 @@ def test_merged_shards_equal_one_book(tmp_path, faults, n_shards):
     assert summary["errors"] == errors
     assert sum(r.records for r in results) == summary["records"]
     assert all(r.records for r in results)  # every shard got work
+
+
+@pytest.mark.parametrize("printable_only", [False, True])
+def test_merged_shards_equal_one_book_with_non_printable_and_broken_trades(tmp_path, printable_only):
+    feed = trade_kinds_feed(tmp_path / "f.itch", 3)
+    expected, _ = single_replay(feed, depth=0, trades=True)
+    kinds = set(zip(expected["trades"].column("type").to_pylist(),
+                    expected["trades"].column("printable").to_pylist()))
+    assert {("C", False), ("B", False), ("C", True)} <= kinds  # the feed has them all
+    results = [replay_shard(str(feed), s, 3, trades=True) for s in range(3)]
+    tables, summary = merge_shards(results, printable_only)
+    want = printable_trades(expected["trades"]) if printable_only else expected["trades"]
+    assert tables["trades"].equals(want)
+    assert summary["rows"]["trades"] == want.num_rows
 
 
 def test_order_messages_follow_their_order_across_locates(tmp_path):
@@ -107,3 +122,15 @@ def test_live_receiver_with_two_shard_actors_gives_the_offline_book(tmp_path, lo
         publisher.close()
     assert summary["end_of_session"] and not summary["stale"]
     assert read_segments(tmp_path / "out").equals(expected["bbo"])
+
+
+def test_replay_printable_only_on_the_cluster_equals_the_cpu_backend(tmp_path, local_ray):
+    from tickaccel.batch.backends import replay
+
+    feed = trade_kinds_feed(tmp_path / "f.itch", 7)
+    cpu = replay(feed, tmp_path / "cpu", trades=True, printable_only=True)
+    replay(feed, tmp_path / "ray", cluster="local", workers=2, trades=True, printable_only=True)
+    counted = pq.read_table(tmp_path / "cpu" / "trades.parquet")
+    assert pq.read_table(tmp_path / "ray" / "trades.parquet").equals(counted)
+    assert all(counted.column("printable").to_pylist())
+    assert cpu["rows"]["trades"] == counted.num_rows

@@ -96,6 +96,22 @@ def test_trade_windows_are_as_of_the_bbo_row_and_signed_by_aggressor():
         assert list(imbalance[:2]) == [-1.0, 0.5] and np.isnan(imbalance[2])
 
 
+def test_trade_windows_ignore_non_printable_executions_and_broken_trades():
+    """A non-printable C and a B row (price and shares 0) change neither VWAP nor imbalance."""
+    bbo = small_bbo([(10, 1, 100, 101, 1, 1), (20, 1, 100, 101, 1, 1)])
+    printable = [(1, 10, 1, "E", "B", 1_000_000, 100), (2, 20, 1, "P", "S", 1_010_000, 300)]
+    counted = small_trades(printable)
+    with_others = small_trades([printable[0], (1, 10, 1, "C", "S", 2_000_000, 5_000, False),
+                                printable[1], (2, 20, 1, "B", " ", 0, 0)])
+    spec = spec_of({"kind": "trade_vwap", "window_ns": 100}, {"kind": "trade_imbalance", "window_ns": 100})
+    for backend in ["numpy"] + HOST_BACKENDS:
+        want = compute(bbo, spec, backend, trades=counted)
+        got = compute(bbo, spec, backend, trades=with_others)
+        assert_same_signals(want, got)
+        np.testing.assert_allclose(column(got, "trade_vwap"),
+                                   [100.0, (100.0 * 100 + 101.0 * 300) / 400], rtol=1e-15)
+
+
 def test_depth_imbalance_uses_latest_depth_row_and_weights():
     bbo = small_bbo([(1, 1, 1_000_000, 1_010_000, 10, 30), (2, 2, 1, 2, 1, 1), (3, 1, 1_000_000, 1_010_000, 10, 30)])
     depth = small_depth([(1, 1, 1, [10, 20], [30, 0]), (2, 2, 2, [0, 1], [1, 1]),

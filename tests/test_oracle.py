@@ -63,7 +63,8 @@ def test_execute_reduces_order_and_prints_at_order_price(book_cls):
     assert book.top(1, "S", 1) == [(1000, 60, 1)]
     assert out["trades"].to_pylist() == [{
         "seq": 3, "timestamp": 11, "stock_locate": 1, "symbol": "AAPL", "type": "E",
-        "side": "S", "price": 1000, "shares": 40, "match_number": 7}]
+        "side": "S", "price": 1000, "shares": 40, "match_number": 7, "printable": True,
+        "order_ref": 1, "cross_type": " "}]
 
 
 def test_execute_with_price_keeps_order_price(book_cls):
@@ -188,8 +189,35 @@ def test_trade_messages_change_no_book(book_cls):
     assert out["bbo"].num_rows == 1
     assert [(r["type"], r["side"], r["price"], r["shares"], r["match_number"])
             for r in out["trades"].to_pylist()] == [("P", "B", 1234, 10, 5),
-                                                    ("Q", " ", 1250, 1 << 40, 6)]
+                                                    ("Q", " ", 1250, 1 << 40, 6),
+                                                    ("B", " ", 0, 0, 5)]
     assert book.message_counts == {"R": 1, "A": 1, "P": 1, "Q": 1, "B": 1}
+
+
+def test_trade_rows_carry_printable_order_ref_and_cross_type(book_cls):
+    c_printable = itch.make("C", stock_locate=1, order_ref=1, executed_shares=10,
+                            match_number=8, printable="Y", execution_price=990)
+    c_not_printable = itch.make("C", stock_locate=1, order_ref=1, executed_shares=10,
+                                match_number=9, printable="N", execution_price=990)
+    p = itch.make("P", stock_locate=1, order_ref=77, side="S", shares=5, stock="AAPL",
+                  price=1000, match_number=10)
+    q = itch.make("Q", stock_locate=1, shares=20, stock="AAPL", cross_price=1000,
+                  match_number=11, cross_type="C")
+    b = itch.make("B", stock_locate=1, timestamp=9, match_number=10)
+    _, out = run(book_cls, [R, add(1, "B", 100, 1000), c_printable, c_not_printable, p, q, b],
+                 trades=True)
+    assert [(r["type"], r["printable"], r["order_ref"], r["cross_type"], r["match_number"])
+            for r in out["trades"].to_pylist()] == [
+        ("C", True, 1, " ", 8), ("C", False, 1, " ", 9), ("P", True, 77, " ", 10),
+        ("Q", True, 0, "C", 11), ("B", False, 0, " ", 10)]
+    assert out["trades"].column("timestamp").to_pylist()[-1] == 9
+
+
+def test_broken_trade_row_follows_the_symbol_filter(book_cls):
+    other = itch.make("R", stock_locate=2, stock="MSFT")
+    b = [itch.make("B", stock_locate=loc, match_number=loc) for loc in (1, 2)]
+    _, out = run(book_cls, [R, other, *b], trades=True, symbols=["MSFT"])
+    assert out["trades"].column("match_number").to_pylist() == [2]
 
 
 def test_depth_rows_list_top_levels_best_first(book_cls):

@@ -8,10 +8,12 @@ import pytest
 
 from feeds import binaryfile, random_messages, record
 from tickaccel.schema import itch
-from tickaccel.errors import TickaccelError
+from tickaccel.errors import ErrorLog, TickaccelError
 from tickaccel.feed.generator import GeneratorConfig, write_feed
 from tickaccel.batch import replay
-from tickaccel.batch.cpu import replay_cpu
+from tickaccel.batch.cpu import make_book, replay_cpu
+from tickaccel.batch.summary import ReplayFailed
+from tickaccel.feed.source import open_feed
 from tickaccel.schema.tables import BBO_SCHEMA, TRADES_SCHEMA, depth_schema
 
 
@@ -119,6 +121,9 @@ def test_unknown_engine_is_a_tickaccel_error(feed, tmp_path):
     ("sim", {"cluster": "local"}, "--cluster runs the fast cpu book"),
     ("cpu", {"simulator": "icarus"}, "--simulator goes with --backend sim"),
     ("cpu", {"workers": 2}, "--workers goes with --cluster"),
+    ("sim", {"compression": "lz4"}, "--compression goes with --backend cpu"),
+    ("cpu", {"compression": "brotli"}, "unknown compression 'brotli'"),
+    ("cluster", {"compression": "gzip"}, "unknown compression 'gzip'"),
     ("nope", {}, "unknown backend 'nope'"),
 ])
 def test_an_option_the_backend_does_not_take_is_refused_before_it_starts(feed, tmp_path, backend, options,
@@ -126,3 +131,48 @@ def test_an_option_the_backend_does_not_take_is_refused_before_it_starts(feed, t
     with pytest.raises(TickaccelError, match=message):
         replay(feed, tmp_path, backend=backend, **options)
     assert not (tmp_path / "bbo.parquet").exists()
+
+
+@pytest.mark.parametrize("compression", ["lz4", "none"])
+def test_every_compression_writes_the_tables_zstd_writes(feed, tmp_path, compression):
+    replay(feed, tmp_path / "zstd", depth=2, trades=True)
+    replay(feed, tmp_path / compression, depth=2, trades=True, compression=compression)
+    codec = {"lz4": "LZ4", "none": "UNCOMPRESSED"}[compression]
+    for name in ("bbo", "depth", "trades"):
+        written = tmp_path / compression / f"{name}.parquet"
+        assert pq.ParquetFile(written).metadata.row_group(0).column(0).compression == codec
+        assert pq.read_table(written).equals(pq.read_table(tmp_path / "zstd" / f"{name}.parquet")), name
+
+
+def test_default_output_is_the_book_tables_written_in_order_with_zstd(feed, tmp_path):
+    # What the replay wrote before it had a writer thread, byte for byte.
+    book = make_book("fast", depth=2, trades=True)
+    schemas = {"bbo": BBO_SCHEMA, "depth": depth_schema(2), "trades": TRADES_SCHEMA}
+    (tmp_path / "expected").mkdir()
+    writers = {name: pq.ParquetWriter(tmp_path / "expected" / f"{name}.parquet", schema, compression="zstd")
+               for name, schema in schemas.items()}
+    for chunk in open_feed(feed, errors=ErrorLog(), chunk_bytes=4096):
+        for name, table in book.process(chunk).items():
+            if table.num_rows:
+                writers[name].write_table(table)
+    for writer in writers.values():
+        writer.close()
+    replay_cpu(feed, tmp_path / "replay", depth=2, trades=True, chunk_bytes=4096)
+    for name in schemas:
+        assert (tmp_path / "replay" / f"{name}.parquet").read_bytes() == \
+            (tmp_path / "expected" / f"{name}.parquet").read_bytes(), name
+
+
+def test_a_failure_in_the_writer_thread_fails_the_replay_with_its_summary(feed, tmp_path, monkeypatch):
+    def disk_full(self, table, row_group_size=None):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", disk_full)
+    # Small chunks: many more than the writer's queue holds, so a stuck queue would hang here.
+    with pytest.raises(ReplayFailed, match="disk full") as failed:
+        replay_cpu(feed, tmp_path, chunk_bytes=1024)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary == failed.value.summary
+    assert summary["failed"] == "OSError: disk full"
+    assert summary["errors"]["replay_failed"]["count"] == 1
+    assert summary["rows"] == {"bbo": 0}

@@ -33,11 +33,14 @@ if TYPE_CHECKING:  # the fpga driver is imported only by the fpga backend
 
 ENGINES = ("fast", "oracle")
 # The options that say what is written; a backend without one refuses them all in one message.
-OUTPUT_OPTIONS = ("engine", "depth", "trades", "symbols")
+OUTPUT_OPTIONS = ("engine", "depth", "trades", "printable_only", "symbols")
 
 # The files a replay (and `--signals` after it) may write into an output folder.
 OUTPUT_FILES = ("bbo.parquet", "depth.parquet", "trades.parquet", "signals.parquet", "summary.json")
 SYMBOL_LENGTH = 8  # ITCH stock symbols: at most 8 ASCII characters
+# How the cpu and cluster backends compress their Parquet tables (pyarrow's codec names).
+COMPRESSIONS = ("zstd", "lz4", "none")
+DEFAULT_COMPRESSION = "zstd"
 
 # progress(done, total or None when unknown): bytes read on cpu and cluster, frames sent on sim and fpga
 Progress = Callable[[int, "int | None"], None]
@@ -59,7 +62,8 @@ class ReplayBackend:
 
 
 BACKENDS: dict[str, ReplayBackend] = {b.name: b for b in (
-    ReplayBackend("cpu", "tickaccel.batch.cpu:replay_cpu", frozenset(OUTPUT_OPTIONS), "--backend cpu"),
+    ReplayBackend("cpu", "tickaccel.batch.cpu:replay_cpu", frozenset({*OUTPUT_OPTIONS, "compression"}),
+                  "--backend cpu"),
     ReplayBackend("sim", "tickaccel.batch.sim:replay_sim", frozenset({"depth", "simulator", "params"}),
                   "--backend sim", "--backend sim writes the whole bbo.parquet (and depth.parquet "
                                    "with --depth): drop --trades, --symbols and --engine"),
@@ -67,14 +71,17 @@ BACKENDS: dict[str, ReplayBackend] = {b.name: b for b in (
                   "--backend fpga", "--backend fpga writes the whole bbo.parquet only: "
                                     "drop --depth, --trades, --symbols and --engine"),
     ReplayBackend("cluster", "tickaccel.batch.cluster:replay_cluster",
-                  frozenset({"depth", "trades", "symbols", "cluster", "workers"}),
+                  frozenset({"depth", "trades", "printable_only", "symbols", "compression", "cluster",
+                             "workers"}),
                   "--cluster", "--cluster runs the fast cpu book; drop --backend and --engine"),
 )}
 
 
 def replay(feed: str | os.PathLike | Sequence[str | os.PathLike], outdir: str | os.PathLike, *,
            backend: str = "cpu", engine: str = "fast", depth: int = 0, trades: bool = False,
-           symbols: Sequence[str] | None = None, simulator: str | None = None,
+           printable_only: bool = False,
+           symbols: Sequence[str] | None = None, compression: str = DEFAULT_COMPRESSION,
+           simulator: str | None = None,
            params: BookParams | None = None, bitstream: str | os.PathLike | None = None,
            device: FeedToBook | None = None, cluster: str | None = None, workers: int | None = None,
            progress: Progress | None = None) -> dict:
@@ -86,8 +93,11 @@ def replay(feed: str | os.PathLike | Sequence[str | os.PathLike], outdir: str | 
     ``cluster`` (the fast book on Ray at `cluster`, ``local`` by default, with `workers`,
     sharded by file and symbol; `cluster` given with the cpu backend means this too).
     depth: also write the top `depth` levels (0 to `tickaccel.book.oracle.MAX_DEPTH`);
-    trades: also write E, C, P and Q; symbols: only rows of these. The cluster also takes
-    a list of feeds, each written into ``OUTDIR/<file name>/``.
+    trades: also write E, C, P, Q and B (`tickaccel.schema.tables`); printable_only: of
+    those, only the trades that count in volume (with `trades`); symbols: only rows of
+    these; compression: of the Parquet tables, one of `COMPRESSIONS` (cpu and cluster;
+    sim and fpga write zstd). The cluster also takes a list of feeds, each written into
+    ``OUTDIR/<file name>/``.
 
     Every option, feed and output folder is checked before any work starts: raises
     `TickaccelError` for one that is unusable, `BackendUnavailable` when what the backend
@@ -99,6 +109,7 @@ def replay(feed: str | os.PathLike | Sequence[str | os.PathLike], outdir: str | 
         raise TickaccelError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
     if backend not in BACKENDS:
         raise TickaccelError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
+    check_compression(compression)
     if cluster is not None:
         if backend not in ("cpu", "cluster"):
             raise TickaccelError(BACKENDS["cluster"].refusal)
@@ -106,7 +117,9 @@ def replay(feed: str | os.PathLike | Sequence[str | os.PathLike], outdir: str | 
     chosen = BACKENDS[backend]
     given = {name: value for name, value in (
         ("engine", engine), ("depth", depth), ("trades", trades), ("symbols", symbols),
-        ("simulator", simulator), ("params", params), ("bitstream", bitstream), ("device", device),
+        ("printable_only", printable_only),
+        ("compression", compression), ("simulator", simulator), ("params", params),
+        ("bitstream", bitstream), ("device", device),
         ("cluster", cluster), ("workers", workers)) if value != _DEFAULTS[name]}
     refused = [name for name in given if name not in chosen.options]
     if any(name in OUTPUT_OPTIONS for name in refused):
@@ -114,6 +127,8 @@ def replay(feed: str | os.PathLike | Sequence[str | os.PathLike], outdir: str | 
     if refused:
         owner = next(b for b in BACKENDS.values() if refused[0] in b.options)
         raise TickaccelError(f"--{refused[0]} goes with {owner.switch}, not {chosen.switch}")
+    if printable_only and not trades:
+        raise TickaccelError("--printable-only goes with --trades: it keeps the trades that count in volume")
     if chosen.name != "cluster" and not isinstance(feed, (str, os.PathLike)):
         raise TickaccelError(f"backend {chosen.name!r} replays one feed at a time; the cluster takes several")
     check_depth(depth)
@@ -156,6 +171,13 @@ def check_symbols(symbols: Sequence[str]) -> list[str]:
     if not names:
         raise TickaccelError("--symbols needs at least one symbol, e.g. --symbols AAPL,MSFT")
     return names
+
+
+def check_compression(compression: str) -> str:
+    """`compression` when it is one of `COMPRESSIONS`; raises `TickaccelError` naming them otherwise."""
+    if compression not in COMPRESSIONS:
+        raise TickaccelError(f"unknown compression {compression!r}; use one of {', '.join(COMPRESSIONS)}")
+    return compression
 
 
 def check_replay_paths(feeds: Sequence[str | os.PathLike], outdir: str | os.PathLike) -> list[Path]:

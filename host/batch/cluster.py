@@ -37,8 +37,9 @@ from tickaccel.book.fast import FastBook
 from tickaccel.errors import ErrorLog, TickaccelError
 from tickaccel.feed.chunk import FeedChunk
 from tickaccel.feed.source import feed_format, open_feed
-from tickaccel.batch.backends import Progress, feed_outdirs
+from tickaccel.batch.backends import DEFAULT_COMPRESSION, Progress, check_compression, feed_outdirs
 from tickaccel.batch.summary import write_summary
+from tickaccel.schema.tables import printable_trades
 
 _REF = itch.field_offsets("A")["order_ref"][0]
 _ADD_SHARES = itch.field_offsets("A")["shares"][0]
@@ -209,14 +210,18 @@ def replay_shard(feed: str, shard: int, n_shards: int, *, depth: int = 0, trades
                        book.message_counts, records, time.perf_counter() - t0)
 
 
-def merge_shards(results: Iterable[ShardResult]) -> tuple[dict[str, pa.Table], dict]:
-    """Tables in sequence order and the summary of one feed's shards."""
+def merge_shards(results: Iterable[ShardResult], printable_only: bool = False
+                 ) -> tuple[dict[str, pa.Table], dict]:
+    """Tables in sequence order and the summary of one feed's shards; `printable_only` keeps
+    only the trades that count in volume (`printable_trades`)."""
     results = sorted(results, key=lambda r: r.shard)
     tables = {}
     for name in results[0].tables:
         table = pa.concat_tables([r.tables[name] for r in results])
         # Rows of one sequence number all come from one shard, already in order: a stable sort.
         tables[name] = table.take(pc.sort_indices(table, [("seq", "ascending")]))
+    if printable_only and "trades" in tables:
+        tables["trades"] = printable_trades(tables["trades"])
     errors = ErrorLog()
     for r in results:
         for kind, (count, first) in r.errors.items():
@@ -241,18 +246,23 @@ def merge_shards(results: Iterable[ShardResult]) -> tuple[dict[str, pa.Table], d
 
 def replay_cluster(feeds: str | os.PathLike | Sequence[str | os.PathLike], outdir: str | os.PathLike, *,
                    cluster: str = "local", workers: int | None = None, depth: int = 0,
-                   trades: bool = False, symbols: Sequence[str] | None = None,
-                   shards_per_feed: int | None = None, progress: Progress | None = None) -> dict:
+                   trades: bool = False, printable_only: bool = False,
+                   symbols: Sequence[str] | None = None, compression: str = DEFAULT_COMPRESSION,
+                   shards_per_feed: int | None = None,
+                   progress: Progress | None = None) -> dict:
     """Replay a feed or several on Ray, sharded by file and symbol; writes the tables the cpu backend writes.
 
     `cluster` is "local" (start Ray here with `workers` CPUs, unless Ray is
     already up) or a Ray address such as ``ray://head:10001``. Each feed's tables
-    and summary go where `feed_outdirs` says; `progress` gets (bytes read by all
-    shards, their total or None). Returns the summary, with every feed's, also
-    written to ``OUTDIR/summary.json`` when there are several feeds.
+    (compressed with `compression`: zstd, lz4 or none) and summary go where
+    `feed_outdirs` says; `progress` gets (bytes read by all shards, their total or
+    None). Returns the summary, with every feed's, also written to
+    ``OUTDIR/summary.json`` when there are several feeds. `printable_only` keeps
+    only the trades that count in volume, as the cpu backend does.
     """
     import ray
 
+    check_compression(compression)
     feeds = [os.fspath(feeds)] if isinstance(feeds, (str, os.PathLike)) else [os.fspath(f) for f in feeds]
     for f in feeds:
         if not os.path.isfile(f):
@@ -283,10 +293,10 @@ def replay_cluster(feeds: str | os.PathLike | Sequence[str | os.PathLike], outdi
             ray.shutdown()
     summary: dict = {"feeds": {}, "shards_per_feed": n_shards, "address": cluster}
     for f, target in zip(feeds, targets):
-        tables, feed_summary = merge_shards(r for r in results if r.feed == f)
+        tables, feed_summary = merge_shards((r for r in results if r.feed == f), printable_only)
         target.mkdir(parents=True, exist_ok=True)
         for name, table in tables.items():
-            pq.write_table(table, target / f"{name}.parquet")
+            pq.write_table(table, target / f"{name}.parquet", compression=compression)
         summary["feeds"][f] = feed_summary
         write_summary(target, feed_summary)
     if len(feeds) > 1:

@@ -3,21 +3,27 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
+import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tickaccel.batch.backends import ENGINES, Progress, check_symbols
+from tickaccel.batch.backends import DEFAULT_COMPRESSION, ENGINES, Progress, check_compression, check_symbols
 from tickaccel.batch.summary import ReplayFailed, ReplayInterrupted, replay_summary, write_summary
 from tickaccel.book.fast import FastBook
 from tickaccel.errors import ErrorLog, TickaccelError
 from tickaccel.feed.source import feed_format, open_feed
 from tickaccel.book.oracle import OracleBook
-from tickaccel.schema.tables import BBO_SCHEMA, TRADES_SCHEMA, depth_schema
+from tickaccel.schema.tables import BBO_SCHEMA, TRADES_SCHEMA, depth_schema, printable_trades
 
 CHUNK_BYTES = 16 << 20
+# Chunks' tables waiting for the writer thread: enough to keep it busy while the book works,
+# few enough that memory stays a few chunks' rows.
+WRITE_QUEUE_CHUNKS = 2
 
 
 def make_book(engine: str, depth: int = 0, trades: bool = False,
@@ -30,18 +36,72 @@ def make_book(engine: str, depth: int = 0, trades: bool = False,
     raise TickaccelError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
 
 
+class ParquetTablesWriter:
+    """Writes each chunk's tables into their Parquet files on a thread of its own.
+
+    Encoding and compression (pyarrow releases the GIL for them) then overlap the
+    book's work on the next chunk; a bounded queue keeps memory to a few chunks.
+    `rows` counts the rows written. An exception in the thread is raised again by
+    the next `put` or by `check`; the thread drops what is queued after it, so a
+    full queue never blocks the replay.
+    """
+
+    _DONE = object()  # the last item on the queue
+
+    def __init__(self, writers: dict[str, pq.ParquetWriter]) -> None:
+        self.rows = dict.fromkeys(writers, 0)
+        self._writers = writers
+        self._queue: queue.Queue = queue.Queue(maxsize=WRITE_QUEUE_CHUNKS)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._drain, name="tickaccel-parquet-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, tables: dict[str, pa.Table]) -> None:
+        """Queue one chunk's tables; waits while the queue is full."""
+        self.check()
+        self._queue.put(tables)
+
+    def stop(self) -> None:
+        """Let the thread write what is queued, and wait for it to end."""
+        self._queue.put(self._DONE)
+        self._thread.join()
+
+    def check(self) -> None:
+        """Raise the exception the thread stopped writing on, if any."""
+        if self._error is not None:
+            raise self._error
+
+    def _drain(self) -> None:
+        while (tables := self._queue.get()) is not self._DONE:
+            if self._error is not None:
+                continue
+            try:
+                for name, table in tables.items():
+                    if table.num_rows:
+                        self._writers[name].write_table(table)
+                        self.rows[name] += table.num_rows
+            except BaseException as exc:  # handed to the replay by put or check
+                self._error = exc
+
+
 def replay_cpu(feed_path: str | os.PathLike, outdir: str | os.PathLike, *, depth: int = 0,
-               trades: bool = False, symbols: Iterable[str] | None = None, engine: str = "fast",
-               progress: Progress | None = None, chunk_bytes: int = CHUNK_BYTES) -> dict:
+               trades: bool = False, printable_only: bool = False,
+               symbols: Iterable[str] | None = None, engine: str = "fast",
+               compression: str = DEFAULT_COMPRESSION, progress: Progress | None = None,
+               chunk_bytes: int = CHUNK_BYTES) -> dict:
     """Replay `feed_path` into ``OUTDIR/{bbo,depth,trades}.parquet`` and ``OUTDIR/summary.json``.
 
-    Tables are written chunk by chunk, so memory stays bounded and rows already
-    written survive a later failure. The summary is written either way: an exception
-    while replaying is counted as a ``replay_failed`` error (at the feed bytes read
-    before it), named in ``failed`` and raised as `ReplayFailed`; a KeyboardInterrupt
-    as `ReplayInterrupted`, a KeyboardInterrupt too.
+    Tables are written chunk by chunk, on a writer thread while the book works on
+    the next chunk, compressed with `compression` (zstd, lz4 or none); so memory
+    stays bounded and rows already written survive a later failure. The summary is
+    written either way: an exception while replaying or writing is counted as a
+    ``replay_failed`` error (at the feed bytes read before it), named in ``failed``
+    and raised as `ReplayFailed`; a KeyboardInterrupt as `ReplayInterrupted`, a
+    KeyboardInterrupt too. `printable_only` keeps only the trades that count in volume
+    (`tickaccel.schema.tables.printable_trades`).
     """
     fmt = feed_format(feed_path)  # raises TickaccelError on missing or unrecognised input
+    codec = check_compression(compression)
     symbols = None if symbols is None else check_symbols(symbols)
     book = make_book(engine, depth, trades, symbols)
     out = Path(outdir)
@@ -51,25 +111,30 @@ def replay_cpu(feed_path: str | os.PathLike, outdir: str | os.PathLike, *, depth
         schemas["depth"] = depth_schema(depth)
     if trades:
         schemas["trades"] = TRADES_SCHEMA
-    rows = dict.fromkeys(schemas, 0)
     feed_errors = ErrorLog()
     total = None if fmt == "binaryfile.gz" else os.path.getsize(feed_path)
     done = 0
     started = time.perf_counter()
     failure: BaseException | None = None
+    writer = None
     try:
-        with contextlib.ExitStack() as writers_open:  # closes every writer, even when one fails
+        with contextlib.ExitStack() as writers_open:  # closes every file, even when one fails
             writers = {name: writers_open.enter_context(
-                           pq.ParquetWriter(out / f"{name}.parquet", schema, compression="zstd"))
+                           pq.ParquetWriter(out / f"{name}.parquet", schema, compression=codec))
                        for name, schema in schemas.items()}
-            for chunk in open_feed(feed_path, errors=feed_errors, chunk_bytes=chunk_bytes):
-                for name, table in book.process(chunk).items():
-                    if table.num_rows:
-                        writers[name].write_table(table)
-                        rows[name] += table.num_rows
-                done += len(chunk.data)
-                if progress is not None:
-                    progress(done if total is None else min(done, total), total)
+            writer = ParquetTablesWriter(writers)
+            try:
+                for chunk in open_feed(feed_path, errors=feed_errors, chunk_bytes=chunk_bytes):
+                    tables = book.process(chunk)
+                    if printable_only:  # the trades that count in volume: no non-printable C, no B
+                        tables["trades"] = printable_trades(tables["trades"])
+                    writer.put(tables)
+                    done += len(chunk.data)
+                    if progress is not None:
+                        progress(done if total is None else min(done, total), total)
+            finally:  # the thread writes what is queued before the files close
+                writer.stop()
+            writer.check()
     except (Exception, KeyboardInterrupt) as exc:
         failure = exc
     errors = ErrorLog()
@@ -78,7 +143,8 @@ def replay_cpu(feed_path: str | os.PathLike, outdir: str | os.PathLike, *, depth
     if failure is not None:
         errors.add("replay_failed", done)
     summary = replay_summary(feed_path, fmt, engine, records=book.records,
-                             message_counts=book.message_counts, rows=rows,
+                             message_counts=book.message_counts,
+                             rows=writer.rows if writer is not None else dict.fromkeys(schemas, 0),
                              outputs={name: str(out / f"{name}.parquet") for name in schemas},
                              elapsed=time.perf_counter() - started, errors=errors, failure=failure)
     write_summary(out, summary)

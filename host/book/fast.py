@@ -37,14 +37,14 @@ from numba.extending import intrinsic
 from tickaccel.schema import itch
 from tickaccel.schema.itch import (
     MAX_MESSAGE_LENGTH, SIDE_BUY, SIDE_NONE, SIDE_SELL, TYPE_ADD_ORDER, TYPE_ADD_ORDER_MPID,
-    TYPE_CROSS_TRADE, TYPE_ORDER_CANCEL, TYPE_ORDER_DELETE, TYPE_ORDER_EXECUTED,
+    TYPE_BROKEN_TRADE, TYPE_CROSS_TRADE, TYPE_ORDER_CANCEL, TYPE_ORDER_DELETE, TYPE_ORDER_EXECUTED,
     TYPE_ORDER_EXECUTED_WITH_PRICE, TYPE_ORDER_REPLACE, TYPE_STOCK_DIRECTORY, TYPE_TRADE)
 from tickaccel.errors import ErrorLog
 from tickaccel.feed.chunk import FeedChunk
 from tickaccel.book.oracle import BOOK_ERROR_KINDS, check_depth
 from tickaccel.schema.tables import (
-    BBO_ROW, DEPTH_LEVEL, DEPTH_ROW, TRADE_ROW, bbo_table, depth_table, symbol_column,
-    trades_table)
+    BBO_ROW, DEPTH_LEVEL, DEPTH_ROW, NO_CHARACTER, PRINTABLE, TRADE_ROW,
+    bbo_table, depth_table, symbol_column, trades_table)
 
 N_LOCATES = 1 << 16
 _BID, _ASK = 0, 1  # a locate's two books: locate * 2 + side
@@ -120,10 +120,16 @@ _C_PRICE = _off("C", "execution_price")
 _X_SHARES = _off("X", "cancelled_shares")
 _U_NEW_REF, _U_SHARES, _U_PRICE = (
     _off("U", "new_order_ref"), _off("U", "shares"), _off("U", "price"))
-_P_SIDE, _P_SHARES, _P_PRICE, _P_MATCH = (
-    _off("P", "side"), _off("P", "shares"), _off("P", "price"), _off("P", "match_number"))
-_Q_SHARES, _Q_PRICE, _Q_MATCH = (
-    _off("Q", "shares"), _off("Q", "cross_price"), _off("Q", "match_number"))
+_C_PRINTABLE = _off("C", "printable")
+_P_REF, _P_SIDE, _P_SHARES, _P_PRICE, _P_MATCH = (
+    _off("P", "order_ref"), _off("P", "side"), _off("P", "shares"), _off("P", "price"),
+    _off("P", "match_number"))
+_Q_SHARES, _Q_PRICE, _Q_MATCH, _Q_CROSS_TYPE = (
+    _off("Q", "shares"), _off("Q", "cross_price"), _off("Q", "match_number"),
+    _off("Q", "cross_type"))
+_B_MATCH = _off("B", "match_number")
+_NO_CROSS_TYPE = ord(NO_CHARACTER)  # the cross type of every trade row but Q's
+_PRINTABLE = ord(PRINTABLE)
 _R_STOCK = _off("R", "stock")
 
 _LENGTH_BY_TYPE = itch.LENGTH_BY_TYPE  # a compile-time constant of the kernel
@@ -409,8 +415,9 @@ def _write_depth(head, cells, seq, ts, loc, books, levels, n_levels):
 
 
 @njit(cache=True, inline="always")
-def _write_trade(row, seq, ts, loc, mtype, side, price, shares, match):
-    """A trade row; `mtype` and `side` are ASCII codes."""
+def _write_trade(row, seq, ts, loc, mtype, side, price, shares, match, printable, order_ref,
+                 cross_type):
+    """A trade row; `mtype`, `side` and `cross_type` are ASCII codes."""
     row.seq = seq
     row.timestamp = ts
     row.stock_locate = loc
@@ -419,6 +426,9 @@ def _write_trade(row, seq, ts, loc, mtype, side, price, shares, match):
     row.price = price
     row.shares = shares
     row.match_number = match
+    row.printable = printable
+    row.order_ref = order_ref
+    row.cross_type = cross_type
 
 
 @njit(cache=True, inline="always")
@@ -569,12 +579,14 @@ def _run(data, seqs, first_seq, base_offset, pos, index,
                     else:
                         take = _be32(data, p + _EXEC_SHARES)
                         if want_trades and locates[loc].emit:
+                            with_price = mtype == TYPE_ORDER_EXECUTED_WITH_PRICE
                             _write_trade(
                                 trades[n_trades], seq, ts, loc, mtype,
                                 SIDE_SELL if side == _ASK else SIDE_BUY,
-                                _be32(data, p + _C_PRICE)
-                                if mtype == TYPE_ORDER_EXECUTED_WITH_PRICE else price,
-                                take, _be64(data, p + _EXEC_MATCH))
+                                _be32(data, p + _C_PRICE) if with_price else price,
+                                take, _be64(data, p + _EXEC_MATCH),
+                                not with_price or data[p + _C_PRINTABLE] == _PRINTABLE,
+                                orders[slot].ref, _NO_CROSS_TYPE)
                             n_trades += 1
                     if take > live:
                         _count_error(errors, _E_OVERFILL, where)
@@ -597,13 +609,21 @@ def _run(data, seqs, first_seq, base_offset, pos, index,
                 if want_trades and locates[loc].emit:
                     _write_trade(trades[n_trades], seq, ts, loc, mtype, data[p + _P_SIDE],
                                  _be32(data, p + _P_PRICE), _be32(data, p + _P_SHARES),
-                                 _be64(data, p + _P_MATCH))
+                                 _be64(data, p + _P_MATCH), True, _be64(data, p + _P_REF),
+                                 _NO_CROSS_TYPE)
                     n_trades += 1
             elif mtype == TYPE_CROSS_TRADE:
                 if want_trades and locates[loc].emit:
                     _write_trade(trades[n_trades], seq, ts, loc, mtype, SIDE_NONE,
                                  _be32(data, p + _Q_PRICE), _be64(data, p + _Q_SHARES),
-                                 _be64(data, p + _Q_MATCH))
+                                 _be64(data, p + _Q_MATCH), True, np.uint64(0),
+                                 data[p + _Q_CROSS_TYPE])
+                    n_trades += 1
+            elif mtype == TYPE_BROKEN_TRADE:
+                if want_trades and locates[loc].emit:
+                    _write_trade(trades[n_trades], seq, ts, loc, mtype, SIDE_NONE, 0,
+                                 np.uint64(0), _be64(data, p + _B_MATCH), False, np.uint64(0),
+                                 _NO_CROSS_TYPE)
                     n_trades += 1
             elif mtype == TYPE_STOCK_DIRECTORY:
                 name = _be64(data, p + _R_STOCK)
@@ -715,7 +735,7 @@ class FastBook:
 
         ``{"bbo": {...}}`` plus ``"depth"`` / ``"trades"`` when enabled, with the
         columns of the `process` tables minus ``symbol``: depth ``price``/``size``/``orders``
-        are (rows, 2N) arrays, N bid levels then N ask; trades ``type``/``side``
+        are (rows, 2N) arrays, N bid levels then N ask; trades ``type``/``side``/``cross_type``
         are ASCII codes (uint8). The arrays are (strided) views of the book's
         output rows, valid only until the next `process` or `process_columns`
         call (copy what you keep); a chunk that filled the buffers or renamed a

@@ -26,8 +26,9 @@ the RTL) and checked against this one:
 
 Output rows: one BBO row per message that changes its symbol's best bid/ask
 price or size, one depth row per message that changes any top-N value, one
-trade row per E, C, P, Q. The symbol of a row is the name the latest R
-message gave its locate, "" before any.
+trade row per E, C, P, Q (with C's printable flag, the order reference and Q's
+cross type) and per B (type "B", its match number; see `tickaccel.schema.tables`).
+The symbol of a row is the name the latest R message gave its locate, "" before any.
 """
 from __future__ import annotations
 
@@ -39,7 +40,8 @@ import pyarrow as pa
 from tickaccel.schema import itch
 from tickaccel.errors import ErrorLog, TickaccelError
 from tickaccel.feed.chunk import FeedChunk
-from tickaccel.schema.tables import bbo_table, depth_table, trades_table
+from tickaccel.schema.tables import (
+    BROKEN_TRADE, NO_CHARACTER, PRINTABLE, TRADES_SCHEMA, bbo_table, depth_table, trades_table)
 
 BOOK_ERROR_KINDS = (
     "zero_length", "bad_length", "unknown_type", "wrong_length", "truncated_message",
@@ -179,11 +181,12 @@ class OracleBook:
                 return
             locate, side, price = order[0], order[1], order[2]
             if t == "E":
-                self._trade(rows, seq, msg, locate, "E", side, price, msg.executed_shares)
+                self._trade(rows, seq, msg, locate, "E", side, price, msg.executed_shares,
+                            True, ref)
                 self._reduce(ref, msg.executed_shares, pos)
             elif t == "C":
                 self._trade(rows, seq, msg, locate, "C", side, msg.execution_price,
-                            msg.executed_shares)
+                            msg.executed_shares, msg.printable == PRINTABLE, ref)
                 self._reduce(ref, msg.executed_shares, pos)
             elif t == "X":
                 self._reduce(ref, msg.cancelled_shares, pos)
@@ -193,15 +196,21 @@ class OracleBook:
                 self._reduce(ref, order[3], pos)
                 self._add(msg.new_order_ref, locate, side, msg.price, msg.shares, pos)
         elif t == "P":
-            self._trade(rows, seq, msg, locate, "P", msg.side, msg.price, msg.shares)
+            self._trade(rows, seq, msg, locate, "P", msg.side, msg.price, msg.shares, True,
+                        msg.order_ref)
         elif t == "Q":
-            self._trade(rows, seq, msg, locate, "Q", " ", msg.cross_price, msg.shares)
+            self._trade(rows, seq, msg, locate, "Q", NO_CHARACTER, msg.cross_price, msg.shares,
+                        True, 0, msg.cross_type)
+        elif t == BROKEN_TRADE:
+            self._trade(rows, seq, msg, locate, BROKEN_TRADE, NO_CHARACTER, 0, 0, False, 0)
 
     def _trade(self, rows: dict[str, list], seq: int, msg: tuple, locate: int, kind: str,
-               side: str, price: int, shares: int) -> None:
+               side: str, price: int, shares: int, printable: bool, order_ref: int,
+               cross_type: str = NO_CHARACTER) -> None:
         if self.trades and self._wanted(locate):
             rows["trades"].append((seq, msg.timestamp, locate, self.symbols.get(locate, ""),
-                                   kind, side, price, shares, msg.match_number))
+                                   kind, side, price, shares, msg.match_number, printable,
+                                   order_ref, cross_type))
 
     def _wanted(self, locate: int) -> bool:
         return self._wanted_symbols is None or self.symbols.get(locate) in self._wanted_symbols
@@ -251,5 +260,5 @@ class OracleBook:
             out["depth"] = depth_table(*(column("depth", i) for i in range(4)),
                                        levels[:, :, 0], levels[:, :, 1], levels[:, :, 2])
         if self.trades:
-            out["trades"] = trades_table(*(column("trades", i) for i in range(9)))
+            out["trades"] = trades_table(*(column("trades", i) for i in range(len(TRADES_SCHEMA))))
         return out

@@ -47,9 +47,15 @@ def replay_command(
     workers: int = typer.Option(None, "--workers",
                                 help="With --cluster: CPUs of a local Ray and symbol shards per feed."),
     depth: int = typer.Option(0, "--depth", help="Also write depth.parquet with the top N levels."),
-    trades: bool = typer.Option(False, "--trades", help="Also write trades.parquet (E, C, P, Q)."),
+    trades: bool = typer.Option(False, "--trades",
+                                help="Also write trades.parquet (E, C, P, Q and broken trades, B)."),
+    printable_only: bool = typer.Option(False, "--printable-only",
+                                        help="With --trades: only the trades that count in volume "
+                                             "(no non-printable C, no B)."),
     symbols: str = typer.Option(None, "--symbols", help="Only rows of these symbols, e.g. AAPL,MSFT."),
     engine: str = typer.Option("fast", "--engine", help="fast (Numba) or oracle (plain Python)."),
+    compression: str = typer.Option("zstd", "--compression",
+                                    help="Of the Parquet tables: zstd, lz4 or none (cpu and --cluster)."),
     backend: str = typer.Option("cpu", "--backend",
                                 help="cpu; sim: the feed_to_book RTL in cocotb simulation; "
                                      "fpga: feed_to_book on a PYNQ board."),
@@ -78,7 +84,8 @@ def replay_command(
     try:
         _replay_each(feeds, outdir, targets, cluster, signals, signal_backend, spec, show, as_json,
                      {"backend": backend, "engine": engine, "depth": depth, "trades": trades,
-                      "symbols": names, "simulator": simulator,
+                      "printable_only": printable_only,
+                      "symbols": names, "compression": compression, "simulator": simulator,
                       "bitstream": bitstream, "cluster": cluster, "workers": workers})
     except KeyboardInterrupt as exc:  # a ReplayInterrupted says where its summary.json is
         # Typer would print a bare "Aborted!" and exit 1.

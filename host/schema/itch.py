@@ -113,6 +113,7 @@ TYPE_ORDER_DELETE = ord("D")
 TYPE_ORDER_REPLACE = ord("U")
 TYPE_TRADE = ord("P")
 TYPE_CROSS_TRADE = ord("Q")
+TYPE_BROKEN_TRADE = ord("B")
 assert all(MESSAGES[chr(code)][0] == name[len("TYPE_"):].lower()
            for name, code in list(globals().items()) if name.startswith("TYPE_"))
 

@@ -5,6 +5,19 @@ the two produce tables with identical schemas and can be compared with
 ``Table.equals``. The NumPy row records (`BBO_ROW`, `DEPTH_ROW` with
 `DEPTH_LEVEL`, `TRADE_ROW`) are the same tables as the fast book writes them,
 derived from the schemas.
+
+The trades table has a row per execution (E, C), non-cross trade (P), cross
+trade (Q) and broken trade (B). ``printable`` says whether the execution counts
+in volume: C carries the flag (``"Y"``), E, P and Q are printable, and a B row is
+not. ``order_ref`` is the executed order's reference (E, C) or the P message's
+own field, 0 for Q and B; ``cross_type`` is Q's cross type, a space for every
+other row (as ``side`` is for Q and B). A B message ("the trade with this match
+number is broken") becomes its own row of type ``"B"`` with that match number,
+price and shares 0, instead of a flag on the earlier row: a book writes its rows
+as the feed arrives and never revisits one, so a broken trade can be found by
+joining the B rows' match numbers with the other rows'. Volume-type consumers
+(`printable_trades`, the signal kernels) keep printable rows only, which drops
+the B rows too.
 """
 from __future__ import annotations
 
@@ -12,6 +25,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
+
+from tickaccel.schema.itch import SIDE_NONE
 
 _HEAD = [
     ("seq", pa.uint64()),
@@ -33,7 +48,15 @@ TRADES_SCHEMA = pa.schema(_HEAD + [
     ("price", pa.uint32()),
     ("shares", pa.uint64()),
     ("match_number", pa.uint64()),
+    ("printable", pa.bool_()),
+    ("order_ref", pa.uint64()),
+    ("cross_type", pa.string()),
 ])
+
+# The `type` of a broken-trade row, and the `side` / `cross_type` of a row whose message has none.
+BROKEN_TRADE = "B"
+NO_CHARACTER = chr(SIDE_NONE)
+PRINTABLE = "Y"  # C's printable flag when the execution counts in volume: ``printable`` true
 
 # One price level of the depth table; its columns are these, named per side and rank.
 _LEVEL = [
@@ -74,7 +97,7 @@ def _row_dtype(schema: pa.Schema) -> np.dtype:
 
 
 BBO_ROW = _row_dtype(BBO_SCHEMA)
-TRADE_ROW = _row_dtype(TRADES_SCHEMA)  # type and side as ASCII codes
+TRADE_ROW = _row_dtype(TRADES_SCHEMA)  # type, side and cross_type as ASCII codes
 DEPTH_ROW = _row_dtype(pa.schema(_HEAD))  # a depth row's head; its 2N levels: DEPTH_LEVEL
 DEPTH_LEVEL = _row_dtype(pa.schema(_LEVEL))
 
@@ -122,12 +145,25 @@ def _char_column(codes: np.ndarray | Sequence[str]) -> pa.Array:
 def trades_table(seq: np.ndarray, timestamp: np.ndarray, locate: np.ndarray,
                  symbol: pa.Array | Sequence[str], type_: np.ndarray | Sequence[str],
                  side: np.ndarray | Sequence[str], price: np.ndarray, shares: np.ndarray,
-                 match_number: np.ndarray) -> pa.Table:
-    """The trades table; `type_` and `side` are one-character strings or their ASCII codes."""
+                 match_number: np.ndarray, printable: np.ndarray | Sequence[bool],
+                 order_ref: np.ndarray, cross_type: np.ndarray | Sequence[str]) -> pa.Table:
+    """The trades table; `type_`, `side`, `cross_type`: one-character strings or their ASCII codes."""
     return pa.Table.from_arrays([
         pa.array(seq, pa.uint64()), pa.array(timestamp, pa.uint64()),
         pa.array(locate, pa.uint16()), pa.array(symbol, pa.string()),
         _char_column(type_), _char_column(side),
         pa.array(price, pa.uint32()), pa.array(shares, pa.uint64()),
-        pa.array(match_number, pa.uint64()),
+        pa.array(match_number, pa.uint64()), pa.array(printable, pa.bool_()),
+        pa.array(order_ref, pa.uint64()), _char_column(cross_type),
     ], schema=TRADES_SCHEMA)
+
+
+def printable_trades(table: pa.Table) -> pa.Table:
+    """The rows of a trades table that count in volume: printable executions, no B rows.
+
+    A table written before the ``printable`` column existed has no B rows either and is
+    taken whole.
+    """
+    if "printable" not in table.column_names:
+        return table
+    return table.filter(table.column("printable"))
