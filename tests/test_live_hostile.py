@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import socket
-from pathlib import Path
 
 import pyarrow as pa
 import pytest
 from feeds import binaryfile, chunk, random_messages
-from test_live import FEED_MESSAGES, replayed_bbo, run_pair, write_live_feed
+from test_live import FEED_MESSAGES, feed, offline_bbo, run_pair  # noqa: F401  (fixtures)
 from tickaccel.errors import ErrorLog, TickaccelError
 from tickaccel.feed.source import open_feed
 from tickaccel.feed.moldudp64 import HEADER, build_request, end_of_session, parse_packet
@@ -23,15 +22,6 @@ from tickaccel.live.receiver import LiveReceiver
 from tickaccel.live.segments import read_segments
 from tickaccel.live.sockets import SLOT_BYTES, AddressFilter, local_networks
 from tickaccel.schema import itch
-
-@pytest.fixture(scope="module")
-def feed(tmp_path_factory) -> Path:
-    return write_live_feed(tmp_path_factory.mktemp("feed") / "live.itch")
-
-
-@pytest.fixture(scope="module")
-def offline_bbo(feed) -> pa.Table:
-    return replayed_bbo(feed)
 
 
 # A whole ITCH message as a MoldUDP64 message block: what a forged packet carries.
