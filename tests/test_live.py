@@ -183,21 +183,25 @@ def test_stalled_subscriber_never_blocks_the_feed(feed, offline_bbo, tmp_path):
         stalled.append(BboSubscriber(endpoint, hwm=2))
         time.sleep(0.3)
 
-    t0 = time.monotonic()
-    summary, _ = run_pair(feed, tmp_path, rate=None, pub=endpoint, pub_hwm=2, before=connect)
-    assert time.monotonic() - t0 < 20
+    # A publisher blocked by the stalled subscriber would keep the session from ending; how
+    # long the run takes depends on the machine's load, so that is not asserted.
+    summary, _ = run_pair(feed, tmp_path, rate=None, pub=endpoint, pub_hwm=2, before=connect,
+                          duration=60)
     assert summary["end_of_session"]
     assert read_segments(tmp_path).equals(offline_bbo)
     sub = stalled[0]
-    frames = 0
+    batches = []
     for _ in range(1000):  # drain what the HWM let through
         if sub.receive(100) is None:
             break
-        frames += 1
+        batches.append(sub.last_batch)
     sub.close()
-    # The HWM kept the first few frames; the rest were dropped for this subscriber alone.
-    assert 0 < frames < summary["published_batches"]
-    assert sub.last_batch == frames
+    # The HWM guarantees only that the publisher never blocked: this subscriber got some
+    # frames, not all, in order, and every frame it missed between two it got is counted.
+    # Which frames ZeroMQ kept (a prefix, or some from the middle) depends on timing.
+    assert 0 < len(batches) < summary["published_batches"]
+    assert batches == sorted(set(batches))
+    assert sub.lost_batches == batches[-1] - batches[0] + 1 - len(batches)
 
 
 def test_published_records_round_trip():
