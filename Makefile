@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-EXTRAS := sim,opencl,cluster,live,plot,test
+EXTRAS := sim,opencl,cluster,live,plot,research,test
 DEMO_MESSAGES ?= 1000000
 PYTEST_ARGS ?=
 

@@ -15,7 +15,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 __all__ = [
     "__version__", "TickaccelError", "BackendUnavailable", "ErrorLog", "discover",
     "FeedChunk", "open_feed", "feed_format", "generate", "write_feed", "GeneratorConfig",
-    "FastBook", "OracleBook", "replay", "replay_cluster", "LiveReceiver", "Publisher",
+    "Book", "book_at", "FastBook", "OracleBook", "replay", "replay_tables", "replay_cluster", "LiveReceiver", "Publisher",
     "compute_signals", "SignalSpec",
 ]
 __getattr__, __dir__ = exports(__name__, {
@@ -29,9 +29,12 @@ __getattr__, __dir__ = exports(__name__, {
     "generate": "tickaccel.feed.generator",
     "write_feed": "tickaccel.feed.generator",
     "GeneratorConfig": "tickaccel.feed.market",
+    "Book": "tickaccel.book.book",
+    "book_at": "tickaccel.book.book",
     "FastBook": "tickaccel.book.fast",
     "OracleBook": "tickaccel.book.oracle",
     "replay": "tickaccel.batch.backends",
+    "replay_tables": "tickaccel.batch.cpu",
     "replay_cluster": "tickaccel.batch.cluster",
     "LiveReceiver": "tickaccel.live.receiver",
     "Publisher": "tickaccel.live.player",

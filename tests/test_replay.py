@@ -6,6 +6,7 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
+import tickaccel
 from feeds import binaryfile, random_messages, record
 from tickaccel.schema import itch
 from tickaccel.errors import ErrorLog, TickaccelError
@@ -14,6 +15,7 @@ from tickaccel.batch import replay
 from tickaccel.batch.cpu import make_book, replay_cpu
 from tickaccel.batch.summary import ReplayFailed
 from tickaccel.feed.source import open_feed
+from tickaccel.schema.analysis import TableForm, file_sha256, table_metadata
 from tickaccel.schema.tables import BBO_SCHEMA, TRADES_SCHEMA, depth_schema
 
 
@@ -145,7 +147,10 @@ def test_every_compression_writes_the_tables_zstd_writes(feed, tmp_path, compres
 
 
 def test_default_output_is_the_book_tables_written_in_order_with_zstd(feed, tmp_path):
-    # What the replay wrote before it had a writer thread, byte for byte.
+    # What the replay wrote before it had a writer thread, byte for byte, with the metadata
+    # every table now carries.
+    metadata = table_metadata(TableForm(), source=feed, source_sha256=file_sha256(feed),
+                              backend="cpu", version=tickaccel.__version__)
     book = make_book("fast", depth=2, trades=True)
     schemas = {"bbo": BBO_SCHEMA, "depth": depth_schema(2), "trades": TRADES_SCHEMA}
     (tmp_path / "expected").mkdir()
@@ -156,6 +161,7 @@ def test_default_output_is_the_book_tables_written_in_order_with_zstd(feed, tmp_
             if table.num_rows:
                 writers[name].write_table(table)
     for writer in writers.values():
+        writer.add_key_value_metadata(metadata)
         writer.close()
     replay_cpu(feed, tmp_path / "replay", depth=2, trades=True, chunk_bytes=4096)
     for name in schemas:

@@ -3,15 +3,17 @@
 `replay(feed, out, backend=...)` is the one entry point: ``cpu`` (the fast or oracle book),
 ``sim`` (the feed_to_book RTL under cocotb), ``fpga`` (feed_to_book on a PYNQ board) and
 ``cluster`` (Ray, sharded by file and symbol) all write the same tables and one summary.
+`replay_tables` hands the cpu backend's tables back in memory instead.
 """
 from tickaccel.lazy import exports
 
-__all__ = ["replay", "BACKENDS", "ENGINES", "feed_outdirs", "make_book"]
+__all__ = ["replay", "replay_tables", "BACKENDS", "ENGINES", "feed_outdirs", "make_book"]
 __getattr__, __dir__ = exports(__name__, {
     "replay": "tickaccel.batch.backends",
     "BACKENDS": "tickaccel.batch.backends",
     "ENGINES": "tickaccel.batch.backends",
     "feed_outdirs": "tickaccel.batch.backends",
     "make_book": "tickaccel.batch.cpu",
+    "replay_tables": "tickaccel.batch.cpu",
 })
 del exports

@@ -27,13 +27,14 @@ from tickaccel.book.oracle import check_depth
 from tickaccel.errors import ErrorLog, TickaccelError
 from tickaccel.feed.source import feed_format
 from tickaccel.hw.params import BookParams
+from tickaccel.schema.analysis import TableForm
 
 if TYPE_CHECKING:  # the fpga driver is imported only by the fpga backend
     from tickaccel.fpga.driver import FeedToBook
 
 ENGINES = ("fast", "oracle")
 # The options that say what is written; a backend without one refuses them all in one message.
-OUTPUT_OPTIONS = ("engine", "depth", "trades", "printable_only", "symbols")
+OUTPUT_OPTIONS = ("engine", "depth", "trades", "printable_only", "symbols", "prices", "date", "dictionary")
 
 # The files a replay (and `--signals` after it) may write into an output folder.
 OUTPUT_FILES = ("bbo.parquet", "depth.parquet", "trades.parquet", "signals.parquet", "summary.json")
@@ -66,13 +67,15 @@ BACKENDS: dict[str, ReplayBackend] = {b.name: b for b in (
                   "--backend cpu"),
     ReplayBackend("sim", "tickaccel.batch.sim:replay_sim", frozenset({"depth", "simulator", "params"}),
                   "--backend sim", "--backend sim writes the whole bbo.parquet (and depth.parquet "
-                                   "with --depth): drop --trades, --symbols and --engine"),
+                                   "with --depth) as the book builds them: drop --trades, --symbols, "
+                                   "--engine, --prices, --date and --dictionary"),
     ReplayBackend("fpga", "tickaccel.batch.fpga:replay_fpga", frozenset({"bitstream", "device"}),
-                  "--backend fpga", "--backend fpga writes the whole bbo.parquet only: "
-                                    "drop --depth, --trades, --symbols and --engine"),
+                  "--backend fpga", "--backend fpga writes the whole bbo.parquet only, as the book "
+                                    "builds it: drop --depth, --trades, --symbols, --engine, "
+                                    "--prices, --date and --dictionary"),
     ReplayBackend("cluster", "tickaccel.batch.cluster:replay_cluster",
-                  frozenset({"depth", "trades", "printable_only", "symbols", "compression", "cluster",
-                             "workers"}),
+                  frozenset({"depth", "trades", "printable_only", "symbols", "prices", "date",
+                             "dictionary", "compression", "cluster", "workers"}),
                   "--cluster", "--cluster runs the fast cpu book; drop --backend and --engine"),
 )}
 
@@ -81,6 +84,7 @@ def replay(feed: str | os.PathLike | Sequence[str | os.PathLike], outdir: str | 
            backend: str = "cpu", engine: str = "fast", depth: int = 0, trades: bool = False,
            printable_only: bool = False,
            symbols: Sequence[str] | None = None, compression: str = DEFAULT_COMPRESSION,
+           prices: str = "int", date: str | None = None, dictionary: bool = False,
            simulator: str | None = None,
            params: BookParams | None = None, bitstream: str | os.PathLike | None = None,
            device: FeedToBook | None = None, cluster: str | None = None, workers: int | None = None,
@@ -96,7 +100,9 @@ def replay(feed: str | os.PathLike | Sequence[str | os.PathLike], outdir: str | 
     trades: also write E, C, P, Q and B (`tickaccel.schema.tables`); printable_only: of
     those, only the trades that count in volume (with `trades`); symbols: only rows of
     these; compression: of the Parquet tables, one of `COMPRESSIONS` (cpu and cluster;
-    sim and fpga write zstd). The cluster also takes a list of feeds, each written into
+    sim and fpga write zstd); prices ("int" or "float" dollars), date (the trading date,
+    YYYY-MM-DD: adds a timezone-aware ``time`` column) and dictionary (dictionary-encoded
+    symbols): the tables' form, `tickaccel.schema.analysis` (cpu and cluster). The cluster also takes a list of feeds, each written into
     ``OUTDIR/<file name>/``.
 
     Every option, feed and output folder is checked before any work starts: raises
@@ -110,6 +116,7 @@ def replay(feed: str | os.PathLike | Sequence[str | os.PathLike], outdir: str | 
     if backend not in BACKENDS:
         raise TickaccelError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
     check_compression(compression)
+    TableForm.make(prices, date, dictionary)  # refuses an unknown price form or a bad date now
     if cluster is not None:
         if backend not in ("cpu", "cluster"):
             raise TickaccelError(BACKENDS["cluster"].refusal)
@@ -117,8 +124,8 @@ def replay(feed: str | os.PathLike | Sequence[str | os.PathLike], outdir: str | 
     chosen = BACKENDS[backend]
     given = {name: value for name, value in (
         ("engine", engine), ("depth", depth), ("trades", trades), ("symbols", symbols),
-        ("printable_only", printable_only),
-        ("compression", compression), ("simulator", simulator), ("params", params),
+        ("printable_only", printable_only), ("prices", prices), ("date", date),
+        ("dictionary", dictionary), ("compression", compression), ("simulator", simulator), ("params", params),
         ("bitstream", bitstream), ("device", device),
         ("cluster", cluster), ("workers", workers)) if value != _DEFAULTS[name]}
     refused = [name for name in given if name not in chosen.options]

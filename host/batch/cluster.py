@@ -37,8 +37,10 @@ from tickaccel.book.fast import FastBook
 from tickaccel.errors import ErrorLog, TickaccelError
 from tickaccel.feed.chunk import FeedChunk
 from tickaccel.feed.source import feed_format, open_feed
+from tickaccel import __version__
 from tickaccel.batch.backends import DEFAULT_COMPRESSION, Progress, check_compression, feed_outdirs
 from tickaccel.batch.summary import write_summary
+from tickaccel.schema.analysis import TableForm, file_sha256, table_metadata
 from tickaccel.schema.tables import printable_trades
 
 _REF = itch.field_offsets("A")["order_ref"][0]
@@ -248,6 +250,7 @@ def replay_cluster(feeds: str | os.PathLike | Sequence[str | os.PathLike], outdi
                    cluster: str = "local", workers: int | None = None, depth: int = 0,
                    trades: bool = False, printable_only: bool = False,
                    symbols: Sequence[str] | None = None, compression: str = DEFAULT_COMPRESSION,
+                   prices: str = "int", date: str | None = None, dictionary: bool = False,
                    shards_per_feed: int | None = None,
                    progress: Progress | None = None) -> dict:
     """Replay a feed or several on Ray, sharded by file and symbol; writes the tables the cpu backend writes.
@@ -258,11 +261,14 @@ def replay_cluster(feeds: str | os.PathLike | Sequence[str | os.PathLike], outdi
     `feed_outdirs` says; `progress` gets (bytes read by all shards, their total or
     None). Returns the summary, with every feed's, also written to
     ``OUTDIR/summary.json`` when there are several feeds. `printable_only` keeps
-    only the trades that count in volume, as the cpu backend does.
+    only the trades that count in volume, as the cpu backend does; `prices`, `date` and
+    `dictionary` choose the tables' form and every table carries the cpu backend's metadata
+    (`tickaccel.schema.analysis`).
     """
     import ray
 
     check_compression(compression)
+    form = TableForm.make(prices, date, dictionary)
     feeds = [os.fspath(feeds)] if isinstance(feeds, (str, os.PathLike)) else [os.fspath(f) for f in feeds]
     for f in feeds:
         if not os.path.isfile(f):
@@ -295,7 +301,11 @@ def replay_cluster(feeds: str | os.PathLike | Sequence[str | os.PathLike], outdi
     for f, target in zip(feeds, targets):
         tables, feed_summary = merge_shards((r for r in results if r.feed == f), printable_only)
         target.mkdir(parents=True, exist_ok=True)
+        metadata = table_metadata(form, source=f, source_sha256=file_sha256(f), backend="cluster",
+                                  version=__version__)
         for name, table in tables.items():
+            table = form.apply(table)
+            table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
             pq.write_table(table, target / f"{name}.parquet", compression=compression)
         summary["feeds"][f] = feed_summary
         write_summary(target, feed_summary)

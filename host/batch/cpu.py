@@ -6,21 +6,24 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tickaccel import __version__
 from tickaccel.batch.backends import DEFAULT_COMPRESSION, ENGINES, Progress, check_compression, check_symbols
 from tickaccel.batch.summary import ReplayFailed, ReplayInterrupted, replay_summary, write_summary
 from tickaccel.book.fast import FastBook
-from tickaccel.errors import ErrorLog, TickaccelError
+from tickaccel.book.oracle import OracleBook, check_depth
+from tickaccel.errors import BackendUnavailable, ErrorLog, TickaccelError
 from tickaccel.feed.source import feed_format, open_feed
-from tickaccel.book.oracle import OracleBook
+from tickaccel.schema.analysis import TableForm, file_sha256_started, table_metadata
 from tickaccel.schema.tables import BBO_SCHEMA, TRADES_SCHEMA, depth_schema, printable_trades
 
 CHUNK_BYTES = 16 << 20
+FRAME_KINDS = ("arrow", "pandas", "polars")  # what `replay_tables` hands back
 # Chunks' tables waiting for the writer thread: enough to keep it busy while the book works,
 # few enough that memory stays a few chunks' rows.
 WRITE_QUEUE_CHUNKS = 2
@@ -84,10 +87,82 @@ class ParquetTablesWriter:
                 self._error = exc
 
 
+class ReplayTables(dict):
+    """A replay's tables by name ("bbo", and "depth"/"trades" when asked for), with what was
+    counted on the way: `errors` (input problems skipped, as in summary.json) and
+    `message_counts` (well-formed messages per type)."""
+
+    def __init__(self, tables: dict, errors: ErrorLog, message_counts: dict[str, int]) -> None:
+        super().__init__(tables)
+        self.errors = errors
+        self.message_counts = message_counts
+
+
+def replay_tables(feed_path: str | os.PathLike, *, depth: int = 0, trades: bool = False,
+                  printable_only: bool = False, symbols: Iterable[str] | None = None,
+                  engine: str = "fast", prices: str = "int", date: str | None = None,
+                  dictionary: bool = False, frames: str = "arrow") -> ReplayTables:
+    """Replay `feed_path` in memory: the tables `replay` would write, as Arrow tables, or pandas
+    or polars data frames with ``frames="pandas"`` / ``"polars"``.
+
+    The options are `replay`'s (`prices`, `date`, `dictionary`: `tickaccel.schema.analysis`).
+    Input problems are counted and skipped, in the result's ``errors``; a feed that cannot be
+    read at all, or a bad option, raises `TickaccelError`.
+    """
+    if frames not in FRAME_KINDS:
+        raise TickaccelError(f"unknown frames {frames!r}; use one of {', '.join(FRAME_KINDS)}")
+    form = TableForm.make(prices, date, dictionary)
+    feed_format(feed_path)  # raises TickaccelError on missing or unrecognised input
+    check_depth(depth)
+    if printable_only and not trades:
+        raise TickaccelError("printable_only goes with trades: it keeps the trades that count in volume")
+    book = make_book(engine, depth, trades, None if symbols is None else check_symbols(symbols))
+    feed_errors = ErrorLog()
+    parts: dict[str, list[pa.Table]] = {name: [] for name in _schemas(depth, trades)}
+    for tables, _ in _chunk_tables(feed_path, book, feed_errors, printable_only, form, CHUNK_BYTES):
+        for name, table in tables.items():
+            parts[name].append(table)
+    errors = ErrorLog()
+    errors.merge(feed_errors)
+    errors.merge(book.errors)
+    result = {name: pa.concat_tables(tables) if tables else form.schema(schema).empty_table()
+              for (name, tables), schema in zip(parts.items(), _schemas(depth, trades).values())}
+    if frames == "pandas":
+        result = {name: table.to_pandas() for name, table in result.items()}
+    elif frames == "polars":
+        try:
+            import polars
+        except ImportError:
+            raise BackendUnavailable("frames='polars' needs polars (pip install polars)") from None
+        result = {name: polars.from_arrow(table) for name, table in result.items()}
+    return ReplayTables(result, errors, book.message_counts)
+
+
+def _schemas(depth: int, trades: bool) -> dict[str, pa.Schema]:
+    """The tables a replay writes, as the books build them."""
+    schemas = {"bbo": BBO_SCHEMA}
+    if depth:
+        schemas["depth"] = depth_schema(depth)
+    if trades:
+        schemas["trades"] = TRADES_SCHEMA
+    return schemas
+
+
+def _chunk_tables(feed_path, book, feed_errors: ErrorLog, printable_only: bool, form: TableForm,
+                  chunk_bytes: int) -> Iterator[tuple[dict[str, pa.Table], int]]:
+    """Each chunk's tables in `form`, and the chunk's size in bytes."""
+    for chunk in open_feed(feed_path, errors=feed_errors, chunk_bytes=chunk_bytes):
+        tables = book.process(chunk)
+        if printable_only:  # the trades that count in volume: no non-printable C, no B
+            tables["trades"] = printable_trades(tables["trades"])
+        yield {name: form.apply(table) for name, table in tables.items()}, len(chunk.data)
+
+
 def replay_cpu(feed_path: str | os.PathLike, outdir: str | os.PathLike, *, depth: int = 0,
                trades: bool = False, printable_only: bool = False,
                symbols: Iterable[str] | None = None, engine: str = "fast",
-               compression: str = DEFAULT_COMPRESSION, progress: Progress | None = None,
+               compression: str = DEFAULT_COMPRESSION, prices: str = "int", date: str | None = None,
+               dictionary: bool = False, progress: Progress | None = None,
                chunk_bytes: int = CHUNK_BYTES) -> dict:
     """Replay `feed_path` into ``OUTDIR/{bbo,depth,trades}.parquet`` and ``OUTDIR/summary.json``.
 
@@ -98,19 +173,19 @@ def replay_cpu(feed_path: str | os.PathLike, outdir: str | os.PathLike, *, depth
     ``replay_failed`` error (at the feed bytes read before it), named in ``failed``
     and raised as `ReplayFailed`; a KeyboardInterrupt as `ReplayInterrupted`, a
     KeyboardInterrupt too. `printable_only` keeps only the trades that count in volume
-    (`tickaccel.schema.tables.printable_trades`).
+    (`tickaccel.schema.tables.printable_trades`); `prices`, `date` and `dictionary` choose
+    the tables' form (`tickaccel.schema.analysis`). Every table carries the metadata of
+    `tickaccel.schema.analysis.table_metadata`.
     """
     fmt = feed_format(feed_path)  # raises TickaccelError on missing or unrecognised input
     codec = check_compression(compression)
+    form = TableForm.make(prices, date, dictionary)
     symbols = None if symbols is None else check_symbols(symbols)
     book = make_book(engine, depth, trades, symbols)
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
-    schemas = {"bbo": BBO_SCHEMA}
-    if depth:
-        schemas["depth"] = depth_schema(depth)
-    if trades:
-        schemas["trades"] = TRADES_SCHEMA
+    schemas = {name: form.schema(schema) for name, schema in _schemas(depth, trades).items()}
+    source_sha256 = file_sha256_started(feed_path)  # for the metadata; hashed while the book works
     feed_errors = ErrorLog()
     total = None if fmt == "binaryfile.gz" else os.path.getsize(feed_path)
     done = 0
@@ -124,17 +199,19 @@ def replay_cpu(feed_path: str | os.PathLike, outdir: str | os.PathLike, *, depth
                        for name, schema in schemas.items()}
             writer = ParquetTablesWriter(writers)
             try:
-                for chunk in open_feed(feed_path, errors=feed_errors, chunk_bytes=chunk_bytes):
-                    tables = book.process(chunk)
-                    if printable_only:  # the trades that count in volume: no non-printable C, no B
-                        tables["trades"] = printable_trades(tables["trades"])
+                for tables, size in _chunk_tables(feed_path, book, feed_errors, printable_only, form,
+                                                  chunk_bytes):
                     writer.put(tables)
-                    done += len(chunk.data)
+                    done += size
                     if progress is not None:
                         progress(done if total is None else min(done, total), total)
             finally:  # the thread writes what is queued before the files close
                 writer.stop()
             writer.check()
+            metadata = table_metadata(form, source=feed_path, source_sha256=source_sha256(),
+                                      backend="cpu", version=__version__)
+            for parquet in writers.values():
+                parquet.add_key_value_metadata(metadata)
     except (Exception, KeyboardInterrupt) as exc:
         failure = exc
     errors = ErrorLog()

@@ -92,6 +92,9 @@ _TALLY = np.dtype([
     ("pending_rows", np.int64, (3,)),  # rows written, not yet handed out: bbo, depth, trades
 ])
 _ERROR_COUNT = np.dtype([("count", np.int64), ("first", np.int64)])  # first: its position
+# A live order as `FastBook.resting_orders` hands it out.
+RESTING_ORDER = np.dtype([("ref", np.uint64), ("side", np.uint8), ("price", np.uint32),
+                          ("shares", np.uint32)])
 
 
 class _Outputs(NamedTuple):
@@ -847,6 +850,22 @@ class FastBook:
     @property
     def live_orders(self) -> int:
         return int(self._tally["live_orders"][0])
+
+    @property
+    def renames(self) -> int:
+        """R messages so far that named a locate or changed its name: `symbols` changes with it."""
+        return int(self._tally["renames"][0])
+
+    def resting_orders(self, locate: int) -> np.ndarray:
+        """The live orders of one locate, unsorted, as `RESTING_ORDER` rows (price in Price(4))."""
+        slots = self._orders[self._orders["book_plus_1"] > 0]
+        slots = slots[(slots["book_plus_1"] - np.uint64(1)) // np.uint64(2) == locate]
+        rows = np.zeros(len(slots), RESTING_ORDER)
+        rows["ref"] = slots["ref"]
+        rows["side"] = np.where((slots["book_plus_1"] - np.uint64(1)) % np.uint64(2) == _ASK, ord("S"), ord("B"))
+        rows["price"] = slots["price_shares"] >> np.uint64(32)
+        rows["shares"] = slots["price_shares"] & np.uint64(0xFFFFFFFF)
+        return rows
 
     def top(self, locate: int, side: str, n: int) -> list[tuple[int, int, int]]:
         """The best `n` levels of one side as (price, shares, orders), best first."""

@@ -12,7 +12,7 @@ from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, Time
                            TransferSpeedColumn)
 
 from tickaccel.errors import ErrorLog, TickaccelError
-from tickaccel.schema.units import PRICE_SCALE
+from tickaccel.schema.units import PRICE_SCALE, format_time_of_day
 
 # The library (NumPy, Numba, Arrow) is imported inside each command, so `--help` and a
 # command's option errors do not wait for it.
@@ -56,6 +56,14 @@ def replay_command(
     engine: str = typer.Option("fast", "--engine", help="fast (Numba) or oracle (plain Python)."),
     compression: str = typer.Option("zstd", "--compression",
                                     help="Of the Parquet tables: zstd, lz4 or none (cpu and --cluster)."),
+    prices: str = typer.Option("int", "--prices",
+                               help="int: Price(4) integers, 0 for no price (the books' own form); "
+                                    "float: dollars, null for no price."),
+    date: str = typer.Option(None, "--date",
+                             help="Trading date YYYY-MM-DD: adds a timezone-aware 'time' column "
+                                  "(America/New_York)."),
+    dictionary: bool = typer.Option(False, "--dictionary",
+                                    help="Dictionary-encode the symbol column (pandas reads a categorical)."),
     backend: str = typer.Option("cpu", "--backend",
                                 help="cpu; sim: the feed_to_book RTL in cocotb simulation; "
                                      "fpga: feed_to_book on a PYNQ board."),
@@ -73,9 +81,11 @@ def replay_command(
     from tickaccel.batch.backends import check_replay_paths, check_symbols
     from tickaccel.book.oracle import check_depth
     from tickaccel.feed.source import check_input_file
+    from tickaccel.schema.analysis import TableForm
 
     # Options, then every input and output, before any work: `replay` checks them again per feed.
     check_depth(depth)
+    TableForm.make(prices, date, dictionary)
     names = None if symbols is None else check_symbols(symbols.split(","))
     _refuse_switch_values(feeds)
     if spec is not None:
@@ -84,8 +94,8 @@ def replay_command(
     try:
         _replay_each(feeds, outdir, targets, cluster, signals, signal_backend, spec, show, as_json,
                      {"backend": backend, "engine": engine, "depth": depth, "trades": trades,
-                      "printable_only": printable_only,
-                      "symbols": names, "compression": compression, "simulator": simulator,
+                      "printable_only": printable_only, "prices": prices, "date": date,
+                      "dictionary": dictionary, "symbols": names, "compression": compression, "simulator": simulator,
                       "bitstream": bitstream, "cluster": cluster, "workers": workers})
     except KeyboardInterrupt as exc:  # a ReplayInterrupted says where its summary.json is
         # Typer would print a bare "Aborted!" and exit 1.
@@ -164,20 +174,25 @@ def _print_summary(summary: dict, outdir: Path, as_json: bool) -> None:
 
 def _print_bbo_rows(path: Path, n: int) -> None:
     """The first rows of a BBO table, prices in dollars, as a person reads them."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
     from rich.table import Table
 
-    first = next(pq.ParquetFile(path).iter_batches(batch_size=n), None)
+    shown = ["seq", "timestamp", "symbol", "bid_size", "bid_price", "ask_price", "ask_size"]
+    first = next(pq.ParquetFile(path).iter_batches(batch_size=n, columns=shown), None)
     rows = first.to_pylist() if first is not None else []
     table = Table("seq", "time", "symbol", "bid size", "bid", "ask", "ask size",
                   title=f"first {len(rows)} BBO rows")
+    in_dollars = pa.types.is_floating(first.schema.field("bid_price").type) if first is not None else False
+
+    def price(value: int | float | None) -> str:
+        if not value:  # 0 (or null in dollars): no price on that side
+            return "-"
+        return f"{value if in_dollars else value / PRICE_SCALE:.4f}"
+
     for r in rows:
-        ns = r["timestamp"]
-        clock = f"{ns // 3_600_000_000_000:02d}:{ns // 60_000_000_000 % 60:02d}:" \
-                f"{ns // 1_000_000_000 % 60:02d}.{ns // 1000 % 1_000_000:06d}"
-        table.add_row(str(r["seq"]), clock, r["symbol"], f"{r['bid_size']:,}",
-                      f"{r['bid_price'] / PRICE_SCALE:.4f}" if r["bid_price"] else "-",
-                      f"{r['ask_price'] / PRICE_SCALE:.4f}" if r["ask_price"] else "-",
+        table.add_row(str(r["seq"]), format_time_of_day(r["timestamp"])[:15], str(r["symbol"]),
+                      f"{r['bid_size']:,}", price(r["bid_price"]), price(r["ask_price"]),
                       f"{r['ask_size']:,}")
     _console.print(table)
 

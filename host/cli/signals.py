@@ -18,6 +18,13 @@ def _read(path: Path):
         raise TickaccelError(f"cannot read {path} as Parquet: {exc}") from None
 
 
+def _read_book_table(path: Path):
+    """A replay's table as the books build it, whatever form `replay` wrote it in."""
+    from tickaccel.schema.analysis import as_built
+
+    return as_built(_read(path))
+
+
 def run_signals(outdir: str | Path, backend: str = "auto", spec_path: str | Path | None = None) -> dict:
     """Compute signals for OUTDIR/bbo.parquet (+ depth, trades if present) into OUTDIR/signals.parquet."""
     import pyarrow.parquet as pq
@@ -28,11 +35,11 @@ def run_signals(outdir: str | Path, backend: str = "auto", spec_path: str | Path
     bbo_path = outdir / "bbo.parquet"
     if not bbo_path.is_file():
         raise TickaccelError(f"no BBO table: {bbo_path} does not exist (run `tickaccel replay` first)")
-    extra = {name: _read(outdir / f"{name}.parquet") for name in ("depth", "trades")
+    extra = {name: _read_book_table(outdir / f"{name}.parquet") for name in ("depth", "trades")
              if (outdir / f"{name}.parquet").is_file()}
     spec = load_spec(spec_path) if spec_path else default_spec()
     name = resolve_backend(backend)
-    bbo = _read(bbo_path)
+    bbo = _read_book_table(bbo_path)
     start = time.perf_counter()
     signals = compute(bbo, spec, name, **extra)
     seconds = time.perf_counter() - start
@@ -75,7 +82,7 @@ def plot_command(
         table = _read(path)
     elif (Path(outdir) / "bbo.parquet").is_file():
         kinds = ("mid", "microprice", "spread", "imbalance")
-        table = compute(_read(Path(outdir) / "bbo.parquet"),
+        table = compute(_read_book_table(Path(outdir) / "bbo.parquet"),
                         parse_spec({"signal": [{"kind": k} for k in kinds]}), "auto")
     else:
         raise TickaccelError(f"no signals.parquet or bbo.parquet in {outdir}")
