@@ -27,6 +27,9 @@ _SLOTS = 256  # live orders the generator keeps per symbol
 _CROSS_SYMBOLS = 20  # most active symbols that get opening/closing crosses and NOII
 _MPIDS = ("GSCO", "MSCO", "NITE", "UBSS", "CDRG", "VIRT", "JPMS", "BARD", "LATS", "SBSH")
 _TEST_TICKERS = ("ZVZZT", "ZWZZT", "ZXZZT")  # NASDAQ's own test issues
+# Names a reader expects to find, so examples such as `--symbols AAPL,MSFT` work on a
+# generated feed; they replace drawn names, so the rest of a seeded feed stays the same.
+_WELL_KNOWN_TICKERS = ("AAPL", "AMZN", "GOOGL", "META", "MSFT", "NVDA", "QQQ", "TSLA")
 
 # ASCII codes the Numba loop uses as constants.
 _A, _B, _C, _D, _E, _F, _H, _I, _J, _K, _L = (ord(c) for c in "ABCDEFHIJKL")
@@ -66,6 +69,10 @@ def _tickers(n: int, rng: np.random.Generator) -> list[str]:
         if name not in seen:
             seen.add(name)
             chosen.append(name)
+    if n >= 4 * len(_WELL_KNOWN_TICKERS):
+        drawn = [i for i, name in enumerate(chosen) if name not in _TEST_TICKERS]
+        for i, name in zip(drawn, (t for t in _WELL_KNOWN_TICKERS if t not in seen)):
+            chosen[i] = name
     return sorted(chosen)  # stock locates are assigned alphabetically, as NASDAQ does
 
 
