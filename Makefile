@@ -28,7 +28,7 @@ $(VENV)/.installed: pyproject.toml | system-packages
 demo: setup
 	mkdir -p data out
 	$(VENV)/bin/tickaccel generate data/demo.itch --messages $(DEMO_MESSAGES) --symbols 1000 --seed 1
-	$(VENV)/bin/tickaccel replay data/demo.itch -o out/demo --depth 5 --trades --signals --show 10
+	$(VENV)/bin/tickaccel replay data/demo.itch -o out/demo --overwrite --depth 5 --trades --signals --show 10
 
 test: setup
 	$(PY) -m pytest -m "not slow" -n 2 $(PYTEST_ARGS)

@@ -130,8 +130,10 @@ def compare_cli(feed: str, repeats: int, baseline: str | None) -> None:
     """Time both command lines on `feed`, alternating, and compare their BBO tables."""
     work = Path(tempfile.mkdtemp(prefix="compare_itchbook_"))
     try:
+        # Each repetition replaces the last one's tables (a baseline from before --overwrite
+        # existed replaced them without being asked).
         contenders = {"tickaccel replay": ([sys.executable, "-c", TICKACCEL_ENTRY, "replay", feed, "-o",
-                                            str(work / "tickaccel")], dict(os.environ))}
+                                            str(work / "tickaccel"), "--overwrite"], dict(os.environ))}
         if baseline is not None:
             contenders["tickaccel replay (baseline)"] = (
                 [sys.executable, "-c", TICKACCEL_ENTRY, "replay", feed, "-o", str(work / "baseline")],

@@ -85,7 +85,7 @@ def replay(feed: str | os.PathLike | Sequence[str | os.PathLike], outdir: str | 
            printable_only: bool = False,
            symbols: Sequence[str] | None = None, compression: str = DEFAULT_COMPRESSION,
            prices: str = "int", date: str | None = None, dictionary: bool = False,
-           simulator: str | None = None,
+           overwrite: bool = False, simulator: str | None = None,
            params: BookParams | None = None, bitstream: str | os.PathLike | None = None,
            device: FeedToBook | None = None, cluster: str | None = None, workers: int | None = None,
            progress: Progress | None = None) -> dict:
@@ -102,7 +102,9 @@ def replay(feed: str | os.PathLike | Sequence[str | os.PathLike], outdir: str | 
     these; compression: of the Parquet tables, one of `COMPRESSIONS` (cpu and cluster;
     sim and fpga write zstd); prices ("int" or "float" dollars), date (the trading date,
     YYYY-MM-DD: adds a timezone-aware ``time`` column) and dictionary (dictionary-encoded
-    symbols): the tables' form, `tickaccel.schema.analysis` (cpu and cluster). The cluster also takes a list of feeds, each written into
+    symbols): the tables' form, `tickaccel.schema.analysis` (cpu and cluster); overwrite:
+    replace the files of an earlier replay in `outdir` (without it such a folder is refused,
+    so no table of an earlier run is left beside this one's). The cluster also takes a list of feeds, each written into
     ``OUTDIR/<file name>/``.
 
     Every option, feed and output folder is checked before any work starts: raises
@@ -142,7 +144,7 @@ def replay(feed: str | os.PathLike | Sequence[str | os.PathLike], outdir: str | 
     if symbols is not None:
         given["symbols"] = check_symbols(symbols)
     feeds = [feed] if isinstance(feed, (str, os.PathLike)) else list(feed)
-    check_replay_paths(feeds, outdir)
+    check_replay_paths(feeds, outdir, overwrite)
     started = time.perf_counter()
     try:
         return chosen.run(feed, outdir, progress=progress, **given)
@@ -164,7 +166,7 @@ def replay(feed: str | os.PathLike | Sequence[str | os.PathLike], outdir: str | 
 
 
 _DEFAULTS = {name: p.default for name, p in inspect.signature(replay).parameters.items()
-             if p.kind is inspect.Parameter.KEYWORD_ONLY}
+             if p.kind is inspect.Parameter.KEYWORD_ONLY and name != "overwrite"}
 
 
 def check_symbols(symbols: Sequence[str]) -> list[str]:
@@ -187,19 +189,40 @@ def check_compression(compression: str) -> str:
     return compression
 
 
-def check_replay_paths(feeds: Sequence[str | os.PathLike], outdir: str | os.PathLike) -> list[Path]:
+def check_replay_paths(feeds: Sequence[str | os.PathLike], outdir: str | os.PathLike,
+                       overwrite: bool = False) -> list[Path]:
     """Check every feed and make every output folder before any replay starts; returns the folders.
 
     Raises `TickaccelError` naming the first feed that is not a readable feed file
-    (`feed_format`) or the first output folder that cannot be made or written, with
-    the reason, so a mistake in the last argument costs no replay of the first.
+    (`feed_format`), the first output folder that cannot be made or written, with the
+    reason, or one that holds an earlier replay's files (`OUTPUT_FILES`) unless
+    `overwrite`, which removes them; so a mistake in the last argument costs no replay of
+    the first, and no stale table is left beside new ones.
     """
     for feed in feeds:
         feed_format(feed)
     targets = feed_outdirs(outdir, feeds)
-    for target in (*targets, Path(outdir)):
-        _make_outdir(target)
+    folders = (*targets, Path(outdir)) if len(targets) > 1 else tuple(targets)
+    earlier = [path for out in folders for path in _replay_files(out)]
+    if earlier and not overwrite:
+        names = ", ".join(str(p) for p in earlier[:3]) + (", ..." if len(earlier) > 3 else "")
+        raise TickaccelError(f"{outdir} already holds a replay ({names}): pass --overwrite "
+                             "(overwrite=True) to replace it, or choose another folder")
+    for out in folders:
+        _make_outdir(out)
+    for path in earlier:
+        try:
+            path.unlink()
+        except OSError as exc:
+            raise TickaccelError(f"cannot remove {path} of an earlier replay ({exc.strerror})") from None
     return targets
+
+
+def _replay_files(out: Path) -> list[Path]:
+    """The files of an earlier replay in `out` (a file where the folder should be has none)."""
+    if not out.is_dir():
+        return []
+    return [out / name for name in OUTPUT_FILES if (out / name).is_file()]
 
 
 def _make_outdir(out: Path) -> None:
@@ -219,8 +242,6 @@ def _make_outdir(out: Path) -> None:
         path = out / name
         if path.is_dir():
             raise TickaccelError(f"{path} is a folder; the replay writes a file there")
-        if path.exists() and not os.access(path, os.W_OK):
-            raise TickaccelError(f"{path} is not writable")
 
 
 def feed_outdirs(outdir: str | os.PathLike, feeds: Sequence[str | os.PathLike]) -> list[Path]:

@@ -19,6 +19,7 @@ from tickaccel.book.fast import FastBook
 from tickaccel.book.oracle import OracleBook, check_depth
 from tickaccel.errors import BackendUnavailable, ErrorLog, TickaccelError
 from tickaccel.feed.source import feed_format, open_feed
+from tickaccel.jit import CompileWatch
 from tickaccel.schema.analysis import TableForm, file_sha256_started, table_metadata
 from tickaccel.schema.tables import BBO_SCHEMA, TRADES_SCHEMA, depth_schema, printable_trades
 
@@ -138,6 +139,14 @@ def replay_tables(feed_path: str | os.PathLike, *, depth: int = 0, trades: bool 
     return ReplayTables(result, errors, book.message_counts)
 
 
+def symbols_report(asked: Iterable[str], named: Iterable[str], examples: int = 5) -> dict:
+    """What the summary says of a --symbols list: the symbols the feed never named (their
+    rows are empty), how many it did name, and a few of those."""
+    named = sorted(set(named))
+    return {"asked": list(asked), "not_in_feed": sorted(set(asked) - set(named)),
+            "in_feed": len(named), "examples": named[:examples]}
+
+
 def _schemas(depth: int, trades: bool) -> dict[str, pa.Schema]:
     """The tables a replay writes, as the books build them."""
     schemas = {"bbo": BBO_SCHEMA}
@@ -192,8 +201,9 @@ def replay_cpu(feed_path: str | os.PathLike, outdir: str | os.PathLike, *, depth
     started = time.perf_counter()
     failure: BaseException | None = None
     writer = None
+    compiling = CompileWatch()
     try:
-        with contextlib.ExitStack() as writers_open:  # closes every file, even when one fails
+        with compiling, contextlib.ExitStack() as writers_open:  # closes every file, even when one fails
             writers = {name: writers_open.enter_context(
                            pq.ParquetWriter(out / f"{name}.parquet", schema, compression=codec))
                        for name, schema in schemas.items()}
@@ -223,7 +233,10 @@ def replay_cpu(feed_path: str | os.PathLike, outdir: str | os.PathLike, *, depth
                              message_counts=book.message_counts,
                              rows=writer.rows if writer is not None else dict.fromkeys(schemas, 0),
                              outputs={name: str(out / f"{name}.parquet") for name in schemas},
-                             elapsed=time.perf_counter() - started, errors=errors, failure=failure)
+                             elapsed=time.perf_counter() - started, errors=errors, failure=failure,
+                             compile_s=compiling.seconds)
+    if symbols is not None:
+        summary["symbols"] = symbols_report(symbols, book.symbols.values())
     write_summary(out, summary)
     if isinstance(failure, KeyboardInterrupt):
         raise ReplayInterrupted(summary, out) from failure

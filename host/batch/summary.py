@@ -47,8 +47,13 @@ class ReplayInterrupted(KeyboardInterrupt):
 def replay_summary(feed_path: str | os.PathLike, fmt: str, engine: str, *,
                    message_counts: dict[str, int], rows: dict[str, int], outputs: dict[str, str],
                    elapsed: float, errors: ErrorLog, records: int | None = None,
-                   failure: BaseException | None = None, **extra: object) -> dict:
-    """The summary of one feed's replay; `records` when the backend counts them, `extra` after the common fields."""
+                   failure: BaseException | None = None, compile_s: float = 0.0,
+                   **extra: object) -> dict:
+    """The summary of one feed's replay; `records` when the backend counts them, `extra` after the common fields.
+
+    `compile_s` is the part of `elapsed` spent compiling Numba kernels (a first run on a
+    machine, `tickaccel.jit.CompileWatch`): ``messages_per_s`` leaves it out.
+    """
     messages = sum(message_counts.values())
     summary: dict = {"input": os.fspath(feed_path), "format": fmt, "engine": engine}
     if records is not None:
@@ -59,7 +64,8 @@ def replay_summary(feed_path: str | os.PathLike, fmt: str, engine: str, *,
         "rows": rows,
         "outputs": outputs,
         "elapsed_s": round(elapsed, 6),
-        "messages_per_s": round(messages / elapsed, 1) if elapsed > 0 else None,
+        "compile_s": round(compile_s, 3),
+        "messages_per_s": round(messages / (elapsed - compile_s), 1) if elapsed > compile_s else None,
         "errors": errors.to_dict(),
         **extra,
     })

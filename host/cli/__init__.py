@@ -28,6 +28,7 @@ _state = {"debug": False}
 
 # Registration order is the order `tickaccel --help` lists them in.
 app.command("info")(info.info_command)
+app.command("warmup")(info.warmup_command)
 app.command("publish")(live.publish_command)
 app.command("live")(live.live_command)
 app.command("signals")(signals.signals_command)

@@ -1,4 +1,4 @@
-"""`tickaccel info`: version and the backends this machine has."""
+"""`tickaccel info` (version and the backends this machine has) and `tickaccel warmup`."""
 from __future__ import annotations
 
 import json
@@ -6,6 +6,7 @@ import platform
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tickaccel import __version__
@@ -26,5 +27,35 @@ def info_command(as_json: bool = typer.Option(False, "--json", help="Print machi
     console.print(f"tickaccel {__version__} (Python {platform.python_version()})")
     table = Table("backend", "present", "detail")
     for b in found.values():
-        table.add_row(b.name, "[green]yes[/green]" if b.present else "[red]no[/red]", b.detail)
+        table.add_row(b.name, "[green]yes[/green]" if b.present else "[red]no[/red]", escape(b.detail))
     console.print(table)
+
+
+def warmup_command() -> None:
+    """Compile and cache every CPU kernel now (readers, books, signals), so no later run waits for it."""
+    import tempfile
+    import time
+    from pathlib import Path
+
+    from tickaccel.batch.cpu import replay_tables
+    from tickaccel.book.book import book_at
+    from tickaccel.feed.generator import GeneratorConfig, write_feed
+    from tickaccel.jit import CompileWatch
+    from tickaccel.kernels import compute, default_spec
+
+    console = Console(highlight=False)
+    started = time.perf_counter()
+    with CompileWatch(lambda: console.print("compiling the Numba kernels (once per machine)...")) as watch, \
+            tempfile.TemporaryDirectory() as work:
+        config = GeneratorConfig(n_messages=5_000, n_symbols=10, seed=1)
+        for name in ("feed.itch", "feed.itch.gz", "feed.pcap", "feed.pcapng"):
+            write_feed(Path(work) / name, config)
+            tables = replay_tables(Path(work) / name, depth=5, trades=True)
+        compute(tables["bbo"], default_spec(), "cpu", depth=tables["depth"], trades=tables["trades"])
+        book = book_at(Path(work) / "feed.itch", "12:00")
+        book.orders(book.symbols[0])
+    if watch.compiled:
+        console.print(f"compiled {watch.compiled} kernels in {watch.seconds:.1f} s; they are cached for "
+                      f"every later run ({time.perf_counter() - started:.1f} s in all)")
+    else:
+        console.print(f"every kernel was compiled already (loaded in {time.perf_counter() - started:.1f} s)")

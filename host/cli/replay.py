@@ -41,6 +41,9 @@ def replay_command(
         ..., help="Feed files: BinaryFILE (.gz or not), pcap or pcapng; several go each into "
                   "OUTDIR/<file name>/."),
     outdir: Path = typer.Option(..., "--output", "-o", help="Folder for the Parquet tables."),
+    overwrite: bool = typer.Option(False, "--overwrite",
+                                   help="Replace an earlier replay's files in the output folder "
+                                        "(without it such a folder is refused)."),
     cluster: str = typer.Option(None, "--cluster",
                                 help="Replay on Ray, sharded by file and symbol: 'local' or a "
                                      "Ray address such as ray://head:10001."),
@@ -90,7 +93,7 @@ def replay_command(
     _refuse_switch_values(feeds)
     if spec is not None:
         check_input_file(spec)
-    targets = check_replay_paths(feeds, outdir)
+    targets = check_replay_paths(feeds, outdir, overwrite)
     try:
         _replay_each(feeds, outdir, targets, cluster, signals, signal_backend, spec, show, as_json,
                      {"backend": backend, "engine": engine, "depth": depth, "trades": trades,
@@ -114,6 +117,12 @@ def _replay_each(feeds: list[Path], outdir: Path, targets: list[Path], cluster: 
     """Replay every feed into its target folder (all at once on a cluster) and print each summary."""
     from tickaccel.batch.backends import replay
     from tickaccel.batch.summary import write_summary
+    from tickaccel.jit import CompileWatch
+
+    def compiling() -> None:
+        if not as_json:
+            _console.print("compiling the Numba kernels: the first run on this machine only, not "
+                           "counted in msg/s (`tickaccel warmup` does it ahead)", highlight=False)
 
     if cluster is not None:  # every feed at once, sharded over the cluster
         with _progress_bar(as_json) as progress:
@@ -121,7 +130,7 @@ def _replay_each(feeds: list[Path], outdir: Path, targets: list[Path], cluster: 
         _print_cluster_summary(summary, targets, as_json)
         return
     for feed, target in zip(feeds, targets):
-        with _progress_bar(as_json) as progress:
+        with _progress_bar(as_json) as progress, CompileWatch(compiling):
             summary = replay(feed, target, progress=progress, **options)
         if signals:
             from tickaccel.cli.signals import run_signals
@@ -161,9 +170,16 @@ def _print_summary(summary: dict, outdir: Path, as_json: bool) -> None:
         typer.echo(json.dumps(summary, indent=2))
         return
     rows = ", ".join(f"{name} {n:,}" for name, n in summary["rows"].items())
-    _console.print(f"{summary['messages']:,} messages in {summary['elapsed_s']:.2f} s "
+    compiled = f", {summary['compile_s']:.1f} s of it compiling" if summary.get("compile_s") else ""
+    _console.print(f"{summary['messages']:,} messages in {summary['elapsed_s']:.2f} s{compiled} "
                    f"({summary['messages_per_s'] or 0:,.0f} msg/s); rows: {rows} -> {outdir}",
                    highlight=False, soft_wrap=True)
+    missing = summary.get("symbols", {}).get("not_in_feed")
+    if missing:
+        report = summary["symbols"]
+        _console.print(f"warning: no rows for {', '.join(missing)}: not in the feed, which names "
+                       f"{report['in_feed']:,} symbols (e.g. {', '.join(report['examples'])})",
+                       style="yellow", highlight=False, markup=False, soft_wrap=True)
     if summary["errors"]:
         _console.print("errors:", highlight=False)
         _print_errors(summary["errors"])
