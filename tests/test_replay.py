@@ -98,12 +98,18 @@ def test_generated_pcap_and_binaryfile_give_the_same_tables(tmp_path):
             pq.read_table(tmp_path / "g_pcap" / f"{table}.parquet")), table
 
 
-def test_progress_reports_bytes_up_to_the_file_size(feed, tmp_path):
+@pytest.mark.parametrize("fmt", ["binaryfile", "gz", "pcap", "pcapng"])
+def test_progress_reports_bytes_of_the_file_up_to_its_size(fmt, tmp_path):
+    # gzip: compressed bytes read, so the bar has a real total; captures: file offsets.
+    path = tmp_path / {"binaryfile": "f.itch", "gz": "f.itch.gz", "pcap": "f.pcap", "pcapng": "f.pcapng"}[fmt]
+    write_feed(path, GeneratorConfig(n_messages=60_000, n_symbols=20, seed=3))
     seen = []
-    replay_cpu(feed, tmp_path, progress=lambda done, total: seen.append((done, total)),
-               chunk_bytes=8192)
-    assert len(seen) > 1
-    assert seen[-1] == (feed.stat().st_size, feed.stat().st_size)
+    replay_cpu(path, tmp_path / "out", progress=lambda done, total: seen.append((done, total)),
+               chunk_bytes=1 << 16)
+    size = path.stat().st_size
+    assert len(seen) > 2 and all(total == size for _, total in seen)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+    assert seen[-1] == (size, size)
 
 
 def test_missing_file_is_a_tickaccel_error(tmp_path):

@@ -6,7 +6,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -158,9 +158,10 @@ def _schemas(depth: int, trades: bool) -> dict[str, pa.Schema]:
 
 
 def _chunk_tables(feed_path, book, feed_errors: ErrorLog, printable_only: bool, form: TableForm,
-                  chunk_bytes: int) -> Iterator[tuple[dict[str, pa.Table], int]]:
-    """Each chunk's tables in `form`, and the chunk's size in bytes."""
-    for chunk in open_feed(feed_path, errors=feed_errors, chunk_bytes=chunk_bytes):
+                  chunk_bytes: int, file_read: Callable[[int], None] | None = None
+                  ) -> Iterator[tuple[dict[str, pa.Table], int]]:
+    """Each chunk's tables in `form`, and the chunk's size in bytes (`open_feed` for `file_read`)."""
+    for chunk in open_feed(feed_path, errors=feed_errors, chunk_bytes=chunk_bytes, file_read=file_read):
         tables = book.process(chunk)
         if printable_only:  # the trades that count in volume: no non-printable C, no B
             tables["trades"] = printable_trades(tables["trades"])
@@ -196,7 +197,7 @@ def replay_cpu(feed_path: str | os.PathLike, outdir: str | os.PathLike, *, depth
     schemas = {name: form.schema(schema) for name, schema in _schemas(depth, trades).items()}
     source_sha256 = file_sha256_started(feed_path)  # for the metadata; hashed while the book works
     feed_errors = ErrorLog()
-    total = None if fmt == "binaryfile.gz" else os.path.getsize(feed_path)
+    total = os.path.getsize(feed_path)  # progress counts the file's bytes read (compressed for gzip)
     done = 0
     started = time.perf_counter()
     failure: BaseException | None = None
@@ -209,12 +210,11 @@ def replay_cpu(feed_path: str | os.PathLike, outdir: str | os.PathLike, *, depth
                        for name, schema in schemas.items()}
             writer = ParquetTablesWriter(writers)
             try:
+                file_read = None if progress is None else (lambda n: progress(min(n, total), total))
                 for tables, size in _chunk_tables(feed_path, book, feed_errors, printable_only, form,
-                                                  chunk_bytes):
+                                                  chunk_bytes, file_read):
                     writer.put(tables)
                     done += size
-                    if progress is not None:
-                        progress(done if total is None else min(done, total), total)
             finally:  # the thread writes what is queued before the files close
                 writer.stop()
             writer.check()

@@ -12,7 +12,7 @@ import gzip as _gzip
 import io
 import os
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
 import numpy as np
@@ -382,6 +382,14 @@ def open_stream(path: str | os.PathLike, *, errors: ErrorLog) -> BinaryIO:
     return raw
 
 
+def _file_position(stream: BinaryIO) -> int:
+    """Bytes of the file an `open_stream` stream has read: compressed bytes for gzip."""
+    members = getattr(stream, "raw", None)
+    if isinstance(members, _GzipMembers):
+        return members._raw.tell()
+    return stream.tell()
+
+
 def _read_full(stream: BinaryIO, view: memoryview) -> int:
     """Fill ``view`` from ``stream`` until it is full or the stream ends; bytes read."""
     got = 0
@@ -394,7 +402,8 @@ def _read_full(stream: BinaryIO, view: memoryview) -> int:
 
 
 def read_chunks(
-    path: str | os.PathLike, chunk_bytes: int = 32 << 20, *, errors: ErrorLog
+    path: str | os.PathLike, chunk_bytes: int = 32 << 20, *, errors: ErrorLog,
+    file_read: Callable[[int], None] | None = None,
 ) -> Iterator[FeedChunk]:
     """Stream a BinaryFILE (plain or gzip) as chunks of whole records in bounded memory.
 
@@ -418,7 +427,8 @@ def read_chunks(
     of a chunk is message ``first_seq + n``: the 1-based index of the message
     in the feed as far as it can be recovered. A dropped record keeps its
     number, so later numbers stay exact; a skipped stretch counts as one
-    message, which is exact when one record was damaged.
+    message, which is exact when one record was damaged. ``file_read`` gets the
+    bytes of the file read so far (compressed bytes for gzip) after each read.
     """
     if chunk_bytes < 1:
         raise ValueError("chunk_bytes must be positive")
@@ -438,6 +448,8 @@ def read_chunks(
             buf[: len(carry)] = carry
             got = _read_full(stream, memoryview(buf)[len(carry):])
             read_to += got
+            if file_read is not None:
+                file_read(_file_position(stream))
             at_eof = got < wanted
             data = buf[: len(carry) + got]
             limit = len(data) if at_eof else limit_at - offset

@@ -15,7 +15,7 @@ import mmap
 import os
 import socket
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -498,6 +498,7 @@ def read_capture(
     chunk_bytes: int = 32 << 20,
     udp_port: int | None = None,
     window: int = 4096,
+    file_read: Callable[[int], None] | None = None,
 ) -> Iterator[FeedChunk]:
     """Stream the MoldUDP64 messages of a pcap/pcapng capture in sequence order.
 
@@ -508,7 +509,8 @@ def read_capture(
     one lost is counted as ``truncated_message`` (``truncated_frame`` when
     the cut leaves no MoldUDP64 header). Sequence gaps, duplicates and
     reordering are handled by a `SequenceTracker` with a ``window``-message
-    reorder buffer.
+    reorder buffer. ``file_read`` gets the bytes of the file read so far before
+    each chunk and at the end.
     """
     tracker = SequenceTracker(errors, window=window)
     builder = _ChunkBuilder(chunk_bytes)
@@ -528,7 +530,11 @@ def read_capture(
                 continue
             builder.add(tracker.push(packet))
             if builder.full:
+                if file_read is not None:
+                    file_read(record.offset)
                 yield builder.take()
+        if file_read is not None:
+            file_read(os.fstat(stream.fileno()).st_size)
     builder.add(tracker.finish())
     if builder.parts:
         yield builder.take()

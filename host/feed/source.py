@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from tickaccel.errors import ErrorLog, TickaccelError
 from tickaccel.feed.binaryfile import GZIP_MAGIC, count_good_records, open_stream, read_chunks
@@ -106,15 +106,19 @@ def open_feed(
     errors: ErrorLog,
     chunk_bytes: int = 32 << 20,
     udp_port: int | None = None,
+    file_read: Callable[[int], None] | None = None,
 ) -> Iterator[FeedChunk]:
     """Stream any supported feed file as `FeedChunk`s of about ``chunk_bytes``.
 
     BinaryFILE (plain or gzip), pcap and pcapng are told apart by content;
     ``udp_port`` filters captures by UDP destination port. Input problems are
     counted in ``errors``; an unusable file raises `TickaccelError` before
-    anything is yielded.
+    anything is yielded. ``file_read`` is told the bytes of the file read so far
+    (compressed bytes for gzip) before each chunk and at the end: progress
+    against the file's size.
     """
     kind = feed_format(path)
     if kind.startswith("binaryfile"):
-        return read_chunks(path, chunk_bytes, errors=errors)
-    return read_capture(path, errors=errors, chunk_bytes=chunk_bytes, udp_port=udp_port)
+        return read_chunks(path, chunk_bytes, errors=errors, file_read=file_read)
+    return read_capture(path, errors=errors, chunk_bytes=chunk_bytes, udp_port=udp_port,
+                        file_read=file_read)
