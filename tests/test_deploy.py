@@ -8,6 +8,7 @@ the CRD fields around them are checked by hand against what KubeRay requires.
 """
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -132,19 +133,44 @@ def test_dockerfile_is_multi_stage_pinned_and_non_root():
     assert (ROOT / ".dockerignore").read_text().count(".venv")
 
 
-def test_alert_rules_use_metrics_the_receiver_exports(tmp_path):
+@pytest.fixture(scope="module")
+def exported_metrics(tmp_path_factory) -> set[str]:
+    """The metric names a live receiver exports (counters with their _total, histogram series)."""
     from tickaccel.live.receiver import LiveReceiver
 
-    rules = yaml.safe_load((ROOT / "deploy" / "prometheus" / "alerts.yml").read_text())
-    receiver = LiveReceiver(("127.0.0.1", 0), tmp_path)
+    receiver = LiveReceiver(("127.0.0.1", 0), tmp_path_factory.mktemp("metrics"))
     try:
         exported = generate_latest(receiver.metrics.registry).decode()
     finally:
         receiver.close()
     names = set(re.findall(r"^(tickaccel_\w+?)(?:\{| )", exported, re.MULTILINE))
+    # A labelled family has no series before its first sample; its TYPE line names it.
+    for family, kind in re.findall(r"^# TYPE (tickaccel_\w+) (\w+)$", exported, re.MULTILINE):
+        suffixes = ("_bucket", "_sum", "_count") if kind == "histogram" else ("",)
+        names.update(family + suffix for suffix in suffixes)
+    return names
+
+
+def test_alert_rules_use_metrics_the_receiver_exports(exported_metrics):
+    names = exported_metrics
+    rules = yaml.safe_load((ROOT / "deploy" / "prometheus" / "alerts.yml").read_text())
     alerts = [rule for group in rules["groups"] for rule in group["rules"]]
     assert {"TickaccelGapNotRecovered", "TickaccelLatencyP99High", "TickaccelFeedSilent"} <= {
         a["alert"] for a in alerts}
     for alert in alerts:
         used = set(re.findall(r"tickaccel_\w+", alert["expr"]))
         assert used and used <= names, (alert["alert"], used - names)
+
+
+def test_grafana_dashboard_draws_metrics_the_receiver_exports(exported_metrics):
+    dashboard = json.loads((ROOT / "deploy" / "grafana" / "tickaccel-live.json").read_text())
+    assert dashboard["uid"] and dashboard["panels"]
+    ids = [panel["id"] for panel in dashboard["panels"]]
+    assert len(ids) == len(set(ids))
+    for panel in dashboard["panels"]:
+        assert panel["targets"], panel["title"]
+        for target in panel["targets"]:
+            used = set(re.findall(r"tickaccel_\w+", target["expr"]))
+            assert used and used <= exported_metrics, (panel["title"], used - exported_metrics)
+    variables = {v["name"] for v in dashboard["templating"]["list"]}
+    assert {"datasource", "instance"} <= variables
