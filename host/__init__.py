@@ -3,14 +3,7 @@
 The names a notebook needs are here, each imported on first use (`tickaccel.lazy`), so
 ``import tickaccel`` stays cheap; docs/architecture.md maps the subpackages they come from.
 """
-from importlib.metadata import PackageNotFoundError, version
-
 from tickaccel.lazy import exports
-
-try:
-    __version__ = version("tickaccel")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+unknown"
 
 __all__ = [
     "__version__", "TickaccelError", "BackendUnavailable", "ErrorLog", "discover",
@@ -19,6 +12,7 @@ __all__ = [
     "compute_signals", "SignalSpec",
 ]
 __getattr__, __dir__ = exports(__name__, {
+    "__version__": "tickaccel.version",
     "TickaccelError": "tickaccel.errors",
     "BackendUnavailable": "tickaccel.errors",
     "ErrorLog": "tickaccel.errors",

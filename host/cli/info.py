@@ -9,12 +9,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from tickaccel import __version__
 from tickaccel.backends import discover
 
 
 def info_command(as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON.")) -> None:
     """Print the tickaccel version and each backend, present or absent and why."""
+    from tickaccel import __version__
+
     found = discover()
     if as_json:
         print(json.dumps({
