@@ -19,9 +19,10 @@ only differs in how state is kept, in preallocated structured arrays:
 - Output rows go to one preallocated array per table, of the row records of
   `tickaccel.schema.tables`.
 
-The kernel never allocates: when the order table or level pool must grow, an
-output array is full, or an R message renames a symbol with rows pending, it
-returns a status and the record to resume at; `FastBook` acts and calls again.
+The kernel (`run_records`) never allocates: when the order table or level pool must
+grow, an output array is full, or an R message renames a symbol with rows pending,
+it returns a status and the record to resume at; `FastBook` acts (`make_room`, or
+taking the rows) and calls again.
 """
 from __future__ import annotations
 
@@ -57,8 +58,8 @@ OUTPUT_ROWS = 1 << 18  # rows of each output table a book holds between hand-out
 # deeper book hands its rows out more often instead of growing (16 bytes a cell: 40 MiB).
 DEPTH_CELL_BUDGET = OUTPUT_ROWS * 2 * 5
 
-# Kernel status codes.
-_DONE, _GROW_ORDERS, _GROW_LEVELS, _OUTPUT_FULL, _RENAME = 0, 1, 2, 3, 4
+# Kernel status codes (`run_records`).
+DONE, GROW_ORDERS, GROW_LEVELS, OUTPUT_FULL, RENAME = 0, 1, 2, 3, 4
 
 (_E_ZERO_LENGTH, _E_BAD_LENGTH, _E_UNKNOWN_TYPE, _E_WRONG_LENGTH, _E_TRUNCATED,
  _E_UNKNOWN_REF, _E_DUPLICATE_REF, _E_OVERFILL, _E_ZERO_SHARE_ADD) = range(len(BOOK_ERROR_KINDS))
@@ -448,9 +449,9 @@ def _name_locate(locate, name, filter_on, wanted):
 # ---- the kernel ----
 
 @njit(cache=True)
-def _run(data, seqs, first_seq, base_offset, pos, index,
-         orders, books, levels, locates, tally, errors, type_counts,
-         bbo, depth, depth_levels, trades, filter_on, wanted):
+def run_records(data, seqs, first_seq, base_offset, pos, index,
+                orders, books, levels, locates, tally, errors, type_counts,
+                bbo, depth, depth_levels, trades, filter_on, wanted):
     """Apply records from `data[pos]` on; returns (status, position, record index) to resume at.
 
     The chunk (`FeedChunk`) and where to resume in it:
@@ -498,10 +499,10 @@ def _run(data, seqs, first_seq, base_offset, pos, index,
     # Row counts live in registers; the tally only carries them between calls.
     pending = counts.pending_rows
     n_bbo, n_depth, n_trades = pending[0], pending[1], pending[2]
-    status = _DONE
+    status = DONE
     while pos < end:
         if n_bbo >= cap_rows or n_depth >= cap_depth or n_trades >= cap_rows:
-            status = _OUTPUT_FULL
+            status = OUTPUT_FULL
             break
         if use_seqs:
             seq = np.uint64(seqs[index])
@@ -542,12 +543,12 @@ def _run(data, seqs, first_seq, base_offset, pos, index,
             side = _BID
             if mtype == TYPE_ADD_ORDER or mtype == TYPE_ADD_ORDER_MPID:
                 if _order_store_full(orders, counts):
-                    status = _GROW_ORDERS
+                    status = GROW_ORDERS
                     break
                 side = _ASK if data[p + _ADD_SIDE] == SIDE_SELL else _BID
                 b = 2 * loc + side
                 if _level_pool_full(books, levels, counts, b):
-                    status = _GROW_LEVELS
+                    status = GROW_LEVELS
                     break
                 changed, rank = _add_order(
                     orders, mask, shift, books, levels, counts, errors, where, b, side,
@@ -569,10 +570,10 @@ def _run(data, seqs, first_seq, base_offset, pos, index,
                     live = packed & _U32
                     if mtype == TYPE_ORDER_REPLACE:
                         if _order_store_full(orders, counts):
-                            status = _GROW_ORDERS
+                            status = GROW_ORDERS
                             break
                         if _level_pool_full(books, levels, counts, b):
-                            status = _GROW_LEVELS
+                            status = GROW_LEVELS
                             break
                         take = live
                     elif mtype == TYPE_ORDER_DELETE:
@@ -632,7 +633,7 @@ def _run(data, seqs, first_seq, base_offset, pos, index,
                 name = _be64(data, p + _R_STOCK)
                 if name != locates[loc].name:
                     if n_bbo + n_depth + n_trades > 0:
-                        status = _RENAME
+                        status = RENAME
                         break
                     _name_locate(locates[loc], name, filter_on, wanted)
                     counts.renames += 1
@@ -718,6 +719,21 @@ class FastBook:
         self._tally["pool_top"] = _compact(self._books, self._levels, pool)
         self._levels = pool
 
+    def kernel_state(self) -> tuple:
+        """The state and output arrays in the order `run_records` takes them after `index`
+        (for compiled callers; valid until `make_room` replaces one)."""
+        out = self._out
+        return (self._orders, self._books, self._levels, self._locates, self._tally,
+                self._errors, self._type_counts, out.bbo, out.depth, out.depth_levels,
+                out.trades, self._filter_on, self._wanted)
+
+    def make_room(self, status: int) -> None:
+        """Grow what `run_records` asked for with GROW_ORDERS or GROW_LEVELS."""
+        if status == GROW_ORDERS:
+            self._grow_orders()
+        elif status == GROW_LEVELS:
+            self._compact_levels()
+
     # ---- processing ----
 
     def process(self, chunk: FeedChunk) -> dict[str, pa.Table]:
@@ -769,16 +785,14 @@ class FastBook:
         out = self._out
         pos, index = 0, 0
         while True:
-            status, pos, index = _run(
+            status, pos, index = run_records(
                 data, seqs, chunk.first_seq, chunk.base_offset, pos, index,
                 self._orders, self._books, self._levels, self._locates, self._tally,
                 self._errors, self._type_counts,
                 out.bbo, out.depth, out.depth_levels, out.trades, self._filter_on, self._wanted)
-            if status == _GROW_ORDERS:
-                self._grow_orders()
-            elif status == _GROW_LEVELS:
-                self._compact_levels()
-            elif status in (_OUTPUT_FULL, _RENAME):
+            if status in (GROW_ORDERS, GROW_LEVELS):
+                self.make_room(status)
+            elif status in (OUTPUT_FULL, RENAME):
                 hand_out()
             else:
                 break

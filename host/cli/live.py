@@ -80,6 +80,10 @@ def live_command(
     session: str = typer.Option(None, "--session", help="Accept only this MoldUDP64 session (default: the first whole packet's)."),
     source: str = typer.Option(None, "--source", help="Accept feed datagrams only from this sender: ADDR or ADDR/PREFIX."),
     log_json: bool = typer.Option(True, "--log-json/--no-log-json", help="Structured JSON log lines on stderr."),
+    spin: bool = typer.Option(False, "--spin", help="Busy-poll the sockets instead of sleeping in poll (takes a whole core)."),
+    cpu: int = typer.Option(None, "--cpu", help="Pin the receive loop's thread to this CPU core."),
+    rcvbuf: int = typer.Option(64 << 20, "--rcvbuf", help="Socket receive buffer to ask for, in bytes (capped by net.core.rmem_max without CAP_NET_ADMIN)."),
+    shm: Path = typer.Option(None, "--shm", help="Also share the BBO records as a ring in this file (e.g. /dev/shm/tickaccel-bbo) for local readers."),
 ) -> None:
     """Receive MoldUDP64, keep the book in sequence, publish BBO updates and write Parquet segments."""
     from tickaccel.live.metrics import LiveMetrics, json_logging
@@ -95,7 +99,8 @@ def live_command(
         parse_address(listen), outdir,
         rerequest=parse_address(rerequest) if rerequest else None,
         pub=pub, sink=BookSink(depth=depth, symbols=wanted), metrics=metrics,
-        recovery_timeout=recovery_timeout, session=session, source=source)
+        recovery_timeout=recovery_timeout, session=session, source=source, spin=spin, cpu=cpu,
+        rcvbuf=rcvbuf, shm=shm)
     if metrics_port is not None:
         try:
             port = metrics.serve(metrics_port, metrics_host)

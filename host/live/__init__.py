@@ -1,10 +1,12 @@
 """The live path: a MoldUDP64 receiver that keeps the book and publishes BBO records, the feed
 player with its re-request server, and the pipeline's metrics.
 
-Modules, imports going one way (receiver -> sinks, zmq_bus, segments, sockets -> wire;
-player -> sockets):
-`receiver` (the loop: sequencing, reorder, re-request, staleness), `sinks` (book stages),
-`zmq_bus` (ZeroMQ publisher and subscriber), `segments` (Parquet segment writer),
+Modules, imports going one way (receiver -> rx_loop, sinks, zmq_bus, segments, sockets ->
+shm_ring, wire; player -> sockets):
+`receiver` (supervision: sequencing, reorder, re-request, staleness; the portable loop),
+`rx_loop` (the compiled receive loop and datagram validation), `sinks` (book stages),
+`shm_ring` (the BBO ring, shared memory for local readers), `zmq_bus` (ZeroMQ publisher,
+its ring-fed thread, and subscriber), `segments` (Parquet segment writer),
 `sockets` (UDP sockets, kernel timestamps, sender filters), `wire` (the published record and frame),
 `player` (the feed publisher and its rate-limited re-request server), `metrics` (latency histograms, Prometheus, JSON logs).
 """
@@ -13,7 +15,7 @@ from tickaccel.lazy import exports
 __all__ = [
     "LiveReceiver", "LiveStats", "run_live", "format_latency",
     "BookSink", "TableSink",
-    "BboPublisher", "BboSubscriber",
+    "BboPublisher", "BboSubscriber", "RingPublisher", "BboRing", "BboRingReader",
     "SegmentWriter", "read_segments",
     "BBO_RECORD", "FRAME_HEADER", "MAGIC", "VERSION", "KIND_BBO", "KIND_END", "FLAG_STALE",
     "decode_frame", "wire_records", "records_table",
@@ -30,6 +32,9 @@ __getattr__, __dir__ = exports(__name__, {
     "TableSink": "tickaccel.live.sinks",
     "BboPublisher": "tickaccel.live.zmq_bus",
     "BboSubscriber": "tickaccel.live.zmq_bus",
+    "RingPublisher": "tickaccel.live.zmq_bus",
+    "BboRing": "tickaccel.live.shm_ring",
+    "BboRingReader": "tickaccel.live.shm_ring",
     "SegmentWriter": "tickaccel.live.segments",
     "read_segments": "tickaccel.live.segments",
     "BBO_RECORD": "tickaccel.live.wire",

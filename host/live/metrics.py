@@ -1,9 +1,9 @@
 """Live-pipeline observability: HDR latency histograms, Prometheus metrics and JSON logs.
 
-Latencies are recorded a batch at a time: the receiver hands one array of
-datagram timestamps and one of message counts per batch, and one Numba call
-adds them to every stage's histogram, so the hot path pays no Python call per
-datagram or message. The histograms have HdrHistogram's layout (3 significant
+Latencies are recorded without a Python call per datagram or message: the
+compiled receive loop adds each datagram's messages to the histograms itself
+(`record_latency`), and the portable loop hands one array of datagram
+timestamps and one of message counts per batch to one Numba call. The histograms have HdrHistogram's layout (3 significant
 digits, 1 ns - 60 s) and answer percentiles as it does; a test holds them to
 `hdrh`. Prometheus reads them through a collector that builds the exposition
 at scrape time, so nothing is observed twice.
@@ -27,7 +27,8 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 # Latency stages, each measured from the kernel's receive timestamp of a message's datagram:
-# read = taken off the socket, book = book applied, publish = ZeroMQ send done.
+# read = taken off the socket, book = book applied and records built, publish = records in
+# the BBO ring (visible to ring readers, handed to the ZeroMQ publisher thread).
 STAGES = ("read", "book", "publish")
 PERCENTILES = (50.0, 99.0, 99.9)
 # Prometheus bucket bounds (seconds) derived from the HDR histograms at scrape time.
@@ -49,16 +50,23 @@ def _bucket(value):
     return b
 
 
+@njit(cache=True, inline="always")
+def record_latency(counts, extremes, stage, latency_ns, weight):
+    """Add `weight` messages at `latency_ns` to stage `stage`'s histogram (the compiled
+    receive loop calls this per datagram; `LatencyRecorder` holds the arrays)."""
+    value = min(max(latency_ns, 1), _HIGHEST_NS)
+    b = _bucket(value)
+    counts[stage, (b << _HALF_MAGNITUDE) + (value >> b)] += weight
+    extremes[stage, 0] += weight
+    extremes[stage, 1] = max(extremes[stage, 1], value)
+
+
 @njit(cache=True)
 def _record_batch(counts, extremes, stage_ends, starts, weights, n):
     """Add datagram i's `weights[i]` messages at latency ``stage_ends[s, i] - starts[i]``, every stage."""
     for s in range(counts.shape[0]):
         for i in range(n):
-            value = min(max(stage_ends[s, i] - starts[i], 1), _HIGHEST_NS)
-            b = _bucket(value)
-            counts[s, (b << _HALF_MAGNITUDE) + (value >> b)] += weights[i]
-            extremes[s, 0] += weights[i]
-            extremes[s, 1] = max(extremes[s, 1], value)
+            record_latency(counts, extremes, s, stage_ends[s, i] - starts[i], weights[i])
 
 
 def _highest_equivalent(index: np.ndarray) -> np.ndarray:
@@ -70,11 +78,15 @@ def _highest_equivalent(index: np.ndarray) -> np.ndarray:
 
 
 class LatencyRecorder:
-    """Per-message latencies in nanoseconds, one HDR-layout histogram per stage in `STAGES`."""
+    """Per-message latencies in nanoseconds, one HDR-layout histogram per stage in `STAGES`.
+
+    The compiled receive loop adds to `counts` and `extremes` itself, without the lock (a
+    scrape may then see one datagram half recorded: a count off by its messages).
+    """
 
     def __init__(self) -> None:
         self.counts = np.zeros((len(STAGES), _N_COUNTS), np.int64)
-        self._extremes = np.zeros((len(STAGES), 2), np.int64)  # total count, max value
+        self.extremes = np.zeros((len(STAGES), 2), np.int64)  # total count, max value
         self._lock = threading.Lock()  # scrapes read from another thread
 
     def record_batch(self, stage_ends: np.ndarray, starts: np.ndarray, weights: np.ndarray,
@@ -82,14 +94,14 @@ class LatencyRecorder:
         """Record the first `n` datagrams: `weights[i]` messages received at `starts[i]` that
         reached stage s at `stage_ends[s, i]` (all nanoseconds on one clock)."""
         with self._lock:
-            _record_batch(self.counts, self._extremes, stage_ends, starts, weights, n)
+            _record_batch(self.counts, self.extremes, stage_ends, starts, weights, n)
 
     def summary(self) -> dict[str, dict[str, float]]:
         """Per stage: count and p50/p99/p99.9/max in microseconds."""
         out = {}
         with self._lock:
             for s, stage in enumerate(STAGES):
-                total, highest = (int(v) for v in self._extremes[s])
+                total, highest = (int(v) for v in self.extremes[s])
                 row = {"count": total}
                 cumulative = np.cumsum(self.counts[s])
                 for p in PERCENTILES:

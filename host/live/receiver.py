@@ -1,13 +1,23 @@
 """Live MoldUDP64 receiver: in-order book updates, gap recovery, BBO publishing and Parquet segments.
 
-The hot path moves buffers, not messages: each loop iteration drains the
-sockets (up to `max_batch` datagrams) with non-blocking ``recvmsg_into`` into
-preallocated slots, one Numba pass validates every header and message block
-of the batch, the in-sequence message blocks are copied back to back into one
-`FeedChunk`, the fast book applies the chunk in one call and hands back raw
-NumPy columns, and one more Numba pass writes them as published records into
-a reused buffer. Python touches each datagram a few times and each message
-never. Parquet is written by a child process from shared memory, so it never
+On Linux the per-datagram path is one compiled loop (`tickaccel.live.rx_loop`):
+`recvmmsg` with kernel timestamps, session and sequence checks, the fast book
+applied straight from the receive buffer, the BBO records written into the BBO
+ring (`tickaccel.live.shm_ring`), latencies into the histograms, all without
+the interpreter or the GIL. This class supervises it: the loop hands back
+whatever needs judgement (no session yet, gaps, datagrams ahead of the
+sequence, end of session), and the supervisor re-requests, holds and
+releases, gives up and marks stale, copies the ring into the Parquet spool,
+exports metrics and shuts down. The ZeroMQ publisher reads the same ring from
+a thread of its own (`zmq_bus.RingPublisher`); local processes may read it
+from shared memory (`shm_ring.BboRingReader`).
+
+Elsewhere, or with a book stage other than `BookSink`, the portable loop runs
+instead: each iteration drains the sockets (up to `max_batch` datagrams) with
+non-blocking ``recvmsg_into`` into preallocated slots, one Numba pass
+validates the batch, the in-sequence message blocks are copied back to back
+into one `FeedChunk`, the book stage applies it, and its records go into the
+same ring. Parquet is written by a child process from shared memory, so it never
 holds this process's GIL; the garbage collector only runs when the loop is idle.
 
 Messages are applied strictly in sequence. Datagrams ahead of the expected
@@ -25,17 +35,20 @@ can never make the real messages after it look like duplicates; a sequence
 that would pass 2^64 - 1 is malformed; and whatever goes wrong in the loop,
 the segments are flushed and summary.json says what failed.
 
-This module is the loop and its sequencing; the stages it drives live beside
-it: `sockets` (UDP sockets, receive slots, kernel timestamps), `sinks` (the
-book stage), `zmq_bus` (publishing), `segments` (Parquet) and `wire` (the
-published record).
+This module is the supervision and sequencing; the stages live beside it:
+`rx_loop` (the compiled loop and datagram validation), `sockets` (UDP
+sockets, receive slots, kernel timestamps), `sinks` (the book stage),
+`shm_ring` (the BBO ring), `zmq_bus` (publishing), `segments` (Parquet) and
+`wire` (the published record).
 """
 from __future__ import annotations
 
 import gc
 import heapq
+import ipaddress
 import json
 import logging
+import os
 import select
 import signal
 import socket
@@ -47,7 +60,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from numba import njit
 
 from tickaccel.errors import TickaccelError
 from tickaccel.feed.chunk import FeedChunk
@@ -57,111 +69,40 @@ from tickaccel.feed.moldudp64 import (
     build_request,
     session_bytes,
 )
+from tickaccel.live import rx_loop
 from tickaccel.live.metrics import LiveMetrics
+from tickaccel.live.rx_loop import (
+    END,
+    HEARTBEAT,
+    MALFORMED,
+    NO_SESSION,
+    OK,
+    CompiledLoop,
+    block_offset,
+    compiled_loop_available,
+    first_plausible,
+    scan_datagrams,
+)
 from tickaccel.live.segments import SegmentWriter
+from tickaccel.live.shm_ring import DEFAULT_CAPACITY, BboRing
 from tickaccel.live.sinks import BookSink, TableSink
 from tickaccel.live.sockets import (
     SLOT_BYTES,
     AddressFilter,
     Arrivals,
     DatagramSlots,
+    interface_of,
+    receive_timestamps,
     timestamped,
     udp_socket,
 )
-from tickaccel.live.zmq_bus import BboPublisher
-from tickaccel.schema.itch import LENGTH_BY_TYPE
+from tickaccel.live.wire import BBO_RECORD
+from tickaccel.live.zmq_bus import BboPublisher, RingPublisher
 
 log = logging.getLogger("tickaccel.live.receiver")
 
 # Young objects allowed to pile up before an idle loop collects them (CPython's default gen-0 threshold).
 _GC_YOUNG_LIMIT = 700
-
-# ---- datagram validation ----
-
-_OK, _HEARTBEAT, _END, _MALFORMED, _WRONG_SESSION = 0, 1, 2, 3, 4
-
-_MAX_SEQ = np.uint64(2**64 - 1)  # MoldUDP64 sequence numbers are unsigned 64-bit
-_ITCH_LENGTH = LENGTH_BY_TYPE  # a compile-time constant of the kernels
-
-
-@njit(cache=True)
-def _scan_datagrams(buf, lengths, n, session, status, seqs, counts):
-    """Classify each received datagram and read its header; data packets must be exact.
-
-    A data packet is well formed when its `count` message blocks end exactly
-    at the end of the datagram and its last message's sequence still fits in
-    64 bits; anything else is malformed and skipped whole.
-    """
-    for i in range(n):
-        size = lengths[i]
-        if size < 20 or size > buf.shape[1]:
-            status[i] = _MALFORMED
-            continue
-        same = True
-        for k in range(10):
-            if buf[i, k] != session[k]:
-                same = False
-        seq = np.uint64(0)
-        for k in range(10, 18):
-            seq = (seq << np.uint64(8)) | np.uint64(buf[i, k])
-        count = (np.int64(buf[i, 18]) << 8) | np.int64(buf[i, 19])
-        seqs[i] = seq
-        counts[i] = count
-        if not same:
-            status[i] = _WRONG_SESSION
-        elif count == 0:
-            status[i] = _HEARTBEAT
-        elif count == 0xFFFF:
-            status[i] = _END
-        elif seq == 0 or seq > _MAX_SEQ - np.uint64(count):
-            status[i] = _MALFORMED
-        else:
-            pos = 20
-            k = 0
-            while k < count and pos + 2 <= size:
-                pos += 2 + ((np.int64(buf[i, pos]) << 8) | np.int64(buf[i, pos + 1]))
-                k += 1
-            status[i] = _OK if (k == count and pos == size) else _MALFORMED
-
-
-@njit(cache=True)
-def _first_plausible(buf, lengths, n):
-    """Index of the first datagram that is a whole MoldUDP64 data packet of ITCH messages, or -1.
-
-    Every block's length must be the ITCH length of its message type, and the
-    blocks must end exactly at the datagram's end: stray bytes almost never do.
-    """
-    for i in range(n):
-        size = lengths[i]
-        if size <= 20 or size > buf.shape[1]:
-            continue
-        seq = np.uint64(0)
-        for k in range(10, 18):
-            seq = (seq << np.uint64(8)) | np.uint64(buf[i, k])
-        count = (np.int64(buf[i, 18]) << 8) | np.int64(buf[i, 19])
-        if seq == 0 or count == 0 or count == 0xFFFF or seq > _MAX_SEQ - np.uint64(count):
-            continue
-        pos = 20
-        k = 0
-        while k < count and pos + 3 <= size:
-            length = (np.int64(buf[i, pos]) << 8) | np.int64(buf[i, pos + 1])
-            if length == 0 or _ITCH_LENGTH[buf[i, pos + 2]] != length:
-                break
-            pos += 2 + length
-            k += 1
-        if k == count and pos == size:
-            return i
-    return -1
-
-
-@njit(cache=True)
-def _block_offset(body, skip):
-    """Byte offset just past the first `skip` message blocks of a packet body."""
-    pos = 0
-    for _ in range(skip):
-        pos += 2 + ((np.int64(body[pos]) << 8) | np.int64(body[pos + 1]))
-    return pos
-
 
 @dataclass(order=True)
 class _Held:
@@ -196,6 +137,8 @@ class LiveStats:
     last_packet_time: float = 0.0
     end_of_session: bool = False
     rcvbuf_bytes: int = 0  # what the kernel granted the feed socket
+    timestamps: str = "kernel"  # receive timestamps: "kernel", or "hardware" (the NIC's)
+    receive_batches: int = 0  # recvmmsg rounds that brought datagrams (compiled loop)
     cpu_seconds: float = 0.0  # the receive loop's thread
     busy_seconds: float = 0.0  # from the first datagram to the last batch applied
 
@@ -204,7 +147,12 @@ class LiveReceiver:
     """Receives one MoldUDP64 session and keeps its book in sequence; see the module doc.
 
     `sink` is the book stage: a `BookSink` (default) or anything whose
-    ``process(chunk)`` returns BBO tables, such as `cluster.ShardedSink`.
+    ``process(chunk)`` returns BBO tables, such as `cluster.ShardedSink` (which
+    runs the portable loop). `compiled` chooses the loop: None for the compiled
+    one where it can run, False for the portable one. `spin` busy-polls the
+    sockets instead of sleeping in poll; `cpu` pins the loop's thread to that
+    core while it runs. `shm` is the path of a shared BBO ring for local
+    readers (a file under /dev/shm); without it the ring is private memory.
     """
 
     def __init__(self, listen: tuple[str, int], outdir: str | Path, *,
@@ -216,11 +164,17 @@ class LiveReceiver:
                  max_held_messages: int = 4_000_000, max_batch: int = 256,
                  segment_rows: int = 1_000_000, segment_seconds: float = 10.0,
                  rcvbuf: int = 64 << 20, interface: str = "0.0.0.0",
-                 spin_seconds: float = 50e-6, source: str | None = None) -> None:
+                 spin_seconds: float = 50e-6, source: str | None = None,
+                 compiled: bool | None = None, spin: bool = False, cpu: int | None = None,
+                 shm: str | Path | None = None, ring_capacity: int = DEFAULT_CAPACITY) -> None:
         try:
             self.session = session_bytes(session) if session is not None else None
         except ValueError as exc:
             raise TickaccelError(str(exc)) from None
+        if cpu is not None and cpu not in getattr(os, "sched_getaffinity", lambda _: ())(0):
+            raise TickaccelError(f"CPU {cpu} is not one this process may run on")
+        if ring_capacity < rx_loop.MAX_BLOCKS:  # one datagram's records must always fit
+            raise TickaccelError(f"ring capacity must be at least {rx_loop.MAX_BLOCKS} records")
         self.source = AddressFilter(source) if source is not None else None
         self.outdir = Path(outdir)
         self.outdir.mkdir(parents=True, exist_ok=True)
@@ -234,7 +188,10 @@ class LiveReceiver:
             sink = BookSink()
         self.sink = sink if hasattr(sink, "records") else TableSink(sink)
         self.metrics = metrics or LiveMetrics()
-        self.publisher = BboPublisher(pub, pub_hwm) if pub else None
+        self.ring = BboRing(shm, ring_capacity)
+        self._spooled = 0  # ring records copied into the Parquet spool
+        self.publisher = RingPublisher(BboPublisher(pub, pub_hwm), self.ring) if pub else None
+        self.cpu = cpu
         self.segments = SegmentWriter(self.outdir, segment_rows, segment_seconds)
         self.stats = LiveStats(rcvbuf_bytes=self.sock.getsockopt(socket.SOL_SOCKET,
                                                                  socket.SO_RCVBUF))
@@ -265,37 +222,56 @@ class LiveReceiver:
         self._stop = threading.Event()
         self._first_packet_ns = 0
         self._last_apply_ns = 0
-        # Preallocated receive slots and per-batch scratch arrays.
-        self._datagrams = DatagramSlots(max_batch)
-        # Retransmissions first; only the feed socket is filtered by source.
-        self._sockets = ((self.request_sock, None), (self.sock, self.source))
+        self._loop: CompiledLoop | None = None
+        if compiled is not False and isinstance(self.sink, BookSink) \
+                and compiled_loop_available():
+            self._loop = CompiledLoop(
+                max_batch, self.request_sock, self.sock,
+                self.source.networks if self.source else [], self.sink, self.ring,
+                self.metrics.latency, spin=spin, spin_seconds=spin_seconds)
+            if self.publisher is not None:
+                self._loop.event_fd = self.publisher.event_fd
+            if self.session is not None:
+                self._loop.session[:] = np.frombuffer(self.session, np.uint8)
+            bound = self.sock.getsockname()[0]
+            self.stats.timestamps = receive_timestamps(self.sock, interface_of(
+                interface if ipaddress.ip_address(bound).is_multicast else bound))
+        # Receive slots (the compiled loop's own, for what it hands over) and scratch arrays.
+        self._datagrams = self._loop if self._loop is not None else DatagramSlots(max_batch)
         self._status = np.zeros(max_batch, np.int8)
         self._seqs = np.zeros(max_batch, np.uint64)
         self._counts = np.zeros(max_batch, np.int64)
         self._session_arr = np.zeros(10, np.uint8)
-        self._acc = np.zeros(max_batch * SLOT_BYTES * 2, np.uint8)
         self._acc_len = 0
-        self._acc_first = first_seq
-        self._ramp = np.arange(max_batch * 128, dtype=np.uint64)  # 0, 1, 2, ...
-        self._acc_seqs = np.zeros(len(self._ramp), np.uint64)  # the chunk's sequence numbers
-        self._arrivals = Arrivals(2 * max_batch)
-        self._poller = select.poll()
-        for s in (self.sock, self.request_sock):
-            self._poller.register(s, select.POLLIN)
+        if self._loop is None:  # the portable loop: its sockets, and the chunk it builds
+            # Retransmissions first; only the feed socket is filtered by source.
+            self._sockets = ((self.request_sock, None), (self.sock, self.source))
+            self._acc = np.zeros(max_batch * SLOT_BYTES * 2, np.uint8)
+            self._acc_first = first_seq
+            self._ramp = np.arange(max_batch * 128, dtype=np.uint64)  # 0, 1, 2, ...
+            self._acc_seqs = np.zeros(len(self._ramp), np.uint64)  # the chunk's sequence numbers
+            self._arrivals = Arrivals(2 * max_batch)
+            self._poller = select.poll()
+            for s in (self.sock, self.request_sock):
+                self._poller.register(s, select.POLLIN)
         self.metrics.attach(self._metrics_snapshot)
         self._warm_up()
 
     def _warm_up(self) -> None:
         """Compile the Numba paths now, so the first packets do not wait for the compiler."""
         datagrams = self._datagrams
-        _scan_datagrams(datagrams.data, datagrams.lengths, 0, self._session_arr, self._status,
-                        self._seqs, self._counts)
-        _block_offset(datagrams.data[0], 0)
-        _first_plausible(datagrams.data, datagrams.lengths, 0)
+        scan_datagrams(datagrams.data, datagrams.lengths, 0, self._session_arr, self._status,
+                       self._seqs, self._counts)
+        block_offset(datagrams.data[0], 0)
+        first_plausible(datagrams.data, datagrams.lengths, 0)
+        if self._loop is not None:
+            self._loop.warm_up()
+            return
         self.sink.records(FeedChunk(np.zeros(0, np.uint8), self.expected,
                                     np.zeros(0, np.uint64), -1), False)
         a = self._arrivals
         self.metrics.latency.record_batch(a.times[1:], a.times[0], a.counts, 0)
+        self.ring.put(np.zeros(0, BBO_RECORD))
 
     @property
     def address(self) -> tuple[str, int]:
@@ -307,12 +283,13 @@ class LiveReceiver:
 
     # ---- receiving ----
 
-    def _adopt_session(self, n: int) -> None:
-        """Take the session of the first datagram that is a whole packet of ITCH messages."""
+    def _adopt_session(self, n: int, first: int = 0) -> None:
+        """Take the session of the first datagram (of slots `first` .. `first + n - 1`) that is
+        a whole packet of ITCH messages."""
         datagrams = self._datagrams
-        i = _first_plausible(datagrams.data, datagrams.lengths, n)
+        i = first_plausible(datagrams.data[first:], datagrams.lengths[first:], n)
         if i >= 0:
-            self.session = bytes(datagrams.data[i, :10])
+            self.session = bytes(datagrams.data[first + i, :10])
             log.info("session", extra={"session": self.session.decode("latin-1")})
 
     def _handle_batch(self, n: int) -> None:
@@ -323,33 +300,36 @@ class LiveReceiver:
                 return
         self._session_arr[:] = np.frombuffer(self.session, np.uint8)
         datagrams = self._datagrams
-        _scan_datagrams(datagrams.data, datagrams.lengths, n, self._session_arr, self._status,
-                        self._seqs, self._counts)
+        scan_datagrams(datagrams.data, datagrams.lengths, n, self._session_arr, self._status,
+                       self._seqs, self._counts)
         status, seqs, counts = self._status.tolist(), self._seqs.tolist(), self._counts.tolist()
         for i in range(n):
-            s = status[i]
-            if s == _OK:
-                self._data(i, seqs[i], counts[i])
-            elif s == _HEARTBEAT:
-                self.stats.heartbeats += 1
-                self._shown(seqs[i])
-                self._sent_until(seqs[i])
-            elif s == _END:
-                self.stats.heartbeats += 1
-                self._end_seq = seqs[i]
-                self._shown(seqs[i])
-                # The session's own end needs no second witness: without a re-request server,
-                # a lost last packet would otherwise keep the receiver waiting for ever.
-                self._confirmed = max(self._confirmed, seqs[i])
-                self._sent_until(seqs[i])
-            elif s == _MALFORMED:
-                self.stats.malformed_packets += 1
-            else:
-                self.stats.wrong_session_packets += 1
+            self._datagram(i, status[i], seqs[i], counts[i])
         self.stats.packets += n
         self.stats.last_packet_time = time.time()
         if not self._first_packet_ns:
             self._first_packet_ns = datagrams.arrived_ns[0]
+
+    def _datagram(self, i: int, status: int, seq: int, count: int) -> None:
+        """Sequence datagram `i` of the slots, as classified (`rx_loop.scan_datagrams`)."""
+        if status == OK:
+            self._data(i, seq, count)
+        elif status == HEARTBEAT:
+            self.stats.heartbeats += 1
+            self._shown(seq)
+            self._sent_until(seq)
+        elif status == END:
+            self.stats.heartbeats += 1
+            self._end_seq = seq
+            self._shown(seq)
+            # The session's own end needs no second witness: without a re-request server,
+            # a lost last packet would otherwise keep the receiver waiting for ever.
+            self._confirmed = max(self._confirmed, seq)
+            self._sent_until(seq)
+        elif status == MALFORMED:
+            self.stats.malformed_packets += 1
+        else:
+            self.stats.wrong_session_packets += 1
 
     def _shown(self, seq: int) -> None:
         """A datagram shows that every sequence below `seq` exists; a second one confirms it."""
@@ -384,7 +364,7 @@ class LiveReceiver:
         if seq < self.expected:  # partly seen already: keep only the new messages
             skip = self.expected - seq
             self.stats.duplicate_messages += skip
-            start += _block_offset(datagrams.data[i, HEADER_LENGTH:size], skip)
+            start += block_offset(datagrams.data[i, HEADER_LENGTH:size], skip)
         self._append(datagrams.data[i, start:size], self.expected, end - self.expected,
                      datagrams.arrived_ns[i], datagrams.read_ns[i])
         self._release_held()
@@ -407,12 +387,19 @@ class LiveReceiver:
             skip = self.expected - held.seq
             if skip:
                 self.stats.duplicate_messages += skip
-                body = body[_block_offset(body, skip):]
+                body = body[block_offset(body, skip):]
             self._append(body, self.expected, end - self.expected, held.arrived_ns,
                          held.read_ns)
 
     def _append(self, blocks: np.ndarray, first: int, count: int, arrived_ns: int,
                 read_ns: int) -> None:
+        """Apply in-order message blocks: at once with the compiled loop's own apply, else
+        gathered into the chunk `_apply` applies."""
+        if self._loop is not None:
+            self._loop.state[rx_loop.S_STALE] = self.stale
+            self._loop.apply(blocks, first, count, arrived_ns, read_ns)
+            self.expected = first + count
+            return
         if self._acc_len == 0:
             self._acc_first = first
         need = self._acc_len + len(blocks)
@@ -428,8 +415,10 @@ class LiveReceiver:
     # ---- applying ----
 
     def _apply(self) -> None:
-        """Run the accumulated in-order messages through the book and out to subscribers."""
+        """Run the accumulated in-order messages through the book and out to subscribers;
+        spool what the ring holds."""
         if not self._acc_len:
+            self._spool()
             return
         count = self.expected - self._acc_first
         if count > len(self._ramp):
@@ -440,20 +429,28 @@ class LiveReceiver:
                           base_offset=-1)
         records = self.sink.records(chunk, self.stale)
         book_ns = time.time_ns()
+        self.ring.put(records)
         if self.publisher is not None and len(records):
-            self.publisher.send(records, self.stale)
+            self.publisher.notify()
         publish_ns = time.time_ns()
         arrivals = self._arrivals
         arrivals.times[2, :arrivals.n] = book_ns
         arrivals.times[3, :arrivals.n] = publish_ns
         self.metrics.latency.record_batch(arrivals.times[1:], arrivals.times[0], arrivals.counts,
                                           arrivals.n)
-        self.segments.add(records)
+        self._spool()
         self.stats.messages += count
         self.stats.bbo_rows += len(records)
         self._acc_len = 0
         arrivals.n = 0
         self._last_apply_ns = publish_ns
+
+    def _spool(self) -> None:
+        """Copy the records the ring holds and the spool does not into the Parquet spool."""
+        written = self.ring.written
+        for rows in self.ring.record_bytes(self._spooled, written):
+            self.segments.add(rows)
+        self._spooled = written
 
     # ---- gaps ----
 
@@ -536,6 +533,7 @@ class LiveReceiver:
 
         The collector is off while the loop runs (everything older is frozen
         out of its way); young objects are collected only when the loop is idle.
+        With `cpu`, the calling thread (the loop's) is pinned to that core meanwhile.
         """
         collecting = gc.isenabled()
         gc.collect()
@@ -543,47 +541,138 @@ class LiveReceiver:
         gc.disable()
         deadline = None if duration is None else time.monotonic() + duration
         host, port = self.address
-        log.info("listening", extra={"host": host, "port": port})
+        log.info("listening", extra={"host": host, "port": port,
+                                     "loop": "portable" if self._loop is None else "compiled"})
+        affinity = os.sched_getaffinity(0) if self.cpu is not None else None
         cpu_start = time.thread_time()
         failed = None
         try:
-            idle_since = None
-            while not self._stop.is_set():
-                n = self._datagrams.receive(self._sockets)
-                if n:
-                    self._handle_batch(n)
-                    self._apply()
-                now = time.monotonic()
-                if self.session is not None:
-                    self._check_gap(now)
-                    self._apply()
-                if self.finished() or (deadline is not None and now >= deadline):
-                    break
-                if n:
-                    idle_since = None
-                    continue
-                # Idle: spin a little (the next datagram of a burst is usually microseconds
-                # away and a wake-up from poll costs tens), then do the housekeeping and sleep.
-                if idle_since is None:
-                    idle_since = now
-                if now - idle_since < self.spin_seconds:
-                    continue
-                self.segments.cut_if_due(now)
-                if gc.get_count()[0] >= _GC_YOUNG_LIMIT:
-                    gc.collect(1)
-                self._poller.poll(10)
+            if affinity is not None:
+                os.sched_setaffinity(0, {self.cpu})  # 0: this thread
+            if self._loop is None:
+                self._run_portable(deadline)
+            else:
+                self._run_compiled(deadline)
         except BaseException as exc:
             failed = _describe(exc)
             log.exception("receive loop failed")
             raise
         finally:
             self.stats.cpu_seconds = time.thread_time() - cpu_start
+            if affinity is not None:
+                os.sched_setaffinity(0, affinity)
             gc.unfreeze()
             if collecting:
                 gc.enable()
             self.stats.end_of_session = self.finished()
             summary = self.close(failed)
         return summary
+
+    def _housekeeping(self, now: float) -> None:
+        """What an idle loop does: cut an old segment, collect young objects."""
+        self.segments.cut_if_due(now)
+        if gc.get_count()[0] >= _GC_YOUNG_LIMIT:
+            gc.collect(1)
+
+    def _run_portable(self, deadline: float | None) -> None:
+        idle_since = None
+        while not self._stop.is_set():
+            n = self._datagrams.receive(self._sockets)
+            if n:
+                self._handle_batch(n)
+                self._apply()
+            now = time.monotonic()
+            if self.session is not None:
+                self._check_gap(now)
+                self._apply()
+            if self.finished() or (deadline is not None and now >= deadline):
+                break
+            if n:
+                idle_since = None
+                continue
+            # Idle: spin a little (the next datagram of a burst is usually microseconds
+            # away and a wake-up from poll costs tens), then do the housekeeping and sleep.
+            if idle_since is None:
+                idle_since = now
+            if now - idle_since < self.spin_seconds:
+                continue
+            self._housekeeping(now)
+            self._poller.poll(10)
+
+    def _run_compiled(self, deadline: float | None) -> None:
+        loop = self._loop
+        while not self._stop.is_set():
+            self._to_loop()
+            why = loop.run()
+            while why == rx_loop.RET_GROW:  # mid-datagram: nothing else until it is applied
+                loop.grow_book()
+                why = loop.run()
+            self._from_loop()
+            if why == rx_loop.RET_HANDOFF:
+                self._hand_off()
+            self._spool()  # also what a full ring (RET_RING_FULL) waits for
+            now = time.monotonic()
+            if self.session is not None:
+                self._check_gap(now)
+                self._spool()
+            if self.finished() or (deadline is not None and now >= deadline):
+                break
+            if why == rx_loop.RET_IDLE:
+                self._housekeeping(now)
+
+    def _to_loop(self) -> None:
+        """Hand the sequencing state to the compiled loop."""
+        state = self._loop.state
+        state[rx_loop.S_EXPECTED] = self.expected
+        state[rx_loop.S_KNOWN_END] = self._known_end
+        state[rx_loop.S_SHOWN_TOP] = self._shown_top
+        state[rx_loop.S_CONFIRMED] = self._confirmed
+        state[rx_loop.S_END_SEQ] = self._end_seq or 0
+        state[rx_loop.S_HELD] = self._held_messages or len(self._held)
+        state[rx_loop.S_STALE] = self.stale
+        state[rx_loop.S_SESSION] = self.session is not None
+        state[rx_loop.S_RING_LIMIT] = self._spooled + self.ring.capacity
+
+    def _from_loop(self) -> None:
+        """Take the sequencing state and the counts back from the compiled loop."""
+        state = self._loop.state
+        self.expected = int(state[rx_loop.S_EXPECTED])
+        self._known_end = int(state[rx_loop.S_KNOWN_END])
+        self._shown_top = int(state[rx_loop.S_SHOWN_TOP])
+        self._confirmed = int(state[rx_loop.S_CONFIRMED])
+        self._collect_counts()
+
+    def _collect_counts(self) -> None:
+        """Move the counts of the compiled loop (and of its apply) into the statistics."""
+        state = self._loop.state
+        stats = self.stats
+        for name, index in rx_loop.COUNTERS.items():
+            if state[index]:
+                setattr(stats, name, getattr(stats, name) + int(state[index]))
+                state[index] = 0
+        if state[rx_loop.S_LAST_PACKET_NS]:
+            stats.last_packet_time = int(state[rx_loop.S_LAST_PACKET_NS]) / 1e9
+        self._first_packet_ns = int(state[rx_loop.S_FIRST_NS])
+        self._last_apply_ns = int(state[rx_loop.S_LAST_APPLY_NS])
+
+    def _hand_off(self) -> None:
+        """Sequence the datagram the compiled loop handed over, then let it go on after it."""
+        state = self._loop.state
+        i = int(state[rx_loop.S_BATCH_NEXT])
+        status = int(state[rx_loop.S_HANDOFF_STATUS])
+        if status == NO_SESSION:
+            self._adopt_session(1, i)
+            if self.session is None:
+                self.stats.before_session_packets += 1
+            else:  # the loop classifies it again, now in its session
+                self._loop.session[:] = np.frombuffer(self.session, np.uint8)
+                return
+        else:
+            self._datagram(i, status, int(state[rx_loop.S_HANDOFF_SEQ]),
+                           int(state[rx_loop.S_HANDOFF_COUNT]))
+            if self.publisher is not None:
+                self.publisher.notify()
+        state[rx_loop.S_BATCH_NEXT] = i + 1
 
     def _metrics_snapshot(self) -> dict:
         """The statistics Prometheus reads at each scrape (see `LiveMetrics.attach`)."""
@@ -598,7 +687,8 @@ class LiveReceiver:
                          "malformed": st.malformed_packets,
                          "wrong_session": st.wrong_session_packets,
                          "before_session": st.before_session_packets,
-                         "foreign": self._datagrams.foreign}),
+                         "foreign": self._datagrams.foreign if self._loop is None
+                         else st.foreign_datagrams}),
             "duplicate_messages": ("counter", "Messages received more than once", None,
                                    st.duplicate_messages),
             "gaps_detected": ("counter", "Sequence gaps detected", None, st.gaps_detected),
@@ -634,9 +724,9 @@ class LiveReceiver:
             failed = failed or _describe(exc)
             log.exception("applying the last batch failed")
         try:
+            self.ring.set_flags(stale=self.stale, ended=True)
             if self.publisher is not None:
-                self.publisher.send_end(self.stale)
-                self.publisher.close()
+                self.publisher.close(self.stale)
         finally:
             self.segments.close()
             summary = self.summary(failed)
@@ -644,21 +734,28 @@ class LiveReceiver:
             self.sock.close()
             self.request_sock.close()
             (self.outdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+            self.ring.close()
         return summary
 
     def summary(self, failed: str | None = None) -> dict:
         if self._first_packet_ns and self._last_apply_ns:
             self.stats.busy_seconds = (self._last_apply_ns - self._first_packet_ns) / 1e9
-        self.stats.foreign_datagrams = self._datagrams.foreign
+        if self._loop is None:
+            self.stats.foreign_datagrams = self._datagrams.foreign
+        else:
+            self._collect_counts()
         return {
             **vars(self.stats),
             "failed": failed,
+            "loop": "portable" if self._loop is None else "compiled",
             "held_packets": len(self._held),
             "next_seq": self.expected,
             "stale": self.stale,
             "unrecovered": [list(r) for r in self.unrecovered[:100]],
             "publish_dropped": self.publisher.dropped if self.publisher else 0,
             "published_batches": self.publisher.batch if self.publisher else 0,
+            "publish_overrun_records": self.publisher.overrun_records if self.publisher else 0,
+            "ring_records": self.ring.written,
             "segments": list(self.segments.files),
             "segment_writer_cpu_seconds": self.segments.cpu_seconds,
             "book_errors": self.sink.errors.to_dict(),

@@ -102,13 +102,14 @@ class SegmentWriter:
         self._started = time.monotonic()
 
     def add(self, records: np.ndarray) -> None:
+        """Spool records: BBO_RECORD, or their bytes as (rows, 56) uint8 (a ring's slots)."""
+        rows = records if records.dtype == np.uint8 else record_bytes(records)
         done = 0
-        while done < len(records):
+        while done < len(rows):
             if self._filled == self.segment_rows:
                 self.cut()
-            k = min(len(records) - done, self.segment_rows - self._filled)
-            self._spools[self._current, self._filled:self._filled + k] = \
-                record_bytes(records[done:done + k])
+            k = min(len(rows) - done, self.segment_rows - self._filled)
+            self._spools[self._current, self._filled:self._filled + k] = rows[done:done + k]
             self._filled += k
             done += k
 

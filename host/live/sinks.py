@@ -45,7 +45,7 @@ class BookSink:
 
     def __init__(self, depth: int = 0, symbols: Iterable[str] | None = None) -> None:
         self.book = FastBook(depth=depth, trades=False, symbols=symbols)
-        self._names = np.full((N_LOCATES, 8), ord(" "), np.uint8)  # symbol bytes per locate
+        self.names = np.full((N_LOCATES, 8), ord(" "), np.uint8)  # symbol bytes per locate
         self._grow(1024)
         _warm_up_book_growth()
 
@@ -59,7 +59,7 @@ class BookSink:
         n = len(bbo["seq"])
         if n > len(self._records):
             self._grow(2 * n)
-        fill_wire_records(chunk.data, chunk.seqs, self._names, bbo["seq"], bbo["timestamp"],
+        fill_wire_records(chunk.data, chunk.seqs, self.names, bbo["seq"], bbo["timestamp"],
                           bbo["stock_locate"], bbo["bid_price"], bbo["ask_price"],
                           bbo["bid_size"], bbo["ask_size"], stale, record_bytes(self._records))
         return self._records[:n]

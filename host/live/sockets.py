@@ -5,12 +5,15 @@ with the kernel's receive time of each datagram (``SO_TIMESTAMPNS``,
 CLOCK_REALTIME); `Arrivals` keeps those times, and the time each later stage
 was reached, for the datagrams of the chunk being built. `AddressFilter`
 admits datagrams from listed senders only; `local_networks` is this host's
-own IPv4 subnets, the re-request server's default allow list.
+own IPv4 subnets, the re-request server's default allow list. `receive_timestamps`
+turns on the NIC's hardware receive timestamps where it offers them.
 """
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import ipaddress
+import logging
 import socket
 import struct
 import time
@@ -30,6 +33,18 @@ SLOT_BYTES = 9000
 _SO_TIMESTAMPNS = 35
 _TIMESPEC = struct.Struct("=qq")
 _ANCILLARY_BYTES = socket.CMSG_SPACE(_TIMESPEC.size)
+# Linux SO_TIMESTAMPING: the NIC's raw hardware receive time, the software one beside it
+# (three timespecs: software, legacy, hardware).
+_SO_TIMESTAMPING = 37
+_SOF_RX_HARDWARE, _SOF_RX_SOFTWARE, _SOF_SOFTWARE, _SOF_RAW_HARDWARE = 1 << 2, 1 << 3, 1 << 4, 1 << 6
+_SIOCETHTOOL, _SIOCSHWTSTAMP = 0x8946, 0x89B0
+_ETHTOOL_GET_TS_INFO = 0x41
+_TS_INFO = struct.Struct("=IIiI3II3I")  # struct ethtool_ts_info
+_HWTSTAMP_CONFIG = struct.Struct("=iii")  # flags, tx_type (off), rx_filter
+_HWTSTAMP_FILTER_ALL = 1
+_IFREQ_POINTER = struct.Struct("16sQ16x")  # interface name, then a pointer (ifr_data)
+
+log = logging.getLogger("tickaccel.live.sockets")
 
 
 def udp_socket(addr: tuple[str, int], rcvbuf: int, interface: str = "0.0.0.0") -> socket.socket:
@@ -53,6 +68,57 @@ def timestamped(sock: socket.socket, rcvbuf: int) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
     sock.setblocking(False)
+
+
+def _ioctl_with_data(sock: socket.socket, request: int, name: str, data: bytes) -> bytes:
+    """An interface ioctl whose ifreq points at `data`; returns the data as the kernel left it."""
+    buffer = ctypes.create_string_buffer(data, len(data))
+    fcntl.ioctl(sock.fileno(), request,
+                _IFREQ_POINTER.pack(name.encode()[:15], ctypes.addressof(buffer)))
+    return buffer.raw
+
+
+def interface_of(host: str) -> str | None:
+    """The name of the interface holding IPv4 address `host`, or None."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        for _, name in socket.if_nameindex():
+            try:
+                raw = fcntl.ioctl(probe.fileno(), _SIOCGIFADDR, _IFREQ.pack(name.encode()[:15]))
+            except OSError:
+                continue
+            if socket.inet_ntoa(raw[_SOCKADDR_IN_ADDR]) == host:
+                return name
+    return None
+
+
+def receive_timestamps(sock: socket.socket, interface: str | None) -> str:
+    """Ask for the NIC's hardware receive timestamps on `sock` where `interface` offers them
+    (``SO_TIMESTAMPING``); returns "hardware", or "kernel" (``SO_TIMESTAMPNS``, already on)
+    with one log line saying why.
+
+    Hardware timestamps are in the NIC's clock (PTP hardware clock): they compare with
+    CLOCK_REALTIME only where that clock is synchronised to it (phc2sys).
+    """
+    why = "no single interface for the listen address"
+    if interface is not None:
+        try:
+            info = _TS_INFO.unpack(_ioctl_with_data(sock, _SIOCETHTOOL, interface, _TS_INFO.pack(
+                _ETHTOOL_GET_TS_INFO, 0, -1, 0, 0, 0, 0, 0, 0, 0, 0)))
+            so_timestamping, rx_filters = info[1], info[7]
+            wanted = _SOF_RX_HARDWARE | _SOF_RAW_HARDWARE
+            if so_timestamping & wanted != wanted or not rx_filters & (1 << _HWTSTAMP_FILTER_ALL):
+                why = f"{interface} does not offer hardware receive timestamps"
+            else:
+                _ioctl_with_data(sock, _SIOCSHWTSTAMP, interface,
+                                 _HWTSTAMP_CONFIG.pack(0, 0, _HWTSTAMP_FILTER_ALL))
+                sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPING,
+                                wanted | _SOF_RX_SOFTWARE | _SOF_SOFTWARE)
+                log.info("hardware receive timestamps", extra={"interface": interface})
+                return "hardware"
+        except OSError as exc:
+            why = f"{interface}: {exc.strerror or exc}"
+    log.info("kernel receive timestamps", extra={"reason": why})
+    return "kernel"
 
 
 class AddressFilter:

@@ -1,10 +1,19 @@
-"""ZeroMQ publisher and subscriber of BBO frames (`tickaccel.live.wire`), numbered to count losses."""
+"""ZeroMQ publisher and subscriber of BBO frames (`tickaccel.live.wire`), numbered to count losses.
+
+`RingPublisher` feeds a `BboPublisher` from the BBO ring (`tickaccel.live.shm_ring`)
+in a thread of its own, woken through an eventfd by whoever writes the ring.
+"""
 from __future__ import annotations
+
+import os
+import threading
 
 import numpy as np
 
+from tickaccel.live.shm_ring import BboRing, BboRingReader
 from tickaccel.live.wire import (
     BBO_RECORD,
+    FLAG_STALE,
     FRAME_HEADER,
     KIND_BBO,
     KIND_END,
@@ -59,6 +68,75 @@ class BboPublisher:
 
     def close(self) -> None:
         self.socket.close(linger=0)
+
+
+class RingPublisher:
+    """Publishes every record written to `ring` on a `BboPublisher`, from its own thread.
+
+    The writer calls `notify` (or writes 8 bytes to `event_fd` itself, as the
+    compiled receive loop does) after records went in; the thread wakes, reads
+    all new records and sends them, at most `max_frame` to a frame. It blocks
+    only in that wake-up and in pyzmq's send, both without the GIL, so it never
+    holds up the receive loop; a thread more than the ring's capacity behind
+    loses records (counted in `overrun_records`), never blocks the writer.
+    """
+
+    def __init__(self, publisher: BboPublisher, ring: BboRing, max_frame: int = 4096) -> None:
+        self.publisher = publisher
+        self.max_frame = max_frame
+        self._reader = BboRingReader(ring, from_now=True)
+        if hasattr(os, "eventfd"):
+            self.event_fd = self._wake_fd = os.eventfd(0, os.EFD_CLOEXEC)
+        else:  # a pipe; non-blocking writes, so a sleeping reader never stalls the writer
+            self._wake_fd, self.event_fd = os.pipe()
+            os.set_blocking(self.event_fd, False)
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="tickaccel-bbo-publisher",
+                                        daemon=True)
+        self._thread.start()
+
+    @property
+    def dropped(self) -> int:
+        return self.publisher.dropped
+
+    @property
+    def batch(self) -> int:
+        return self.publisher.batch
+
+    @property
+    def overrun_records(self) -> int:
+        return self._reader.lost
+
+    def notify(self) -> None:
+        """Wake the thread: records were written."""
+        try:
+            os.write(self.event_fd, (1).to_bytes(8, "little"))
+        except BlockingIOError:  # the pipe is full of wake-ups already
+            pass
+
+    def _run(self) -> None:
+        while True:
+            os.read(self._wake_fd, 4096)
+            self._send_available()
+            if self._stopping:
+                return
+
+    def _send_available(self) -> None:
+        while len(records := self._reader.read(self.max_frame)):
+            self.publisher.send(records, bool((records["flags"] & FLAG_STALE).any()))
+
+    def close(self, stale: bool) -> None:
+        """Send what is left, then the end-of-stream frame; stop the thread."""
+        self._stopping = True
+        self.notify()
+        self._thread.join()
+        self._send_available()
+        self.publisher.send_end(stale)
+        self.publisher.close()
+        self._reader.close()
+        os.close(self.event_fd)
+        if self._wake_fd != self.event_fd:
+            os.close(self._wake_fd)
 
 
 class BboSubscriber:
