@@ -9,7 +9,7 @@ __all__ = [
     "__version__", "TickaccelError", "BackendUnavailable", "ErrorLog", "discover",
     "FeedChunk", "open_feed", "feed_format", "generate", "write_feed", "GeneratorConfig",
     "Book", "book_at", "FastBook", "OracleBook", "replay", "replay_tables", "replay_cluster", "LiveReceiver", "Publisher",
-    "compute_signals", "SignalSpec",
+    "compute_signals", "SignalSpec", "export_lobster", "export_hftbacktest",
 ]
 __getattr__, __dir__ = exports(__name__, {
     "__version__": "tickaccel.version",
@@ -30,6 +30,8 @@ __getattr__, __dir__ = exports(__name__, {
     "replay": "tickaccel.batch.backends",
     "replay_tables": "tickaccel.batch.cpu",
     "replay_cluster": "tickaccel.batch.cluster",
+    "export_lobster": "tickaccel.batch.export",
+    "export_hftbacktest": "tickaccel.batch.export",
     "LiveReceiver": "tickaccel.live.receiver",
     "Publisher": "tickaccel.live.player",
     "compute_signals": "tickaccel.kernels:compute",

@@ -1,7 +1,7 @@
 """The `tickaccel` command line: one entry point, subcommands that read like sentences.
 
 Each command is a thin function in a module of its own (`info`, `live`, `signals`,
-`generate`, `replay`, `book`, `fpga`) that checks its options and calls the library; this module
+`generate`, `replay`, `book`, `export`, `fpga`) that checks its options and calls the library; this module
 registers them on `app` and turns every failure into one red line and an exit status.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from tickaccel.cli import book, fpga, generate, info, live, replay, signals
+from tickaccel.cli import book, export, fpga, generate, info, live, replay, signals
 from tickaccel.errors import TickaccelError
 
 app = typer.Typer(
@@ -38,6 +38,7 @@ app.command("replay")(replay.replay_command)
 app.command("dump")(replay.dump_command)
 app.command("stats")(replay.stats_command)
 app.command("book")(book.book_command)
+app.add_typer(export.export_app, name="export")
 app.add_typer(fpga.fpga_app, name="fpga")
 
 

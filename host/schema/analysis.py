@@ -33,6 +33,12 @@ PRICE_FORMS = ("int", "float")
 EXCHANGE_TIMEZONE = "America/New_York"
 
 
+def midnight_epoch_ns(date: dt.date) -> int:
+    """Nanoseconds since the epoch of midnight starting `date` in America/New_York, the instant
+    ITCH timestamps (ns after midnight) count from."""
+    return int(dt.datetime.combine(date, dt.time(), ZoneInfo(EXCHANGE_TIMEZONE)).timestamp()) * NS_PER_SECOND
+
+
 def _is_price(name: str) -> bool:
     """price, bid_price, ask_price, and the depth table's bid_price_1, ask_price_3, ..."""
     return name == "price" or name.endswith("_price") or "_price_" in name
@@ -90,9 +96,7 @@ class TableForm:
             columns.append(column)
             names.append(name)
             if self.date is not None and name == "timestamp":
-                midnight = int(dt.datetime.combine(self.date, dt.time(), ZoneInfo(EXCHANGE_TIMEZONE))
-                               .timestamp()) * NS_PER_SECOND
-                since_epoch = column.to_numpy().astype(np.int64) + midnight
+                since_epoch = column.to_numpy().astype(np.int64) + midnight_epoch_ns(self.date)
                 columns.append(pa.array(since_epoch, pa.timestamp("ns", tz=EXCHANGE_TIMEZONE)))
                 names.append("time")
         return pa.Table.from_arrays(columns, schema=self.schema(table.schema))
