@@ -107,8 +107,8 @@ def test_clean_stream_gives_the_offline_book(feed, offline_bbo, tmp_path):
 
 @pytest.mark.parametrize("faults", [
     "drop=0.01,seed=1",
-    "drop=0.05,dup=0.05,reorder=0.05,seed=2",
-    "drop=0.2,dup=0.1,reorder=0.2,seed=3",
+    "drop=0.05,duplicate=0.05,reorder=0.05,seed=2",
+    "drop=0.2,duplicate=0.1,reorder=0.2,seed=3",
 ])
 def test_faults_are_recovered_to_the_offline_book(feed, offline_bbo, tmp_path, faults):
     summary, publisher = run_pair(feed, tmp_path, faults=faults)
@@ -153,7 +153,7 @@ def test_unrecovered_gap_marks_the_book_stale(feed, offline_bbo, tmp_path):
     threads[0].join(timeout=10)
     assert not threads[0].is_alive()
     records = np.concatenate(got)
-    assert len(records) == summary["bbo_rows"]
+    assert len(records) == summary["rows"]["bbo"]
     after = records[records["seq"] > first_lost]
     assert len(after) and (after["flags"] & 1).all()
     assert not (records[records["seq"] < first_lost]["flags"] & 1).any()
@@ -409,6 +409,6 @@ def test_sigterm_flushes_segments_and_summary(feed, tmp_path):
     assert proc.returncode == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["messages"] > 0 and not summary["end_of_session"]
-    assert read_segments(tmp_path).num_rows == summary["bbo_rows"] > 0
+    assert read_segments(tmp_path).num_rows == summary["rows"]["bbo"] > 0
     assert "p99.9=" in out
     assert os.path.exists(tmp_path / summary["segments"][0])

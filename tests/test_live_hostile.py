@@ -133,7 +133,7 @@ def test_exception_in_the_loop_still_flushes_segments_and_summary(feed, offline_
     assert summary["failed"] == "RuntimeError: injected"
     assert 0 < summary["messages"] < FEED_MESSAGES
     live = read_segments(tmp_path)
-    assert live.num_rows == summary["bbo_rows"] > 0
+    assert live.num_rows == summary["rows"]["bbo"] > 0
     assert live.equals(offline_bbo.slice(0, live.num_rows))
 
 

@@ -80,7 +80,7 @@ def test_shared_ring_holds_what_the_segments_hold(feed, offline_bbo, tmp_path, c
     assert read_segments(tmp_path / "out").equals(offline_bbo)
     reader = BboRingReader(ring_path)
     records = reader.read(limit=1 << 17)
-    assert reader.ended and reader.lost == 0 and len(records) == summary["bbo_rows"]
+    assert reader.ended and reader.lost == 0 and len(records) == summary["rows"]["bbo"]
     assert records_table(records).equals(offline_bbo)
     reader.close()
 

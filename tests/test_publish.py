@@ -39,10 +39,10 @@ def test_packets_break_where_capture_sequences_jump():
 
 
 def test_fault_spec_parses_and_rejects():
-    spec = FaultSpec.parse("drop=0.1, dup=0.02,reorder=0.5,seed=9")
+    spec = FaultSpec.parse("drop=0.1, duplicate=0.02,reorder=0.5,seed=9")
     assert (spec.drop, spec.duplicate, spec.reorder, spec.seed) == (0.1, 0.02, 0.5, 9)
     assert not FaultSpec.parse("").active()
-    for bad in ("drop", "lose=0.1", "drop=2", "drop=x"):
+    for bad in ("drop", "lose=0.1", "drop=2", "drop=x", "dup=0.1", "corrupt=0.1", "seed=1.5"):
         with pytest.raises(TickaccelError):
             FaultSpec.parse(bad)
 

@@ -20,7 +20,7 @@ def publish_command(
     rate: float = typer.Option(None, "--rate", help="Messages per second (default: as fast as possible)."),
     realtime: bool = typer.Option(False, "--realtime", help="Keep the feed's own timing."),
     speed: float = typer.Option(1.0, "--speed", help="With --realtime: play this many times faster."),
-    faults: str = typer.Option("", "--faults", help="Inject faults, e.g. drop=0.01,dup=0.01,reorder=0.01,seed=1."),
+    faults: str = typer.Option("", "--faults", help="Inject faults, e.g. drop=0.01,duplicate=0.01,reorder=0.01,seed=1 (the names generate --faults uses)."),
     rerequest_port: int = typer.Option(None, "--rerequest-port", help="Serve MoldUDP64 re-requests on this UDP port."),
     rerequest_host: str = typer.Option("127.0.0.1", "--rerequest-host", help="Address the re-request server binds."),
     session: str = typer.Option(SESSION, "--session", help="MoldUDP64 session name (10 chars max)."),
@@ -68,7 +68,7 @@ def publish_command(
 
 def live_command(
     listen: str = typer.Option(..., "--listen", help="HOST:PORT to receive MoldUDP64 on (multicast joins the group)."),
-    outdir: Path = typer.Option(..., "-o", "--out", help="Folder for Parquet segments and summary.json."),
+    outdir: Path = typer.Option(..., "--output", "-o", help="Folder for Parquet segments and summary.json."),
     rerequest: str = typer.Option(None, "--rerequest", help="Re-request server HOST:PORT."),
     pub: str = typer.Option(None, "--pub", help="ZeroMQ endpoint to publish BBO updates on, e.g. tcp://127.0.0.1:5556."),
     metrics_port: int = typer.Option(None, "--metrics-port", help="Serve Prometheus /metrics on this port."),
@@ -113,7 +113,7 @@ def live_command(
         metrics.close()
     console = Console()
     console.print(
-        f"applied {summary['messages']} messages, {summary['bbo_rows']} BBO updates; gaps "
+        f"applied {summary['messages']} messages, {summary['rows']['bbo']} BBO updates; gaps "
         f"{summary['gaps_detected']} detected, {summary['gaps_recovered']} recovered, "
         f"{summary['gaps_unrecovered']} unrecovered; malformed packets "
         f"{summary['malformed_packets']}, foreign {summary['foreign_datagrams']}; receive loop CPU {summary['cpu_seconds']:.2f}s"

@@ -34,6 +34,7 @@ from numba import njit
 from tickaccel.errors import ErrorLog, TickaccelError
 from tickaccel.feed.chunk import FeedChunk
 from tickaccel.feed.endpoints import SESSION
+from tickaccel.feed.faults import parse_faults
 from tickaccel.feed.source import open_feed
 from tickaccel.feed.moldudp64 import (
     END_OF_SESSION,
@@ -64,6 +65,9 @@ def parse_address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+LIVE_FAULTS = ("drop", "duplicate", "reorder", "seed")  # what a live player injects
+
+
 @dataclass
 class FaultSpec:
     """Per-packet probabilities of dropping, duplicating and reordering (swap with the next)."""
@@ -75,22 +79,19 @@ class FaultSpec:
 
     @classmethod
     def parse(cls, text: str) -> FaultSpec:
-        """Parse 'drop=0.01,dup=0.005,reorder=0.01,seed=7' (any subset, any order)."""
-        names = {"drop": "drop", "dup": "duplicate", "duplicate": "duplicate",
-                 "reorder": "reorder", "seed": "seed"}
-        spec = cls()
-        for part in filter(None, (p.strip() for p in text.split(","))):
-            key, sep, value = part.partition("=")
-            if not sep or key not in names:
-                raise TickaccelError(f"bad fault spec {part!r}: use drop=P,dup=P,reorder=P,seed=N")
-            try:
-                number = int(value) if key == "seed" else float(value)
-            except ValueError:
-                raise TickaccelError(f"bad fault spec value {part!r}") from None
-            if key != "seed" and not 0.0 <= number <= 1.0:
-                raise TickaccelError(f"fault probability outside [0, 1]: {part!r}")
-            setattr(spec, names[key], number)
-        return spec
+        """Parse 'drop=0.01,duplicate=0.005,reorder=0.01,seed=7' (any subset, any order): the
+        names `tickaccel generate --faults` uses for the same faults."""
+        faults = parse_faults(text)
+        unknown = sorted(set(faults) - set(LIVE_FAULTS))
+        if unknown:
+            raise TickaccelError(f"fault(s) {', '.join(unknown)} cannot be played live; use "
+                                 "drop=P,duplicate=P,reorder=P,seed=N")
+        for name, value in faults.items():
+            if name != "seed" and not 0.0 <= value <= 1.0:
+                raise TickaccelError(f"fault probability outside [0, 1]: {name}={value:g}")
+        if "seed" in faults and faults["seed"] != int(faults["seed"]):
+            raise TickaccelError(f"a fault seed is a whole number, not {faults['seed']:g}")
+        return cls(**{name: int(v) if name == "seed" else v for name, v in faults.items()})
 
     def active(self) -> bool:
         return bool(self.drop or self.duplicate or self.reorder)

@@ -744,8 +744,12 @@ class LiveReceiver:
             self.stats.foreign_datagrams = self._datagrams.foreign
         else:
             self._collect_counts()
+        counts = dict(vars(self.stats))
+        # Rows as a replay's summary names them: {"bbo": n}.
+        rows = {"bbo": counts.pop("bbo_rows")}
         return {
-            **vars(self.stats),
+            **counts,
+            "rows": rows,
             "failed": failed,
             "loop": "portable" if self._loop is None else "compiled",
             "held_packets": len(self._held),
