@@ -1,7 +1,8 @@
 """cocotb bench of feed_to_book_dma: what a DMA transfer costs at the stream level, in cycles.
 
 Run by ``bench/fpga_dma.py`` (TB_BUFFERS: a pickled list of MM2S buffers as
-the driver packs them; TB_RESULT: where the JSON figures go). The DMA is
+the driver packs them; TB_RESULT: where the JSON figures go; TB_S2MM: where the
+S2MM bytes go, the record slots a driver would receive). The DMA is
 ideal on both sides (MM2S never pauses, S2MM always ready), so every cycle
 counted is the RTL's own. The first buffer goes alone and drains completely,
 which times one transfer from its first beat to its last S2MM packet; the
@@ -132,6 +133,7 @@ async def measure_transfer_costs(dut):
     end = max(trace.buffer_last[-1], trace.records[-1])
     gaps = [trace.buffer_first[k + 1] - trace.buffer_last[k] - 1 for k in range(1, len(buffers) - 1)]
     messages = sum([await read(name) for name in MESSAGE_COUNTERS])
+    received = b"".join(bytes(f.tdata) for f in [s2mm.recv_nowait() for _ in range(s2mm.count())])
     burst_beats = sum(len(b) for b in buffers[1:]) // len(dut.s_axis_tkeep)
     result = {
         "lone_transfer": lone,
@@ -154,8 +156,9 @@ async def measure_transfer_costs(dut):
         "records_seen": len(trace.records),
         "s2mm_beats": sum(trace.packet_beats),
         "order_store_full": await read("book_order_store_full"),
-        "s2mm_bytes": sum(len(f.tdata) for f in [s2mm.recv_nowait() for _ in range(s2mm.count())]),
+        "s2mm_bytes": len(received),
     }
     assert result["records_counted"] == result["records_seen"], "records lost between book and packetizer"
     assert result["s2mm_bytes"] == layout.RECORD_SLOT_BYTES * result["records_seen"], "S2MM bytes are not one slot per record"
     Path(os.environ["TB_RESULT"]).write_text(json.dumps(result, indent=1))
+    Path(os.environ["TB_S2MM"]).write_bytes(received)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tickaccel.schema import bbo_records, book_csr
+from tickaccel.schema import bbo_records, book_csr, tables
 from tickaccel.fpga import bbo_stream
 from tickaccel.feed import generator
 from tickaccel.feed.chunk import FeedChunk
@@ -123,3 +123,94 @@ def test_replace_with_same_price_and_shares_sends_no_depth_row():
 def test_decoder_refuses_more_levels_than_the_stream_carries():
     with pytest.raises(ValueError, match="levels"):
         bbo_stream.decode(b"", depth=2, levels=3)
+
+
+def _reference_decode(data, depth=0, levels=None):
+    """The decoder's rules as a plain loop over the records: the tables the compiled pass must give."""
+    levels = depth if levels is None else levels
+    rec = bbo_records.to_array(data, depth)
+    names, symbols, stale, sides = {}, [], {}, {}
+    keep = np.zeros(len(rec), np.bool_)
+    empty = [(0, 0, 0)] * levels
+    depth_rows, depth_symbols, depth_values = [], [], []
+    for i, r in enumerate(rec):
+        locate, flags = int(r["stock_locate"]), int(r["flags"])
+        if r["kind"] == bbo_records.KIND_SYMBOL:
+            names[locate] = int(r["bid_size"]).to_bytes(8, "big").decode("latin-1").rstrip(" ")
+            continue
+        changed = False
+        if levels and flags & bbo_records.FLAG_DEPTH:
+            side = (locate, int(flags & bbo_records.FLAG_ASK != 0))
+            carried = [tuple(int(r[f"{n}_{k}"]) for n, _, _ in bbo_records.LEVEL_FIELDS)
+                       for k in range(1, levels + 1)]
+            changed = sides.get(side, empty) != carried
+            sides[side] = carried
+        if flags & bbo_records.FLAG_STALE:
+            stale.setdefault(locate, {"rows": 0, "first_seq": int(r["seq"])})["rows"] += 1
+            continue
+        if not flags & bbo_records.FLAG_DEPTH_ONLY:
+            keep[i] = True
+            symbols.append(names.get(locate, ""))
+        if changed:
+            depth_rows.append(i)
+            depth_symbols.append(names.get(locate, ""))
+            depth_values.append(sides.get((locate, 0), empty) + sides.get((locate, 1), empty))
+    rows = rec[keep]
+    bbo = tables.bbo_table(rows["seq"], rows["timestamp"], rows["stock_locate"], symbols,
+                           rows["bid_price"], rows["ask_price"], rows["bid_size"], rows["ask_size"])
+    if not levels:
+        return bbo, stale, names, None
+    at = np.array(depth_rows, np.int64)
+    values = np.array(depth_values, np.uint64).reshape(len(at), 2 * levels, 3)
+    return bbo, stale, names, tables.depth_table(rec["seq"][at], rec["timestamp"][at], rec["stock_locate"][at],
+                                                 depth_symbols, values[:, :, 0], values[:, :, 1], values[:, :, 2])
+
+
+def _random_stream(rng, count, depth):
+    """Records over a few locates, so names change (R records), sides repeat or change their levels,
+    and stale, depth-only and depth-carrying rows interleave."""
+    rec = np.zeros(count, bbo_records.record_dtype(depth))
+    rec["kind"] = np.where(rng.random(count) < 0.1, bbo_records.KIND_SYMBOL, bbo_records.KIND_BBO)
+    rec["stock_locate"] = rng.choice([0, 1, 2, 7, 65535], count)
+    rec["seq"] = np.arange(1, count + 1)
+    rec["timestamp"] = rng.integers(0, 1 << 48, count, dtype=np.uint64)
+    for name in ("bid_price", "ask_price"):
+        rec[name] = rng.integers(0, 1 << 32, count, dtype=np.uint64)
+    rec["ask_size"] = rng.integers(0, 1 << 63, count, dtype=np.uint64)
+    names = np.array([int.from_bytes(n.ljust(8).encode(), "big") for n in ("AAPL", "MSFT", "ZVZZT", "A B")],
+                     np.uint64)
+    rec["bid_size"] = np.where(rec["kind"] == bbo_records.KIND_SYMBOL, rng.choice(names, count),
+                               rng.integers(0, 1 << 40, count, dtype=np.uint64))
+    flags = rng.choice([0, bbo_records.FLAG_STALE], count, p=[0.85, 0.15])
+    if depth:
+        flags |= rng.choice([0, bbo_records.FLAG_DEPTH], count) | rng.choice([0, bbo_records.FLAG_ASK], count)
+        flags |= np.where(flags & bbo_records.FLAG_DEPTH, rng.choice([0, bbo_records.FLAG_DEPTH_ONLY], count), 0)
+        for k in range(1, depth + 1):  # few values per level, so a side often carries what it had
+            rec[f"price_{k}"] = rng.integers(0, 3, count)
+            rec[f"size_{k}"] = rng.integers(0, 2, count) << 40
+            rec[f"orders_{k}"] = rng.integers(0, 2, count)
+    rec["flags"] = flags
+    return bbo_records.layout(depth).from_array(rec)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_compiled_decoder_equals_the_reference_loop_on_random_streams(seed):
+    rng = np.random.default_rng(seed)
+    depth = (0, 1, 3)[seed % 3]
+    data = _random_stream(rng, int(rng.integers(200, 600)), depth)
+    for levels in range(depth + 1):
+        decoded = bbo_stream.decode(data, depth, levels)
+        bbo, stale, names, depth_rows = _reference_decode(data, depth, levels)
+        assert decoded.bbo.equals(bbo)
+        assert list(decoded.stale.items()) == list(stale.items()) and stale
+        assert list(decoded.names.items()) == list(names.items()) and names
+        if levels:
+            assert decoded.depth.equals(depth_rows) and depth_rows.num_rows > 0
+        else:
+            assert decoded.depth is None
+
+
+def test_compiled_decoder_on_an_empty_stream():
+    decoded = bbo_stream.decode(b"", depth=2)
+    assert decoded.bbo.num_rows == 0 and decoded.depth.num_rows == 0
+    assert decoded.stale == {} and decoded.names == {}

@@ -11,7 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from tickaccel.schema import bbo_records, book_csr, csr
-from tickaccel.errors import TickaccelError
+from tickaccel.errors import ErrorLog, TickaccelError
+from tickaccel.feed import framing, generator
+from tickaccel.feed.capture import udp_frame
+from tickaccel.feed.endpoints import SESSION
+from tickaccel.feed.framing import FrameBlock
+from tickaccel.feed.moldudp64 import build_packets
 from tickaccel.fpga import BOARDS, FeedToBook, PynqTransport, layout, registers, tcl
 from tickaccel.fpga.driver import DrainTimeout
 from tickaccel.fpga.boards import BOOK_RAM_SHARE, ramb36_blocks, uram_blocks
@@ -62,13 +67,73 @@ def test_frames_pack_into_whole_beats_and_unpack_with_error_flags():
 
 def test_batches_hold_whole_frames_and_the_last_one_is_partial():
     frames = [bytes([i]) * (60 + i) for i in range(25)]
-    batches = list(layout.batch_frames(frames, 512))
+    batches = list(layout.batch_frames([FrameBlock.from_frames(frames)], 512))
     assert sum(n for _, n in batches) == 25
     assert all(b.nbytes <= 512 for b, _ in batches)
     assert batches[-1][0].nbytes < 512 - layout.slot_bytes(84)
     assert [f for b, _ in batches for f, _ in layout.unpack_frames(b)] == frames
     with pytest.raises(ValueError, match="does not fit"):
-        list(layout.batch_frames([bytes(600)], 512))
+        list(layout.batch_frames([FrameBlock.from_frames([bytes(600)])], 512))
+
+
+def _reference_pack(frames, errors):
+    """The send buffer layout spelled out one frame at a time: what the compiled pack must give."""
+    out = b""
+    for frame, error in zip(frames, errors):
+        out += (len(frame) | error << layout.FRAME_ERROR_BIT).to_bytes(layout.FRAME_HEADER_BYTES, "little")
+        out += frame + bytes(-len(frame) % layout.STREAM_BYTES)
+    return out
+
+
+def _reference_batches(frames, max_bytes):
+    batches, batch = [], []
+    for frame in frames:
+        if sum(map(layout.slot_bytes, map(len, batch + [frame]))) > max_bytes:
+            batches.append(batch)
+            batch = []
+        batch.append(frame)
+    return batches + [batch]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_compiled_pack_is_byte_equal_to_the_layout_on_generated_feeds(seed):
+    rng = np.random.default_rng(seed)
+    feed = generator.generate(3000, 20, seed).tobytes()
+    frames = [udp_frame(p, ident=i) for i, p in
+              enumerate(build_packets(feed, "TEST", max_payload=int(rng.integers(100, 1400))))]
+    frames += [bytes(rng.integers(0, 256, n, dtype=np.uint8)) for n in (1, 7, 8, 9, layout.MAX_FRAME_BYTES)]
+    errors = rng.random(len(frames)) < 0.3
+    assert layout.pack_frames(frames, errors).tobytes() == _reference_pack(frames, errors.tolist())
+    # blocks cut anywhere batch exactly as one list of frames does
+    cuts = sorted(set(rng.integers(0, len(frames), 6).tolist()) | {0, len(frames)})
+    blocks = [FrameBlock.from_frames(frames[a:b]) for a, b in zip(cuts, cuts[1:])]
+    batches = list(layout.batch_frames(blocks, 1 << 17))
+    expected = _reference_batches(frames, 1 << 17)
+    assert len(expected) > 1
+    assert [(b.tobytes(), n) for b, n in batches] == [
+        (_reference_pack(batch, [False] * len(batch)), len(batch)) for batch in expected]
+
+
+def test_binaryfile_frames_come_in_blocks_of_one_udp_frame_per_moldudp64_packet(tmp_path):
+    feed = generator.generate(20000, 30, 5).tobytes()
+    path = tmp_path / "feed.itch"
+    path.write_bytes(feed)
+    wire = framing.feed_frames(path, "binaryfile", ErrorLog())
+    assert (wire.dest_ip, wire.dest_port) == (framing.DEST_IP, framing.DEST_PORT)
+    packets = build_packets(feed, SESSION, first_seq=1)
+    assert list(wire.frames) == [udp_frame(p, dst_ip=framing.DEST_IP, dst_port=framing.DEST_PORT, ident=k)
+                                 for k, p in enumerate(packets)]
+    assert len(packets) > 100
+    # the identification field wraps as udp_frame's does
+    wrapped = framing._udp_frames(packets[:5], 0xFFFE)
+    assert list(wrapped.frames()) == [udp_frame(p, dst_ip=framing.DEST_IP, dst_port=framing.DEST_PORT,
+                                                ident=0xFFFE + k) for k, p in enumerate(packets[:5])]
+
+
+def test_pack_refuses_frames_the_header_cannot_describe():
+    for frame in (b"", bytes(layout.MAX_FRAME_BYTES + 1)):
+        with pytest.raises(ValueError, match="a frame is 1.."):
+            layout.pack_frames([b"\x01", frame])
 
 
 def test_record_slots_lose_their_padding():
@@ -230,7 +295,7 @@ def test_pynq_transport_batches_frames_and_collects_every_record_packet():
     device = FeedToBook(transport, batch_bytes=1024)
     device.configure("239.1.2.3", 30001)
     frames = [bytes([i % 251]) * (60 + 7 * i) for i in range(30)]
-    device.send(frames)
+    device.send([FrameBlock.from_frames(frames)])
     device.drain(timeout_s=5)
 
     assert pynq.calls[0] == ("Overlay", "/boot/feed_to_book.bit")

@@ -45,7 +45,7 @@ def replay_fpga(feed_path: str | os.PathLike, outdir: str | os.PathLike, *,
         out = Path(outdir)
         out.mkdir(parents=True, exist_ok=True)
         device.configure(wire.dest_ip, wire.dest_port)
-        device.send(wire.frames, progress)
+        device.send(wire.blocks, progress)
         device.drain(drain_timeout_s)
         decoded = decode(device.record_bytes())
         counters = device.counters()

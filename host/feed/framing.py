@@ -3,15 +3,19 @@
 feed_to_book, simulated or on a board, takes frames, not files. A capture's frames go as
 they are, to the destination its first UDP frame names; a BinaryFILE's messages are
 packed into MoldUDP64 packets of session `SESSION` in UDP frames to `DEST_IP`:`DEST_PORT`,
-the constants the RTL testbenches build their stimulus with too.
+the constants the RTL testbenches build their stimulus with too. Frames come in blocks
+(`FrameBlock`: one buffer and the frames' offsets), the shape the driver packs DMA
+buffers from without touching each frame from Python.
 """
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+from numba import njit
 
 from tickaccel.errors import ErrorLog
 from tickaccel.feed.endpoints import DEST_IP, DEST_PORT, SESSION
@@ -21,14 +25,47 @@ from tickaccel.feed.source import open_feed
 
 _ETH_HEADER = 14  # destination and source MAC, ethertype
 _VLAN_TAG = 4
+_CAPTURE_BLOCK_FRAMES = 4096  # a capture's frames per block
+
+
+@dataclass(frozen=True)
+class FrameBlock:
+    """Frames end to end in one buffer: frame k is ``data[offsets[k]:offsets[k + 1]]``."""
+
+    data: np.ndarray     # uint8
+    offsets: np.ndarray  # int64, ascending, one more than there are frames
+
+    @classmethod
+    def from_frames(cls, frames: Sequence[bytes]) -> FrameBlock:
+        """The block of frames given one by one (a copy)."""
+        offsets = np.zeros(len(frames) + 1, np.int64)
+        np.cumsum(np.fromiter(map(len, frames), np.int64, len(frames)), out=offsets[1:])
+        return cls(np.frombuffer(b"".join(frames), np.uint8), offsets)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, frames: slice) -> FrameBlock:
+        """The frames `frames` (a step-1 slice), on the same buffer."""
+        start, stop, _ = frames.indices(len(self))
+        return FrameBlock(self.data, self.offsets[start:max(start, stop) + 1])
+
+    def frames(self) -> Iterator[bytes]:
+        data, offsets = self.data.tobytes(), self.offsets.tolist()
+        return (data[a:b] for a, b in zip(offsets, offsets[1:]))
 
 
 class WireFrames(NamedTuple):
-    """The frames of a feed, drawn lazily, and the UDP destination the feed handler must accept."""
+    """The frames of a feed, drawn lazily in blocks, and the UDP destination the feed handler must accept."""
 
-    frames: Iterator[bytes]
+    blocks: Iterator[FrameBlock]
     dest_ip: str
     dest_port: int
+
+    @property
+    def frames(self) -> Iterator[bytes]:
+        """The frames one by one (they come from `blocks`: draw one or the other)."""
+        return (frame for block in self.blocks for frame in block.frames())
 
 
 def ip_to_int(address: str) -> int:
@@ -54,8 +91,8 @@ def feed_frames(feed_path: str | os.PathLike, fmt: str, errors: ErrorLog) -> Wir
     BinaryFILE input problems are counted in `errors` as the frames are drawn.
     """
     if fmt.startswith("pcap"):
-        return WireFrames(_capture_frames(feed_path), *capture_destination(_capture_frames(feed_path)))
-    return WireFrames(_binaryfile_frames(feed_path, errors), DEST_IP, DEST_PORT)
+        return WireFrames(_capture_blocks(feed_path), *capture_destination(_capture_frames(feed_path)))
+    return WireFrames(_binaryfile_blocks(feed_path, errors), DEST_IP, DEST_PORT)
 
 
 def _capture_frames(path: str | os.PathLike) -> Iterator[bytes]:
@@ -64,8 +101,19 @@ def _capture_frames(path: str | os.PathLike) -> Iterator[bytes]:
             yield bytes(frame)
 
 
-def _binaryfile_frames(path: str | os.PathLike, errors: ErrorLog) -> Iterator[bytes]:
-    """MoldUDP64 packets in UDP frames, packed as if the file were one buffer.
+def _capture_blocks(path: str | os.PathLike) -> Iterator[FrameBlock]:
+    block: list[bytes] = []
+    for frame in _capture_frames(path):
+        block.append(frame)
+        if len(block) == _CAPTURE_BLOCK_FRAMES:
+            yield FrameBlock.from_frames(block)
+            block = []
+    if block:
+        yield FrameBlock.from_frames(block)
+
+
+def _binaryfile_blocks(path: str | os.PathLike, errors: ErrorLog) -> Iterator[FrameBlock]:
+    """MoldUDP64 packets in UDP frames, packed as if the file were one buffer; a block per read chunk.
 
     The last packet of each read chunk is held back and packed again with the next
     chunk's messages, so no packet ends early at a chunk's edge — unless the reader
@@ -78,7 +126,7 @@ def _binaryfile_frames(path: str | os.PathLike, errors: ErrorLog) -> Iterator[by
         if held is not None:
             _, held_seq, held_count = HEADER.unpack_from(held)
             if chunk.first_seq != held_seq + held_count:
-                yield udp_frame(held, dst_ip=DEST_IP, dst_port=DEST_PORT, ident=ident)
+                yield _udp_frames([held], ident)
                 ident += 1
                 held = None
         if held is None:
@@ -87,8 +135,44 @@ def _binaryfile_frames(path: str | os.PathLike, errors: ErrorLog) -> Iterator[by
             messages = np.concatenate((np.frombuffer(held, np.uint8, offset=HEADER_LENGTH), chunk.data))
             first_seq = HEADER.unpack_from(held)[1]
         *ready, held = build_packets(messages, SESSION, first_seq=first_seq)
-        for packet in ready:
-            yield udp_frame(packet, dst_ip=DEST_IP, dst_port=DEST_PORT, ident=ident)
-            ident += 1
+        if ready:
+            yield _udp_frames(ready, ident)
+            ident += len(ready)
     if held is not None:
-        yield udp_frame(held, dst_ip=DEST_IP, dst_port=DEST_PORT, ident=ident)
+        yield _udp_frames([held], ident)
+
+
+def _udp_frames(packets: list[bytes], ident: int) -> FrameBlock:
+    """`udp_frame(packet, dst_ip=DEST_IP, dst_port=DEST_PORT, ident=ident + k)` of each packet, built
+    as one block: the header of an empty frame, with the lengths, ident and IPv4 checksum of each."""
+    template = np.frombuffer(udp_frame(b"", dst_ip=DEST_IP, dst_port=DEST_PORT), np.uint8)
+    ip, udp = _ETH_HEADER, len(template) - 8  # offsets of the IPv4 and UDP headers
+    lengths = np.fromiter(map(len, packets), np.int64, len(packets))
+    headers = np.tile(template, (len(packets), 1))
+    # what differs per frame: IPv4 total length and identification, UDP length, IPv4 checksum
+    for at, values in ((ip + 2, lengths + len(template) - ip),
+                       (ip + 4, (ident + np.arange(len(packets))) & 0xFFFF),
+                       (udp + 4, lengths + 8)):
+        headers[:, at:at + 2] = values.astype(">u2")[:, None].view(np.uint8)
+    headers[:, ip + 10:ip + 12] = 0
+    total = headers[:, ip:udp].copy().view(">u2").sum(axis=1, dtype=np.int64)
+    for _ in range(2):  # ones' complement: fold the carries back in
+        total = (total & 0xFFFF) + (total >> 16)
+    headers[:, ip + 10:ip + 12] = (~total & 0xFFFF).astype(">u2")[:, None].view(np.uint8)
+    offsets = np.zeros(len(packets) + 1, np.int64)
+    np.cumsum(lengths + len(template), out=offsets[1:])
+    data = np.empty(offsets[-1], np.uint8)
+    _interleave(data, offsets, headers, np.frombuffer(b"".join(packets), np.uint8))
+    return FrameBlock(data, offsets)
+
+
+@njit(cache=True)
+def _interleave(data, offsets, headers, payload):
+    """Frame k into data[offsets[k]:offsets[k + 1]]: headers[k], then its share of `payload`, in order."""
+    width = headers.shape[1]
+    taken = 0
+    for k in range(len(offsets) - 1):
+        start, end = offsets[k], offsets[k + 1]
+        data[start:start + width] = headers[k]
+        data[start + width:end] = payload[taken:taken + end - start - width]
+        taken += end - start - width

@@ -16,7 +16,7 @@ import numpy as np
 
 from tickaccel.schema import csr, records
 from tickaccel.errors import TickaccelError
-from tickaccel.feed.framing import DEST_IP, DEST_PORT, ip_to_int
+from tickaccel.feed.framing import DEST_IP, DEST_PORT, FrameBlock, ip_to_int
 from tickaccel.fpga import layout, registers
 
 Progress = Callable[[int, "int | None"], None]  # (frames sent, total frames or None)
@@ -72,10 +72,10 @@ class FeedToBook:
         self.write_register("feed_filter_port", dest_port)
         self.write_register("feed_control", 1)
 
-    def send(self, frames: Iterable[bytes], progress: Progress | None = None,
+    def send(self, blocks: Iterable[FrameBlock], progress: Progress | None = None,
              total: int | None = None) -> None:
-        """Send frames in DMA batches of at most `batch_bytes`, collecting records as they land."""
-        for batch, count in layout.batch_frames(frames, self.batch_bytes):
+        """Send the blocks' frames in DMA batches of at most `batch_bytes`, collecting records as they land."""
+        for batch, count in layout.batch_frames(blocks, self.batch_bytes):
             self.transport.send_frames(batch)
             self.frames_sent += count
             self.batches_sent += 1
