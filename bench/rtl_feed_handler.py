@@ -1,12 +1,13 @@
 """Measure the RTL feed handler in simulation: throughput and latency per DATA_WIDTH.
 
-    python bench/rtl_feed_handler.py [--messages 5000] [--widths 32 64 128] [--json out.json]
+    python bench/rtl_feed_handler.py [--messages 5000] [--widths 32 64 128] [--clock-mhz F] [--json out.json]
 
 A clean generated feed goes back to back into s_axis (no idle cycles, no
 output backpressure). Throughput is input beats accepted per cycle from the
 first beat to the last; latency is the cycles from the clock edge that takes
 the beat holding a message's last byte to the edge that takes its record on
-m_axis. Icarus by default (SIM=verilator to change).
+m_axis; with --clock-mhz (say the placed Fmax from `hw/syn/synth.py --ecp5`) it
+is also given in ns at that clock. Icarus by default (SIM=verilator to change).
 """
 from __future__ import annotations
 
@@ -33,14 +34,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--widths", type=int, nargs="+", default=[32, 64, 128])
+    parser.add_argument("--clock-mhz", type=float, help="also give the latency in ns at this clock")
     parser.add_argument("--json")
     args = parser.parse_args(argv)
     results = [measure(w, args.messages) for w in args.widths]
-    print("| DATA_WIDTH | frames | records | beats/cycle | latency min/mean/max (cycles) |")
-    print("|---|---|---|---|---|")
+    ns = f" | latency max at {args.clock_mhz:g} MHz (ns)" if args.clock_mhz else ""
+    print(f"| DATA_WIDTH | frames | records | beats/cycle | latency min/mean/max (cycles){ns} |")
+    print("|---|---|---|---|---|" + ("---|" if ns else ""))
     for r in results:
+        if args.clock_mhz:
+            r["latency_max_ns"] = r["latency_max"] * 1000 / args.clock_mhz
         print(f"| {r['data_width']} | {r['frames']} | {r['records']} | {r['beats_per_cycle']:.4f} | "
-              f"{r['latency_min']}/{r['latency_mean']:.2f}/{r['latency_max']} |")
+              f"{r['latency_min']}/{r['latency_mean']:.2f}/{r['latency_max']}"
+              + (f" | {r['latency_max_ns']:.1f}" if args.clock_mhz else "") + " |")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0

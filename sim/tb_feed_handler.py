@@ -15,7 +15,7 @@ import os
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
+from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, with_timeout
 from cocotbext.axi import (AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamFrame, AxiStreamSink,
                            AxiStreamSource)
 
@@ -24,6 +24,12 @@ from tickaccel.sim import model
 from tickaccel.sim.bench import random_stalls, setting
 
 CLOCK_NS = 6.4  # 156.25 MHz
+# Every wait for the RTL gives up after a budget of simulated time, so a regressed RTL fails
+# the test instead of hanging it: the whole stimulus taken within SEND_CYCLES_PER_BEAT cycles per
+# input beat (idle and backpressure included), then the last record or a register access within
+# OUTPUT_TIMEOUT_US.
+OUTPUT_TIMEOUT_US = 1000
+SEND_CYCLES_PER_BEAT = 8
 
 
 class FeedHandlerBench:
@@ -37,6 +43,7 @@ class FeedHandlerBench:
         self.axil.write_if.log.setLevel("WARNING")
         self.axil.read_if.log.setLevel("WARNING")
         self.gaps: list[tuple[int, int]] = []
+        self.send_beats = 0
 
     async def reset(self) -> None:
         self.dut.rst.value = 1
@@ -45,10 +52,16 @@ class FeedHandlerBench:
         await ClockCycles(self.dut.clk, 2)
         cocotb.start_soon(self._watch_gaps())
 
+    async def read(self, address: int) -> int:
+        return await with_timeout(self.axil.read_dword(address), OUTPUT_TIMEOUT_US, "us")
+
+    async def write(self, address: int, value: int) -> None:
+        await with_timeout(self.axil.write_dword(address, value), OUTPUT_TIMEOUT_US, "us")
+
     async def configure(self, ip: str = model.DEST_IP, port: int = model.DEST_PORT) -> None:
-        await self.axil.write_dword(csr.offset("filter_ip"), model.ip_to_int(ip))
-        await self.axil.write_dword(csr.offset("filter_port"), port)
-        await self.axil.write_dword(csr.offset("control"), 1)
+        await self.write(csr.offset("filter_ip"), model.ip_to_int(ip))
+        await self.write(csr.offset("filter_port"), port)
+        await self.write(csr.offset("control"), 1)
 
     async def _watch_gaps(self) -> None:
         while True:
@@ -58,21 +71,23 @@ class FeedHandlerBench:
                 self.gaps.append((int(self.dut.gap_first_seq.value), int(self.dut.gap_count.value)))
 
     async def counters(self) -> dict[str, int]:
-        return {name: await self.axil.read_dword(csr.offset(name)) for name in csr.COUNTERS}
+        return {name: await self.read(csr.offset(name)) for name in csr.COUNTERS}
 
     async def send(self, frames: list[model.Frame]) -> None:
         for frame in frames:
             await self.source.send(AxiStreamFrame(frame.data, tuser=int(frame.error)))
+        self.send_beats += sum(-(-len(frame.data) // (self.data_width // 8)) for frame in frames)
 
     async def receive(self, count: int) -> list[int]:
         words = []
         for _ in range(count):
-            frame = await self.sink.recv()
+            frame = await self.sink.recv()  # the caller bounds the whole receive
             words.append(records.from_bytes(bytes(frame.tdata)))
         return words
 
     async def drain(self) -> None:
-        await self.source.wait()
+        budget_ns = round((self.send_beats * SEND_CYCLES_PER_BEAT + 10_000) * CLOCK_NS)
+        await with_timeout(self.source.wait(), budget_ns, "ns")
         await ClockCycles(self.dut.clk, 200)
 
 
@@ -99,7 +114,7 @@ async def test_feed_matches_model(dut):
     receiver = cocotb.start_soon(bench.receive(len(expected.records)))
     await bench.send(frames)
     await bench.drain()
-    got = await receiver
+    got = await with_timeout(receiver, OUTPUT_TIMEOUT_US, "us")
     for i, (word, want) in enumerate(zip(got, expected.records)):
         assert word == want.word, f"record {i}: got {_describe(word)}, want {_describe(want.word)}"
     assert bench.sink.empty(), "records beyond the model's"
@@ -113,8 +128,8 @@ async def test_feed_matches_model(dut):
     if setting("TB_BACKPRESSURE", "0") == "1":
         assert counters["stall_out"] > 0, "backpressure was asked for but never happened"
     assert bench.gaps == expected.gaps
-    seq = await bench.axil.read_dword(csr.offset("expected_seq_lo"))
-    seq |= await bench.axil.read_dword(csr.offset("expected_seq_hi")) << 32
+    seq = await bench.read(csr.offset("expected_seq_lo"))
+    seq |= await bench.read(csr.offset("expected_seq_hi")) << 32
     assert seq == expected.expected_seq
     dut._log.info("%d frames, %d records, counters %s", len(frames), len(got),
                   {k: v for k, v in counters.items() if v})
@@ -125,13 +140,13 @@ async def test_registers_read_back(dut):
     """Configuration registers read back what was written; the device id is constant."""
     bench = FeedHandlerBench(dut)
     await bench.reset()
-    assert await bench.axil.read_dword(csr.offset("device_id")) == csr.DEVICE_ID
-    assert await bench.axil.read_dword(csr.offset("control")) == csr.BY_NAME["control"].reset
+    assert await bench.read(csr.offset("device_id")) == csr.DEVICE_ID
+    assert await bench.read(csr.offset("control")) == csr.BY_NAME["control"].reset
     await bench.configure("10.1.2.3", 4321)
-    assert await bench.axil.read_dword(csr.offset("filter_ip")) == model.ip_to_int("10.1.2.3")
-    assert await bench.axil.read_dword(csr.offset("filter_port")) == 4321
-    assert await bench.axil.read_dword(csr.offset("control")) == 1
-    assert await bench.axil.read_dword(csr.COUNTER_BASE + 4 * len(csr.COUNTERS)) == 0
+    assert await bench.read(csr.offset("filter_ip")) == model.ip_to_int("10.1.2.3")
+    assert await bench.read(csr.offset("filter_port")) == 4321
+    assert await bench.read(csr.offset("control")) == 1
+    assert await bench.read(csr.COUNTER_BASE + 4 * len(csr.COUNTERS)) == 0
 
 
 @cocotb.test()
@@ -179,7 +194,7 @@ async def test_measure_throughput_and_latency(dut):
     receiver = cocotb.start_soon(bench.receive(len(expected.records)))
     await bench.send(frames)
     await bench.drain()
-    got = await receiver
+    got = await with_timeout(receiver, OUTPUT_TIMEOUT_US, "us")
     watcher.cancel()
     assert got == [r.word for r in expected.records]
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 from collections import Counter
 
 import cocotb
-from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
+from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, with_timeout
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
 from tickaccel.schema import records
 from tickaccel.sim import bench
+
+# Waits for output give up after this much simulated time, so a regressed RTL fails instead of hanging.
+OUTPUT_TIMEOUT_US = 1000
 
 
 @cocotb.test()
@@ -33,10 +36,10 @@ async def test_records_and_type_counts_match_model(dut):
     for message, seq in expected.messages:
         await source.send(AxiStreamFrame(message.ljust(50, b"\0"), tuser=seq))
     for i, want in enumerate(expected.records):
-        got = await sink.recv()
+        got = await with_timeout(sink.recv(), OUTPUT_TIMEOUT_US, "us")
         word = records.from_bytes(bytes(got.tdata))
         assert word == want.word, f"record {i}: {records.unpack(word)} != {records.unpack(want.word)}"
-    await source.wait()
+    await with_timeout(source.wait(), OUTPUT_TIMEOUT_US, "us")
     await ClockCycles(dut.clk, 10)
     assert sink.empty()
     assert types == Counter(message[0] for message, _ in expected.messages)

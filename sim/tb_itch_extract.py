@@ -4,10 +4,13 @@ from __future__ import annotations
 import random
 
 import cocotb
-from cocotb.triggers import ClockCycles
+from cocotb.triggers import ClockCycles, with_timeout
 from cocotbext.axi import AxiStreamBus, AxiStreamSink, AxiStreamSource
 
 from tickaccel.sim import bench
+
+# Waits for output give up after this much simulated time, so a regressed RTL fails instead of hanging.
+OUTPUT_TIMEOUT_US = 1000
 
 
 @cocotb.test()
@@ -34,15 +37,15 @@ async def test_messages_and_errors_match_model(dut):
             else:
                 frame = bench.offset_frame(blocks, rng.randrange(keep))
             await source.send(frame)
-            await source.wait()
+            await with_timeout(source.wait(), OUTPUT_TIMEOUT_US, "us")
 
     sender = cocotb.start_soon(send_all())
     for i, (message, seq) in enumerate(expected.messages):
-        got = await sink.recv()
+        got = await with_timeout(sink.recv(), OUTPUT_TIMEOUT_US, "us")
         assert bytes(got.tdata)[:len(message)] == message, f"message {i}"
         user = got.tuser if isinstance(got.tuser, int) else got.tuser[0]
         assert user == seq, f"message {i} sequence"
-    await sender
+    await with_timeout(sender, OUTPUT_TIMEOUT_US, "us")
     await ClockCycles(dut.clk, 100)
     assert sink.empty()
     assert tally["length_error"] == expected.counters["length_errors"]

@@ -4,12 +4,17 @@ from __future__ import annotations
 import random
 
 import cocotb
-from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
+from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, with_timeout
 from cocotbext.axi import AxiStreamBus, AxiStreamSink, AxiStreamSource
 
 from tickaccel.sim import bench
 
 STATS = ["packet", "packet_short", "heartbeat", "end_of_session", "session", "dup_packet"]
+# m_mold_skip / m_mold_drop are valid this many cycles after a packet's first beat is taken
+DECISION_CYCLES = 2
+
+# Waits for output give up after this much simulated time, so a regressed RTL fails instead of hanging.
+OUTPUT_TIMEOUT_US = 1000
 COUNTER_OF = {"packet": "packets", "packet_short": "packets_short", "heartbeat": "heartbeats",
               "session": "sessions", "dup_packet": "dup_packets"}
 
@@ -17,7 +22,7 @@ COUNTER_OF = {"packet": "packets", "packet_short": "packets_short", "heartbeat":
 @cocotb.test()
 async def test_blocks_sequence_and_gaps_match_model(dut):
     """Forwarded blocks carry the model's first sequence (with the first beat), skip and drop
-    (the cycle after it); gaps and counts agree."""
+    (two cycles after it); gaps and counts agree."""
     source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.clk, dut.rst)
     sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.clk, dut.rst)
     source.set_pause_generator(bench.pauses(3, 0.2))
@@ -30,13 +35,15 @@ async def test_blocks_sequence_and_gaps_match_model(dut):
     gaps: list[tuple[int, int]] = []
 
     async def watch() -> None:
-        first, seq = True, None
+        first, seq, wait = True, None, 0
         while True:
             await RisingEdge(dut.clk)
             await ReadOnly()
-            if seq is not None:  # the cycle after the first beat: the decision
-                headers.append((seq, int(dut.m_mold_skip.value), bool(dut.m_mold_drop.value)))
-                seq = None
+            if seq is not None:
+                wait += 1
+                if wait == DECISION_CYCLES:  # cycles after the first beat: the decision
+                    headers.append((seq, int(dut.m_mold_skip.value), bool(dut.m_mold_drop.value)))
+                    seq, wait = None, 0
             if dut.gap_valid.value == 1:
                 gaps.append((int(dut.gap_first_seq.value), int(dut.gap_count.value)))
             if dut.m_axis_tvalid.value == 1 and dut.m_axis_tready.value == 1:
@@ -49,11 +56,11 @@ async def test_blocks_sequence_and_gaps_match_model(dut):
     for payload, bad in expected.udp_payloads:
         await source.send(bench.offset_frame(payload, rng.randrange(keep), bad))
     for i, (blocks, seq, skip, aborted, _) in enumerate(expected.mold_packets):
-        got = await sink.recv()
+        got = await with_timeout(sink.recv(), OUTPUT_TIMEOUT_US, "us")
         data = bytes(got.tdata)
         # a faulty packet's last beat is discarded downstream: the model's blocks stop before it
         assert data[:len(blocks)] == blocks if aborted else data == blocks, f"packet {i}"
-    await source.wait()
+    await with_timeout(source.wait(), OUTPUT_TIMEOUT_US, "us")
     await ClockCycles(dut.clk, 20)
     assert sink.empty()
     assert headers == [(seq, skip, drop) for _, seq, skip, _, drop in expected.mold_packets]

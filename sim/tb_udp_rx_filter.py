@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import cocotb
-from cocotb.triggers import ClockCycles
+from cocotb.triggers import ClockCycles, with_timeout
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
 from tickaccel.sim import bench, model
@@ -10,6 +10,9 @@ from tickaccel.sim import bench, model
 STATS = ["frame_in", "frame_passed", "drop_not_ipv4", "drop_fragment", "drop_checksum", "drop_not_udp",
          "drop_length", "drop_filtered", "drop_runt", "drop_frame_error", "drop_truncated"]
 COUNTER_OF = {"frame_in": "frames_in", "frame_passed": "frames_passed"}
+
+# Waits for output give up after this much simulated time, so a regressed RTL fails instead of hanging.
+OUTPUT_TIMEOUT_US = 1000
 
 
 @cocotb.test()
@@ -28,11 +31,11 @@ async def test_payloads_and_drop_reasons_match_model(dut):
     for frame in frames:
         await source.send(AxiStreamFrame(frame.data, tuser=int(frame.error)))
     for i, (payload, bad) in enumerate(expected.udp_payloads):
-        got = await sink.recv()
+        got = await with_timeout(sink.recv(), OUTPUT_TIMEOUT_US, "us")
         assert bytes(got.tdata) == payload, f"payload {i}"
         user = got.tuser if isinstance(got.tuser, int) else got.tuser[-1]
         assert user == int(bad), f"payload {i} tuser"
-    await source.wait()
+    await with_timeout(source.wait(), OUTPUT_TIMEOUT_US, "us")
     await ClockCycles(dut.clk, 20)
     assert sink.empty()
     for name in STATS:

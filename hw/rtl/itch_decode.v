@@ -62,6 +62,25 @@ function [63:0] field;
     end
 endfunction
 
+// The same, sized: a one-byte field, a 4-byte one.
+function [7:0] field8;
+    input [50*8-1:0] message;
+    input integer offset;
+    begin
+        field8 = message[offset*8 +: 8];
+    end
+endfunction
+
+function [31:0] field32;
+    input [50*8-1:0] message;
+    input integer offset;
+    reg [63:0] value;
+    begin
+        value = field(message, offset, 4);
+        field32 = value[31:0];
+    end
+endfunction
+
 wire [7:0] msg_type = s_msg_tdata[7:0];
 
 reg [63:0] order_ref, new_order_ref;
@@ -76,28 +95,28 @@ always @* begin
     case (msg_type)
         "A": begin
             order_ref = field(s_msg_tdata, ITCH_A_ORDER_REF_OFFSET, 8);
-            side = field(s_msg_tdata, ITCH_A_SIDE_OFFSET, 1);
-            shares = field(s_msg_tdata, ITCH_A_SHARES_OFFSET, 4);
-            price = field(s_msg_tdata, ITCH_A_PRICE_OFFSET, 4);
+            side = field8(s_msg_tdata, ITCH_A_SIDE_OFFSET);
+            shares = field32(s_msg_tdata, ITCH_A_SHARES_OFFSET);
+            price = field32(s_msg_tdata, ITCH_A_PRICE_OFFSET);
         end
         "F": begin
             order_ref = field(s_msg_tdata, ITCH_F_ORDER_REF_OFFSET, 8);
-            side = field(s_msg_tdata, ITCH_F_SIDE_OFFSET, 1);
-            shares = field(s_msg_tdata, ITCH_F_SHARES_OFFSET, 4);
-            price = field(s_msg_tdata, ITCH_F_PRICE_OFFSET, 4);
+            side = field8(s_msg_tdata, ITCH_F_SIDE_OFFSET);
+            shares = field32(s_msg_tdata, ITCH_F_SHARES_OFFSET);
+            price = field32(s_msg_tdata, ITCH_F_PRICE_OFFSET);
         end
         "E": begin
             order_ref = field(s_msg_tdata, ITCH_E_ORDER_REF_OFFSET, 8);
-            shares = field(s_msg_tdata, ITCH_E_EXECUTED_SHARES_OFFSET, 4);
+            shares = field32(s_msg_tdata, ITCH_E_EXECUTED_SHARES_OFFSET);
         end
         "C": begin
             order_ref = field(s_msg_tdata, ITCH_C_ORDER_REF_OFFSET, 8);
-            shares = field(s_msg_tdata, ITCH_C_EXECUTED_SHARES_OFFSET, 4);
-            price = field(s_msg_tdata, ITCH_C_EXECUTION_PRICE_OFFSET, 4);
+            shares = field32(s_msg_tdata, ITCH_C_EXECUTED_SHARES_OFFSET);
+            price = field32(s_msg_tdata, ITCH_C_EXECUTION_PRICE_OFFSET);
         end
         "X": begin
             order_ref = field(s_msg_tdata, ITCH_X_ORDER_REF_OFFSET, 8);
-            shares = field(s_msg_tdata, ITCH_X_CANCELLED_SHARES_OFFSET, 4);
+            shares = field32(s_msg_tdata, ITCH_X_CANCELLED_SHARES_OFFSET);
         end
         "D": begin
             order_ref = field(s_msg_tdata, ITCH_D_ORDER_REF_OFFSET, 8);
@@ -105,18 +124,21 @@ always @* begin
         "U": begin
             order_ref = field(s_msg_tdata, ITCH_U_ORIGINAL_ORDER_REF_OFFSET, 8);
             new_order_ref = field(s_msg_tdata, ITCH_U_NEW_ORDER_REF_OFFSET, 8);
-            shares = field(s_msg_tdata, ITCH_U_SHARES_OFFSET, 4);
-            price = field(s_msg_tdata, ITCH_U_PRICE_OFFSET, 4);
+            shares = field32(s_msg_tdata, ITCH_U_SHARES_OFFSET);
+            price = field32(s_msg_tdata, ITCH_U_PRICE_OFFSET);
         end
         "R": begin
             new_order_ref = field(s_msg_tdata, ITCH_R_STOCK_OFFSET, 8);
         end
         "S": begin
-            side = field(s_msg_tdata, ITCH_S_EVENT_CODE_OFFSET, 1);
+            side = field8(s_msg_tdata, ITCH_S_EVENT_CODE_OFFSET);
         end
         default: ;
     endcase
 end
+
+wire [63:0] stock_locate = field(s_msg_tdata, ITCH_STOCK_LOCATE_OFFSET, 2);
+wire [63:0] timestamp    = field(s_msg_tdata, ITCH_TIMESTAMP_OFFSET, 6);
 
 always @(posedge clk) begin
     stat_msg_valid <= s_fire;
@@ -129,8 +151,8 @@ always @(posedge clk) begin
         m_axis_tvalid <= 1'b1;
         m_axis_tdata <= 0;
         m_axis_tdata[REC_KIND_LSB +: REC_KIND_WIDTH] <= msg_type;
-        m_axis_tdata[REC_STOCK_LOCATE_LSB +: REC_STOCK_LOCATE_WIDTH] <= field(s_msg_tdata, ITCH_STOCK_LOCATE_OFFSET, 2);
-        m_axis_tdata[REC_TIMESTAMP_LSB +: REC_TIMESTAMP_WIDTH] <= field(s_msg_tdata, ITCH_TIMESTAMP_OFFSET, 6);
+        m_axis_tdata[REC_STOCK_LOCATE_LSB +: REC_STOCK_LOCATE_WIDTH] <= stock_locate[REC_STOCK_LOCATE_WIDTH-1:0];
+        m_axis_tdata[REC_TIMESTAMP_LSB +: REC_TIMESTAMP_WIDTH] <= timestamp[REC_TIMESTAMP_WIDTH-1:0];
         m_axis_tdata[REC_SEQ_LSB +: REC_SEQ_WIDTH] <= s_msg_tuser;
         m_axis_tdata[REC_ORDER_REF_LSB +: REC_ORDER_REF_WIDTH] <= order_ref;
         m_axis_tdata[REC_NEW_ORDER_REF_LSB +: REC_NEW_ORDER_REF_WIDTH] <= new_order_ref;

@@ -7,13 +7,11 @@
 // m_mold_seq (sequence of the first block) is valid with a packet's first
 // beat on m_axis; m_mold_skip (leading blocks already seen, to be dropped
 // downstream) and m_mold_drop (the whole packet was seen: drop it) are valid
-// from the cycle after that beat is taken until the next packet's first beat
-// is taken. The sequence decision is made a cycle after the beat that
-// completes the header, from the registered header (its 64-bit subtraction
-// is then the whole path), and the beat goes on meanwhile: it cannot end a
-// message (a block is 21 bytes or more, the beat holds at most 15 after the
-// header), so the consumer has the decision before any message of the packet
-// can leave, and the 4-cycle latency is kept.
+// from two cycles after that beat is taken until the next packet's first beat
+// is taken. The sequence decision is made in the two cycles after the beat
+// that completes the header, from the registered header (see verdict_due and
+// decide_due below), and the beats go on meanwhile; the consumer holds back
+// any message of the packet until the decision is there.
 //
 // Sequence policy (one active session):
 //   - a packet from a session other than the current one starts that
@@ -86,6 +84,7 @@ end
 
 localparam HDR_BYTES = 20;
 localparam COUNT_WIDTH = $clog2(KEEP_WIDTH+1);
+localparam LOG_KEEP = $clog2(KEEP_WIDTH);
 
 reg  [HDR_BYTES*8-1:0] hdr_reg;
 reg  [5:0]             pkt_ptr;     // payload bytes before this beat, saturating at 20
@@ -99,32 +98,42 @@ assign s_axis_tready = out_free;
 wire s_fire = s_axis_tvalid && s_axis_tready;
 
 reg [COUNT_WIDTH-1:0] keep_count;
-reg [COUNT_WIDTH-1:0] first_lane;
+reg [LOG_KEEP-1:0]    first_lane;
 integer i;
 always @* begin
     keep_count = 0;
     first_lane = 0;
     for (i = KEEP_WIDTH-1; i >= 0; i = i - 1) begin
-        keep_count = keep_count + s_axis_tkeep[i];
+        keep_count = keep_count + {{(COUNT_WIDTH-1){1'b0}}, s_axis_tkeep[i]};
         if (s_axis_tkeep[i])
-            first_lane = i;
+            first_lane = i[LOG_KEEP-1:0];
     end
 end
 
-// Header bytes seen so far merged with the incoming beat; payload byte j of
-// this beat sits at lane first_lane + (j - pkt_ptr).
-reg [HDR_BYTES*8-1:0] hv;
+// Header bytes seen so far merged with the incoming beat. Only a packet's
+// first beat may start past lane 0, and it holds header bytes only (a beat is
+// at most 16 bytes): its lanes shift down by first_lane. Every later beat
+// starts at lane 0, so its lane k is header byte pkt_ptr + k and the shift is
+// by the registered pointer; the header completes in such a beat, so the
+// fields read there (count, sequence) never wait for first_lane.
+wire [DATA_WIDTH-1:0]           first_bytes = s_axis_tdata >> {first_lane, 3'b000};
+wire [HDR_BYTES*8+DATA_WIDTH-1:0] later_bytes = {{(HDR_BYTES*8){1'b0}}, s_axis_tdata} << {pkt_ptr, 3'b000};
+reg [HDR_BYTES*8-1:0] hv, hv_later;
 reg [KEEP_WIDTH-1:0]  header_lanes;
-integer j, lane;
+integer j;
 always @* begin
+    hv_later = hdr_reg;
     hv = hdr_reg;
     for (j = 0; j < HDR_BYTES; j = j + 1) begin
-        lane = first_lane + j - pkt_ptr;
-        if (j >= pkt_ptr && j < pkt_ptr + keep_count)
-            hv[j*8 +: 8] = s_axis_tdata[lane*8 +: 8];
+        if (j >= pkt_ptr)
+            hv_later[j*8 +: 8] = later_bytes[j*8 +: 8];
+        if (pkt_ptr != 0)
+            hv[j*8 +: 8] = hv_later[j*8 +: 8];
+        else if (j < KEEP_WIDTH)
+            hv[j*8 +: 8] = first_bytes[j*8 +: 8];
     end
     for (i = 0; i < KEEP_WIDTH; i = i + 1)
-        header_lanes[i] = i >= first_lane && i - first_lane + pkt_ptr < HDR_BYTES;
+        header_lanes[i] = pkt_ptr == 0 || {1'b0, pkt_ptr} + i[6:0] < 7'd20;
 end
 
 function [63:0] be_bytes;
@@ -140,37 +149,85 @@ function [63:0] be_bytes;
 endfunction
 
 // In the beat that completes the header: forward unless it is a control packet.
-wire [15:0] count_now       = be_bytes(hv, 18, 2);
-wire        header_done_now = pkt_ptr < HDR_BYTES && pkt_ptr + keep_count >= HDR_BYTES;
+wire [63:0] count_now_64    = be_bytes(hv_later, 18, 2);
+wire [15:0] count_now       = count_now_64[15:0];
+wire [6:0]  pkt_end         = {1'b0, pkt_ptr} + {{(7-COUNT_WIDTH){1'b0}}, keep_count};  // payload bytes after this beat
+wire        header_done_now = pkt_ptr < 6'd20 && pkt_end >= 7'd20;
 wire        header_ignored  = s_axis_tlast && s_axis_tuser;
 wire        header_accepted = header_done_now && !header_ignored;
 wire        forward_now     = header_accepted && !(count_now == 16'd0 || count_now == 16'hFFFF);
 
-// The cycle after (verdict_due), from the registered header: sequence
-// relations from one subtraction against the expected sequence; a new
+// The sequence decision takes two cycles after the beat that completes the
+// header, and no 64-bit carry chain: in the first (verdict_due) each 16-bit
+// chunk of expected - seq, seq - expected and seq + count is summed for both
+// carries in, and the session compared; in the second (decide_due) the
+// carries ripple through four chunk selects and the decision is made. A new
 // session takes the packet's own sequence, so nothing is ahead or seen.
-reg         verdict_due;
-wire [79:0] pkt_session = {be_bytes(hdr_reg, 0, 2), be_bytes(hdr_reg, 2, 8)};
-wire [63:0] pkt_seq     = be_bytes(hdr_reg, 10, 8);
-wire [15:0] pkt_count   = be_bytes(hdr_reg, 18, 2);
-wire        new_session = !have_session || pkt_session != session;
-wire [64:0] behind      = {1'b0, expected_seq} - {1'b0, pkt_seq};  // bit 64: packet ahead
-wire        seq_ahead   = behind[64];
-wire        is_control  = pkt_count == 16'd0 || pkt_count == 16'hFFFF;
-wire        ahead       = !new_session && seq_ahead;
-wire        all_seen    = !new_session && !is_control && !seq_ahead
-                          && (behind[63:16] != 0 || behind[15:0] >= pkt_count);
-wire        overlaps    = !new_session && !is_control && !all_seen && !seq_ahead && behind[15:0] != 0;
+localparam CHUNKS = 4;
+reg         verdict_due, decide_due;
+wire [63:0] pkt_session_head = be_bytes(hdr_reg, 0, 2);
+wire [63:0] pkt_count_64     = be_bytes(hdr_reg, 18, 2);
+wire [79:0] pkt_session      = {pkt_session_head[15:0], be_bytes(hdr_reg, 2, 8)};
+wire [63:0] pkt_seq          = be_bytes(hdr_reg, 10, 8);
+wire [15:0] pkt_count        = pkt_count_64[15:0];
 
-// The wide sums (next expected sequence, gap length) are made in the cycle
-// after the decision: the next packet's header is complete two beats after
-// this one's at the earliest (it is 20 bytes, a beat at most 16), and decided
-// a cycle later still.
+reg         new_session;
+reg  [63:0] seq;
+reg  [15:0] count;
+// per chunk c, bits [17c+16:17c]: the 16-bit sum and its carry (borrow) out,
+// *_0 with no carry (borrow) in, *_1 with one
+reg  [CHUNKS*17-1:0] behind_0, behind_1;  // expected - seq: borrow form
+reg  [CHUNKS*17-1:0] gap_0, gap_1;        // seq - expected: borrow form
+reg  [CHUNKS*17-1:0] next_0, next_1;      // seq + count: carry form
+
+genvar g;
+generate
+    for (g = 0; g < CHUNKS; g = g + 1) begin : g_chunk
+        wire [15:0] e = expected_seq[g*16 +: 16];
+        wire [15:0] q = pkt_seq[g*16 +: 16];
+        wire [16:0] e_plus_not_q = {1'b0, e} + {1'b0, ~q};  // e - q - 1, carry = no borrow
+        wire [16:0] q_plus_not_e = {1'b0, q} + {1'b0, ~e};
+        always @(posedge clk)
+            if (verdict_due) begin
+                behind_0[g*17 +: 17] <= {1'b0, e} - {1'b0, q};
+                behind_1[g*17 +: 17] <= {~e_plus_not_q[16], e_plus_not_q[15:0]};
+                gap_0[g*17 +: 17] <= {1'b0, q} - {1'b0, e};
+                gap_1[g*17 +: 17] <= {~q_plus_not_e[16], q_plus_not_e[15:0]};
+                next_0[g*17 +: 17] <= {1'b0, q} + (g == 0 ? {1'b0, pkt_count} : 17'd0);
+                next_1[g*17 +: 17] <= {1'b0, q} + 17'd1;
+            end
+    end
+endgenerate
+
+// The carries through the chunks: chunk c takes *_1 when chunk c-1 carried (borrowed).
+reg [63:0] behind, gap_length, next_seq;
+reg        seq_ahead;
+reg        behind_borrow, gap_borrow, next_carry;
+integer c;
+always @* begin
+    behind_borrow = 1'b0;
+    gap_borrow = 1'b0;
+    next_carry = 1'b0;
+    for (c = 0; c < CHUNKS; c = c + 1) begin
+        {behind_borrow, behind[c*16 +: 16]} = behind_borrow ? behind_1[c*17 +: 17] : behind_0[c*17 +: 17];
+        {gap_borrow, gap_length[c*16 +: 16]} = gap_borrow ? gap_1[c*17 +: 17] : gap_0[c*17 +: 17];
+        {next_carry, next_seq[c*16 +: 16]} = next_carry ? next_1[c*17 +: 17] : next_0[c*17 +: 17];
+    end
+    seq_ahead = behind_borrow;
+end
+
+wire is_control = count == 16'd0 || count == 16'hFFFF;
+wire ahead      = !new_session && seq_ahead;
+wire all_seen   = !new_session && !is_control && !seq_ahead
+                  && (behind[63:16] != 0 || behind[15:0] >= count);
+wire overlaps   = !new_session && !is_control && !all_seen && !seq_ahead && behind[15:0] != 0;
+
+// The next expected sequence and the gap length are taken the cycle after
+// the decision, from the chunk sums of verdict_due: the next packet's header
+// is complete two beats after this one's at the earliest (it is 20 bytes, a
+// beat at most 16), and reaches verdict_due a cycle later still.
 reg         end_pending;
-reg  [63:0] end_seq;
-reg  [15:0] end_count;
 reg         gap_pending;
-reg  [63:0] gap_seq;
 
 always @(posedge clk) begin
     stat_packet <= 1'b0;
@@ -183,40 +240,43 @@ always @(posedge clk) begin
     gap_valid <= gap_pending;
     gap_pending <= 1'b0;
     if (gap_pending)
-        gap_count <= gap_seq - gap_first_seq;
+        gap_count <= gap_length;
     end_pending <= 1'b0;
     if (end_pending)
-        expected_seq <= end_seq + end_count;
+        expected_seq <= next_seq;
 
     if (m_axis_tvalid && m_axis_tready)
         m_axis_tvalid <= 1'b0;
 
     verdict_due <= 1'b0;
+    decide_due <= verdict_due;
     if (verdict_due) begin
-        stat_packet <= 1'b1;
-        stat_session <= new_session;
+        new_session <= !have_session || pkt_session != session;
         have_session <= 1'b1;
         session <= pkt_session;
+        seq <= pkt_seq;
+        count <= pkt_count;
+    end
+
+    if (decide_due) begin
+        stat_packet <= 1'b1;
+        stat_session <= new_session;
         gap_pending <= ahead;
-        if (ahead) begin
+        if (ahead)
             gap_first_seq <= expected_seq;
-            gap_seq <= pkt_seq;
-        end
         if (is_control) begin
-            stat_heartbeat <= pkt_count == 16'd0;
-            stat_end_of_session <= pkt_count == 16'hFFFF;
+            stat_heartbeat <= count == 16'd0;
+            stat_end_of_session <= count == 16'hFFFF;
             if (new_session || ahead)
-                expected_seq <= pkt_seq;
+                expected_seq <= seq;
         end else if (all_seen) begin
             stat_dup_packet <= 1'b1;
-            stat_dup_messages <= pkt_count;
+            stat_dup_messages <= count;
             m_mold_skip <= 16'd0;
             m_mold_drop <= 1'b1;
         end else begin
             stat_dup_messages <= overlaps ? behind[15:0] : 16'd0;
             end_pending <= 1'b1;
-            end_seq <= pkt_seq;
-            end_count <= pkt_count;
             m_mold_skip <= overlaps ? behind[15:0] : 16'd0;
             m_mold_drop <= 1'b0;
         end
@@ -224,10 +284,10 @@ always @(posedge clk) begin
 
     if (s_fire) begin
         hdr_reg <= hv;
-        pkt_ptr <= pkt_ptr + keep_count >= HDR_BYTES ? HDR_BYTES : pkt_ptr + keep_count;
+        pkt_ptr <= pkt_end >= 7'd20 ? 6'd20 : pkt_end[5:0];
         verdict_due <= header_accepted;
         if (forward_now)
-            m_mold_seq <= be_bytes(hv, 10, 8);
+            m_mold_seq <= be_bytes(hv_later, 10, 8);
 
         if (forward_now || forwarding) begin
             forwarding <= 1'b1;
@@ -241,7 +301,7 @@ always @(posedge clk) begin
         end
 
         if (s_axis_tlast) begin
-            stat_packet_short <= pkt_ptr + keep_count < HDR_BYTES && !s_axis_tuser;
+            stat_packet_short <= pkt_end < 7'd20 && !s_axis_tuser;
             pkt_ptr <= 0;
             forwarding <= 1'b0;
         end
@@ -253,6 +313,7 @@ always @(posedge clk) begin
         pkt_ptr <= 0;
         forwarding <= 1'b0;
         verdict_due <= 1'b0;
+        decide_due <= 1'b0;
         have_session <= 1'b0;
         expected_seq <= 64'd0;
         m_axis_tvalid <= 1'b0;

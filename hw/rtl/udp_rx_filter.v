@@ -16,14 +16,16 @@
 // message left incomplete. When padding follows the payload, the last
 // payload beat is held until the frame's last beat shows its tuser.
 //
-// Single pipeline stage, shallow logic: each header field is captured (and
-// what derives from it registered) in the beat that brings it; by geometry
-// every field except the Ethernet type, the IPv4 destination, the UDP ports
-// and lengths and the last IPv4 header words lies in an earlier beat than the
-// check that needs it, so the verdict reads registers for those. The IPv4
-// checksum is accumulated per beat in one's-complement carry-save form (two
-// 16-bit vectors, end-around carry), so the beat that completes the header
-// adds at most one beat of words to it instead of summing the whole header.
+// Two pipeline stages, so no path runs from a header byte to the output.
+// The check stage takes each beat and captures the header fields it brings;
+// every check is made in the beat that completes its bytes and registered
+// as a flag with the beat (fields that lie in an earlier beat than their
+// check are read from registers). The IPv4 checksum is accumulated per beat
+// in one's-complement carry-save form (two 16-bit vectors, end-around carry)
+// for both Ethernet lengths (14, and 18 with a VLAN tag), so no word select
+// waits for the tag. The verdict stage takes the beat a cycle later, with
+// its flags: it tests the accumulated checksum of the tag the frame had,
+// applies the drop-reason priority to registered flags only, and emits.
 
 module udp_rx_filter #(
     parameter DATA_WIDTH = 64,
@@ -94,11 +96,7 @@ localparam [3:0] V_NONE      = 4'd0,
 reg  [HDR_BYTES*8-1:0] hdr_reg;
 reg  [PTR_WIDTH-1:0]   beat_ptr;      // frame offset of the incoming beat's lane 0
 reg  [5:0]             hdr_beat;      // beat number within the frame, saturating past the header
-reg                    decided;       // verdict for this frame already made
-reg                    passing;       // ... and it was pass
-reg                    payload_done;  // last payload byte already forwarded
-reg                    out_valid;
-reg                    out_hold;      // last payload beat waits for the frame's end
+reg  [HDR_BEATS-1:0]   hdr_beat_is;   // one-hot hdr_beat while in the header, for the byte merge
 
 // Registered from the header bytes seen so far (valid once their bytes are in).
 reg                    vlan_reg;
@@ -109,21 +107,40 @@ reg                    not_udp_reg;
 reg                    short_reg;     // IP total length below IHL*4 + 8
 reg  [15:0]            udp_len_want_reg;
 reg  [PTR_WIDTH-1:0]   payload_end_reg;
-reg  [6:0]             ip_end_reg;    // frame offset just past the IPv4 header
-reg  [15:0]            csum_s, csum_c;  // carry-save one's-complement sum of the IP words so far
+// Per Ethernet length (bits [7h+6:7h], [16h+15:16h]; h = 1: with a tag):
+reg  [13:0]            ip_end_reg;    // frame offset just past the IPv4 header
+reg  [31:0]            csum_s, csum_c;  // carry-save one's-complement sum of the IP words so far
+wire [31:0]            csum_s_next, csum_c_next;
+
+// The beat in the verdict stage, with what the check stage found in it.
+reg                    chk_valid;
+reg  [DATA_WIDTH-1:0]  chk_data;
+reg  [KEEP_WIDTH-1:0]  chk_payload_keep;
+reg                    chk_first, chk_last, chk_user, chk_ends_payload, chk_truncated;
+reg                    chk_not_ethertype_ipv4, chk_have_ip20, chk_have_ip, chk_have_udp;
+reg                    chk_udp_length_bad, chk_ip_dest_match, chk_udp_port_match;
+
+// Verdict stage state.
+reg                    decided;       // verdict for this frame already made
+reg                    passing;       // ... and it was pass
+reg                    payload_done;  // last payload byte already forwarded
+reg                    out_valid;
+reg                    out_hold;      // last payload beat waits for the frame's end
 
 assign m_axis_tvalid = out_valid && !out_hold;
 wire out_free = !out_valid || (m_axis_tready && !out_hold);
 // While holding, the rest of the frame is padding and produces no output.
-assign s_axis_tready = out_free || out_hold;
+wire chk_take = chk_valid && (out_free || out_hold);
+assign s_axis_tready = !chk_valid || chk_take;
 wire s_fire = s_axis_tvalid && s_axis_tready;
 
-// ---- header view: bytes seen so far merged with the incoming beat ----
+// ---- check stage: header view, bytes seen so far merged with the incoming beat ----
 wire [HDR_BYTES*8-1:0] hv;
 genvar g;
 generate
     for (g = 0; g < HDR_BYTES; g = g + 1) begin : g_hdr_view
-        assign hv[g*8 +: 8] = (hdr_beat == g / KEEP_WIDTH)
+        localparam integer BEAT = g / KEEP_WIDTH;
+        assign hv[g*8 +: 8] = hdr_beat_is[BEAT]
                               ? s_axis_tdata[(g % KEEP_WIDTH)*8 +: 8] : hdr_reg[g*8 +: 8];
     end
 endgenerate
@@ -133,7 +150,7 @@ endgenerate
 function have_byte;
     input [5:0] beat;
     input [5:0] p_beat;
-    input [LOG_KEEP:0] p_lane;
+    input [LOG_KEEP-1:0] p_lane;
     input last;
     input [KEEP_WIDTH-1:0] keep;
     begin
@@ -146,132 +163,207 @@ function have_at;
     input integer p;
     input last;
     input [KEEP_WIDTH-1:0] keep;
+    reg [31:0] p_beat, p_lane;
     begin
-        have_at = have_byte(beat, p / KEEP_WIDTH, p % KEEP_WIDTH, last, keep);
+        p_beat = p / KEEP_WIDTH;
+        p_lane = p % KEEP_WIDTH;
+        have_at = have_byte(beat, p_beat[5:0], p_lane[LOG_KEEP-1:0], last, keep);
     end
 endfunction
 
 // Fields at fixed offsets, through the merged view (their beat may be this one).
+// The tag (bytes 12-13) may share a beat with the Ethernet type and, untagged,
+// the version/IHL byte; every later field (offset 16 on) lies in a later beat
+// at every width, so it reads the registered tag.
 wire        vlan_now  = {hv[12*8 +: 8], hv[13*8 +: 8]} == 16'h8100;
 wire [15:0] ethertype = vlan_now ? {hv[16*8 +: 8], hv[17*8 +: 8]} : {hv[12*8 +: 8], hv[13*8 +: 8]};
 wire [7:0]  ver_ihl   = vlan_now ? hv[18*8 +: 8] : hv[14*8 +: 8];
-wire [15:0] ip_total  = vlan_now ? {hv[20*8 +: 8], hv[21*8 +: 8]} : {hv[16*8 +: 8], hv[17*8 +: 8]};
-wire [15:0] ip_frag   = vlan_now ? {hv[24*8 +: 8], hv[25*8 +: 8]} : {hv[20*8 +: 8], hv[21*8 +: 8]};
-wire [7:0]  ip_proto  = vlan_now ? hv[27*8 +: 8] : hv[23*8 +: 8];
-wire [31:0] ip_dest   = vlan_now ? {hv[34*8 +: 8], hv[35*8 +: 8], hv[36*8 +: 8], hv[37*8 +: 8]}
+wire [15:0] ip_total  = vlan_reg ? {hv[20*8 +: 8], hv[21*8 +: 8]} : {hv[16*8 +: 8], hv[17*8 +: 8]};
+wire [15:0] ip_frag   = vlan_reg ? {hv[24*8 +: 8], hv[25*8 +: 8]} : {hv[20*8 +: 8], hv[21*8 +: 8]};
+wire [7:0]  ip_proto  = vlan_reg ? hv[27*8 +: 8] : hv[23*8 +: 8];
+wire [31:0] ip_dest   = vlan_reg ? {hv[34*8 +: 8], hv[35*8 +: 8], hv[36*8 +: 8], hv[37*8 +: 8]}
                                    : {hv[30*8 +: 8], hv[31*8 +: 8], hv[32*8 +: 8], hv[33*8 +: 8]};
 wire [3:0]  ihl       = ver_ihl[3:0];
-wire [4:0]  eth_len   = vlan_now ? 5'd18 : 5'd14;
-wire [6:0]  ip_hdr_len = {ihl, 2'b00};
+wire [4:0]  eth_len   = vlan_reg ? 5'd18 : 5'd14;
+wire [5:0]  ip_hdr_len = {ihl, 2'b00};
 
-// UDP header fields: twelve possible places, chosen by the registered slot.
-reg [15:0] udp_dest_port, udp_length;
+// UDP header fields: twelve possible places, compared in each and the
+// comparison chosen by the registered slot.
+reg udp_port_match, udp_length_bad;
 integer u;
 always @* begin
-    udp_dest_port = 0;
-    udp_length = 0;
+    udp_port_match = 1'b0;
+    udp_length_bad = 1'b0;
     for (u = 0; u < 12; u = u + 1)
-        if (udp_slot_reg == u) begin
-            udp_dest_port = {hv[(34+4*u+2)*8 +: 8], hv[(34+4*u+3)*8 +: 8]};
-            udp_length    = {hv[(34+4*u+4)*8 +: 8], hv[(34+4*u+5)*8 +: 8]};
+        if (udp_slot_reg == u[3:0]) begin
+            udp_port_match = {hv[(34+4*u+2)*8 +: 8], hv[(34+4*u+3)*8 +: 8]} == cfg_dest_port;
+            udp_length_bad = {hv[(34+4*u+4)*8 +: 8], hv[(34+4*u+5)*8 +: 8]} != udp_len_want_reg;
         end
 end
 
-// ---- IPv4 checksum: this beat's header words added to the carry-save pair ----
-reg [16*CSA_OPS-1:0] csa_q;
-reg [15:0] csa_x, csa_y, csa_z, csa_carry;
-reg [6+LOG_KEEP-1:0] word_at;
-integer w, r;
-always @* begin
-    csa_q = 0;
-    csa_q[0 +: 16] = csum_s;
-    csa_q[16 +: 16] = csum_c;
-    // The first 20 header bytes need only the Ethernet length (its bytes may
-    // be in this beat); words past them lie beyond the IHL byte's beat, so
-    // the registered header end bounds them.
-    for (w = 0; w < WORDS; w = w + 1) begin
-        word_at = {hdr_beat, {LOG_KEEP{1'b0}}} + 2*w;
-        if (word_at >= eth_len && (word_at < 34 || word_at < ip_end_reg))
-            csa_q[(w+2)*16 +: 16] = {s_axis_tdata[(2*w)*8 +: 8], s_axis_tdata[(2*w+1)*8 +: 8]};
+// ---- IPv4 checksum: this beat's header words added to each carry-save pair ----
+// The first 20 header bytes need only the Ethernet length; words past them
+// lie beyond the IHL byte's beat, so the registered header end bounds them.
+// A frame's first beat starts from zero.
+generate
+    for (g = 0; g < 2; g = g + 1) begin : g_csum
+        localparam [6+LOG_KEEP-1:0] ETH = g ? 18 : 14;
+        reg [16*CSA_OPS-1:0] csa_q;
+        reg [15:0] csa_x, csa_y, csa_z, csa_carry;
+        reg [6+LOG_KEEP-1:0] word_at;
+        integer w, r;
+        always @* begin
+            csa_q = 0;
+            csa_q[0 +: 16] = hdr_beat == 0 ? 16'd0 : csum_s[g*16 +: 16];
+            csa_q[16 +: 16] = hdr_beat == 0 ? 16'd0 : csum_c[g*16 +: 16];
+            for (w = 0; w < WORDS; w = w + 1) begin
+                word_at = {hdr_beat, {LOG_KEEP{1'b0}}} + 2*w[6+LOG_KEEP-1:0];
+                if (word_at >= ETH && (word_at < ETH + 20 || word_at < {{(LOG_KEEP-1){1'b0}}, ip_end_reg[g*7 +: 7]}))
+                    csa_q[(w+2)*16 +: 16] = {s_axis_tdata[(2*w)*8 +: 8], s_axis_tdata[(2*w+1)*8 +: 8]};
+            end
+            // Wallace order: the three oldest operands become two new ones at the end.
+            // 2^16 = 1 mod 0xFFFF, so the carry out of bit 15 wraps to bit 0.
+            for (r = 0; r < CSA_OPS - 2; r = r + 1) begin
+                csa_x = csa_q[0 +: 16];
+                csa_y = csa_q[16 +: 16];
+                csa_z = csa_q[32 +: 16];
+                csa_carry = (csa_x & csa_y) | (csa_x & csa_z) | (csa_y & csa_z);
+                csa_q = csa_q >> 48;
+                csa_q[(CSA_OPS-3-r)*16 +: 16] = csa_x ^ csa_y ^ csa_z;
+                csa_q[(CSA_OPS-2-r)*16 +: 16] = {csa_carry[14:0], csa_carry[15]};
+            end
+        end
+        assign csum_s_next[g*16 +: 16] = csa_q[0 +: 16];
+        assign csum_c_next[g*16 +: 16] = csa_q[16 +: 16];
     end
-    // Wallace order: the three oldest operands become two new ones at the end.
-    // 2^16 = 1 mod 0xFFFF, so the carry out of bit 15 wraps to bit 0.
-    for (r = 0; r < CSA_OPS - 2; r = r + 1) begin
-        csa_x = csa_q[0 +: 16];
-        csa_y = csa_q[16 +: 16];
-        csa_z = csa_q[32 +: 16];
-        csa_carry = (csa_x & csa_y) | (csa_x & csa_z) | (csa_y & csa_z);
-        csa_q = csa_q >> 48;
-        csa_q[(CSA_OPS-3-r)*16 +: 16] = csa_x ^ csa_y ^ csa_z;
-        csa_q[(CSA_OPS-2-r)*16 +: 16] = {csa_carry[14:0], csa_carry[15]};
-    end
-end
-wire [15:0] csum_s_next = csa_q[0 +: 16];
-wire [15:0] csum_c_next = csa_q[16 +: 16];
-// A header (nonzero: version 4) is correct when its sum is 0 mod 0xFFFF, and
-// s + c lies in [0, 0x1FFFE]: 0, 0xFFFF (c = ~s) or 0x1FFFE (both all ones).
-wire csum_ok = (csum_s_next ^ csum_c_next) == 16'hFFFF || (csum_s_next & csum_c_next) == 16'hFFFF
-               || (csum_s_next | csum_c_next) == 16'h0000;
+endgenerate
 
 // ---- checks, each in the beat that completes its bytes ----
 wire last = s_axis_tlast;
-wire [6:0] udp_base = 7'd34 + {udp_slot_reg, 2'b00};
+wire [6:0] udp_base = 7'd34 + {1'b0, udp_slot_reg, 2'b00};
 wire [6:0] ip_last  = udp_base - 7'd1;
 wire [6:0] udp_last = udp_base + 7'd7;
+wire [6:0] ip_last_beat = ip_last >> LOG_KEEP;
+wire [6:0] udp_last_beat = udp_last >> LOG_KEEP;
 wire have_eth  = vlan_now ? have_at(hdr_beat, 17, last, s_axis_tkeep) : have_at(hdr_beat, 13, last, s_axis_tkeep);
 wire have_ip20 = vlan_reg ? have_at(hdr_beat, 37, last, s_axis_tkeep) : have_at(hdr_beat, 33, last, s_axis_tkeep);
 wire have_ip   = have_ip20 && ihl_ok_reg
-                 && have_byte(hdr_beat, ip_last >> LOG_KEEP, ip_last & (KEEP_WIDTH-1), last, s_axis_tkeep);
+                 && have_byte(hdr_beat, ip_last_beat[5:0], ip_last[LOG_KEEP-1:0], last, s_axis_tkeep);
 wire have_udp  = have_ip
-                 && have_byte(hdr_beat, udp_last >> LOG_KEEP, udp_last & (KEEP_WIDTH-1), last, s_axis_tkeep);
+                 && have_byte(hdr_beat, udp_last_beat[5:0], udp_last[LOG_KEEP-1:0], last, s_axis_tkeep);
 
-reg [3:0] header_verdict;
-always @* begin
-    header_verdict = V_NONE;
-    if (have_eth && ethertype != 16'h0800)
-        header_verdict = V_NOT_IPV4;
-    else if (have_ip20 && !ihl_ok_reg)
-        header_verdict = V_NOT_IPV4;
-    else if (have_ip && fragment_reg)
-        header_verdict = V_FRAGMENT;
-    else if (have_ip && !csum_ok)
-        header_verdict = V_CHECKSUM;
-    else if (have_ip && not_udp_reg)
-        header_verdict = V_NOT_UDP;
-    else if (have_ip && short_reg)
-        header_verdict = V_LENGTH;
-    else if (have_udp && udp_length != udp_len_want_reg)
-        header_verdict = V_LENGTH;
-    else if (have_udp && !(cfg_enable && ip_dest == cfg_dest_ip && udp_dest_port == cfg_dest_port))
-        header_verdict = V_FILTERED;
-    else if (have_udp)
-        header_verdict = V_PASS;
-end
-
-reg [KEEP_WIDTH:0] keep_count;
+reg [LOG_KEEP:0] keep_count;
 integer i;
 always @* begin
     keep_count = 0;
     for (i = 0; i < KEEP_WIDTH; i = i + 1)
-        keep_count = keep_count + s_axis_tkeep[i];
+        keep_count = keep_count + {{LOG_KEEP{1'b0}}, s_axis_tkeep[i]};
 end
 
-wire                 deciding_now  = !decided && header_verdict != V_NONE;
-wire                 passing_now   = decided ? passing : header_verdict == V_PASS;
-wire [PTR_WIDTH-1:0] payload_start = udp_base + 7'd8;
+wire [PTR_WIDTH-1:0] payload_start = {{(PTR_WIDTH-7){1'b0}}, udp_base + 7'd8};
 
 reg [KEEP_WIDTH-1:0] payload_keep;
+reg [PTR_WIDTH-1:0]  lane_ptr;
 integer l;
 always @* begin
-    for (l = 0; l < KEEP_WIDTH; l = l + 1)
-        payload_keep[l] = s_axis_tkeep[l] && beat_ptr + l >= payload_start && beat_ptr + l < payload_end_reg;
+    for (l = 0; l < KEEP_WIDTH; l = l + 1) begin
+        lane_ptr = beat_ptr + l[PTR_WIDTH-1:0];
+        payload_keep[l] = s_axis_tkeep[l] && lane_ptr >= payload_start && lane_ptr < payload_end_reg;
+    end
 end
 
-wire payload_ends_here = beat_ptr + KEEP_WIDTH >= payload_end_reg;
-wire truncated         = beat_ptr + keep_count < payload_end_reg;
-wire frame_bad         = s_axis_tuser || truncated;
-wire emit_last         = s_axis_tlast || payload_ends_here;
-wire emit              = passing_now && !payload_done && (payload_keep != 0 || emit_last);
+wire [PTR_WIDTH-1:0] beat_end = beat_ptr + {{(PTR_WIDTH-LOG_KEEP-1){1'b0}}, keep_count};
+
+always @(posedge clk) begin
+    if (chk_take)
+        chk_valid <= 1'b0;
+
+    if (s_fire) begin
+        hdr_reg <= hv;
+        if (beat_ptr < {PTR_WIDTH{1'b1}} - KEEP_WIDTH[PTR_WIDTH-1:0])
+            beat_ptr <= beat_ptr + KEEP_WIDTH[PTR_WIDTH-1:0];
+        if (hdr_beat <= HDR_BEATS[5:0])
+            hdr_beat <= hdr_beat + 1'b1;
+        hdr_beat_is <= hdr_beat_is << 1;
+        vlan_reg <= vlan_now;
+        ihl_ok_reg <= ver_ihl[7:4] == 4'd4 && ihl >= 4'd5;
+        udp_slot_reg <= ihl - 4'd5 + {3'd0, vlan_now};
+        fragment_reg <= ip_frag[13] || ip_frag[12:0] != 0;
+        not_udp_reg <= ip_proto != 8'd17;
+        short_reg <= ip_total < {10'd0, ip_hdr_len} + 16'd8;
+        udp_len_want_reg <= ip_total - {10'd0, ip_hdr_len};
+        payload_end_reg <= {{(PTR_WIDTH-5){1'b0}}, eth_len} + {1'b0, ip_total};
+        csum_s <= csum_s_next;
+        csum_c <= csum_c_next;
+        ip_end_reg <= {7'd18 + {1'b0, hv[18*8 +: 4], 2'b00}, 7'd14 + {1'b0, hv[14*8 +: 4], 2'b00}};
+
+        chk_valid <= 1'b1;
+        chk_data <= s_axis_tdata;
+        chk_payload_keep <= payload_keep;
+        chk_first <= beat_ptr == 0;
+        chk_last <= s_axis_tlast;
+        chk_user <= s_axis_tuser;
+        chk_ends_payload <= s_axis_tlast || beat_ptr + KEEP_WIDTH[PTR_WIDTH-1:0] >= payload_end_reg;
+        chk_truncated <= beat_end < payload_end_reg;
+        chk_not_ethertype_ipv4 <= have_eth && ethertype != 16'h0800;
+        chk_have_ip20 <= have_ip20;
+        chk_have_ip <= have_ip;
+        chk_have_udp <= have_udp;
+        chk_udp_length_bad <= udp_length_bad;
+        chk_ip_dest_match <= ip_dest == cfg_dest_ip;
+        chk_udp_port_match <= udp_port_match;
+
+        if (s_axis_tlast) begin
+            beat_ptr <= 0;
+            hdr_beat <= 0;
+            hdr_beat_is <= 1;
+        end
+    end
+
+    if (rst) begin
+        beat_ptr <= 0;
+        hdr_beat <= 0;
+        hdr_beat_is <= 1;
+        chk_valid <= 1'b0;
+    end
+end
+
+// ---- verdict stage: the beat's flags in priority order, then emit ----
+// A header (nonzero: version 4) is correct when its sum is 0 mod 0xFFFF, and
+// s + c lies in [0, 0x1FFFE]: 0, 0xFFFF (c = ~s) or 0x1FFFE (both all ones).
+// The sums hold the verdict-stage beat's words: the check stage takes no
+// other beat until this one moves on.
+wire [15:0] sum_s = vlan_reg ? csum_s[31:16] : csum_s[15:0];
+wire [15:0] sum_c = vlan_reg ? csum_c[31:16] : csum_c[15:0];
+wire csum_ok = (sum_s ^ sum_c) == 16'hFFFF || (sum_s & sum_c) == 16'hFFFF || (sum_s | sum_c) == 16'h0000;
+
+reg [3:0] header_verdict;
+always @* begin
+    header_verdict = V_NONE;
+    if (chk_not_ethertype_ipv4)
+        header_verdict = V_NOT_IPV4;
+    else if (chk_have_ip20 && !ihl_ok_reg)
+        header_verdict = V_NOT_IPV4;
+    else if (chk_have_ip && fragment_reg)
+        header_verdict = V_FRAGMENT;
+    else if (chk_have_ip && !csum_ok)
+        header_verdict = V_CHECKSUM;
+    else if (chk_have_ip && not_udp_reg)
+        header_verdict = V_NOT_UDP;
+    else if (chk_have_ip && short_reg)
+        header_verdict = V_LENGTH;
+    else if (chk_have_udp && chk_udp_length_bad)
+        header_verdict = V_LENGTH;
+    else if (chk_have_udp && !(cfg_enable && chk_ip_dest_match && chk_udp_port_match))
+        header_verdict = V_FILTERED;
+    else if (chk_have_udp)
+        header_verdict = V_PASS;
+end
+
+wire deciding_now = !decided && header_verdict != V_NONE;
+wire passing_now  = decided ? passing : header_verdict == V_PASS;
+wire frame_bad    = chk_user || chk_truncated;
+wire emit         = passing_now && !payload_done && (chk_payload_keep != 0 || chk_ends_payload);
 
 always @(posedge clk) begin
     stat_frame_in         <= 1'b0;
@@ -289,24 +381,8 @@ always @(posedge clk) begin
     if (m_axis_tvalid && m_axis_tready)
         out_valid <= 1'b0;
 
-    if (s_fire) begin
-        hdr_reg <= hv;
-        stat_frame_in <= beat_ptr == 0;
-        if (beat_ptr < {PTR_WIDTH{1'b1}} - KEEP_WIDTH)
-            beat_ptr <= beat_ptr + KEEP_WIDTH;
-        if (hdr_beat <= HDR_BEATS)
-            hdr_beat <= hdr_beat + 1'b1;
-        vlan_reg <= vlan_now;
-        ihl_ok_reg <= ver_ihl[7:4] == 4'd4 && ihl >= 4'd5;
-        udp_slot_reg <= ihl - 4'd5 + vlan_now;
-        fragment_reg <= ip_frag[13] || ip_frag[12:0] != 0;
-        not_udp_reg <= ip_proto != 8'd17;
-        short_reg <= ip_total < ip_hdr_len + 7'd8;
-        udp_len_want_reg <= ip_total - ip_hdr_len;
-        payload_end_reg <= eth_len + ip_total;
-        ip_end_reg <= eth_len + ip_hdr_len;
-        csum_s <= csum_s_next;
-        csum_c <= csum_c_next;
+    if (chk_take) begin
+        stat_frame_in <= chk_first;
 
         if (deciding_now) begin
             decided <= 1'b1;
@@ -323,36 +399,32 @@ always @(posedge clk) begin
         end
 
         if (emit) begin
-            m_axis_tdata <= s_axis_tdata;
-            m_axis_tkeep <= payload_keep;
-            m_axis_tlast <= emit_last;
-            m_axis_tuser <= s_axis_tlast && frame_bad;
+            m_axis_tdata <= chk_data;
+            m_axis_tkeep <= chk_payload_keep;
+            m_axis_tlast <= chk_ends_payload;
+            m_axis_tuser <= chk_last && frame_bad;
             out_valid <= 1'b1;
-            out_hold <= emit_last && !s_axis_tlast;
-            payload_done <= emit_last;
-        end else if (out_hold && s_axis_tlast) begin
-            m_axis_tuser <= s_axis_tuser;
+            out_hold <= chk_ends_payload && !chk_last;
+            payload_done <= chk_ends_payload;
+        end else if (out_hold && chk_last) begin
+            m_axis_tuser <= chk_user;
             out_hold <= 1'b0;
         end
 
-        if (s_axis_tlast) begin
+        if (chk_last) begin
             if (passing_now) begin
-                if (s_axis_tuser)
+                if (chk_user)
                     stat_drop_frame_error <= 1'b1;
-                else if (truncated)
+                else if (chk_truncated)
                     stat_drop_truncated <= 1'b1;
                 else
                     stat_frame_passed <= 1'b1;
             end else if (!decided && header_verdict == V_NONE) begin
-                if (s_axis_tuser)
+                if (chk_user)
                     stat_drop_frame_error <= 1'b1;
                 else
                     stat_drop_runt <= 1'b1;
             end
-            beat_ptr <= 0;
-            hdr_beat <= 0;
-            csum_s <= 16'd0;
-            csum_c <= 16'd0;
             decided <= 1'b0;
             passing <= 1'b0;
             payload_done <= 1'b0;
@@ -360,10 +432,6 @@ always @(posedge clk) begin
     end
 
     if (rst) begin
-        beat_ptr <= 0;
-        hdr_beat <= 0;
-        csum_s <= 16'd0;
-        csum_c <= 16'd0;
         decided <= 1'b0;
         passing <= 1'b0;
         payload_done <= 1'b0;
