@@ -1,7 +1,9 @@
 """Measure the RTL order book: latency per message kind and events per cycle (Icarus), and
-Yosys synth_xilinx resources and logic depth for a default and a large parameter set.
+Yosys synth_xilinx resources and logic depth for a default and a large parameter set; with
+--refusals, the order store's occupancy at its first refused add on generated feeds (the model,
+which places orders as the RTL does).
 
-    .venv/bin/python bench/rtl_book.py [--no-synth | --synth-only default large]
+    .venv/bin/python bench/rtl_book.py [--no-synth | --synth-only default large | --refusals]
 
 Prints the figures as Markdown for bench/RESULTS.md. Synthesis takes
 2.5 (default) and 4 (large) CPU minutes.
@@ -21,6 +23,8 @@ from tickaccel.hw.params import BookParams
 from tickaccel.sim import book_model, book_runner, runner
 
 RTL = runner.RTL_DIR
+# (messages, symbols, target_depth, ORDER_BUCKET_BITS): feeds whose live orders outgrow a 4-way store
+REFUSAL_FEEDS = ((3000, 20, 40, 7), (6000, 30, 60, 8), (20000, 40, 60, 9), (100000, 300, 60, 11))
 # name -> (parameters, synth_xilinx family): the default set on 7-series block RAM; the large
 # set (2^20 order slots, 8192 symbols) on UltraScale+ with ULTRA_RAM, which marks the order
 # store and the level array ram_style "ultra" (Yosys and Vivado take UltraRAM only when asked).
@@ -84,7 +88,18 @@ def main() -> None:
     parser.add_argument("--no-synth", action="store_true")
     parser.add_argument("--synth-only", choices=sorted(SYNTH_SETS), nargs="+",
                         help="synthesize these sets only, no simulation")
+    parser.add_argument("--refusals", action="store_true",
+                        help="order-store occupancy at the first refused add, no simulation")
     args = parser.parse_args()
+    if args.refusals:
+        print("| feed | slots | first refusal at | peak |\n|---|---|---|---|")
+        for messages, symbols, depth, bits in REFUSAL_FEEDS:
+            words = book_model.feed_events(generator.generate(messages, symbols, 1, target_depth=depth).tobytes())
+            params = BookParams(max_symbols=512, order_bucket_bits=bits, order_ways=4, levels=64, top_n=4)
+            first, peak = book_model.first_refusal(words, params)
+            print(f"| generate({messages}, {symbols}, 1, target_depth={depth}) | 2^{bits} x 4 + stash | "
+                  f"{'none' if first is None else f'{first:.3f}'} | {peak:.3f} |", flush=True)
+        return
     if args.synth_only:
         for name in args.synth_only:
             _print_synth(name)

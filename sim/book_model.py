@@ -2,8 +2,9 @@
 
 `BookModel` keeps the software books' semantics (host/book/oracle.py) and adds the
 hardware's finite capacities, so it predicts the RTL's stream exactly, stale
-records included: the order store's buckets (same bucket function, WAYS
-entries each), LEVELS live prices per symbol and side, and MAX_SYMBOLS books.
+records included: the order store (`OrderStore`, the RTL's cuckoo tables, kick
+order and stash slot for slot), LEVELS live prices per symbol and side, and
+MAX_SYMBOLS books.
 Where no capacity is exceeded its BBO rows are the oracle's, which the
 differential tests check separately against `tickaccel.book.oracle` itself. With
 ``depth_out`` > 0 it also predicts the RTL's top-N output (record layout and
@@ -20,10 +21,86 @@ from tickaccel.schema import bbo_records, book_csr, itch, records
 BOOK_KINDS = frozenset(records.BOOK_EVENT_TYPES)
 
 
-def bucket_of(ref: int, bits: int) -> int:
-    """order_store.v's bucket index: the low `bits` of the reference XOR the next `bits`."""
-    mask = (1 << bits) - 1
-    return (ref & mask) ^ ((ref >> bits) & mask)
+# order_store.v's localparams: stash slots, moves per insert, the tables' hash multipliers
+STORE_STASH = 8
+STORE_MAX_KICKS = 32
+STORE_HASH = (0x9E3779B1, 0x85EBCA77)
+
+
+def bucket_of(ref: int, table: int, bits: int) -> int:
+    """order_store.v's bucket of `ref` in `table` (0 or 1) of 2**bits buckets: the top `bits` of
+    the 32-bit product of the reference's two halves XORed and the table's multiplier."""
+    folded = (ref ^ (ref >> 32)) & 0xFFFFFFFF
+    return ((folded * STORE_HASH[table]) & 0xFFFFFFFF) >> (32 - bits)
+
+
+class OrderStore:
+    """order_store.v's placement of references: two tables of 2**(bucket_bits - 1) buckets of
+    `ways` slots and a stash of STORE_STASH, filled exactly as the RTL fills them.
+
+    An insert takes the first free way of its table-0 bucket, else of its table-1 bucket.
+    When both are full it moves orders (cuckoo hashing): the new order takes the way a
+    global kick counter points at in its table-0 bucket, the order there moves to its
+    bucket in the other table (first free way, else it takes the counter's way there and
+    that order moves on), at most STORE_MAX_KICKS times; the order still without a bucket
+    goes to the first free stash slot. So an insert is refused only when both its
+    buckets and the stash are full, before anything moved: no live order is ever lost.
+    """
+
+    def __init__(self, bucket_bits: int, ways: int) -> None:
+        self.bits = bucket_bits - 1
+        self.ways = ways
+        self.tables = [[[None] * ways for _ in range(1 << self.bits)] for _ in range(2)]
+        self.stash: list[int | None] = [None] * STORE_STASH
+        self.where: dict[int, tuple[int, int, int]] = {}  # ref -> (table, bucket, way); table 2: stash
+        self.kick_way = 0
+        self.moves = 0  # orders moved to their other bucket by inserts (cuckoo kicks)
+
+    @property
+    def capacity(self) -> int:
+        return 2 * len(self.tables[0]) * self.ways + STORE_STASH
+
+    def __len__(self) -> int:
+        return len(self.where)
+
+    def has_room(self, ref: int) -> bool:
+        return (None in self.tables[0][bucket_of(ref, 0, self.bits)]
+                or None in self.tables[1][bucket_of(ref, 1, self.bits)] or None in self.stash)
+
+    def _place(self, ref: int, table: int, bucket: int, way: int) -> int | None:
+        """Puts `ref` in a slot; the reference that was there."""
+        slots = self.tables[table][bucket]
+        moved, slots[way] = slots[way], ref
+        self.where[ref] = (table, bucket, way)
+        return moved
+
+    def insert(self, ref: int) -> None:
+        assert ref not in self.where and self.has_room(ref)
+        for table in (0, 1):
+            bucket = bucket_of(ref, table, self.bits)
+            if None in self.tables[table][bucket]:
+                self._place(ref, table, bucket, self.tables[table][bucket].index(None))
+                return
+        moving, table, bucket = ref, 0, bucket_of(ref, 0, self.bits)
+        for _ in range(STORE_MAX_KICKS):
+            way, self.kick_way = self.kick_way, (self.kick_way + 1) % self.ways
+            moving = self._place(moving, table, bucket, way)
+            self.moves += 1
+            table = 1 - table
+            bucket = bucket_of(moving, table, self.bits)
+            if None in self.tables[table][bucket]:
+                self._place(moving, table, bucket, self.tables[table][bucket].index(None))
+                return
+        slot = self.stash.index(None)
+        self.stash[slot] = moving
+        self.where[moving] = (2, slot, 0)
+
+    def delete(self, ref: int) -> None:
+        table, bucket, way = self.where.pop(ref)
+        if table == 2:
+            self.stash[bucket] = None
+        else:
+            self.tables[table][bucket][way] = None
 
 
 @dataclass
@@ -32,7 +109,7 @@ class BookModel:
 
     def __post_init__(self) -> None:
         self.orders: dict[int, list] = {}  # ref -> [locate, sell, price, shares]
-        self.buckets: dict[int, int] = {}  # bucket -> live orders in it
+        self.store = OrderStore(self.params.order_bucket_bits, self.params.order_ways)
         self.levels: dict[tuple[int, bool], dict[int, list[int]]] = {}  # price -> [shares, orders]
         self.bbo: dict[int, tuple[int, int, int, int]] = {}
         self.stale: set[int] = set()
@@ -71,6 +148,7 @@ class BookModel:
         flat = {(loc, sell, price): level for (loc, sell), book in self.levels.items()
                 for price, level in book.items()}
         assert flat == sums
+        assert set(self.store.where) == set(self.orders)
         for book in self.levels.values():
             assert len(book) <= self.params.levels
 
@@ -84,8 +162,7 @@ class BookModel:
         if shares == 0:
             self.counters["zero_share_add"] += 1
             return False
-        bucket = bucket_of(ref, self.params.order_bucket_bits)
-        if self.buckets.get(bucket, 0) == self.params.order_ways:
+        if not self.store.has_room(ref):
             self.counters["order_store_full"] += 1
             return True
         book = self.levels.setdefault((locate, sell), {})
@@ -93,7 +170,7 @@ class BookModel:
             self.counters["level_store_full"] += 1
             return True
         self.orders[ref] = [locate, sell, price, shares]
-        self.buckets[bucket] = self.buckets.get(bucket, 0) + 1
+        self.store.insert(ref)
         level = book.setdefault(price, [0, 0])
         level[0] += shares
         level[1] += 1
@@ -106,7 +183,7 @@ class BookModel:
         self.orders[ref][3] = live - take
         if live == take:
             del self.orders[ref]
-            self.buckets[bucket_of(ref, self.params.order_bucket_bits)] -= 1
+            self.store.delete(ref)
             book[price][1] -= 1
             if book[price][1] == 0:
                 del book[price]
@@ -186,6 +263,21 @@ class BookModel:
         for word in words:
             out += self.apply(word)
         return out
+
+
+def first_refusal(words: list[int], params: BookParams) -> tuple[float | None, float]:
+    """Order-store occupancy (live orders / slots, stash included) at the first add the store
+    refused (None: no refusal), and the peak occupancy, over a run of the model."""
+    model = BookModel(params)
+    first, peak = None, 0.0
+    for word in words:
+        refused = model.counters["order_store_full"]
+        model.apply(word)
+        occupancy = len(model.store) / model.store.capacity
+        peak = max(peak, occupancy)
+        if first is None and model.counters["order_store_full"] > refused:
+            first = occupancy
+    return first, peak
 
 
 def feed_events(feed: bytes, first_seq: int = 1) -> list[int]:

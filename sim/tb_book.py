@@ -14,13 +14,21 @@ from pathlib import Path
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
+from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, SimTimeoutError, with_timeout
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 from tickaccel.schema import bbo_records, records
 from tickaccel.sim import book_model
 from tickaccel.sim.bench import random_stalls
 
 CLOCK_NS = 4.0  # 250 MHz
+# Cycle budgets for the waits on the design: a stuck book fails the test instead of hanging it.
+CLEAR_CYCLES = 1 << 20   # memories cleared after reset (the largest: 2 * MAX_SYMBOLS * LEVELS levels)
+CYCLES_PER_EVENT = 100   # on average, with random stalls; ~5 without, 70 for the longest order-store move
+
+
+def budget_ns(events: int) -> float:
+    """Time the book may take for `events` events."""
+    return (1000 + CYCLES_PER_EVENT * events) * CLOCK_NS
 
 
 class BookBench:
@@ -43,24 +51,43 @@ class BookBench:
         await ClockCycles(self.dut.clk, 4)
         self.dut.rst.value = 0
         await RisingEdge(self.dut.clk)
-        while self.dut.s_axis_tready.value != 1:  # the memories clear after reset
+        for _ in range(CLEAR_CYCLES):  # the memories clear after reset
+            if self.dut.s_axis_tready.value == 1:
+                return
             await RisingEdge(self.dut.clk)
+        raise AssertionError(f"s_axis_tready still low {CLEAR_CYCLES} cycles after reset")
 
     async def send(self, words: list[int]) -> None:
         for word in words:
             await self.source.send(AxiStreamFrame(records.to_bytes(word)))
 
-    async def receive(self, count: int) -> list[int]:
-        return [bbo_records.from_bytes(bytes((await self.sink.recv()).tdata), self.depth)
-                for _ in range(count)]
+    async def receive(self, want: list[int], events: int) -> list[int]:
+        """The next len(want) records, within the cycle budget of `events` events; on timeout the
+        records received so far are compared with the model's first, so a wrong record shows."""
+        got: list[int] = []
+
+        async def collect() -> None:
+            while len(got) < len(want):
+                got.append(bbo_records.from_bytes(bytes((await self.sink.recv()).tdata), self.depth))
+
+        try:
+            await with_timeout(collect(), budget_ns(events), "ns")
+        except SimTimeoutError:
+            _compare(got, want[:len(got)], self.depth)
+            raise AssertionError(f"{len(got)} of {len(want)} records within the cycle budget") from None
+        return got
 
     async def clear_stale(self, locate: int) -> None:
         self.dut.stale_clear_word.value = locate // 32
         self.dut.stale_clear_mask.value = 1 << (locate % 32)
         self.dut.stale_clear_valid.value = 1
         await RisingEdge(self.dut.clk)
-        while self.dut.stale_clear_ready.value != 1:
+        for _ in range(CYCLES_PER_EVENT):
+            if self.dut.stale_clear_ready.value == 1:
+                break
             await RisingEdge(self.dut.clk)
+        else:
+            raise AssertionError("stale_clear_ready stayed low")
         self.dut.stale_clear_valid.value = 0
 
 
@@ -85,9 +112,8 @@ async def test_events_match_model(dut):
     model = book_model.BookModel(params)
     want = model.run(words)
     assert want, "the stimulus produced no output"
-    receiver = cocotb.start_soon(bench.receive(len(want)))
+    receiver = cocotb.start_soon(bench.receive(want, len(words)))
     await bench.send(words)
-    await bench.source.wait()
     got = await receiver
     await ClockCycles(dut.clk, 50)
     _compare(got, want, params.depth_out)
@@ -137,9 +163,8 @@ async def test_measure_latency_and_throughput(dut):
                 out_cycle.setdefault(seq, cycle)
 
     watcher = cocotb.start_soon(watch())
-    receiver = cocotb.start_soon(bench.receive(len(want)))
+    receiver = cocotb.start_soon(bench.receive(want, len(words)))
     await bench.send(words)
-    await bench.source.wait()
     got = await receiver
     watcher.cancel()
     _compare(got, want, params.depth_out)

@@ -48,14 +48,40 @@ def test_overflowing_capacities_raise_stale_exactly_as_modelled(tmp_path, ultra_
     _run(tmp_path, words, params, "test_events_match_model", TB_BACKPRESSURE="1", TB_SEED="5")
 
 
+@pytest.mark.parametrize("n,symbols,depth,bucket_bits", [(3000, 20, 40, 7), (20000, 40, 60, 9)])
+def test_order_store_refuses_no_add_below_90_percent_occupancy(n, symbols, depth, bucket_bits):
+    # generated feeds whose live orders outgrow the store; the model places orders as the RTL does
+    params = BookParams(max_symbols=64, order_bucket_bits=bucket_bits, order_ways=4, levels=64, top_n=4)
+    first, peak = book_model.first_refusal(_feed_words(n, symbols, 1, target_depth=depth), params)
+    assert peak > 0.95 and first is not None
+    assert first >= 0.94, first  # measured 0.965 and 0.956 (cuckoo, 32 moves, 8-slot stash)
+
+
+def test_nearly_full_order_store_moves_and_refuses_exactly_as_modelled(tmp_path):
+    params = BookParams(max_symbols=64, order_bucket_bits=7, order_ways=4, levels=32, top_n=4)
+    words = _feed_words(3000, 20, 1, target_depth=40)
+    model = book_model.BookModel(params)
+    model.run(words)
+    assert model.counters["order_store_full"] and not model.counters["level_store_full"]
+    assert model.store.moves > 100 and None not in model.store.stash
+    _run(tmp_path, words, params, "test_events_match_model", TB_BACKPRESSURE="1", TB_IDLE="1", TB_SEED="3")
+
+
 def test_latency_and_throughput(tmp_path):
     figures = tmp_path / "figures.json"
     _run(tmp_path, _feed_words(3000, 20, 23), SMALL, "test_measure_latency_and_throughput",
          TB_MEASURE=str(figures))
     measured = json.loads(figures.read_text())
-    for kind in "AEXD":
-        assert measured["latency"][kind]["min"] <= 8, measured["latency"][kind]
-    assert measured["events_per_cycle"] > 0.1
+    latency = measured["latency"]
+    # cycles are deterministic here (no stalls): the figures measured, as regression guards.
+    # A/F/X: accept, order-store read, level head read, decision; the record leaves with it.
+    for kind in "AFX":
+        assert (latency[kind]["min"], latency[kind]["max"]) == (4, 4), latency[kind]
+    # E/C/D as fast unless the cached level empties and the side's next level is searched for
+    for kind in "ECD":
+        assert latency[kind]["min"] == 4 and latency[kind]["max"] <= 20, latency[kind]
+    assert latency["U"]["min"] == 7 and latency["U"]["max"] <= 16, latency["U"]  # remove, then add
+    assert measured["events_per_cycle"] >= 0.176, measured  # one event at a time
 
 
 def test_top_n_output_decodes_to_the_oracle_depth_and_bbo_tables(tmp_path):

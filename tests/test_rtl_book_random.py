@@ -76,3 +76,49 @@ def test_rtl_book_follows_the_model_on_random_sequences(tmp_path, params):
     book_model.write_stimulus(stimulus, words, params)
     book_runner.run("order_book", "tb_book", params.verilog(), testcase="test_events_match_model",
                     env={"TB_STIMULUS": str(stimulus), "TB_BACKPRESSURE": "1", "TB_IDLE": "1"})
+
+
+def hazard_pair_words() -> list[int]:
+    """Every ordered pair of book event kinds back to back on one order of one symbol (A→E, E→D,
+    U→X, D→E on the reference just deleted, U→U, ...), each pair on a book of two resting bids."""
+    words: list[int] = []
+    seq = 0
+
+    def emit(kind: str, locate: int, ref: int, **fields) -> None:
+        nonlocal seq
+        seq += 1
+        words.append(_event(seq, kind, locate, ref, **fields))
+
+    for pair, (first, second) in enumerate((a, b) for a in "AFECXDU" for b in "AFECXDU"):
+        locate, base = pair, 1000 * (pair + 1)  # a symbol per pair: its book starts empty
+        emit("A", locate, base + 1, shares=300, price=100)
+        emit("A", locate, base + 2, shares=200, price=101)
+        target, fresh = base + 1, base + 10
+        for step, kind in enumerate((first, second)):
+            price = 102 + step  # a new best bid each time
+            if kind in "AF":
+                fresh += 1
+                emit(kind, locate, fresh, shares=100 + step, price=price)
+                target = fresh
+            elif kind == "U":
+                fresh += 1
+                emit("U", locate, target, shares=150 + step, price=price, new_ref=fresh)
+                target = fresh
+            else:  # E/C/X reduce the order, D removes it (the next event then meets an unknown reference)
+                emit(kind, locate, target, shares=40 + step)
+    return words
+
+
+@pytest.mark.skipif(not runner.available_simulators(), reason="no HDL simulator installed")
+def test_back_to_back_event_pairs_on_one_symbol_follow_the_model(tmp_path):
+    # no idle cycles on the input and no backpressure: each event arrives while the one before
+    # it on the same symbol and order is being handled
+    params = BookParams(max_symbols=64, order_bucket_bits=8, order_ways=4, levels=16, top_n=4, depth_out=2)
+    words = hazard_pair_words()
+    model = BookModel(params)
+    model.run(words)
+    assert model.counters["unknown_order_ref"] == 5  # the pairs D -> E/C/X/D/U
+    stimulus = tmp_path / "stimulus.pkl"
+    book_model.write_stimulus(stimulus, words, params)
+    book_runner.run("order_book", "tb_book", params.verilog(), testcase="test_events_match_model",
+                    env={"TB_STIMULUS": str(stimulus)})

@@ -18,7 +18,7 @@ from tickaccel.hw.params import BookParams
 pytestmark = pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys not installed")
 
 RTL = book_runner.runner.RTL_DIR
-MEMORIES = ("order_store_inst.ram.{branch}.mem", "price_levels_inst.head_ram",
+MEMORIES = ("order_store_inst.table0.{branch}.mem", "order_store_inst.table1.{branch}.mem", "price_levels_inst.head_ram",
             "price_levels_inst.level_ram.{branch}.mem", "bbo_ram", "stale_ram", "symbol_ram")
 
 
@@ -50,7 +50,7 @@ def test_every_memory_maps_to_ram_and_no_latch_is_inferred(tmp_path, ultra_ram, 
     branch = "g_ultra" if ultra_ram else "g_block"
     for memory in MEMORIES:
         assert f"mapping memory order_book.{memory.format(branch=branch)} via $__XILINX_" in log, memory
-    for table in ("order_store_inst.ram", "price_levels_inst.level_ram"):
+    for table in ("order_store_inst.table0", "order_store_inst.table1", "price_levels_inst.level_ram"):
         in_uram = f"mapping memory order_book.{table}.g_ultra.mem via $__XILINX_URAM_" in log
         assert in_uram == ultra_ram, table
 
@@ -65,14 +65,38 @@ def test_default_book_synthesizes_to_block_ram_with_few_flip_flops(tmp_path):
     assert figures["logic_depth"] > 0
 
 
-@pytest.mark.parametrize("board,family", [("pynq-z2", "xc7"),
-                                          pytest.param("kv260", "xcup", marks=pytest.mark.slow)])
-def test_ram_estimate_the_boards_are_sized_by_matches_yosys(tmp_path, board, family):
+_board_figures: dict[str, dict] = {}
+
+
+def _synthesize_board(board: str, family: str, tmp_path_factory) -> dict:
+    """synth_xilinx figures of a board's book set, once per test session (minutes each)."""
     from tickaccel.fpga.boards import BOARDS
 
-    figures = _bench().synthesize(BOARDS[board].book, tmp_path / "yosys.log", family)
+    if board not in _board_figures:
+        log = tmp_path_factory.mktemp(f"synth-{board}") / "yosys.log"
+        _board_figures[board] = _bench().synthesize(BOARDS[board].book, log, family)
+    return _board_figures[board]
+
+
+@pytest.mark.parametrize("board,family", [("pynq-z2", "xc7"),
+                                          pytest.param("kv260", "xcup", marks=pytest.mark.slow)])
+def test_ram_estimate_the_boards_are_sized_by_matches_yosys(tmp_path_factory, board, family):
+    from tickaccel.fpga.boards import BOARDS
+
+    figures = _synthesize_board(board, family, tmp_path_factory)
     mapped = figures["RAMB36"] + figures["RAMB18"] / 2
     estimate = BOARDS[board].book_ramb36()
     assert 0.9 * estimate <= mapped <= estimate, (mapped, estimate, figures)
     # Yosys packs the UltraRAM columns a little tighter than whole 72-bit columns
     assert 0.85 * BOARDS[board].book_uram() <= figures["URAM"] <= BOARDS[board].book_uram(), figures
+
+
+# Logic depth of order_book at the PYNQ-Z2 set (ltp over LUT/CARRY4 cells between registers and
+# RAM ports): 37, price_levels' single-cycle decision on the head word (price compare, insert
+# position, level arithmetic, cache update). The target is 10; this guards the figure reached.
+DEPTH_BUDGET = 37
+
+
+def test_logic_depth_at_the_pynq_z2_set_stays_within_budget(tmp_path_factory):
+    figures = _synthesize_board("pynq-z2", "xc7", tmp_path_factory)
+    assert 0 < figures["logic_depth"] <= DEPTH_BUDGET, figures

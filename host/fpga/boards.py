@@ -88,11 +88,13 @@ def book_memories(params: BookParams) -> dict[str, tuple[int, int, bool]]:
     books = 2 * params.max_symbols
     level = 32 + 64 + 32                                    # {count, shares, price}
     order_entry = slot + 32 + 32 + 1 + locate               # order_store.v ENTRY_WIDTH
-    order_way = 1 + (64 - params.order_bucket_bits) + order_entry
+    order_way = 1 + 64 + order_entry                        # {valid, reference, entry}
     head = params.top_n * (slot + level) + math.ceil(math.log2(params.top_n + 1)) + slot + 1 + params.levels
     ultra = params.ultra_ram  # ULTRA_RAM: the two large tables (sdp_ram instances)
     return {
-        "order_store": (params.order_ways * order_way, 1 << params.order_bucket_bits, ultra),
+        # two cuckoo tables of half the buckets each (the stash is registers)
+        "order_store.table0": (params.order_ways * order_way, 1 << (params.order_bucket_bits - 1), ultra),
+        "order_store.table1": (params.order_ways * order_way, 1 << (params.order_bucket_bits - 1), ultra),
         "price_levels.head": (head, books, False),
         "price_levels.level": (level, books * params.levels, ultra),
         "bbo": (192, params.max_symbols, False),
@@ -109,7 +111,7 @@ BOARDS: dict[str, Board] = {b.name: b for b in (
           BookParams(max_symbols=256, order_bucket_bits=11, order_ways=4, levels=32, top_n=8)),
     Board("zcu104", "Xilinx ZCU104 (ZU7EV)", "xczu7ev-ffvc1156-2-e", "xilinx.com:zcu104:part0:1.1",
           "zynqmp", "S_AXI_HP0_FPD", 128, "M_AXI_HPM0_FPD", 200, 312, 96,
-          BookParams(max_symbols=2048, order_bucket_bits=12, order_ways=4, levels=32, top_n=8,
+          BookParams(max_symbols=2048, order_bucket_bits=14, order_ways=4, levels=16, top_n=8,
                      ultra_ram=True)),
     Board("kv260", "Kria KV260 (K26 SOM)", "xck26-sfvc784-2LV-c", "xilinx.com:kv260_som:part0:1.3",
           "zynqmp", "S_AXI_HP0_FPD", 128, "M_AXI_HPM0_FPD", 200, 144, 64,

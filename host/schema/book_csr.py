@@ -54,7 +54,7 @@ _COUNTERS = (
     ("duplicate_order_ref", "add (A/F or the new half of U) of a live reference: ignored"),
     ("overfill", "E/C/X of more shares than the order has: the order is removed"),
     ("zero_share_add", "add of 0 shares: ignored"),
-    ("order_store_full", "add whose bucket had no free way: dropped, symbol made stale"),
+    ("order_store_full", "add with both cuckoo buckets and the stash full: dropped, symbol made stale"),
     ("level_store_full", "add of a new price to a full side: dropped, symbol made stale"),
     ("locate_out_of_range", "add or R with stock locate >= MAX_SYMBOLS: dropped"),
     ("stale_raised", "times a symbol went from exact to stale"),

@@ -31,7 +31,7 @@ localparam BOOK_CSR_UNKNOWN_ORDER_REF = 20'h0010c;  // counter: E/C/X/D/U of an 
 localparam BOOK_CSR_DUPLICATE_ORDER_REF = 20'h00110;  // counter: add (A/F or the new half of U) of a live reference: ignored
 localparam BOOK_CSR_OVERFILL = 20'h00114;  // counter: E/C/X of more shares than the order has: the order is removed
 localparam BOOK_CSR_ZERO_SHARE_ADD = 20'h00118;  // counter: add of 0 shares: ignored
-localparam BOOK_CSR_ORDER_STORE_FULL = 20'h0011c;  // counter: add whose bucket had no free way: dropped, symbol made stale
+localparam BOOK_CSR_ORDER_STORE_FULL = 20'h0011c;  // counter: add with both cuckoo buckets and the stash full: dropped, symbol made stale
 localparam BOOK_CSR_LEVEL_STORE_FULL = 20'h00120;  // counter: add of a new price to a full side: dropped, symbol made stale
 localparam BOOK_CSR_LOCATE_OUT_OF_RANGE = 20'h00124;  // counter: add or R with stock locate >= MAX_SYMBOLS: dropped
 localparam BOOK_CSR_STALE_RAISED = 20'h00128;  // counter: times a symbol went from exact to stale

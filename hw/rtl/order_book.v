@@ -12,8 +12,8 @@
 //
 // A record leaves when the event changed its symbol's best bid or ask (price or
 // size), when the symbol became stale, and for every stock directory (R) event.
-// A symbol becomes stale when one of its adds finds no room (order store bucket
-// full, or a new price on a side already holding LEVELS prices): the order is
+// A symbol becomes stale when one of its adds finds no room (order store: both
+// cuckoo buckets and the stash full, or a new price on a side already holding LEVELS prices): the order is
 // dropped, so the symbol's book can no longer be trusted, and every later record
 // of the symbol carries the stale flag until the host clears it (stale_clear_*).
 // Adds and R events with stock locate >= MAX_SYMBOLS are counted and dropped.
@@ -192,12 +192,17 @@ wire [31:0]             found_price  = os_entry[LOCATE_WIDTH+1 +: 32];
 wire [31:0]             found_shares = os_entry[LOCATE_WIDTH+33 +: 32];
 wire [SLOT_WIDTH-1:0]   found_slot   = os_entry[LOCATE_WIDTH+65 +: SLOT_WIDTH];
 wire whole = ev_kind == "D" || ev_kind == "U";
-wire over = !whole && ev_shares > found_shares;
+// One subtraction gives both the shares left and, by its borrow, the overfill: a compare
+// ahead of the subtract would put two carry chains in series behind the order-store read.
+wire [32:0] partial_left = {1'b0, found_shares} - {1'b0, ev_shares};
+wire over = !whole && partial_left[32];
 wire [31:0] take = whole || over ? found_shares : ev_shares;
-wire [31:0] left = found_shares - take;
+wire [31:0] left = whole || over ? 32'd0 : partial_left[31:0];
 
-wire accept_event = state == S_IDLE && !stale_clear_valid && s_axis_tvalid;
-assign s_axis_tready = state == S_IDLE && !stale_clear_valid;
+// os_ready: an add that had to move orders in the store is still moving them; the U's
+// second find needs no such wait (the delete before it never moves orders)
+wire accept_event = state == S_IDLE && !stale_clear_valid && os_ready && s_axis_tvalid;
+assign s_axis_tready = state == S_IDLE && !stale_clear_valid && os_ready;
 assign stale_clear_ready = state == S_IDLE;
 
 wire add_go = state == S_ADD_FIND && os_find_valid && !os_hit && ev_shares != 0 && os_free;
@@ -268,8 +273,9 @@ wire        depth_changed_now = !lv_resp_valid ? depth_changed
                               : state == S_REDUCE_LEVEL ? lv_depth
                               : ev_kind == "U" && lv_resp_ok && u_same ? 1'b0  // the book is as before
                               : depth_changed || lv_depth;
-// truncated or widened: only the low DEPTH_OUT levels are sent
-wire [DEPTH_BITS-1:0] depth_levels_now = lv_resp_valid ? lv_levels : depth_levels;
+// only the low DEPTH_OUT levels are sent; DEPTH_BITS is at most CACHE_BITS + 1
+wire [CACHE_BITS:0] lv_levels_wide = {1'b0, lv_levels};
+wire [DEPTH_BITS-1:0] depth_levels_now = lv_resp_valid ? lv_levels_wide[DEPTH_BITS-1:0] : depth_levels;
 wire depth_emit = DEPTH_OUT != 0 && depth_changed_now;
 
 // the symbol's quote after the event: the side it touched gets that side's new best level
@@ -286,18 +292,20 @@ wire [7:0] depth_flags = !depth_emit ? 8'h00
                          | (bbo_changed ? 8'h00 : BBO_FLAG_DEPTH_ONLY);
 
 // {depth, BBO fields from ask_size down to kind} cut to OUT_WIDTH: the spare bit of depth_levels falls off
-wire [OUT_WIDTH-1:0] bbo_record = {
+wire [OUT_WIDTH:0] bbo_record_spare = {
     depth_emit ? depth_levels_now : {DEPTH_BITS{1'b0}},
     bbo_next, ev_seq, ev_timestamp, {{BBO_STOCK_LOCATE_WIDTH-LOCATE_WIDTH{1'b0}}, ev_locate},
     ((was_stale || stale_new_now) ? BBO_FLAG_STALE : 8'h00) | depth_flags, BBO_KIND_BBO
 };
-wire [OUT_WIDTH-1:0] symbol_record = {
+wire [OUT_WIDTH-1:0] bbo_record = bbo_record_spare[OUT_WIDTH-1:0];
+wire [OUT_WIDTH:0] symbol_record_spare = {
     {DEPTH_BITS{1'b0}}, {BBO_ASK_SIZE_WIDTH{1'b0}},
     s_axis_tdata[REC_NEW_ORDER_REF_LSB +: REC_NEW_ORDER_REF_WIDTH],  // bid_size: the symbol name
     {BBO_ASK_PRICE_WIDTH{1'b0}}, {BBO_BID_PRICE_WIDTH{1'b0}},
     s_axis_tdata[REC_SEQ_LSB +: REC_SEQ_WIDTH], s_axis_tdata[REC_TIMESTAMP_LSB +: REC_TIMESTAMP_WIDTH], in_locate,
     {BBO_FLAGS_WIDTH{1'b0}}, BBO_KIND_SYMBOL
 };
+wire [OUT_WIDTH-1:0] symbol_record = symbol_record_spare[OUT_WIDTH-1:0];
 
 reg [OUT_WIDTH-1:0] pending;
 wire out_free = !m_axis_tvalid || m_axis_tready;
@@ -391,7 +399,7 @@ always @(posedge clk) begin
         ev_locate <= in_locate[LOCATE_WIDTH-1:0];
         if (stale_clear_valid) begin
             state <= S_STALE_CLEAR;
-        end else if (s_axis_tvalid) begin
+        end else if (s_axis_tvalid && os_ready) begin
             if ((in_add || in_kind == "R") && !in_range) begin
                 stat_locate_range <= 1'b1;
             end else if (in_add) begin
@@ -463,7 +471,7 @@ always @(posedge clk) begin
         end
     end
     S_STALE_CLEAR: begin
-        status_stale_symbols <= status_stale_symbols - popcount(stale_rd & stale_clear_mask);
+        status_stale_symbols <= status_stale_symbols - {26'd0, popcount(stale_rd & stale_clear_mask)};
         state <= S_IDLE;
     end
     default: state <= S_IDLE;

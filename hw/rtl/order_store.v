@@ -1,37 +1,48 @@
 // Order store: order reference -> (stock locate, side, price, shares, level slot).
 //
-// Structure: a bucketed hash table in one block RAM. A bucket holds WAYS
-// entries in one wide word, so a lookup is one read and all ways are compared
-// at once; there is no probing chain, and deleting is clearing a valid bit
-// (no tombstones, no backward shift). ITCH references only grow through a
-// day, so the bucket index is the low BUCKET_BITS of the reference XOR the
-// next BUCKET_BITS: consecutive references fill buckets evenly, and two live
-// references that differ by a multiple of the bucket count (an old resting
-// order and a new one) land in different buckets. The tag is the reference
-// above the index bits, which with the index gives back the whole reference.
-// An add that finds its bucket full is refused (find_free = 0): the caller
-// counts it and flags the symbol stale; no other order is ever displaced.
+// Structure: cuckoo hashing over two tables (each its own block RAM, read in the
+// same cycle) and a small stash in registers. A table holds 2^(BUCKET_BITS-1)
+// buckets of WAYS entries in one wide word, so a lookup is one read per table
+// and all ways are compared at once; deleting is clearing a valid bit. A way
+// holds the whole reference. A reference's bucket in a table is the top bits of
+// the 32-bit product of its two halves XORed and the table's odd multiplier
+// (Fibonacci hashing): consecutive references (ITCH references only grow)
+// spread over the buckets, and the two tables' buckets of a reference are
+// unrelated, which cuckoo hashing needs (an XOR of index and tag bits, which
+// would spare storing the index bits, pairs the buckets by a fixed offset per
+// tag and refused adds from ~87 % occupancy on generated feeds).
 //
-// Sizing: CAPACITY = BUCKETS * WAYS. Default 2^14 * 4 = 2^16 orders
-// (simulation). A real day peaks near 10^6 live orders: BUCKET_BITS = 18,
-// WAYS = 4 gives 2^20 slots at ~150 bits each = 4 Mbit per way-column, i.e.
-// 160 Mbit in UltraRAM (4 KB x 72 bit blocks: 128 URAMs on a VU9P-class part).
+// An insert takes the first free way of its table-0 bucket, else of its table-1
+// bucket. When both are full it moves orders: the new order takes the way a
+// kick counter points at in its table-0 bucket, the order it displaced goes to
+// its bucket in the other table (first free way, else the counter's way, whose
+// order moves on in turn), at most MAX_KICKS times, two cycles each; the order
+// still without a bucket then goes to the stash. An add is refused only when
+// both of its buckets and the stash are full (find_free = 0), decided before
+// anything moves: the caller counts it and flags the symbol stale; no order is
+// ever lost. sim/book_model.py:OrderStore mirrors this slot for slot.
+//
+// Sizing: CAPACITY = 2^BUCKET_BITS * WAYS + STASH. Default 2^14 * 4 (simulation).
+// A real day peaks near 10^6 live orders: BUCKET_BITS = 18, WAYS = 4 gives 2^20
+// slots of ~150 bits (8192 symbols), 156 Mbit in UltraRAM.
 //
 // Interface: one operation at a time while op_ready.
-//   find  (op_find, op_ref): reads the ref's bucket; one cycle later
-//         find_valid pulses with find_hit/find_entry, and find_free says
-//         whether a way is free. The bucket and the way (the hit, else the
-//         first free one) are held for the next write.
-//   write (op_write, op_write_valid, op_entry): writes the held way: an
-//         update (valid 1), a delete (valid 0) or an insert into the free way.
-// After rst, the RAM is cleared one bucket per cycle; op_ready is low then.
+//   find  (op_find, op_ref): reads the ref's two buckets and compares the stash;
+//         one cycle later find_valid pulses with find_hit/find_entry, and
+//         find_free says whether an insert has room. Where the ref is (or would
+//         go) is held for the write.
+//   write (op_write, op_write_valid, op_entry), at most one per find: an update
+//         (valid 1) or delete (valid 0) of the found order, or an insert (valid 1,
+//         no hit, find_free). An insert that has to move orders keeps op_ready
+//         low while it does; updates and deletes never do.
+// After rst, the RAMs are cleared one bucket per cycle; op_ready is low then.
 
 module order_store #(
     parameter BUCKET_BITS = 14,
     parameter WAYS = 4,
     parameter LOCATE_WIDTH = 12,
     parameter SLOT_WIDTH = 6,
-    parameter ULTRA_RAM = 0  // 1: the table in UltraRAM (sdp_ram)
+    parameter ULTRA_RAM = 0  // 1: the tables in UltraRAM (sdp_ram)
 ) (
     input  wire                    clk,
     input  wire                    rst,
@@ -53,128 +64,310 @@ module order_store #(
 
 // entry = {slot, shares, price, side, locate}; side 1 = sell
 localparam ENTRY_WIDTH = SLOT_WIDTH + 32 + 32 + 1 + LOCATE_WIDTH;
-localparam TAG_WIDTH = 64 - BUCKET_BITS;
-localparam WAY_WIDTH = 1 + TAG_WIDTH + ENTRY_WIDTH;  // {valid, tag, entry}
+localparam INDEX_BITS = BUCKET_BITS - 1;  // per table
+localparam WAY_WIDTH = 1 + 64 + ENTRY_WIDTH;  // {valid, reference, entry}
 localparam BUCKET_WIDTH = WAYS * WAY_WIDTH;
-localparam BUCKETS = 1 << BUCKET_BITS;
+localparam BUCKETS = 1 << INDEX_BITS;
+localparam STASH = 8;
+localparam MAX_KICKS = 32;
+localparam [31:0] HASH0 = 32'h9E3779B1, HASH1 = 32'h85EBCA77;  // sim/book_model.py:STORE_HASH
+localparam WAY_BITS = WAYS > 1 ? $clog2(WAYS) : 1;
+localparam SLOT_BITS = $clog2(STASH);
 
 initial begin
-    if (BUCKET_BITS < 1 || BUCKET_BITS > 32 || WAYS < 1 || WAYS > 16
+    if (BUCKET_BITS < 2 || BUCKET_BITS > 32 || WAYS < 1 || WAYS > 16
             || LOCATE_WIDTH < 1 || LOCATE_WIDTH > 16 || SLOT_WIDTH < 1) begin
-        $error("order_store: BUCKET_BITS 1..32, WAYS 1..16, LOCATE_WIDTH 1..16, SLOT_WIDTH >= 1");
+        $error("order_store: BUCKET_BITS 2..32, WAYS 1..16, LOCATE_WIDTH 1..16, SLOT_WIDTH >= 1");
         $finish;
     end
 end
 
-
-function [BUCKET_BITS-1:0] bucket_of;
+function [INDEX_BITS-1:0] bucket_of;
     input [63:0] order_ref;
+    input [31:0] multiplier;
+    reg [31:0] product;
     begin
-        bucket_of = order_ref[BUCKET_BITS-1:0] ^ order_ref[2*BUCKET_BITS-1:BUCKET_BITS];
+        product = (order_ref[31:0] ^ order_ref[63:32]) * multiplier;
+        bucket_of = product[31 -: INDEX_BITS];
     end
 endfunction
 
+// ---- search: both buckets and the stash ----
+
 reg                     clearing;
-reg [BUCKET_BITS:0]     clear_index;
-reg [BUCKET_BITS-1:0]   held_index;
-reg [TAG_WIDTH-1:0]     held_tag;
-reg [BUCKET_WIDTH-1:0]  held_bucket;
+reg [INDEX_BITS:0]      clear_index;
 reg                     read_pending;
-wire [BUCKET_WIDTH-1:0] read_data;
-reg [$clog2(WAYS+1)-1:0] held_way;
-reg                     held_hit;
+reg [63:0]              held_ref;
+reg [INDEX_BITS-1:0]    held_index0, held_index1;
+reg [BUCKET_WIDTH-1:0]  held_bucket0, held_bucket1;
+wire [BUCKET_WIDTH-1:0] read_data0, read_data1;
 
-assign op_ready = !clearing;
+// flat vectors rather than arrays: registers written in several places, never a RAM
+reg [STASH-1:0]             stash_valid;
+reg [STASH*64-1:0]          stash_ref;
+reg [STASH*ENTRY_WIDTH-1:0] stash_entry;
+reg [STASH-1:0]         stash_match;  // registered with the RAM reads: the stash slots holding op_ref
 
-// Compare the bucket just read with the held tag: the hit way, else the first free way.
-// The hit entry is picked inside the loop, not by a part-select at hit_way*WAY_WIDTH,
-// which would be a barrel shifter across the bucket.
-reg [$clog2(WAYS+1)-1:0] hit_way, free_way;
-reg any_hit, any_free;
-reg [ENTRY_WIDTH-1:0] hit_entry;
+// The hit way of one bucket, else its first free way. The hit entry is picked inside the
+// loop, not by a part-select at way*WAY_WIDTH, which would be a barrel shifter.
+reg [WAY_BITS-1:0] hit_way0, free_way0, hit_way1, free_way1;
+reg any_hit0, any_free0, any_hit1, any_free1;
+reg [ENTRY_WIDTH-1:0] hit_entry0, hit_entry1;
 integer w;
 always @* begin
-    any_hit = 1'b0;
-    any_free = 1'b0;
-    hit_way = 0;
-    free_way = 0;
-    hit_entry = 0;
+    {any_hit0, any_free0, any_hit1, any_free1} = 4'b0;
+    {hit_way0, free_way0, hit_way1, free_way1} = 0;
+    {hit_entry0, hit_entry1} = 0;
     for (w = WAYS - 1; w >= 0; w = w - 1) begin
-        if (read_data[w*WAY_WIDTH + WAY_WIDTH - 1]) begin
-            if (read_data[w*WAY_WIDTH + ENTRY_WIDTH +: TAG_WIDTH] == held_tag) begin
-                any_hit = 1'b1;
-                hit_way = w;
-                hit_entry = read_data[w*WAY_WIDTH +: ENTRY_WIDTH];
+        if (read_data0[w*WAY_WIDTH + WAY_WIDTH - 1]) begin
+            if (read_data0[w*WAY_WIDTH + ENTRY_WIDTH +: 64] == held_ref) begin
+                any_hit0 = 1'b1;
+                hit_way0 = w[WAY_BITS-1:0];
+                hit_entry0 = read_data0[w*WAY_WIDTH +: ENTRY_WIDTH];
             end
         end else begin
-            any_free = 1'b1;
-            free_way = w;
+            any_free0 = 1'b1;
+            free_way0 = w[WAY_BITS-1:0];
+        end
+        if (read_data1[w*WAY_WIDTH + WAY_WIDTH - 1]) begin
+            if (read_data1[w*WAY_WIDTH + ENTRY_WIDTH +: 64] == held_ref) begin
+                any_hit1 = 1'b1;
+                hit_way1 = w[WAY_BITS-1:0];
+                hit_entry1 = read_data1[w*WAY_WIDTH +: ENTRY_WIDTH];
+            end
+        end else begin
+            any_free1 = 1'b1;
+            free_way1 = w[WAY_BITS-1:0];
         end
     end
 end
 
-assign find_hit = any_hit;
-assign find_free = any_free;
-assign find_entry = hit_entry;
-
-wire [BUCKET_WIDTH-1:0] bucket_now = read_pending ? read_data : held_bucket;
-wire [$clog2(WAYS+1)-1:0] way_now = read_pending ? (any_hit ? hit_way : free_way) : held_way;
-wire hit_now = read_pending ? any_hit : held_hit;
-
-reg [BUCKET_WIDTH-1:0] written;
-integer v;
+reg [ENTRY_WIDTH-1:0] stash_hit_entry;
+reg [SLOT_BITS-1:0] stash_hit_slot, stash_free_slot;
+reg stash_full;
+integer s;
 always @* begin
-    written = bucket_now;
-    for (v = 0; v < WAYS; v = v + 1)
-        if (v == way_now)
-            written[v*WAY_WIDTH +: WAY_WIDTH] = {op_write_valid, held_tag, op_entry};
+    stash_hit_entry = 0;
+    stash_hit_slot = 0;
+    stash_free_slot = 0;
+    stash_full = 1'b1;
+    for (s = STASH - 1; s >= 0; s = s - 1) begin
+        if (stash_match[s]) begin
+            stash_hit_entry = stash_entry[s*ENTRY_WIDTH +: ENTRY_WIDTH];
+            stash_hit_slot = s[SLOT_BITS-1:0];
+        end
+        if (!stash_valid[s]) begin
+            stash_full = 1'b0;
+            stash_free_slot = s[SLOT_BITS-1:0];
+        end
+    end
 end
 
-// The RAM has one write port (the clear sweep after reset, else the held
-// bucket) and one synchronous read port, the shape Yosys maps to block RAM or
-// UltraRAM; a find and a write never share a cycle.
-wire                    write_now = !clearing && !op_find && op_write;
-wire                    ram_we    = clearing || write_now;
-wire [BUCKET_BITS-1:0]  ram_waddr = clearing ? clear_index[BUCKET_BITS-1:0] : held_index;
-wire [BUCKET_WIDTH-1:0] ram_wdata = clearing ? {BUCKET_WIDTH{1'b0}} : written;
-wire                    ram_re    = !clearing && op_find;
+assign find_hit = any_hit0 || any_hit1 || stash_match != 0;
+assign find_free = any_free0 || any_free1 || !stash_full;
+assign find_entry = any_hit0 ? hit_entry0 : any_hit1 ? hit_entry1 : stash_hit_entry;
 
-sdp_ram #(.WIDTH(BUCKET_WIDTH), .DEPTH(BUCKETS), .ULTRA(ULTRA_RAM), .ADDR_WIDTH(BUCKET_BITS)) ram (
-    .clk(clk), .we(ram_we), .waddr(ram_waddr), .wdata(ram_wdata),
-    .re(ram_re), .raddr(bucket_of(op_ref)), .rdata(read_data)
+// where the found order is (or where an insert goes), held from the find to the write
+localparam [1:0] AT_TABLE0 = 2'd0, AT_TABLE1 = 2'd1, AT_STASH = 2'd2, AT_KICK = 2'd3;
+reg [1:0]          held_at;
+reg [WAY_BITS-1:0] held_way;
+reg [SLOT_BITS-1:0] held_slot;
+reg                held_hit;
+reg [1:0]          found_at;  // the same, decided in the cycle the buckets arrive
+reg [WAY_BITS-1:0] found_way;
+wire [SLOT_BITS-1:0] found_slot = stash_match != 0 ? stash_hit_slot : stash_free_slot;
+always @* begin
+    found_way = kick_way;
+    if (any_hit0) begin
+        found_at = AT_TABLE0;
+        found_way = hit_way0;
+    end else if (any_hit1) begin
+        found_at = AT_TABLE1;
+        found_way = hit_way1;
+    end else if (stash_match != 0) begin
+        found_at = AT_STASH;
+    end else if (any_free0) begin
+        found_at = AT_TABLE0;
+        found_way = free_way0;
+    end else if (any_free1) begin
+        found_at = AT_TABLE1;
+        found_way = free_way1;
+    end else begin
+        // both buckets full: the insert pushes out the order at kick_way in table 0
+        found_at = AT_KICK;
+    end
+end
+// a write may come in the cycle the find's buckets arrive (an E/C/X/D that found its order)
+wire [1:0]              at_now      = read_pending ? found_at : held_at;
+wire [WAY_BITS-1:0]     way_now     = read_pending ? found_way : held_way;
+wire [SLOT_BITS-1:0] slot_now   = read_pending ? found_slot : held_slot;
+wire                    hit_now     = read_pending ? find_hit : held_hit;
+wire [BUCKET_WIDTH-1:0] bucket0_now = read_pending ? read_data0 : held_bucket0;
+wire [BUCKET_WIDTH-1:0] bucket1_now = read_pending ? read_data1 : held_bucket1;
+
+// ---- moving orders (an insert whose two buckets are full) ----
+
+localparam [1:0] K_IDLE = 2'd0, K_READ = 2'd1, K_PLACE = 2'd2;
+reg [1:0]             kick_state;
+reg [WAY_BITS-1:0]    kick_way;     // the way the next move takes; counts on across inserts
+reg [$clog2(MAX_KICKS+1)-1:0] kicks;
+reg [WAY_WIDTH-1:0]   moving;       // the order looking for a bucket: {valid, reference, entry}
+reg                   moving_table; // the table it was pushed out of
+reg [INDEX_BITS-1:0]  kick_index;   // its bucket in the other table, being read
+wire [63:0]           moving_ref = moving[ENTRY_WIDTH +: 64];
+wire [BUCKET_WIDTH-1:0] kick_data = moving_table ? read_data0 : read_data1;  // the other table's
+wire kick_free = moving_table ? any_free0 : any_free1;
+wire [WAY_BITS-1:0] kick_free_way = moving_table ? free_way0 : free_way1;
+wire kick_last = kicks == MAX_KICKS;
+wire [WAY_BITS-1:0] kick_put_way = kick_free ? kick_free_way : kick_way;
+
+// one way of a bucket, picked by compares (a part-select at way*WAY_WIDTH is a barrel shifter)
+function [WAY_WIDTH-1:0] get_way;
+    input [BUCKET_WIDTH-1:0] bucket;
+    input [WAY_BITS-1:0]     way;
+    integer v;
+    begin
+        get_way = 0;
+        for (v = 0; v < WAYS; v = v + 1)
+            if (v == {{32-WAY_BITS{1'b0}}, way})
+                get_way = bucket[v*WAY_WIDTH +: WAY_WIDTH];
+    end
+endfunction
+
+// bucket with one way replaced
+function [BUCKET_WIDTH-1:0] put_way;
+    input [BUCKET_WIDTH-1:0] bucket;
+    input [WAY_BITS-1:0]     way;
+    input [WAY_WIDTH-1:0]    value;
+    integer v;
+    begin
+        put_way = bucket;
+        for (v = 0; v < WAYS; v = v + 1)
+            if (v == {{32-WAY_BITS{1'b0}}, way})
+                put_way[v*WAY_WIDTH +: WAY_WIDTH] = value;
+    end
+endfunction
+
+assign op_ready = !clearing && kick_state == K_IDLE;
+
+// ---- the RAMs' ports: one write port (clear sweep, else the write, else a move) ----
+
+wire [WAY_WIDTH-1:0] written_way = {op_write_valid, held_ref, op_entry};
+wire write_table0 = op_write && (at_now == AT_TABLE0 || at_now == AT_KICK);
+wire write_table1 = op_write && at_now == AT_TABLE1;
+wire place_move   = kick_state == K_PLACE && (kick_free || !kick_last);
+wire place0 = place_move && moving_table;   // moving out of table 1: into table 0
+wire place1 = place_move && !moving_table;
+wire [BUCKET_WIDTH-1:0] moved_in = put_way(kick_data, kick_put_way, moving);
+
+wire                    we0    = clearing || write_table0 || place0;
+wire [INDEX_BITS-1:0]   waddr0 = clearing ? clear_index[INDEX_BITS-1:0] : place0 ? kick_index : held_index0;
+wire [BUCKET_WIDTH-1:0] wdata0 = clearing ? {BUCKET_WIDTH{1'b0}} : place0 ? moved_in
+                               : put_way(bucket0_now, way_now, written_way);
+wire                    we1    = clearing || write_table1 || place1;
+wire [INDEX_BITS-1:0]   waddr1 = clearing ? clear_index[INDEX_BITS-1:0] : place1 ? kick_index : held_index1;
+wire [BUCKET_WIDTH-1:0] wdata1 = clearing ? {BUCKET_WIDTH{1'b0}} : place1 ? moved_in
+                               : put_way(bucket1_now, way_now, written_way);
+wire kick_read = kick_state == K_READ;
+// one hash per table, shared by the find and the moves
+wire [63:0]           hash_ref = kick_read ? moving_ref : op_ref;
+wire [INDEX_BITS-1:0] raddr0 = bucket_of(hash_ref, HASH0);
+wire [INDEX_BITS-1:0] raddr1 = bucket_of(hash_ref, HASH1);
+wire re0 = (!clearing && op_find) || (kick_read && moving_table);
+wire re1 = (!clearing && op_find) || (kick_read && !moving_table);
+
+sdp_ram #(.WIDTH(BUCKET_WIDTH), .DEPTH(BUCKETS), .ULTRA(ULTRA_RAM), .ADDR_WIDTH(INDEX_BITS)) table0 (
+    .clk(clk), .we(we0), .waddr(waddr0), .wdata(wdata0),
+    .re(re0), .raddr(raddr0), .rdata(read_data0)
 );
 
+sdp_ram #(.WIDTH(BUCKET_WIDTH), .DEPTH(BUCKETS), .ULTRA(ULTRA_RAM), .ADDR_WIDTH(INDEX_BITS)) table1 (
+    .clk(clk), .we(we1), .waddr(waddr1), .wdata(wdata1),
+    .re(re1), .raddr(raddr1), .rdata(read_data1)
+);
+
+integer t;
 always @(posedge clk) begin
     find_valid <= 1'b0;
     read_pending <= 1'b0;
     if (read_pending) begin
-        held_bucket <= read_data;
-        held_way <= any_hit ? hit_way : free_way;
-        held_hit <= any_hit;
+        held_bucket0 <= read_data0;
+        held_bucket1 <= read_data1;
+        held_hit <= find_hit;
+        held_at <= found_at;
+        held_way <= found_way;
+        held_slot <= found_slot;
     end
+
     if (clearing) begin
         clear_index <= clear_index + 1'b1;
         if (clear_index == BUCKETS - 1)
             clearing <= 1'b0;
     end else if (op_find) begin
-        held_index <= bucket_of(op_ref);
-        held_tag <= op_ref[63:BUCKET_BITS];
+        held_index0 <= raddr0;
+        held_index1 <= raddr1;
+        held_ref <= op_ref;
+        for (t = 0; t < STASH; t = t + 1)
+            stash_match[t] <= stash_valid[t] && stash_ref[t*64 +: 64] == op_ref;
         read_pending <= 1'b1;
         find_valid <= 1'b1;
     end else if (op_write) begin
-        held_bucket <= written;
-        held_hit <= op_write_valid;
         if (op_write_valid && !hit_now)
             live_orders <= live_orders + 1'b1;
         else if (!op_write_valid && hit_now)
             live_orders <= live_orders - 1'b1;
+        if (at_now == AT_STASH) begin
+            for (t = 0; t < STASH; t = t + 1)
+                if (t == {{32-SLOT_BITS{1'b0}}, slot_now}) begin
+                    stash_valid[t] <= op_write_valid;
+                    stash_entry[t*ENTRY_WIDTH +: ENTRY_WIDTH] <= op_entry;
+                end
+        end
+        if (at_now == AT_KICK) begin
+            moving <= get_way(bucket0_now, way_now);
+            moving_table <= 1'b0;
+            kick_way <= {{32-WAY_BITS{1'b0}}, kick_way} == WAYS - 1 ? {WAY_BITS{1'b0}} : kick_way + 1'b1;
+            kicks <= 1;
+            kick_state <= K_READ;
+        end
     end
+
+    case (kick_state)
+    K_READ: begin
+        kick_index <= moving_table ? raddr0 : raddr1;
+        kick_state <= K_PLACE;
+    end
+    K_PLACE: begin
+        if (kick_free) begin
+            kick_state <= K_IDLE;
+        end else if (kick_last) begin
+            for (t = 0; t < STASH; t = t + 1)
+                if (t == {{32-SLOT_BITS{1'b0}}, stash_free_slot}) begin
+                    stash_valid[t] <= 1'b1;
+                    stash_ref[t*64 +: 64] <= moving_ref;
+                    stash_entry[t*ENTRY_WIDTH +: ENTRY_WIDTH] <= moving[ENTRY_WIDTH-1:0];
+                end
+            kick_state <= K_IDLE;
+        end else begin
+            moving <= get_way(kick_data, kick_way);
+            moving_table <= !moving_table;
+            kick_way <= {{32-WAY_BITS{1'b0}}, kick_way} == WAYS - 1 ? {WAY_BITS{1'b0}} : kick_way + 1'b1;
+            kicks <= kicks + 1'b1;
+            kick_state <= K_READ;
+        end
+    end
+    default: ;
+    endcase
+
     if (rst) begin
         clearing <= 1'b1;
         clear_index <= 0;
         find_valid <= 1'b0;
         read_pending <= 1'b0;
         live_orders <= 32'd0;
+        kick_state <= K_IDLE;
+        kick_way <= 0;
+        stash_valid <= 0;
     end
 end
 

@@ -97,6 +97,7 @@ reg [LOCATE_WIDTH+1:0] clear_index;
 reg                  op_add, op_remove;
 reg [LOCATE_WIDTH:0] op_book;
 reg [31:0]           op_price, op_shares;
+wire [SIZE_WIDTH-1:0] op_shares_wide = {{SIZE_WIDTH-32{1'b0}}, op_shares};  // level sizes are wider
 reg [SLOT_WIDTH-1:0] op_slot;
 wire op_sell = op_book[0];
 
@@ -129,7 +130,7 @@ function [SLOT_WIDTH-1:0] lowest_set;
         lowest_set = 0;
         for (k = LEVELS - 1; k >= 0; k = k - 1)
             if (bits[k])
-                lowest_set = k;
+                lowest_set = k[SLOT_WIDTH-1:0];
     end
 endfunction
 
@@ -168,11 +169,11 @@ always @* begin
         if (i < ncached && (op_add ? cache[i*CE_WIDTH + PRICE_LSB +: PRICE_WIDTH] == op_price
                                    : cache[i*CE_WIDTH + SLOT_LSB +: SLOT_WIDTH] == op_slot)) begin
             hit = 1'b1;
-            hit_index = i;
+            hit_index = i[NC_WIDTH-1:0];
             hit_entry = cache[i*CE_WIDTH +: CE_WIDTH];
         end
         if (!(i < ncached && better(op_sell, cache[i*CE_WIDTH + PRICE_LSB +: PRICE_WIDTH], op_price)))
-            insert_pos = i;
+            insert_pos = i[NC_WIDTH-1:0];
     end
 
     cache_next = cache;
@@ -191,15 +192,15 @@ always @* begin
     if (op_add) begin
         if (hit) begin
             entry = hit_entry;
-            entry[SHARES_LSB +: SIZE_WIDTH] = entry[SHARES_LSB +: SIZE_WIDTH] + op_shares;
+            entry[SHARES_LSB +: SIZE_WIDTH] = entry[SHARES_LSB +: SIZE_WIDTH] + op_shares_wide;
             entry[COUNT_LSB +: COUNT_WIDTH] = entry[COUNT_LSB +: COUNT_WIDTH] + 1'b1;
             for (i = 0; i < TOP_N; i = i + 1)
-                if (i == hit_index)
+                if (i == {{32-NC_WIDTH{1'b0}}, hit_index})
                     cache_next[i*CE_WIDTH +: CE_WIDTH] = entry;
             level_we = 1'b1;
             level_slot = entry[SLOT_LSB +: SLOT_WIDTH];
             level_wdata = entry[LEVEL_WIDTH-1:0];
-        end else if (nlevels > ncached && insert_pos == ncached) begin
+        end else if (nlevels > {{NL_WIDTH-NC_WIDTH{1'b0}}, ncached} && insert_pos == ncached) begin
             // worse than every cached level, and uncached levels exist: search them
             need_scan = 1'b1;
         end else if (nlevels == LEVELS) begin
@@ -213,7 +214,7 @@ always @* begin
             if (insert_pos < TOP_N) begin
                 entry = {level_slot, level_new};
                 for (i = 0; i < TOP_N; i = i + 1)
-                    if (i == insert_pos)
+                    if (i == {{32-NC_WIDTH{1'b0}}, insert_pos})
                         cache_next[i*CE_WIDTH +: CE_WIDTH] = entry;
                     else if (i > insert_pos)  // i >= 1 here; the guard keeps i = 0's select in range
                         cache_next[i*CE_WIDTH +: CE_WIDTH] = cache[(i > 0 ? i - 1 : 0)*CE_WIDTH +: CE_WIDTH];
@@ -224,7 +225,7 @@ always @* begin
     end else begin
         gone = op_remove && level_rd[COUNT_LSB +: COUNT_WIDTH] == 1;
         level_we = 1'b1;
-        level_wdata[SHARES_LSB +: SIZE_WIDTH] = level_rd[SHARES_LSB +: SIZE_WIDTH] - op_shares;
+        level_wdata[SHARES_LSB +: SIZE_WIDTH] = level_rd[SHARES_LSB +: SIZE_WIDTH] - op_shares_wide;
         level_wdata[COUNT_LSB +: COUNT_WIDTH] = level_rd[COUNT_LSB +: COUNT_WIDTH] - op_remove;
         if (gone) begin
             bitmap_next[op_slot] = 1'b0;
@@ -236,10 +237,10 @@ always @* begin
                     cache_next[i*CE_WIDTH +: CE_WIDTH] =
                         i + 1 < TOP_N ? cache[((i+1) % TOP_N)*CE_WIDTH +: CE_WIDTH] : {CE_WIDTH{1'b0}};
             ncached_next = ncached - 1'b1;
-            need_scan = nlevels_next > ncached_next;
+            need_scan = nlevels_next > {{NL_WIDTH-NC_WIDTH{1'b0}}, ncached_next};
         end else if (hit) begin
             for (i = 0; i < TOP_N; i = i + 1)
-                if (i == hit_index) begin
+                if (i == {{32-NC_WIDTH{1'b0}}, hit_index}) begin
                     cache_next[i*CE_WIDTH + SHARES_LSB +: SIZE_WIDTH] = level_wdata[SHARES_LSB +: SIZE_WIDTH];
                     cache_next[i*CE_WIDTH + COUNT_LSB +: COUNT_WIDTH] = level_wdata[COUNT_LSB +: COUNT_WIDTH];
                 end
@@ -272,12 +273,12 @@ always @* begin
     head_final = head_work;
     if (scan_find) begin
         if (!scan_match && work_nlevels != LEVELS) begin
-            head_final[work_free] = 1'b1;
+            head_final[{{32-SLOT_WIDTH{1'b0}}, work_free}] = 1'b1;
             head_final[NL_LSB +: NL_WIDTH] = work_nlevels + 1'b1;
         end
     end else begin
         for (j = 0; j < TOP_N; j = j + 1)
-            if (j == work_ncached)
+            if (j == {{32-NC_WIDTH{1'b0}}, work_ncached})
                 head_final[CACHE_LSB + j*CE_WIDTH +: CE_WIDTH] = best_final;
         head_final[NC_LSB +: NC_WIDTH] = work_ncached + 1'b1;
     end
@@ -317,7 +318,7 @@ wire [TOP_N*LEVEL_WIDTH-1:0] levels_scan   = levels_of(head_final[CACHE_LSB +: T
 reg [LEVEL_WIDTH-1:0] found_level;
 always @* begin
     found_level = level_rd;
-    found_level[SHARES_LSB +: SIZE_WIDTH] = level_rd[SHARES_LSB +: SIZE_WIDTH] + op_shares;
+    found_level[SHARES_LSB +: SIZE_WIDTH] = level_rd[SHARES_LSB +: SIZE_WIDTH] + op_shares_wide;
     found_level[COUNT_LSB +: COUNT_WIDTH] = level_rd[COUNT_LSB +: COUNT_WIDTH] + 1'b1;
 end
 

@@ -37,7 +37,7 @@ set TICKACCEL_PARAMETERS {DATA_WIDTH 64 MAX_SYMBOLS 4096 ORDER_BUCKET_BITS 14 OR
 # boards: part, PS, ports, PL clock and the top's parameters for each
 set TICKACCEL_BOARDS [dict create]
 dict set TICKACCEL_BOARDS pynq-z2 [dict create part xc7z020clg400-1 board_part tul.com.tw:pynq-z2:part0:1.0 ps zynq7 hp_port S_AXI_HP0 hp_width 64 control_port M_AXI_GP0 pl_clock_mhz 100 parameters {MAX_SYMBOLS 256 ORDER_BUCKET_BITS 11 ORDER_WAYS 4 LEVELS 32 TOP_N 8 ULTRA_RAM 0 RECORDS_PER_PACKET 1024 IDLE_CYCLES 1000}]
-dict set TICKACCEL_BOARDS zcu104 [dict create part xczu7ev-ffvc1156-2-e board_part xilinx.com:zcu104:part0:1.1 ps zynqmp hp_port S_AXI_HP0_FPD hp_width 128 control_port M_AXI_HPM0_FPD pl_clock_mhz 200 parameters {MAX_SYMBOLS 2048 ORDER_BUCKET_BITS 12 ORDER_WAYS 4 LEVELS 32 TOP_N 8 ULTRA_RAM 1 RECORDS_PER_PACKET 1024 IDLE_CYCLES 2000}]
+dict set TICKACCEL_BOARDS zcu104 [dict create part xczu7ev-ffvc1156-2-e board_part xilinx.com:zcu104:part0:1.1 ps zynqmp hp_port S_AXI_HP0_FPD hp_width 128 control_port M_AXI_HPM0_FPD pl_clock_mhz 200 parameters {MAX_SYMBOLS 2048 ORDER_BUCKET_BITS 14 ORDER_WAYS 4 LEVELS 16 TOP_N 8 ULTRA_RAM 1 RECORDS_PER_PACKET 1024 IDLE_CYCLES 2000}]
 dict set TICKACCEL_BOARDS kv260 [dict create part xck26-sfvc784-2LV-c board_part xilinx.com:kv260_som:part0:1.3 ps zynqmp hp_port S_AXI_HP0_FPD hp_width 128 control_port M_AXI_HPM0_FPD pl_clock_mhz 200 parameters {MAX_SYMBOLS 1024 ORDER_BUCKET_BITS 13 ORDER_WAYS 4 LEVELS 32 TOP_N 8 ULTRA_RAM 1 RECORDS_PER_PACKET 1024 IDLE_CYCLES 2000}]
 
 # CSR map: {name byte_offset access description}
@@ -112,7 +112,7 @@ set TICKACCEL_REGISTERS {
     {book_duplicate_order_ref 0x100110 read-only {add (A/F or the new half of U) of a live reference: ignored}}
     {book_overfill 0x100114 read-only {E/C/X of more shares than the order has: the order is removed}}
     {book_zero_share_add 0x100118 read-only {add of 0 shares: ignored}}
-    {book_order_store_full 0x10011c read-only {add whose bucket had no free way: dropped, symbol made stale}}
+    {book_order_store_full 0x10011c read-only {add with both cuckoo buckets and the stash full: dropped, symbol made stale}}
     {book_level_store_full 0x100120 read-only {add of a new price to a full side: dropped, symbol made stale}}
     {book_locate_out_of_range 0x100124 read-only {add or R with stock locate >= MAX_SYMBOLS: dropped}}
     {book_stale_raised 0x100128 read-only {times a symbol went from exact to stale}}
