@@ -91,7 +91,7 @@ def run(top: str, test_module: str, parameters: Mapping[str, object] | None = No
     parameters = dict(parameters or {})
     runner = get_runner(simulator)
     build = build_dir(top, simulator, parameters)
-    build_args = ["-Wno-fatal", "-Wno-WIDTH"] if simulator == "verilator" else []
+    build_args = ["-Wno-fatal"] if simulator == "verilator" else []
     overrides = _verilator_make_overrides() if simulator == "verilator" else ""
     if overrides and overrides not in os.environ.get("MAKEFLAGS", ""):  # make takes variables from MAKEFLAGS
         os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} {overrides}".strip()

@@ -38,6 +38,7 @@ module bbo_dma_packetizer #(
 localparam RECORD_BEATS = (RECORD_WIDTH + DATA_WIDTH - 1) / DATA_WIDTH;
 localparam SLOT_WIDTH = RECORD_BEATS * DATA_WIDTH;
 localparam BEAT_BITS = RECORD_BEATS > 1 ? $clog2(RECORD_BEATS) : 1;
+localparam integer LAST_BEAT = RECORD_BEATS - 1;
 localparam COUNT_BITS = $clog2(RECORDS_PER_PACKET + 1);
 localparam IDLE_BITS = $clog2(IDLE_CYCLES + 1);
 
@@ -55,7 +56,7 @@ reg [COUNT_BITS-1:0] in_packet = 0;    // records of the open packet, the one in
 reg [IDLE_BITS-1:0] idle = 0;
 reg timed_out = 1'b0;                  // sticky until the held beat leaves with tlast
 
-wire at_last_beat = beat == RECORD_BEATS - 1;
+wire at_last_beat = beat == LAST_BEAT[BEAT_BITS-1:0];
 wire packet_full = in_packet >= RECORDS_PER_PACKET;
 wire close_packet = packet_full || timed_out;
 wire held_may_go = close_packet || s_axis_tvalid;

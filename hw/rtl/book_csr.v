@@ -69,6 +69,7 @@ initial begin
 end
 
 reg [31:0] counter [0:COUNTER_COUNT-1];
+localparam COUNTER_INDEX_WIDTH = $clog2(COUNTER_COUNT);
 
 wire write_fire = s_axil_awvalid && s_axil_wvalid && !s_axil_bvalid && !stale_clear_valid;
 assign s_axil_awready = write_fire;
@@ -100,7 +101,7 @@ always @* begin
     read_value = 32'd0;
     if (read_addr >= BOOK_CSR_COUNTER_BASE && read_addr < BOOK_CSR_STALE_BASE) begin
         if (counter_offset[ADDR_WIDTH-1:2] < COUNTER_COUNT)
-            read_value = counter[counter_offset[ADDR_WIDTH-1:2]];
+            read_value = counter[counter_offset[COUNTER_INDEX_WIDTH+1:2]];
     end else begin
         case (read_addr)
             BOOK_CSR_BOOK_ID:         read_value = BOOK_CSR_DEVICE_ID;

@@ -44,6 +44,7 @@ initial begin
 end
 
 localparam COUNT_WIDTH = 17;
+localparam integer BEAT_BYTES = KEEP_WIDTH;  // bytes a beat carries
 
 reg in_frame = 1'b0;
 reg [COUNT_WIDTH-1:0] remaining = 0;  // frame bytes not yet sent, this beat's included
@@ -52,7 +53,7 @@ reg cut_at_header = 1'b0;  // the empty, errored beat of a frame cut off after i
 
 wire header_take = !in_frame && !cut_at_header && s_axis_tvalid;
 wire [15:0] header_length = s_axis_tdata[15:0];
-wire body_last = remaining <= KEEP_WIDTH;
+wire body_last = remaining <= BEAT_BYTES[COUNT_WIDTH-1:0];
 
 assign s_axis_tready = in_frame ? m_axis_tready : !cut_at_header;
 assign m_axis_tdata = s_axis_tdata;
@@ -71,12 +72,12 @@ always @(posedge clk) begin
     if (header_take) begin
         in_frame <= header_length != 0 && !s_axis_tlast;
         cut_at_header <= header_length != 0 && s_axis_tlast;
-        remaining <= header_length;
+        remaining <= {1'b0, header_length};
         frame_error <= s_axis_tdata[16];
     end else if (cut_at_header && m_axis_tready) begin
         cut_at_header <= 1'b0;
     end else if (m_axis_tvalid && m_axis_tready) begin
-        remaining <= remaining - KEEP_WIDTH;
+        remaining <= remaining - BEAT_BYTES[COUNT_WIDTH-1:0];
         if (m_axis_tlast) begin
             in_frame <= 1'b0;
         end
