@@ -139,8 +139,8 @@ def failing_book(monkeypatch) -> Failure:
 
     failure = Failure()
 
-    monkeypatch.setattr(cpu, "open_feed", lambda path, *, errors, chunk_bytes: open_feed(
-        path, errors=errors, chunk_bytes=SMALL_CHUNK))
+    monkeypatch.setattr(cpu, "open_feed", lambda path, *, errors, chunk_bytes, file_read=None: open_feed(
+        path, errors=errors, chunk_bytes=SMALL_CHUNK, file_read=file_read))
     calls = []
     process = FastBook.process
 
