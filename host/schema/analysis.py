@@ -24,7 +24,6 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from tickaccel.errors import TickaccelError
 from tickaccel.schema.units import NS_PER_SECOND, PRICE_SCALE
@@ -92,6 +91,8 @@ class TableForm:
                 ticks = column.to_numpy()
                 column = pa.array(ticks / PRICE_SCALE, pa.float64(), mask=ticks == 0)
             elif self.dictionary and name == "symbol":
+                import pyarrow.compute as pc  # 40 ms to import: only for this form
+
                 column = pc.dictionary_encode(column).cast(pa.dictionary(pa.int32(), pa.string()))
             columns.append(column)
             names.append(name)
