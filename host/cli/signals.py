@@ -188,7 +188,8 @@ def _symbol_series(folder: Path, symbol: str, window_ns: tuple[int, int | None],
             "time": day + kept.column("timestamp").to_numpy().astype(np.int64),
             "price": dollars("price", kept),
             "shares": kept.column("shares").to_numpy(),
-            "against_bid": np.asarray(kept.column("side").to_pylist()) == "B",  # a sell took a bid
+            # a sell took a bid
+            "against_bid": pc.equal(kept.column("side"), "B").to_numpy(zero_copy_only=False),
         }
     return series
 
