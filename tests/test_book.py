@@ -257,3 +257,17 @@ def test_replay_cli_printable_only_writes_the_trades_that_count_in_volume(tmp_pa
     assert main(["replay", str(feed), "-o", str(tmp_path / "none"), "--printable-only"]) == 2
     err = capsys.readouterr().err
     assert "--printable-only goes with --trades" in err and err.count("\n") == 1
+
+
+def test_symbols_and_trade_codes_outside_ascii_match_the_oracle():
+    """A damaged R or P message can carry any byte: both books decode it as Latin-1 text."""
+    msgs = [itch.make("R", stock_locate=1, stock="\xc9CU"), itch.make("R", stock_locate=2, stock="AB CD"),
+            itch.make("A", stock_locate=1, order_ref=1, side="B", shares=100, price=10_000),
+            itch.make("A", stock_locate=2, order_ref=2, side="S", shares=50, price=20_000),
+            itch.make("P", stock_locate=1, order_ref=3, side="\xe9", shares=5, price=10_100),
+            itch.make("E", stock_locate=1, order_ref=1, executed_shares=10, match_number=7)]
+    assert_same(OracleBook(depth=2, trades=True), FastBook(depth=2, trades=True, **TIGHT),
+                [chunk(binaryfile(msgs))])
+    trades = FastBook(trades=True).process(chunk(binaryfile(msgs)))["trades"]
+    assert trades.column("symbol").to_pylist() == ["\xc9CU", "\xc9CU"]
+    assert trades.column("side").to_pylist() == ["\xe9", "B"]

@@ -45,7 +45,7 @@ from tickaccel.feed.chunk import FeedChunk
 from tickaccel.book.oracle import BOOK_ERROR_KINDS, check_depth
 from tickaccel.schema.tables import (
     BBO_ROW, DEPTH_LEVEL, DEPTH_ROW, NO_CHARACTER, PRINTABLE, TRADE_ROW,
-    bbo_table, depth_table, symbol_column, trades_table)
+    bbo_table, depth_table, symbol_column, symbol_names, trades_table)
 
 N_LOCATES = 1 << 16
 _BID, _ASK = 0, 1  # a locate's two books: locate * 2 + side
@@ -690,8 +690,8 @@ class FastBook:
         self._pending_counts = self._tally["pending_rows"][0]  # a plain view: cheap to read
         self._type_counts = np.zeros(256, np.int64)
         self._errors = np.zeros(len(BOOK_ERROR_KINDS), _ERROR_COUNT)
-        self._names_arrow_renames = 0  # renames `_names_arrow` has seen
-        self._names_arrow = pa.array([""] * N_LOCATES, pa.string())
+        self._names_renames = 0  # renames `_names` has seen
+        self._names = symbol_names({}, N_LOCATES)
         self._filter_on = symbols is not None
         self._wanted = np.array([_pack_name(s) for s in (symbols or ())], np.uint64)
         depth_rows = min(output_rows, max(1, DEPTH_CELL_BUDGET // (2 * depth))) if depth else 0
@@ -832,13 +832,10 @@ class FastBook:
 
     def _symbols(self, locates: np.ndarray) -> pa.Array:
         renames = int(self._tally["renames"][0])
-        if self._names_arrow_renames != renames:
-            self._names_arrow_renames = renames
-            names = [""] * N_LOCATES
-            for loc, name in self.symbols.items():
-                names[loc] = name
-            self._names_arrow = pa.array(names, pa.string())
-        return symbol_column(locates, self._names_arrow)
+        if self._names_renames != renames:
+            self._names_renames = renames
+            self._names = symbol_names(self.symbols, N_LOCATES)
+        return symbol_column(locates, self._names)
 
     # ---- results ----
 

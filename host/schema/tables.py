@@ -102,9 +102,50 @@ DEPTH_ROW = _row_dtype(pa.schema(_HEAD))  # a depth row's head; its 2N levels: D
 DEPTH_LEVEL = _row_dtype(pa.schema(_LEVEL))
 
 
-def symbol_column(locates: np.ndarray, names_by_locate: pa.Array) -> pa.Array:
-    """Per-row symbol strings: `names_by_locate` (a string per stock locate) taken at `locates`."""
-    return names_by_locate.take(pa.array(np.asarray(locates, np.uint16)))
+# Widest symbol in UTF-8 bytes: 8 ITCH characters, each at most 2 bytes once decoded as Latin-1.
+SYMBOL_BYTES = 16
+
+
+def symbol_names(names: dict[int, str], n_locates: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per stock locate, its symbol as UTF-8 bytes (a (n_locates, `SYMBOL_BYTES`) array) and
+    their lengths; "" for a locate not in `names`. What `symbol_column` takes."""
+    encoded = np.zeros((n_locates, SYMBOL_BYTES), np.uint8)
+    lengths = np.zeros(n_locates, np.int32)
+    for locate, name in names.items():
+        raw = name.encode("utf-8")
+        encoded[locate, :len(raw)] = np.frombuffer(raw, np.uint8)
+        lengths[locate] = len(raw)
+    return encoded, lengths
+
+
+def symbol_column(locates: np.ndarray, names: tuple[np.ndarray, np.ndarray]) -> pa.Array:
+    """Per-row symbol strings: `names` (from `symbol_names`) taken at `locates`.
+
+    Built from buffers with NumPy: no Python string per row.
+    """
+    encoded, lengths = names
+    locates = np.asarray(locates, np.intp)
+    row_lengths = lengths[locates]
+    offsets = np.zeros(len(locates) + 1, np.int32)
+    np.cumsum(row_lengths, out=offsets[1:])
+    data = encoded[locates][np.arange(SYMBOL_BYTES) < row_lengths[:, None]]
+    return pa.StringArray.from_buffers(len(locates), pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+def _column(values: np.ndarray | Sequence, kind: pa.DataType) -> pa.Array:
+    """An Arrow array of `kind` from a NumPy array, wrapped as a buffer (a copy only to change
+    dtype or layout), or from a Python sequence.
+
+    `pa.array` on a NumPy array would import pandas when it is installed (a few tenths of a
+    second of every replay's start); the buffers need no pandas.
+    """
+    if not isinstance(values, np.ndarray):
+        return pa.array(values, kind)
+    if kind == pa.bool_():
+        bits = np.packbits(np.asarray(values, np.bool_), bitorder="little")
+        return pa.Array.from_buffers(kind, len(values), [None, pa.py_buffer(bits)])
+    data = np.ascontiguousarray(values, kind.to_pandas_dtype())
+    return pa.Array.from_buffers(kind, len(data), [None, pa.py_buffer(data)])
 
 
 def bbo_table(seq: np.ndarray, timestamp: np.ndarray, locate: np.ndarray,
@@ -112,10 +153,10 @@ def bbo_table(seq: np.ndarray, timestamp: np.ndarray, locate: np.ndarray,
               bid_size: np.ndarray, ask_size: np.ndarray) -> pa.Table:
     """The BBO table from its columns."""
     return pa.Table.from_arrays([
-        pa.array(seq, pa.uint64()), pa.array(timestamp, pa.uint64()),
-        pa.array(locate, pa.uint16()), pa.array(symbol, pa.string()),
-        pa.array(bid_price, pa.uint32()), pa.array(ask_price, pa.uint32()),
-        pa.array(bid_size, pa.uint64()), pa.array(ask_size, pa.uint64()),
+        _column(seq, pa.uint64()), _column(timestamp, pa.uint64()),
+        _column(locate, pa.uint16()), _strings(symbol),
+        _column(bid_price, pa.uint32()), _column(ask_price, pa.uint32()),
+        _column(bid_size, pa.uint64()), _column(ask_size, pa.uint64()),
     ], schema=BBO_SCHEMA)
 
 
@@ -125,20 +166,31 @@ def depth_table(seq: np.ndarray, timestamp: np.ndarray, locate: np.ndarray,
     """The depth table; `price`, `size`, `orders` are (rows, 2N) arrays: N bid levels, then N ask."""
     levels = price.shape[1] // 2
     arrays = [
-        pa.array(seq, pa.uint64()), pa.array(timestamp, pa.uint64()),
-        pa.array(locate, pa.uint16()), pa.array(symbol, pa.string()),
+        _column(seq, pa.uint64()), _column(timestamp, pa.uint64()),
+        _column(locate, pa.uint16()), _strings(symbol),
     ]
     for i in range(levels):
         for col in (i, levels + i):
-            arrays += [pa.array(price[:, col], pa.uint32()), pa.array(size[:, col], pa.uint64()),
-                       pa.array(orders[:, col], pa.uint32())]
+            arrays += [_column(price[:, col], pa.uint32()), _column(size[:, col], pa.uint64()),
+                       _column(orders[:, col], pa.uint32())]
     return pa.Table.from_arrays(arrays, schema=depth_schema(levels))
 
 
+def _strings(values: pa.Array | Sequence[str]) -> pa.Array:
+    return values if isinstance(values, pa.StringArray) else pa.array(values, pa.string())
+
+
+_ASCII_END = 0x80
+
+
 def _char_column(codes: np.ndarray | Sequence[str]) -> pa.Array:
+    """One-character strings from their codes; a code from 0x80 up is its Latin-1 character,
+    as the oracle decodes message bytes (only a damaged message carries one)."""
     if isinstance(codes, np.ndarray) and codes.dtype == np.uint8:
-        data = pa.py_buffer(np.ascontiguousarray(codes))
-        return pa.Array.from_buffers(pa.binary(1), len(codes), [None, data]).cast(pa.string())
+        if len(codes) and codes.max() >= _ASCII_END:
+            return pa.array([chr(code) for code in codes.tolist()], pa.string())
+        offsets = pa.py_buffer(np.arange(len(codes) + 1, dtype=np.int32))  # one byte a string
+        return pa.StringArray.from_buffers(len(codes), offsets, pa.py_buffer(np.ascontiguousarray(codes)))
     return pa.array(list(codes), pa.string())
 
 
@@ -149,12 +201,12 @@ def trades_table(seq: np.ndarray, timestamp: np.ndarray, locate: np.ndarray,
                  order_ref: np.ndarray, cross_type: np.ndarray | Sequence[str]) -> pa.Table:
     """The trades table; `type_`, `side`, `cross_type`: one-character strings or their ASCII codes."""
     return pa.Table.from_arrays([
-        pa.array(seq, pa.uint64()), pa.array(timestamp, pa.uint64()),
-        pa.array(locate, pa.uint16()), pa.array(symbol, pa.string()),
+        _column(seq, pa.uint64()), _column(timestamp, pa.uint64()),
+        _column(locate, pa.uint16()), _strings(symbol),
         _char_column(type_), _char_column(side),
-        pa.array(price, pa.uint32()), pa.array(shares, pa.uint64()),
-        pa.array(match_number, pa.uint64()), pa.array(printable, pa.bool_()),
-        pa.array(order_ref, pa.uint64()), _char_column(cross_type),
+        _column(price, pa.uint32()), _column(shares, pa.uint64()),
+        _column(match_number, pa.uint64()), _column(printable, pa.bool_()),
+        _column(order_ref, pa.uint64()), _char_column(cross_type),
     ], schema=TRADES_SCHEMA)
 
 
