@@ -52,3 +52,31 @@ def test_fast_book_columns_small_chunk(benchmark, feed):
     # Replaying the same records again only hits duplicate/unknown references: a
     # fixed-cost lower bound, which is the Python and dispatch overhead being guarded.
     benchmark(book.process_columns, chunk)
+
+
+@pytest.mark.parametrize("threads", [2, 4])
+def test_sharded_book(benchmark, feed, threads):
+    """The book split by symbol over threads (`replay --threads`): route once, then each
+    thread gathers and applies its locates' records; compare with `test_fast_book[bbo]`."""
+    from tickaccel.book.shards import ShardedBook
+
+    chunks = [FeedChunk(feed[start:end], 0, None, 0) for start, end in _chunk_bounds(feed)]
+    ShardedBook(threads).process(chunks[0])  # compile outside the timing
+
+    def run():
+        book = ShardedBook(threads)
+        for chunk in chunks:
+            book.process(chunk)
+        return book
+
+    book = benchmark(run)
+    assert book.records == N_MESSAGES
+    benchmark.extra_info["messages_per_s"] = N_MESSAGES / benchmark.stats["min"]
+
+
+def _chunk_bounds(feed: np.ndarray, chunk_bytes: int = 16 << 20) -> list[tuple[int, int]]:
+    """Whole-record chunks of about `chunk_bytes`, as a replay reads them."""
+    offsets = np.append(record_offsets(feed), len(feed))
+    cuts = np.searchsorted(offsets, np.arange(chunk_bytes, len(feed), chunk_bytes))
+    edges = [0, *offsets[cuts].tolist(), len(feed)]
+    return [(a, b) for a, b in zip(edges, edges[1:]) if b > a]

@@ -82,7 +82,8 @@ def test_depth_100_on_a_small_feed_holds_a_bounded_depth_table(feed, tmp_path, c
         capacities.append(book.depth_row_capacity)
         return book
 
-    monkeypatch.setattr(cpu, "make_book", lambda engine, *args: make_book(*args))
+    monkeypatch.setattr(cpu, "make_book",
+                        lambda engine, depth, trades, symbols, threads: make_book(depth, trades, symbols))
     assert main(["replay", str(feed), "-o", str(tmp_path), "--depth", "100", "--json"]) == 0
     assert capacities and capacities[0] * 2 * 100 <= DEPTH_CELL_BUDGET
     assert json.loads(capsys.readouterr().out)["rows"]["depth"] > 0

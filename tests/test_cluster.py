@@ -10,7 +10,8 @@ import pytest
 import ray
 from feeds import binaryfile, random_messages, trade_kinds_feed
 from tickaccel.book.fast import FastBook
-from tickaccel.batch.cluster import ShardFilter, merge_shards, replay_cluster, replay_shard
+from tickaccel.batch.cluster import merge_shards, replay_cluster, replay_shard, shard_of_locate
+from tickaccel.book.shards import Router
 from tickaccel.errors import ErrorLog
 from tickaccel.feed.source import open_feed
 from tickaccel.schema.tables import printable_trades
@@ -73,7 +74,8 @@ def test_order_messages_follow_their_order_across_locates(tmp_path):
             itch.make("E", stock_locate=2, order_ref=7, executed_shares=40, match_number=1),
             itch.make("D", stock_locate=2, order_ref=99)]
     data = b"".join(record(m) for m in msgs)
-    kept = {s: ShardFilter(s, 2)(chunk(data))[0].seqs.tolist() for s in range(2)}
+    routed = Router(shard_of_locate(2)).route(chunk(data))
+    kept = {s: routed.part(s).chunk.seqs.tolist() for s in range(2)}
     assert kept == {0: [3], 1: [1, 2]}  # unknown ref 99: the shard of its header's locate
 
 

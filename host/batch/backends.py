@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from tickaccel.batch.summary import (UNKNOWN_POSITION, ReplayFailed, ReplayInterrupted, replay_summary,
                                      write_summary)
 from tickaccel.book.oracle import check_depth
+from tickaccel.book.shards import MAX_SHARDS
 from tickaccel.errors import ErrorLog, TickaccelError
 from tickaccel.feed.source import feed_format
 from tickaccel.hw.params import BookParams
@@ -63,7 +64,8 @@ class ReplayBackend:
 
 
 BACKENDS: dict[str, ReplayBackend] = {b.name: b for b in (
-    ReplayBackend("cpu", "tickaccel.batch.cpu:replay_cpu", frozenset({*OUTPUT_OPTIONS, "compression"}),
+    ReplayBackend("cpu", "tickaccel.batch.cpu:replay_cpu",
+                  frozenset({*OUTPUT_OPTIONS, "compression", "threads"}),
                   "--backend cpu"),
     ReplayBackend("sim", "tickaccel.batch.sim:replay_sim", frozenset({"depth", "simulator", "params"}),
                   "--backend sim", "--backend sim writes the whole bbo.parquet (and depth.parquet "
@@ -88,7 +90,7 @@ def replay(feed: str | os.PathLike | Sequence[str | os.PathLike], outdir: str | 
            overwrite: bool = False, simulator: str | None = None,
            params: BookParams | None = None, bitstream: str | os.PathLike | None = None,
            device: FeedToBook | None = None, cluster: str | None = None, workers: int | None = None,
-           progress: Progress | None = None) -> dict:
+           threads: int = 1, progress: Progress | None = None) -> dict:
     """Replay `feed` into ``OUTDIR/{bbo,depth,trades}.parquet`` and ``OUTDIR/summary.json``; returns the summary.
 
     backend: ``cpu`` (the `engine` book, ``fast`` or ``oracle``, here), ``sim`` (feed_to_book
@@ -96,6 +98,8 @@ def replay(feed: str | os.PathLike | Sequence[str | os.PathLike], outdir: str | 
     board with `bitstream`, or on `device`, an open `tickaccel.fpga.FeedToBook`) or
     ``cluster`` (the fast book on Ray at `cluster`, ``local`` by default, with `workers`,
     sharded by file and symbol; `cluster` given with the cpu backend means this too).
+    threads: the cpu backend's fast book split by symbol over this many threads
+    (`tickaccel.book.shards`); the same tables as one.
     depth: also write the top `depth` levels (0 to `tickaccel.book.oracle.MAX_DEPTH`);
     trades: also write E, C, P, Q and B (`tickaccel.schema.tables`); printable_only: of
     those, only the trades that count in volume (with `trades`); symbols: only rows of
@@ -129,7 +133,7 @@ def replay(feed: str | os.PathLike | Sequence[str | os.PathLike], outdir: str | 
         ("printable_only", printable_only), ("prices", prices), ("date", date),
         ("dictionary", dictionary), ("compression", compression), ("simulator", simulator), ("params", params),
         ("bitstream", bitstream), ("device", device),
-        ("cluster", cluster), ("workers", workers)) if value != _DEFAULTS[name]}
+        ("cluster", cluster), ("workers", workers), ("threads", threads)) if value != _DEFAULTS[name]}
     refused = [name for name in given if name not in chosen.options]
     if any(name in OUTPUT_OPTIONS for name in refused):
         raise TickaccelError(chosen.refusal)
@@ -141,6 +145,7 @@ def replay(feed: str | os.PathLike | Sequence[str | os.PathLike], outdir: str | 
     if chosen.name != "cluster" and not isinstance(feed, (str, os.PathLike)):
         raise TickaccelError(f"backend {chosen.name!r} replays one feed at a time; the cluster takes several")
     check_depth(depth)
+    check_threads(threads, engine)
     if symbols is not None:
         given["symbols"] = check_symbols(symbols)
     feeds = [feed] if isinstance(feed, (str, os.PathLike)) else list(feed)
@@ -167,6 +172,18 @@ def replay(feed: str | os.PathLike | Sequence[str | os.PathLike], outdir: str | 
 
 _DEFAULTS = {name: p.default for name, p in inspect.signature(replay).parameters.items()
              if p.kind is inspect.Parameter.KEYWORD_ONLY and name != "overwrite"}
+
+
+def check_threads(threads: int, engine: str = "fast") -> int:
+    """`threads` when the `engine` book can run on that many (1, or 2 to `MAX_SHARDS` for the
+    fast book); raises `TickaccelError` saying what can otherwise."""
+    if threads == 1:
+        return threads
+    if engine != "fast":
+        raise TickaccelError("--threads splits the fast book: drop it with --engine oracle")
+    if not 1 <= threads <= MAX_SHARDS:
+        raise TickaccelError(f"--threads must be 1 to {MAX_SHARDS}, got {threads}")
+    return threads
 
 
 def check_symbols(symbols: Sequence[str]) -> list[str]:

@@ -1,20 +1,10 @@
 """Scale-out replay on Ray: shards by feed file and, within a file, by stock locate.
 
-Every shard reads the whole file and keeps the messages of its own locates.
-Order references are global and E/C/X/D/U name only the reference, so a
-shard routes them by the reference's owner: a small Numba order-owner map
-(reference -> locate and shares left, the same add/reduce/remove rules as
-the book) sends each order message to the shard whose book holds the order,
-and a message about an unknown reference to the shard of its header's locate,
-whose book then counts it once as ``unknown_order_ref``. Bad records go to
-shard 0. So each message reaches exactly one shard book, which sees exactly
-the part of the feed the single book would have applied to its locates, and
-the merged outputs (rows sorted by sequence, errors summed) equal a
-single-process replay's.
-
-One case is not reproduced: a U whose new reference is already live in a
-*different* shard (a feed error) is counted as ``duplicate_order_ref`` by the
-single book but not by the shards.
+Every shard reads the whole file, routes its records as `tickaccel.book.shards` does (the
+same router, the order map following every order to its locate's shard) and keeps the
+records of its own locates, so each message reaches exactly one shard book, which sees
+exactly the part of the feed the single book would have applied to its locates; the merged
+outputs (rows sorted by sequence, errors summed) equal a single-process replay's.
 """
 from __future__ import annotations
 
@@ -26,14 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from numba import njit, types
-from numba.typed import Dict
 
-from tickaccel.schema import itch
-from tickaccel.feed.binaryfile import record_offsets
-from tickaccel.book.fast import FastBook
+from tickaccel.book.shards import Router, ShardBook, in_seq_order
 from tickaccel.errors import ErrorLog, TickaccelError
 from tickaccel.feed.chunk import FeedChunk
 from tickaccel.feed.source import feed_format, open_feed
@@ -43,131 +28,10 @@ from tickaccel.batch.summary import write_summary
 from tickaccel.schema.analysis import TableForm, file_sha256, table_metadata
 from tickaccel.schema.tables import printable_trades
 
-_REF = itch.field_offsets("A")["order_ref"][0]
-_ADD_SHARES = itch.field_offsets("A")["shares"][0]
-_EXEC_SHARES = itch.field_offsets("E")["executed_shares"][0]
-_X_SHARES = itch.field_offsets("X")["cancelled_shares"][0]
-_U_NEW_REF = itch.field_offsets("U")["new_order_ref"][0]
-_U_SHARES = itch.field_offsets("U")["shares"][0]
-_LOCATE = itch.field_offsets("A")["stock_locate"][0]
-_A, _F, _E, _C, _X, _D, _U = (ord(c) for c in "AFECXDU")
-
-
-def new_owner_map():
-    """An empty order-owner map: reference -> (locate << 32 | shares left)."""
-    return Dict.empty(key_type=types.uint64, value_type=types.uint64)
-
-
-@njit(cache=True, inline="always")
-def _be(buf, p, n):
-    v = np.uint64(0)
-    for k in range(n):
-        v = (v << np.uint64(8)) | np.uint64(buf[p + k])
-    return v
-
-
-@njit(cache=True)
-def _reduce_owner(owners, ref, packed, shares):
-    left = packed & np.uint64(0xFFFFFFFF)
-    if shares >= left:
-        del owners[ref]
-    else:
-        owners[ref] = packed - shares
-
-
-@njit(cache=True)
-def _route(data, lengths, owners, shard_of_locate, shard, keep):
-    """Mark in `keep` the records of `data` that shard `shard` must apply; returns how many."""
-    n = data.shape[0]
-    pos = 0
-    index = 0
-    kept = 0
-    while pos + 2 <= n:
-        length = (np.int64(data[pos]) << 8) | np.int64(data[pos + 1])
-        end = pos + 2 + length
-        if end > n:
-            break
-        p = pos + 2
-        target = 0  # bad records: shard 0 counts them
-        if length > 0 and length <= 50 and lengths[data[p]] == length:
-            t = data[p]
-            locate = np.int64(_be(data, p + _LOCATE, 2))
-            target = shard_of_locate[locate]
-            if t == _A or t == _F:
-                ref = _be(data, p + _REF, 8)
-                shares = _be(data, p + _ADD_SHARES, 4)
-                if ref in owners:  # duplicate: the book holding the order counts it
-                    target = shard_of_locate[np.int64(owners[ref] >> np.uint64(32))]
-                elif shares > 0:
-                    owners[ref] = (np.uint64(locate) << np.uint64(32)) | shares
-            elif t == _E or t == _C or t == _X or t == _D or t == _U:
-                ref = _be(data, p + _REF, 8)
-                if ref in owners:
-                    packed = owners[ref]
-                    owner = np.int64(packed >> np.uint64(32))
-                    target = shard_of_locate[owner]
-                    if t == _E or t == _C:
-                        _reduce_owner(owners, ref, packed, _be(data, p + _EXEC_SHARES, 4))
-                    elif t == _X:
-                        _reduce_owner(owners, ref, packed, _be(data, p + _X_SHARES, 4))
-                    else:
-                        del owners[ref]
-                        if t == _U:
-                            new = _be(data, p + _U_NEW_REF, 8)
-                            shares = _be(data, p + _U_SHARES, 4)
-                            if shares > 0 and new not in owners:
-                                owners[new] = (np.uint64(owner) << np.uint64(32)) | shares
-        if target == shard:
-            keep[index] = True
-            kept += 1
-        else:
-            keep[index] = False
-        pos = end
-        index += 1
-    return kept
-
-
-@njit(cache=True)
-def _gather(data, offsets, keep, out):
-    """Copy the kept records back to back into `out`; returns the bytes used."""
-    w = 0
-    for i in range(offsets.shape[0]):
-        if keep[i]:
-            start = offsets[i]
-            size = 2 + ((np.int64(data[start]) << 8) | np.int64(data[start + 1]))
-            out[w:w + size] = data[start:start + size]
-            w += size
-    return w
-
-
 def shard_of_locate(n_shards: int) -> np.ndarray:
-    """Locate -> shard: locates dealt round robin, so busy low locates spread out."""
-    return (np.arange(1 << 16) % n_shards).astype(np.int64)
-
-
-class ShardFilter:
-    """Cuts one shard's records out of feed chunks, keeping each record's sequence number."""
-
-    def __init__(self, shard: int, n_shards: int) -> None:
-        self.shard = shard
-        self.owners = new_owner_map()
-        self.shards = shard_of_locate(n_shards)
-
-    def __call__(self, chunk: FeedChunk) -> tuple[FeedChunk, np.ndarray]:
-        """The shard's part of `chunk` (explicit seqs) and the file offset of each kept record."""
-        data = np.ascontiguousarray(chunk.data, np.uint8)
-        offsets = record_offsets(data)
-        keep = np.zeros(len(offsets), np.bool_)
-        _route(data, itch.LENGTH_BY_TYPE, self.owners, self.shards, self.shard, keep)
-        out = np.empty(len(data), np.uint8)
-        used = _gather(data, offsets, keep, out)
-        index = np.flatnonzero(keep)
-        seqs = (chunk.first_seq + index).astype(np.uint64) if chunk.seqs is None \
-            else np.asarray(chunk.seqs, np.uint64)[index]
-        file_offsets = chunk.base_offset + offsets[index] if chunk.base_offset >= 0 \
-            else seqs.astype(np.int64)
-        return FeedChunk(out[:used], int(seqs[0]) if len(seqs) else chunk.first_seq, seqs, -1), \
-            file_offsets
+    """Locate -> shard: locates dealt round robin, so busy low locates spread out; every
+    shard of a feed computes the same without reading ahead."""
+    return (np.arange(1 << 16) % n_shards).astype(np.uint8)
 
 
 @dataclass
@@ -190,26 +54,18 @@ def replay_shard(feed: str, shard: int, n_shards: int, *, depth: int = 0, trades
     """Replay one symbol shard of one feed file (a Ray task, or a plain call)."""
     t0 = time.perf_counter()
     feed_errors = ErrorLog()
-    book = FastBook(depth=depth, trades=trades, symbols=symbols)
-    cut = ShardFilter(shard, n_shards)
+    book = ShardBook(depth, trades, None if symbols is None else list(symbols))
+    router = Router(shard_of_locate(n_shards))
     pieces: dict[str, list[pa.Table]] = {}
-    first_positions: dict[str, int] = {}
-    records = 0
     for chunk in open_feed(feed, errors=feed_errors):
-        part, positions = cut(chunk)
-        records += len(part.seqs)
-        for name, table in book.process(part).items():
+        for name, table in book.process(router.route(chunk).part(shard)).items():
             pieces.setdefault(name, []).append(table)
-        # The book positions errors by sequence here; report the file offset like a replay.
-        for kind, seq in book.errors.first.items():
-            if kind not in first_positions:
-                first_positions[kind] = int(positions[np.searchsorted(part.seqs, seq)])
         if progress is not None:
             progress.add.remote(feed, shard, len(chunk.data))
-    errors = {k: (c, first_positions[k]) for k, c in book.errors.counts.items()}
+    errors = {k: (c, book.errors.first[k]) for k, c in book.errors.counts.items()}
     return ShardResult(feed, shard, {k: pa.concat_tables(v) for k, v in pieces.items()},
                        errors, {k: (c, feed_errors.first[k]) for k, c in feed_errors.counts.items()},
-                       book.message_counts, records, time.perf_counter() - t0)
+                       book.message_counts, book.book.records, time.perf_counter() - t0)
 
 
 def merge_shards(results: Iterable[ShardResult], printable_only: bool = False
@@ -219,9 +75,7 @@ def merge_shards(results: Iterable[ShardResult], printable_only: bool = False
     results = sorted(results, key=lambda r: r.shard)
     tables = {}
     for name in results[0].tables:
-        table = pa.concat_tables([r.tables[name] for r in results])
-        # Rows of one sequence number all come from one shard, already in order: a stable sort.
-        tables[name] = table.take(pc.sort_indices(table, [("seq", "ascending")]))
+        tables[name] = in_seq_order([r.tables[name] for r in results])
     if printable_only and "trades" in tables:
         tables["trades"] = printable_trades(tables["trades"])
     errors = ErrorLog()
@@ -342,17 +196,17 @@ class ProgressCounter:
         return sum(self.done.values())
 
 
-class ShardBook:
-    """One symbol shard's book for the live path (a Ray actor): filter, then apply."""
+class ShardActor:
+    """One symbol shard's book for the live path (a Ray actor): route, cut, then apply."""
 
     def __init__(self, shard: int, n_shards: int, depth: int = 0,
                  symbols: Sequence[str] | None = None) -> None:
-        self.cut = ShardFilter(shard, n_shards)
-        self.book = FastBook(depth=depth, symbols=symbols)
+        self.shard = shard
+        self.router = Router(shard_of_locate(n_shards))
+        self.book = ShardBook(depth, False, None if symbols is None else list(symbols))
 
     def process(self, chunk: FeedChunk) -> pa.Table:
-        part, _ = self.cut(chunk)
-        return self.book.process(part)["bbo"]
+        return self.book.process(self.router.route(chunk).part(self.shard))["bbo"]
 
     def errors(self) -> dict[str, tuple[int, int]]:
         log = self.book.errors
@@ -375,14 +229,12 @@ class ShardedSink:
         import ray
 
         self._ray = ray
-        actor = ray.remote(num_cpus=1)(ShardBook)
+        actor = ray.remote(num_cpus=1)(ShardActor)
         self.actors = [actor.remote(s, n_shards, depth, symbols) for s in range(n_shards)]
 
     def process(self, chunk: FeedChunk) -> pa.Table:
         ref = self._ray.put(chunk)
-        tables = self._ray.get([a.process.remote(ref) for a in self.actors])
-        table = pa.concat_tables(tables)
-        return table.take(pc.sort_indices(table, [("seq", "ascending")]))
+        return in_seq_order(self._ray.get([a.process.remote(ref) for a in self.actors]))
 
     @property
     def errors(self) -> ErrorLog:

@@ -13,10 +13,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tickaccel import __version__
-from tickaccel.batch.backends import DEFAULT_COMPRESSION, ENGINES, Progress, check_compression, check_symbols
+from tickaccel.batch.backends import (
+    DEFAULT_COMPRESSION, ENGINES, Progress, check_compression, check_symbols, check_threads)
 from tickaccel.batch.summary import ReplayFailed, ReplayInterrupted, replay_summary, write_summary
 from tickaccel.book.fast import FastBook
 from tickaccel.book.oracle import OracleBook, check_depth
+from tickaccel.book.shards import ShardedBook
 from tickaccel.errors import BackendUnavailable, ErrorLog, TickaccelError
 from tickaccel.feed.source import feed_format, open_feed
 from tickaccel.jit import CompileWatch
@@ -31,9 +33,13 @@ WRITE_QUEUE_CHUNKS = 2
 
 
 def make_book(engine: str, depth: int = 0, trades: bool = False,
-              symbols: Iterable[str] | None = None) -> FastBook | OracleBook:
-    """A fresh book of the named engine ('fast' or 'oracle')."""
+              symbols: Iterable[str] | None = None, threads: int = 1) -> FastBook | OracleBook | ShardedBook:
+    """A fresh book of the named engine ('fast' or 'oracle'); the fast one split by symbol over
+    `threads` threads when more than one."""
+    check_threads(threads, engine)
     if engine == "fast":
+        if threads > 1:
+            return ShardedBook(threads, depth=depth, trades=trades, symbols=symbols)
         return FastBook(depth=depth, trades=trades, symbols=symbols)
     if engine == "oracle":
         return OracleBook(depth=depth, trades=trades, symbols=symbols)
@@ -102,11 +108,12 @@ class ReplayTables(dict):
 def replay_tables(feed_path: str | os.PathLike, *, depth: int = 0, trades: bool = False,
                   printable_only: bool = False, symbols: Iterable[str] | None = None,
                   engine: str = "fast", prices: str = "int", date: str | None = None,
-                  dictionary: bool = False, frames: str = "arrow") -> ReplayTables:
+                  dictionary: bool = False, frames: str = "arrow", threads: int = 1) -> ReplayTables:
     """Replay `feed_path` in memory: the tables `replay` would write, as Arrow tables, or pandas
     or polars data frames with ``frames="pandas"`` / ``"polars"``.
 
-    The options are `replay`'s (`prices`, `date`, `dictionary`: `tickaccel.schema.analysis`).
+    The options are `replay`'s (`prices`, `date`, `dictionary`: `tickaccel.schema.analysis`;
+    `threads`: `tickaccel.book.shards`).
     Input problems are counted and skipped, in the result's ``errors``; a feed that cannot be
     read at all, or a bad option, raises `TickaccelError`.
     """
@@ -117,7 +124,7 @@ def replay_tables(feed_path: str | os.PathLike, *, depth: int = 0, trades: bool 
     check_depth(depth)
     if printable_only and not trades:
         raise TickaccelError("printable_only goes with trades: it keeps the trades that count in volume")
-    book = make_book(engine, depth, trades, None if symbols is None else check_symbols(symbols))
+    book = make_book(engine, depth, trades, None if symbols is None else check_symbols(symbols), threads)
     feed_errors = ErrorLog()
     parts: dict[str, list[pa.Table]] = {name: [] for name in _schemas(depth, trades)}
     for tables, _ in _chunk_tables(feed_path, book, feed_errors, printable_only, form, CHUNK_BYTES):
@@ -172,7 +179,7 @@ def replay_cpu(feed_path: str | os.PathLike, outdir: str | os.PathLike, *, depth
                trades: bool = False, printable_only: bool = False,
                symbols: Iterable[str] | None = None, engine: str = "fast",
                compression: str = DEFAULT_COMPRESSION, prices: str = "int", date: str | None = None,
-               dictionary: bool = False, progress: Progress | None = None,
+               dictionary: bool = False, threads: int = 1, progress: Progress | None = None,
                chunk_bytes: int = CHUNK_BYTES) -> dict:
     """Replay `feed_path` into ``OUTDIR/{bbo,depth,trades}.parquet`` and ``OUTDIR/summary.json``.
 
@@ -184,14 +191,15 @@ def replay_cpu(feed_path: str | os.PathLike, outdir: str | os.PathLike, *, depth
     and raised as `ReplayFailed`; a KeyboardInterrupt as `ReplayInterrupted`, a
     KeyboardInterrupt too. `printable_only` keeps only the trades that count in volume
     (`tickaccel.schema.tables.printable_trades`); `prices`, `date` and `dictionary` choose
-    the tables' form (`tickaccel.schema.analysis`). Every table carries the metadata of
+    the tables' form (`tickaccel.schema.analysis`); `threads` splits the fast book by symbol
+    (`tickaccel.book.shards`). Every table carries the metadata of
     `tickaccel.schema.analysis.table_metadata`.
     """
     fmt = feed_format(feed_path)  # raises TickaccelError on missing or unrecognised input
     codec = check_compression(compression)
     form = TableForm.make(prices, date, dictionary)
     symbols = None if symbols is None else check_symbols(symbols)
-    book = make_book(engine, depth, trades, symbols)
+    book = make_book(engine, depth, trades, symbols, threads)
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     schemas = {name: form.schema(schema) for name, schema in _schemas(depth, trades).items()}
@@ -235,6 +243,8 @@ def replay_cpu(feed_path: str | os.PathLike, outdir: str | os.PathLike, *, depth
                              outputs={name: str(out / f"{name}.parquet") for name in schemas},
                              elapsed=time.perf_counter() - started, errors=errors, failure=failure,
                              compile_s=compiling.seconds)
+    if threads > 1:
+        summary["threads"] = threads
     if symbols is not None:
         summary["symbols"] = symbols_report(symbols, book.symbols.values())
     write_summary(out, summary)

@@ -448,7 +448,7 @@ def _name_locate(locate, name, filter_on, wanted):
 
 # ---- the kernel ----
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def run_records(data, seqs, first_seq, base_offset, pos, index,
                 orders, books, levels, locates, tally, errors, type_counts,
                 bbo, depth, depth_levels, trades, filter_on, wanted):
@@ -652,6 +652,136 @@ def run_records(data, seqs, first_seq, base_offset, pos, index,
     return status, pos, index
 
 
+def new_order_store(capacity: int) -> np.ndarray:
+    """An empty order store of `capacity` slots (a power of two)."""
+    return np.zeros(capacity, _ORDER_SLOT)
+
+
+def grown_order_store(orders: np.ndarray) -> np.ndarray:
+    """The orders of `orders` in a store twice its size."""
+    grown = new_order_store(2 * orders.shape[0])
+    _rehash(orders, grown)
+    return grown
+
+
+# ---- routing records to books sharded by locate (`tickaccel.book.shards`) ----
+
+_D_LENGTH = itch.MESSAGE_LENGTHS["D"]
+# A U's first bytes are a D of its original order: type, locate, tracking, timestamp, reference.
+assert _off("U", "original_order_ref") == _off("D", "order_ref") == _D_LENGTH - 8
+
+
+@njit(cache=True, nogil=True)
+def route_records(data, pos, index, owners, live, shard_of_locate, shards, offsets, rewrites):
+    """Give each record of `data` from `pos` (record number `index`) on the shard whose book
+    must apply it; returns (status, position, record index) to resume at, as `run_records`.
+
+    owners: `_ORDER_SLOT` rows, the live orders of every shard as the order store keeps them,
+        with the order's locate + 1 in ``book_plus_1`` and its shares in ``price_shares``;
+        GROW_ORDERS asks for it bigger before a record that may add one.
+    live: int64[1], the orders in `owners`.
+    shard_of_locate: the shard of each stock locate.
+    Out, per record: `shards` (uint8), `offsets` (of its length prefix) and `rewrites`: a U
+    whose new reference is live in another shard, which its shard must apply as a D.
+
+    A/F, R, P, Q, B and a message of an unknown order go to the shard of their locate (a
+    duplicate add to the shard holding the order, which counts it); E/C/X/D/U to the shard
+    holding the order; bad records, and a truncated last one (one record more), to shard 0.
+    """
+    end = data.shape[0]
+    mask = owners.shape[0] - 1
+    shift = _shift_for(owners.shape[0])
+    while pos < end:
+        offsets[index] = pos
+        shards[index] = 0
+        rewrites[index] = False
+        if pos + _PREFIX > end:
+            return DONE, end, index + 1
+        length = np.int64(_be16(data, pos))
+        nxt = pos + _PREFIX + length
+        if nxt > end:
+            return DONE, end, index + 1
+        p = pos + _PREFIX
+        mtype = data[p]
+        if 0 < length <= MAX_MESSAGE_LENGTH and _LENGTH_BY_TYPE[mtype] == length:
+            target = shard_of_locate[_be16(data, p + _LOCATE_AT)]
+            adds = mtype == TYPE_ADD_ORDER or mtype == TYPE_ADD_ORDER_MPID
+            if (adds or mtype == TYPE_ORDER_REPLACE) and live[0] + 1 > owners.shape[0] >> 1:
+                return GROW_ORDERS, pos, index
+            if adds:
+                ref = _be64(data, p + _ADD_REF)
+                slot, found = _probe(owners, mask, shift, ref)
+                if found:
+                    target = shard_of_locate[owners[slot].book_plus_1 - 1]
+                elif _be32(data, p + _ADD_SHARES) > 0:
+                    owners[slot].ref = ref
+                    owners[slot].price_shares = _be32(data, p + _ADD_SHARES)
+                    owners[slot].book_plus_1 = _be16(data, p + _LOCATE_AT) + 1
+                    live[0] += 1
+            elif mtype == TYPE_ORDER_EXECUTED or mtype == TYPE_ORDER_EXECUTED_WITH_PRICE or \
+                    mtype == TYPE_ORDER_CANCEL or mtype == TYPE_ORDER_DELETE or \
+                    mtype == TYPE_ORDER_REPLACE:
+                slot, found = _probe(owners, mask, shift, _be64(data, p + _REF))
+                if found:
+                    owner = owners[slot].book_plus_1
+                    target = shard_of_locate[owner - 1]
+                    shares = owners[slot].price_shares
+                    if mtype == TYPE_ORDER_EXECUTED or mtype == TYPE_ORDER_EXECUTED_WITH_PRICE:
+                        take = _be32(data, p + _EXEC_SHARES)
+                    elif mtype == TYPE_ORDER_CANCEL:
+                        take = _be32(data, p + _X_SHARES)
+                    else:
+                        take = shares
+                    if take >= shares:
+                        _delete_order(owners, mask, shift, slot)
+                        live[0] -= 1
+                    else:
+                        owners[slot].price_shares = shares - take
+                    if mtype == TYPE_ORDER_REPLACE:
+                        new = _be64(data, p + _U_NEW_REF)
+                        slot, found = _probe(owners, mask, shift, new)
+                        if found:
+                            rewrites[index] = shard_of_locate[owners[slot].book_plus_1 - 1] != target
+                        elif _be32(data, p + _U_SHARES) > 0:
+                            owners[slot].ref = new
+                            owners[slot].price_shares = _be32(data, p + _U_SHARES)
+                            owners[slot].book_plus_1 = owner
+                            live[0] += 1
+            shards[index] = target
+        pos = nxt
+        index += 1
+    return DONE, pos, index
+
+
+@njit(cache=True, nogil=True)
+def gather_records(data, count, shards, offsets, rewrites, shard, out, kept):
+    """Copy the records of shard `shard` among the first `count` routed (`route_records`)
+    back to back into `out`, a rewritten U as its D; `kept[j]` gets the record number of
+    the j-th. Returns (bytes, records) written."""
+    end = data.shape[0]
+    w = 0
+    k = 0
+    for i in range(count):
+        if shards[i] != shard:
+            continue
+        start = offsets[i]
+        if rewrites[i]:
+            size = _PREFIX + _D_LENGTH
+        elif start + _PREFIX > end:
+            size = end - start
+        else:
+            size = min(end - start, _PREFIX + np.int64(_be16(data, start)))
+        for b in range(size):  # records are short: a loop beats a slice copy's set-up
+            out[w + b] = data[start + b]
+        if rewrites[i]:
+            out[w + 1] = _D_LENGTH
+            out[w + 2] = TYPE_ORDER_DELETE
+        w += size
+        kept[k] = i
+        k += 1
+    return w, k
+
+
 def _pack_name(name: str) -> np.uint64:
     raw = name.encode("latin-1")
     if len(raw) > 8:
@@ -680,7 +810,7 @@ class FastBook:
         self.depth = depth
         self.trades = trades
         self.records = 0
-        self._orders = np.zeros(order_capacity, _ORDER_SLOT)
+        self._orders = new_order_store(order_capacity)
         self._books = np.zeros(_N_BOOKS, _BOOK)
         self._levels = np.zeros(level_pool, _LEVEL)
         self._locates = np.zeros(N_LOCATES, _LOCATE)
@@ -707,9 +837,7 @@ class FastBook:
     # ---- state growth ----
 
     def _grow_orders(self) -> None:
-        grown = np.zeros(2 * self._orders.shape[0], _ORDER_SLOT)
-        _rehash(self._orders, grown)
-        self._orders = grown
+        self._orders = grown_order_store(self._orders)
 
     def _compact_levels(self) -> None:
         capacity = self._books["capacity"]

@@ -57,6 +57,9 @@ def replay_command(
                                              "(no non-printable C, no B)."),
     symbols: str = typer.Option(None, "--symbols", help="Only rows of these symbols, e.g. AAPL,MSFT."),
     engine: str = typer.Option("fast", "--engine", help="fast (Numba) or oracle (plain Python)."),
+    threads: int = typer.Option(1, "--threads",
+                                help="Split the fast book by symbol over N threads (cpu backend); "
+                                     "the same tables as one."),
     compression: str = typer.Option("zstd", "--compression",
                                     help="Of the Parquet tables: zstd, lz4 or none (cpu and --cluster)."),
     prices: str = typer.Option("int", "--prices",
@@ -81,13 +84,14 @@ def replay_command(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Replay FEEDS through the order books into OUTDIR/bbo.parquet (and depth, trades)."""
-    from tickaccel.batch.backends import check_replay_paths, check_symbols
+    from tickaccel.batch.backends import check_replay_paths, check_symbols, check_threads
     from tickaccel.book.oracle import check_depth
     from tickaccel.feed.source import check_input_file
     from tickaccel.schema.analysis import TableForm
 
     # Options, then every input and output, before any work: `replay` checks them again per feed.
     check_depth(depth)
+    check_threads(threads, engine)
     TableForm.make(prices, date, dictionary)
     names = None if symbols is None else check_symbols(symbols.split(","))
     _refuse_switch_values(feeds)
@@ -99,7 +103,8 @@ def replay_command(
                      {"backend": backend, "engine": engine, "depth": depth, "trades": trades,
                       "printable_only": printable_only, "prices": prices, "date": date,
                       "dictionary": dictionary, "symbols": names, "compression": compression, "simulator": simulator,
-                      "bitstream": bitstream, "cluster": cluster, "workers": workers})
+                      "bitstream": bitstream, "cluster": cluster, "workers": workers,
+                      "threads": threads})
     except KeyboardInterrupt as exc:  # a ReplayInterrupted says where its summary.json is
         # Typer would print a bare "Aborted!" and exit 1.
         raise _Interrupted(str(exc) or "interrupted") from None
