@@ -9,10 +9,8 @@ from __future__ import annotations
 import sys
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-
 from tickaccel.cli import book, export, fpga, generate, info, live, replay, signals
+from tickaccel.cli.console import error_console
 from tickaccel.errors import TickaccelError
 
 app = typer.Typer(
@@ -21,8 +19,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
-err_console = Console(stderr=True)
 EXIT_FAILED, EXIT_UNUSABLE, EXIT_INTERRUPTED = 1, 2, 130
 _state = {"debug": False}
 
@@ -64,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         if _state["debug"]:
             raise
         message, code = _one_line(exc)
-        err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+        from rich.markup import escape
+
+        error_console().print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
         return code
     return 0
 

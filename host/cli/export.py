@@ -6,7 +6,7 @@ from pathlib import Path
 import typer
 
 export_app = typer.Typer(help="Export one symbol's book events: LOBSTER CSV files or hftbacktest .npz.",
-                         no_args_is_help=True)
+                         no_args_is_help=True, rich_markup_mode=None)
 
 _FEED = typer.Argument(..., help="ITCH 5.0 feed: BinaryFILE (.gz too), pcap or pcapng.")
 _SYMBOL = typer.Option(..., "--symbol", "-s", help="The symbol to export.")

@@ -9,14 +9,12 @@ import tempfile
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from tickaccel.cli.console import console
 from tickaccel.errors import BackendUnavailable, TickaccelError
 
 fpga_app = typer.Typer(help="Run feed_to_book on a PYNQ board (or the simulated board); package it for a board.",
-                       no_args_is_help=True)
-_console = Console()
+                       no_args_is_help=True, rich_markup_mode=None)
 
 _BACKEND_HELP = "fpga (a PYNQ board) or sim (the RTL under cocotb, same driver)."
 _BITSTREAM_HELP = "feed_to_book.bit, with feed_to_book.hwh beside it (backend fpga)."
@@ -48,11 +46,13 @@ def status_command(
     if as_json:
         typer.echo(json.dumps(values, indent=2))
         return
+    from rich.table import Table
+
     table = Table("register", "value", "meaning", title=f"feed_to_book ({backend})")
     for name, value in values.items():
         table.add_row(name, f"{value:,}" if value < 1 << 31 else f"{value:#010x}",
                       registers.BY_NAME[name].description)
-    _console.print(table)
+    console().print(table)
 
 
 @fpga_app.command("package")
@@ -72,7 +72,7 @@ def package_command(
     shutil.copy2(bit.with_suffix(".hwh"), outdir / "feed_to_book.hwh")
     wheel = _build_wheel(outdir)
     (outdir / "README.md").write_text(_BOARD_README.format(wheel=wheel.name))
-    _console.print(f"packaged feed_to_book.bit, feed_to_book.hwh, {wheel.name} and README.md in {outdir}",
+    console().print(f"packaged feed_to_book.bit, feed_to_book.hwh, {wheel.name} and README.md in {outdir}",
                    highlight=False)
 
 
@@ -139,8 +139,8 @@ def replay_command(
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
-    _console.print(f"{summary['messages']:,} messages in {summary['elapsed_s']:.2f} s "
+    console().print(f"{summary['messages']:,} messages in {summary['elapsed_s']:.2f} s "
                    f"({summary['messages_per_s'] or 0:,.0f} msg/s) on {engine}; "
                    f"bbo rows {summary['rows']['bbo']:,} -> {outdir}", highlight=False, soft_wrap=True)
     for kind, info in summary["errors"].items():
-        _console.print(f"  {kind}: {info['count']:,}", highlight=False)
+        console().print(f"  {kind}: {info['count']:,}", highlight=False)

@@ -4,13 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from tickaccel.cli.console import console
 from tickaccel.errors import TickaccelError
 from tickaccel.feed.endpoints import DEST_PORT
 
-_console = Console()
 
 
 def generate_command(
@@ -36,8 +34,10 @@ def generate_command(
     from tickaccel.feed.market import GeneratorConfig
 
     config = GeneratorConfig(n_messages=messages, n_symbols=symbols, seed=seed, rate=rate)
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=_console, transient=True, disable=not _console.is_terminal) as progress:
+                  console=console(), transient=True, disable=not console().is_terminal) as progress:
         task = progress.add_task("starting", total=None)
         try:
             summary = write_feed(out, config, format=format, faults=faults, session=session, udp_port=port,
@@ -51,4 +51,4 @@ def generate_command(
         line += f", {summary['packets']:,} packets in {summary['frames']:,} frames"
     if "sidecar" in summary:
         line += f"; {summary['faults']} faults listed in {summary['sidecar']}"
-    _console.print(line, highlight=False, soft_wrap=True)
+    console().print(line, highlight=False, soft_wrap=True)

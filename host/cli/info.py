@@ -5,9 +5,6 @@ import json
 import platform
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from tickaccel.backends import discover
 
@@ -24,6 +21,10 @@ def info_command(as_json: bool = typer.Option(False, "--json", help="Print machi
             "backends": {n: {"present": b.present, "detail": b.detail} for n, b in found.items()},
         }, indent=2))
         return
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
     console = Console()
     console.print(f"tickaccel {__version__} (Python {platform.python_version()})")
     table = Table("backend", "present", "detail")
@@ -43,6 +44,7 @@ def warmup_command() -> None:
     from tickaccel.feed.generator import GeneratorConfig, write_feed
     from tickaccel.jit import CompileWatch
     from tickaccel.kernels import compute, default_spec
+    from rich.console import Console
 
     console = Console(highlight=False)
     started = time.perf_counter()

@@ -6,8 +6,8 @@ import logging
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
+from tickaccel.cli.console import console
 from tickaccel.errors import TickaccelError
 from tickaccel.feed.endpoints import SESSION
 
@@ -55,7 +55,7 @@ def publish_command(
     if as_json:
         print(json.dumps(stats.to_dict(), indent=2))
         return
-    Console().print(
+    console().print(
         f"sent {stats.messages} messages in {stats.packets} packets, {stats.seconds:.2f}s "
         f"({stats.messages / max(stats.seconds, 1e-9):,.0f} msg/s, CPU "
         f"{100 * stats.cpu_seconds / max(stats.seconds, 1e-9):.0f}%); faults: {stats.dropped} "
@@ -111,12 +111,11 @@ def live_command(
         summary = run_live(receiver, duration)
     finally:
         metrics.close()
-    console = Console()
-    console.print(
+    console().print(
         f"applied {summary['messages']} messages, {summary['rows']['bbo']} BBO updates; gaps "
         f"{summary['gaps_detected']} detected, {summary['gaps_recovered']} recovered, "
         f"{summary['gaps_unrecovered']} unrecovered; malformed packets "
         f"{summary['malformed_packets']}, foreign {summary['foreign_datagrams']}; receive loop CPU {summary['cpu_seconds']:.2f}s"
         + ("; BOOK STALE" if summary["stale"] else ""),
         highlight=False)
-    console.print(format_latency(summary), highlight=False)
+    console().print(format_latency(summary), highlight=False)

@@ -7,31 +7,31 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn,
-                           TransferSpeedColumn)
 
+from tickaccel.cli.console import console
 from tickaccel.errors import ErrorLog, TickaccelError
 from tickaccel.schema.units import PRICE_SCALE, format_time_of_day
 
 # The library (NumPy, Numba, Arrow) is imported inside each command, so `--help` and a
 # command's option errors do not wait for it.
 
-_console = Console()
 
 
 def _print_errors(errors: dict[str, dict[str, int]]) -> None:
     for kind, info in errors.items():
-        _console.print(f"  {kind}: {info['count']:,} (first at {info['first_position']:,})",
-                       highlight=False)
+        console().print(f"  {kind}: {info['count']:,} (first at {info['first_position']:,})",
+                        highlight=False)
 
 
 @contextmanager
 def _progress_bar(as_json: bool) -> Iterator[Callable[[int, int | None], None]]:
     """A transient bar on a terminal (never with --json); yields the replay's progress callback."""
+    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TransferSpeedColumn)
+
     with Progress(TextColumn("replay"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                  TimeElapsedColumn(), console=_console, transient=True,
-                  disable=as_json or not _console.is_terminal) as bar:
+                  TimeElapsedColumn(), console=console(), transient=True,
+                  disable=as_json or not console().is_terminal) as bar:
         task = bar.add_task("replay", total=None)
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
@@ -126,7 +126,7 @@ def _replay_each(feeds: list[Path], outdir: Path, targets: list[Path], cluster: 
 
     def compiling() -> None:
         if not as_json:
-            _console.print("compiling the Numba kernels: the first run on this machine only, not "
+            console().print("compiling the Numba kernels: the first run on this machine only, not "
                            "counted in msg/s (`tickaccel warmup` does it ahead)", highlight=False)
 
     if cluster is not None:  # every feed at once, sharded over the cluster
@@ -165,7 +165,7 @@ def _print_cluster_summary(summary: dict, targets: list[Path], as_json: bool) ->
         return
     for (feed, result), target in zip(summary["feeds"].items(), targets):
         rows = ", ".join(f"{name} {n:,}" for name, n in result["rows"].items())
-        _console.print(f"{feed}: {result['messages']:,} messages; rows: {rows} -> {target}",
+        console().print(f"{feed}: {result['messages']:,} messages; rows: {rows} -> {target}",
                        highlight=False, soft_wrap=True)
         _print_errors(result["errors"])
 
@@ -176,20 +176,20 @@ def _print_summary(summary: dict, outdir: Path, as_json: bool) -> None:
         return
     rows = ", ".join(f"{name} {n:,}" for name, n in summary["rows"].items())
     compiled = f", {summary['compile_s']:.1f} s of it compiling" if summary.get("compile_s") else ""
-    _console.print(f"{summary['messages']:,} messages in {summary['elapsed_s']:.2f} s{compiled} "
+    console().print(f"{summary['messages']:,} messages in {summary['elapsed_s']:.2f} s{compiled} "
                    f"({summary['messages_per_s'] or 0:,.0f} msg/s); rows: {rows} -> {outdir}",
                    highlight=False, soft_wrap=True)
     missing = summary.get("symbols", {}).get("not_in_feed")
     if missing:
         report = summary["symbols"]
-        _console.print(f"warning: no rows for {', '.join(missing)}: not in the feed, which names "
+        console().print(f"warning: no rows for {', '.join(missing)}: not in the feed, which names "
                        f"{report['in_feed']:,} symbols (e.g. {', '.join(report['examples'])})",
                        style="yellow", highlight=False, markup=False, soft_wrap=True)
     if summary["errors"]:
-        _console.print("errors:", highlight=False)
+        console().print("errors:", highlight=False)
         _print_errors(summary["errors"])
     if "signals" in summary:
-        _console.print(f"signals: {summary['signals']['rows']:,} rows -> "
+        console().print(f"signals: {summary['signals']['rows']:,} rows -> "
                        f"{summary['signals']['path']}", highlight=False)
 
 
@@ -215,7 +215,7 @@ def _print_bbo_rows(path: Path, n: int) -> None:
         table.add_row(str(r["seq"]), format_time_of_day(r["timestamp"])[:15], str(r["symbol"]),
                       f"{r['bid_size']:,}", price(r["bid_price"]), price(r["ask_price"]),
                       f"{r['ask_size']:,}")
-    _console.print(table)
+    console().print(table)
 
 
 def _types(types: str | None) -> set[str] | None:
@@ -291,15 +291,15 @@ def stats_command(
     if as_json:
         typer.echo(json.dumps(stats, indent=2))
         return
-    _console.print(f"{fmt}: {stats['messages']:,} messages in {stats['records']:,} records, "
+    console().print(f"{fmt}: {stats['messages']:,} messages in {stats['records']:,} records, "
                    f"{len(stats['symbols']):,} symbols, {stats['live_orders']:,} orders live "
                    "at the end", highlight=False)
     for mtype, n in counts.items():
-        _console.print(f"  {mtype} {itch.MESSAGES[mtype][0]:<28} {n:>12,}", highlight=False)
+        console().print(f"  {mtype} {itch.MESSAGES[mtype][0]:<28} {n:>12,}", highlight=False)
     names = list(stats["symbols"].values())
     if names:
         more = f" ... (+{len(names) - 20:,})" if len(names) > 20 else ""
-        _console.print("symbols: " + " ".join(names[:20]) + more, highlight=False)
+        console().print("symbols: " + " ".join(names[:20]) + more, highlight=False)
     if stats["errors"]:
-        _console.print("errors:", highlight=False)
+        console().print("errors:", highlight=False)
         _print_errors(stats["errors"])
