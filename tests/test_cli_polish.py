@@ -95,3 +95,18 @@ def test_warmup_compiles_or_finds_every_kernel(capsys):
     assert main(["warmup"]) == 0
     out = capsys.readouterr().out
     assert "compiled" in out and " s" in out
+
+
+def test_replay_on_a_terminal_draws_its_progress_bar(feed, tmp_path, monkeypatch):
+    """Off a terminal no bar is drawn (and Rich's progress module is not loaded); on one it is."""
+    from io import StringIO
+
+    from rich.console import Console
+    from tickaccel.cli import replay as replay_cli
+
+    screen = StringIO()
+    terminal = Console(file=screen, force_terminal=True, width=120)
+    monkeypatch.setattr(replay_cli, "console", lambda: terminal)
+    assert main(["replay", str(feed), "-o", str(tmp_path / "out")]) == 0
+    drawn = screen.getvalue()
+    assert "0:00:0" in drawn and "messages in" in drawn  # the bar's elapsed time, then the summary

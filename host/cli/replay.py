@@ -26,12 +26,14 @@ def _print_errors(errors: dict[str, dict[str, int]]) -> None:
 @contextmanager
 def _progress_bar(as_json: bool) -> Iterator[Callable[[int, int | None], None]]:
     """A transient bar on a terminal (never with --json); yields the replay's progress callback."""
+    if as_json or not console().is_terminal:  # no bar: Rich's progress module is not even loaded
+        yield lambda done, total: None
+        return
     from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn,
                                TransferSpeedColumn)
 
     with Progress(TextColumn("replay"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                  TimeElapsedColumn(), console=console(), transient=True,
-                  disable=as_json or not console().is_terminal) as bar:
+                  TimeElapsedColumn(), console=console(), transient=True) as bar:
         task = bar.add_task("replay", total=None)
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
@@ -127,7 +129,7 @@ def _replay_each(feeds: list[Path], outdir: Path, targets: list[Path], cluster: 
     def compiling() -> None:
         if not as_json:
             console().print("compiling the Numba kernels: the first run on this machine only, not "
-                           "counted in msg/s (`tickaccel warmup` does it ahead)", highlight=False)
+                            "counted in msg/s (`tickaccel warmup` does it ahead)", highlight=False)
 
     if cluster is not None:  # every feed at once, sharded over the cluster
         with _progress_bar(as_json) as progress:

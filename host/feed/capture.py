@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import NamedTuple
 
-import dpkt
 import numpy as np
 
 from tickaccel.errors import ErrorLog, TickaccelError
@@ -33,6 +32,7 @@ PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 ETHERTYPE_IPV4 = 0x0800
 ETHERTYPE_VLAN = 0x8100
 IPPROTO_UDP = 17
+LINKTYPE_ETHERNET = 1  # a capture's link type for Ethernet frames (pcap and pcapng alike)
 _ETH = struct.Struct(">6s6sH")
 _VLAN = struct.Struct(">HH")
 _IPV4 = struct.Struct(">BBHHHBBH4s4s")
@@ -160,6 +160,8 @@ def write_pcap(
     ``timestamps_ns`` are nanoseconds since the Unix epoch, one per frame;
     without them frames are 1 µs apart from the epoch. Returns the frame count.
     """
+    import dpkt  # only writers need it: a reader's start stays short
+
     count = 0
     with open(path, "wb") as out:
         if pcapng:
@@ -362,7 +364,7 @@ class CaptureReader:
             if block_type == _PCAPNG_IDB:
                 return struct.unpack_from(order + "H", self._data, pos + _PCAPNG_BLOCK_HEADER)[0]
             pos += length
-        return dpkt.pcap.DLT_EN10MB  # none found whole: the frames will show what they are
+        return LINKTYPE_ETHERNET  # none found whole: the frames will show what they are
 
     def _pcapng_interface(self, pos: int, order: str, length: int) -> tuple[int, int, int]:
         """(snaplen, ns multiplier, divisor) of the interface block at ``pos``."""
@@ -458,7 +460,7 @@ def open_reader(stream, path: str | os.PathLike, errors: ErrorLog | None = None)
         raise TickaccelError(f"not a readable capture: {name} (no pcap or pcapng file header)")
     data = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
     reader = CaptureReader(data, kind, errors)
-    if reader.datalink() != dpkt.pcap.DLT_EN10MB:
+    if reader.datalink() != LINKTYPE_ETHERNET:
         raise TickaccelError(f"capture link type {reader.datalink()} is not Ethernet: {name}")
     return reader
 
