@@ -11,6 +11,7 @@ price and size).
     python bench/compare_itchbook.py --messages 5000000 --symbols 1000 --seed 0
     python bench/compare_itchbook.py --file day.itch
     python bench/compare_itchbook.py --cli --file day.itch --repeats 5 --baseline /tmp/old_site
+    python bench/compare_itchbook.py --cli --file day.itch --repeats 5 --threads 2
 """
 from __future__ import annotations
 
@@ -126,18 +127,21 @@ def _itch2parquet_bbo(path: Path) -> dict[str, np.ndarray]:
     return columns
 
 
-def compare_cli(feed: str, repeats: int, baseline: str | None) -> None:
+def compare_cli(feed: str, repeats: int, baseline: str | None, threads: int = 1) -> None:
     """Time both command lines on `feed`, alternating, and compare their BBO tables."""
     work = Path(tempfile.mkdtemp(prefix="compare_itchbook_"))
     try:
-        # Each repetition replaces the last one's tables (a baseline from before --overwrite
-        # existed replaced them without being asked).
+        # Each repetition replaces the last one's tables.
         contenders = {"tickaccel replay": ([sys.executable, "-c", TICKACCEL_ENTRY, "replay", feed, "-o",
                                             str(work / "tickaccel"), "--overwrite"], dict(os.environ))}
+        if threads > 1:
+            contenders[f"tickaccel replay --threads {threads}"] = (
+                [sys.executable, "-c", TICKACCEL_ENTRY, "replay", feed, "-o", str(work / "threads"),
+                 "--overwrite", "--threads", str(threads)], dict(os.environ))
         if baseline is not None:
             contenders["tickaccel replay (baseline)"] = (
-                [sys.executable, "-c", TICKACCEL_ENTRY, "replay", feed, "-o", str(work / "baseline")],
-                {**os.environ, "PYTHONPATH": baseline})
+                [sys.executable, "-c", TICKACCEL_ENTRY, "replay", feed, "-o", str(work / "baseline"),
+                 "--overwrite"], {**os.environ, "PYTHONPATH": baseline})
         # Fixed-point prices, as tickaccel writes them; no MD5 of the input, which tickaccel does not take.
         contenders["itch2parquet convert"] = (
             [_itch2parquet(), "convert", "--tables", "bbo", "--price-type", "fixed", "--no-md5",
@@ -184,6 +188,8 @@ def main() -> None:
     parser.add_argument("--file", help="an uncompressed BinaryFILE to use instead of generating")
     parser.add_argument("--cli", action="store_true",
                         help="time the two command lines, whole process, feed file to BBO Parquet")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="with --cli, also time tickaccel replay --threads N")
     parser.add_argument("--baseline", metavar="PYTHONPATH",
                         help="with --cli, also time the tickaccel found on this PYTHONPATH")
     args = parser.parse_args()
@@ -193,12 +199,12 @@ def main() -> None:
         buf = generate(args.messages, n_symbols=args.symbols, seed=args.seed)
     if args.cli:
         if args.file:
-            compare_cli(args.file, args.repeats, args.baseline)
+            compare_cli(args.file, args.repeats, args.baseline, args.threads)
             return
         with tempfile.TemporaryDirectory() as folder:
             feed = Path(folder) / "generated.itch"
             buf.tofile(feed)
-            compare_cli(str(feed), args.repeats, args.baseline)
+            compare_cli(str(feed), args.repeats, args.baseline, args.threads)
         return
     data = buf.tobytes()
     _tickaccel(buf[:100_000].copy())  # compile (or load the cache) outside the timing
