@@ -28,7 +28,7 @@ import pyarrow as pa
 from tickaccel.book.fast import (
     DONE, FastBook, gather_records, grown_order_store, new_order_store, route_records)
 from tickaccel.errors import ErrorLog
-from tickaccel.feed.binaryfile import record_offsets
+from tickaccel.feed.binaryfile import record_offsets, whole_records_end
 from tickaccel.feed.chunk import FeedChunk
 from tickaccel.schema import itch
 
@@ -111,7 +111,7 @@ class Router:
 
     def route(self, chunk: FeedChunk) -> RoutedChunk:
         data = np.ascontiguousarray(chunk.data, dtype=np.uint8)
-        bound = len(data) // 2 + 2  # records are 2 bytes or more, and a truncated last one
+        bound = whole_records_end(data, len(data))[1] + 1  # and a truncated last one
         shards, offsets = np.empty(bound, np.uint8), np.empty(bound, np.int64)
         rewrites = np.empty(bound, np.bool_)
         pos, index = 0, 0
