@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from feeds import binaryfile, chunk, faulty_capture, ops_to_messages, random_messages, split
-from test_book import OPS, replay_all
+from test_book import OPS, assert_same
 from tickaccel.book.fast import FastBook
 from tickaccel.book.oracle import OracleBook
 from tickaccel.book.shards import ShardedBook, balanced_shards
@@ -27,13 +27,7 @@ BAD_TAIL = b"\x00\x00" + b"\x00\x05Zabcd" + b"\x00\x03"
 def assert_same_as_one_book(chunks, threads, depth=3, trades=True, one=None):
     one = one or FastBook(depth=depth, trades=trades)
     sharded = ShardedBook(threads, depth=depth, trades=trades)
-    expected, got = replay_all(one, chunks), replay_all(sharded, chunks)
-    assert expected.keys() == got.keys()
-    for name in expected:
-        assert got[name].equals(expected[name]), name
-    assert sharded.errors.to_dict() == one.errors.to_dict()
-    assert sharded.message_counts == one.message_counts
-    assert sharded.records == one.records
+    assert_same(one, sharded, chunks)
     assert sharded.symbols == one.symbols
     return sharded
 
