@@ -23,6 +23,7 @@ $(VENV)/.installed: pyproject.toml | system-packages
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+	$(VENV)/bin/tickaccel warmup
 	touch $@
 
 demo: setup

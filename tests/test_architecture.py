@@ -24,7 +24,7 @@ LAYER_IMPORTS = {
     "cli": {"batch", "live", "fpga", "book", "feed", "schema", "kernels"},
 }
 # Beside the layers, importing none of them.
-SIDE_MODULES = {"errors", "backends", "lazy", "jit", "version", "hw"}
+SIDE_MODULES = {"errors", "backends", "lazy", "jit", "native", "version", "hw"}
 # What product code may use of tickaccel.sim: starting a simulation, never a testbench or its model.
 SIM_ENTRY_POINTS = {"tickaccel.sim", "tickaccel.sim.runner", "tickaccel.sim.book_runner", "tickaccel.sim.job"}
 

@@ -40,6 +40,7 @@ from tickaccel.schema.itch import (
     MAX_MESSAGE_LENGTH, SIDE_BUY, SIDE_NONE, SIDE_SELL, TYPE_ADD_ORDER, TYPE_ADD_ORDER_MPID,
     TYPE_BROKEN_TRADE, TYPE_CROSS_TRADE, TYPE_ORDER_CANCEL, TYPE_ORDER_DELETE, TYPE_ORDER_EXECUTED,
     TYPE_ORDER_EXECUTED_WITH_PRICE, TYPE_ORDER_REPLACE, TYPE_STOCK_DIRECTORY, TYPE_TRADE)
+from tickaccel.native import compiled, register
 from tickaccel.errors import ErrorLog
 from tickaccel.feed.chunk import FeedChunk
 from tickaccel.book.oracle import BOOK_ERROR_KINDS, check_depth
@@ -215,6 +216,7 @@ def _shift_for(capacity):
     return np.uint64(64 - bits)
 
 
+@register
 @njit(cache=True)
 def _rehash(old, new):
     mask = new.shape[0] - 1
@@ -303,6 +305,7 @@ def _level_reduce(books, levels, b, key, shares, removes_order):
     return n - 1 - i
 
 
+@register
 @njit(cache=True)
 def _compact(books, old, new):
     """Copy every live segment into the new pool; empty books give their segment up."""
@@ -448,6 +451,7 @@ def _name_locate(locate, name, filter_on, wanted):
 
 # ---- the kernel ----
 
+@register
 @njit(cache=True, nogil=True)
 def run_records(data, seqs, first_seq, base_offset, pos, index,
                 orders, books, levels, locates, tally, errors, type_counts,
@@ -660,7 +664,7 @@ def new_order_store(capacity: int) -> np.ndarray:
 def grown_order_store(orders: np.ndarray) -> np.ndarray:
     """The orders of `orders` in a store twice its size."""
     grown = new_order_store(2 * orders.shape[0])
-    _rehash(orders, grown)
+    compiled(_rehash)(orders, grown)
     return grown
 
 
@@ -671,6 +675,7 @@ _D_LENGTH = itch.MESSAGE_LENGTHS["D"]
 assert _off("U", "original_order_ref") == _off("D", "order_ref") == _D_LENGTH - 8
 
 
+@register
 @njit(cache=True, nogil=True)
 def route_records(data, pos, index, owners, live, shard_of_locate, shards, offsets, rewrites):
     """Give each record of `data` from `pos` (record number `index`) on the shard whose book
@@ -753,6 +758,7 @@ def route_records(data, pos, index, owners, live, shard_of_locate, shards, offse
     return DONE, pos, index
 
 
+@register
 @njit(cache=True, nogil=True)
 def gather_records(data, count, shards, offsets, rewrites, shard, out, kept):
     """Copy the records of shard `shard` among the first `count` routed (`route_records`)
@@ -844,7 +850,7 @@ class FastBook:
         live = int(capacity[self._books["levels"] > 0].sum())
         size = max(self._levels.shape[0], 2 * live + 4 * max(int(capacity.max()), _MIN_SEGMENT))
         pool = np.zeros(size, _LEVEL)
-        self._tally["pool_top"] = _compact(self._books, self._levels, pool)
+        self._tally["pool_top"] = compiled(_compact)(self._books, self._levels, pool)
         self._levels = pool
 
     def kernel_state(self) -> tuple:
@@ -913,7 +919,7 @@ class FastBook:
         out = self._out
         pos, index = 0, 0
         while True:
-            status, pos, index = run_records(
+            status, pos, index = compiled(run_records)(
                 data, seqs, chunk.first_seq, chunk.base_offset, pos, index,
                 self._orders, self._books, self._levels, self._locates, self._tally,
                 self._errors, self._type_counts,

@@ -30,6 +30,7 @@ from tickaccel.book.fast import (
 from tickaccel.errors import ErrorLog
 from tickaccel.feed.binaryfile import record_offsets, whole_records_end
 from tickaccel.feed.chunk import FeedChunk
+from tickaccel.native import compiled
 from tickaccel.schema import itch
 
 MAX_SHARDS = 256  # a shard number is a byte
@@ -52,7 +53,7 @@ def balanced_shards(data: np.ndarray, n_shards: int) -> np.ndarray:
 
 def _locate_counts(data: np.ndarray) -> np.ndarray:
     """Well-formed messages per stock locate in length-prefixed `data`."""
-    starts = record_offsets(data)
+    starts = compiled(record_offsets)(data)
     lengths = (data[starts].astype(np.int64) << 8) | data[starts + 1]
     at = starts[lengths >= 3] + 2  # the type byte; the locate follows it
     at = at[itch.LENGTH_BY_TYPE[data[at]] == lengths[lengths >= 3]]
@@ -92,7 +93,7 @@ class RoutedChunk:
         """Shard `shard`'s records, back to back (`gather_records`)."""
         out = np.empty(len(self.data), np.uint8)
         kept = np.empty(self.count, np.int64)
-        used, n = gather_records(self.data, self.count, self.shards, self.offsets, self.rewrites,
+        used, n = compiled(gather_records)(self.data, self.count, self.shards, self.offsets, self.rewrites,
                                  shard, out, kept)
         kept = kept[:n]
         seqs = self.seqs[kept]
@@ -111,12 +112,12 @@ class Router:
 
     def route(self, chunk: FeedChunk) -> RoutedChunk:
         data = np.ascontiguousarray(chunk.data, dtype=np.uint8)
-        bound = whole_records_end(data, len(data))[1] + 1  # and a truncated last one
+        bound = compiled(whole_records_end)(data, len(data))[1] + 1  # and a truncated last one
         shards, offsets = np.empty(bound, np.uint8), np.empty(bound, np.int64)
         rewrites = np.empty(bound, np.bool_)
         pos, index = 0, 0
         while True:
-            status, pos, index = route_records(data, pos, index, self._owners, self._live,
+            status, pos, index = compiled(route_records)(data, pos, index, self._owners, self._live,
                                                self.shard_of_locate, shards, offsets, rewrites)
             if status == DONE:
                 return RoutedChunk(chunk, data, index, shards, offsets, rewrites)

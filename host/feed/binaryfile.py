@@ -18,6 +18,7 @@ from typing import BinaryIO
 import numpy as np
 from numba import njit
 
+from tickaccel.native import compiled, register
 from tickaccel.errors import ErrorLog
 from tickaccel.feed.chunk import FeedChunk
 from tickaccel.schema.itch import LENGTH_BY_TYPE, MAX_MESSAGE_LENGTH, MESSAGE_LENGTHS
@@ -27,6 +28,7 @@ _WRITE_BATCH = 1 << 16  # messages joined per write: big enough to amortise, sma
 _PREFIXES = [n.to_bytes(2, "big") for n in range(1 << 16)]
 
 
+@register
 @njit(cache=True)
 def whole_records_end(buf: np.ndarray, max_records: int) -> tuple[int, int]:
     """Byte length and number of the whole length-prefixed records (at most
@@ -43,6 +45,7 @@ def whole_records_end(buf: np.ndarray, max_records: int) -> tuple[int, int]:
     return pos, count
 
 
+@register
 @njit(cache=True)
 def record_offsets(buf: np.ndarray) -> np.ndarray:
     """Offset of each whole record's length prefix in a length-prefixed buffer."""
@@ -149,6 +152,7 @@ def _skip_to_records(buf, scan, broken, last, count, at_eof):
     return broken, count, (_SKIPPED if at_eof else _SKIPPED_UNDECIDED), n
 
 
+@register
 @njit(cache=True)
 def _frame(buf, pos, limit, at_eof, resyncing):
     """One step of `read_chunks`: the run of records in a row from ``buf[pos]``, and what ends it.
@@ -237,8 +241,8 @@ def count_good_records(head: bytes, max_records: int) -> tuple[int, int]:
     good = seen = 0
     pos = 0
     while seen < max_records:
-        run_end, _, event, resume = _frame(buf, pos, len(buf), True, False)
-        for offset in (record_offsets(buf[pos:run_end])[:max_records - seen] + pos).tolist():
+        run_end, _, event, resume = compiled(_frame)(buf, pos, len(buf), True, False)
+        for offset in (compiled(record_offsets)(buf[pos:run_end])[:max_records - seen] + pos).tolist():
             length = (int(buf[offset]) << 8) | int(buf[offset + 1])
             good += length > 0 and int(_LENGTH_BY_TYPE[buf[offset + 2]]) == length
             seen += 1
@@ -455,7 +459,7 @@ def read_chunks(
             limit = len(data) if at_eof else limit_at - offset
             pos = 0
             while True:
-                run_end, count, event, resume = _frame(data, pos, limit, at_eof, resyncing)
+                run_end, count, event, resume = compiled(_frame)(data, pos, limit, at_eof, resyncing)
                 if count:
                     yield FeedChunk(data=data[pos:run_end], first_seq=next_seq, seqs=None,
                                     base_offset=offset + pos)
