@@ -50,6 +50,9 @@ from tickaccel.feed.source import open_feed
 from tickaccel.schema import itch
 from tickaccel.schema.analysis import TableForm, midnight_epoch_ns
 from tickaccel.schema.units import NS_PER_SECOND, PRICE_SCALE, time_of_day_ns
+from tickaccel.jit import materialize
+
+materialize()  # this module's Numba code calls the book's kernel: make it real first
 
 # LOBSTER event types.
 ADD, CANCEL, DELETE, EXECUTE, HIDDEN_EXECUTE, CROSS, TRADING_ACTION = 1, 2, 3, 4, 5, 6, 7

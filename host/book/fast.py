@@ -27,19 +27,18 @@ taking the rows) and calls again.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
-from llvmlite import ir
-from numba import njit, types
-from numba.extending import intrinsic
 
 from tickaccel.schema import itch
 from tickaccel.schema.itch import (
     MAX_MESSAGE_LENGTH, SIDE_BUY, SIDE_NONE, SIDE_SELL, TYPE_ADD_ORDER, TYPE_ADD_ORDER_MPID,
     TYPE_BROKEN_TRADE, TYPE_CROSS_TRADE, TYPE_ORDER_CANCEL, TYPE_ORDER_DELETE, TYPE_ORDER_EXECUTED,
     TYPE_ORDER_EXECUTED_WITH_PRICE, TYPE_ORDER_REPLACE, TYPE_STOCK_DIRECTORY, TYPE_TRADE)
+from tickaccel.jit import kernel, lazy
 from tickaccel.native import compiled, register
 from tickaccel.errors import ErrorLog
 from tickaccel.feed.chunk import FeedChunk
@@ -151,6 +150,10 @@ def _big_endian_load(width):
 
     One unaligned load and a byte swap; LLVM does not merge byte-by-byte reads into that.
     """
+    from llvmlite import ir
+    from numba import types
+    from numba.extending import intrinsic
+
     @intrinsic
     def load(typingctx, buf, p):
         def codegen(context, builder, signature, args):
@@ -164,18 +167,18 @@ def _big_endian_load(width):
     return load
 
 
-_be64, _be32, _be16 = (_big_endian_load(width) for width in (8, 4, 2))
+_be64, _be32, _be16 = (lazy(partial(_big_endian_load, width)) for width in (8, 4, 2))
 _U48 = np.uint64((1 << 48) - 1)
 
 
 # ---- order store ----
 
-@njit(cache=True, inline="always")
+@kernel(cache=True, inline="always")
 def _slot_of(key, shift):
     return np.int64((key * _FIB) >> shift)
 
 
-@njit(cache=True, inline="always")
+@kernel(cache=True, inline="always")
 def _probe(orders, mask, shift, key):
     """Slot holding `key`, or the free slot where it would go; and whether it was found."""
     i = _slot_of(key, shift)
@@ -186,7 +189,7 @@ def _probe(orders, mask, shift, key):
     return i, False
 
 
-@njit(cache=True, inline="always")
+@kernel(cache=True, inline="always")
 def _delete_order(orders, mask, shift, slot):
     """Backward-shift deletion: pull later entries of the probe run into the hole."""
     hole = slot
@@ -207,7 +210,7 @@ def _delete_order(orders, mask, shift, slot):
     orders[hole].book_plus_1 = 0
 
 
-@njit(cache=True)
+@kernel(cache=True)
 def _shift_for(capacity):
     """Right shift that maps a 64-bit hash onto a power-of-two table of `capacity` slots."""
     bits = 0
@@ -217,7 +220,7 @@ def _shift_for(capacity):
 
 
 @register
-@njit(cache=True)
+@kernel(cache=True)
 def _rehash(old, new):
     mask = new.shape[0] - 1
     shift = _shift_for(new.shape[0])
@@ -227,7 +230,7 @@ def _rehash(old, new):
             new[slot] = old[i]
 
 
-@njit(cache=True, inline="always")
+@kernel(cache=True, inline="always")
 def _order_store_full(orders, tally):
     """Whether one more order would take the table past load 0.5."""
     return tally.live_orders + 1 > orders.shape[0] >> 1
@@ -235,17 +238,17 @@ def _order_store_full(orders, tally):
 
 # ---- price levels ----
 
-@njit(cache=True, inline="always")
+@kernel(cache=True, inline="always")
 def _level_key(price, side):
     return np.uint32(price) if side == _BID else np.uint32(_U32 - np.uint64(price))
 
 
-@njit(cache=True, inline="always")
+@kernel(cache=True, inline="always")
 def _key_price(key, side):
     return np.uint32(key) if side == _BID else np.uint32(_U32 - np.uint64(key))
 
 
-@njit(cache=True, inline="always")
+@kernel(cache=True, inline="always")
 def _level_pool_full(books, levels, tally, b):
     """Whether a new level in book `b` could need a bigger segment than the pool has left."""
     book = books[b]
@@ -253,7 +256,7 @@ def _level_pool_full(books, levels, tally, b):
         tally.pool_top + max(_MIN_SEGMENT, 2 * book.capacity) > levels.shape[0]
 
 
-@njit(cache=True, inline="always")
+@kernel(cache=True, inline="always")
 def _level_add(books, levels, tally, b, key, shares):
     """Add one order of `shares` at `key` to book `b`; returns the level's rank (0 = best)."""
     book = books[b]
@@ -286,7 +289,7 @@ def _level_add(books, levels, tally, b, key, shares):
     return n - p
 
 
-@njit(cache=True, inline="always")
+@kernel(cache=True, inline="always")
 def _level_reduce(books, levels, b, key, shares, removes_order):
     """Take `shares` (and the order, if it goes) off the level at `key`; returns its rank."""
     book = books[b]
@@ -306,7 +309,7 @@ def _level_reduce(books, levels, b, key, shares, removes_order):
 
 
 @register
-@njit(cache=True)
+@kernel(cache=True)
 def _compact(books, old, new):
     """Copy every live segment into the new pool; empty books give their segment up."""
     top = 0
@@ -324,7 +327,7 @@ def _compact(books, old, new):
     return top
 
 
-@njit(cache=True, inline="always")
+@kernel(cache=True, inline="always")
 def _top_moved(books, levels, b, side):
     """Look at book `b`'s best level again; whether it differs from the last look."""
     book = books[b]
@@ -343,7 +346,7 @@ def _top_moved(books, levels, b, side):
 
 # ---- orders on levels ----
 
-@njit(cache=True, inline="always")
+@kernel(cache=True, inline="always")
 def _add_order(orders, mask, shift, books, levels, tally, errors, where, b, side, ref, price,
                shares):
     """Store a new order and add it to its level, unless its reference is live or it has no
@@ -363,7 +366,7 @@ def _add_order(orders, mask, shift, books, levels, tally, errors, where, b, side
     return True, _level_add(books, levels, tally, b, _level_key(price, side), shares)
 
 
-@njit(cache=True, inline="always")
+@kernel(cache=True, inline="always")
 def _take_shares(orders, mask, shift, books, levels, tally, slot, b, side, price, live, take):
     """Take `take` of the `live` shares of the order in `slot`, deleting it when none are
     left, and off its level; returns the level's rank."""
@@ -379,7 +382,7 @@ def _take_shares(orders, mask, shift, books, levels, tally, slot, b, side, price
 
 # ---- output rows and counts ----
 
-@njit(cache=True, inline="always")
+@kernel(cache=True, inline="always")
 def _count_error(errors, kind, position):
     error = errors[kind]
     if error.count == 0 or position < error.first:
@@ -387,7 +390,7 @@ def _count_error(errors, kind, position):
     error.count += 1
 
 
-@njit(cache=True, inline="always")
+@kernel(cache=True, inline="always")
 def _write_bbo(row, seq, ts, loc, books):
     """A BBO row: both sides' best levels of `loc`."""
     bid, ask = books[2 * loc + _BID], books[2 * loc + _ASK]
@@ -400,7 +403,7 @@ def _write_bbo(row, seq, ts, loc, books):
     row.ask_size = ask.top_shares
 
 
-@njit(cache=True, inline="always")
+@kernel(cache=True, inline="always")
 def _write_depth(head, cells, seq, ts, loc, books, levels, n_levels):
     """A depth row: `loc`'s best `n_levels` levels per side into `cells`, zeros past the last."""
     head.seq = seq
@@ -421,7 +424,7 @@ def _write_depth(head, cells, seq, ts, loc, books, levels, n_levels):
                 cell.orders = 0
 
 
-@njit(cache=True, inline="always")
+@kernel(cache=True, inline="always")
 def _write_trade(row, seq, ts, loc, mtype, side, price, shares, match, printable, order_ref,
                  cross_type):
     """A trade row; `mtype`, `side` and `cross_type` are ASCII codes."""
@@ -438,7 +441,7 @@ def _write_trade(row, seq, ts, loc, mtype, side, price, shares, match, printable
     row.cross_type = cross_type
 
 
-@njit(cache=True, inline="always")
+@kernel(cache=True, inline="always")
 def _name_locate(locate, name, filter_on, wanted):
     """Give a stock locate its (new) name, and decide whether its rows pass the filter."""
     locate.name = name
@@ -452,7 +455,7 @@ def _name_locate(locate, name, filter_on, wanted):
 # ---- the kernel ----
 
 @register
-@njit(cache=True, nogil=True)
+@kernel(cache=True, nogil=True)
 def run_records(data, seqs, first_seq, base_offset, pos, index,
                 orders, books, levels, locates, tally, errors, type_counts,
                 bbo, depth, depth_levels, trades, filter_on, wanted):
@@ -676,7 +679,7 @@ assert _off("U", "original_order_ref") == _off("D", "order_ref") == _D_LENGTH - 
 
 
 @register
-@njit(cache=True, nogil=True)
+@kernel(cache=True, nogil=True)
 def route_records(data, pos, index, owners, live, shard_of_locate, shards, offsets, rewrites):
     """Give each record of `data` from `pos` (record number `index`) on the shard whose book
     must apply it; returns (status, position, record index) to resume at, as `run_records`.
@@ -759,7 +762,7 @@ def route_records(data, pos, index, owners, live, shard_of_locate, shards, offse
 
 
 @register
-@njit(cache=True, nogil=True)
+@kernel(cache=True, nogil=True)
 def gather_records(data, count, shards, offsets, rewrites, shard, out, kept):
     """Copy the records of shard `shard` among the first `count` routed (`route_records`)
     back to back into `out`, a rewritten U as its D; `kept[j]` gets the record number of
@@ -809,13 +812,17 @@ class FastBook:
 
     def __init__(self, depth: int = 0, trades: bool = False,
                  symbols: Iterable[str] | None = None, *, output_rows: int = OUTPUT_ROWS,
-                 order_capacity: int = 1 << 16, level_pool: int = 1 << 16) -> None:
+                 order_capacity: int = 1 << 16, level_pool: int = 1 << 16,
+                 gil_free: bool = False) -> None:
         if order_capacity & (order_capacity - 1) or order_capacity < 2:
             raise ValueError("order_capacity must be a power of two")
         check_depth(depth)
         self.depth = depth
         self.trades = trades
         self.records = 0
+        # The native build holds the GIL while it runs; books on threads of their own
+        # (`gil_free`) run Numba's, which releases it.
+        self._run_records = run_records if gil_free else compiled(run_records)
         self._orders = new_order_store(order_capacity)
         self._books = np.zeros(_N_BOOKS, _BOOK)
         self._levels = np.zeros(level_pool, _LEVEL)
@@ -919,7 +926,7 @@ class FastBook:
         out = self._out
         pos, index = 0, 0
         while True:
-            status, pos, index = compiled(run_records)(
+            status, pos, index = self._run_records(
                 data, seqs, chunk.first_seq, chunk.base_offset, pos, index,
                 self._orders, self._books, self._levels, self._locates, self._tally,
                 self._errors, self._type_counts,

@@ -129,7 +129,7 @@ class ShardBook:
     the feed, and its U messages applied as D counted as one book counts them."""
 
     def __init__(self, depth: int, trades: bool, symbols: list[str] | None) -> None:
-        self.book = FastBook(depth=depth, trades=trades, symbols=symbols)
+        self.book = FastBook(depth=depth, trades=trades, symbols=symbols, gil_free=True)
         self.errors = ErrorLog()
         self._counted: dict[str, int] = {}  # the book's own counts already in `errors`
         self._replaces_as_deletes = 0

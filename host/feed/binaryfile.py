@@ -12,24 +12,24 @@ import gzip as _gzip
 import io
 import os
 import zlib
+from functools import cache
 from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
 import numpy as np
-from numba import njit
 
 from tickaccel.native import compiled, register
+from tickaccel.jit import kernel
 from tickaccel.errors import ErrorLog
 from tickaccel.feed.chunk import FeedChunk
 from tickaccel.schema.itch import LENGTH_BY_TYPE, MAX_MESSAGE_LENGTH, MESSAGE_LENGTHS
 
 GZIP_MAGIC = b"\x1f\x8b"
 _WRITE_BATCH = 1 << 16  # messages joined per write: big enough to amortise, small enough to stream
-_PREFIXES = [n.to_bytes(2, "big") for n in range(1 << 16)]
 
 
 @register
-@njit(cache=True)
+@kernel(cache=True)
 def whole_records_end(buf: np.ndarray, max_records: int) -> tuple[int, int]:
     """Byte length and number of the whole length-prefixed records (at most
     ``max_records``) at the start of ``buf``."""
@@ -46,7 +46,7 @@ def whole_records_end(buf: np.ndarray, max_records: int) -> tuple[int, int]:
 
 
 @register
-@njit(cache=True)
+@kernel(cache=True)
 def record_offsets(buf: np.ndarray) -> np.ndarray:
     """Offset of each whole record's length prefix in a length-prefixed buffer."""
     n = buf.shape[0]
@@ -82,7 +82,7 @@ _BROKEN, _HOLDS_THROUGH_BAD, _HOLDS, _UNDECIDED = 0, 1, 2, 3
 _LENGTH_BY_TYPE = LENGTH_BY_TYPE  # a compile-time constant of the kernels
 
 
-@njit(cache=True)
+@kernel(cache=True)
 def _framing_holds(buf, pos, at_eof, bad_allowed, jumped):
     """Whether records framed from ``buf[pos]`` on look right.
 
@@ -125,7 +125,7 @@ def _framing_holds(buf, pos, at_eof, bad_allowed, jumped):
     return _BROKEN if jumped else (_HOLDS if bad == 0 else _HOLDS_THROUGH_BAD)
 
 
-@njit(cache=True)
+@kernel(cache=True)
 def _skip_to_records(buf, scan, broken, last, count, at_eof):
     """End a run of ``count`` records broken at ``buf[broken]``: skip to where records hold again.
 
@@ -153,7 +153,7 @@ def _skip_to_records(buf, scan, broken, last, count, at_eof):
 
 
 @register
-@njit(cache=True)
+@kernel(cache=True)
 def _frame(buf, pos, limit, at_eof, resyncing):
     """One step of `read_chunks`: the run of records in a row from ``buf[pos]``, and what ends it.
 
@@ -487,9 +487,15 @@ def frame_messages(messages: Iterable[bytes]) -> bytes:
     return b"".join(_framed_batches(messages))
 
 
+@cache
+def _length_prefixes() -> list[bytes]:
+    """Every 2-byte length prefix, made when first framing (20 ms no reader should pay)."""
+    return [n.to_bytes(2, "big") for n in range(1 << 16)]
+
+
 def _framed_batches(messages: Iterable[bytes]) -> Iterator[bytes]:
     batch: list[bytes] = []
-    prefixes = _PREFIXES
+    prefixes = _length_prefixes()
     for message in messages:
         if len(message) > 0xFFFF:
             raise ValueError(f"message of {len(message)} bytes does not fit a 2-byte length")

@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
-from numba import njit
 
 from tickaccel.feed.binaryfile import frame_messages, whole_records_end
+from tickaccel.jit import kernel
 from tickaccel.errors import ErrorLog
 
 HEADER = struct.Struct(">10sQH")
@@ -120,7 +120,7 @@ def parse_request(payload: bytes) -> tuple[bytes, int, int] | None:
     return session, seq, count
 
 
-@njit(cache=True)
+@kernel(cache=True)
 def _packet_starts(buf: np.ndarray, max_block_bytes: int, max_messages: int) -> tuple[np.ndarray, np.ndarray]:
     """Greedy packing of length-prefixed records: byte offset and record index where each packet starts."""
     n = buf.shape[0]

@@ -42,7 +42,10 @@ from tickaccel.live.metrics import record_latency
 from tickaccel.live.shm_ring import ring_put
 from tickaccel.live.sockets import SLOT_BYTES
 from tickaccel.live.wire import fill_wire_records
+from tickaccel.jit import materialize
 from tickaccel.schema.itch import LENGTH_BY_TYPE
+
+materialize()  # this module's Numba code calls the book's kernel: make it real first
 
 log = logging.getLogger("tickaccel.live.rx_loop")
 
