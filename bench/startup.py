@@ -66,6 +66,9 @@ def main() -> None:
             for name, (command, env) in cases.items():
                 walls[name].append(_wall(command, env))
     print(f"{args.runs} runs each, wall time of the whole process")
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        print("note: PYTHONDONTWRITEBYTECODE is set, so every run compiles the modules it imports "
+              "again (tens of ms a user's machine does not spend)")
     for name, times in walls.items():
         print(f"{name:<45} min {min(times):.3f} s, median {statistics.median(times):.3f} s")
 
