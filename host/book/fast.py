@@ -761,7 +761,6 @@ def route_records(data, pos, index, owners, live, shard_of_locate, shards, offse
     return DONE, pos, index
 
 
-@register
 @kernel(cache=True, nogil=True)
 def gather_records(data, count, shards, offsets, rewrites, shard, out, kept):
     """Copy the records of shard `shard` among the first `count` routed (`route_records`)

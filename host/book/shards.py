@@ -93,7 +93,8 @@ class RoutedChunk:
         """Shard `shard`'s records, back to back (`gather_records`)."""
         out = np.empty(len(self.data), np.uint8)
         kept = np.empty(self.count, np.int64)
-        used, n = compiled(gather_records)(self.data, self.count, self.shards, self.offsets, self.rewrites,
+        # Numba's build: it releases the GIL, so the shards' threads gather at once.
+        used, n = gather_records(self.data, self.count, self.shards, self.offsets, self.rewrites,
                                  shard, out, kept)
         kept = kept[:n]
         seqs = self.seqs[kept]
@@ -117,8 +118,9 @@ class Router:
         rewrites = np.empty(bound, np.bool_)
         pos, index = 0, 0
         while True:
-            status, pos, index = compiled(route_records)(data, pos, index, self._owners, self._live,
-                                               self.shard_of_locate, shards, offsets, rewrites)
+            status, pos, index = compiled(route_records)(
+                data, pos, index, self._owners, self._live, self.shard_of_locate, shards, offsets,
+                rewrites)
             if status == DONE:
                 return RoutedChunk(chunk, data, index, shards, offsets, rewrites)
             self._owners = grown_order_store(self._owners)
