@@ -1,18 +1,21 @@
-"""The replay path's kernels compiled ahead of time into one native module, so a process
-starts without Numba compiling or loading them.
+"""The replay path's kernels compiled ahead of time into native modules, so a replay starts
+without Numba: neither its import nor its loading of cached kernels.
 
-Numba's cache saves compiling, not starting: loading the first cached kernel initialises
-Numba's whole CPU target (~0.3 s here) before any work. `tickaccel warmup` therefore also
-builds the kernels registered here (`register`) into one extension module with Numba's
-ahead-of-time compiler, from the same source, for the argument types the warmup called
-them with. `compiled(kernel)` hands a caller the native function when that module
-is built for today's source and the arguments match one of its signatures (checked on
-every call: a native function trusts its argument types), else the Numba dispatcher.
-Without a C compiler nothing is built and everything runs through Numba as before.
+Numba's cache saves compiling, not starting: importing Numba and loading the first cached
+kernel (which initialises its whole CPU target) take ~0.6 s here before any work.
+`tickaccel warmup` therefore also builds the kernels registered here (`register`) with
+Numba's ahead-of-time compiler, from the same source, for the argument types the warmup
+called them with, one extension module per kernel in a folder of `directory`.
+`compiled(kernel)` hands a caller the native function when the folder is built for today's
+source and the arguments match one of its signatures (checked on every call: a native
+function trusts its argument types), else the kernel itself, which imports Numba on its
+first call (`tickaccel.jit`). Without a C compiler nothing is built and everything runs
+through Numba as before. A native function holds the GIL while it runs; code that must run
+kernels on several threads at once calls the kernels themselves.
 
-The module's name carries a digest of the kernels' source files, the package's record
+The folder's name carries a digest of the kernels' source files, the package's record
 layouts (`tickaccel.schema`) and the Python, NumPy and Numba versions, so an edited kernel
-never runs stale native code: its digest names a module not built yet.
+never runs stale native code: its digest names a folder not built yet.
 """
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-_KERNELS: dict[str, object] = {}  # export name -> the Numba dispatcher
+_KERNELS: dict[str, object] = {}  # export name -> the kernel (`tickaccel.jit.kernel`)
 _SCHEMA = Path(__file__).parent / "schema"
 _ENV_DIR = "TICKACCEL_NATIVE_DIR"  # where the modules are kept, if not beside the package
 _SUFFIX = sysconfig.get_config_var("EXT_SUFFIX")
@@ -41,16 +44,15 @@ _calls: dict[str, Callable] = {}  # export name -> what `compiled` hands out
 
 
 def register(kernel):
-    """Mark a Numba dispatcher (a module-level ``@njit`` function) for the native module;
-    returns it unchanged, so it can decorate."""
+    """Mark a module-level kernel for the native build; returns it unchanged, so it can decorate."""
     _KERNELS[_export_name(kernel)] = kernel
     return kernel
 
 
 def compiled(kernel) -> Callable:
-    """What to call for `kernel` (a registered dispatcher): a guard that runs its native build
-    on arguments of a built signature and the dispatcher on any others; the dispatcher itself
-    when nothing is built."""
+    """What to call for `kernel` (a registered kernel): a guard that runs its native build on
+    arguments of a built signature and the kernel on any others; the kernel itself when
+    nothing is built."""
     name = _export_name(kernel)
     if name not in _calls:
         variants = _native().get(name)
@@ -66,12 +68,12 @@ def compiled(kernel) -> Callable:
 
 
 def built() -> bool:
-    """Whether the native module for today's source is built and loads."""
+    """Whether the native modules for today's source are built and load."""
     return bool(_native())
 
 
 def directory() -> Path:
-    """Where the native module is built and looked for: $TICKACCEL_NATIVE_DIR, else the
+    """Where the native modules are built and looked for: $TICKACCEL_NATIVE_DIR, else the
     package's __pycache__ when writable, else ~/.cache/tickaccel."""
     if os.environ.get(_ENV_DIR):
         return Path(os.environ[_ENV_DIR])
@@ -82,7 +84,7 @@ def directory() -> Path:
 
 
 def module_name() -> str:
-    """The native module's name for today's source and versions."""
+    """The name of the native modules' folder (and their prefix) for today's source and versions."""
     digest = hashlib.sha256()
     files = {Path(inspect.getsourcefile(k.py_func)) for k in _KERNELS.values()} | set(_SCHEMA.glob("*.py"))
     for path in sorted(files):
