@@ -110,3 +110,12 @@ def test_replay_on_a_terminal_draws_its_progress_bar(feed, tmp_path, monkeypatch
     assert main(["replay", str(feed), "-o", str(tmp_path / "out")]) == 0
     drawn = screen.getvalue()
     assert "0:00:0" in drawn and "messages in" in drawn  # the bar's elapsed time, then the summary
+
+
+def test_info_says_whether_the_replay_kernels_are_native(capsys, monkeypatch, tmp_path):
+    from tickaccel import native
+
+    monkeypatch.setattr(native, "_loaded", None)
+    monkeypatch.setenv("TICKACCEL_NATIVE_DIR", str(tmp_path))  # nothing built there
+    assert main(["info", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["native_replay_kernels"] is False

@@ -14,11 +14,13 @@ def info_command(as_json: bool = typer.Option(False, "--json", help="Print machi
     from tickaccel import __version__
 
     found = discover()
+    native = _native_kernels()
     if as_json:
         print(json.dumps({
             "version": __version__,
             "python": platform.python_version(),
             "backends": {n: {"present": b.present, "detail": b.detail} for n, b in found.items()},
+            "native_replay_kernels": native,
         }, indent=2))
         return
     from rich.console import Console
@@ -31,6 +33,19 @@ def info_command(as_json: bool = typer.Option(False, "--json", help="Print machi
     for b in found.values():
         table.add_row(b.name, "[green]yes[/green]" if b.present else "[red]no[/red]", escape(b.detail))
     console.print(table)
+    console.print("replay kernels: native, built for this source" if native else
+                  "replay kernels: through Numba (`tickaccel warmup` builds them native; it needs a C compiler)")
+
+
+def _native_kernels() -> bool:
+    """Whether the replay's kernels are built native for this source (`tickaccel.native`)."""
+    from tickaccel import native
+    from tickaccel.book import fast
+    from tickaccel.feed import binaryfile
+
+    del fast, binaryfile  # imported to register their kernels (without importing Numba)
+
+    return native.built()
 
 
 def warmup_command() -> None:
