@@ -34,9 +34,9 @@ def _synth():
 # the goal. The goal is 8 cells on every path (a 322 MHz UltraScale+ budget); bench/RESULTS.md
 # says which paths are still longer. None: the stage has no DATA_WIDTH.
 STAGE_DEPTH = {("udp_rx_filter", 64): 11, ("moldudp64_rx", 64): 11,
-               ("itch_extract", 64): 17, ("itch_decode", None): 5,
+               ("itch_extract", 64): 9, ("itch_decode", None): 5,
                ("feed_csr", None): 7}
-FEED_HANDLER_DEPTH = {32: 16, 64: 15, 128: 18}
+FEED_HANDLER_DEPTH = {32: 11, 64: 12, 128: 15}
 
 
 @pytest.mark.parametrize("top,data_width", sorted(STAGE_DEPTH, key=str))
@@ -59,4 +59,4 @@ def test_ecp5_fmax_at_64_bit():
     # nextpnr's placement is seeded and repeatable, but small RTL changes move it by a few MHz:
     # the floor sits below the figure measured in bench/RESULTS.md
     figures = _synth().ecp5_fmax("feed_handler", 64)
-    assert figures["fmax_mhz"] >= 50.0, figures
+    assert figures["fmax_mhz"] >= 75.0, figures

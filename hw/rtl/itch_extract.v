@@ -1,32 +1,48 @@
 // ITCH message extraction from MoldUDP64 message blocks.
 //
 // s_axis carries the message blocks of one packet (2-byte big-endian length,
-// then the message); the kept lanes of each beat are one contiguous run.
-// Bytes are appended to an accumulator that holds at most one packet; a
-// complete block at its head leaves as one message per cycle on m_msg_*,
-// driven straight from the accumulator register (no output register: the
-// decoder registers the record, so a message leaves one cycle after the beat
-// holding its last byte), a single-beat AXI-Stream packet (type byte at m_msg_tdata[7:0], byte k at
+// then the message): the kept lanes of a packet's first beat run from any
+// lane to the top, the middle beats are full and the last ends at any lane
+// (as moldudp64_rx sends them). Each message leaves on m_msg_* as a
+// single-beat AXI-Stream packet (type byte at m_msg_tdata[7:0], byte k at
 // [8k+7:8k], bytes past the message's length undefined) with its MoldUDP64
-// sequence number in m_msg_tuser. Blocks straddle beats in any alignment; at 64 bits a
-// block (14 bytes or more) never completes faster than one per cycle, so the
-// accumulator keeps up with the line; at 128 bits small messages may stall
-// the input.
+// sequence number in m_msg_tuser.
+//
+// Three stages, none with a long path:
+//   align:    the input beat (behind a three-beat skid buffer, so s_axis_tready
+//             is a register) is looked at in every lane as if a block's type
+//             byte were there: the length bytes before it (from this beat or
+//             the previous one) are checked against the table length of the
+//             type (book_event.vh, generated from itch.MESSAGE_LENGTHS), and
+//             the position of that block's last byte and of the next block's
+//             start and type byte are computed in beats and lanes.
+//   complete: the only loop. The position of the next type byte selects its
+//             lane's precomputed entry, which becomes the next position: a
+//             mux and a decrement, no adder. Each beat is stored raw into the
+//             word buffer of the block it carries (two buffers, alternating
+//             per block), so no byte is shifted on the way in.
+//   emit:     in the beat holding a block's last byte, the block's buffer
+//             (with that beat in place of its last word) is rotated by the
+//             block's start lane into the output register.
+// A message is on m_msg_* three clock edges after the edge that takes the beat
+// holding its last byte (align, complete, emit). At 128 bits one beat can hold
+// two type bytes, or a block's type byte and its last byte (14-byte blocks
+// only): such a beat is looked at for two cycles while the skid buffer takes
+// the input, so the packet's later messages leave a cycle later.
 //
 // s_mold_seq is read with a packet's first beat, s_mold_skip and s_mold_drop
-// two cycles after (moldudp64_rx decides two cycles after the header), and no
-// block leaves or is judged (length, truncation) before: a block complete by
-// then waits for the decision, a cycle or two for a packet's first message.
-// The first s_mold_skip blocks of a packet are already seen: they are
-// consumed without output. A packet with s_mold_drop (a duplicate) has all
-// its blocks consumed that way and counts no error; the
-// next packet waits for the decision. A length that is not the table length of the
-// type (book_event.vh, generated from itch.MESSAGE_LENGTHS) is counted and
-// the rest of the packet skipped; a packet ending inside a block is counted
-// as truncated. A last beat with tuser set (frame fault seen by the filter)
-// is not appended and the incomplete tail is discarded without counting.
-// The next packet is accepted only once the accumulator is empty, so a bad
-// packet never misaligns the next one.
+// two cycles after (moldudp64_rx decides two cycles after the header); no
+// block of the packet leaves before. The first s_mold_skip blocks of a packet
+// are already seen: they are consumed without output. A packet with
+// s_mold_drop (a duplicate) has all its blocks consumed that way and counts no
+// error. A length that is not the table length of the type is counted and the
+// rest of the packet skipped; a packet ending inside a block is counted as
+// truncated (both two cycles after the beat that shows it). A last beat with
+// tuser set (frame fault seen by the filter) is not looked at and the
+// incomplete tail is discarded without counting. A packet's first beat enters
+// the complete stage only once the previous packet has left it, so a bad
+// packet never misaligns the next one; the next packet's first beat is taken
+// once this one's first beat is there and its verdict is known.
 
 module itch_extract #(
     parameter DATA_WIDTH = 64,
@@ -73,153 +89,406 @@ initial begin
 end
 
 localparam BLOCK_MAX = ITCH_MAX_MESSAGE_LENGTH + 2;
-// A head block one byte short plus one beat must fit with a beat to spare,
-// so the input never waits while the output flows.
-localparam ACC_BYTES = BLOCK_MAX + 2*KEEP_WIDTH;
-localparam FILL_WIDTH = $clog2(ACC_BYTES+1);
-localparam COUNT_WIDTH = $clog2(KEEP_WIDTH+1);
-localparam integer FILL_ROOM_BYTES = ACC_BYTES - KEEP_WIDTH;  // most bytes held when a beat is taken
-localparam [FILL_WIDTH-1:0] FILL_ROOM = FILL_ROOM_BYTES[FILL_WIDTH-1:0];
+localparam LANE_W = $clog2(KEEP_WIDTH);
+// Beats from a type byte's beat to the next type byte's, at most.
+localparam AHEAD_W = $clog2((KEEP_WIDTH - 1 + BLOCK_MAX) / KEEP_WIDTH + 1);
+// Beats a block can touch: start lane up to KEEP_WIDTH-1, then BLOCK_MAX bytes.
+localparam WORDS = (KEEP_WIDTH - 1 + BLOCK_MAX + KEEP_WIDTH - 1) / KEEP_WIDTH;
+localparam [LANE_W:0]  TYPE_OFFSET = 2;  // a block's type byte follows its 2 length bytes
 
-reg [ACC_BYTES*8-1:0] acc;          // byte 0 = oldest; bytes at and above fill are 0
-reg [FILL_WIDTH-1:0]  fill;
-reg                   in_packet;    // a packet's first beat taken, last not yet
-reg                   end_in_acc;   // the packet's last beat is in the accumulator
-reg                   aborted;      // ... and it ended with a frame fault
-reg                   skipping;     // length error: drop beats to the packet's end
-reg [63:0]            seq;          // sequence of the block at the head
-reg [15:0]            skip_left;
-reg                   verdict_wait; // the packet's first beat was taken last cycle
-reg                   verdict_due;  // ... two cycles ago: s_mold_skip and s_mold_drop are valid
-wire                  deciding = verdict_wait || verdict_due;
-reg                   dropping;     // the packet is a duplicate: every block skipped, nothing counted
-wire                  dropped = verdict_due ? s_mold_drop : dropping;
+// ---------------------------------------------------------------- input skid
 
-// A block's size (table length + 2) as one lookup, with no adder behind the table.
-function [7:0] table_block_bytes;
-    input [7:0] message_type;
-    integer t;
-    begin
-        table_block_bytes = 8'd0;
-        for (t = 0; t < 256; t = t + 1)
-            if (message_type == t[7:0] && itch_message_length(t[7:0]) != 8'd0)
-                table_block_bytes = itch_message_length(t[7:0]) + 8'd2;
-    end
-endfunction
+// Skid slots in front of the align register: s_axis_tready is a register,
+// and a beat looked at twice (128 bits) costs latency until the input idles
+// (between packets), not an input cycle.
+localparam SKID = 3;
+localparam BEAT_W = DATA_WIDTH + KEEP_WIDTH + 3;  // {first, user, last, keep, data}
 
-wire [15:0] block_length = {acc[7:0], acc[15:8]};
-wire [7:0]  table_length = itch_message_length(acc[23:16]);
-wire        length_known = fill >= {{(FILL_WIDTH-2){1'b0}}, 2'd3};
-wire        length_bad   = length_known && (table_length == 0 || block_length != {8'd0, table_length});
-wire [7:0]  table_bytes  = table_block_bytes(acc[23:16]);
-wire [FILL_WIDTH-1:0] block_bytes = table_bytes[FILL_WIDTH-1:0];  // at most BLOCK_MAX
-wire        complete     = length_known && !length_bad && fill >= block_bytes;
-wire        consume      = complete && !deciding && (skip_left != 0 || m_msg_tready);
-wire        partial_end  = end_in_acc && !length_bad && !complete && fill != 0 && !verdict_wait;
+reg                  in_valid;
+reg [DATA_WIDTH-1:0] in_data;
+reg [KEEP_WIDTH-1:0] in_keep;
+reg                  in_last, in_user, in_first;
+reg [BEAT_W-1:0]     skid [0:SKID-1];   // skid[0] is the oldest
+reg [SKID-1:0]       skid_fill;       // thermometer: bit k set when more than k slots hold a beat
+reg                  in_packet;    // a packet's first beat taken, last not yet
+reg                  verdict_wait; // the packet's first beat was taken last cycle
+reg                  verdict_due;  // ... two cycles ago: s_mold_skip and s_mold_drop are valid
+// The sideband of the newest packet until its first beat is in the complete
+// stage and its verdict is known; the next packet's first beat waits for that.
+reg                  pend_busy, pend_verdict, pend_entered;
+reg [63:0]           pend_seq;
+reg [15:0]           pend_skip;
+reg                  pend_drop;
 
-wire [ACC_BYTES*8-1:0] acc_kept  = consume ? acc >> {block_bytes, 3'b000} : acc;
-wire [FILL_WIDTH-1:0]  fill_kept = consume ? fill - block_bytes : fill;
+reg                  s2_valid;
+wire                 s2_advance;
+// a packet's first beat enters the complete stage only once it is empty, so
+// the previous packet's counters are out before this one's verdict is used
+wire                 s1_take = in_valid && (!s2_valid || (s2_advance && !in_first));
+wire                 s1_load = !in_valid || s1_take;
 
-assign m_msg_tdata  = acc[16 +: 50*8];
-assign m_msg_tuser  = seq;
-assign m_msg_tvalid = complete && !deciding && skip_left == 0;
-assign m_msg_tlast  = 1'b1;
-assign s_axis_tready = !end_in_acc && fill <= FILL_ROOM && !(deciding && !in_packet);
+assign s_axis_tready = !skid_fill[SKID-1] && (in_packet || !pend_busy);
 wire s_fire = s_axis_tvalid && s_axis_tready;
 
-reg [COUNT_WIDTH-1:0] keep_count;
-reg [COUNT_WIDTH-1:0] first_lane;
-reg [DATA_WIDTH-1:0]  kept_data;
-integer i;
-always @* begin
-    keep_count = 0;
-    first_lane = 0;
-    for (i = KEEP_WIDTH-1; i >= 0; i = i - 1) begin
-        keep_count = keep_count + {{(COUNT_WIDTH-1){1'b0}}, s_axis_tkeep[i]};
-        if (s_axis_tkeep[i])
-            first_lane = i[COUNT_WIDTH-1:0];
-        kept_data[i*8 +: 8] = s_axis_tkeep[i] ? s_axis_tdata[i*8 +: 8] : 8'd0;
-    end
-end
+wire [BEAT_W-1:0]  s_beat = {!in_packet, s_axis_tuser, s_axis_tlast, s_axis_tkeep, s_axis_tdata};
+wire               skid_pop = s1_load && skid_fill[0];
+wire               skid_push = s_fire && !(s1_load && !skid_fill[0]);
+// the slot a pushed beat goes to: the first free one, after the pop
+wire [SKID:0]      fill_after_pop = skid_pop ? {2'b00, skid_fill[SKID-1:1]} : {1'b0, skid_fill};
+wire [SKID-1:0]    skid_slot = fill_after_pop[SKID-1:0] ^ {fill_after_pop[SKID-2:0], 1'b1};
 
-// seq + 1 without a 64-bit carry chain: each 16-bit chunk is incremented on
-// its own and taken when every lower chunk carried out.
-reg [63:0] seq_next;
-reg [16:0] chunk_sum;
-reg        chunk_carry;
-integer c;
-always @* begin
-    chunk_carry = 1'b1;
-    for (c = 0; c < 4; c = c + 1) begin
-        chunk_sum = {1'b0, seq[c*16 +: 16]} + 17'd1;
-        seq_next[c*16 +: 16] = chunk_carry ? chunk_sum[15:0] : seq[c*16 +: 16];
-        chunk_carry = chunk_carry && chunk_sum[16];
-    end
-end
-
-wire append = s_fire && !skipping && !(s_axis_tlast && s_axis_tuser);
-wire [ACC_BYTES*8-1:0] acc_in = {{(ACC_BYTES*8-DATA_WIDTH){1'b0}}, kept_data >> {first_lane, 3'b000}};
-wire [FILL_WIDTH-1:0] fill_next = append ? fill_kept + {{(FILL_WIDTH-COUNT_WIDTH){1'b0}}, keep_count} : fill_kept;
-
+integer n;
 always @(posedge clk) begin
-    stat_length_error <= 1'b0;
-    stat_truncated <= 1'b0;
-
-    if (length_bad && !verdict_wait) begin
-        stat_length_error <= !dropped;
-        acc <= 0;
-        fill <= 0;
-        end_in_acc <= 1'b0;
-        skipping <= !end_in_acc && !(s_fire && s_axis_tlast);
-    end else if (partial_end) begin
-        stat_truncated <= !aborted && !dropped;
-        acc <= 0;
-        fill <= 0;
-        end_in_acc <= 1'b0;
-    end else begin
-        if (consume) begin
-            if (skip_left != 0)
-                skip_left <= skip_left - 1'b1;
-            seq <= seq_next;
-        end
-        acc <= append ? acc_kept | (acc_in << {fill_kept, 3'b000}) : acc_kept;
-        fill <= fill_next;
-        if (end_in_acc && fill_next == 0)
-            end_in_acc <= 1'b0;
-        if (s_fire && s_axis_tlast) begin
-            if (skipping)
-                skipping <= 1'b0;
-            else
-                end_in_acc <= fill_next != 0;
-            aborted <= s_axis_tuser;
-        end
+    if (s1_load) begin
+        in_valid <= skid_fill[0] || s_fire;
+        {in_first, in_user, in_last, in_keep, in_data} <= skid_fill[0] ? skid[0] : s_beat;
     end
+    for (n = 0; n < SKID; n = n + 1)
+        if (skid_push && skid_slot[n])
+            skid[n] <= s_beat;
+        else if (skid_pop && n < SKID-1)
+            skid[n] <= skid[n+1];
+    if (skid_push && !skid_pop)
+        skid_fill <= {skid_fill[SKID-2:0], 1'b1};
+    else if (skid_pop && !skid_push)
+        skid_fill <= {1'b0, skid_fill[SKID-1:1]};
 
+    if (s_fire)
+        in_packet <= !s_axis_tlast;
     verdict_wait <= s_fire && !in_packet;
     verdict_due <= verdict_wait;
+
+    if (s_fire && !in_packet) begin
+        pend_busy <= 1'b1;
+        pend_verdict <= 1'b0;
+        pend_entered <= 1'b0;
+        pend_seq <= s_mold_seq;
+    end
     if (verdict_due) begin
-        skip_left <= s_mold_drop ? 16'hFFFF : s_mold_skip;
-        dropping <= s_mold_drop;
+        pend_verdict <= 1'b1;
+        pend_skip <= s_mold_skip;
+        pend_drop <= s_mold_drop;
     end
-    if (s_fire) begin
-        in_packet <= !s_axis_tlast;
-        if (!in_packet)
-            seq <= s_mold_seq;
-    end
+    if (s1_take && in_first)
+        pend_entered <= 1'b1;
+    if ((pend_entered || (s1_take && in_first)) && (pend_verdict || verdict_due))
+        pend_busy <= 1'b0;
 
     if (rst) begin
-        acc <= 0;
-        fill <= 0;
+        in_valid <= 1'b0;
+        skid_fill <= {SKID{1'b0}};
         in_packet <= 1'b0;
         verdict_wait <= 1'b0;
         verdict_due <= 1'b0;
-        dropping <= 1'b0;
-        end_in_acc <= 1'b0;
-        aborted <= 1'b0;
+        pend_busy <= 1'b0;
+    end
+end
+
+// ---------------------------------------------------------------- align
+
+// Entry of lane q, read when the next type byte is there: whether a block's
+// type byte there is kept and good, kept and bad (its length is not the
+// table length), or good and its block ends in this beat (hold: look again);
+// then the positions of the block's last byte, the next block's start and
+// the next type byte, each as beats ahead (counted from the next beat, or
+// from this one on hold), whether that is 0, and the lane.
+localparam POS_W = 1 + AHEAD_W + LANE_W;
+localparam ENTRY_W = 3 + 3*POS_W;
+function [ENTRY_W-1:0] lane_entry;
+    input integer q;
+    input         kept;
+    input [7:0]   message_type;
+    input [7:0]   length_high;
+    input [7:0]   length_low;
+    reg   [7:0]   table_length;
+    reg           bad, hold;
+    integer       length, beat_base, next_type, next_start, last_byte;
+    begin
+        table_length = itch_message_length(message_type);
+        bad = table_length == 8'd0 || length_high != 8'd0 || length_low != table_length;
+        // Positions as constants per length (any longer length is bad): a
+        // table of the length byte, with no adder behind it.
+        hold = 1'b0;
+        next_type = 0;
+        next_start = 0;
+        last_byte = 0;
+        for (length = 0; length <= ITCH_MAX_MESSAGE_LENGTH; length = length + 1)
+            if (length_low == length[7:0]) begin
+                // the block's last byte is at q + length - 1: in this beat when below KEEP_WIDTH
+                hold = q + length <= KEEP_WIDTH;
+                beat_base = hold ? 0 : KEEP_WIDTH;
+                next_type = q + length + 2 - beat_base;
+                next_start = q + length - beat_base;
+                last_byte = q + length - 1 - beat_base;
+            end
+        lane_entry = {kept && !bad, kept && bad, kept && !bad && hold,
+                      position(last_byte), position(next_start), position(next_type)};
+    end
+endfunction
+
+function [POS_W-1:0] position;
+    input integer bytes_ahead;
+    begin
+        position = {bytes_ahead < KEEP_WIDTH, bytes_ahead[LANE_W +: AHEAD_W], bytes_ahead[LANE_W-1:0]};
+    end
+endfunction
+
+reg [15:0]                    tail;  // the last two bytes of the beat before in_data
+reg [KEEP_WIDTH*ENTRY_W-1:0]  entries;
+reg [LANE_W-1:0]              first_lane;
+reg [LANE_W:0]                first_type;  // first_lane + 2
+wire [DATA_WIDTH+15:0]        with_tail = {in_data, tail};
+integer q;
+always @* begin
+    for (q = 0; q < KEEP_WIDTH; q = q + 1)
+        entries[q*ENTRY_W +: ENTRY_W] = lane_entry(q, in_keep[q], with_tail[(q+2)*8 +: 8],
+                                                   with_tail[q*8 +: 8], with_tail[(q+1)*8 +: 8]);
+    first_lane = {LANE_W{1'b0}};
+    for (q = KEEP_WIDTH-1; q >= 0; q = q - 1)
+        if (in_keep[q])
+            first_lane = q[LANE_W-1:0];
+    first_type = {1'b0, first_lane} + TYPE_OFFSET;
+end
+
+reg [DATA_WIDTH-1:0] s2_data;
+reg [KEEP_WIDTH-1:0] s2_keep;
+reg                  s2_last, s2_aborted;
+reg [ENTRY_W-1:0]    s2_entries [0:KEEP_WIDTH-1];
+
+always @(posedge clk) begin
+    if (s1_take) begin
+        s2_data <= in_data;
+        s2_keep <= in_keep;
+        s2_last <= in_last;
+        s2_aborted <= in_last && in_user;
+        for (q = 0; q < KEEP_WIDTH; q = q + 1)
+            s2_entries[q] <= entries[q*ENTRY_W +: ENTRY_W];
+        tail <= in_data[DATA_WIDTH-16 +: 16];
+    end
+    if (s1_take)
+        s2_valid <= 1'b1;
+    else if (s2_advance)
+        s2_valid <= 1'b0;
+    if (rst)
+        s2_valid <= 1'b0;
+end
+
+// ---------------------------------------------------------------- complete
+
+// Positions (beats ahead, lane) of the next type byte, of the start of its
+// block, and of the last byte of the block whose type byte was seen; each
+// with a flag "in this beat" kept as a register, so no event waits on a compare.
+reg [AHEAD_W-1:0] type_ahead, start_ahead, end_ahead;
+reg [LANE_W-1:0]  type_lane, start_lane, end_lane;
+reg               type_now, start_now, end_now;
+reg               start_wait;   // the block whose type byte comes next has not started
+reg               block_open;   // a block's type byte was seen, its last byte not yet
+reg               skipping;     // length error: the rest of the packet is ignored
+reg               start_buf, end_buf;  // buffer of the next block to start, to end
+reg [1:0]         buf_active;
+reg [WORDS-1:0]   buf_word [0:1];      // one-hot: the word the beat in the complete stage goes to
+reg [LANE_W-1:0]  buf_lane [0:1];      // the block's start lane
+reg [DATA_WIDTH-1:0] buf_data [0:1][0:WORDS-1];
+
+reg [63:0] seq;          // sequence of the next block to end
+reg [15:0] skip_left;
+reg        skip_zero;    // skip_left == 0
+reg        dropping;
+reg        out_valid;
+reg        length_error_seen, truncated_seen, packet_done_seen;
+
+wire [ENTRY_W-1:0] entry = s2_entries[type_lane];
+wire [POS_W-1:0]   entry_end   = entry[2*POS_W +: POS_W];
+wire [POS_W-1:0]   entry_start = entry[POS_W +: POS_W];
+wire [POS_W-1:0]   entry_type  = entry[0 +: POS_W];
+wire               looking = s2_valid && !skipping && !s2_aborted;
+
+wire ev_type  = looking && type_now && entry[ENTRY_W-1];  // a good type byte
+wire ev_bad   = looking && type_now && entry[ENTRY_W-2];
+wire hold_now = looking && type_now && entry[ENTRY_W-3];
+wire ev_start = looking && start_now && s2_keep[start_lane];
+wire ev_end   = looking && end_now && s2_keep[end_lane];
+wire emit     = ev_end && skip_zero && !dropping;
+wire stall    = emit && out_valid && !m_msg_tready;
+wire proc     = s2_valid && !stall;
+assign s2_advance = proc && !hold_now;
+wire pkt_done = s2_advance && s2_last;
+
+wire [1:0] buf_start = {ev_start && start_buf, ev_start && !start_buf};
+wire [1:0] buf_end   = {ev_end && end_buf, ev_end && !end_buf};
+wire [1:0] buf_open  = (buf_active & ~buf_end) | buf_start;
+
+// seq + 1 without a long carry chain: each 4-bit chunk is incremented on its
+// own (one LUT level) and taken when every lower chunk is all ones.
+reg [63:0] seq_next;
+reg        lower_ones;
+integer c;
+always @* begin
+    lower_ones = 1'b1;
+    for (c = 0; c < 16; c = c + 1) begin
+        seq_next[c*4 +: 4] = lower_ones ? seq[c*4 +: 4] + 4'd1 : seq[c*4 +: 4];
+        lower_ones = lower_ones && seq[c*4 +: 4] == 4'hF;
+    end
+end
+
+localparam [AHEAD_W-1:0] ONE_AHEAD = 1;
+
+integer b, w;
+always @(posedge clk) begin
+    if (proc) begin
+        if (ev_type) begin
+            {end_now, end_ahead, end_lane} <= entry_end;
+            {start_now, start_ahead, start_lane} <= entry_start;
+            {type_now, type_ahead, type_lane} <= entry_type;
+            start_wait <= 1'b1;
+            block_open <= 1'b1;
+        end else begin
+            if (s2_advance) begin
+                type_ahead <= type_ahead - 1'b1;
+                start_ahead <= start_ahead - 1'b1;
+                end_ahead <= end_ahead - 1'b1;
+                type_now <= type_ahead == ONE_AHEAD;
+                start_now <= start_wait && !ev_start && start_ahead == ONE_AHEAD;
+                end_now <= block_open && !ev_end && end_ahead == ONE_AHEAD;
+            end
+            if (ev_start)
+                start_wait <= 1'b0;
+            if (ev_end)
+                block_open <= 1'b0;
+        end
+        start_buf <= start_buf ^ ev_start;
+        end_buf <= end_buf ^ ev_end;
+        for (b = 0; b < 2; b = b + 1) begin
+            if (buf_start[b])
+                buf_lane[b] <= start_lane;
+            if (!buf_open[b])
+                buf_word[b] <= {{(WORDS-1){1'b0}}, 1'b1};
+            else if (s2_advance)
+                buf_word[b] <= buf_word[b] << 1;
+        end
+        buf_active <= buf_open;
+        if (ev_end) begin
+            seq <= seq_next;
+            if (!skip_zero) begin
+                skip_left <= skip_left - 1'b1;
+                skip_zero <= skip_left == 16'd1;
+            end
+        end
+        if (ev_bad) begin
+            skipping <= 1'b1;
+            type_now <= 1'b0;
+            start_now <= 1'b0;
+            end_now <= 1'b0;
+            block_open <= 1'b0;
+            start_wait <= 1'b0;
+            buf_active <= 2'b00;
+        end
+    end
+
+    // a beat is stored raw into the word of each block it carries (rewriting
+    // the same word while the beat waits changes nothing)
+    if (s2_valid)
+        for (b = 0; b < 2; b = b + 1)
+            for (w = 0; w < WORDS; w = w + 1)
+                if ((buf_active[b] || buf_start[b]) && buf_word[b][w])
+                    buf_data[b][w] <= s2_data;
+
+    // a packet's first beat (the stage is empty: what the last packet left
+    // is cleared here): its first block starts at the first kept lane
+    if (s1_take && in_first) begin
         skipping <= 1'b0;
+        end_now <= 1'b0;
+        block_open <= 1'b0;
+        start_buf <= 1'b0;
+        end_buf <= 1'b0;
+        buf_active <= 2'b00;
+        for (b = 0; b < 2; b = b + 1)
+            buf_word[b] <= {{(WORDS-1){1'b0}}, 1'b1};
+        start_ahead <= {AHEAD_W{1'b0}};
+        start_lane <= first_lane;
+        start_now <= 1'b1;
+        start_wait <= 1'b1;
+        type_ahead <= {{(AHEAD_W-1){1'b0}}, first_type[LANE_W]};
+        type_lane <= first_type[LANE_W-1:0];
+        type_now <= !first_type[LANE_W];
+    end
+    // the packet's sideband, when its first beat enters (the verdict may come later)
+    if (s1_take && in_first)
+        seq <= pend_seq;
+    if (s1_take && in_first && pend_verdict) begin
+        skip_left <= pend_skip;
+        skip_zero <= pend_skip == 16'd0;
+        dropping <= pend_drop;
+    end
+    if (verdict_due && (pend_entered || (s1_take && in_first))) begin
+        skip_left <= s_mold_skip;
+        skip_zero <= s_mold_skip == 16'd0;
+        dropping <= s_mold_drop;
+    end
+
+    length_error_seen <= proc && ev_bad;
+    // a block still open after the packet's last beat: registered apart from
+    // the packet's end, which waits on the whole stall chain
+    truncated_seen <= s2_last && !s2_aborted && !skipping && !ev_bad && buf_open != 2'b00;
+    packet_done_seen <= pkt_done;
+    stat_length_error <= length_error_seen && !dropping;
+    stat_truncated <= packet_done_seen && truncated_seen && !dropping;
+
+    if (rst) begin
+        skipping <= 1'b0;
+        type_now <= 1'b0;
+        start_now <= 1'b0;
+        end_now <= 1'b0;
+        block_open <= 1'b0;
+        start_wait <= 1'b0;
+        start_buf <= 1'b0;
+        end_buf <= 1'b0;
+        buf_active <= 2'b00;
+        for (b = 0; b < 2; b = b + 1) begin
+            buf_word[b] <= {{(WORDS-1){1'b0}}, 1'b1};
+            // bytes past a message's end are undefined, but never unknown
+            for (w = 0; w < WORDS; w = w + 1)
+                buf_data[b][w] <= {DATA_WIDTH{1'b0}};
+        end
+        length_error_seen <= 1'b0;
+        truncated_seen <= 1'b0;
+        packet_done_seen <= 1'b0;
         stat_length_error <= 1'b0;
         stat_truncated <= 1'b0;
     end
 end
 
+// ---------------------------------------------------------------- emit
+
+// The ending block's words, the beat in the complete stage in place of its last one.
+wire [WORDS-1:0]  end_word = end_buf ? buf_word[1] : buf_word[0];
+wire [LANE_W-1:0] end_start_lane = end_buf ? buf_lane[1] : buf_lane[0];
+reg [WORDS*DATA_WIDTH-1:0] block_words;
+integer k;
+always @* begin
+    for (k = 0; k < WORDS; k = k + 1)
+        block_words[k*DATA_WIDTH +: DATA_WIDTH] = end_word[k] ? s2_data
+                                                : end_buf ? buf_data[1][k] : buf_data[0][k];
+end
+wire [WORDS*DATA_WIDTH-1:0] block_aligned = block_words >> {end_start_lane, 3'b000};
+
+reg [50*8-1:0] out_data;
+reg [63:0]     out_seq;
+always @(posedge clk) begin
+    if (proc && emit) begin
+        out_valid <= 1'b1;
+        out_data <= block_aligned[16 +: 50*8];
+        out_seq <= seq;
+    end else if (m_msg_tready)
+        out_valid <= 1'b0;
+    if (rst)
+        out_valid <= 1'b0;
+end
+
+assign m_msg_tdata  = out_data;
+assign m_msg_tuser  = out_seq;
+assign m_msg_tvalid = out_valid;
+assign m_msg_tlast  = 1'b1;
+
 endmodule
+

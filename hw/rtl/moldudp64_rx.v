@@ -149,13 +149,42 @@ function [63:0] be_bytes;
 endfunction
 
 // In the beat that completes the header: forward unless it is a control packet.
-wire [63:0] count_now_64    = be_bytes(hv_later, 18, 2);
-wire [15:0] count_now       = count_now_64[15:0];
-wire [6:0]  pkt_end         = {1'b0, pkt_ptr} + {{(7-COUNT_WIDTH){1'b0}}, keep_count};  // payload bytes after this beat
-wire        header_done_now = pkt_ptr < 6'd20 && pkt_end >= 7'd20;
+// A packet's first beat (at most 16 bytes) never completes the header, and
+// every later beat runs from lane 0: the header completes in this beat when
+// lane 19 - pkt_ptr is kept, a keep bit selected by the registered pointer,
+// with no count or adder in front of the decision.
+localparam [5:0] KEEP_BYTES = KEEP_WIDTH[5:0];  // at most 16, no overflow past 20 + 16
+reg header_done_now;
+reg [5:0] pkt_ptr_next;   // payload bytes after a beat that is not the packet's last, saturating at 20
+integer p;
+always @* begin
+    header_done_now = 1'b0;
+    for (p = 1; p < HDR_BYTES; p = p + 1)
+        if (pkt_ptr == p[5:0] && HDR_BYTES - 1 - p < KEEP_WIDTH)
+            header_done_now = s_axis_tkeep[HDR_BYTES - 1 - p];
+    pkt_ptr_next = pkt_ptr == 6'd0 ? {{(6-COUNT_WIDTH){1'b0}}, keep_count}
+                 : pkt_ptr + KEEP_BYTES >= 6'd20 ? 6'd20 : pkt_ptr + KEEP_BYTES;
+end
 wire        header_ignored  = s_axis_tlast && s_axis_tuser;
 wire        header_accepted = header_done_now && !header_ignored;
-wire        forward_now     = header_accepted && !(count_now == 16'd0 || count_now == 16'hFFFF);
+// A control packet (count 0 or 0xFFFF) is not forwarded. The count's last
+// byte (header byte 19) is at lane 19 - pkt_ptr of the beat that completes
+// the header, its first byte one lane below or, at lane 0, the last byte of
+// the beat before: each lane's pair is compared on its own, and the
+// registered pointer selects one result.
+reg [KEEP_WIDTH-1:0] control_pair;   // [k]: header bytes 18, 19 at lanes k-1, k are 0000 or FFFF
+reg                  control_now;
+always @* begin
+    control_pair[0] = (hdr_reg[18*8 +: 8] == 8'h00 && s_axis_tdata[7:0] == 8'h00)
+                   || (hdr_reg[18*8 +: 8] == 8'hFF && s_axis_tdata[7:0] == 8'hFF);
+    for (i = 1; i < KEEP_WIDTH; i = i + 1)
+        control_pair[i] = s_axis_tdata[(i-1)*8 +: 16] == 16'h0000 || s_axis_tdata[(i-1)*8 +: 16] == 16'hFFFF;
+    control_now = 1'b0;
+    for (p = 1; p < HDR_BYTES; p = p + 1)
+        if (pkt_ptr == p[5:0] && HDR_BYTES - 1 - p < KEEP_WIDTH)
+            control_now = control_pair[HDR_BYTES - 1 - p];
+end
+wire        forward_now     = header_accepted && !control_now;
 
 // The sequence decision takes two cycles after the beat that completes the
 // header, and no 64-bit carry chain: in the first (verdict_due) each 16-bit
@@ -284,7 +313,7 @@ always @(posedge clk) begin
 
     if (s_fire) begin
         hdr_reg <= hv;
-        pkt_ptr <= pkt_end >= 7'd20 ? 6'd20 : pkt_end[5:0];
+        pkt_ptr <= pkt_ptr_next;
         verdict_due <= header_accepted;
         if (forward_now)
             m_mold_seq <= be_bytes(hv_later, 10, 8);
@@ -301,7 +330,7 @@ always @(posedge clk) begin
         end
 
         if (s_axis_tlast) begin
-            stat_packet_short <= pkt_end < 7'd20 && !s_axis_tuser;
+            stat_packet_short <= pkt_ptr < 6'd20 && !header_done_now && !s_axis_tuser;
             pkt_ptr <= 0;
             forwarding <= 1'b0;
         end
