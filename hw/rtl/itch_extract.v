@@ -13,7 +13,9 @@
 //             is a register) is looked at in every lane as if a block's type
 //             byte were there: the length bytes before it (from this beat or
 //             the previous one) are checked against the table length of the
-//             type (book_event.vh, generated from itch.MESSAGE_LENGTHS), and
+//             type (book_event.vh, generated from itch.MESSAGE_LENGTHS; looked
+//             up for every lane as the beat enters the align register, so the
+//             type lookup is off the align path), and
 //             the position of that block's last byte and of the next block's
 //             start and type byte are computed in beats and lanes.
 //   complete: the only loop. The position of the next type byte selects its
@@ -108,6 +110,7 @@ reg                  in_valid;
 reg [DATA_WIDTH-1:0] in_data;
 reg [KEEP_WIDTH-1:0] in_keep;
 reg                  in_last, in_user, in_first;
+reg [DATA_WIDTH-1:0] in_table_length;  // per lane: itch_message_length of its byte
 reg [BEAT_W-1:0]     skid [0:SKID-1];   // skid[0] is the oldest
 reg [SKID-1:0]       skid_fill;       // thermometer: bit k set when more than k slots hold a beat
 reg                  in_packet;    // a packet's first beat taken, last not yet
@@ -131,6 +134,7 @@ assign s_axis_tready = !skid_fill[SKID-1] && (in_packet || !pend_busy);
 wire s_fire = s_axis_tvalid && s_axis_tready;
 
 wire [BEAT_W-1:0]  s_beat = {!in_packet, s_axis_tuser, s_axis_tlast, s_axis_tkeep, s_axis_tdata};
+wire [BEAT_W-1:0]  s1_beat = skid_fill[0] ? skid[0] : s_beat;  // the beat s1_load takes
 wire               skid_pop = s1_load && skid_fill[0];
 wire               skid_push = s_fire && !(s1_load && !skid_fill[0]);
 // the slot a pushed beat goes to: the first free one, after the pop
@@ -141,7 +145,9 @@ integer n;
 always @(posedge clk) begin
     if (s1_load) begin
         in_valid <= skid_fill[0] || s_fire;
-        {in_first, in_user, in_last, in_keep, in_data} <= skid_fill[0] ? skid[0] : s_beat;
+        {in_first, in_user, in_last, in_keep, in_data} <= s1_beat;
+        for (n = 0; n < KEEP_WIDTH; n = n + 1)
+            in_table_length[n*8 +: 8] <= itch_message_length(s1_beat[n*8 +: 8]);
     end
     for (n = 0; n < SKID; n = n + 1)
         if (skid_push && skid_slot[n])
@@ -197,14 +203,12 @@ localparam ENTRY_W = 3 + 3*POS_W;
 function [ENTRY_W-1:0] lane_entry;
     input integer q;
     input         kept;
-    input [7:0]   message_type;
+    input [7:0]   table_length;  // of the type byte at lane q
     input [7:0]   length_high;
     input [7:0]   length_low;
-    reg   [7:0]   table_length;
     reg           bad, hold;
     integer       length, beat_base, next_type, next_start, last_byte;
     begin
-        table_length = itch_message_length(message_type);
         bad = table_length == 8'd0 || length_high != 8'd0 || length_low != table_length;
         // Positions as constants per length (any longer length is bad): a
         // table of the length byte, with no adder behind it.
@@ -241,7 +245,7 @@ wire [DATA_WIDTH+15:0]        with_tail = {in_data, tail};
 integer q;
 always @* begin
     for (q = 0; q < KEEP_WIDTH; q = q + 1)
-        entries[q*ENTRY_W +: ENTRY_W] = lane_entry(q, in_keep[q], with_tail[(q+2)*8 +: 8],
+        entries[q*ENTRY_W +: ENTRY_W] = lane_entry(q, in_keep[q], in_table_length[q*8 +: 8],
                                                    with_tail[q*8 +: 8], with_tail[(q+1)*8 +: 8]);
     first_lane = {LANE_W{1'b0}};
     for (q = KEEP_WIDTH-1; q >= 0; q = q - 1)

@@ -102,6 +102,7 @@ reg  [HDR_BEATS-1:0]   hdr_beat_is;   // one-hot hdr_beat while in the header, f
 reg                    vlan_reg;
 reg                    ihl_ok_reg;
 reg  [3:0]             udp_slot_reg;  // UDP header at frame offset 34 + 4*slot
+reg  [11:0]            udp_slot_is;   // one-hot udp_slot_reg, for the field selects
 reg                    fragment_reg;
 reg                    not_udp_reg;
 reg                    short_reg;     // IP total length below IHL*4 + 8
@@ -172,12 +173,13 @@ function have_at;
 endfunction
 
 // Fields at fixed offsets, through the merged view (their beat may be this one).
-// The tag (bytes 12-13) may share a beat with the Ethernet type and, untagged,
-// the version/IHL byte; every later field (offset 16 on) lies in a later beat
-// at every width, so it reads the registered tag.
+// The tag (bytes 12-13) may share a beat with the Ethernet type, which reads
+// it through the view. Every later field reads the registered tag: offset 16
+// on lies in a later beat at every width, and the version/IHL byte only feeds
+// registers that are read at the IP header's end, beats after the tag's.
 wire        vlan_now  = {hv[12*8 +: 8], hv[13*8 +: 8]} == 16'h8100;
 wire [15:0] ethertype = vlan_now ? {hv[16*8 +: 8], hv[17*8 +: 8]} : {hv[12*8 +: 8], hv[13*8 +: 8]};
-wire [7:0]  ver_ihl   = vlan_now ? hv[18*8 +: 8] : hv[14*8 +: 8];
+wire [7:0]  ver_ihl   = vlan_reg ? hv[18*8 +: 8] : hv[14*8 +: 8];
 wire [15:0] ip_total  = vlan_reg ? {hv[20*8 +: 8], hv[21*8 +: 8]} : {hv[16*8 +: 8], hv[17*8 +: 8]};
 wire [15:0] ip_frag   = vlan_reg ? {hv[24*8 +: 8], hv[25*8 +: 8]} : {hv[20*8 +: 8], hv[21*8 +: 8]};
 wire [7:0]  ip_proto  = vlan_reg ? hv[27*8 +: 8] : hv[23*8 +: 8];
@@ -188,17 +190,18 @@ wire [4:0]  eth_len   = vlan_reg ? 5'd18 : 5'd14;
 wire [5:0]  ip_hdr_len = {ihl, 2'b00};
 
 // UDP header fields: twelve possible places, compared in each and the
-// comparison chosen by the registered slot.
+// comparison chosen by the registered one-hot slot (an AND-OR, no wide mux).
 reg udp_port_match, udp_length_bad;
 integer u;
 always @* begin
     udp_port_match = 1'b0;
     udp_length_bad = 1'b0;
-    for (u = 0; u < 12; u = u + 1)
-        if (udp_slot_reg == u[3:0]) begin
-            udp_port_match = {hv[(34+4*u+2)*8 +: 8], hv[(34+4*u+3)*8 +: 8]} == cfg_dest_port;
-            udp_length_bad = {hv[(34+4*u+4)*8 +: 8], hv[(34+4*u+5)*8 +: 8]} != udp_len_want_reg;
-        end
+    for (u = 0; u < 12; u = u + 1) begin
+        udp_port_match = udp_port_match || (udp_slot_is[u]
+            && {hv[(34+4*u+2)*8 +: 8], hv[(34+4*u+3)*8 +: 8]} == cfg_dest_port);
+        udp_length_bad = udp_length_bad || (udp_slot_is[u]
+            && {hv[(34+4*u+4)*8 +: 8], hv[(34+4*u+5)*8 +: 8]} != udp_len_want_reg);
+    end
 end
 
 // ---- IPv4 checksum: this beat's header words added to each carry-save pair ----
@@ -252,27 +255,23 @@ wire have_ip   = have_ip20 && ihl_ok_reg
 wire have_udp  = have_ip
                  && have_byte(hdr_beat, udp_last_beat[5:0], udp_last[LOG_KEEP-1:0], last, s_axis_tkeep);
 
-reg [LOG_KEEP:0] keep_count;
-integer i;
-always @* begin
-    keep_count = 0;
-    for (i = 0; i < KEEP_WIDTH; i = i + 1)
-        keep_count = keep_count + {{LOG_KEEP{1'b0}}, s_axis_tkeep[i]};
-end
-
 wire [PTR_WIDTH-1:0] payload_start = {{(PTR_WIDTH-7){1'b0}}, udp_base + 7'd8};
 
-reg [KEEP_WIDTH-1:0] payload_keep;
+// beat_ptr moves by whole beats, so a lane's offset is the lane number in its
+// low bits: no adder before the compares. A last beat's kept lanes start at
+// lane 0, so it is truncated when a lane before the payload end is not kept
+// (or the payload ends past the beat): no count of kept lanes.
+wire beat_reaches_end = beat_ptr + KEEP_WIDTH[PTR_WIDTH-1:0] >= payload_end_reg;
+reg [KEEP_WIDTH-1:0] lane_before_end, payload_keep;
 reg [PTR_WIDTH-1:0]  lane_ptr;
 integer l;
 always @* begin
     for (l = 0; l < KEEP_WIDTH; l = l + 1) begin
-        lane_ptr = beat_ptr + l[PTR_WIDTH-1:0];
-        payload_keep[l] = s_axis_tkeep[l] && lane_ptr >= payload_start && lane_ptr < payload_end_reg;
+        lane_ptr = {beat_ptr[PTR_WIDTH-1:LOG_KEEP], l[LOG_KEEP-1:0]};
+        lane_before_end[l] = lane_ptr < payload_end_reg;
+        payload_keep[l] = s_axis_tkeep[l] && lane_ptr >= payload_start && lane_before_end[l];
     end
 end
-
-wire [PTR_WIDTH-1:0] beat_end = beat_ptr + {{(PTR_WIDTH-LOG_KEEP-1){1'b0}}, keep_count};
 
 always @(posedge clk) begin
     if (chk_take)
@@ -287,7 +286,8 @@ always @(posedge clk) begin
         hdr_beat_is <= hdr_beat_is << 1;
         vlan_reg <= vlan_now;
         ihl_ok_reg <= ver_ihl[7:4] == 4'd4 && ihl >= 4'd5;
-        udp_slot_reg <= ihl - 4'd5 + {3'd0, vlan_now};
+        udp_slot_reg <= ihl - 4'd5 + {3'd0, vlan_reg};
+        udp_slot_is <= 12'd1 << (ihl - 4'd5 + {3'd0, vlan_reg});
         fragment_reg <= ip_frag[13] || ip_frag[12:0] != 0;
         not_udp_reg <= ip_proto != 8'd17;
         short_reg <= ip_total < {10'd0, ip_hdr_len} + 16'd8;
@@ -303,8 +303,8 @@ always @(posedge clk) begin
         chk_first <= beat_ptr == 0;
         chk_last <= s_axis_tlast;
         chk_user <= s_axis_tuser;
-        chk_ends_payload <= s_axis_tlast || beat_ptr + KEEP_WIDTH[PTR_WIDTH-1:0] >= payload_end_reg;
-        chk_truncated <= beat_end < payload_end_reg;
+        chk_ends_payload <= s_axis_tlast || beat_reaches_end;
+        chk_truncated <= !beat_reaches_end || (lane_before_end & ~s_axis_tkeep) != 0;
         chk_not_ethertype_ipv4 <= have_eth && ethertype != 16'h0800;
         chk_have_ip20 <= have_ip20;
         chk_have_ip <= have_ip;
