@@ -10,8 +10,8 @@ import pytest
 import ray
 from feeds import binaryfile, random_messages, trade_kinds_feed
 from tickaccel.book.fast import FastBook
-from tickaccel.batch.cluster import merge_shards, replay_cluster, replay_shard, shard_of_locate
-from tickaccel.book.shards import Router
+from tickaccel.batch.cluster import merge_shards, replay_cluster, replay_shard
+from tickaccel.book.shards import Router, shard_of_locate
 from tickaccel.errors import ErrorLog
 from tickaccel.feed.source import open_feed
 from tickaccel.schema.tables import printable_trades

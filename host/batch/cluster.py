@@ -14,11 +14,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tickaccel.book.shards import Router, ShardBook, in_seq_order
+from tickaccel.book.shards import Router, ShardBook, in_seq_order, shard_of_locate
 from tickaccel.errors import ErrorLog, TickaccelError
 from tickaccel.feed.chunk import FeedChunk
 from tickaccel.feed.source import feed_format, open_feed
@@ -27,12 +26,6 @@ from tickaccel.batch.backends import DEFAULT_COMPRESSION, Progress, check_compre
 from tickaccel.batch.summary import write_summary
 from tickaccel.schema.analysis import TableForm, file_sha256, table_metadata
 from tickaccel.schema.tables import printable_trades
-
-def shard_of_locate(n_shards: int) -> np.ndarray:
-    """Locate -> shard: locates dealt round robin, so busy low locates spread out; every
-    shard of a feed computes the same without reading ahead."""
-    return (np.arange(1 << 16) % n_shards).astype(np.uint8)
-
 
 @dataclass
 class ShardResult:

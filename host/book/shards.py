@@ -37,12 +37,18 @@ MAX_SHARDS = 256  # a shard number is a byte
 _N_LOCATES = 1 << 16
 
 
+def shard_of_locate(n_shards: int) -> np.ndarray:
+    """Stock locate -> shard, dealt round robin so busy low locates spread out: what every
+    shard of a feed computes alike without reading ahead (the cluster's shards)."""
+    return (np.arange(_N_LOCATES) % n_shards).astype(np.uint8)
+
+
 def balanced_shards(data: np.ndarray, n_shards: int) -> np.ndarray:
     """Shard of each stock locate, balancing the messages of `data` (a feed's first chunk):
     the busiest locates first, each to the shard with the fewest messages so far; locates
     `data` does not name are dealt round robin."""
     counts = _locate_counts(data)
-    shards = (np.arange(_N_LOCATES) % n_shards).astype(np.uint8)
+    shards = shard_of_locate(n_shards)
     load = [(0, shard) for shard in range(n_shards)]
     for locate in np.argsort(-counts, kind="stable")[:np.count_nonzero(counts)].tolist():
         total, shard = heapq.heappop(load)
