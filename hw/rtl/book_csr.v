@@ -6,7 +6,7 @@
 // their second ports (data one cycle after the address), so a read answers two
 // cycles after its address is taken; register reads answer in one. A write of
 // the stale window is handed to the book (stale_clear_*), which applies it
-// between events; the next write waits until it has. Unmapped addresses read 0
+// between events; the write is answered, and the next one taken, once it has. Unmapped addresses read 0
 // and ignore writes; every access answers OKAY.
 
 module book_csr #(
@@ -121,12 +121,14 @@ always @(posedge clk) begin
     for (k = 0; k < COUNTER_COUNT; k = k + 1)
         counter[k] <= counter[k] + stat_inc[k];
 
-    if (stale_clear_valid && stale_clear_ready)
+    if (stale_clear_valid && stale_clear_ready) begin
         stale_clear_valid <= 1'b0;
+        s_axil_bvalid <= 1'b1;
+    end
     if (s_axil_bvalid && s_axil_bready)
         s_axil_bvalid <= 1'b0;
     if (write_fire) begin
-        s_axil_bvalid <= 1'b1;
+        s_axil_bvalid <= !(in_stale_write && s_axil_wstrb == 4'hF);
         if (in_stale_write && s_axil_wstrb == 4'hF) begin
             stale_clear_valid <= 1'b1;
             stale_clear_word <= stale_write_offset[LOCATE_WIDTH-4:2];

@@ -3,7 +3,23 @@
 //
 //   s_axis ─► order_store (ref -> order) ─► price_levels (levels, top-N) ─► BBO compare ─► m_axis
 //
-// One event at a time, in feed order. Book semantics are the software books'
+// A pipeline of four stages, an event entering each cycle while older ones are
+// in flight, in feed order:
+//   S0 accept   the order store reads the reference's buckets
+//   S1 find     the order is known (or the add's room): the level request reads
+//               its side's head word and level
+//   S2 levels   price_levels decides; the order store is written as it leaves
+//   S3 out      the symbol's quote (read as S2 left) compared, the record sent
+// Each memory reads the word written in the same cycle (sdp_ram WRITE_FIRST), so
+// an event sees every write of the events ahead of it without a stall: the head
+// word and level of its side, its symbol's quote and stale word. The order store
+// holds an event at S0 while one ahead of it, not yet written, shares a bucket
+// (order_store find_ready); a level scan, an insert that moves orders and a full
+// m_axis hold the stages behind them. A U passes as two events: its remove
+// (U1, the original's reference) and, a cycle behind it, its add (U2, the new
+// reference at the original's locate and side); its record leaves with U2.
+//
+// Book semantics are the software books'
 // (host/book/oracle.py): A/F add; E/C/X reduce (more than the order has: counted as
 // overfill, the order goes); D removes; U removes the original and adds the new
 // reference at the original's locate and side; a reference not in the store is
@@ -48,8 +64,8 @@ module order_book #(
     input  wire                     s_axis_tvalid,
     output wire                     s_axis_tready,
 
-    output reg  [OUT_WIDTH-1:0]     m_axis_tdata,
-    output reg                      m_axis_tvalid,
+    output wire [OUT_WIDTH-1:0]     m_axis_tdata,
+    output wire                     m_axis_tvalid,
     input  wire                     m_axis_tready,
     output wire                     m_axis_tlast,
 
@@ -60,7 +76,7 @@ module order_book #(
     input  wire [31:0]              stale_clear_mask,
     // CSR read ports, data one cycle after the address
     input  wire [LOCATE_WIDTH-6:0]  csr_stale_addr,
-    output reg  [31:0]              csr_stale_data,
+    output wire [31:0]              csr_stale_data,
     input  wire [LOCATE_WIDTH-1:0]  csr_symbol_addr,
     output reg  [63:0]              csr_symbol_data,
 
@@ -136,7 +152,7 @@ end
 
 assign m_axis_tlast = 1'b1;
 
-// ---- the event's fields ----
+// ---- S0: the event taken from s_axis, a U's add, or a stale-flag clear ----
 
 wire [REC_KIND_WIDTH-1:0]         in_kind   = s_axis_tdata[REC_KIND_LSB +: REC_KIND_WIDTH];
 wire [REC_STOCK_LOCATE_WIDTH-1:0] in_locate = s_axis_tdata[REC_STOCK_LOCATE_LSB +: REC_STOCK_LOCATE_WIDTH];
@@ -144,91 +160,133 @@ wire [REC_ORDER_REF_WIDTH-1:0]    in_ref    = s_axis_tdata[REC_ORDER_REF_LSB +: 
 wire in_add    = in_kind == "A" || in_kind == "F";
 wire in_change = in_kind == "E" || in_kind == "C" || in_kind == "X" || in_kind == "D" || in_kind == "U";
 wire in_range  = in_locate < MAX_SYMBOLS;
+wire in_find   = (in_add && in_range) || in_change;
 
-reg [REC_KIND_WIDTH-1:0]          ev_kind;
-reg [REC_TIMESTAMP_WIDTH-1:0]     ev_timestamp;
-reg [REC_SEQ_WIDTH-1:0]           ev_seq;
-reg [REC_NEW_ORDER_REF_WIDTH-1:0] ev_new_ref;
-reg [REC_SHARES_WIDTH-1:0]        ev_shares;
-reg [REC_PRICE_WIDTH-1:0]         ev_price;
-reg        ev_sell;  // side of the order being added (A/F: the event's; U: the original's)
-reg [LOCATE_WIDTH-1:0] ev_locate;  // locate whose book changes
-
-// ---- per-symbol memories ----
-
-reg [QUOTE_WIDTH-1:0] bbo_ram    [0:MAX_SYMBOLS-1];
-reg [31:0]            stale_ram  [0:MAX_SYMBOLS/32-1];
-reg [63:0]            symbol_ram [0:MAX_SYMBOLS-1];
-reg [QUOTE_WIDTH-1:0] bbo_rd;
-reg [31:0]            stale_rd;
-
-// CSR read ports; the engine's ports are below, after the state machine's signals.
-always @(posedge clk) begin
-    csr_stale_data <= stale_ram[csr_stale_addr];
-    csr_symbol_data <= symbol_ram[csr_symbol_addr];
-end
-
-// ---- the two stores ----
-
-localparam [3:0] S_CLEAR = 4'd0, S_IDLE = 4'd1, S_ADD_FIND = 4'd2, S_ADD_LEVEL = 4'd3,
-                 S_REF_FIND = 4'd4, S_REDUCE_LEVEL = 4'd5, S_COMPARE = 4'd6, S_EMIT = 4'd7,
-                 S_STALE_CLEAR = 4'd8;
-reg [3:0] state;
 reg [LOCATE_WIDTH:0] clear_index;
+reg  cleared;         // the memories are cleared after rst
+reg  u2_pending;      // a U's remove entered S1: its add enters next
+reg  clear_in_flight; // a stale-flag clear was taken and has not yet been applied (S3)
+reg [REC_NEW_ORDER_REF_WIDTH-1:0] u2_ref;
+reg [REC_SHARES_WIDTH-1:0]        u2_shares;
+reg [REC_PRICE_WIDTH-1:0]         u2_price;
+reg [REC_SEQ_WIDTH-1:0]           u2_seq;
+reg [REC_TIMESTAMP_WIDTH-1:0]     u2_timestamp;
 
-wire os_ready, os_find_valid, os_hit, os_free;
+wire os_find_ready, os_find_valid, os_hit, os_free, os_s1_blocked;
 wire [ENTRY_WIDTH-1:0] os_entry;
-wire lv_ready, lv_resp_valid, lv_resp_ok, lv_top_valid;
-wire [SLOT_WIDTH-1:0] lv_resp_slot;
-wire [31:0] lv_top_price;
-wire [63:0] lv_top_shares;
-wire [CACHE_BITS-1:0] lv_levels;
-wire [TOP_N-1:0] lv_levels_changed;
+wire s1_ready;
+wire os_find_go = u2_pending ? 1'b1 : (!stale_clear_valid && s_axis_tvalid && in_find);
+wire [63:0] os_find_ref = u2_pending ? u2_ref : in_ref;
+wire s0_open = cleared && s1_ready && (os_find_ready || !os_find_go);
+wire take_u2 = s0_open && u2_pending;
+wire take_clear = s0_open && !u2_pending && stale_clear_valid && !clear_in_flight;
+assign s_axis_tready = s0_open && !u2_pending && !stale_clear_valid;
+wire take_event = s_axis_tready && s_axis_tvalid;
+wire s0_find = take_u2 || (take_event && in_find);
 
-// the order found by S_REF_FIND
+// ---- S1: the order found, or the add's room ----
+
+reg        s1_valid;
+reg        s1_add;      // A/F, or a U's add (s1_u2)
+reg        s1_change;   // E/C/X/D, or a U's remove (s1_u1)
+reg        s1_u1, s1_u2, s1_symbol, s1_clear;
+reg [REC_KIND_WIDTH-1:0]          s1_kind;
+reg [LOCATE_WIDTH-1:0]            s1_locate;  // A/F and R: the event's; a clear: its word << 5
+reg                               s1_sell;
+reg [REC_SHARES_WIDTH-1:0]        s1_shares;
+reg [REC_PRICE_WIDTH-1:0]         s1_price;
+reg [REC_NEW_ORDER_REF_WIDTH-1:0] s1_new_ref;  // U: the new reference; R: the symbol name
+reg [REC_SEQ_WIDTH-1:0]           s1_seq;
+reg [REC_TIMESTAMP_WIDTH-1:0]     s1_timestamp;
+reg [31:0]                        s1_mask;     // a clear's mask
+
+// a U's remove, as its add needs it: the original's book, whether it was found, and whether
+// the new order has the original's price and shares
+reg                    u_found, u_sell, u_same;
+reg [LOCATE_WIDTH-1:0] u_locate;
+
 wire [LOCATE_WIDTH-1:0] found_locate = os_entry[0 +: LOCATE_WIDTH];
 wire                    found_sell   = os_entry[LOCATE_WIDTH];
 wire [31:0]             found_price  = os_entry[LOCATE_WIDTH+1 +: 32];
 wire [31:0]             found_shares = os_entry[LOCATE_WIDTH+33 +: 32];
 wire [SLOT_WIDTH-1:0]   found_slot   = os_entry[LOCATE_WIDTH+65 +: SLOT_WIDTH];
-wire whole = ev_kind == "D" || ev_kind == "U";
+wire whole = s1_kind == "D" || s1_u1;
 // One subtraction gives both the shares left and, by its borrow, the overfill: a compare
 // ahead of the subtract would put two carry chains in series behind the order-store read.
-wire [32:0] partial_left = {1'b0, found_shares} - {1'b0, ev_shares};
+wire [32:0] partial_left = {1'b0, found_shares} - {1'b0, s1_shares};
 wire over = !whole && partial_left[32];
-wire [31:0] take = whole || over ? found_shares : ev_shares;
+wire [31:0] take = whole || over ? found_shares : s1_shares;
 wire [31:0] left = whole || over ? 32'd0 : partial_left[31:0];
 
-// os_ready: an add that had to move orders in the store is still moving them; the U's
-// second find needs no such wait (the delete before it never moves orders)
-wire accept_event = state == S_IDLE && !stale_clear_valid && os_ready && s_axis_tvalid;
-assign s_axis_tready = state == S_IDLE && !stale_clear_valid && os_ready;
-assign stale_clear_ready = state == S_IDLE;
+wire s1_alive    = !s1_u2 || u_found;          // a U's add after a remove that found nothing: none
+wire s1_find     = s1_add || s1_change;
+wire add_places  = s1_add && s1_alive && !os_hit && s1_shares != 0 && os_free;
+wire add_refused = s1_add && s1_alive && !os_hit && s1_shares != 0 && !os_free;
+wire reduce      = s1_change && os_hit;
+wire [LOCATE_WIDTH-1:0] book_locate = s1_u2 ? u_locate : s1_change ? found_locate : s1_locate;
+wire                    book_sell   = s1_u2 ? u_sell : s1_change ? found_sell : s1_sell;
 
-wire add_go = state == S_ADD_FIND && os_find_valid && !os_hit && ev_shares != 0 && os_free;
+// ---- S2: the levels decide; the order store is written as the event leaves ----
 
-wire os_find = (accept_event && ((in_add && in_range) || in_change))
-            || (state == S_REDUCE_LEVEL && lv_resp_valid && ev_kind == "U");
-wire [63:0] os_find_ref = state == S_IDLE ? in_ref : ev_new_ref;
-wire os_write = (state == S_REF_FIND && os_find_valid && os_hit)
-             || (state == S_ADD_LEVEL && lv_resp_valid && lv_resp_ok);
-wire os_write_valid = state == S_ADD_LEVEL || left != 0;
-wire [ENTRY_WIDTH-1:0] os_write_entry = state == S_ADD_LEVEL
-    ? {lv_resp_slot, ev_shares, ev_price, ev_sell, ev_locate}
-    : {found_slot, left, found_price, found_sell, found_locate};
+reg        s2_valid;
+reg        s2_find, s2_level, s2_add, s2_reduce, s2_compare, s2_stale_new;
+reg        s2_u1, s2_u2, s2_u_same, s2_symbol, s2_clear;
+reg [LOCATE_WIDTH-1:0]            s2_locate;
+reg                               s2_sell;
+reg [REC_SHARES_WIDTH-1:0]        s2_shares;
+reg [REC_PRICE_WIDTH-1:0]         s2_price;
+reg [31:0]                        s2_left;
+reg [SLOT_WIDTH-1:0]              s2_slot;
+reg [REC_NEW_ORDER_REF_WIDTH-1:0] s2_new_ref;
+reg [REC_SEQ_WIDTH-1:0]           s2_seq;
+reg [REC_TIMESTAMP_WIDTH-1:0]     s2_timestamp;
+reg [31:0]                        s2_mask;
 
-wire lv_req = add_go || (state == S_REF_FIND && os_find_valid && os_hit);
-wire lv_req_add = state == S_ADD_FIND;
-wire [LOCATE_WIDTH:0] lv_req_book = state == S_ADD_FIND ? {ev_locate, ev_sell} : {found_locate, found_sell};
+wire lv_ready, lv_done, lv_ok, lv_top_valid;
+wire [SLOT_WIDTH-1:0] lv_slot;
+wire [31:0] lv_top_price;
+wire [63:0] lv_top_shares;
+wire [CACHE_BITS-1:0] lv_levels;
+wire [TOP_N-1:0] lv_levels_changed;
+
+wire s3_ready;
+wire s2_adv   = s2_valid && (!s2_level || lv_done) && s3_ready;
+wire s2_ready = !s2_valid || s2_adv;
+wire s1_adv   = s1_valid && (!s1_find || (os_find_valid && !os_s1_blocked)) && s2_ready;
+assign s1_ready = !s1_valid || s1_adv;
+
+wire lv_req = s1_adv && (add_places || reduce);
+
+// ---- S3: the quote compared, the record sent ----
+
+reg        s3_valid;
+reg        s3_lv, s3_took, s3_compare, s3_stale_new;
+reg        s3_u1, s3_u2, s3_u_same, s3_symbol, s3_clear;
+reg [LOCATE_WIDTH-1:0]            s3_locate;
+reg                               s3_sell;
+reg [REC_NEW_ORDER_REF_WIDTH-1:0] s3_new_ref;
+reg [REC_SEQ_WIDTH-1:0]           s3_seq;
+reg [REC_TIMESTAMP_WIDTH-1:0]     s3_timestamp;
+reg [31:0]                        s3_mask;
+
+// a U's remove, as its record needs it: how it left the side's levels
+reg        u_touched, u_depth_changed;
+reg [31:0] u_top_price;
+reg [63:0] u_top_shares;
+reg [DEPTH_BITS-1:0] u_depth_levels;
 
 order_store #(
     .BUCKET_BITS(ORDER_BUCKET_BITS), .WAYS(ORDER_WAYS), .LOCATE_WIDTH(LOCATE_WIDTH),
     .SLOT_WIDTH(SLOT_WIDTH), .ULTRA_RAM(ULTRA_RAM)
 ) order_store_inst (
     .clk(clk), .rst(rst),
-    .op_ready(os_ready), .op_find(os_find), .op_ref(os_find_ref),
-    .op_write(os_write), .op_write_valid(os_write_valid), .op_entry(os_write_entry),
+    .find_ready(os_find_ready), .op_find(s0_find), .op_ref(os_find_ref),
     .find_valid(os_find_valid), .find_hit(os_hit), .find_free(os_free), .find_entry(os_entry),
+    .s1_blocked(os_s1_blocked), .s1_advance(s1_adv && s1_find),
+    .s2_leave(s2_adv && s2_find),
+    .op_write((s2_add && lv_ok) || s2_reduce), .op_write_valid(s2_add || s2_left != 0),
+    .op_entry(s2_add ? {lv_slot, s2_shares, s2_price, s2_sell, s2_locate}
+                     : {s2_slot, s2_left, s2_price, s2_sell, s2_locate}),
     .live_orders(status_live_orders)
 );
 
@@ -238,269 +296,273 @@ price_levels #(
     .ULTRA_RAM(ULTRA_RAM)
 ) price_levels_inst (
     .clk(clk), .rst(rst),
-    .req_ready(lv_ready), .req_valid(lv_req), .req_add(lv_req_add), .req_book(lv_req_book),
-    .req_price(ev_price), .req_shares(lv_req_add ? ev_shares : take), .req_slot(found_slot),
+    .req_ready(lv_ready), .req_valid(lv_req), .req_add(s1_add), .req_book({book_locate, book_sell}),
+    .req_price(s1_price), .req_shares(s1_add ? s1_shares : take), .req_slot(found_slot),
     .req_remove(left == 0),
-    .resp_valid(lv_resp_valid), .resp_ok(lv_resp_ok), .resp_slot(lv_resp_slot),
+    .done(lv_done), .dec_ok(lv_ok), .dec_slot(lv_slot), .ack(s2_adv && s2_level),
     .resp_top_valid(lv_top_valid), .resp_top_price(lv_top_price), .resp_top_shares(lv_top_shares),
     .resp_levels(lv_levels), .resp_levels_changed(lv_levels_changed),
     .stat_scan(stat_level_scan)
 );
 
-// ---- the outcome of the event ----
+// ---- per-symbol memories: the quote last sent, the stale flags, the symbol names ----
+// The quote and the stale word are read as S2 leaves and written as S3 does; the stale flags
+// have a copy for the CSR window's read port. After rst all are cleared, one word per cycle.
 
-reg        touched;     // the levels of side ev_sell were changed
-reg [31:0] top_price;
-reg [63:0] top_shares;
-reg        stale_new;   // this event found no room
-reg        depth_changed;            // the side's best DEPTH_OUT levels changed (DEPTH_OUT > 0)
-reg        u_same;                   // U: the new order has the original's price and shares
-reg [DEPTH_BITS-1:0] depth_levels;   // those levels after the event, {spare, levels}
+wire clear_sweep = !cleared && !clear_index[LOCATE_WIDTH];
+wire [QUOTE_WIDTH-1:0] bbo_rd;
+wire [31:0] stale_rd;
 
-// The level response that ends an event (the add of A/F/U, the reduce of
-// E/C/X/D) is compared and sent in the cycle it arrives, not one later: the
-// *_now values mix it into the registers above, which hold the outcome of
-// the earlier steps (the reduce of a U, or an add refused before the levels).
-wire lv_last = lv_resp_valid && (state == S_ADD_LEVEL || (state == S_REDUCE_LEVEL && ev_kind != "U"));
-wire lv_took = lv_resp_valid && (state == S_REDUCE_LEVEL || lv_resp_ok);
-wire deciding = state == S_COMPARE || lv_last;
-wire        touched_now    = lv_took || touched;
-wire [31:0] top_price_now  = lv_took ? lv_top_price : top_price;
-wire [63:0] top_shares_now = lv_took ? lv_top_shares : top_shares;
-wire        stale_new_now  = stale_new || (lv_resp_valid && state == S_ADD_LEVEL && !lv_resp_ok);
-wire        lv_depth       = (lv_levels_changed & DEPTH_MASK) != 0;
-wire        depth_changed_now = !lv_resp_valid ? depth_changed
-                              : state == S_REDUCE_LEVEL ? lv_depth
-                              : ev_kind == "U" && lv_resp_ok && u_same ? 1'b0  // the book is as before
-                              : depth_changed || lv_depth;
+// the side the event touched: its new best level, and its best DEPTH_OUT levels if they changed
+wire        lv_depth = (lv_levels_changed & DEPTH_MASK) != 0;
 // only the low DEPTH_OUT levels are sent; DEPTH_BITS is at most CACHE_BITS + 1
 wire [CACHE_BITS:0] lv_levels_wide = {1'b0, lv_levels};
-wire [DEPTH_BITS-1:0] depth_levels_now = lv_resp_valid ? lv_levels_wide[DEPTH_BITS-1:0] : depth_levels;
+wire        touched_now    = s3_took || (s3_u2 && u_touched);
+wire [31:0] top_price_now  = s3_took ? lv_top_price : u_top_price;
+wire [63:0] top_shares_now = s3_took ? lv_top_shares : u_top_shares;
+wire        depth_changed_now = s3_u2 && s3_took && s3_u_same ? 1'b0  // the book is as before
+                              : (s3_u2 && u_depth_changed) || (s3_lv && lv_depth);
+wire [DEPTH_BITS-1:0] depth_levels_now = s3_lv ? lv_levels_wide[DEPTH_BITS-1:0] : u_depth_levels;
 wire depth_emit = DEPTH_OUT != 0 && depth_changed_now;
 
 // the symbol's quote after the event: the side it touched gets that side's new best level
 wire [QUOTE_WIDTH-1:0] bbo_next = !touched_now ? bbo_rd
-    : ev_sell ? {top_shares_now, bbo_rd[QUOTE_BID_SIZE +: BBO_BID_SIZE_WIDTH],
+    : s3_sell ? {top_shares_now, bbo_rd[QUOTE_BID_SIZE +: BBO_BID_SIZE_WIDTH],
                  top_price_now, bbo_rd[QUOTE_BID_PRICE +: BBO_BID_PRICE_WIDTH]}
     : {bbo_rd[QUOTE_ASK_SIZE +: BBO_ASK_SIZE_WIDTH], top_shares_now,
        bbo_rd[QUOTE_ASK_PRICE +: BBO_ASK_PRICE_WIDTH], top_price_now};
-wire was_stale = stale_rd[ev_locate[4:0]];
+wire was_stale = stale_rd[s3_locate[4:0]];
 wire bbo_changed = bbo_next != bbo_rd;
-wire became_stale = stale_new_now && !was_stale;
+wire became_stale = s3_compare && s3_stale_new && !was_stale;
+wire bbo_emit = s3_compare && (bbo_changed || became_stale || depth_emit);
 wire [7:0] depth_flags = !depth_emit ? 8'h00
-                       : BBO_FLAG_DEPTH | (ev_sell ? BBO_FLAG_ASK : 8'h00)
+                       : BBO_FLAG_DEPTH | (s3_sell ? BBO_FLAG_ASK : 8'h00)
                          | (bbo_changed ? 8'h00 : BBO_FLAG_DEPTH_ONLY);
 
 // {depth, BBO fields from ask_size down to kind} cut to OUT_WIDTH: the spare bit of depth_levels falls off
 wire [OUT_WIDTH:0] bbo_record_spare = {
     depth_emit ? depth_levels_now : {DEPTH_BITS{1'b0}},
-    bbo_next, ev_seq, ev_timestamp, {{BBO_STOCK_LOCATE_WIDTH-LOCATE_WIDTH{1'b0}}, ev_locate},
-    ((was_stale || stale_new_now) ? BBO_FLAG_STALE : 8'h00) | depth_flags, BBO_KIND_BBO
+    bbo_next, s3_seq, s3_timestamp, {{BBO_STOCK_LOCATE_WIDTH-LOCATE_WIDTH{1'b0}}, s3_locate},
+    ((was_stale || s3_stale_new) ? BBO_FLAG_STALE : 8'h00) | depth_flags, BBO_KIND_BBO
 };
-wire [OUT_WIDTH-1:0] bbo_record = bbo_record_spare[OUT_WIDTH-1:0];
 wire [OUT_WIDTH:0] symbol_record_spare = {
     {DEPTH_BITS{1'b0}}, {BBO_ASK_SIZE_WIDTH{1'b0}},
-    s_axis_tdata[REC_NEW_ORDER_REF_LSB +: REC_NEW_ORDER_REF_WIDTH],  // bid_size: the symbol name
+    s3_new_ref,  // bid_size: the symbol name
     {BBO_ASK_PRICE_WIDTH{1'b0}}, {BBO_BID_PRICE_WIDTH{1'b0}},
-    s_axis_tdata[REC_SEQ_LSB +: REC_SEQ_WIDTH], s_axis_tdata[REC_TIMESTAMP_LSB +: REC_TIMESTAMP_WIDTH], in_locate,
+    s3_seq, s3_timestamp, {{BBO_STOCK_LOCATE_WIDTH-LOCATE_WIDTH{1'b0}}, s3_locate},
     {BBO_FLAGS_WIDTH{1'b0}}, BBO_KIND_SYMBOL
 };
-wire [OUT_WIDTH-1:0] symbol_record = symbol_record_spare[OUT_WIDTH-1:0];
 
-reg [OUT_WIDTH-1:0] pending;
-wire out_free = !m_axis_tvalid || m_axis_tready;
+// Records wait in a small FIFO for m_axis, so a sink that pauses now and then does not stop the
+// stages at once.
+localparam OUT_DEPTH = 4;
+reg [OUT_WIDTH-1:0] out_fifo [0:OUT_DEPTH-1];
+reg [1:0] out_head, out_tail;
+reg [2:0] out_count;
+assign m_axis_tvalid = out_count != 0;
+assign m_axis_tdata = out_fifo[out_head];
+wire out_free = out_count != OUT_DEPTH;
+wire s3_sends = s3_symbol || bbo_emit;
+wire s3_leave = s3_valid && (out_free || !s3_sends);
+assign s3_ready = !s3_valid || s3_leave;
+// a clear is answered once applied, so a read of the stale window after it sees it
+assign stale_clear_ready = s3_leave && s3_clear;
 
-// ---- the engine's memory ports ----
-// One write port per memory (the clear sweep after rst, else the one state that
-// writes it) and one synchronous read port, muxed from the states: the shape
-// Yosys maps to block RAM. A state never reads a memory in the cycle it writes it.
-
-wire clear_sweep = state == S_CLEAR && !clear_index[LOCATE_WIDTH];
-wire ref_found = state == S_REF_FIND && os_find_valid && os_hit;
-wire symbol_event = accept_event && in_kind == "R" && in_range;
-
-wire                    bbo_we    = clear_sweep || (deciding && bbo_changed);
-wire [LOCATE_WIDTH-1:0] bbo_waddr = clear_sweep ? clear_index[LOCATE_WIDTH-1:0] : ev_locate;
+wire                    bbo_we    = clear_sweep || (s3_leave && s3_compare && bbo_changed);
+wire [LOCATE_WIDTH-1:0] bbo_waddr = clear_sweep ? clear_index[LOCATE_WIDTH-1:0] : s3_locate;
 wire [QUOTE_WIDTH-1:0]  bbo_wdata = clear_sweep ? {QUOTE_WIDTH{1'b0}} : bbo_next;
-wire                    bbo_re    = state == S_IDLE || ref_found;
-wire [LOCATE_WIDTH-1:0] bbo_raddr = state == S_IDLE ? in_locate[LOCATE_WIDTH-1:0] : found_locate;
 
-wire                    stale_we    = clear_sweep || (deciding && became_stale)
-                                      || state == S_STALE_CLEAR;
-wire [LOCATE_WIDTH-6:0] stale_waddr = clear_sweep ? clear_index[LOCATE_WIDTH-1:5]
-                                    : state == S_STALE_CLEAR ? stale_clear_word
-                                    : ev_locate[LOCATE_WIDTH-1:5];
+wire                    stale_we    = clear_sweep || (s3_leave && (became_stale || s3_clear));
+wire [LOCATE_WIDTH-6:0] stale_waddr = clear_sweep ? clear_index[LOCATE_WIDTH-1:5] : s3_locate[LOCATE_WIDTH-1:5];
 wire [31:0]             stale_wdata = clear_sweep ? 32'd0
-                                    : state == S_STALE_CLEAR ? stale_rd & ~stale_clear_mask
-                                    : stale_rd | (32'd1 << ev_locate[4:0]);
-wire [LOCATE_WIDTH-6:0] stale_raddr = state != S_IDLE ? found_locate[LOCATE_WIDTH-1:5]
-                                    : stale_clear_valid ? stale_clear_word
-                                    : in_locate[LOCATE_WIDTH-1:5];
+                                    : s3_clear ? stale_rd & ~s3_mask
+                                    : stale_rd | (32'd1 << s3_locate[4:0]);
 
-wire                    symbol_we    = clear_sweep || symbol_event;
-wire [LOCATE_WIDTH-1:0] symbol_waddr = clear_sweep ? clear_index[LOCATE_WIDTH-1:0]
-                                                   : in_locate[LOCATE_WIDTH-1:0];
-wire [63:0]             symbol_wdata = clear_sweep ? 64'd0
-                                     : s_axis_tdata[REC_NEW_ORDER_REF_LSB +: REC_NEW_ORDER_REF_WIDTH];
+wire                    symbol_we    = clear_sweep || (s3_leave && s3_symbol);
+wire [LOCATE_WIDTH-1:0] symbol_waddr = clear_sweep ? clear_index[LOCATE_WIDTH-1:0] : s3_locate;
+wire [63:0]             symbol_wdata = clear_sweep ? 64'd0 : s3_new_ref;
 
-always @(posedge clk) begin
-    if (bbo_we)
-        bbo_ram[bbo_waddr] <= bbo_wdata;
-    if (bbo_re)
-        bbo_rd <= bbo_ram[bbo_raddr];
-end
+sdp_ram #(.WIDTH(QUOTE_WIDTH), .DEPTH(MAX_SYMBOLS), .WRITE_FIRST(1), .ADDR_WIDTH(LOCATE_WIDTH)) bbo_ram (
+    .clk(clk), .we(bbo_we), .waddr(bbo_waddr), .wdata(bbo_wdata),
+    .re(s2_adv), .raddr(s2_locate), .rdata(bbo_rd)
+);
 
-always @(posedge clk) begin
-    if (stale_we)
-        stale_ram[stale_waddr] <= stale_wdata;
-    if (bbo_re)
-        stale_rd <= stale_ram[stale_raddr];
-end
+sdp_ram #(.WIDTH(32), .DEPTH(MAX_SYMBOLS/32), .WRITE_FIRST(1), .ADDR_WIDTH(LOCATE_WIDTH-5)) stale_ram (
+    .clk(clk), .we(stale_we), .waddr(stale_waddr), .wdata(stale_wdata),
+    .re(s2_adv), .raddr(s2_locate[LOCATE_WIDTH-1:5]), .rdata(stale_rd)
+);
 
+sdp_ram #(.WIDTH(32), .DEPTH(MAX_SYMBOLS/32), .ADDR_WIDTH(LOCATE_WIDTH-5)) stale_csr_ram (
+    .clk(clk), .we(stale_we), .waddr(stale_waddr), .wdata(stale_wdata),
+    .re(1'b1), .raddr(csr_stale_addr), .rdata(csr_stale_data)
+);
+
+reg [63:0] symbol_ram [0:MAX_SYMBOLS-1];
 always @(posedge clk) begin
     if (symbol_we)
         symbol_ram[symbol_waddr] <= symbol_wdata;
+    csr_symbol_data <= symbol_ram[csr_symbol_addr];
 end
 
+// ---- the stages' registers ----
+
 always @(posedge clk) begin
-    if (m_axis_tready)
-        m_axis_tvalid <= 1'b0;
-    stat_event <= accept_event;
-    stat_bbo_update <= 1'b0;
-    stat_symbol_update <= 1'b0;
+    if (m_axis_tvalid && m_axis_tready)
+        out_head <= out_head + 1'b1;
+    out_count <= out_count + (s3_leave && s3_sends) - (m_axis_tvalid && m_axis_tready);
+    stat_event <= take_event;
     stat_unknown_ref <= 1'b0;
     stat_duplicate_ref <= 1'b0;
     stat_overfill <= 1'b0;
     stat_zero_share_add <= 1'b0;
     stat_order_store_full <= 1'b0;
     stat_level_store_full <= 1'b0;
-    stat_locate_range <= 1'b0;
+    stat_locate_range <= take_event && (in_add || in_kind == "R") && !in_range;
+    stat_bbo_update <= 1'b0;
+    stat_symbol_update <= 1'b0;
     stat_stale_raised <= 1'b0;
 
-    case (state)
-    S_CLEAR: begin
-        if (!clear_index[LOCATE_WIDTH]) begin
+    if (!cleared) begin
+        if (!clear_index[LOCATE_WIDTH])
             clear_index <= clear_index + 1'b1;
-        end else if (os_ready && lv_ready) begin
-            state <= S_IDLE;
-        end
+        else if (os_find_ready && lv_ready)
+            cleared <= 1'b1;
     end
-    S_IDLE: begin
-        touched <= 1'b0;
-        stale_new <= 1'b0;
-        depth_changed <= 1'b0;
-        ev_kind <= in_kind;
-        ev_timestamp <= s_axis_tdata[REC_TIMESTAMP_LSB +: REC_TIMESTAMP_WIDTH];
-        ev_seq <= s_axis_tdata[REC_SEQ_LSB +: REC_SEQ_WIDTH];
-        ev_new_ref <= s_axis_tdata[REC_NEW_ORDER_REF_LSB +: REC_NEW_ORDER_REF_WIDTH];
-        ev_shares <= s_axis_tdata[REC_SHARES_LSB +: REC_SHARES_WIDTH];
-        ev_price <= s_axis_tdata[REC_PRICE_LSB +: REC_PRICE_WIDTH];
-        ev_sell <= s_axis_tdata[REC_SIDE_LSB +: REC_SIDE_WIDTH] == "S";
-        ev_locate <= in_locate[LOCATE_WIDTH-1:0];
-        if (stale_clear_valid) begin
-            state <= S_STALE_CLEAR;
-        end else if (s_axis_tvalid && os_ready) begin
-            if ((in_add || in_kind == "R") && !in_range) begin
-                stat_locate_range <= 1'b1;
-            end else if (in_add) begin
-                state <= S_ADD_FIND;
-            end else if (in_change) begin
-                state <= S_REF_FIND;
-            end else if (in_kind == "R") begin
-                pending <= symbol_record;
-                stat_symbol_update <= 1'b1;
-                state <= S_EMIT;
-            end
-        end
-    end
-    S_ADD_FIND: begin
-        if (os_find_valid) begin
-            if (os_hit) begin
-                stat_duplicate_ref <= 1'b1;
-                state <= S_COMPARE;
-            end else if (ev_shares == 0) begin
-                stat_zero_share_add <= 1'b1;
-                state <= S_COMPARE;
-            end else if (!os_free) begin
-                stat_order_store_full <= 1'b1;
-                stale_new <= 1'b1;
-                state <= S_COMPARE;
-            end else begin
-                state <= S_ADD_LEVEL;
-            end
-        end
-    end
-    S_ADD_LEVEL: begin
-        // the event ends here: compared and sent below (deciding)
-        if (lv_resp_valid && !lv_resp_ok)
-            stat_level_store_full <= 1'b1;
-    end
-    S_REF_FIND: begin
-        if (os_find_valid) begin
-            if (os_hit) begin
-                stat_overfill <= over;
-                u_same <= ev_price == found_price && ev_shares == found_shares;
-                ev_locate <= found_locate;
-                ev_sell <= found_sell;
-                state <= S_REDUCE_LEVEL;
-            end else begin
-                stat_unknown_ref <= 1'b1;
-                state <= S_IDLE;
-            end
-        end
-    end
-    S_REDUCE_LEVEL: begin
-        // E/C/X/D end here (deciding); a U goes on to add its new order
-        if (lv_resp_valid && ev_kind == "U") begin
-            touched <= touched_now;
-            top_price <= top_price_now;
-            top_shares <= top_shares_now;
-            depth_changed <= depth_changed_now;
-            depth_levels <= depth_levels_now;
-            state <= S_ADD_FIND;
-        end
-    end
-    S_COMPARE: begin
-        // an event that ended before reaching the levels: compared and sent below (deciding)
-    end
-    S_EMIT: begin
-        if (out_free) begin
-            m_axis_tdata <= pending;
-            m_axis_tvalid <= 1'b1;
-            state <= S_IDLE;
-        end
-    end
-    S_STALE_CLEAR: begin
-        status_stale_symbols <= status_stale_symbols - {26'd0, popcount(stale_rd & stale_clear_mask)};
-        state <= S_IDLE;
-    end
-    default: state <= S_IDLE;
-    endcase
 
-    if (deciding) begin
+    // S0 -> S1
+    if (take_u2)
+        u2_pending <= 1'b0;
+    if (take_clear)
+        clear_in_flight <= 1'b1;
+    if (stale_clear_ready)
+        clear_in_flight <= 1'b0;
+    if (take_event && in_kind == "U") begin
+        u2_pending <= 1'b1;
+        u2_ref <= s_axis_tdata[REC_NEW_ORDER_REF_LSB +: REC_NEW_ORDER_REF_WIDTH];
+        u2_shares <= s_axis_tdata[REC_SHARES_LSB +: REC_SHARES_WIDTH];
+        u2_price <= s_axis_tdata[REC_PRICE_LSB +: REC_PRICE_WIDTH];
+        u2_seq <= s_axis_tdata[REC_SEQ_LSB +: REC_SEQ_WIDTH];
+        u2_timestamp <= s_axis_tdata[REC_TIMESTAMP_LSB +: REC_TIMESTAMP_WIDTH];
+    end
+    if (s1_ready) begin
+        s1_valid <= take_u2 || take_clear
+                    || (take_event && (in_find || (in_kind == "R" && in_range)));
+        s1_kind <= take_u2 ? "U" : in_kind;
+        s1_add <= take_u2 || (take_event && in_add);
+        s1_change <= take_event && in_change;
+        s1_u1 <= take_event && in_kind == "U";
+        s1_u2 <= take_u2;
+        s1_symbol <= take_event && in_kind == "R";
+        s1_clear <= take_clear;
+        s1_locate <= take_clear ? {stale_clear_word, 5'd0} : in_locate[LOCATE_WIDTH-1:0];
+        s1_sell <= s_axis_tdata[REC_SIDE_LSB +: REC_SIDE_WIDTH] == "S";
+        s1_shares <= take_u2 ? u2_shares : s_axis_tdata[REC_SHARES_LSB +: REC_SHARES_WIDTH];
+        s1_price <= take_u2 ? u2_price : s_axis_tdata[REC_PRICE_LSB +: REC_PRICE_WIDTH];
+        s1_new_ref <= s_axis_tdata[REC_NEW_ORDER_REF_LSB +: REC_NEW_ORDER_REF_WIDTH];
+        s1_seq <= take_u2 ? u2_seq : s_axis_tdata[REC_SEQ_LSB +: REC_SEQ_WIDTH];
+        s1_timestamp <= take_u2 ? u2_timestamp : s_axis_tdata[REC_TIMESTAMP_LSB +: REC_TIMESTAMP_WIDTH];
+        s1_mask <= stale_clear_mask;
+    end
+
+    // S1 -> S2
+    if (s1_adv) begin
+        if (s1_change)
+            stat_unknown_ref <= !os_hit;
+        if (s1_add && s1_alive) begin
+            stat_duplicate_ref <= os_hit;
+            stat_zero_share_add <= !os_hit && s1_shares == 0;
+            stat_order_store_full <= add_refused;
+        end
+        if (reduce)
+            stat_overfill <= over;
+        if (s1_u1) begin
+            u_found <= os_hit;
+            u_locate <= found_locate;
+            u_sell <= found_sell;
+            u_same <= s1_price == found_price && s1_shares == found_shares;
+        end
+    end
+    if (s2_ready) begin
+        s2_valid <= s1_adv;
+        s2_find <= s1_adv && s1_find;
+        s2_level <= lv_req;
+        s2_add <= add_places;
+        s2_reduce <= reduce;
+        s2_compare <= (s1_add && s1_alive) || (reduce && !s1_u1);
+        s2_stale_new <= add_refused;
+        s2_u1 <= s1_u1;
+        s2_u2 <= s1_u2;
+        s2_u_same <= u_same;
+        s2_symbol <= s1_symbol;
+        s2_clear <= s1_clear;
+        s2_locate <= s1_clear ? s1_locate : book_locate;
+        s2_sell <= book_sell;
+        s2_shares <= s1_shares;
+        s2_price <= s1_change ? found_price : s1_price;
+        s2_left <= left;
+        s2_slot <= found_slot;
+        s2_new_ref <= s1_new_ref;
+        s2_seq <= s1_seq;
+        s2_timestamp <= s1_timestamp;
+        s2_mask <= s1_mask;
+    end
+
+    // S2 -> S3
+    if (s2_adv && s2_add && !lv_ok)
+        stat_level_store_full <= 1'b1;
+    if (s3_ready) begin
+        s3_valid <= s2_adv;
+        s3_lv <= s2_level;
+        s3_took <= s2_level && (s2_reduce || lv_ok);
+        s3_compare <= s2_compare;
+        s3_stale_new <= s2_stale_new || (s2_add && !lv_ok);
+        s3_u1 <= s2_u1;
+        s3_u2 <= s2_u2;
+        s3_u_same <= s2_u_same;
+        s3_symbol <= s2_symbol;
+        s3_clear <= s2_clear;
+        s3_locate <= s2_locate;
+        s3_sell <= s2_sell;
+        s3_new_ref <= s2_new_ref;
+        s3_seq <= s2_seq;
+        s3_timestamp <= s2_timestamp;
+        s3_mask <= s2_mask;
+    end
+
+    // S3 leaves
+    if (s3_leave) begin
+        if (s3_u1) begin
+            u_touched <= s3_took;
+            u_top_price <= lv_top_price;
+            u_top_shares <= lv_top_shares;
+            u_depth_changed <= lv_depth;
+            u_depth_levels <= lv_levels_wide[DEPTH_BITS-1:0];
+        end
+        if (s3_sends) begin
+            out_fifo[out_tail] <= s3_symbol ? symbol_record_spare[OUT_WIDTH-1:0] : bbo_record_spare[OUT_WIDTH-1:0];
+            out_tail <= out_tail + 1'b1;
+        end
+        stat_symbol_update <= s3_symbol;
+        stat_bbo_update <= bbo_emit;
         if (became_stale) begin
             status_stale_symbols <= status_stale_symbols + 1'b1;
             stat_stale_raised <= 1'b1;
         end
-        if (bbo_changed || became_stale || depth_emit) begin
-            stat_bbo_update <= 1'b1;
-            if (out_free) begin
-                m_axis_tdata <= bbo_record;
-                m_axis_tvalid <= 1'b1;
-                state <= S_IDLE;
-            end else begin
-                pending <= bbo_record;
-                state <= S_EMIT;
-            end
-        end else begin
-            state <= S_IDLE;
-        end
+        if (s3_clear)
+            status_stale_symbols <= status_stale_symbols - {26'd0, popcount(stale_rd & s3_mask)};
     end
 
     if (rst) begin
-        state <= S_CLEAR;
+        cleared <= 1'b0;
         clear_index <= 0;
-        m_axis_tvalid <= 1'b0;
+        u2_pending <= 1'b0;
+        clear_in_flight <= 1'b0;
+        s1_valid <= 1'b0;
+        s2_valid <= 1'b0;
+        s3_valid <= 1'b0;
+        out_head <= 2'd0;
+        out_tail <= 2'd0;
+        out_count <= 3'd0;
         status_stale_symbols <= 32'd0;
         stat_event <= 1'b0;
     end

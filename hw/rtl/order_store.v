@@ -26,16 +26,22 @@
 // A real day peaks near 10^6 live orders: BUCKET_BITS = 18, WAYS = 4 gives 2^20
 // slots of ~150 bits (8192 symbols), 156 Mbit in UltraRAM.
 //
-// Interface: one operation at a time while op_ready.
-//   find  (op_find, op_ref): reads the ref's two buckets and compares the stash;
-//         one cycle later find_valid pulses with find_hit/find_entry, and
-//         find_free says whether an insert has room. Where the ref is (or would
-//         go) is held for the write.
-//   write (op_write, op_write_valid, op_entry), at most one per find: an update
-//         (valid 1) or delete (valid 0) of the found order, or an insert (valid 1,
-//         no hit, find_free). An insert that has to move orders keeps op_ready
-//         low while it does; updates and deletes never do.
-// After rst, the RAMs are cleared one bucket per cycle; op_ready is low then.
+// Interface: a pipeline of two stages, S1 (find) and S2 (write), in event order.
+//   find  (op_find, op_ref, while find_ready): reads the ref's two buckets as the
+//         event enters S1. While it is in S1 and find_valid, find_hit/find_entry
+//         say whether and how it is stored and find_free whether an insert has room.
+//         find_ready is low while an older find in S1 or S2 shares a bucket with
+//         op_ref and has not yet written: its read would miss that write.
+//   s1_advance: the find moves to S2 (not while s1_blocked: S2 holds an insert that
+//         may move orders). Where the ref is (or would go) is held for the write.
+//   s2_leave: the find leaves S2, with at most one write (op_write, op_write_valid,
+//         op_entry): an update (valid 1) or delete (valid 0) of the found order, or
+//         an insert (valid 1, no hit, find_free). An insert whose buckets are full
+//         moves orders: find_ready is low while it does, and a find then in S1 reads
+//         its buckets again (find_valid low meanwhile).
+// The tables read the word written in the same cycle (sdp_ram WRITE_FIRST), so a
+// find entering S1 as S2 writes sees the write.
+// After rst, the RAMs are cleared one bucket per cycle; find_ready is low then.
 
 module order_store #(
     parameter BUCKET_BITS = 14,
@@ -47,17 +53,21 @@ module order_store #(
     input  wire                    clk,
     input  wire                    rst,
 
-    output wire                    op_ready,
+    output wire                    find_ready,
     input  wire                    op_find,
     input  wire [63:0]             op_ref,
-    input  wire                    op_write,
-    input  wire                    op_write_valid,
-    input  wire [ENTRY_WIDTH-1:0]  op_entry,
 
-    output reg                     find_valid,
+    output wire                    find_valid,
     output wire                    find_hit,
     output wire                    find_free,
     output wire [ENTRY_WIDTH-1:0]  find_entry,
+    output wire                    s1_blocked,
+    input  wire                    s1_advance,
+
+    input  wire                    s2_leave,
+    input  wire                    op_write,
+    input  wire                    op_write_valid,
+    input  wire [ENTRY_WIDTH-1:0]  op_entry,
 
     output reg  [31:0]             live_orders
 );
@@ -92,21 +102,20 @@ function [INDEX_BITS-1:0] bucket_of;
     end
 endfunction
 
-// ---- search: both buckets and the stash ----
+// ---- S1: the find's buckets and the stash ----
 
 reg                     clearing;
 reg [INDEX_BITS:0]      clear_index;
-reg                     read_pending;
-reg [63:0]              held_ref;
-reg [INDEX_BITS-1:0]    held_index0, held_index1;
-reg [BUCKET_WIDTH-1:0]  held_bucket0, held_bucket1;
+reg                     s1_busy;   // S1 holds a find
+reg                     s1_fresh;  // ... whose buckets were read after every move before it
+reg [63:0]              s1_ref;
+reg [INDEX_BITS-1:0]    s1_index0, s1_index1;
 wire [BUCKET_WIDTH-1:0] read_data0, read_data1;
 
 // flat vectors rather than arrays: registers written in several places, never a RAM
 reg [STASH-1:0]             stash_valid;
 reg [STASH*64-1:0]          stash_ref;
 reg [STASH*ENTRY_WIDTH-1:0] stash_entry;
-reg [STASH-1:0]         stash_match;  // registered with the RAM reads: the stash slots holding op_ref
 
 // The hit way of one bucket, else its first free way. The hit entry is picked inside the
 // loop, not by a part-select at way*WAY_WIDTH, which would be a barrel shifter.
@@ -120,7 +129,7 @@ always @* begin
     {hit_entry0, hit_entry1} = 0;
     for (w = WAYS - 1; w >= 0; w = w - 1) begin
         if (read_data0[w*WAY_WIDTH + WAY_WIDTH - 1]) begin
-            if (read_data0[w*WAY_WIDTH + ENTRY_WIDTH +: 64] == held_ref) begin
+            if (read_data0[w*WAY_WIDTH + ENTRY_WIDTH +: 64] == s1_ref) begin
                 any_hit0 = 1'b1;
                 hit_way0 = w[WAY_BITS-1:0];
                 hit_entry0 = read_data0[w*WAY_WIDTH +: ENTRY_WIDTH];
@@ -130,7 +139,7 @@ always @* begin
             free_way0 = w[WAY_BITS-1:0];
         end
         if (read_data1[w*WAY_WIDTH + WAY_WIDTH - 1]) begin
-            if (read_data1[w*WAY_WIDTH + ENTRY_WIDTH +: 64] == held_ref) begin
+            if (read_data1[w*WAY_WIDTH + ENTRY_WIDTH +: 64] == s1_ref) begin
                 any_hit1 = 1'b1;
                 hit_way1 = w[WAY_BITS-1:0];
                 hit_entry1 = read_data1[w*WAY_WIDTH +: ENTRY_WIDTH];
@@ -142,17 +151,21 @@ always @* begin
     end
 end
 
+// the stash as S1 sees it: a find never shares its reference with the write in S2 (find_ready),
+// so only S2's removal of a stash order, in the cycle it leaves, changes what S1 decides
 reg [ENTRY_WIDTH-1:0] stash_hit_entry;
 reg [SLOT_BITS-1:0] stash_hit_slot, stash_free_slot;
-reg stash_full;
+reg stash_full, stash_hit;
 integer s;
 always @* begin
     stash_hit_entry = 0;
     stash_hit_slot = 0;
     stash_free_slot = 0;
     stash_full = 1'b1;
+    stash_hit = 1'b0;
     for (s = STASH - 1; s >= 0; s = s - 1) begin
-        if (stash_match[s]) begin
+        if (stash_valid[s] && stash_ref[s*64 +: 64] == s1_ref) begin
+            stash_hit = 1'b1;
             stash_hit_entry = stash_entry[s*ENTRY_WIDTH +: ENTRY_WIDTH];
             stash_hit_slot = s[SLOT_BITS-1:0];
         end
@@ -163,19 +176,26 @@ always @* begin
     end
 end
 
-assign find_hit = any_hit0 || any_hit1 || stash_match != 0;
-assign find_free = any_free0 || any_free1 || !stash_full;
-assign find_entry = any_hit0 ? hit_entry0 : any_hit1 ? hit_entry1 : stash_hit_entry;
-
-// where the found order is (or where an insert goes), held from the find to the write
+// where the order in S2 is (or where its insert goes), held from S1 to the write
 localparam [1:0] AT_TABLE0 = 2'd0, AT_TABLE1 = 2'd1, AT_STASH = 2'd2, AT_KICK = 2'd3;
-reg [1:0]          held_at;
-reg [WAY_BITS-1:0] held_way;
-reg [SLOT_BITS-1:0] held_slot;
-reg                held_hit;
-reg [1:0]          found_at;  // the same, decided in the cycle the buckets arrive
+reg                    s2_busy;
+reg [63:0]             held_ref;
+reg [INDEX_BITS-1:0]   held_index0, held_index1;
+reg [BUCKET_WIDTH-1:0] held_bucket0, held_bucket1;
+reg [1:0]              held_at;
+reg [WAY_BITS-1:0]     held_way;
+reg [SLOT_BITS-1:0]    held_slot;
+reg                    held_hit;
+wire s2_frees_stash = s2_leave && op_write && !op_write_valid && held_at == AT_STASH;
+
+assign find_valid = s1_busy && s1_fresh;
+assign find_hit   = any_hit0 || any_hit1 || stash_hit;
+assign find_free  = any_free0 || any_free1 || !stash_full || s2_frees_stash;
+assign find_entry = any_hit0 ? hit_entry0 : any_hit1 ? hit_entry1 : stash_hit_entry;
+assign s1_blocked = s2_busy && held_at == AT_KICK;
+
+reg [1:0]          found_at;
 reg [WAY_BITS-1:0] found_way;
-wire [SLOT_BITS-1:0] found_slot = stash_match != 0 ? stash_hit_slot : stash_free_slot;
 always @* begin
     found_way = kick_way;
     if (any_hit0) begin
@@ -184,7 +204,7 @@ always @* begin
     end else if (any_hit1) begin
         found_at = AT_TABLE1;
         found_way = hit_way1;
-    end else if (stash_match != 0) begin
+    end else if (stash_hit) begin
         found_at = AT_STASH;
     end else if (any_free0) begin
         found_at = AT_TABLE0;
@@ -197,13 +217,6 @@ always @* begin
         found_at = AT_KICK;
     end
 end
-// a write may come in the cycle the find's buckets arrive (an E/C/X/D that found its order)
-wire [1:0]              at_now      = read_pending ? found_at : held_at;
-wire [WAY_BITS-1:0]     way_now     = read_pending ? found_way : held_way;
-wire [SLOT_BITS-1:0] slot_now   = read_pending ? found_slot : held_slot;
-wire                    hit_now     = read_pending ? find_hit : held_hit;
-wire [BUCKET_WIDTH-1:0] bucket0_now = read_pending ? read_data0 : held_bucket0;
-wire [BUCKET_WIDTH-1:0] bucket1_now = read_pending ? read_data1 : held_bucket1;
 
 // ---- moving orders (an insert whose two buckets are full) ----
 
@@ -248,13 +261,13 @@ function [BUCKET_WIDTH-1:0] put_way;
     end
 endfunction
 
-assign op_ready = !clearing && kick_state == K_IDLE;
+// ---- the RAMs' ports: one write port (clear sweep, else S2's write, else a move) ----
 
-// ---- the RAMs' ports: one write port (clear sweep, else the write, else a move) ----
-
+wire write_now    = s2_leave && op_write;
+wire kick_start   = write_now && op_write_valid && held_at == AT_KICK;
 wire [WAY_WIDTH-1:0] written_way = {op_write_valid, held_ref, op_entry};
-wire write_table0 = op_write && (at_now == AT_TABLE0 || at_now == AT_KICK);
-wire write_table1 = op_write && at_now == AT_TABLE1;
+wire write_table0 = write_now && (held_at == AT_TABLE0 || held_at == AT_KICK);
+wire write_table1 = write_now && held_at == AT_TABLE1;
 wire place_move   = kick_state == K_PLACE && (kick_free || !kick_last);
 wire place0 = place_move && moving_table;   // moving out of table 1: into table 0
 wire place1 = place_move && !moving_table;
@@ -263,68 +276,93 @@ wire [BUCKET_WIDTH-1:0] moved_in = put_way(kick_data, kick_put_way, moving);
 wire                    we0    = clearing || write_table0 || place0;
 wire [INDEX_BITS-1:0]   waddr0 = clearing ? clear_index[INDEX_BITS-1:0] : place0 ? kick_index : held_index0;
 wire [BUCKET_WIDTH-1:0] wdata0 = clearing ? {BUCKET_WIDTH{1'b0}} : place0 ? moved_in
-                               : put_way(bucket0_now, way_now, written_way);
+                               : put_way(held_bucket0, held_way, written_way);
 wire                    we1    = clearing || write_table1 || place1;
 wire [INDEX_BITS-1:0]   waddr1 = clearing ? clear_index[INDEX_BITS-1:0] : place1 ? kick_index : held_index1;
 wire [BUCKET_WIDTH-1:0] wdata1 = clearing ? {BUCKET_WIDTH{1'b0}} : place1 ? moved_in
-                               : put_way(bucket1_now, way_now, written_way);
+                               : put_way(held_bucket1, held_way, written_way);
+
+// reads: a new find, S1's find again after moves, or a move's next bucket
 wire kick_read = kick_state == K_READ;
-// one hash per table, shared by the find and the moves
-wire [63:0]           hash_ref = kick_read ? moving_ref : op_ref;
+wire reread    = !clearing && kick_state == K_IDLE && s1_busy && !s1_fresh;
+// one hash per table, shared by the three
+wire [63:0]           hash_ref = kick_read ? moving_ref : reread ? s1_ref : op_ref;
 wire [INDEX_BITS-1:0] raddr0 = bucket_of(hash_ref, HASH0);
 wire [INDEX_BITS-1:0] raddr1 = bucket_of(hash_ref, HASH1);
-wire re0 = (!clearing && op_find) || (kick_read && moving_table);
-wire re1 = (!clearing && op_find) || (kick_read && !moving_table);
+wire re0 = op_find || reread || (kick_read && moving_table);
+wire re1 = op_find || reread || (kick_read && !moving_table);
 
-sdp_ram #(.WIDTH(BUCKET_WIDTH), .DEPTH(BUCKETS), .ULTRA(ULTRA_RAM), .ADDR_WIDTH(INDEX_BITS)) table0 (
+// a find would miss a write still to come to one of its buckets: S1's, or S2's unless it writes now
+wire shares_s1 = s1_busy && (raddr0 == s1_index0 || raddr1 == s1_index1);
+wire shares_s2 = s2_busy && !s2_leave && (raddr0 == held_index0 || raddr1 == held_index1);
+assign find_ready = !clearing && kick_state == K_IDLE && !s1_blocked
+                    && !(s1_busy && !s1_fresh) && !shares_s1 && !shares_s2;
+
+sdp_ram #(.WIDTH(BUCKET_WIDTH), .DEPTH(BUCKETS), .ULTRA(ULTRA_RAM), .WRITE_FIRST(1),
+          .ADDR_WIDTH(INDEX_BITS)) table0 (
     .clk(clk), .we(we0), .waddr(waddr0), .wdata(wdata0),
     .re(re0), .raddr(raddr0), .rdata(read_data0)
 );
 
-sdp_ram #(.WIDTH(BUCKET_WIDTH), .DEPTH(BUCKETS), .ULTRA(ULTRA_RAM), .ADDR_WIDTH(INDEX_BITS)) table1 (
+sdp_ram #(.WIDTH(BUCKET_WIDTH), .DEPTH(BUCKETS), .ULTRA(ULTRA_RAM), .WRITE_FIRST(1),
+          .ADDR_WIDTH(INDEX_BITS)) table1 (
     .clk(clk), .we(we1), .waddr(waddr1), .wdata(wdata1),
     .re(re1), .raddr(raddr1), .rdata(read_data1)
 );
 
 integer t;
 always @(posedge clk) begin
-    find_valid <= 1'b0;
-    read_pending <= 1'b0;
-    if (read_pending) begin
+    if (clearing) begin
+        clear_index <= clear_index + 1'b1;
+        if (clear_index == BUCKETS - 1)
+            clearing <= 1'b0;
+    end
+
+    // S1
+    if (op_find) begin
+        s1_ref <= op_ref;
+        s1_index0 <= raddr0;
+        s1_index1 <= raddr1;
+        s1_busy <= 1'b1;
+        s1_fresh <= 1'b1;
+    end else if (s1_advance) begin
+        s1_busy <= 1'b0;
+    end
+    if (reread)
+        s1_fresh <= 1'b1;
+    if (kick_start)
+        s1_fresh <= 1'b0;  // the moves may change S1's buckets: read them again after
+
+    // S2
+    if (s1_advance) begin
+        s2_busy <= 1'b1;
+        held_ref <= s1_ref;
+        held_index0 <= s1_index0;
+        held_index1 <= s1_index1;
         held_bucket0 <= read_data0;
         held_bucket1 <= read_data1;
         held_hit <= find_hit;
         held_at <= found_at;
         held_way <= found_way;
-        held_slot <= found_slot;
+        held_slot <= stash_hit_slot;
+    end else if (s2_leave) begin
+        s2_busy <= 1'b0;
     end
 
-    if (clearing) begin
-        clear_index <= clear_index + 1'b1;
-        if (clear_index == BUCKETS - 1)
-            clearing <= 1'b0;
-    end else if (op_find) begin
-        held_index0 <= raddr0;
-        held_index1 <= raddr1;
-        held_ref <= op_ref;
-        for (t = 0; t < STASH; t = t + 1)
-            stash_match[t] <= stash_valid[t] && stash_ref[t*64 +: 64] == op_ref;
-        read_pending <= 1'b1;
-        find_valid <= 1'b1;
-    end else if (op_write) begin
-        if (op_write_valid && !hit_now)
+    if (write_now) begin
+        if (op_write_valid && !held_hit)
             live_orders <= live_orders + 1'b1;
-        else if (!op_write_valid && hit_now)
+        else if (!op_write_valid && held_hit)
             live_orders <= live_orders - 1'b1;
-        if (at_now == AT_STASH) begin
+        if (held_at == AT_STASH) begin
             for (t = 0; t < STASH; t = t + 1)
-                if (t == {{32-SLOT_BITS{1'b0}}, slot_now}) begin
+                if (t == {{32-SLOT_BITS{1'b0}}, held_slot}) begin
                     stash_valid[t] <= op_write_valid;
                     stash_entry[t*ENTRY_WIDTH +: ENTRY_WIDTH] <= op_entry;
                 end
         end
-        if (at_now == AT_KICK) begin
-            moving <= get_way(bucket0_now, way_now);
+        if (kick_start) begin
+            moving <= get_way(held_bucket0, held_way);
             moving_table <= 1'b0;
             kick_way <= {{32-WAY_BITS{1'b0}}, kick_way} == WAYS - 1 ? {WAY_BITS{1'b0}} : kick_way + 1'b1;
             kicks <= 1;
@@ -362,8 +400,8 @@ always @(posedge clk) begin
     if (rst) begin
         clearing <= 1'b1;
         clear_index <= 0;
-        find_valid <= 1'b0;
-        read_pending <= 1'b0;
+        s1_busy <= 1'b0;
+        s2_busy <= 1'b0;
         live_orders <= 32'd0;
         kick_state <= K_IDLE;
         kick_way <= 0;

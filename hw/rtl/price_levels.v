@@ -6,25 +6,33 @@
 //              Every live level has a slot; an order remembers its level's slot
 //              (order_store), so reductions never search by price.
 //   head RAM   one word: occupancy bitmap of the slots, number of live levels,
-//              and the cache: the best min(TOP_N, levels) levels, best first,
-//              each {slot, count, shares, price} (a write-through copy).
+//              the cache: the best min(TOP_N, levels) levels, best first,
+//              each {slot, count, shares, price} (a write-through copy), and a
+//              tag per slot (8 bits folded from its level's price).
 // An add whose price is in the cache, or better than the cache's worst, or to a
 // side whose levels all fit the cache, is decided from the head word alone (new
-// levels take the lowest free slot). Only an add worse than the cache's worst on
-// a side with more levels than TOP_N searches the level RAM (one occupied slot
-// per cycle, stopping at the price), and only a cached level that empties on a
+// levels take the lowest free slot), and so is an add worse than the cache's
+// worst whose price's tag no uncached level has: it is a new level. Only an add
+// worse than the cache's worst whose tag some uncached levels share reads those
+// levels (one per cycle, stopping at the price), and only a cached level that empties on a
 // side with more levels than the cache holds refills the cache from the level
 // RAM (the best uncached level, one occupied slot per cycle). The cache is
 // therefore always exactly the best min(TOP_N, levels) levels. An add of a new
-// price to a side with LEVELS live prices is refused (resp_ok = 0): the caller
+// price to a side with LEVELS live prices is refused (dec_ok = 0): the caller
 // drops the order and flags the symbol stale.
 //
-// Interface: one request at a time while req_ready; resp_valid pulses when done
-// with the side's best level after the request (resp_top_*; valid 0 = empty),
-// the side's cached levels after it (resp_levels, best first, {count, shares,
-// price} each, zeros past the last) and which of them differ from before it
-// (resp_levels_changed, bit i = level i): the optional top-N output.
-//   add    (req_add = 1): req_price, req_shares -> resp_ok, resp_slot
+// Interface: a request (req_valid) reads its side's head word and level; the
+// decision follows in the next cycle and, when it needs no scan, is done then
+// (done, with dec_ok and dec_slot). It is written when the caller takes it
+// (ack), and a new request may come in that same cycle: the RAMs read the word
+// written in the cycle they are read (sdp_ram WRITE_FIRST), so a request on the
+// side just changed sees the change. A scan keeps done low until it ends. With
+// ack the resp_* registers take the outcome: the side's best level after the
+// request (resp_top_*; valid 0 = empty), the side's cached levels after it
+// (resp_levels, best first, {count, shares, price} each, zeros past the last)
+// and which of them differ from before it (resp_levels_changed, bit i = level
+// i): the optional top-N output.
+//   add    (req_add = 1): req_price, req_shares -> dec_ok, dec_slot
 //   reduce (req_add = 0): req_slot, req_shares off the level, req_remove: one
 //          order leaves it; the level goes when its last order does.
 // After rst the head RAM is cleared one word per cycle; req_ready is low then.
@@ -49,9 +57,11 @@ module price_levels #(
     input  wire [SLOT_WIDTH-1:0]     req_slot,
     input  wire                      req_remove,
 
-    output reg                       resp_valid,
-    output reg                       resp_ok,
-    output reg  [SLOT_WIDTH-1:0]     resp_slot,
+    output wire                      done,
+    output wire                      dec_ok,
+    output wire [SLOT_WIDTH-1:0]     dec_slot,
+    input  wire                      ack,
+
     output reg                       resp_top_valid,
     output reg  [31:0]               resp_top_price,
     output reg  [SIZE_WIDTH-1:0]     resp_top_shares,
@@ -69,10 +79,12 @@ localparam NC_WIDTH = $clog2(TOP_N + 1);
 localparam PRICE_WIDTH = 32;
 localparam LEVEL_WIDTH = PRICE_WIDTH + SIZE_WIDTH + COUNT_WIDTH;  // {count, shares, price}
 localparam CE_WIDTH = SLOT_WIDTH + LEVEL_WIDTH;           // {slot, count, shares, price}
-localparam HEAD_WIDTH = TOP_N * CE_WIDTH + NC_WIDTH + NL_WIDTH + LEVELS;
+localparam TAG_BITS = 8;
+localparam HEAD_WIDTH = LEVELS * TAG_BITS + TOP_N * CE_WIDTH + NC_WIDTH + NL_WIDTH + LEVELS;
 localparam NL_LSB = LEVELS;
 localparam NC_LSB = LEVELS + NL_WIDTH;
 localparam CACHE_LSB = NC_LSB + NC_WIDTH;
+localparam TAGS_LSB = CACHE_LSB + TOP_N * CE_WIDTH;
 localparam PRICE_LSB = 0;
 localparam SHARES_LSB = PRICE_WIDTH;
 localparam COUNT_LSB = PRICE_WIDTH + SIZE_WIDTH;
@@ -87,9 +99,7 @@ initial begin
     end
 end
 
-reg [HEAD_WIDTH-1:0]  head_ram  [0:BOOKS-1];
-
-localparam [2:0] S_CLEAR = 3'd0, S_IDLE = 3'd1, S_DECIDE = 3'd2, S_SCAN = 3'd3;
+localparam [2:0] S_CLEAR = 3'd0, S_IDLE = 3'd1, S_DECIDE = 3'd2, S_SCAN = 3'd3, S_SCANNED = 3'd4;
 reg [2:0] state;
 reg [LOCATE_WIDTH+1:0] clear_index;
 
@@ -97,11 +107,12 @@ reg [LOCATE_WIDTH+1:0] clear_index;
 reg                  op_add, op_remove;
 reg [LOCATE_WIDTH:0] op_book;
 reg [31:0]           op_price, op_shares;
+reg [TAG_BITS-1:0]   op_tag;  // price_tag(op_price)
 wire [SIZE_WIDTH-1:0] op_shares_wide = {{SIZE_WIDTH-32{1'b0}}, op_shares};  // level sizes are wider
 reg [SLOT_WIDTH-1:0] op_slot;
 wire op_sell = op_book[0];
 
-reg [HEAD_WIDTH-1:0]  head_rd;   // head RAM read data (S_DECIDE)
+wire [HEAD_WIDTH-1:0] head_rd;   // head RAM read data (S_DECIDE)
 reg [HEAD_WIDTH-1:0]  head_work; // head under change while scanning
 wire [LEVEL_WIDTH-1:0] level_rd;  // level RAM read data
 
@@ -113,13 +124,34 @@ reg [SLOT_WIDTH-1:0] scan_rd_slot;
 reg                  best_valid;
 reg [CE_WIDTH-1:0]   best;
 
-assign req_ready = state == S_IDLE;
+assign req_ready = state != S_CLEAR;
 
 function better;  // a is a better price than b on this side
     input sell;
     input [31:0] a, b;
     begin
         better = sell ? a < b : a > b;
+    end
+endfunction
+
+// a price's tag: its bytes XORed, so the neighbouring prices of one side differ in it
+function [TAG_BITS-1:0] price_tag;
+    input [31:0] price;
+    begin
+        price_tag = price[7:0] ^ price[15:8] ^ price[23:16] ^ price[31:24];
+    end
+endfunction
+
+// the slots of the first count cache entries
+function [LEVELS-1:0] slots_of;
+    input [TOP_N*CE_WIDTH-1:0] entries;
+    input [NC_WIDTH-1:0] count;
+    integer k;
+    begin
+        slots_of = 0;
+        for (k = 0; k < TOP_N; k = k + 1)
+            if (k < count)
+                slots_of[entries[k*CE_WIDTH + SLOT_LSB +: SLOT_WIDTH]] = 1'b1;
     end
 endfunction
 
@@ -143,6 +175,15 @@ wire [LEVELS-1:0]        bitmap  = head_rd[LEVELS-1:0];
 wire [NL_WIDTH-1:0]      nlevels = head_rd[NL_LSB +: NL_WIDTH];
 wire [NC_WIDTH-1:0]      ncached = head_rd[NC_LSB +: NC_WIDTH];
 wire [TOP_N*CE_WIDTH-1:0] cache  = head_rd[CACHE_LSB +: TOP_N*CE_WIDTH];
+wire [LEVELS*TAG_BITS-1:0] tags  = head_rd[TAGS_LSB +: LEVELS*TAG_BITS];
+
+// the uncached levels that may hold op_price: an add worse than every cached level reads only these
+reg [LEVELS-1:0] tag_match;
+integer m;
+always @*
+    for (m = 0; m < LEVELS; m = m + 1)
+        tag_match[m] = tags[m*TAG_BITS +: TAG_BITS] == op_tag;
+wire [LEVELS-1:0] candidates = bitmap & ~slots_of(cache, ncached) & tag_match;
 
 reg                    hit;
 reg [NC_WIDTH-1:0]     hit_index, insert_pos;
@@ -150,6 +191,7 @@ reg [TOP_N*CE_WIDTH-1:0] cache_next;
 reg [NC_WIDTH-1:0]     ncached_next;
 reg [NL_WIDTH-1:0]     nlevels_next;
 reg [LEVELS-1:0]       bitmap_next, cached_slots;
+reg [LEVELS*TAG_BITS-1:0] tags_next;
 reg                    need_scan, add_ok, level_we;
 reg [SLOT_WIDTH-1:0]   level_slot;
 reg [LEVEL_WIDTH-1:0]  level_wdata, level_new;
@@ -180,6 +222,7 @@ always @* begin
     ncached_next = ncached;
     nlevels_next = nlevels;
     bitmap_next = bitmap;
+    tags_next = tags;
     need_scan = 1'b0;
     add_ok = 1'b1;
     level_we = 1'b0;
@@ -200,8 +243,9 @@ always @* begin
             level_we = 1'b1;
             level_slot = entry[SLOT_LSB +: SLOT_WIDTH];
             level_wdata = entry[LEVEL_WIDTH-1:0];
-        end else if (nlevels > {{NL_WIDTH-NC_WIDTH{1'b0}}, ncached} && insert_pos == ncached) begin
-            // worse than every cached level, and uncached levels exist: search them
+        end else if (nlevels > {{NL_WIDTH-NC_WIDTH{1'b0}}, ncached} && insert_pos == ncached
+                     && candidates != 0) begin
+            // worse than every cached level, and uncached levels share its tag: search those
             need_scan = 1'b1;
         end else if (nlevels == LEVELS) begin
             add_ok = 1'b0;
@@ -210,6 +254,9 @@ always @* begin
             level_slot = lowest_set(~bitmap);
             level_wdata = level_new;
             bitmap_next[level_slot] = 1'b1;
+            for (i = 0; i < LEVELS; i = i + 1)
+                if (i == {{32-SLOT_WIDTH{1'b0}}, level_slot})
+                    tags_next[i*TAG_BITS +: TAG_BITS] = op_tag;
             nlevels_next = nlevels + 1'b1;
             if (insert_pos < TOP_N) begin
                 entry = {level_slot, level_new};
@@ -247,10 +294,7 @@ always @* begin
         end
     end
 
-    cached_slots = 0;
-    for (i = 0; i < TOP_N; i = i + 1)
-        if (i < ncached_next)
-            cached_slots[cache_next[i*CE_WIDTH + SLOT_LSB +: SLOT_WIDTH]] = 1'b1;
+    cached_slots = slots_of(cache_next, ncached_next);
 end
 
 // ---- scan step: the level that arrived this cycle ----
@@ -275,6 +319,9 @@ always @* begin
         if (!scan_match && work_nlevels != LEVELS) begin
             head_final[{{32-SLOT_WIDTH{1'b0}}, work_free}] = 1'b1;
             head_final[NL_LSB +: NL_WIDTH] = work_nlevels + 1'b1;
+            for (j = 0; j < LEVELS; j = j + 1)
+                if (j == {{32-SLOT_WIDTH{1'b0}}, work_free})
+                    head_final[TAGS_LSB + j*TAG_BITS +: TAG_BITS] = op_tag;
         end
     end else begin
         for (j = 0; j < TOP_N; j = j + 1)
@@ -324,82 +371,96 @@ end
 
 // ---- the two RAMs: one write port and one synchronous read port each ----
 // Every write and read below is muxed from the states into one address, data
-// and enable, the shape Yosys maps to block RAM or UltraRAM. No state reads a
-// RAM in the cycle it writes the same one.
+// and enable, the shape Yosys maps to block RAM or UltraRAM. A decision is
+// written as the caller takes it; a scan's, as the scan ends.
+
+// a scan's outcome, held from its end until the caller takes it
+reg                     scan_ok;
+reg [SLOT_WIDTH-1:0]    scan_slot;
+reg [CE_WIDTH-1:0]      scan_top;
+reg [TOP_N*LEVEL_WIDTH-1:0] scan_levels;
+reg [TOP_N-1:0]         scan_changed;
+
+assign done     = (state == S_DECIDE && !need_scan) || state == S_SCANNED;
+assign dec_ok   = state == S_SCANNED ? scan_ok : add_ok;
+assign dec_slot = state == S_SCANNED ? scan_slot : level_slot;
+wire   taken    = done && ack;
 
 wire [SLOT_WIDTH-1:0] scan_next = lowest_set(scan_pending);
 wire scan_read  = state == S_SCAN && scan_pending != 0 && !scan_match;
 wire scan_write = state == S_SCAN && scan_done && scan_find && (scan_match || work_nlevels != LEVELS);
 
-wire                         head_we = state == S_CLEAR || (state == S_DECIDE && !need_scan)
+wire                         head_we = state == S_CLEAR || (state == S_DECIDE && taken)
                                        || (state == S_SCAN && scan_done);
 wire [LOCATE_WIDTH:0]        head_waddr = state == S_CLEAR ? clear_index[LOCATE_WIDTH:0] : op_book;
 wire [HEAD_WIDTH-1:0]        head_wdata = state == S_CLEAR ? {HEAD_WIDTH{1'b0}}
                                         : state == S_SCAN ? head_final
-                                        : {cache_next, ncached_next, nlevels_next, bitmap_next};
-wire                         head_re = state == S_IDLE && req_valid;
+                                        : {tags_next, cache_next, ncached_next, nlevels_next, bitmap_next};
+wire                         head_re = req_valid;
 
-wire                         level_ram_we = (state == S_DECIDE && level_we) || scan_write;
+wire                         level_ram_we = (state == S_DECIDE && taken && level_we) || scan_write;
 wire [SLOT_WIDTH-1:0]        level_wslot = state == S_DECIDE ? level_slot
                                          : scan_match ? scan_rd_slot : work_free;
 wire [LEVEL_WIDTH-1:0]       level_ram_wdata = state == S_DECIDE ? level_wdata
                                              : scan_match ? found_level : level_new;
 wire                         level_re = head_re || scan_read;
-wire [LOCATE_WIDTH+SLOT_WIDTH:0] level_raddr = state == S_IDLE ? {req_book, req_slot}
-                                                               : {op_book, scan_next};
+wire [LOCATE_WIDTH+SLOT_WIDTH:0] level_raddr = scan_read ? {op_book, scan_next} : {req_book, req_slot};
 
-always @(posedge clk) begin
-    if (head_we)
-        head_ram[head_waddr] <= head_wdata;
-    if (head_re)
-        head_rd <= head_ram[req_book];
-end
+sdp_ram #(.WIDTH(HEAD_WIDTH), .DEPTH(BOOKS), .WRITE_FIRST(1), .ADDR_WIDTH(LOCATE_WIDTH+1)) head_ram (
+    .clk(clk), .we(head_we), .waddr(head_waddr), .wdata(head_wdata),
+    .re(head_re), .raddr(req_book), .rdata(head_rd)
+);
 
-sdp_ram #(.WIDTH(LEVEL_WIDTH), .DEPTH(BOOKS*LEVELS), .ULTRA(ULTRA_RAM),
+sdp_ram #(.WIDTH(LEVEL_WIDTH), .DEPTH(BOOKS*LEVELS), .ULTRA(ULTRA_RAM), .WRITE_FIRST(1),
           .ADDR_WIDTH(LOCATE_WIDTH+SLOT_WIDTH+1)) level_ram (
     .clk(clk), .we(level_ram_we), .waddr({op_book, level_wslot}), .wdata(level_ram_wdata),
     .re(level_re), .raddr(level_raddr), .rdata(level_rd)
 );
 
 always @(posedge clk) begin
-    resp_valid <= 1'b0;
     stat_scan <= 1'b0;
     scan_rd_valid <= 1'b0;
+    if (taken) begin
+        if (state == S_SCANNED) begin
+            resp_top_valid <= 1'b1;  // a scan never empties the cache: the side has more levels than TOP_N
+            resp_top_price <= scan_top[PRICE_LSB +: PRICE_WIDTH];
+            resp_top_shares <= scan_top[SHARES_LSB +: SIZE_WIDTH];
+            resp_levels <= scan_levels;
+            resp_levels_changed <= scan_changed;
+        end else begin
+            resp_top_valid <= ncached_next != 0;
+            resp_top_price <= ncached_next != 0 ? top_next[PRICE_LSB +: PRICE_WIDTH] : 32'd0;
+            resp_top_shares <= ncached_next != 0 ? top_next[SHARES_LSB +: SIZE_WIDTH] : {SIZE_WIDTH{1'b0}};
+            resp_levels <= levels_decide;
+            resp_levels_changed <= levels_differ(levels_decide, levels_before);
+        end
+        state <= S_IDLE;
+    end
+    // a request may come as the last one is taken
+    if (req_valid) begin
+        op_add <= req_add;
+        op_book <= req_book;
+        op_price <= req_price;
+        op_tag <= price_tag(req_price);
+        op_shares <= req_shares;
+        op_slot <= req_slot;
+        op_remove <= req_remove;
+        state <= S_DECIDE;
+    end
     case (state)
     S_CLEAR: begin
         clear_index <= clear_index + 1'b1;
         if (clear_index == BOOKS - 1)
             state <= S_IDLE;
     end
-    S_IDLE: begin
-        if (req_valid) begin
-            op_add <= req_add;
-            op_book <= req_book;
-            op_price <= req_price;
-            op_shares <= req_shares;
-            op_slot <= req_slot;
-            op_remove <= req_remove;
-            state <= S_DECIDE;
-        end
-    end
     S_DECIDE: begin
-        head_work <= {cache_next, ncached_next, nlevels_next, bitmap_next};
         if (need_scan) begin
+            head_work <= {tags_next, cache_next, ncached_next, nlevels_next, bitmap_next};
             stat_scan <= 1'b1;
             scan_find <= op_add;
-            scan_pending <= op_add ? bitmap : bitmap_next & ~cached_slots;
+            scan_pending <= op_add ? candidates : bitmap_next & ~cached_slots;
             best_valid <= 1'b0;
             state <= S_SCAN;
-        end else begin
-            resp_valid <= 1'b1;
-            resp_ok <= add_ok;
-            resp_slot <= level_slot;
-            resp_top_valid <= ncached_next != 0;
-            resp_top_price <= ncached_next != 0 ? top_next[PRICE_LSB +: PRICE_WIDTH] : 32'd0;
-            resp_top_shares <= ncached_next != 0 ? top_next[SHARES_LSB +: SIZE_WIDTH] : {SIZE_WIDTH{1'b0}};
-            resp_levels <= levels_decide;
-            resp_levels_changed <= levels_differ(levels_decide, levels_before);
-            state <= S_IDLE;
         end
     end
     S_SCAN: begin
@@ -413,25 +474,20 @@ always @(posedge clk) begin
             best <= {scan_rd_slot, level_rd};
         end
         if (scan_done) begin
-            resp_valid <= 1'b1;
-            resp_ok <= !scan_find || scan_match || work_nlevels != LEVELS;
-            resp_slot <= scan_match ? scan_rd_slot : work_free;
-            // a scan never empties the cache: the side has more levels than TOP_N
-            resp_top_valid <= 1'b1;
-            resp_top_price <= top_final[PRICE_LSB +: PRICE_WIDTH];
-            resp_top_shares <= top_final[SHARES_LSB +: SIZE_WIDTH];
+            scan_ok <= !scan_find || scan_match || work_nlevels != LEVELS;
+            scan_slot <= scan_match ? scan_rd_slot : work_free;
+            scan_top <= top_final;
+            scan_levels <= levels_scan;
             // head_rd still holds the head from before the request
-            resp_levels <= levels_scan;
-            resp_levels_changed <= levels_differ(levels_scan, levels_before);
-            state <= S_IDLE;
+            scan_changed <= levels_differ(levels_scan, levels_before);
+            state <= S_SCANNED;
         end
     end
-    default: state <= S_IDLE;
+    default: ;
     endcase
     if (rst) begin
         state <= S_CLEAR;
         clear_index <= 0;
-        resp_valid <= 1'b0;
         scan_rd_valid <= 1'b0;
     end
 end

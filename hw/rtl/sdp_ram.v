@@ -1,6 +1,9 @@
 // Simple dual-port RAM: one write port and one synchronous read port with its
 // data registered, the shape block RAM and UltraRAM both take. A read and a
-// write of one address in one cycle read the old word.
+// write of one address in one cycle read the old word, unless WRITE_FIRST = 1:
+// then they read the word being written (a register of the written word and a
+// compare of the two addresses, beside the RAM), which is what a pipeline needs
+// when a younger operation reads what the one just ahead of it writes.
 //
 // ULTRA = 1 marks the array ram_style "ultra", so Vivado (and Yosys'
 // synth_xilinx -family xcup) put it in UltraRAM on UltraScale+ parts; 0 leaves
@@ -10,6 +13,7 @@ module sdp_ram #(
     parameter WIDTH = 8,
     parameter DEPTH = 16,
     parameter ULTRA = 0,
+    parameter WRITE_FIRST = 0,
     parameter ADDR_WIDTH = DEPTH > 1 ? $clog2(DEPTH) : 1
 ) (
     input  wire                  clk,
@@ -18,8 +22,10 @@ module sdp_ram #(
     input  wire [WIDTH-1:0]      wdata,
     input  wire                  re,
     input  wire [ADDR_WIDTH-1:0] raddr,
-    output reg  [WIDTH-1:0]      rdata
+    output wire [WIDTH-1:0]      rdata
 );
+
+reg [WIDTH-1:0] mem_rdata;
 
 generate
     if (ULTRA) begin : g_ultra
@@ -28,7 +34,7 @@ generate
             if (we)
                 mem[waddr] <= wdata;
             if (re)
-                rdata <= mem[raddr];
+                mem_rdata <= mem[raddr];
         end
     end else begin : g_block
         reg [WIDTH-1:0] mem [0:DEPTH-1];
@@ -36,8 +42,21 @@ generate
             if (we)
                 mem[waddr] <= wdata;
             if (re)
-                rdata <= mem[raddr];
+                mem_rdata <= mem[raddr];
         end
+    end
+    if (WRITE_FIRST) begin : g_write_first
+        reg             bypass;
+        reg [WIDTH-1:0] bypass_data;
+        always @(posedge clk) begin
+            if (re) begin
+                bypass <= we && waddr == raddr;
+                bypass_data <= wdata;
+            end
+        end
+        assign rdata = bypass ? bypass_data : mem_rdata;
+    end else begin : g_read_first
+        assign rdata = mem_rdata;
     end
 endgenerate
 
