@@ -1,9 +1,11 @@
 """Measure the RTL order book: latency per message kind and events per cycle (Icarus), and
 Yosys synth_xilinx resources and logic depth for a default and a large parameter set; with
---refusals, the order store's occupancy at its first refused add on generated feeds (the model,
-which places orders as the RTL does).
+--market, events per cycle on a feed of 4 000 symbols, with and without a sink that pauses at
+random; with --ecp5, the Fmax nextpnr-ecp5 places order_book at (a set that fits the ECP5-85's
+block RAM); with --refusals, the order store's occupancy at its first refused add on generated
+feeds (the model, which places orders as the RTL does).
 
-    .venv/bin/python bench/rtl_book.py [--no-synth | --synth-only default large | --refusals]
+    .venv/bin/python bench/rtl_book.py [--no-synth | --synth-only default large | --market | --ecp5 | --refusals]
 
 Prints the figures as Markdown for bench/RESULTS.md. Synthesis takes
 2.5 (default) and 4 (large) CPU minutes.
@@ -11,6 +13,7 @@ Prints the figures as Markdown for bench/RESULTS.md. Synthesis takes
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import re
 import subprocess
@@ -35,14 +38,22 @@ SYNTH_SETS = {
 }
 
 
-def measure(params: BookParams, messages: int = 20000, symbols: int = 100) -> dict:
+# a whole market: the feed's symbols fit MAX_SYMBOLS; order store and levels as a large board's
+MARKET = BookParams(max_symbols=4096, order_bucket_bits=13, order_ways=4, levels=32, top_n=8)
+# the ECP5-85's 208 block RAMs (18 Kbit) hold this set's memories
+ECP5_SET = BookParams(max_symbols=128, order_bucket_bits=10, order_ways=4, levels=16, top_n=4)
+
+
+def measure(params: BookParams, messages: int = 20000, symbols: int = 100, seed: int = 3,
+            backpressure: bool = False) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         stimulus, figures = Path(tmp) / "stimulus.pkl", Path(tmp) / "figures.json"
-        words = book_model.feed_events(generator.generate(messages, symbols, 3).tobytes())
+        words = book_model.feed_events(generator.generate(messages, symbols, seed).tobytes())
         book_model.write_stimulus(stimulus, words, params)
         book_runner.run("order_book", "tb_book", params.verilog(),
                         testcase="test_measure_latency_and_throughput",
-                        env={"TB_STIMULUS": str(stimulus), "TB_MEASURE": str(figures)})
+                        env={"TB_STIMULUS": str(stimulus), "TB_MEASURE": str(figures),
+                             **({"TB_BACKPRESSURE": "1"} if backpressure else {})})
         return json.loads(figures.read_text())
 
 
@@ -88,6 +99,10 @@ def main() -> None:
     parser.add_argument("--no-synth", action="store_true")
     parser.add_argument("--synth-only", choices=sorted(SYNTH_SETS), nargs="+",
                         help="synthesize these sets only, no simulation")
+    parser.add_argument("--market", action="store_true",
+                        help="events per cycle on 20 000 messages over 4 000 symbols, no synthesis")
+    parser.add_argument("--ecp5", action="store_true",
+                        help="nextpnr-ecp5 Fmax of order_book at ECP5_SET, no simulation")
     parser.add_argument("--refusals", action="store_true",
                         help="order-store occupancy at the first refused add, no simulation")
     args = parser.parse_args()
@@ -99,6 +114,25 @@ def main() -> None:
             first, peak = book_model.first_refusal(words, params)
             print(f"| generate({messages}, {symbols}, 1, target_depth={depth}) | 2^{bits} x 4 + stash | "
                   f"{'none' if first is None else f'{first:.3f}'} | {peak:.3f} |", flush=True)
+        return
+    if args.market:
+        print(f"{MARKET.verilog()}, generate(20000, 4000, seed 23)\n")
+        print("| sink | events/cycle | order events/cycle | A latency min / mean / max |\n|---|---|---|---|")
+        for backpressure in (False, True):
+            m = measure(MARKET, 20000, 4000, 23, backpressure)
+            a = m["latency"]["A"]
+            print(f"| {'pauses half the cycles' if backpressure else 'never pauses'} | "
+                  f"{m['events_per_cycle']:.3f} | {m['book_events_per_cycle']:.3f} | "
+                  f"{a['min']} / {a['mean']:.2f} / {a['max']} |", flush=True)
+        return
+    if args.ecp5:
+        spec = importlib.util.spec_from_file_location("synth", RTL.parent / "syn" / "synth.py")
+        synth = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(synth)
+        r = synth.ecp5_fmax("order_book", sources=book_runner.BOOK_TOPS["order_book"],
+                            parameters=ECP5_SET.verilog())
+        print(f"order_book {ECP5_SET.verilog()} ECP5-{r['device']}: {r['fmax_mhz']:.2f} MHz, "
+              f"{r['lut4']} LUT4, {r['ffs']} FF, {r['ebr']} EBR; critical path {' '.join(r['critical_path'])}")
         return
     if args.synth_only:
         for name in args.synth_only:

@@ -67,21 +67,36 @@ def test_nearly_full_order_store_moves_and_refuses_exactly_as_modelled(tmp_path)
     _run(tmp_path, words, params, "test_events_match_model", TB_BACKPRESSURE="1", TB_IDLE="1", TB_SEED="3")
 
 
-def test_latency_and_throughput(tmp_path):
+def _measure(tmp_path, words, params: BookParams, **env: str) -> dict:
     figures = tmp_path / "figures.json"
-    _run(tmp_path, _feed_words(3000, 20, 23), SMALL, "test_measure_latency_and_throughput",
-         TB_MEASURE=str(figures))
-    measured = json.loads(figures.read_text())
+    _run(tmp_path, words, params, "test_measure_latency_and_throughput", TB_MEASURE=str(figures), **env)
+    return json.loads(figures.read_text())
+
+
+def test_latency_and_throughput(tmp_path):
+    measured = _measure(tmp_path, _feed_words(3000, 20, 23), SMALL)
     latency = measured["latency"]
     # cycles are deterministic here (no stalls): the figures measured, as regression guards.
-    # A/F/X: accept, order-store read, level head read, decision; the record leaves with it.
-    for kind in "AFX":
-        assert (latency[kind]["min"], latency[kind]["max"]) == (4, 4), latency[kind]
-    # E/C/D as fast unless the cached level empties and the side's next level is searched for
-    for kind in "ECD":
-        assert latency[kind]["min"] == 4 and latency[kind]["max"] <= 20, latency[kind]
-    assert latency["U"]["min"] == 7 and latency["U"]["max"] <= 16, latency["U"]  # remove, then add
-    assert measured["events_per_cycle"] >= 0.176, measured  # one event at a time
+    # An event's own path is S0 accept, S1 find, S2 levels, S3 out: its record is valid 4 cycles
+    # after it was taken, 5 for a U (its add follows its remove). The maxima are events that
+    # waited behind a refill (a cached level emptied: the side's best uncached level is searched).
+    for kind in "AFECXD":
+        assert latency[kind]["min"] == 4 and latency[kind]["max"] <= 22, latency[kind]
+    assert latency["U"]["min"] == 5 and latency["U"]["max"] <= 16, latency["U"]
+    assert measured["events_per_cycle"] >= 0.75, measured  # measured 0.764: pipelined
+
+
+@pytest.mark.slow
+def test_throughput_on_a_whole_market_under_backpressure(tmp_path):
+    # 4 000 symbols; the sink pauses at random half of the cycles (a 4-record FIFO in front of it)
+    params = BookParams(max_symbols=4096, order_bucket_bits=13, order_ways=4, levels=32, top_n=8)
+    words = _feed_words(20000, 4000, 23)
+    free = _measure(tmp_path, words, params)
+    paused = _measure(tmp_path, words, params, TB_BACKPRESSURE="1")
+    # order events only: the feed's stock directory (one R per symbol) passes one a cycle
+    assert free["book_events_per_cycle"] >= 0.65, free      # measured 0.692
+    assert paused["book_events_per_cycle"] >= 0.5, paused   # measured 0.542
+    assert free["latency"]["A"]["min"] == 4 and free["latency"]["A"]["mean"] < 4.5, free["latency"]
 
 
 def test_top_n_output_decodes_to_the_oracle_depth_and_bbo_tables(tmp_path):

@@ -89,7 +89,8 @@ def book_memories(params: BookParams) -> dict[str, tuple[int, int, bool]]:
     level = 32 + 64 + 32                                    # {count, shares, price}
     order_entry = slot + 32 + 32 + 1 + locate               # order_store.v ENTRY_WIDTH
     order_way = 1 + 64 + order_entry                        # {valid, reference, entry}
-    head = params.top_n * (slot + level) + math.ceil(math.log2(params.top_n + 1)) + slot + 1 + params.levels
+    tags = params.levels * 8                                # price_levels.v: TAG_BITS per slot
+    head = params.top_n * (slot + level) + math.ceil(math.log2(params.top_n + 1)) + slot + 1 + params.levels + tags
     ultra = params.ultra_ram  # ULTRA_RAM: the two large tables (sdp_ram instances)
     return {
         # two cuckoo tables of half the buckets each (the stash is registers)
@@ -99,6 +100,7 @@ def book_memories(params: BookParams) -> dict[str, tuple[int, int, bool]]:
         "price_levels.level": (level, books * params.levels, ultra),
         "bbo": (192, params.max_symbols, False),
         "stale": (32, max(1, params.max_symbols // 32), False),
+        "stale_csr": (32, max(1, params.max_symbols // 32), False),  # the CSR window's copy
         "symbol": (64, params.max_symbols, False),
     }
 
@@ -108,7 +110,7 @@ def book_memories(params: BookParams) -> dict[str, tuple[int, int, bool]]:
 BOARDS: dict[str, Board] = {b.name: b for b in (
     Board("pynq-z2", "TUL PYNQ-Z2 (Zynq-7020)", "xc7z020clg400-1", "tul.com.tw:pynq-z2:part0:1.0",
           "zynq7", "S_AXI_HP0", 64, "M_AXI_GP0", 100, 140, 0,
-          BookParams(max_symbols=256, order_bucket_bits=11, order_ways=4, levels=32, top_n=8)),
+          BookParams(max_symbols=256, order_bucket_bits=11, order_ways=4, levels=32, top_n=4)),
     Board("zcu104", "Xilinx ZCU104 (ZU7EV)", "xczu7ev-ffvc1156-2-e", "xilinx.com:zcu104:part0:1.1",
           "zynqmp", "S_AXI_HP0_FPD", 128, "M_AXI_HPM0_FPD", 200, 312, 96,
           BookParams(max_symbols=2048, order_bucket_bits=14, order_ways=4, levels=16, top_n=8,

@@ -363,7 +363,9 @@ assign m_axis_tvalid = out_count != 0;
 assign m_axis_tdata = out_fifo[out_head];
 wire out_free = out_count != OUT_DEPTH;
 wire s3_sends = s3_symbol || bbo_emit;
-wire s3_leave = s3_valid && (out_free || !s3_sends);
+// Leaving waits for FIFO room even when no record is sent: the stall then depends on registers
+// only, not on the quote compare, so it does not lengthen the path into the stages behind.
+wire s3_leave = s3_valid && out_free;
 assign s3_ready = !s3_valid || s3_leave;
 // a clear is answered once applied, so a read of the stale window after it sees it
 assign stale_clear_ready = s3_leave && s3_clear;

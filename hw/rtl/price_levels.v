@@ -99,7 +99,8 @@ initial begin
     end
 end
 
-localparam [2:0] S_CLEAR = 3'd0, S_IDLE = 3'd1, S_DECIDE = 3'd2, S_SCAN = 3'd3, S_SCANNED = 3'd4;
+localparam [2:0] S_CLEAR = 3'd0, S_IDLE = 3'd1, S_DECIDE = 3'd2, S_SCAN = 3'd3, S_SCANNED = 3'd4,
+                 S_REFILL = 3'd5;  // a refill's first cycle: which slots to read, from head_work
 reg [2:0] state;
 reg [LOCATE_WIDTH+1:0] clear_index;
 
@@ -190,7 +191,7 @@ reg [NC_WIDTH-1:0]     hit_index, insert_pos;
 reg [TOP_N*CE_WIDTH-1:0] cache_next;
 reg [NC_WIDTH-1:0]     ncached_next;
 reg [NL_WIDTH-1:0]     nlevels_next;
-reg [LEVELS-1:0]       bitmap_next, cached_slots;
+reg [LEVELS-1:0]       bitmap_next;
 reg [LEVELS*TAG_BITS-1:0] tags_next;
 reg                    need_scan, add_ok, level_we;
 reg [SLOT_WIDTH-1:0]   level_slot;
@@ -243,9 +244,10 @@ always @* begin
             level_we = 1'b1;
             level_slot = entry[SLOT_LSB +: SLOT_WIDTH];
             level_wdata = entry[LEVEL_WIDTH-1:0];
-        end else if (nlevels > {{NL_WIDTH-NC_WIDTH{1'b0}}, ncached} && insert_pos == ncached
+        end else if (nlevels > TOP_N && better(op_sell, cache[(TOP_N-1)*CE_WIDTH + PRICE_LSB +: PRICE_WIDTH], op_price)
                      && candidates != 0) begin
-            // worse than every cached level, and uncached levels share its tag: search those
+            // worse than every cached level (uncached levels exist, so the cache is full: its
+            // last entry is the worst), and uncached levels share its tag: search those
             need_scan = 1'b1;
         end else if (nlevels == LEVELS) begin
             add_ok = 1'b0;
@@ -284,7 +286,7 @@ always @* begin
                     cache_next[i*CE_WIDTH +: CE_WIDTH] =
                         i + 1 < TOP_N ? cache[((i+1) % TOP_N)*CE_WIDTH +: CE_WIDTH] : {CE_WIDTH{1'b0}};
             ncached_next = ncached - 1'b1;
-            need_scan = nlevels_next > {{NL_WIDTH-NC_WIDTH{1'b0}}, ncached_next};
+            need_scan = nlevels > {{NL_WIDTH-NC_WIDTH{1'b0}}, ncached};  // levels beyond the cache: one moves up
         end else if (hit) begin
             for (i = 0; i < TOP_N; i = i + 1)
                 if (i == {{32-NC_WIDTH{1'b0}}, hit_index}) begin
@@ -293,8 +295,6 @@ always @* begin
                 end
         end
     end
-
-    cached_slots = slots_of(cache_next, ncached_next);
 end
 
 // ---- scan step: the level that arrived this cycle ----
@@ -458,10 +458,16 @@ always @(posedge clk) begin
             head_work <= {tags_next, cache_next, ncached_next, nlevels_next, bitmap_next};
             stat_scan <= 1'b1;
             scan_find <= op_add;
-            scan_pending <= op_add ? candidates : bitmap_next & ~cached_slots;
+            scan_pending <= candidates;
             best_valid <= 1'b0;
-            state <= S_SCAN;
+            // a refill reads the uncached levels of the head after the change: found a cycle later,
+            // from head_work, not behind the change itself
+            state <= op_add ? S_SCAN : S_REFILL;
         end
+    end
+    S_REFILL: begin
+        scan_pending <= work_bitmap & ~slots_of(head_work[CACHE_LSB +: TOP_N*CE_WIDTH], work_ncached);
+        state <= S_SCAN;
     end
     S_SCAN: begin
         if (scan_read) begin

