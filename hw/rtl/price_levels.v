@@ -109,7 +109,29 @@ reg                  op_add, op_remove;
 reg [LOCATE_WIDTH:0] op_book;
 reg [31:0]           op_price, op_shares;
 reg [TAG_BITS-1:0]   op_tag;  // price_tag(op_price)
-wire [SIZE_WIDTH-1:0] op_shares_wide = {{SIZE_WIDTH-32{1'b0}}, op_shares};  // level sizes are wider
+
+// A level's size (SIZE_WIDTH bits) plus or minus an order's 32-bit shares, carry-select: the
+// high part's +1 / -1 is computed beside the low part's add and chosen by its carry, so the
+// carry chain is 32 bits long, not SIZE_WIDTH.
+function [SIZE_WIDTH-1:0] size_plus;
+    input [SIZE_WIDTH-1:0] size;
+    input [31:0] shares;
+    reg [32:0] low;
+    begin
+        low = {1'b0, size[31:0]} + {1'b0, shares};
+        size_plus = {low[32] ? size[SIZE_WIDTH-1:32] + 1'b1 : size[SIZE_WIDTH-1:32], low[31:0]};
+    end
+endfunction
+
+function [SIZE_WIDTH-1:0] size_minus;
+    input [SIZE_WIDTH-1:0] size;
+    input [31:0] shares;
+    reg [32:0] low;
+    begin
+        low = {1'b0, size[31:0]} - {1'b0, shares};
+        size_minus = {low[32] ? size[SIZE_WIDTH-1:32] - 1'b1 : size[SIZE_WIDTH-1:32], low[31:0]};
+    end
+endfunction
 reg [SLOT_WIDTH-1:0] op_slot;
 wire op_sell = op_book[0];
 
@@ -187,7 +209,10 @@ always @*
 wire [LEVELS-1:0] candidates = bitmap & ~slots_of(cache, ncached) & tag_match;
 
 reg                    hit;
-reg [NC_WIDTH-1:0]     hit_index, insert_pos;
+reg [TOP_N-1:0]        hit_at;  // one-hot: the cache entry holding op_price (add) or op_slot (reduce)
+reg [TOP_N-1:0]        ahead;   // the cached levels better than op_price: a prefix, the cache is sorted
+reg [TOP_N-1:0]        from_hit;  // the entries at and after the hit
+reg                    seen_hit;
 reg [TOP_N*CE_WIDTH-1:0] cache_next;
 reg [NC_WIDTH-1:0]     ncached_next;
 reg [NL_WIDTH-1:0]     nlevels_next;
@@ -201,23 +226,19 @@ reg                    gone;
 integer i;
 
 always @* begin
-    hit = 1'b0;
-    hit_index = 0;
+    // Masks, not indices: a position encoded and decoded again would put a priority encoder and
+    // wide multiplexers behind the compares.
     hit_entry = 0;
-    // The cache is sorted best first, so the entries better than op_price are a
-    // prefix and the insert position is the first entry that is not: a priority
-    // encoder, not a chain of TOP_N adders counting them.
-    insert_pos = TOP_N;
-    for (i = TOP_N - 1; i >= 0; i = i - 1) begin
-        if (i < ncached && (op_add ? cache[i*CE_WIDTH + PRICE_LSB +: PRICE_WIDTH] == op_price
-                                   : cache[i*CE_WIDTH + SLOT_LSB +: SLOT_WIDTH] == op_slot)) begin
-            hit = 1'b1;
-            hit_index = i[NC_WIDTH-1:0];
-            hit_entry = cache[i*CE_WIDTH +: CE_WIDTH];
-        end
-        if (!(i < ncached && better(op_sell, cache[i*CE_WIDTH + PRICE_LSB +: PRICE_WIDTH], op_price)))
-            insert_pos = i[NC_WIDTH-1:0];
+    seen_hit = 1'b0;
+    for (i = 0; i < TOP_N; i = i + 1) begin
+        hit_at[i] = i < ncached && (op_add ? cache[i*CE_WIDTH + PRICE_LSB +: PRICE_WIDTH] == op_price
+                                           : cache[i*CE_WIDTH + SLOT_LSB +: SLOT_WIDTH] == op_slot);
+        ahead[i] = i < ncached && better(op_sell, cache[i*CE_WIDTH + PRICE_LSB +: PRICE_WIDTH], op_price);
+        hit_entry = hit_entry | (hit_at[i] ? cache[i*CE_WIDTH +: CE_WIDTH] : {CE_WIDTH{1'b0}});
+        seen_hit = seen_hit || hit_at[i];
+        from_hit[i] = seen_hit;
     end
+    hit = hit_at != 0;
 
     cache_next = cache;
     ncached_next = ncached;
@@ -236,10 +257,10 @@ always @* begin
     if (op_add) begin
         if (hit) begin
             entry = hit_entry;
-            entry[SHARES_LSB +: SIZE_WIDTH] = entry[SHARES_LSB +: SIZE_WIDTH] + op_shares_wide;
+            entry[SHARES_LSB +: SIZE_WIDTH] = size_plus(entry[SHARES_LSB +: SIZE_WIDTH], op_shares);
             entry[COUNT_LSB +: COUNT_WIDTH] = entry[COUNT_LSB +: COUNT_WIDTH] + 1'b1;
             for (i = 0; i < TOP_N; i = i + 1)
-                if (i == {{32-NC_WIDTH{1'b0}}, hit_index})
+                if (hit_at[i])
                     cache_next[i*CE_WIDTH +: CE_WIDTH] = entry;
             level_we = 1'b1;
             level_slot = entry[SLOT_LSB +: SLOT_WIDTH];
@@ -260,13 +281,13 @@ always @* begin
                 if (i == {{32-SLOT_WIDTH{1'b0}}, level_slot})
                     tags_next[i*TAG_BITS +: TAG_BITS] = op_tag;
             nlevels_next = nlevels + 1'b1;
-            if (insert_pos < TOP_N) begin
+            if (!ahead[TOP_N-1]) begin  // better than a cached level, or the cache has room
                 entry = {level_slot, level_new};
+                // entries ahead of it stay, it comes next, the rest move down one
                 for (i = 0; i < TOP_N; i = i + 1)
-                    if (i == {{32-NC_WIDTH{1'b0}}, insert_pos})
-                        cache_next[i*CE_WIDTH +: CE_WIDTH] = entry;
-                    else if (i > insert_pos)  // i >= 1 here; the guard keeps i = 0's select in range
-                        cache_next[i*CE_WIDTH +: CE_WIDTH] = cache[(i > 0 ? i - 1 : 0)*CE_WIDTH +: CE_WIDTH];
+                    if (!ahead[i])
+                        cache_next[i*CE_WIDTH +: CE_WIDTH] = i == 0 || ahead[i > 0 ? i - 1 : 0] ? entry
+                                                           : cache[(i > 0 ? i - 1 : 0)*CE_WIDTH +: CE_WIDTH];
                 if (ncached < TOP_N)
                     ncached_next = ncached + 1'b1;
             end
@@ -274,7 +295,7 @@ always @* begin
     end else begin
         gone = op_remove && level_rd[COUNT_LSB +: COUNT_WIDTH] == 1;
         level_we = 1'b1;
-        level_wdata[SHARES_LSB +: SIZE_WIDTH] = level_rd[SHARES_LSB +: SIZE_WIDTH] - op_shares_wide;
+        level_wdata[SHARES_LSB +: SIZE_WIDTH] = size_minus(level_rd[SHARES_LSB +: SIZE_WIDTH], op_shares);
         level_wdata[COUNT_LSB +: COUNT_WIDTH] = level_rd[COUNT_LSB +: COUNT_WIDTH] - op_remove;
         if (gone) begin
             bitmap_next[op_slot] = 1'b0;
@@ -282,14 +303,14 @@ always @* begin
         end
         if (hit && gone) begin
             for (i = 0; i < TOP_N; i = i + 1)
-                if (i >= hit_index)
+                if (from_hit[i])
                     cache_next[i*CE_WIDTH +: CE_WIDTH] =
                         i + 1 < TOP_N ? cache[((i+1) % TOP_N)*CE_WIDTH +: CE_WIDTH] : {CE_WIDTH{1'b0}};
             ncached_next = ncached - 1'b1;
             need_scan = nlevels > {{NL_WIDTH-NC_WIDTH{1'b0}}, ncached};  // levels beyond the cache: one moves up
         end else if (hit) begin
             for (i = 0; i < TOP_N; i = i + 1)
-                if (i == {{32-NC_WIDTH{1'b0}}, hit_index}) begin
+                if (hit_at[i]) begin
                     cache_next[i*CE_WIDTH + SHARES_LSB +: SIZE_WIDTH] = level_wdata[SHARES_LSB +: SIZE_WIDTH];
                     cache_next[i*CE_WIDTH + COUNT_LSB +: COUNT_WIDTH] = level_wdata[COUNT_LSB +: COUNT_WIDTH];
                 end
@@ -365,7 +386,7 @@ wire [TOP_N*LEVEL_WIDTH-1:0] levels_scan   = levels_of(head_final[CACHE_LSB +: T
 reg [LEVEL_WIDTH-1:0] found_level;
 always @* begin
     found_level = level_rd;
-    found_level[SHARES_LSB +: SIZE_WIDTH] = level_rd[SHARES_LSB +: SIZE_WIDTH] + op_shares_wide;
+    found_level[SHARES_LSB +: SIZE_WIDTH] = size_plus(level_rd[SHARES_LSB +: SIZE_WIDTH], op_shares);
     found_level[COUNT_LSB +: COUNT_WIDTH] = level_rd[COUNT_LSB +: COUNT_WIDTH] + 1'b1;
 end
 
@@ -379,7 +400,6 @@ reg                     scan_ok;
 reg [SLOT_WIDTH-1:0]    scan_slot;
 reg [CE_WIDTH-1:0]      scan_top;
 reg [TOP_N*LEVEL_WIDTH-1:0] scan_levels;
-reg [TOP_N-1:0]         scan_changed;
 
 assign done     = (state == S_DECIDE && !need_scan) || state == S_SCANNED;
 assign dec_ok   = state == S_SCANNED ? scan_ok : add_ok;
@@ -426,7 +446,8 @@ always @(posedge clk) begin
             resp_top_price <= scan_top[PRICE_LSB +: PRICE_WIDTH];
             resp_top_shares <= scan_top[SHARES_LSB +: SIZE_WIDTH];
             resp_levels <= scan_levels;
-            resp_levels_changed <= scan_changed;
+            // head_rd still holds the head from before the request
+            resp_levels_changed <= levels_differ(scan_levels, levels_before);
         end else begin
             resp_top_valid <= ncached_next != 0;
             resp_top_price <= ncached_next != 0 ? top_next[PRICE_LSB +: PRICE_WIDTH] : 32'd0;
@@ -484,8 +505,6 @@ always @(posedge clk) begin
             scan_slot <= scan_match ? scan_rd_slot : work_free;
             scan_top <= top_final;
             scan_levels <= levels_scan;
-            // head_rd still holds the head from before the request
-            scan_changed <= levels_differ(levels_scan, levels_before);
             state <= S_SCANNED;
         end
     end
