@@ -352,7 +352,6 @@ always @* begin
     end
 end
 
-wire [CE_WIDTH-1:0] top_now   = head_rd[CACHE_LSB +: CE_WIDTH];
 wire [CE_WIDTH-1:0] top_next  = cache_next[CE_WIDTH-1:0];
 wire [CE_WIDTH-1:0] top_final = head_final[CACHE_LSB +: CE_WIDTH];
 
