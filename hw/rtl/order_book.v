@@ -9,13 +9,14 @@
 //   S1 find     the order is known (or the add's room): the level request reads
 //               its side's head word and level
 //   S2 levels   price_levels decides; the order store is written as it leaves
-//   S3 out      the symbol's quote (read as S2 left) compared, the record sent
+//   S3 out      the symbol's quote (read as S2 left) compared, the record put in a
+//               4-record FIFO in front of m_axis
 // Each memory reads the word written in the same cycle (sdp_ram WRITE_FIRST), so
 // an event sees every write of the events ahead of it without a stall: the head
 // word and level of its side, its symbol's quote and stale word. The order store
 // holds an event at S0 while one ahead of it, not yet written, shares a bucket
 // (order_store find_ready); a level scan, an insert that moves orders and a full
-// m_axis hold the stages behind them. A U passes as two events: its remove
+// output FIFO hold the stages behind them. A U passes as two events: its remove
 // (U1, the original's reference) and, a cycle behind it, its add (U2, the new
 // reference at the original's locate and side); its record leaves with U2.
 //
@@ -43,8 +44,10 @@
 // that puts the same shares back at the same price changes nothing.
 //
 // Per-symbol memories beside the book: the BBO last sent, the stale flags (32 per
-// word, second port for the CSR window) and the symbol names (second port for
-// the CSR window). All are cleared after rst; s_axis_tready is low until then.
+// word, and a copy for the CSR window's read port) and the symbol names (second
+// port for the CSR window). All are cleared after rst; s_axis_tready is low until
+// then. A stale-flag clear passes the stages as an event; stale_clear_ready answers
+// it once it is applied.
 
 module order_book #(
     parameter MAX_SYMBOLS = 4096,
