@@ -32,16 +32,18 @@ def _synth():
 # synth_xilinx logic depth (cells on the longest register-to-register path, as hw/syn/synth.py
 # reports it) that each feed-handler stage and the whole handler reach: regression guards, not
 # the goal. The goal is 8 cells on every path (a 322 MHz UltraScale+ budget); bench/RESULTS.md
-# says which paths are still longer. None: the stage has no DATA_WIDTH.
+# says which paths are still longer. None: the stage has no DATA_WIDTH. Each stage is read from
+# its own sources: Yosys' mapping of a module moves by a cell or two when other files it reads
+# change, so a stage's guard would otherwise fail on an edit elsewhere.
 STAGE_DEPTH = {("udp_rx_filter", 64): 10, ("moldudp64_rx", 64): 11,
                ("itch_extract", 64): 9, ("itch_decode", None): 5,
-               ("feed_csr", None): 7}
-FEED_HANDLER_DEPTH = {32: 10, 64: 10, 128: 13}
+               ("feed_csr", None): 6}
+FEED_HANDLER_DEPTH = {32: 9, 64: 11, 128: 10}
 
 
 @pytest.mark.parametrize("top,data_width", sorted(STAGE_DEPTH, key=str))
 def test_stage_logic_depth_within_budget(top, data_width):
-    figures = _synth().synthesize(top, data_width)
+    figures = _synth().synthesize(top, data_width, sources=TOPS[top])
     assert figures["logic_depth"] <= STAGE_DEPTH[top, data_width], figures
 
 
@@ -59,4 +61,4 @@ def test_ecp5_fmax_at_64_bit():
     # nextpnr's placement is seeded and repeatable, but small RTL changes move it by a few MHz:
     # the floor sits below the figure measured in bench/RESULTS.md
     figures = _synth().ecp5_fmax("feed_handler", 64)
-    assert figures["fmax_mhz"] >= 75.0, figures
+    assert figures["fmax_mhz"] >= 80.0, figures

@@ -17,7 +17,10 @@
 //             up for every lane as the beat enters the align register, so the
 //             type lookup is off the align path), and
 //             the position of that block's last byte and of the next block's
-//             start and type byte are computed in beats and lanes.
+//             start and type byte, in beats and lanes, are read from a table of
+//             the length byte (looked up for every lane as the beat enters the
+//             align register, as if the lane after it held the type byte, so no
+//             table of the length byte is on the align path either).
 //   complete: the only loop. The position of the next type byte selects its
 //             lane's precomputed entry, which becomes the next position: a
 //             mux and a decrement, no adder. Each beat is stored raw into the
@@ -106,11 +109,46 @@ localparam [LANE_W:0]  TYPE_OFFSET = 2;  // a block's type byte follows its 2 le
 localparam SKID = 3;
 localparam BEAT_W = DATA_WIDTH + KEEP_WIDTH + 3;  // {first, user, last, keep, data}
 
+// Positions of a block, looked up from its length byte as the beat enters
+// the align register: whether the block ends in its type byte's beat (hold:
+// look again), then the positions of the block's last byte, the next block's
+// start and the next type byte, each as beats ahead (counted from the next
+// beat, or from the type byte's beat on hold), whether that is 0, and the lane.
+localparam POS_W = 1 + AHEAD_W + LANE_W;
+localparam PLACE_W = 1 + 3*POS_W;
+function [PLACE_W-1:0] block_place;
+    input integer q;             // lane of the block's type byte
+    input [7:0]   length_low;
+    integer       length;
+    begin
+        // A constant per length (any longer length is bad): a table of the
+        // length byte, with no adder or compare behind it. The block's last
+        // byte is at q + length - 1: in the type byte's beat when below KEEP_WIDTH.
+        block_place = {1'b0, position(0), position(0), position(0)};
+        for (length = 0; length <= ITCH_MAX_MESSAGE_LENGTH; length = length + 1)
+            if (length_low == length[7:0])
+                block_place = q + length <= KEEP_WIDTH
+                    ? {1'b1, position(q + length - 1), position(q + length), position(q + length + 2)}
+                    : {1'b0, position(q + length - 1 - KEEP_WIDTH), position(q + length - KEEP_WIDTH),
+                       position(q + length + 2 - KEEP_WIDTH)};
+    end
+endfunction
+
+function [POS_W-1:0] position;
+    input integer bytes_ahead;
+    begin
+        position = {bytes_ahead < KEEP_WIDTH, bytes_ahead[LANE_W +: AHEAD_W], bytes_ahead[LANE_W-1:0]};
+    end
+endfunction
+
 reg                  in_valid;
 reg [DATA_WIDTH-1:0] in_data;
 reg [KEEP_WIDTH-1:0] in_keep;
 reg                  in_last, in_user, in_first;
 reg [DATA_WIDTH-1:0] in_table_length;  // per lane: itch_message_length of its byte
+// per lane: block_place of its byte as the low length byte of a block whose
+// type byte is the next lane (lane 0 of the next beat for the top lane)
+reg [KEEP_WIDTH*PLACE_W-1:0] in_place;
 reg [BEAT_W-1:0]     skid [0:SKID-1];   // skid[0] is the oldest
 reg [SKID-1:0]       skid_fill;       // thermometer: bit k set when more than k slots hold a beat
 reg                  in_packet;    // a packet's first beat taken, last not yet
@@ -146,8 +184,10 @@ always @(posedge clk) begin
     if (s1_load) begin
         in_valid <= skid_fill[0] || s_fire;
         {in_first, in_user, in_last, in_keep, in_data} <= s1_beat;
-        for (n = 0; n < KEEP_WIDTH; n = n + 1)
+        for (n = 0; n < KEEP_WIDTH; n = n + 1) begin
             in_table_length[n*8 +: 8] <= itch_message_length(s1_beat[n*8 +: 8]);
+            in_place[n*PLACE_W +: PLACE_W] <= block_place((n + 1) % KEEP_WIDTH, s1_beat[n*8 +: 8]);
+        end
     end
     for (n = 0; n < SKID; n = n + 1)
         if (skid_push && skid_slot[n])
@@ -195,58 +235,35 @@ end
 // Entry of lane q, read when the next type byte is there: whether a block's
 // type byte there is kept and good, kept and bad (its length is not the
 // table length), or good and its block ends in this beat (hold: look again);
-// then the positions of the block's last byte, the next block's start and
-// the next type byte, each as beats ahead (counted from the next beat, or
-// from this one on hold), whether that is 0, and the lane.
-localparam POS_W = 1 + AHEAD_W + LANE_W;
+// then the block's positions (block_place, looked up from its length byte).
 localparam ENTRY_W = 3 + 3*POS_W;
 function [ENTRY_W-1:0] lane_entry;
-    input integer q;
     input         kept;
     input [7:0]   table_length;  // of the type byte at lane q
     input [7:0]   length_high;
     input [7:0]   length_low;
-    reg           bad, hold;
-    integer       length, beat_base, next_type, next_start, last_byte;
+    input [PLACE_W-1:0] place;   // block_place(q, length_low)
+    reg           bad;
     begin
         bad = table_length == 8'd0 || length_high != 8'd0 || length_low != table_length;
-        // Positions as constants per length (any longer length is bad): a
-        // table of the length byte, with no adder behind it.
-        hold = 1'b0;
-        next_type = 0;
-        next_start = 0;
-        last_byte = 0;
-        for (length = 0; length <= ITCH_MAX_MESSAGE_LENGTH; length = length + 1)
-            if (length_low == length[7:0]) begin
-                // the block's last byte is at q + length - 1: in this beat when below KEEP_WIDTH
-                hold = q + length <= KEEP_WIDTH;
-                beat_base = hold ? 0 : KEEP_WIDTH;
-                next_type = q + length + 2 - beat_base;
-                next_start = q + length - beat_base;
-                last_byte = q + length - 1 - beat_base;
-            end
-        lane_entry = {kept && !bad, kept && bad, kept && !bad && hold,
-                      position(last_byte), position(next_start), position(next_type)};
-    end
-endfunction
-
-function [POS_W-1:0] position;
-    input integer bytes_ahead;
-    begin
-        position = {bytes_ahead < KEEP_WIDTH, bytes_ahead[LANE_W +: AHEAD_W], bytes_ahead[LANE_W-1:0]};
+        lane_entry = {kept && !bad, kept && bad, kept && !bad && place[PLACE_W-1],
+                      place[0 +: 3*POS_W]};
     end
 endfunction
 
 reg [15:0]                    tail;  // the last two bytes of the beat before in_data
+reg [PLACE_W-1:0]             tail_place;  // its top lane's in_place
 reg [KEEP_WIDTH*ENTRY_W-1:0]  entries;
 reg [LANE_W-1:0]              first_lane;
 reg [LANE_W:0]                first_type;  // first_lane + 2
 wire [DATA_WIDTH+15:0]        with_tail = {in_data, tail};
+wire [(KEEP_WIDTH+1)*PLACE_W-1:0] places = {in_place, tail_place};
 integer q;
 always @* begin
     for (q = 0; q < KEEP_WIDTH; q = q + 1)
-        entries[q*ENTRY_W +: ENTRY_W] = lane_entry(q, in_keep[q], in_table_length[q*8 +: 8],
-                                                   with_tail[q*8 +: 8], with_tail[(q+1)*8 +: 8]);
+        entries[q*ENTRY_W +: ENTRY_W] = lane_entry(in_keep[q], in_table_length[q*8 +: 8],
+                                                   with_tail[q*8 +: 8], with_tail[(q+1)*8 +: 8],
+                                                   places[q*PLACE_W +: PLACE_W]);
     first_lane = {LANE_W{1'b0}};
     for (q = KEEP_WIDTH-1; q >= 0; q = q - 1)
         if (in_keep[q])
@@ -268,6 +285,7 @@ always @(posedge clk) begin
         for (q = 0; q < KEEP_WIDTH; q = q + 1)
             s2_entries[q] <= entries[q*ENTRY_W +: ENTRY_W];
         tail <= in_data[DATA_WIDTH-16 +: 16];
+        tail_place <= in_place[(KEEP_WIDTH-1)*PLACE_W +: PLACE_W];
     end
     if (s1_take)
         s2_valid <= 1'b1;
@@ -295,6 +313,7 @@ reg [LANE_W-1:0]  buf_lane [0:1];      // the block's start lane
 reg [DATA_WIDTH-1:0] buf_data [0:1][0:WORDS-1];
 
 reg [63:0] seq;          // sequence of the next block to end
+reg        seq_low_ones; // seq[31:0] is all ones: seq + 1 carries into seq[63:32]
 reg [15:0] skip_left;
 reg        skip_zero;    // skip_left == 0
 reg        dropping;
@@ -323,13 +342,16 @@ wire [1:0] buf_end   = {ev_end && end_buf, ev_end && !end_buf};
 wire [1:0] buf_open  = (buf_active & ~buf_end) | buf_start;
 
 // seq + 1 without a long carry chain: each 4-bit chunk is incremented on its
-// own (one LUT level) and taken when every lower chunk is all ones.
+// own (one LUT level) and taken when every lower chunk of its 32-bit half is
+// all ones and, in the high half, the registered carry out of the low half is set.
 reg [63:0] seq_next;
 reg        lower_ones;
 integer c;
 always @* begin
     lower_ones = 1'b1;
     for (c = 0; c < 16; c = c + 1) begin
+        if (c == 8)
+            lower_ones = seq_low_ones;
         seq_next[c*4 +: 4] = lower_ones ? seq[c*4 +: 4] + 4'd1 : seq[c*4 +: 4];
         lower_ones = lower_ones && seq[c*4 +: 4] == 4'hF;
     end
@@ -373,6 +395,7 @@ always @(posedge clk) begin
         buf_active <= buf_open;
         if (ev_end) begin
             seq <= seq_next;
+            seq_low_ones <= seq[31:0] == 32'hFFFF_FFFE;
             if (!skip_zero) begin
                 skip_left <= skip_left - 1'b1;
                 skip_zero <= skip_left == 16'd1;
@@ -417,8 +440,10 @@ always @(posedge clk) begin
         type_now <= !first_type[LANE_W];
     end
     // the packet's sideband, when its first beat enters (the verdict may come later)
-    if (s1_take && in_first)
+    if (s1_take && in_first) begin
         seq <= pend_seq;
+        seq_low_ones <= pend_seq[31:0] == 32'hFFFF_FFFF;
+    end
     if (s1_take && in_first && pend_verdict) begin
         skip_left <= pend_skip;
         skip_zero <= pend_skip == 16'd0;

@@ -119,7 +119,6 @@ end
 wire [DATA_WIDTH-1:0]           first_bytes = s_axis_tdata >> {first_lane, 3'b000};
 wire [HDR_BYTES*8+DATA_WIDTH-1:0] later_bytes = {{(HDR_BYTES*8){1'b0}}, s_axis_tdata} << {pkt_ptr, 3'b000};
 reg [HDR_BYTES*8-1:0] hv, hv_later;
-reg [KEEP_WIDTH-1:0]  header_lanes;
 integer j;
 always @* begin
     hv_later = hdr_reg;
@@ -132,9 +131,28 @@ always @* begin
         else if (j < KEEP_WIDTH)
             hv[j*8 +: 8] = first_bytes[j*8 +: 8];
     end
-    for (i = 0; i < KEEP_WIDTH; i = i + 1)
-        header_lanes[i] = pkt_ptr == 0 || {1'b0, pkt_ptr} + i[6:0] < 7'd20;
 end
+
+// Per lane, as a table of the pointer (a constant per pointer value, no
+// adder or compare), registered with the pointer for the next beat: whether
+// the lane holds a header byte, and whether it holds the header's last byte
+// (19) in a beat that is not the packet's first (a first beat of at most 16
+// bytes never completes the header).
+reg [KEEP_WIDTH-1:0] header_lanes;  // of the beat at pkt_ptr
+reg [KEEP_WIDTH-1:0] header_end;    // one-hot or none: lane 19 - pkt_ptr
+function [2*KEEP_WIDTH-1:0] lanes_at;  // {header_end, header_lanes} at pointer ptr
+    input [5:0] ptr;
+    integer at, k;
+    begin
+        lanes_at = {2*KEEP_WIDTH{1'b0}};
+        for (at = 0; at <= HDR_BYTES; at = at + 1)
+            if (ptr == at[5:0])
+                for (k = 0; k < KEEP_WIDTH; k = k + 1) begin
+                    lanes_at[k] = at == 0 || at + k < HDR_BYTES;
+                    lanes_at[KEEP_WIDTH + k] = at != 0 && at + k == HDR_BYTES - 1;
+                end
+    end
+endfunction
 
 function [63:0] be_bytes;
     input [HDR_BYTES*8-1:0] h;
@@ -149,42 +167,30 @@ function [63:0] be_bytes;
 endfunction
 
 // In the beat that completes the header: forward unless it is a control packet.
-// A packet's first beat (at most 16 bytes) never completes the header, and
-// every later beat runs from lane 0: the header completes in this beat when
-// lane 19 - pkt_ptr is kept, a keep bit selected by the registered pointer,
-// with no count or adder in front of the decision.
+// The header completes in this beat when its last byte's lane is kept: a
+// keep bit selected by the registered one-hot lane, no count or adder in
+// front of the decision.
 localparam [5:0] KEEP_BYTES = KEEP_WIDTH[5:0];  // at most 16, no overflow past 20 + 16
-reg header_done_now;
+wire      header_done_now = (s_axis_tkeep & header_end) != 0;
 reg [5:0] pkt_ptr_next;   // payload bytes after a beat that is not the packet's last, saturating at 20
-integer p;
-always @* begin
-    header_done_now = 1'b0;
-    for (p = 1; p < HDR_BYTES; p = p + 1)
-        if (pkt_ptr == p[5:0] && HDR_BYTES - 1 - p < KEEP_WIDTH)
-            header_done_now = s_axis_tkeep[HDR_BYTES - 1 - p];
+always @*
     pkt_ptr_next = pkt_ptr == 6'd0 ? {{(6-COUNT_WIDTH){1'b0}}, keep_count}
                  : pkt_ptr + KEEP_BYTES >= 6'd20 ? 6'd20 : pkt_ptr + KEEP_BYTES;
-end
 wire        header_ignored  = s_axis_tlast && s_axis_tuser;
 wire        header_accepted = header_done_now && !header_ignored;
 // A control packet (count 0 or 0xFFFF) is not forwarded. The count's last
 // byte (header byte 19) is at lane 19 - pkt_ptr of the beat that completes
 // the header, its first byte one lane below or, at lane 0, the last byte of
 // the beat before: each lane's pair is compared on its own, and the
-// registered pointer selects one result.
+// registered one-hot lane selects one result.
 reg [KEEP_WIDTH-1:0] control_pair;   // [k]: header bytes 18, 19 at lanes k-1, k are 0000 or FFFF
-reg                  control_now;
 always @* begin
     control_pair[0] = (hdr_reg[18*8 +: 8] == 8'h00 && s_axis_tdata[7:0] == 8'h00)
                    || (hdr_reg[18*8 +: 8] == 8'hFF && s_axis_tdata[7:0] == 8'hFF);
     for (i = 1; i < KEEP_WIDTH; i = i + 1)
         control_pair[i] = s_axis_tdata[(i-1)*8 +: 16] == 16'h0000 || s_axis_tdata[(i-1)*8 +: 16] == 16'hFFFF;
-    control_now = 1'b0;
-    for (p = 1; p < HDR_BYTES; p = p + 1)
-        if (pkt_ptr == p[5:0] && HDR_BYTES - 1 - p < KEEP_WIDTH)
-            control_now = control_pair[HDR_BYTES - 1 - p];
 end
-wire        forward_now     = header_accepted && !control_now;
+wire        forward_now     = header_accepted && (control_pair & header_end) == 0;
 
 // The sequence decision takes two cycles after the beat that completes the
 // header, and no 64-bit carry chain: in the first (verdict_due) each 16-bit
@@ -314,6 +320,7 @@ always @(posedge clk) begin
     if (s_fire) begin
         hdr_reg <= hv;
         pkt_ptr <= pkt_ptr_next;
+        {header_end, header_lanes} <= lanes_at(pkt_ptr_next);
         verdict_due <= header_accepted;
         if (forward_now)
             m_mold_seq <= be_bytes(hv_later, 10, 8);
@@ -332,6 +339,7 @@ always @(posedge clk) begin
         if (s_axis_tlast) begin
             stat_packet_short <= pkt_ptr < 6'd20 && !header_done_now && !s_axis_tuser;
             pkt_ptr <= 0;
+            {header_end, header_lanes} <= lanes_at(6'd0);
             forwarding <= 1'b0;
         end
     end
@@ -340,6 +348,7 @@ always @(posedge clk) begin
 
     if (rst) begin
         pkt_ptr <= 0;
+        {header_end, header_lanes} <= lanes_at(6'd0);
         forwarding <= 1'b0;
         verdict_due <= 1'b0;
         decide_due <= 1'b0;

@@ -23,9 +23,11 @@
 // check are read from registers). The IPv4 checksum is accumulated per beat
 // in one's-complement carry-save form (two 16-bit vectors, end-around carry)
 // for both Ethernet lengths (14, and 18 with a VLAN tag), so no word select
-// waits for the tag. The verdict stage takes the beat a cycle later, with
-// its flags: it tests the accumulated checksum of the tag the frame had,
-// applies the drop-reason priority to registered flags only, and emits.
+// waits for the tag; which words of a beat are IP header words is registered
+// a beat ahead, so no compare sits in front of the adders. The verdict stage
+// takes the beat a cycle later, with its flags: it tests the accumulated
+// checksum of the tag the frame had, applies the drop-reason priority to
+// registered flags only, and emits.
 
 module udp_rx_filter #(
     parameter DATA_WIDTH = 64,
@@ -108,8 +110,8 @@ reg                    not_udp_reg;
 reg                    short_reg;     // IP total length below IHL*4 + 8
 reg  [15:0]            udp_len_want_reg;
 reg  [PTR_WIDTH-1:0]   payload_end_reg;
-// Per Ethernet length (bits [7h+6:7h], [16h+15:16h]; h = 1: with a tag):
-reg  [13:0]            ip_end_reg;    // frame offset just past the IPv4 header
+// Per Ethernet length (bits [WORDS*h +: WORDS], [16h+15:16h]; h = 1: with a tag):
+reg  [2*WORDS-1:0]     csum_word_en;  // the incoming beat's 16-bit words that are IP header words
 reg  [31:0]            csum_s, csum_c;  // carry-save one's-complement sum of the IP words so far
 wire [31:0]            csum_s_next, csum_c_next;
 
@@ -205,25 +207,50 @@ always @* begin
 end
 
 // ---- IPv4 checksum: this beat's header words added to each carry-save pair ----
-// The first 20 header bytes need only the Ethernet length; words past them
-// lie beyond the IHL byte's beat, so the registered header end bounds them.
+// The IP header words of the beat with one-hot number beat_is, for an
+// Ethernet header of eth bytes. A word's frame offset is a constant per beat
+// and lane, so the header's end is a compare of the IHL with a constant; the
+// first 20 header bytes need no IHL. Registered a beat ahead: the words past
+// those 20 bytes lie in a later beat than the IHL byte at every width.
+function [WORDS-1:0] ip_header_words;
+    input integer eth;
+    input [HDR_BEATS-1:0] beat_is;
+    input [3:0] ihl_field;  // the IHL as the frame has it, valid from its beat on
+    reg [15:0] ihl_above;   // thermometer: bit k set when the IHL is above k
+    integer b, w, at, v;
+    begin
+        // a table of the IHL (constants only: no adder or carry chain)
+        ihl_above = 16'd0;
+        for (v = 0; v < 16; v = v + 1)
+            if (ihl_field == v[3:0])
+                ihl_above = 16'hFFFF >> (16 - v);
+        ip_header_words = {WORDS{1'b0}};
+        for (b = 0; b < HDR_BEATS; b = b + 1)
+            for (w = 0; w < WORDS; w = w + 1) begin
+                at = b*KEEP_WIDTH + 2*w;
+                // the word's header offset at - eth is inside the header when below 4 * IHL
+                if (beat_is[b] && at >= eth && (at < eth + 20 || (at < eth + 60 && ihl_above[(at - eth) / 4])))
+                    ip_header_words[w] = 1'b1;
+            end
+    end
+endfunction
+
+localparam [HDR_BEATS-1:0] FIRST_BEAT = 1;
+wire [HDR_BEATS-1:0] next_beat_is = s_axis_tlast ? FIRST_BEAT : hdr_beat_is << 1;
+
 // A frame's first beat starts from zero.
 generate
     for (g = 0; g < 2; g = g + 1) begin : g_csum
-        localparam [6+LOG_KEEP-1:0] ETH = g ? 18 : 14;
         reg [16*CSA_OPS-1:0] csa_q;
         reg [15:0] csa_x, csa_y, csa_z, csa_carry;
-        reg [6+LOG_KEEP-1:0] word_at;
         integer w, r;
         always @* begin
             csa_q = 0;
-            csa_q[0 +: 16] = hdr_beat == 0 ? 16'd0 : csum_s[g*16 +: 16];
-            csa_q[16 +: 16] = hdr_beat == 0 ? 16'd0 : csum_c[g*16 +: 16];
-            for (w = 0; w < WORDS; w = w + 1) begin
-                word_at = {hdr_beat, {LOG_KEEP{1'b0}}} + 2*w[6+LOG_KEEP-1:0];
-                if (word_at >= ETH && (word_at < ETH + 20 || word_at < {{(LOG_KEEP-1){1'b0}}, ip_end_reg[g*7 +: 7]}))
+            csa_q[0 +: 16] = hdr_beat_is[0] ? 16'd0 : csum_s[g*16 +: 16];
+            csa_q[16 +: 16] = hdr_beat_is[0] ? 16'd0 : csum_c[g*16 +: 16];
+            for (w = 0; w < WORDS; w = w + 1)
+                if (csum_word_en[g*WORDS + w])
                     csa_q[(w+2)*16 +: 16] = {s_axis_tdata[(2*w)*8 +: 8], s_axis_tdata[(2*w+1)*8 +: 8]};
-            end
             // Wallace order: the three oldest operands become two new ones at the end.
             // 2^16 = 1 mod 0xFFFF, so the carry out of bit 15 wraps to bit 0.
             for (r = 0; r < CSA_OPS - 2; r = r + 1) begin
@@ -295,7 +322,8 @@ always @(posedge clk) begin
         payload_end_reg <= {{(PTR_WIDTH-5){1'b0}}, eth_len} + {1'b0, ip_total};
         csum_s <= csum_s_next;
         csum_c <= csum_c_next;
-        ip_end_reg <= {7'd18 + {1'b0, hv[18*8 +: 4], 2'b00}, 7'd14 + {1'b0, hv[14*8 +: 4], 2'b00}};
+        csum_word_en <= {ip_header_words(18, next_beat_is, hv[18*8 +: 4]),
+                         ip_header_words(14, next_beat_is, hv[14*8 +: 4])};
 
         chk_valid <= 1'b1;
         chk_data <= s_axis_tdata;
@@ -324,6 +352,7 @@ always @(posedge clk) begin
         beat_ptr <= 0;
         hdr_beat <= 0;
         hdr_beat_is <= 1;
+        csum_word_en <= {ip_header_words(18, FIRST_BEAT, 4'd0), ip_header_words(14, FIRST_BEAT, 4'd0)};
         chk_valid <= 1'b0;
     end
 end
@@ -360,8 +389,18 @@ always @* begin
         header_verdict = V_PASS;
 end
 
-wire deciding_now = !decided && header_verdict != V_NONE;
-wire passing_now  = decided ? passing : header_verdict == V_PASS;
+// Whether the header is decided (any verdict) and whether it passes (every
+// check), as flat ORs and ANDs of the flags with the checksum one term of
+// each: the priority order above only names the drop reason, and the
+// output's enables do not wait on it.
+wire header_known = chk_not_ethertype_ipv4 || (chk_have_ip20 && !ihl_ok_reg)
+                    || (chk_have_ip && (fragment_reg || !csum_ok || not_udp_reg || short_reg))
+                    || chk_have_udp;
+wire header_pass  = chk_have_udp && csum_ok && !chk_not_ethertype_ipv4 && ihl_ok_reg
+                    && !fragment_reg && !not_udp_reg && !short_reg && !chk_udp_length_bad
+                    && cfg_enable && chk_ip_dest_match && chk_udp_port_match;
+wire deciding_now = !decided && header_known;
+wire passing_now  = decided ? passing : header_pass;
 wire frame_bad    = chk_user || chk_truncated;
 wire emit         = passing_now && !payload_done && (chk_payload_keep != 0 || chk_ends_payload);
 
@@ -386,7 +425,7 @@ always @(posedge clk) begin
 
         if (deciding_now) begin
             decided <= 1'b1;
-            passing <= header_verdict == V_PASS;
+            passing <= header_pass;
             case (header_verdict)
                 V_NOT_IPV4: stat_drop_not_ipv4 <= 1'b1;
                 V_FRAGMENT: stat_drop_fragment <= 1'b1;
@@ -419,7 +458,7 @@ always @(posedge clk) begin
                     stat_drop_truncated <= 1'b1;
                 else
                     stat_frame_passed <= 1'b1;
-            end else if (!decided && header_verdict == V_NONE) begin
+            end else if (!decided && !header_known) begin
                 if (chk_user)
                     stat_drop_frame_error <= 1'b1;
                 else

@@ -27,8 +27,8 @@ FILES = ("udp_rx_filter.v", "moldudp64_rx.v", "itch_extract.v", "itch_decode.v",
          "feed_handler.v")
 
 
-def yosys_script(top: str, data_width: int | None) -> str:
-    files = " ".join(str(RTL_DIR / name) for name in FILES)
+def yosys_script(top: str, data_width: int | None, sources: Sequence[str] = FILES) -> str:
+    files = " ".join(str(RTL_DIR / name) for name in sources)
     chparam = f"chparam -set DATA_WIDTH {data_width} {top}\n" if data_width else ""
     return (
         f"read_verilog -I{RTL_DIR} {files}\n"
@@ -58,13 +58,15 @@ def parse(log: str) -> dict[str, int]:
     return {"luts": luts, "ffs": ffs, "bram": brams, "lutram": lutrams, "carry4": carry, "logic_depth": depth}
 
 
-def synthesize(top: str = "feed_handler", data_width: int | None = 64, yosys: str = "yosys") -> dict:
-    """Run Yosys and return the figures; raises RuntimeError on a failed or latch-inferring run."""
+def synthesize(top: str = "feed_handler", data_width: int | None = 64, yosys: str = "yosys",
+               sources: Sequence[str] = FILES) -> dict:
+    """Run Yosys and return the figures; raises RuntimeError on a failed or latch-inferring run.
+    `sources`: the files read (a stage alone reads only its own, so others cannot move its mapping)."""
     if shutil.which(yosys) is None:
         raise RuntimeError(f"{yosys} not found")
     with tempfile.TemporaryDirectory() as work:
         script = Path(work) / "synth.ys"
-        script.write_text(yosys_script(top, data_width))
+        script.write_text(yosys_script(top, data_width, sources))
         run = subprocess.run([yosys, "-q", "-l", str(Path(work) / "yosys.log"), "-s", str(script)],
                              capture_output=True, text=True)
         log = (Path(work) / "yosys.log").read_text() if (Path(work) / "yosys.log").exists() else ""
