@@ -245,7 +245,7 @@ reg [REC_SEQ_WIDTH-1:0]           s2_seq;
 reg [REC_TIMESTAMP_WIDTH-1:0]     s2_timestamp;
 reg [31:0]                        s2_mask;
 
-wire lv_ready, lv_done, lv_ok, lv_top_valid;
+wire lv_ready, lv_done, lv_ok;
 wire [SLOT_WIDTH-1:0] lv_slot;
 wire [31:0] lv_top_price;
 wire [63:0] lv_top_shares;
@@ -303,7 +303,7 @@ price_levels #(
     .req_price(s1_price), .req_shares(s1_add ? s1_shares : take), .req_slot(found_slot),
     .req_remove(left == 0),
     .done(lv_done), .dec_ok(lv_ok), .dec_slot(lv_slot), .ack(s2_adv && s2_level),
-    .resp_top_valid(lv_top_valid), .resp_top_price(lv_top_price), .resp_top_shares(lv_top_shares),
+    .resp_top_price(lv_top_price), .resp_top_shares(lv_top_shares),
     .resp_levels(lv_levels), .resp_levels_changed(lv_levels_changed),
     .stat_scan(stat_level_scan)
 );

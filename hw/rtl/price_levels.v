@@ -28,7 +28,7 @@
 // written in the cycle they are read (sdp_ram WRITE_FIRST), so a request on the
 // side just changed sees the change. A scan keeps done low until it ends. With
 // ack the resp_* registers take the outcome: the side's best level after the
-// request (resp_top_*; valid 0 = empty), the side's cached levels after it
+// request (resp_top_*; zeros when the side is empty), the side's cached levels after it
 // (resp_levels, best first, {count, shares, price} each, zeros past the last)
 // and which of them differ from before it (resp_levels_changed, bit i = level
 // i): the optional top-N output.
@@ -62,7 +62,6 @@ module price_levels #(
     output wire [SLOT_WIDTH-1:0]     dec_slot,
     input  wire                      ack,
 
-    output reg                       resp_top_valid,
     output reg  [31:0]               resp_top_price,
     output reg  [SIZE_WIDTH-1:0]     resp_top_shares,
     output reg  [TOP_N*LEVEL_WIDTH-1:0] resp_levels,
@@ -441,14 +440,12 @@ always @(posedge clk) begin
     scan_rd_valid <= 1'b0;
     if (taken) begin
         if (state == S_SCANNED) begin
-            resp_top_valid <= 1'b1;  // a scan never empties the cache: the side has more levels than TOP_N
             resp_top_price <= scan_top[PRICE_LSB +: PRICE_WIDTH];
             resp_top_shares <= scan_top[SHARES_LSB +: SIZE_WIDTH];
             resp_levels <= scan_levels;
             // head_rd still holds the head from before the request
             resp_levels_changed <= levels_differ(scan_levels, levels_before);
         end else begin
-            resp_top_valid <= ncached_next != 0;
             resp_top_price <= ncached_next != 0 ? top_next[PRICE_LSB +: PRICE_WIDTH] : 32'd0;
             resp_top_shares <= ncached_next != 0 ? top_next[SHARES_LSB +: SIZE_WIDTH] : {SIZE_WIDTH{1'b0}};
             resp_levels <= levels_decide;
