@@ -73,18 +73,25 @@ assign s_axil_awready = write_fire;
 assign s_axil_wready = write_fire;
 assign s_axil_bresp = 2'b00;
 
-// Read pipeline: read_addr (address taken) -> read_sel (value selected) -> s_axil_rdata.
-reg                  read_addr_valid, read_sel_valid;
+// Read pipeline: read_addr (address taken, and which counter it names) -> read_group (each group
+// of 8 counters' value at that index) -> read_sel (value selected) -> s_axil_rdata. Choosing one
+// of all the counters in one cycle, behind the address arithmetic, was the handler's longest path.
+localparam GROUPS = (COUNTER_COUNT + 7) / 8;
+reg                  read_addr_valid, read_group_valid, read_sel_valid;
 reg [ADDR_WIDTH-1:0] read_addr;
-wire read_fire = s_axil_arvalid && !read_addr_valid && !read_sel_valid && !s_axil_rvalid;
+wire read_fire = s_axil_arvalid && !read_addr_valid && !read_group_valid && !read_sel_valid
+                 && !s_axil_rvalid;
 assign s_axil_arready = read_fire;
 assign s_axil_rresp = 2'b00;
 
 wire [ADDR_WIDTH-1:0] write_addr = {s_axil_awaddr[ADDR_WIDTH-1:2], 2'b00};
-wire [ADDR_WIDTH-1:0] counter_offset = read_addr - CSR_COUNTER_BASE[ADDR_WIDTH-1:0];
+wire [ADDR_WIDTH-1:0] read_word = {s_axil_araddr[ADDR_WIDTH-1:2], 2'b00};
+wire [ADDR_WIDTH-1:0] counter_offset = read_word - CSR_COUNTER_BASE[ADDR_WIDTH-1:0];
 wire [ADDR_WIDTH-3:0] counter_word = counter_offset[ADDR_WIDTH-1:2];
-wire [INDEX_WIDTH-1:0] counter_index = counter_word[INDEX_WIDTH-1:0];
-wire is_counter = read_addr >= CSR_COUNTER_BASE[ADDR_WIDTH-1:0] && counter_word < COUNTER_COUNT;
+reg  [INDEX_WIDTH+2:0] counter_index;  // of the address taken; 3 bits more, so a group index fits
+reg                    is_counter;
+reg  [GROUPS*49-1:0]   read_group;      // {pending, count} per group
+reg  [31:0]            read_register;   // register_value, a cycle later
 
 function [31:0] merge_bytes;
     input [31:0] old_value;
@@ -122,6 +129,20 @@ wire [31:0] port_written = merge_bytes({16'd0, cfg_dest_port}, s_axil_wdata, s_a
 // high half + increment + carry as one 17-bit add: the carry enters below bit 0
 wire [16:0] read_hi_sum = {read_sel[31:16], 1'b1} + read_sel_pending;
 
+// {pending, count} of counter 8*group + offset (zero past the last counter)
+function [48:0] group_entry;
+    input integer group;
+    input [2:0] offset;
+    integer c;
+    begin
+        group_entry = 49'd0;
+        for (c = 0; c < 8; c = c + 1)
+            if (offset == c[2:0] && 8 * group + c < COUNTER_COUNT)
+                group_entry = {pendings[(8 * group + c) * 17 +: 17], counts[(8 * group + c) * 32 +: 32]};
+    end
+endfunction
+integer k;
+
 genvar g;
 generate
     for (g = 0; g < COUNTER_COUNT; g = g + 1) begin : g_counter
@@ -158,13 +179,22 @@ always @(posedge clk) begin
         endcase
     end
 
-    if (read_fire)
-        read_addr <= {s_axil_araddr[ADDR_WIDTH-1:2], 2'b00};
+    if (read_fire) begin
+        read_addr <= read_word;
+        counter_index <= {3'd0, counter_word[INDEX_WIDTH-1:0]};
+        is_counter <= read_word >= CSR_COUNTER_BASE[ADDR_WIDTH-1:0] && counter_word < COUNTER_COUNT;
+    end
     read_addr_valid <= read_fire;
-    read_sel_valid <= read_addr_valid;
+    read_group_valid <= read_addr_valid;
+    read_sel_valid <= read_group_valid;
     if (read_addr_valid) begin
-        read_sel <= is_counter ? counts[counter_index*32 +: 32] : register_value;
-        read_sel_pending <= is_counter ? pendings[counter_index*17 +: 17] : 17'd0;
+        for (k = 0; k < GROUPS; k = k + 1)
+            read_group[k*49 +: 49] <= group_entry(k, counter_index[2:0]);
+        read_register <= register_value;
+    end
+    if (read_group_valid) begin
+        {read_sel_pending, read_sel} <= is_counter ? read_group[counter_index[INDEX_WIDTH+2:3]*49 +: 49]
+                                                   : {17'd0, read_register};
     end
     if (s_axil_rvalid && s_axil_rready)
         s_axil_rvalid <= 1'b0;
@@ -177,6 +207,7 @@ always @(posedge clk) begin
         inc <= 0;
         s_axil_bvalid <= 1'b0;
         read_addr_valid <= 1'b0;
+        read_group_valid <= 1'b0;
         read_sel_valid <= 1'b0;
         s_axil_rvalid <= 1'b0;
         cfg_enable <= CSR_CONTROL_RESET[0];

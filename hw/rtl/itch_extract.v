@@ -116,16 +116,31 @@ localparam BEAT_W = DATA_WIDTH + KEEP_WIDTH + 3;  // {first, user, last, keep, d
 // beat, or from the type byte's beat on hold), whether that is 0, and the lane.
 localparam POS_W = 1 + AHEAD_W + LANE_W;
 localparam PLACE_W = 1 + 3*POS_W;
+// The shortest table length: a shorter length is bad whatever the type, so
+// the table has no positions for it (and at 32 and 64 bits no block then
+// ends in its type byte's beat: nothing holds the complete stage).
+function integer shortest_message;
+    input integer unused;
+    integer t;
+    begin
+        shortest_message = ITCH_MAX_MESSAGE_LENGTH;
+        for (t = 0; t < 256; t = t + 1)
+            if (itch_message_length(t[7:0]) != 8'd0
+                && {24'd0, itch_message_length(t[7:0])} < shortest_message)
+                shortest_message = {24'd0, itch_message_length(t[7:0])};
+    end
+endfunction
+localparam SHORTEST_MESSAGE = shortest_message(0);
 function [PLACE_W-1:0] block_place;
     input integer q;             // lane of the block's type byte
     input [7:0]   length_low;
     integer       length;
     begin
-        // A constant per length (any longer length is bad): a table of the
-        // length byte, with no adder or compare behind it. The block's last
+        // A constant per length (any shorter or longer length is bad): a table
+        // of the length byte, with no adder or compare behind it. The block's last
         // byte is at q + length - 1: in the type byte's beat when below KEEP_WIDTH.
         block_place = {1'b0, position(0), position(0), position(0)};
-        for (length = 0; length <= ITCH_MAX_MESSAGE_LENGTH; length = length + 1)
+        for (length = SHORTEST_MESSAGE; length <= ITCH_MAX_MESSAGE_LENGTH; length = length + 1)
             if (length_low == length[7:0])
                 block_place = q + length <= KEEP_WIDTH
                     ? {1'b1, position(q + length - 1), position(q + length), position(q + length + 2)}
@@ -330,9 +345,15 @@ wire ev_type  = looking && type_now && entry[ENTRY_W-1];  // a good type byte
 wire ev_bad   = looking && type_now && entry[ENTRY_W-2];
 wire hold_now = looking && type_now && entry[ENTRY_W-3];
 wire ev_start = looking && start_now && s2_keep[start_lane];
-wire ev_end   = looking && end_now && s2_keep[end_lane];
-wire emit     = ev_end && skip_zero && !dropping;
-wire stall    = emit && out_valid && !m_msg_tready;
+// A block's last byte position is reached (end_at) in this beat; it is there
+// (ev_end) unless the packet ended before it. The stall looks only at the
+// position: a keep bit selected by the lane is off the stall chain (a block
+// cut short may wait for the output like a whole one, and leaves nothing).
+wire end_at   = looking && end_now;
+wire ev_end   = end_at && s2_keep[end_lane];
+wire emit_at  = end_at && skip_zero && !dropping;
+wire emit     = emit_at && s2_keep[end_lane];
+wire stall    = emit_at && out_valid && !m_msg_tready;
 wire proc     = s2_valid && !stall;
 assign s2_advance = proc && !hold_now;
 wire pkt_done = s2_advance && s2_last;

@@ -11,7 +11,10 @@
 // is taken. The sequence decision is made in the two cycles after the beat
 // that completes the header, from the registered header (see verdict_due and
 // decide_due below), and the beats go on meanwhile; the consumer holds back
-// any message of the packet until the decision is there.
+// any message of the packet until the decision is there. A beat passes two
+// registers, input and output (s_axis_tready is the input register free or
+// the output free): the input register lets the control-packet test select
+// per-lane compare results registered with the beat.
 //
 // Sequence policy (one active session):
 //   - a packet from a session other than the current one starts that
@@ -50,7 +53,7 @@ module moldudp64_rx #(
     input  wire                  m_axis_tready,
     output reg                   m_axis_tlast,
     output reg                   m_axis_tuser,
-    output reg  [63:0]           m_mold_seq,
+    output wire [63:0]           m_mold_seq,
     output reg  [15:0]           m_mold_skip,
     output reg                   m_mold_drop,
 
@@ -83,86 +86,135 @@ initial begin
 end
 
 localparam HDR_BYTES = 20;
-localparam COUNT_WIDTH = $clog2(KEEP_WIDTH+1);
-localparam LOG_KEEP = $clog2(KEEP_WIDTH);
+// Beats after a packet's first that can hold header bytes: the header's last
+// byte is at most KEEP_WIDTH-1 + 19 bytes past the first beat's lane 0.
+localparam HDR_BEATS = (HDR_BYTES - 1 + KEEP_WIDTH - 1) / KEEP_WIDTH;
 
 reg  [HDR_BYTES*8-1:0] hdr_reg;
-reg  [5:0]             pkt_ptr;     // payload bytes before this beat, saturating at 20
 reg                    forwarding;  // header accepted, blocks go on
 reg                    have_session;
 reg  [79:0]            session;
 reg  [63:0]            expected_seq;
 
 wire out_free = !m_axis_tvalid || m_axis_tready;
-assign s_axis_tready = out_free;
-wire s_fire = s_axis_tvalid && s_axis_tready;
 
-reg [COUNT_WIDTH-1:0] keep_count;
-reg [LOG_KEEP-1:0]    first_lane;
+// Input register: the beat is taken as it comes, with each lane's byte pair
+// (lanes k-1, k) compared to 0000 and FFFF, so the control-packet test in the
+// beat that completes the header selects registered results.
+reg                  in_valid;
+reg [DATA_WIDTH-1:0] in_data;
+reg [KEEP_WIDTH-1:0] in_keep;
+reg                  in_last, in_user;
+reg [KEEP_WIDTH-1:0] in_pair_control;      // [k], k > 0: lanes k-1, k hold 0000 or FFFF
+reg                  in_low_zero, in_low_ones;  // lane 0 holds 00, FF
+assign s_axis_tready = !in_valid || out_free;
+wire in_fire = in_valid && out_free;
 integer i;
-always @* begin
-    keep_count = 0;
-    first_lane = 0;
-    for (i = KEEP_WIDTH-1; i >= 0; i = i - 1) begin
-        keep_count = keep_count + {{(COUNT_WIDTH-1){1'b0}}, s_axis_tkeep[i]};
-        if (s_axis_tkeep[i])
-            first_lane = i[LOG_KEEP-1:0];
+always @(posedge clk) begin
+    if (s_axis_tready) begin
+        in_valid <= s_axis_tvalid;
+        in_data <= s_axis_tdata;
+        in_keep <= s_axis_tkeep;
+        in_last <= s_axis_tlast;
+        in_user <= s_axis_tuser;
+        in_low_zero <= s_axis_tdata[7:0] == 8'h00;
+        in_low_ones <= s_axis_tdata[7:0] == 8'hFF;
+        in_pair_control[0] <= 1'b0;
+        for (i = 1; i < KEEP_WIDTH; i = i + 1)
+            in_pair_control[i] <= s_axis_tdata[(i-1)*8 +: 16] == 16'h0000
+                               || s_axis_tdata[(i-1)*8 +: 16] == 16'hFFFF;
     end
+    if (rst)
+        in_valid <= 1'b0;
 end
 
-// Header bytes seen so far merged with the incoming beat. Only a packet's
-// first beat may start past lane 0, and it holds header bytes only (a beat is
-// at most 16 bytes): its lanes shift down by first_lane. Every later beat
-// starts at lane 0, so its lane k is header byte pkt_ptr + k and the shift is
-// by the registered pointer; the header completes in such a beat, so the
-// fields read there (count, sequence) never wait for first_lane.
-wire [DATA_WIDTH-1:0]           first_bytes = s_axis_tdata >> {first_lane, 3'b000};
-wire [HDR_BYTES*8+DATA_WIDTH-1:0] later_bytes = {{(HDR_BYTES*8){1'b0}}, s_axis_tdata} << {pkt_ptr, 3'b000};
-reg [HDR_BYTES*8-1:0] hv, hv_later;
-integer j;
-always @* begin
-    hv_later = hdr_reg;
-    hv = hdr_reg;
-    for (j = 0; j < HDR_BYTES; j = j + 1) begin
-        if (j >= pkt_ptr)
-            hv_later[j*8 +: 8] = later_bytes[j*8 +: 8];
-        if (pkt_ptr != 0)
-            hv[j*8 +: 8] = hv_later[j*8 +: 8];
-        else if (j < KEEP_WIDTH)
-            hv[j*8 +: 8] = first_bytes[j*8 +: 8];
-    end
-end
+// Where the header lies. Only a packet's first beat may start past lane 0
+// (at lane F; its kept lanes run to the top), and it holds header bytes only
+// (a beat is at most 16 bytes): it is kept as it came, and header byte j is
+// at byte j + F counted from its lane 0, so in beat (j + F) / KEEP_WIDTH at
+// lane (j + F) % KEEP_WIDTH. F is held one-hot and as a thermometer, the beat
+// one-hot, and for the next beat every header byte's source lane is a table
+// of them registered a cycle early: the merge below is an AND-OR of
+// registered one-hot selects, and nothing waits for the first beat's lane.
+reg                    at_start;     // the next beat is a packet's first
+reg  [HDR_BEATS:1]     hdr_beat;     // one-hot: the next beat is the packet's beat b (none past the header)
+reg  [KEEP_WIDTH-1:0]  start_lane;   // one-hot: F
+reg  [KEEP_WIDTH-1:0]  start_from;   // [f]: F >= f
+reg  [DATA_WIDTH-1:0]  first_beat;   // the packet's first beat
+reg                    header_seen;  // the header completed in an earlier beat of the packet
+// registered for the next beat:
+reg  [HDR_BYTES*KEEP_WIDTH-1:0] take_lane;   // [j*KEEP_WIDTH + k]: header byte j is at its lane k
+reg  [HDR_BYTES*KEEP_WIDTH-1:0] take_first;  // [j*KEEP_WIDTH + k]: ... at first_beat's lane k
+reg  [HDR_BYTES-1:0]   take;         // header byte j is taken with it
+reg  [KEEP_WIDTH-1:0]  header_lanes; // its lanes that hold header bytes
+wire [KEEP_WIDTH-1:0]  header_end = take_lane[(HDR_BYTES-1)*KEEP_WIDTH +: KEEP_WIDTH];  // byte 19's lane
 
-// Per lane, as a table of the pointer (a constant per pointer value, no
-// adder or compare), registered with the pointer for the next beat: whether
-// the lane holds a header byte, and whether it holds the header's last byte
-// (19) in a beat that is not the packet's first (a first beat of at most 16
-// bytes never completes the header).
-reg [KEEP_WIDTH-1:0] header_lanes;  // of the beat at pkt_ptr
-reg [KEEP_WIDTH-1:0] header_end;    // one-hot or none: lane 19 - pkt_ptr
-function [2*KEEP_WIDTH-1:0] lanes_at;  // {header_end, header_lanes} at pointer ptr
-    input [5:0] ptr;
-    integer at, k;
+// F of the beat at the input, were it a first beat
+wire [KEEP_WIDTH-1:0] beat_start_lane = in_keep & ~{in_keep[KEEP_WIDTH-2:0], 1'b0};
+wire [KEEP_WIDTH-1:0] beat_start_from = {~in_keep[KEEP_WIDTH-2:0], 1'b1};
+// the state after the beat at the input
+wire [HDR_BEATS:1]    beat_next = in_last ? {HDR_BEATS{1'b0}}
+                                : at_start ? {{(HDR_BEATS-1){1'b0}}, 1'b1} : hdr_beat << 1;
+wire [KEEP_WIDTH-1:0] lane_next = at_start ? beat_start_lane : start_lane;
+wire [KEEP_WIDTH-1:0] from_next = at_start ? beat_start_from : start_from;
+
+// F >= f, for any f (no F is below 0 or reaches KEEP_WIDTH)
+function from_at;
+    input [KEEP_WIDTH-1:0] from;
+    input integer f;
     begin
-        lanes_at = {2*KEEP_WIDTH{1'b0}};
-        for (at = 0; at <= HDR_BYTES; at = at + 1)
-            if (ptr == at[5:0])
-                for (k = 0; k < KEEP_WIDTH; k = k + 1) begin
-                    lanes_at[k] = at == 0 || at + k < HDR_BYTES;
-                    lanes_at[KEEP_WIDTH + k] = at != 0 && at + k == HDR_BYTES - 1;
-                end
+        from_at = f <= 0 ? 1'b1 : f >= KEEP_WIDTH ? 1'b0 : from[f];
     end
 endfunction
+
+reg [HDR_BYTES*KEEP_WIDTH-1:0] take_lane_next, take_first_next;
+reg [HDR_BYTES-1:0]            take_next;
+reg [KEEP_WIDTH-1:0]           header_lanes_next;
+reg [HDR_BYTES*8-1:0]          hv;  // the header bytes the beat at the input brings
+integer j, k, b;
+always @* begin
+    for (j = 0; j < HDR_BYTES; j = j + 1) begin
+        take_next[j] = 1'b0;
+        for (k = 0; k < KEEP_WIDTH; k = k + 1) begin
+            take_lane_next[j*KEEP_WIDTH + k] = 1'b0;
+            take_first_next[j*KEEP_WIDTH + k] = 1'b0;
+            for (b = 1; b <= HDR_BEATS; b = b + 1)
+                if (b*KEEP_WIDTH + k - j >= 0 && b*KEEP_WIDTH + k - j < KEEP_WIDTH)
+                    take_lane_next[j*KEEP_WIDTH + k] = take_lane_next[j*KEEP_WIDTH + k]
+                        || (beat_next[b] && lane_next[b*KEEP_WIDTH + k - j]);
+        end
+        for (k = j; k < KEEP_WIDTH; k = k + 1)
+            take_first_next[j*KEEP_WIDTH + k] = !in_last && at_start && beat_start_lane[k - j];
+        // beat b takes byte j when j + F is in it (beat 1: or in the first beat)
+        for (b = 1; b <= HDR_BEATS; b = b + 1)
+            take_next[j] = take_next[j] || (beat_next[b]
+                && (b == 1 || from_at(from_next, b*KEEP_WIDTH - j))
+                && !from_at(from_next, (b+1)*KEEP_WIDTH - j));
+    end
+    // lane k of beat b holds a header byte when b*KEEP_WIDTH + k < 20 + F; a first beat only header bytes
+    for (k = 0; k < KEEP_WIDTH; k = k + 1) begin
+        header_lanes_next[k] = in_last;
+        for (b = 1; b <= HDR_BEATS; b = b + 1)
+            header_lanes_next[k] = header_lanes_next[k]
+                || (beat_next[b] && from_at(from_next, b*KEEP_WIDTH + k - (HDR_BYTES - 1)));
+    end
+    for (j = 0; j < HDR_BYTES; j = j + 1) begin
+        hv[j*8 +: 8] = 8'd0;
+        for (k = 0; k < KEEP_WIDTH; k = k + 1)
+            hv[j*8 +: 8] = hv[j*8 +: 8] | ({8{take_lane[j*KEEP_WIDTH + k]}} & in_data[k*8 +: 8])
+                                        | ({8{take_first[j*KEEP_WIDTH + k]}} & first_beat[k*8 +: 8]);
+    end
+end
 
 function [63:0] be_bytes;
     input [HDR_BYTES*8-1:0] h;
     input integer offset;
     input integer count;
-    integer k;
+    integer n;
     begin
         be_bytes = 0;
-        for (k = 0; k < count; k = k + 1)
-            be_bytes = {be_bytes[55:0], h[(offset+k)*8 +: 8]};
+        for (n = 0; n < count; n = n + 1)
+            be_bytes = {be_bytes[55:0], h[(offset+n)*8 +: 8]};
     end
 endfunction
 
@@ -170,43 +222,50 @@ endfunction
 // The header completes in this beat when its last byte's lane is kept: a
 // keep bit selected by the registered one-hot lane, no count or adder in
 // front of the decision.
-localparam [5:0] KEEP_BYTES = KEEP_WIDTH[5:0];  // at most 16, no overflow past 20 + 16
-wire      header_done_now = (s_axis_tkeep & header_end) != 0;
-reg [5:0] pkt_ptr_next;   // payload bytes after a beat that is not the packet's last, saturating at 20
-always @*
-    pkt_ptr_next = pkt_ptr == 6'd0 ? {{(6-COUNT_WIDTH){1'b0}}, keep_count}
-                 : pkt_ptr + KEEP_BYTES >= 6'd20 ? 6'd20 : pkt_ptr + KEEP_BYTES;
-wire        header_ignored  = s_axis_tlast && s_axis_tuser;
+wire        header_done_now = (in_keep & header_end) != 0;
+wire        header_ignored  = in_last && in_user;
 wire        header_accepted = header_done_now && !header_ignored;
 // A control packet (count 0 or 0xFFFF) is not forwarded. The count's last
-// byte (header byte 19) is at lane 19 - pkt_ptr of the beat that completes
-// the header, its first byte one lane below or, at lane 0, the last byte of
-// the beat before: each lane's pair is compared on its own, and the
-// registered one-hot lane selects one result.
-reg [KEEP_WIDTH-1:0] control_pair;   // [k]: header bytes 18, 19 at lanes k-1, k are 0000 or FFFF
-always @* begin
-    control_pair[0] = (hdr_reg[18*8 +: 8] == 8'h00 && s_axis_tdata[7:0] == 8'h00)
-                   || (hdr_reg[18*8 +: 8] == 8'hFF && s_axis_tdata[7:0] == 8'hFF);
-    for (i = 1; i < KEEP_WIDTH; i = i + 1)
-        control_pair[i] = s_axis_tdata[(i-1)*8 +: 16] == 16'h0000 || s_axis_tdata[(i-1)*8 +: 16] == 16'hFFFF;
-end
-wire        forward_now     = header_accepted && (control_pair & header_end) == 0;
+// byte (header byte 19) is at lane header_end of the beat that completes the
+// header, its first byte one lane below or, at lane 0, the last byte taken
+// before: the registered one-hot lane selects that lane's registered pair
+// result.
+wire        control_now     = (in_pair_control & header_end) != 0
+                              || (header_end[0] && ((hdr_reg[18*8 +: 8] == 8'h00 && in_low_zero)
+                                                    || (hdr_reg[18*8 +: 8] == 8'hFF && in_low_ones)));
+wire        forward_now     = header_accepted && !control_now;
 
 // The sequence decision takes two cycles after the beat that completes the
 // header, and no 64-bit carry chain: in the first (verdict_due) each 16-bit
 // chunk of expected - seq, seq - expected and seq + count is summed for both
-// carries in, and the session compared; in the second (decide_due) the
-// carries ripple through four chunk selects and the decision is made. A new
-// session takes the packet's own sequence, so nothing is ahead or seen.
+// carries in, and so is each chunk's carry out of seq + count + ~expected
+// (carry-save, then one add: the whole packet is seen when that sum stays
+// below 2^64, i.e. seq + count <= expected); the session and seq ==
+// expected are compared per 16-bit chunk, and the control count. In the second (decide_due) the carries
+// ripple through four chunk selects and the decision is made. A new session
+// takes the packet's own sequence, so nothing is ahead or seen.
 localparam CHUNKS = 4;
 reg         verdict_due, decide_due;
 wire [63:0] pkt_session_head = be_bytes(hdr_reg, 0, 2);
 wire [63:0] pkt_count_64     = be_bytes(hdr_reg, 18, 2);
 wire [79:0] pkt_session      = {pkt_session_head[15:0], be_bytes(hdr_reg, 2, 8)};
 wire [63:0] pkt_seq          = be_bytes(hdr_reg, 10, 8);
+// The header register holds the sequence from the beat that completes the
+// header, where the packet's first beat leaves at the earliest, until the
+// next packet's second beat, taken after this one's last has left.
+assign m_mold_seq = pkt_seq;
 wire [15:0] pkt_count        = pkt_count_64[15:0];
+// seq + count + ~expected in carry-save form: sum, and carries one bit up
+wire [63:0] seen_sum   = pkt_seq ^ pkt_count_64 ^ ~expected_seq;
+wire [64:0] seen_carry = {(pkt_seq & pkt_count_64) | ((pkt_seq | pkt_count_64) & ~expected_seq), 1'b0};
 
-reg         new_session;
+// equalities as registered 16-bit chunks, ANDed in the decision
+reg         had_session;
+reg  [4:0]  session_same;  // per chunk: the packet's session is the current one
+reg  [3:0]  seq_same;      // per chunk: seq == expected
+wire        new_session = !had_session || session_same != 5'h1F;
+wire        same_seq    = seq_same == 4'hF;
+reg         is_control;   // count 0 or 0xFFFF
 reg  [63:0] seq;
 reg  [15:0] count;
 // per chunk c, bits [17c+16:17c]: the 16-bit sum and its carry (borrow) out,
@@ -214,6 +273,8 @@ reg  [15:0] count;
 reg  [CHUNKS*17-1:0] behind_0, behind_1;  // expected - seq: borrow form
 reg  [CHUNKS*17-1:0] gap_0, gap_1;        // seq - expected: borrow form
 reg  [CHUNKS*17-1:0] next_0, next_1;      // seq + count: carry form
+reg  [CHUNKS-1:0]    seen_0, seen_1;      // carry out of the chunk of seen_sum + seen_carry
+reg                  seen_top;            // seen_carry[64]
 
 genvar g;
 generate
@@ -222,6 +283,8 @@ generate
         wire [15:0] q = pkt_seq[g*16 +: 16];
         wire [16:0] e_plus_not_q = {1'b0, e} + {1'b0, ~q};  // e - q - 1, carry = no borrow
         wire [16:0] q_plus_not_e = {1'b0, q} + {1'b0, ~e};
+        wire [16:0] seen_plus_0 = {1'b0, seen_sum[g*16 +: 16]} + {1'b0, seen_carry[g*16 +: 16]};
+        wire [17:0] seen_plus_1 = {1'b0, seen_sum[g*16 +: 16], 1'b1} + {1'b0, seen_carry[g*16 +: 16], 1'b1};
         always @(posedge clk)
             if (verdict_due) begin
                 behind_0[g*17 +: 17] <= {1'b0, e} - {1'b0, q};
@@ -230,38 +293,41 @@ generate
                 gap_1[g*17 +: 17] <= {~q_plus_not_e[16], q_plus_not_e[15:0]};
                 next_0[g*17 +: 17] <= {1'b0, q} + (g == 0 ? {1'b0, pkt_count} : 17'd0);
                 next_1[g*17 +: 17] <= {1'b0, q} + 17'd1;
+                seen_0[g] <= seen_plus_0[16];
+                seen_1[g] <= seen_plus_1[17];
             end
     end
 endgenerate
 
 // The carries through the chunks: chunk c takes *_1 when chunk c-1 carried (borrowed).
-reg [63:0] behind, gap_length, next_seq;
-reg        seq_ahead;
-reg        behind_borrow, gap_borrow, next_carry;
+reg [63:0] gap_length, next_seq;
+reg        seq_ahead, seen_over;
+reg        gap_borrow, next_carry;
 integer c;
 always @* begin
-    behind_borrow = 1'b0;
+    seq_ahead = 1'b0;
+    seen_over = 1'b0;
     gap_borrow = 1'b0;
     next_carry = 1'b0;
     for (c = 0; c < CHUNKS; c = c + 1) begin
-        {behind_borrow, behind[c*16 +: 16]} = behind_borrow ? behind_1[c*17 +: 17] : behind_0[c*17 +: 17];
+        seq_ahead = seq_ahead ? behind_1[c*17 + 16] : behind_0[c*17 + 16];
+        seen_over = seen_over ? seen_1[c] : seen_0[c];
         {gap_borrow, gap_length[c*16 +: 16]} = gap_borrow ? gap_1[c*17 +: 17] : gap_0[c*17 +: 17];
         {next_carry, next_seq[c*16 +: 16]} = next_carry ? next_1[c*17 +: 17] : next_0[c*17 +: 17];
     end
-    seq_ahead = behind_borrow;
 end
 
-wire is_control = count == 16'd0 || count == 16'hFFFF;
+wire [15:0] behind   = behind_0[15:0];  // expected - seq, when not ahead and not all seen
 wire ahead      = !new_session && seq_ahead;
-wire all_seen   = !new_session && !is_control && !seq_ahead
-                  && (behind[63:16] != 0 || behind[15:0] >= count);
-wire overlaps   = !new_session && !is_control && !all_seen && !seq_ahead && behind[15:0] != 0;
+wire all_seen   = !new_session && !is_control && !seen_over && !seen_top;
+wire overlaps   = !new_session && !is_control && !all_seen && !seq_ahead && !same_seq;
 
 // The next expected sequence and the gap length are taken the cycle after
 // the decision, from the chunk sums of verdict_due: the next packet's header
 // is complete two beats after this one's at the earliest (it is 20 bytes, a
 // beat at most 16), and reaches verdict_due a cycle later still.
 reg         end_pending;
+integer     chunk;
 reg         gap_pending;
 
 always @(posedge clk) begin
@@ -286,11 +352,17 @@ always @(posedge clk) begin
     verdict_due <= 1'b0;
     decide_due <= verdict_due;
     if (verdict_due) begin
-        new_session <= !have_session || pkt_session != session;
+        had_session <= have_session;
+        for (chunk = 0; chunk < 5; chunk = chunk + 1)
+            session_same[chunk] <= pkt_session[chunk*16 +: 16] == session[chunk*16 +: 16];
+        for (chunk = 0; chunk < CHUNKS; chunk = chunk + 1)
+            seq_same[chunk] <= pkt_seq[chunk*16 +: 16] == expected_seq[chunk*16 +: 16];
         have_session <= 1'b1;
         session <= pkt_session;
         seq <= pkt_seq;
         count <= pkt_count;
+        is_control <= pkt_count == 16'd0 || pkt_count == 16'hFFFF;
+        seen_top <= seen_carry[64];
     end
 
     if (decide_due) begin
@@ -310,45 +382,51 @@ always @(posedge clk) begin
             m_mold_skip <= 16'd0;
             m_mold_drop <= 1'b1;
         end else begin
-            stat_dup_messages <= overlaps ? behind[15:0] : 16'd0;
+            stat_dup_messages <= overlaps ? behind : 16'd0;
             end_pending <= 1'b1;
-            m_mold_skip <= overlaps ? behind[15:0] : 16'd0;
+            m_mold_skip <= overlaps ? behind : 16'd0;
             m_mold_drop <= 1'b0;
         end
     end
 
-    if (s_fire) begin
-        hdr_reg <= hv;
-        pkt_ptr <= pkt_ptr_next;
-        {header_end, header_lanes} <= lanes_at(pkt_ptr_next);
+    if (in_fire) begin
+        for (j = 0; j < HDR_BYTES; j = j + 1)
+            if (take[j])
+                hdr_reg[j*8 +: 8] <= hv[j*8 +: 8];
+        if (at_start) begin
+            first_beat <= in_data;
+            start_lane <= beat_start_lane;
+            start_from <= beat_start_from;
+        end
+        at_start <= in_last;
+        hdr_beat <= beat_next;
+        take_lane <= take_lane_next;
+        take_first <= take_first_next;
+        take <= take_next;
+        header_lanes <= header_lanes_next;
+        header_seen <= !in_last && (header_seen || header_done_now);
         verdict_due <= header_accepted;
-        if (forward_now)
-            m_mold_seq <= be_bytes(hv_later, 10, 8);
 
-        if (forward_now || forwarding) begin
-            forwarding <= 1'b1;
-            if ((s_axis_tkeep & ~header_lanes) != 0 || s_axis_tlast) begin
-                m_axis_tdata <= s_axis_tdata;
-                m_axis_tkeep <= s_axis_tkeep & ~header_lanes;
-                m_axis_tlast <= s_axis_tlast;
-                m_axis_tuser <= s_axis_tuser;
-                m_axis_tvalid <= 1'b1;
-            end
-        end
-
-        if (s_axis_tlast) begin
-            stat_packet_short <= pkt_ptr < 6'd20 && !header_done_now && !s_axis_tuser;
-            pkt_ptr <= 0;
-            {header_end, header_lanes} <= lanes_at(6'd0);
-            forwarding <= 1'b0;
-        end
+        // the beat's data is taken whether or not it leaves (the output is free)
+        forwarding <= !in_last && (forward_now || forwarding);
+        m_axis_tdata <= in_data;
+        m_axis_tkeep <= in_keep & ~header_lanes;
+        m_axis_tlast <= in_last;
+        m_axis_tuser <= in_user;
+        m_axis_tvalid <= (forward_now || forwarding) && ((in_keep & ~header_lanes) != 0 || in_last);
+        stat_packet_short <= in_last && !header_seen && !header_done_now && !in_user;
     end
 
     status_expected_seq <= expected_seq;
 
     if (rst) begin
-        pkt_ptr <= 0;
-        {header_end, header_lanes} <= lanes_at(6'd0);
+        at_start <= 1'b1;
+        hdr_beat <= {HDR_BEATS{1'b0}};
+        take_lane <= {HDR_BYTES*KEEP_WIDTH{1'b0}};
+        take_first <= {HDR_BYTES*KEEP_WIDTH{1'b0}};
+        take <= {HDR_BYTES{1'b0}};
+        header_lanes <= {KEEP_WIDTH{1'b1}};
+        header_seen <= 1'b0;
         forwarding <= 1'b0;
         verdict_due <= 1'b0;
         decide_due <= 1'b0;
