@@ -3,20 +3,25 @@
 //
 //   s_axis ─► order_store (ref -> order) ─► price_levels (levels, top-N) ─► BBO compare ─► m_axis
 //
-// A pipeline of four stages, an event entering each cycle while older ones are
+// A pipeline of six stages, an event entering each cycle while older ones are
 // in flight, in feed order:
 //   S0 accept   the order store reads the reference's buckets
-//   S1 find     the order is known (or the add's room): the level request reads
-//               its side's head word and level
-//   S2 levels   price_levels decides; the order store is written as it leaves
-//   S3 out      the symbol's quote (read as S2 left) compared, the record put in a
-//               4-record FIFO in front of m_axis
+//   S1 find     the order store compares them with the reference
+//   S2 found    the order (or the add's room) registered: the level request
+//               reads its side's head word and level
+//   S3 compare  price_levels compares the request with its side, registered
+//   S4 decide   price_levels writes the outcome; the order store is written as
+//               the event leaves
+//   S5 out      the symbol's quote (read as S4 left) compared, the record put in a
+//               8-record FIFO in front of m_axis
 // Each memory reads the word written in the same cycle (sdp_ram WRITE_FIRST), so
-// an event sees every write of the events ahead of it without a stall: the head
-// word and level of its side, its symbol's quote and stale word. The order store
-// holds an event at S0 while one ahead of it, not yet written, shares a bucket
-// (order_store find_ready); a level scan, an insert that moves orders and a full
-// output FIFO hold the stages behind them. A U passes as two events: its remove
+// an event sees the writes of the events ahead of it: its symbol's quote and
+// stale word without a stall, its side's head word and level from price_levels,
+// which holds an event in S3 for a cycle when S4 holds one of the same side. The
+// order store holds an event at S0 while one ahead of it, not yet written, shares
+// a bucket (order_store find_ready); a level scan, an insert that moves orders and
+// a full output FIFO hold the stages behind them. No stall depends on a compare
+// made in its cycle. A U passes as two events: its remove
 // (U1, the original's reference) and, a cycle behind it, its add (U2, the new
 // reference at the original's locate and side); its record leaves with U2.
 //
@@ -168,7 +173,7 @@ wire in_find   = (in_add && in_range) || in_change;
 reg [LOCATE_WIDTH:0] clear_index;
 reg  cleared;         // the memories are cleared after rst
 reg  u2_pending;      // a U's remove entered S1: its add enters next
-reg  clear_in_flight; // a stale-flag clear was taken and has not yet been applied (S3)
+reg  clear_in_flight; // a stale-flag clear was taken and has not yet been applied (S5)
 reg [REC_NEW_ORDER_REF_WIDTH-1:0] u2_ref;
 reg [REC_SHARES_WIDTH-1:0]        u2_shares;
 reg [REC_PRICE_WIDTH-1:0]         u2_price;
@@ -187,90 +192,111 @@ assign s_axis_tready = s0_open && !u2_pending && !stale_clear_valid;
 wire take_event = s_axis_tready && s_axis_tvalid;
 wire s0_find = take_u2 || (take_event && in_find);
 
-// ---- S1: the order found, or the add's room ----
+// ---- S1: the order store compares the reference with its buckets; S2: the order found, or
+// the add's room, registered: the level request leaves from here ----
 
-reg        s1_valid;
-reg        s1_add;      // A/F, or a U's add (s1_u2)
-reg        s1_change;   // E/C/X/D, or a U's remove (s1_u1)
+reg        s1_valid, s2_valid;
+reg        s1_add, s2_add;        // A/F, or a U's add (u2)
+reg        s1_change, s2_change;  // E/C/X/D, or a U's remove (u1)
+reg        s1_whole, s2_whole;    // D, or a U's remove: the whole order goes
 reg        s1_u1, s1_u2, s1_symbol, s1_clear;
-reg [REC_KIND_WIDTH-1:0]          s1_kind;
-reg [LOCATE_WIDTH-1:0]            s1_locate;  // A/F and R: the event's; a clear: its word << 5
-reg                               s1_sell;
-reg [REC_SHARES_WIDTH-1:0]        s1_shares;
-reg [REC_PRICE_WIDTH-1:0]         s1_price;
-reg [REC_NEW_ORDER_REF_WIDTH-1:0] s1_new_ref;  // U: the new reference; R: the symbol name
-reg [REC_SEQ_WIDTH-1:0]           s1_seq;
-reg [REC_TIMESTAMP_WIDTH-1:0]     s1_timestamp;
-reg [31:0]                        s1_mask;     // a clear's mask
+reg        s2_u1, s2_u2, s2_symbol, s2_clear;
+reg [LOCATE_WIDTH-1:0]            s1_locate, s2_locate;  // A/F and R: the event's; a clear: its word << 5
+reg                               s1_sell, s2_sell;
+reg [REC_SHARES_WIDTH-1:0]        s1_shares, s2_shares;
+reg [REC_PRICE_WIDTH-1:0]         s1_price, s2_price;
+reg [REC_NEW_ORDER_REF_WIDTH-1:0] s1_new_ref, s2_new_ref;  // U: the new reference; R: the symbol name
+reg [REC_SEQ_WIDTH-1:0]           s1_seq, s2_seq;
+reg [REC_TIMESTAMP_WIDTH-1:0]     s1_timestamp, s2_timestamp;
+reg [31:0]                        s1_mask, s2_mask;        // a clear's mask
 
 // a U's remove, as its add needs it: the original's book, whether it was found, and whether
 // the new order has the original's price and shares
 reg                    u_found, u_sell, u_same;
 reg [LOCATE_WIDTH-1:0] u_locate;
 
+// a < b on 32 bits as two 16-bit compares side by side: one carry chain half as long
+function less32;
+    input [31:0] a, b;
+    begin
+        less32 = a[31:16] < b[31:16] || (a[31:16] == b[31:16] && a[15:0] < b[15:0]);
+    end
+endfunction
+
 wire [LOCATE_WIDTH-1:0] found_locate = os_entry[0 +: LOCATE_WIDTH];
 wire                    found_sell   = os_entry[LOCATE_WIDTH];
 wire [31:0]             found_price  = os_entry[LOCATE_WIDTH+1 +: 32];
 wire [31:0]             found_shares = os_entry[LOCATE_WIDTH+33 +: 32];
 wire [SLOT_WIDTH-1:0]   found_slot   = os_entry[LOCATE_WIDTH+65 +: SLOT_WIDTH];
-wire whole = s1_kind == "D" || s1_u1;
-// One subtraction gives both the shares left and, by its borrow, the overfill: a compare
-// ahead of the subtract would put two carry chains in series behind the order-store read.
-wire [32:0] partial_left = {1'b0, found_shares} - {1'b0, s1_shares};
-wire over = !whole && partial_left[32];
-wire [31:0] take = whole || over ? found_shares : s1_shares;
-wire [31:0] left = whole || over ? 32'd0 : partial_left[31:0];
+// What a reduce takes and whether the order goes are compares; what is left is subtracted in S3,
+// from registers, not behind the order store's pick of the found entry.
+wire over        = !s2_whole && less32(found_shares, s2_shares);
+wire removes_all = s2_whole || !less32(s2_shares, found_shares);
+wire [31:0] take = s2_whole || over ? found_shares : s2_shares;
 
-wire s1_alive    = !s1_u2 || u_found;          // a U's add after a remove that found nothing: none
+wire s2_alive    = !s2_u2 || u_found;          // a U's add after a remove that found nothing: none
 wire s1_find     = s1_add || s1_change;
-wire add_places  = s1_add && s1_alive && !os_hit && s1_shares != 0 && os_free;
-wire add_refused = s1_add && s1_alive && !os_hit && s1_shares != 0 && !os_free;
-wire reduce      = s1_change && os_hit;
-wire [LOCATE_WIDTH-1:0] book_locate = s1_u2 ? u_locate : s1_change ? found_locate : s1_locate;
-wire                    book_sell   = s1_u2 ? u_sell : s1_change ? found_sell : s1_sell;
+wire s2_find     = s2_add || s2_change;
+wire add_places  = s2_add && s2_alive && !os_hit && s2_shares != 0 && os_free;
+wire add_refused = s2_add && s2_alive && !os_hit && s2_shares != 0 && !os_free;
+wire reduce      = s2_change && os_hit;
+wire [LOCATE_WIDTH-1:0] book_locate = s2_u2 ? u_locate : s2_change ? found_locate : s2_locate;
+wire                    book_sell   = s2_u2 ? u_sell : s2_change ? found_sell : s2_sell;
 
-// ---- S2: the levels decide; the order store is written as the event leaves ----
+// ---- S3: the levels compare; S4: they decide, and the order store is written as the event leaves ----
 
-reg        s2_valid;
-reg        s2_find, s2_level, s2_add, s2_reduce, s2_compare, s2_stale_new;
-reg        s2_u1, s2_u2, s2_u_same, s2_symbol, s2_clear;
-reg [LOCATE_WIDTH-1:0]            s2_locate;
-reg                               s2_sell;
-reg [REC_SHARES_WIDTH-1:0]        s2_shares;
-reg [REC_PRICE_WIDTH-1:0]         s2_price;
-reg [31:0]                        s2_left;
-reg [SLOT_WIDTH-1:0]              s2_slot;
-reg [REC_NEW_ORDER_REF_WIDTH-1:0] s2_new_ref;
-reg [REC_SEQ_WIDTH-1:0]           s2_seq;
-reg [REC_TIMESTAMP_WIDTH-1:0]     s2_timestamp;
-reg [31:0]                        s2_mask;
+reg        s3_valid, s4_valid;
+reg        s3_find, s3_level, s3_add, s3_reduce, s3_compare, s3_stale_new;
+reg        s4_find, s4_level, s4_add, s4_reduce, s4_compare, s4_stale_new;
+reg        s3_u1, s3_u2, s3_u_same, s3_symbol, s3_clear;
+reg        s4_u1, s4_u2, s4_u_same, s4_symbol, s4_clear;
+reg [LOCATE_WIDTH-1:0]            s3_locate, s4_locate;
+reg                               s3_sell, s4_sell;
+reg [REC_SHARES_WIDTH-1:0]        s3_shares, s4_shares;
+reg [REC_PRICE_WIDTH-1:0]         s3_price, s4_price;
+reg [31:0]                        s3_had, s4_left;  // the found order's shares; what is left of them
+reg                               s3_removes_all, s4_keeps;  // the order goes; the write keeps it
+reg [SLOT_WIDTH-1:0]              s3_slot, s4_slot;
+reg [REC_NEW_ORDER_REF_WIDTH-1:0] s3_new_ref, s4_new_ref;
+reg [REC_SEQ_WIDTH-1:0]           s3_seq, s4_seq;
+reg [REC_TIMESTAMP_WIDTH-1:0]     s3_timestamp, s4_timestamp;
+reg [31:0]                        s3_mask, s4_mask;
 
-wire lv_ready, lv_done, lv_ok;
+wire lv_ready, lv_cmp_ready, lv_done, lv_ok;
 wire [SLOT_WIDTH-1:0] lv_slot;
 wire [31:0] lv_top_price;
 wire [63:0] lv_top_shares;
 wire [CACHE_BITS-1:0] lv_levels;
 wire [TOP_N-1:0] lv_levels_changed;
 
-wire s3_ready;
-wire s2_adv   = s2_valid && (!s2_level || lv_done) && s3_ready;
+wire s5_ready;
+wire s4_adv   = s4_valid && (!s4_level || lv_done) && s5_ready;
+wire s4_ready = !s4_valid || s4_adv;
+wire s3_adv   = s3_valid && (!s3_level || lv_cmp_ready) && s4_ready;
+wire s3_ready = !s3_valid || s3_adv;
+wire s2_adv   = s2_valid && s3_ready;
 wire s2_ready = !s2_valid || s2_adv;
 wire s1_adv   = s1_valid && (!s1_find || (os_find_valid && !os_s1_blocked)) && s2_ready;
 assign s1_ready = !s1_valid || s1_adv;
 
-wire lv_req = s1_adv && (add_places || reduce);
+wire lv_req = s2_adv && (add_places || reduce);
 
-// ---- S3: the quote compared, the record sent ----
+// ---- S5: the quote compared, the record sent ----
 
-reg        s3_valid;
-reg        s3_lv, s3_took, s3_compare, s3_stale_new;
-reg        s3_u1, s3_u2, s3_u_same, s3_symbol, s3_clear;
-reg [LOCATE_WIDTH-1:0]            s3_locate;
-reg                               s3_sell;
-reg [REC_NEW_ORDER_REF_WIDTH-1:0] s3_new_ref;
-reg [REC_SEQ_WIDTH-1:0]           s3_seq;
-reg [REC_TIMESTAMP_WIDTH-1:0]     s3_timestamp;
-reg [31:0]                        s3_mask;
+reg        s5_valid;
+reg        s5_lv, s5_took, s5_compare, s5_stale_new;
+reg        s5_u1, s5_u2, s5_u_same, s5_symbol, s5_clear;
+reg [LOCATE_WIDTH-1:0]            s5_locate;
+reg                               s5_sell;
+reg [REC_NEW_ORDER_REF_WIDTH-1:0] s5_new_ref;
+reg [REC_SEQ_WIDTH-1:0]           s5_seq;
+reg [REC_TIMESTAMP_WIDTH-1:0]     s5_timestamp;
+reg [31:0]                        s5_mask;
+reg [31:0]                        s5_stale_bit;  // the symbol's flag in its stale word, one-hot: no 32:1 select
+
+// the change to status_stale_symbols of the event that left S5 last (two's complement): added a
+// cycle later, so the popcount of a clear and the 32-bit add are not in one path
+reg [6:0] stale_delta;
 
 // a U's remove, as its record needs it: how it left the side's levels
 reg        u_touched, u_depth_changed;
@@ -286,10 +312,11 @@ order_store #(
     .find_ready(os_find_ready), .op_find(s0_find), .op_ref(os_find_ref),
     .find_valid(os_find_valid), .find_hit(os_hit), .find_free(os_free), .find_entry(os_entry),
     .s1_blocked(os_s1_blocked), .s1_advance(s1_adv && s1_find),
-    .s2_leave(s2_adv && s2_find),
-    .op_write((s2_add && lv_ok) || s2_reduce), .op_write_valid(s2_add || s2_left != 0),
-    .op_entry(s2_add ? {lv_slot, s2_shares, s2_price, s2_sell, s2_locate}
-                     : {s2_slot, s2_left, s2_price, s2_sell, s2_locate}),
+    .s2_advance(s2_adv && s2_find), .s2_deletes(reduce && removes_all),
+    .s3_advance(s3_adv && s3_find), .s4_leave(s4_adv && s4_find),
+    .op_write((s4_add && lv_ok) || s4_reduce), .op_write_valid(s4_keeps),
+    .op_entry(s4_add ? {lv_slot, s4_shares, s4_price, s4_sell, s4_locate}
+                     : {s4_slot, s4_left, s4_price, s4_sell, s4_locate}),
     .live_orders(status_live_orders)
 );
 
@@ -299,17 +326,18 @@ price_levels #(
     .ULTRA_RAM(ULTRA_RAM)
 ) price_levels_inst (
     .clk(clk), .rst(rst),
-    .req_ready(lv_ready), .req_valid(lv_req), .req_add(s1_add), .req_book({book_locate, book_sell}),
-    .req_price(s1_price), .req_shares(s1_add ? s1_shares : take), .req_slot(found_slot),
-    .req_remove(left == 0),
-    .done(lv_done), .dec_ok(lv_ok), .dec_slot(lv_slot), .ack(s2_adv && s2_level),
+    .req_ready(lv_ready), .req_valid(lv_req), .req_add(s2_add), .req_book({book_locate, book_sell}),
+    .req_price(s2_price), .req_shares(s2_add ? s2_shares : take), .req_slot(found_slot),
+    .req_remove(removes_all),
+    .cmp_ready(lv_cmp_ready), .cmp_take(s3_adv && s3_level),
+    .done(lv_done), .dec_ok(lv_ok), .dec_slot(lv_slot), .ack(s4_adv && s4_level),
     .resp_top_price(lv_top_price), .resp_top_shares(lv_top_shares),
     .resp_levels(lv_levels), .resp_levels_changed(lv_levels_changed),
     .stat_scan(stat_level_scan)
 );
 
 // ---- per-symbol memories: the quote last sent, the stale flags, the symbol names ----
-// The quote and the stale word are read as S2 leaves and written as S3 does; the stale flags
+// The quote and the stale word are read as S4 leaves and written as S5 does; the stale flags
 // have a copy for the CSR window's read port. After rst all are cleared, one word per cycle.
 
 wire clear_sweep = !cleared && !clear_index[LOCATE_WIDTH];
@@ -320,81 +348,94 @@ wire [31:0] stale_rd;
 wire        lv_depth = (lv_levels_changed & DEPTH_MASK) != 0;
 // only the low DEPTH_OUT levels are sent; DEPTH_BITS is at most CACHE_BITS + 1
 wire [CACHE_BITS:0] lv_levels_wide = {1'b0, lv_levels};
-wire        touched_now    = s3_took || (s3_u2 && u_touched);
-wire [31:0] top_price_now  = s3_took ? lv_top_price : u_top_price;
-wire [63:0] top_shares_now = s3_took ? lv_top_shares : u_top_shares;
-wire        depth_changed_now = s3_u2 && s3_took && s3_u_same ? 1'b0  // the book is as before
-                              : (s3_u2 && u_depth_changed) || (s3_lv && lv_depth);
-wire [DEPTH_BITS-1:0] depth_levels_now = s3_lv ? lv_levels_wide[DEPTH_BITS-1:0] : u_depth_levels;
+wire        touched_now    = s5_took || (s5_u2 && u_touched);
+wire [31:0] top_price_now  = s5_took ? lv_top_price : u_top_price;
+wire [63:0] top_shares_now = s5_took ? lv_top_shares : u_top_shares;
+wire        depth_changed_now = s5_u2 && s5_took && s5_u_same ? 1'b0  // the book is as before
+                              : (s5_u2 && u_depth_changed) || (s5_lv && lv_depth);
+wire [DEPTH_BITS-1:0] depth_levels_now = s5_lv ? lv_levels_wide[DEPTH_BITS-1:0] : u_depth_levels;
 wire depth_emit = DEPTH_OUT != 0 && depth_changed_now;
 
 // the symbol's quote after the event: the side it touched gets that side's new best level
 wire [QUOTE_WIDTH-1:0] bbo_next = !touched_now ? bbo_rd
-    : s3_sell ? {top_shares_now, bbo_rd[QUOTE_BID_SIZE +: BBO_BID_SIZE_WIDTH],
+    : s5_sell ? {top_shares_now, bbo_rd[QUOTE_BID_SIZE +: BBO_BID_SIZE_WIDTH],
                  top_price_now, bbo_rd[QUOTE_BID_PRICE +: BBO_BID_PRICE_WIDTH]}
     : {bbo_rd[QUOTE_ASK_SIZE +: BBO_ASK_SIZE_WIDTH], top_shares_now,
        bbo_rd[QUOTE_ASK_PRICE +: BBO_ASK_PRICE_WIDTH], top_price_now};
-wire was_stale = stale_rd[s3_locate[4:0]];
-wire bbo_changed = bbo_next != bbo_rd;
-wire became_stale = s3_compare && s3_stale_new && !was_stale;
-wire bbo_emit = s3_compare && (bbo_changed || became_stale || depth_emit);
+wire was_stale = (stale_rd & s5_stale_bit) != 0;
+// Whether the quote changed: the touched side's fields against both candidates for its new best
+// level, side by side, then one chosen; comparing the merged quote would put the merge in front
+// of a 128-bit compare.
+wire [31:0] bid_price_sent = bbo_rd[QUOTE_BID_PRICE +: BBO_BID_PRICE_WIDTH];
+wire [31:0] ask_price_sent = bbo_rd[QUOTE_ASK_PRICE +: BBO_ASK_PRICE_WIDTH];
+wire [63:0] bid_size_sent  = bbo_rd[QUOTE_BID_SIZE +: BBO_BID_SIZE_WIDTH];
+wire [63:0] ask_size_sent  = bbo_rd[QUOTE_ASK_SIZE +: BBO_ASK_SIZE_WIDTH];
+wire lv_moves_bid = lv_top_price != bid_price_sent || lv_top_shares != bid_size_sent;
+wire lv_moves_ask = lv_top_price != ask_price_sent || lv_top_shares != ask_size_sent;
+wire u_moves_bid  = u_top_price != bid_price_sent || u_top_shares != bid_size_sent;
+wire u_moves_ask  = u_top_price != ask_price_sent || u_top_shares != ask_size_sent;
+wire bbo_changed = touched_now && (s5_took ? (s5_sell ? lv_moves_ask : lv_moves_bid)
+                                           : (s5_sell ? u_moves_ask : u_moves_bid));
+wire became_stale = s5_compare && s5_stale_new && !was_stale;
+wire bbo_emit = s5_compare && (bbo_changed || became_stale || depth_emit);
 wire [7:0] depth_flags = !depth_emit ? 8'h00
-                       : BBO_FLAG_DEPTH | (s3_sell ? BBO_FLAG_ASK : 8'h00)
+                       : BBO_FLAG_DEPTH | (s5_sell ? BBO_FLAG_ASK : 8'h00)
                          | (bbo_changed ? 8'h00 : BBO_FLAG_DEPTH_ONLY);
 
 // {depth, BBO fields from ask_size down to kind} cut to OUT_WIDTH: the spare bit of depth_levels falls off
 wire [OUT_WIDTH:0] bbo_record_spare = {
     depth_emit ? depth_levels_now : {DEPTH_BITS{1'b0}},
-    bbo_next, s3_seq, s3_timestamp, {{BBO_STOCK_LOCATE_WIDTH-LOCATE_WIDTH{1'b0}}, s3_locate},
-    ((was_stale || s3_stale_new) ? BBO_FLAG_STALE : 8'h00) | depth_flags, BBO_KIND_BBO
+    bbo_next, s5_seq, s5_timestamp, {{BBO_STOCK_LOCATE_WIDTH-LOCATE_WIDTH{1'b0}}, s5_locate},
+    ((was_stale || s5_stale_new) ? BBO_FLAG_STALE : 8'h00) | depth_flags, BBO_KIND_BBO
 };
 wire [OUT_WIDTH:0] symbol_record_spare = {
     {DEPTH_BITS{1'b0}}, {BBO_ASK_SIZE_WIDTH{1'b0}},
-    s3_new_ref,  // bid_size: the symbol name
+    s5_new_ref,  // bid_size: the symbol name
     {BBO_ASK_PRICE_WIDTH{1'b0}}, {BBO_BID_PRICE_WIDTH{1'b0}},
-    s3_seq, s3_timestamp, {{BBO_STOCK_LOCATE_WIDTH-LOCATE_WIDTH{1'b0}}, s3_locate},
+    s5_seq, s5_timestamp, {{BBO_STOCK_LOCATE_WIDTH-LOCATE_WIDTH{1'b0}}, s5_locate},
     {BBO_FLAGS_WIDTH{1'b0}}, BBO_KIND_SYMBOL
 };
 
 // Records wait in a small FIFO for m_axis, so a sink that pauses now and then does not stop the
 // stages at once.
-localparam OUT_DEPTH = 4;
+// Its fill is the distance of two pointers a bit wider than the index (full and empty differ in
+// that bit), not a count: a counter's add would follow the quote compare that decides a write.
+localparam OUT_DEPTH = 8;
 reg [OUT_WIDTH-1:0] out_fifo [0:OUT_DEPTH-1];
-reg [1:0] out_head, out_tail;
-reg [2:0] out_count;
-assign m_axis_tvalid = out_count != 0;
-assign m_axis_tdata = out_fifo[out_head];
-wire out_free = out_count != OUT_DEPTH;
-wire s3_sends = s3_symbol || bbo_emit;
+reg [3:0] out_head, out_tail;
+assign m_axis_tvalid = out_head != out_tail;
+assign m_axis_tdata = out_fifo[out_head[2:0]];
+wire out_free = out_tail != {~out_head[3], out_head[2:0]};
+wire s5_sends = s5_symbol || bbo_emit;
 // Leaving waits for FIFO room even when no record is sent: the stall then depends on registers
 // only, not on the quote compare, so it does not lengthen the path into the stages behind.
-wire s3_leave = s3_valid && out_free;
-assign s3_ready = !s3_valid || s3_leave;
+wire s5_leave = s5_valid && out_free;
+assign s5_ready = !s5_valid || s5_leave;
 // a clear is answered once applied, so a read of the stale window after it sees it
-assign stale_clear_ready = s3_leave && s3_clear;
+assign stale_clear_ready = s5_leave && s5_clear;
 
-wire                    bbo_we    = clear_sweep || (s3_leave && s3_compare && bbo_changed);
-wire [LOCATE_WIDTH-1:0] bbo_waddr = clear_sweep ? clear_index[LOCATE_WIDTH-1:0] : s3_locate;
+wire                    bbo_we    = clear_sweep || (s5_leave && s5_compare && bbo_changed);
+wire [LOCATE_WIDTH-1:0] bbo_waddr = clear_sweep ? clear_index[LOCATE_WIDTH-1:0] : s5_locate;
 wire [QUOTE_WIDTH-1:0]  bbo_wdata = clear_sweep ? {QUOTE_WIDTH{1'b0}} : bbo_next;
 
-wire                    stale_we    = clear_sweep || (s3_leave && (became_stale || s3_clear));
-wire [LOCATE_WIDTH-6:0] stale_waddr = clear_sweep ? clear_index[LOCATE_WIDTH-1:5] : s3_locate[LOCATE_WIDTH-1:5];
+wire                    stale_we    = clear_sweep || (s5_leave && (became_stale || s5_clear));
+wire [LOCATE_WIDTH-6:0] stale_waddr = clear_sweep ? clear_index[LOCATE_WIDTH-1:5] : s5_locate[LOCATE_WIDTH-1:5];
 wire [31:0]             stale_wdata = clear_sweep ? 32'd0
-                                    : s3_clear ? stale_rd & ~s3_mask
-                                    : stale_rd | (32'd1 << s3_locate[4:0]);
+                                    : s5_clear ? stale_rd & ~s5_mask
+                                    : stale_rd | s5_stale_bit;
 
-wire                    symbol_we    = clear_sweep || (s3_leave && s3_symbol);
-wire [LOCATE_WIDTH-1:0] symbol_waddr = clear_sweep ? clear_index[LOCATE_WIDTH-1:0] : s3_locate;
-wire [63:0]             symbol_wdata = clear_sweep ? 64'd0 : s3_new_ref;
+wire                    symbol_we    = clear_sweep || (s5_leave && s5_symbol);
+wire [LOCATE_WIDTH-1:0] symbol_waddr = clear_sweep ? clear_index[LOCATE_WIDTH-1:0] : s5_locate;
+wire [63:0]             symbol_wdata = clear_sweep ? 64'd0 : s5_new_ref;
 
 sdp_ram #(.WIDTH(QUOTE_WIDTH), .DEPTH(MAX_SYMBOLS), .WRITE_FIRST(1), .ADDR_WIDTH(LOCATE_WIDTH)) bbo_ram (
     .clk(clk), .we(bbo_we), .waddr(bbo_waddr), .wdata(bbo_wdata),
-    .re(s2_adv), .raddr(s2_locate), .rdata(bbo_rd)
+    .re(s4_adv), .raddr(s4_locate), .rdata(bbo_rd)
 );
 
 sdp_ram #(.WIDTH(32), .DEPTH(MAX_SYMBOLS/32), .WRITE_FIRST(1), .ADDR_WIDTH(LOCATE_WIDTH-5)) stale_ram (
     .clk(clk), .we(stale_we), .waddr(stale_waddr), .wdata(stale_wdata),
-    .re(s2_adv), .raddr(s2_locate[LOCATE_WIDTH-1:5]), .rdata(stale_rd)
+    .re(s4_adv), .raddr(s4_locate[LOCATE_WIDTH-1:5]), .rdata(stale_rd)
 );
 
 sdp_ram #(.WIDTH(32), .DEPTH(MAX_SYMBOLS/32), .ADDR_WIDTH(LOCATE_WIDTH-5)) stale_csr_ram (
@@ -414,7 +455,6 @@ end
 always @(posedge clk) begin
     if (m_axis_tvalid && m_axis_tready)
         out_head <= out_head + 1'b1;
-    out_count <= out_count + (s3_leave && s3_sends) - (m_axis_tvalid && m_axis_tready);
     stat_event <= take_event;
     stat_unknown_ref <= 1'b0;
     stat_duplicate_ref <= 1'b0;
@@ -426,6 +466,7 @@ always @(posedge clk) begin
     stat_bbo_update <= 1'b0;
     stat_symbol_update <= 1'b0;
     stat_stale_raised <= 1'b0;
+    stale_delta <= 7'd0;
 
     if (!cleared) begin
         if (!clear_index[LOCATE_WIDTH])
@@ -452,9 +493,9 @@ always @(posedge clk) begin
     if (s1_ready) begin
         s1_valid <= take_u2 || take_clear
                     || (take_event && (in_find || (in_kind == "R" && in_range)));
-        s1_kind <= take_u2 ? "U" : in_kind;
         s1_add <= take_u2 || (take_event && in_add);
         s1_change <= take_event && in_change;
+        s1_whole <= take_event && (in_kind == "D" || in_kind == "U");
         s1_u1 <= take_event && in_kind == "U";
         s1_u2 <= take_u2;
         s1_symbol <= take_event && in_kind == "R";
@@ -470,42 +511,19 @@ always @(posedge clk) begin
     end
 
     // S1 -> S2
-    if (s1_adv) begin
-        if (s1_change)
-            stat_unknown_ref <= !os_hit;
-        if (s1_add && s1_alive) begin
-            stat_duplicate_ref <= os_hit;
-            stat_zero_share_add <= !os_hit && s1_shares == 0;
-            stat_order_store_full <= add_refused;
-        end
-        if (reduce)
-            stat_overfill <= over;
-        if (s1_u1) begin
-            u_found <= os_hit;
-            u_locate <= found_locate;
-            u_sell <= found_sell;
-            u_same <= s1_price == found_price && s1_shares == found_shares;
-        end
-    end
     if (s2_ready) begin
         s2_valid <= s1_adv;
-        s2_find <= s1_adv && s1_find;
-        s2_level <= lv_req;
-        s2_add <= add_places;
-        s2_reduce <= reduce;
-        s2_compare <= (s1_add && s1_alive) || (reduce && !s1_u1);
-        s2_stale_new <= add_refused;
+        s2_add <= s1_add;
+        s2_change <= s1_change;
+        s2_whole <= s1_whole;
         s2_u1 <= s1_u1;
         s2_u2 <= s1_u2;
-        s2_u_same <= u_same;
         s2_symbol <= s1_symbol;
         s2_clear <= s1_clear;
-        s2_locate <= s1_clear ? s1_locate : book_locate;
-        s2_sell <= book_sell;
+        s2_locate <= s1_locate;
+        s2_sell <= s1_sell;
         s2_shares <= s1_shares;
-        s2_price <= s1_change ? found_price : s1_price;
-        s2_left <= left;
-        s2_slot <= found_slot;
+        s2_price <= s1_price;
         s2_new_ref <= s1_new_ref;
         s2_seq <= s1_seq;
         s2_timestamp <= s1_timestamp;
@@ -513,49 +531,122 @@ always @(posedge clk) begin
     end
 
     // S2 -> S3
-    if (s2_adv && s2_add && !lv_ok)
-        stat_level_store_full <= 1'b1;
+    if (s2_adv) begin
+        if (s2_change)
+            stat_unknown_ref <= !os_hit;
+        if (s2_add && s2_alive) begin
+            stat_duplicate_ref <= os_hit;
+            stat_zero_share_add <= !os_hit && s2_shares == 0;
+            stat_order_store_full <= add_refused;
+        end
+        if (reduce)
+            stat_overfill <= over;
+        if (s2_u1) begin
+            u_found <= os_hit;
+            u_locate <= found_locate;
+            u_sell <= found_sell;
+            u_same <= s2_price == found_price && s2_shares == found_shares;
+        end
+    end
     if (s3_ready) begin
         s3_valid <= s2_adv;
-        s3_lv <= s2_level;
-        s3_took <= s2_level && (s2_reduce || lv_ok);
-        s3_compare <= s2_compare;
-        s3_stale_new <= s2_stale_new || (s2_add && !lv_ok);
+        s3_find <= s2_adv && s2_find;
+        s3_level <= lv_req;
+        s3_add <= add_places;
+        s3_reduce <= reduce;
+        s3_compare <= (s2_add && s2_alive) || (reduce && !s2_u1);
+        s3_stale_new <= add_refused;
         s3_u1 <= s2_u1;
         s3_u2 <= s2_u2;
-        s3_u_same <= s2_u_same;
+        s3_u_same <= u_same;
         s3_symbol <= s2_symbol;
         s3_clear <= s2_clear;
-        s3_locate <= s2_locate;
-        s3_sell <= s2_sell;
+        s3_locate <= s2_clear ? s2_locate : book_locate;
+        s3_sell <= book_sell;
+        s3_shares <= s2_shares;
+        s3_price <= s2_change ? found_price : s2_price;
+        s3_had <= found_shares;
+        s3_removes_all <= removes_all;
+        s3_slot <= found_slot;
         s3_new_ref <= s2_new_ref;
         s3_seq <= s2_seq;
         s3_timestamp <= s2_timestamp;
         s3_mask <= s2_mask;
     end
 
-    // S3 leaves
-    if (s3_leave) begin
-        if (s3_u1) begin
-            u_touched <= s3_took;
+    // S3 -> S4
+    if (s4_ready) begin
+        s4_valid <= s3_adv;
+        s4_find <= s3_adv && s3_find;
+        s4_level <= s3_adv && s3_level;
+        s4_add <= s3_add;
+        s4_reduce <= s3_reduce;
+        s4_compare <= s3_compare;
+        s4_stale_new <= s3_stale_new;
+        s4_u1 <= s3_u1;
+        s4_u2 <= s3_u2;
+        s4_u_same <= s3_u_same;
+        s4_symbol <= s3_symbol;
+        s4_clear <= s3_clear;
+        s4_locate <= s3_locate;
+        s4_sell <= s3_sell;
+        s4_shares <= s3_shares;
+        s4_price <= s3_price;
+        s4_left <= s3_removes_all ? 32'd0 : s3_had - s3_shares;
+        s4_keeps <= s3_add || !s3_removes_all;
+        s4_slot <= s3_slot;
+        s4_new_ref <= s3_new_ref;
+        s4_seq <= s3_seq;
+        s4_timestamp <= s3_timestamp;
+        s4_mask <= s3_mask;
+    end
+
+    // S4 -> S5
+    if (s4_adv && s4_add && !lv_ok)
+        stat_level_store_full <= 1'b1;
+    if (s5_ready) begin
+        s5_valid <= s4_adv;
+        s5_lv <= s4_level;
+        s5_took <= s4_level && (s4_reduce || lv_ok);
+        s5_compare <= s4_compare;
+        s5_stale_new <= s4_stale_new || (s4_add && !lv_ok);
+        s5_u1 <= s4_u1;
+        s5_u2 <= s4_u2;
+        s5_u_same <= s4_u_same;
+        s5_symbol <= s4_symbol;
+        s5_clear <= s4_clear;
+        s5_locate <= s4_locate;
+        s5_stale_bit <= 32'd1 << s4_locate[4:0];
+        s5_sell <= s4_sell;
+        s5_new_ref <= s4_new_ref;
+        s5_seq <= s4_seq;
+        s5_timestamp <= s4_timestamp;
+        s5_mask <= s4_mask;
+    end
+
+    // S5 leaves
+    if (s5_leave) begin
+        if (s5_u1) begin
+            u_touched <= s5_took;
             u_top_price <= lv_top_price;
             u_top_shares <= lv_top_shares;
             u_depth_changed <= lv_depth;
             u_depth_levels <= lv_levels_wide[DEPTH_BITS-1:0];
         end
-        if (s3_sends) begin
-            out_fifo[out_tail] <= s3_symbol ? symbol_record_spare[OUT_WIDTH-1:0] : bbo_record_spare[OUT_WIDTH-1:0];
+        if (s5_sends) begin
+            out_fifo[out_tail[2:0]] <= s5_symbol ? symbol_record_spare[OUT_WIDTH-1:0] : bbo_record_spare[OUT_WIDTH-1:0];
             out_tail <= out_tail + 1'b1;
         end
-        stat_symbol_update <= s3_symbol;
+        stat_symbol_update <= s5_symbol;
         stat_bbo_update <= bbo_emit;
         if (became_stale) begin
-            status_stale_symbols <= status_stale_symbols + 1'b1;
+            stale_delta <= 7'd1;
             stat_stale_raised <= 1'b1;
         end
-        if (s3_clear)
-            status_stale_symbols <= status_stale_symbols - {26'd0, popcount(stale_rd & s3_mask)};
+        if (s5_clear)
+            stale_delta <= -{1'b0, popcount(stale_rd & s5_mask)};
     end
+    status_stale_symbols <= status_stale_symbols + {{25{stale_delta[6]}}, stale_delta};
 
     if (rst) begin
         cleared <= 1'b0;
@@ -565,10 +656,12 @@ always @(posedge clk) begin
         s1_valid <= 1'b0;
         s2_valid <= 1'b0;
         s3_valid <= 1'b0;
-        out_head <= 2'd0;
-        out_tail <= 2'd0;
-        out_count <= 3'd0;
+        s4_valid <= 1'b0;
+        s5_valid <= 1'b0;
+        out_head <= 4'd0;
+        out_tail <= 4'd0;
         status_stale_symbols <= 32'd0;
+        stale_delta <= 7'd0;
         stat_event <= 1'b0;
     end
 end

@@ -26,15 +26,21 @@
 // A real day peaks near 10^6 live orders: BUCKET_BITS = 18, WAYS = 4 gives 2^20
 // slots of ~150 bits (8192 symbols), 156 Mbit in UltraRAM.
 //
-// Interface: a pipeline of two stages, S1 (find) and S2 (write), in event order.
+// Interface: a pipeline of four stages, S1 (compare), S2 (found), S3 (held) and S4
+// (write), in event order.
 //   find  (op_find, op_ref, while find_ready): reads the ref's two buckets as the
-//         event enters S1. While it is in S1 and find_valid, find_hit/find_entry
-//         say whether and how it is stored and find_free whether an insert has room.
-//         find_ready is low while an older find in S1 or S2 shares a bucket with
-//         op_ref and has not yet written: its read would miss that write.
-//   s1_advance: the find moves to S2 (not while s1_blocked: S2 holds an insert that
-//         may move orders). Where the ref is (or would go) is held for the write.
-//   s2_leave: the find leaves S2, with at most one write (op_write, op_write_valid,
+//         event enters S1, where they are compared with it. While an older find in
+//         S1 to S4 that shares a bucket with op_ref has not yet written, the read
+//         would miss that write: S1 reads the buckets again until it is written
+//         (find_valid low meanwhile).
+//   s1_advance: the find moves to S2 while find_valid (not while s1_blocked: S2 to
+//         S4 hold an insert that may move orders). In S2, registered, find_hit and
+//         find_entry say whether and how the ref is stored, and find_free whether an
+//         insert has room (counting the stash orders that S3 and S4 will delete).
+//         Where the ref is (or would go) is held for the write.
+//   s2_advance: the find moves to S3, with s2_deletes if it will delete its order.
+//   s3_advance: the find moves to S4.
+//   s4_leave: the find leaves S4, with at most one write (op_write, op_write_valid,
 //         op_entry): an update (valid 1) or delete (valid 0) of the found order, or
 //         an insert (valid 1, no hit, find_free). An insert whose buckets are full
 //         moves orders: find_ready is low while it does, and a find then in S1 reads
@@ -58,13 +64,17 @@ module order_store #(
     input  wire [63:0]             op_ref,
 
     output wire                    find_valid,
-    output wire                    find_hit,
-    output wire                    find_free,
-    output wire [ENTRY_WIDTH-1:0]  find_entry,
     output wire                    s1_blocked,
     input  wire                    s1_advance,
 
-    input  wire                    s2_leave,
+    output wire                    find_hit,
+    output wire                    find_free,
+    output wire [ENTRY_WIDTH-1:0]  find_entry,
+    input  wire                    s2_advance,
+    input  wire                    s2_deletes,
+    input  wire                    s3_advance,
+
+    input  wire                    s4_leave,
     input  wire                    op_write,
     input  wire                    op_write_valid,
     input  wire [ENTRY_WIDTH-1:0]  op_entry,
@@ -117,22 +127,19 @@ reg [STASH-1:0]             stash_valid;
 reg [STASH*64-1:0]          stash_ref;
 reg [STASH*ENTRY_WIDTH-1:0] stash_entry;
 
-// The hit way of one bucket, else its first free way. The hit entry is picked inside the
-// loop, not by a part-select at way*WAY_WIDTH, which would be a barrel shifter.
+// The hit way of one bucket, else its first free way. Only where the order is leaves S1; its
+// entry is picked in S2 from the registered buckets, so no multiplexer follows the compares.
 reg [WAY_BITS-1:0] hit_way0, free_way0, hit_way1, free_way1;
 reg any_hit0, any_free0, any_hit1, any_free1;
-reg [ENTRY_WIDTH-1:0] hit_entry0, hit_entry1;
 integer w;
 always @* begin
     {any_hit0, any_free0, any_hit1, any_free1} = 4'b0;
     {hit_way0, free_way0, hit_way1, free_way1} = 0;
-    {hit_entry0, hit_entry1} = 0;
     for (w = WAYS - 1; w >= 0; w = w - 1) begin
         if (read_data0[w*WAY_WIDTH + WAY_WIDTH - 1]) begin
             if (read_data0[w*WAY_WIDTH + ENTRY_WIDTH +: 64] == s1_ref) begin
                 any_hit0 = 1'b1;
                 hit_way0 = w[WAY_BITS-1:0];
-                hit_entry0 = read_data0[w*WAY_WIDTH +: ENTRY_WIDTH];
             end
         end else begin
             any_free0 = 1'b1;
@@ -142,7 +149,6 @@ always @* begin
             if (read_data1[w*WAY_WIDTH + ENTRY_WIDTH +: 64] == s1_ref) begin
                 any_hit1 = 1'b1;
                 hit_way1 = w[WAY_BITS-1:0];
-                hit_entry1 = read_data1[w*WAY_WIDTH +: ENTRY_WIDTH];
             end
         end else begin
             any_free1 = 1'b1;
@@ -151,24 +157,21 @@ always @* begin
     end
 end
 
-// the stash as S1 sees it: a find never shares its reference with the write in S2 (find_ready),
-// so only S2's removal of a stash order, in the cycle it leaves, changes what S1 decides
-reg [ENTRY_WIDTH-1:0] stash_hit_entry;
+// The stash as S1 sees it, compared as the find reads its buckets (and again with every read
+// again): only the finds ahead of it write the stash, at their own references, and no order
+// moves while a find is in S1, so the compare holds in S1.
+reg [STASH-1:0] s1_stash_match;
 reg [SLOT_BITS-1:0] stash_hit_slot, stash_free_slot;
-reg stash_full, stash_hit;
+reg stash_full;
+wire stash_hit = s1_stash_match != 0;
 integer s;
 always @* begin
-    stash_hit_entry = 0;
     stash_hit_slot = 0;
     stash_free_slot = 0;
     stash_full = 1'b1;
-    stash_hit = 1'b0;
     for (s = STASH - 1; s >= 0; s = s - 1) begin
-        if (stash_valid[s] && stash_ref[s*64 +: 64] == s1_ref) begin
-            stash_hit = 1'b1;
-            stash_hit_entry = stash_entry[s*ENTRY_WIDTH +: ENTRY_WIDTH];
+        if (s1_stash_match[s])
             stash_hit_slot = s[SLOT_BITS-1:0];
-        end
         if (!stash_valid[s]) begin
             stash_full = 1'b0;
             stash_free_slot = s[SLOT_BITS-1:0];
@@ -176,45 +179,60 @@ always @* begin
     end
 end
 
-// where the order in S2 is (or where its insert goes), held from S1 to the write
+// where the orders in S2 (found_*), S3 (mid_*) and S4 (held_*) are, or where their inserts
+// go, held from S1 to the write
 localparam [1:0] AT_TABLE0 = 2'd0, AT_TABLE1 = 2'd1, AT_STASH = 2'd2, AT_KICK = 2'd3;
-reg                    s2_busy;
+reg                    found_busy, mid_busy, held_busy;
+reg [63:0]             found_ref;
+reg [INDEX_BITS-1:0]   found_index0, found_index1;
+reg [BUCKET_WIDTH-1:0] found_bucket0, found_bucket1;
+reg [1:0]              found_at;
+reg [WAY_BITS-1:0]     found_way;
+reg [SLOT_BITS-1:0]    found_slot;
+reg                    found_hit, found_room;  // found_room: a free way in one of its buckets
+reg [63:0]             mid_ref;
+reg [INDEX_BITS-1:0]   mid_index0, mid_index1;
+reg [BUCKET_WIDTH-1:0] mid_bucket0, mid_bucket1;
+reg [1:0]              mid_at;
+reg [WAY_BITS-1:0]     mid_way;
+reg [SLOT_BITS-1:0]    mid_slot;
+reg                    mid_hit, mid_deletes;
 reg [63:0]             held_ref;
 reg [INDEX_BITS-1:0]   held_index0, held_index1;
 reg [BUCKET_WIDTH-1:0] held_bucket0, held_bucket1;
 reg [1:0]              held_at;
 reg [WAY_BITS-1:0]     held_way;
 reg [SLOT_BITS-1:0]    held_slot;
-reg                    held_hit;
-wire s2_frees_stash = s2_leave && op_write && !op_write_valid && held_at == AT_STASH;
+reg                    held_hit, held_deletes;
+wire stash_freed = (mid_busy && mid_at == AT_STASH && mid_deletes) || (held_busy && held_at == AT_STASH && held_deletes);
 
 assign find_valid = s1_busy && s1_fresh;
-assign find_hit   = any_hit0 || any_hit1 || stash_hit;
-assign find_free  = any_free0 || any_free1 || !stash_full || s2_frees_stash;
-assign find_entry = any_hit0 ? hit_entry0 : any_hit1 ? hit_entry1 : stash_hit_entry;
-assign s1_blocked = s2_busy && held_at == AT_KICK;
+assign find_hit   = found_hit;
+assign find_free  = found_room || !stash_full || stash_freed;
+assign s1_blocked = (found_busy && found_at == AT_KICK) || (mid_busy && mid_at == AT_KICK)
+                    || (held_busy && held_at == AT_KICK);
 
-reg [1:0]          found_at;
-reg [WAY_BITS-1:0] found_way;
+reg [1:0]          s1_at;
+reg [WAY_BITS-1:0] s1_way;
 always @* begin
-    found_way = kick_way;
+    s1_way = kick_way;
     if (any_hit0) begin
-        found_at = AT_TABLE0;
-        found_way = hit_way0;
+        s1_at = AT_TABLE0;
+        s1_way = hit_way0;
     end else if (any_hit1) begin
-        found_at = AT_TABLE1;
-        found_way = hit_way1;
+        s1_at = AT_TABLE1;
+        s1_way = hit_way1;
     end else if (stash_hit) begin
-        found_at = AT_STASH;
+        s1_at = AT_STASH;
     end else if (any_free0) begin
-        found_at = AT_TABLE0;
-        found_way = free_way0;
+        s1_at = AT_TABLE0;
+        s1_way = free_way0;
     end else if (any_free1) begin
-        found_at = AT_TABLE1;
-        found_way = free_way1;
+        s1_at = AT_TABLE1;
+        s1_way = free_way1;
     end else begin
         // both buckets full: the insert pushes out the order at kick_way in table 0
-        found_at = AT_KICK;
+        s1_at = AT_KICK;
     end
 end
 
@@ -261,9 +279,22 @@ function [BUCKET_WIDTH-1:0] put_way;
     end
 endfunction
 
-// ---- the RAMs' ports: one write port (clear sweep, else S2's write, else a move) ----
+// S2's found order: the registered bucket's way, or its stash slot (which no other find touches)
+wire [WAY_WIDTH-1:0] found_bucket_way = get_way(found_at == AT_TABLE1 ? found_bucket1 : found_bucket0, found_way);
+reg [ENTRY_WIDTH-1:0] found_stash_entry;
+integer u;
+always @* begin
+    found_stash_entry = 0;
+    for (u = 0; u < STASH; u = u + 1)
+        if (u == {{32-SLOT_BITS{1'b0}}, found_slot})
+            found_stash_entry = stash_entry[u*ENTRY_WIDTH +: ENTRY_WIDTH];
+end
+assign find_entry = found_at == AT_STASH ? found_stash_entry
+                  : found_bucket_way[ENTRY_WIDTH-1:0];
 
-wire write_now    = s2_leave && op_write;
+// ---- the RAMs' ports: one write port (clear sweep, else S4's write, else a move) ----
+
+wire write_now    = s4_leave && op_write;
 wire kick_start   = write_now && op_write_valid && held_at == AT_KICK;
 wire [WAY_WIDTH-1:0] written_way = {op_write_valid, held_ref, op_entry};
 wire write_table0 = write_now && (held_at == AT_TABLE0 || held_at == AT_KICK);
@@ -282,21 +313,31 @@ wire [INDEX_BITS-1:0]   waddr1 = clearing ? clear_index[INDEX_BITS-1:0] : place1
 wire [BUCKET_WIDTH-1:0] wdata1 = clearing ? {BUCKET_WIDTH{1'b0}} : place1 ? moved_in
                                : put_way(held_bucket1, held_way, written_way);
 
-// reads: a new find, S1's find again after moves, or a move's next bucket
+// reads: a new find, S1's find again, or a move's next bucket
 wire kick_read = kick_state == K_READ;
 wire reread    = !clearing && kick_state == K_IDLE && s1_busy && !s1_fresh;
-// one hash per table, shared by the three
-wire [63:0]           hash_ref = kick_read ? moving_ref : reread ? s1_ref : op_ref;
-wire [INDEX_BITS-1:0] raddr0 = bucket_of(hash_ref, HASH0);
-wire [INDEX_BITS-1:0] raddr1 = bucket_of(hash_ref, HASH1);
+// one hash per table, shared by a new find and a move; S1 reads again at its registered buckets
+wire [63:0]           hash_ref = kick_read ? moving_ref : op_ref;
+wire [INDEX_BITS-1:0] hash0 = bucket_of(hash_ref, HASH0);
+wire [INDEX_BITS-1:0] hash1 = bucket_of(hash_ref, HASH1);
+wire [INDEX_BITS-1:0] raddr0 = reread ? s1_index0 : hash0;
+wire [INDEX_BITS-1:0] raddr1 = reread ? s1_index1 : hash1;
 wire re0 = op_find || reread || (kick_read && moving_table);
 wire re1 = op_find || reread || (kick_read && !moving_table);
 
-// a find would miss a write still to come to one of its buckets: S1's, or S2's unless it writes now
-wire shares_s1 = s1_busy && (raddr0 == s1_index0 || raddr1 == s1_index1);
-wire shares_s2 = s2_busy && !s2_leave && (raddr0 == held_index0 || raddr1 == held_index1);
-assign find_ready = !clearing && kick_state == K_IDLE && !s1_blocked
-                    && !(s1_busy && !s1_fresh) && !shares_s1 && !shares_s2;
+// A read misses a write still to come to one of its buckets from an older find: S2's, S3's, or
+// S4's unless it writes now (and, for a new find, S1's). Such a read is marked stale and done
+// again in S1 until the write is done, rather than held back at S0: the hash and the compares
+// then end at a register, not in the stall that takes the next event.
+wire unwritten_s4 = held_busy && !s4_leave;
+wire new_read_stale = (s1_busy && (hash0 == s1_index0 || hash1 == s1_index1))
+                      || (found_busy && (hash0 == found_index0 || hash1 == found_index1))
+                      || (mid_busy && (hash0 == mid_index0 || hash1 == mid_index1))
+                      || (unwritten_s4 && (hash0 == held_index0 || hash1 == held_index1));
+wire reread_stale   = (found_busy && (s1_index0 == found_index0 || s1_index1 == found_index1))
+                      || (mid_busy && (s1_index0 == mid_index0 || s1_index1 == mid_index1))
+                      || (unwritten_s4 && (s1_index0 == held_index0 || s1_index1 == held_index1));
+assign find_ready = !clearing && kick_state == K_IDLE && !s1_blocked && !(s1_busy && !s1_fresh);
 
 sdp_ram #(.WIDTH(BUCKET_WIDTH), .DEPTH(BUCKETS), .ULTRA(ULTRA_RAM), .WRITE_FIRST(1),
           .ADDR_WIDTH(INDEX_BITS)) table0 (
@@ -324,29 +365,67 @@ always @(posedge clk) begin
         s1_index0 <= raddr0;
         s1_index1 <= raddr1;
         s1_busy <= 1'b1;
-        s1_fresh <= 1'b1;
+        s1_fresh <= !new_read_stale;
     end else if (s1_advance) begin
         s1_busy <= 1'b0;
     end
     if (reread)
-        s1_fresh <= 1'b1;
+        s1_fresh <= !reread_stale;
+    if (op_find || reread)
+        for (t = 0; t < STASH; t = t + 1)
+            s1_stash_match[t] <= stash_valid[t] && stash_ref[t*64 +: 64] == (reread ? s1_ref : op_ref);
     if (kick_start)
         s1_fresh <= 1'b0;  // the moves may change S1's buckets: read them again after
 
     // S2
     if (s1_advance) begin
-        s2_busy <= 1'b1;
-        held_ref <= s1_ref;
-        held_index0 <= s1_index0;
-        held_index1 <= s1_index1;
-        held_bucket0 <= read_data0;
-        held_bucket1 <= read_data1;
-        held_hit <= find_hit;
-        held_at <= found_at;
-        held_way <= found_way;
-        held_slot <= stash_hit_slot;
-    end else if (s2_leave) begin
-        s2_busy <= 1'b0;
+        found_busy <= 1'b1;
+        found_ref <= s1_ref;
+        found_index0 <= s1_index0;
+        found_index1 <= s1_index1;
+        found_bucket0 <= read_data0;
+        found_bucket1 <= read_data1;
+        found_hit <= any_hit0 || any_hit1 || stash_hit;
+        found_room <= any_free0 || any_free1;
+        found_at <= s1_at;
+        found_way <= s1_way;
+        found_slot <= stash_hit_slot;
+    end else if (s2_advance) begin
+        found_busy <= 1'b0;
+    end
+
+    // S3
+    if (s2_advance) begin
+        mid_busy <= 1'b1;
+        mid_ref <= found_ref;
+        mid_index0 <= found_index0;
+        mid_index1 <= found_index1;
+        mid_bucket0 <= found_bucket0;
+        mid_bucket1 <= found_bucket1;
+        mid_hit <= found_hit;
+        mid_deletes <= s2_deletes;
+        mid_at <= found_at;
+        mid_way <= found_way;
+        mid_slot <= found_slot;
+    end else if (s3_advance) begin
+        mid_busy <= 1'b0;
+    end
+
+    // S4
+    if (s3_advance) begin
+        held_busy <= 1'b1;
+        held_ref <= mid_ref;
+        held_index0 <= mid_index0;
+        held_index1 <= mid_index1;
+        held_bucket0 <= mid_bucket0;
+        held_bucket1 <= mid_bucket1;
+        held_hit <= mid_hit;
+        held_deletes <= mid_deletes;
+        held_at <= mid_at;
+        held_way <= mid_way;
+        held_slot <= mid_slot;
+    end else if (s4_leave) begin
+        held_busy <= 1'b0;
     end
 
     if (write_now) begin
@@ -401,7 +480,9 @@ always @(posedge clk) begin
         clearing <= 1'b1;
         clear_index <= 0;
         s1_busy <= 1'b0;
-        s2_busy <= 1'b0;
+        found_busy <= 1'b0;
+        mid_busy <= 1'b0;
+        held_busy <= 1'b0;
         live_orders <= 32'd0;
         kick_state <= K_IDLE;
         kick_way <= 0;

@@ -21,13 +21,21 @@
 // price to a side with LEVELS live prices is refused (dec_ok = 0): the caller
 // drops the order and flags the symbol stale.
 //
-// Interface: a request (req_valid) reads its side's head word and level; the
-// decision follows in the next cycle and, when it needs no scan, is done then
-// (done, with dec_ok and dec_slot). It is written when the caller takes it
-// (ack), and a new request may come in that same cycle: the RAMs read the word
-// written in the cycle they are read (sdp_ram WRITE_FIRST), so a request on the
-// side just changed sees the change. A scan keeps done low until it ends. With
-// ack the resp_* registers take the outcome: the side's best level after the
+// Interface: two stages behind a request, in request order.
+//   request (req_valid): reads its side's head word and level.
+//   P1 compare: the request's price against the cached levels, its tag against
+//          the uncached ones, and every sum it may need, registered. The outcome
+//          may be taken (cmp_take) while cmp_ready: the data read are current and
+//          P2 holds no request of the same side (that one must be written first:
+//          P1 reads its side again as it is, one cycle lost). P1 reads its side
+//          again in every cycle it waits for that, or after a scan's read of the
+//          level port, so a write ahead of it is always seen.
+//   P2 decide: the head word and level written from the registered outcome,
+//          done (with dec_ok and dec_slot) at once unless a scan is needed; it
+//          is written when the caller takes it (ack), and a scan keeps done low
+//          until it ends and is written.
+// A new request may come in the cycle P1's outcome is taken (or P1 is empty).
+// With ack the resp_* registers take the outcome: the side's best level after the
 // request (resp_top_*; zeros when the side is empty), the side's cached levels after it
 // (resp_levels, best first, {count, shares, price} each, zeros past the last)
 // and which of them differ from before it (resp_levels_changed, bit i = level
@@ -35,6 +43,9 @@
 //   add    (req_add = 1): req_price, req_shares -> dec_ok, dec_slot
 //   reduce (req_add = 0): req_slot, req_shares off the level, req_remove: one
 //          order leaves it; the level goes when its last order does.
+// No path runs from a memory's read data through a carry chain into a write or a
+// stall: P1's compares and sums are registered, and a scan compares each level as
+// it arrives and writes its outcome a cycle after the last.
 // After rst the head RAM is cleared one word per cycle; req_ready is low then.
 
 module price_levels #(
@@ -56,6 +67,9 @@ module price_levels #(
     input  wire [31:0]               req_shares,
     input  wire [SLOT_WIDTH-1:0]     req_slot,
     input  wire                      req_remove,
+
+    output wire                      cmp_ready,
+    input  wire                      cmp_take,
 
     output wire                      done,
     output wire                      dec_ok,
@@ -99,15 +113,10 @@ initial begin
 end
 
 localparam [2:0] S_CLEAR = 3'd0, S_IDLE = 3'd1, S_DECIDE = 3'd2, S_SCAN = 3'd3, S_SCANNED = 3'd4,
-                 S_REFILL = 3'd5;  // a refill's first cycle: which slots to read, from head_work
+                 S_REFILL = 3'd5,  // a refill's first cycle: which slots to read, from head_work
+                 S_FINISH = 3'd6;  // a scan's last cycle: its outcome written, and done
 reg [2:0] state;
 reg [LOCATE_WIDTH+1:0] clear_index;
-
-// the request being served
-reg                  op_add, op_remove;
-reg [LOCATE_WIDTH:0] op_book;
-reg [31:0]           op_price, op_shares;
-reg [TAG_BITS-1:0]   op_tag;  // price_tag(op_price)
 
 // A level's size (SIZE_WIDTH bits) plus or minus an order's 32-bit shares, carry-select: the
 // high part's +1 / -1 is computed beside the low part's add and chosen by its carry, so the
@@ -131,28 +140,31 @@ function [SIZE_WIDTH-1:0] size_minus;
         size_minus = {low[32] ? size[SIZE_WIDTH-1:32] - 1'b1 : size[SIZE_WIDTH-1:32], low[31:0]};
     end
 endfunction
-reg [SLOT_WIDTH-1:0] op_slot;
-wire op_sell = op_book[0];
 
-wire [HEAD_WIDTH-1:0] head_rd;   // head RAM read data (S_DECIDE)
-reg [HEAD_WIDTH-1:0]  head_work; // head under change while scanning
-wire [LEVEL_WIDTH-1:0] level_rd;  // level RAM read data
+// a level after one more order of `shares` at it
+function [LEVEL_WIDTH-1:0] level_plus;
+    input [LEVEL_WIDTH-1:0] level;
+    input [31:0] shares;
+    begin
+        level_plus = level;
+        level_plus[SHARES_LSB +: SIZE_WIDTH] = size_plus(level[SHARES_LSB +: SIZE_WIDTH], shares);
+        level_plus[COUNT_LSB +: COUNT_WIDTH] = level[COUNT_LSB +: COUNT_WIDTH] + 1'b1;
+    end
+endfunction
 
-// scan: occupied slots still to read, the slot whose data arrives next cycle
-reg                  scan_find;  // 1: look for op_price; 0: best uncached level
-reg [LEVELS-1:0]     scan_pending;
-reg                  scan_rd_valid;
-reg [SLOT_WIDTH-1:0] scan_rd_slot;
-reg                  best_valid;
-reg [CE_WIDTH-1:0]   best;
-
-assign req_ready = state != S_CLEAR;
-
-function better;  // a is a better price than b on this side
+// A price better than another on this side. The two 16-bit halves are compared side by side
+// and combined: one 32-bit compare would be a carry chain twice as long.
+function better;
     input sell;
     input [31:0] a, b;
+    reg hi_less, hi_more, lo_less, lo_more, hi_same;
     begin
-        better = sell ? a < b : a > b;
+        hi_less = a[31:16] < b[31:16];
+        hi_more = a[31:16] > b[31:16];
+        hi_same = a[31:16] == b[31:16];
+        lo_less = a[15:0] < b[15:0];
+        lo_more = a[15:0] > b[15:0];
+        better = sell ? hi_less || (hi_same && lo_less) : hi_more || (hi_same && lo_more);
     end
 endfunction
 
@@ -164,189 +176,269 @@ function [TAG_BITS-1:0] price_tag;
     end
 endfunction
 
-// the slots of the first count cache entries
+// the slots of the first count cache entries (each slot compared, not indexed: a write at a
+// variable bit index is built on a 32-bit negation of the index)
 function [LEVELS-1:0] slots_of;
     input [TOP_N*CE_WIDTH-1:0] entries;
     input [NC_WIDTH-1:0] count;
-    integer k;
+    integer k, v;
     begin
         slots_of = 0;
         for (k = 0; k < TOP_N; k = k + 1)
-            if (k < count)
-                slots_of[entries[k*CE_WIDTH + SLOT_LSB +: SLOT_WIDTH]] = 1'b1;
+            for (v = 0; v < LEVELS; v = v + 1)
+                if (k < count && entries[k*CE_WIDTH + SLOT_LSB +: SLOT_WIDTH] == v[SLOT_WIDTH-1:0])
+                    slots_of[v] = 1'b1;
     end
 endfunction
 
-function [SLOT_WIDTH-1:0] lowest_set;
+// The lowest set bit, one-hot: in groups of 4 bits and of 4 groups, each output bit ANDs three
+// small "nothing set below" tests side by side. One test over all the bits below each bit is
+// mapped as a chain that grows with LEVELS.
+localparam ONE_PAD = (LEVELS + 15) / 16 * 16;
+function [LEVELS-1:0] lowest_one;
     input [LEVELS-1:0] bits;
+    reg [ONE_PAD-1:0] padded, one;
+    reg [ONE_PAD/4-1:0] group_any;
+    reg [ONE_PAD/16-1:0] super_any;
+    integer g, k;
+    begin
+        padded = 0;
+        padded[LEVELS-1:0] = bits;
+        for (g = 0; g < ONE_PAD/4; g = g + 1)
+            group_any[g] = padded[4*g +: 4] != 0;
+        for (g = 0; g < ONE_PAD/16; g = g + 1)
+            super_any[g] = group_any[4*g +: 4] != 0;
+        for (g = 0; g < ONE_PAD/4; g = g + 1)
+            for (k = 0; k < 4; k = k + 1)
+                one[4*g + k] = padded[4*g + k] && (padded[4*g +: 4] & ~(4'b1111 << k)) == 0
+                               && (group_any[4*(g/4) +: 4] & ~(4'b1111 << (g%4))) == 0
+                               && (super_any & ~({ONE_PAD/16{1'b1}} << (g/4))) == 0;
+        lowest_one = one[LEVELS-1:0];
+    end
+endfunction
+
+// a one-hot bit's position
+function [SLOT_WIDTH-1:0] slot_of;
+    input [LEVELS-1:0] one;
     integer k;
     begin
-        lowest_set = 0;
-        for (k = LEVELS - 1; k >= 0; k = k - 1)
-            if (bits[k])
-                lowest_set = k[SLOT_WIDTH-1:0];
+        slot_of = 0;
+        for (k = 0; k < LEVELS; k = k + 1)
+            slot_of = slot_of | (one[k] ? k[SLOT_WIDTH-1:0] : {SLOT_WIDTH{1'b0}});
     end
 endfunction
 
-// ---- decision on the head word (S_DECIDE) and at the end of a scan ----
-// Cache entries are chosen by comparing a loop index with the wanted position,
-// never by a variable part-select: a part-select at index*CE_WIDTH becomes a
-// barrel shifter across the whole cache, in logic and in synthesis time.
+wire [HEAD_WIDTH-1:0]  head_rd;   // head RAM read data (P1)
+wire [LEVEL_WIDTH-1:0] level_rd;  // level RAM read data (P1, and a scan's levels)
 
-wire [LEVELS-1:0]        bitmap  = head_rd[LEVELS-1:0];
-wire [NL_WIDTH-1:0]      nlevels = head_rd[NL_LSB +: NL_WIDTH];
-wire [NC_WIDTH-1:0]      ncached = head_rd[NC_LSB +: NC_WIDTH];
-wire [TOP_N*CE_WIDTH-1:0] cache  = head_rd[CACHE_LSB +: TOP_N*CE_WIDTH];
-wire [LEVELS*TAG_BITS-1:0] tags  = head_rd[TAGS_LSB +: LEVELS*TAG_BITS];
+// ---- P1: the request compared with its side as read ----
 
-// the uncached levels that may hold op_price: an add worse than every cached level reads only these
-reg [LEVELS-1:0] tag_match;
+reg                  c_valid, c_fresh;  // P1 holds a request; its side's data as read are current
+reg                  c_add, c_remove;
+reg [LOCATE_WIDTH:0] c_book;
+reg [31:0]           c_price, c_shares;
+reg [TAG_BITS-1:0]   c_tag;  // price_tag(c_price)
+reg [SLOT_WIDTH-1:0] c_slot;
+wire c_sell = c_book[0];
+
+wire [LEVELS-1:0]          c_bitmap  = head_rd[LEVELS-1:0];
+wire [NL_WIDTH-1:0]        c_nlevels = head_rd[NL_LSB +: NL_WIDTH];
+wire [NC_WIDTH-1:0]        c_ncached = head_rd[NC_LSB +: NC_WIDTH];
+wire [TOP_N*CE_WIDTH-1:0]  c_cache   = head_rd[CACHE_LSB +: TOP_N*CE_WIDTH];
+wire [LEVELS*TAG_BITS-1:0] c_tags    = head_rd[TAGS_LSB +: LEVELS*TAG_BITS];
+
+// Masks, not indices: a position encoded and decoded again would put a priority encoder and
+// wide multiplexers behind the compares. Cache entries are chosen by comparing a loop index
+// with the wanted position, never by a variable part-select: a part-select at index*CE_WIDTH
+// becomes a barrel shifter across the whole cache, in logic and in synthesis time.
+reg [LEVELS-1:0]       c_tag_match;
+reg [TOP_N-1:0]        c_hit_at;    // one-hot: the cache entry holding c_price (add) or c_slot (reduce)
+reg [TOP_N-1:0]        c_ahead;     // the cached levels better than c_price: a prefix, the cache is sorted
+reg [TOP_N-1:0]        c_from_hit;  // the entries at and after the hit
+reg [TOP_N*LEVEL_WIDTH-1:0] c_plus; // each cached level with the add's order at it
+reg                    c_seen_hit;
 integer m;
-always @*
+always @* begin
     for (m = 0; m < LEVELS; m = m + 1)
-        tag_match[m] = tags[m*TAG_BITS +: TAG_BITS] == op_tag;
-wire [LEVELS-1:0] candidates = bitmap & ~slots_of(cache, ncached) & tag_match;
+        c_tag_match[m] = c_tags[m*TAG_BITS +: TAG_BITS] == c_tag;
+    c_seen_hit = 1'b0;
+    for (m = 0; m < TOP_N; m = m + 1) begin
+        c_hit_at[m] = m < c_ncached && (c_add ? c_cache[m*CE_WIDTH + PRICE_LSB +: PRICE_WIDTH] == c_price
+                                              : c_cache[m*CE_WIDTH + SLOT_LSB +: SLOT_WIDTH] == c_slot);
+        c_ahead[m] = m < c_ncached && better(c_sell, c_cache[m*CE_WIDTH + PRICE_LSB +: PRICE_WIDTH], c_price);
+        c_seen_hit = c_seen_hit || c_hit_at[m];
+        c_from_hit[m] = c_seen_hit;
+        c_plus[m*LEVEL_WIDTH +: LEVEL_WIDTH] = level_plus(c_cache[m*CE_WIDTH +: LEVEL_WIDTH], c_shares);
+    end
+end
+wire c_hit = c_hit_at != 0;
+// the uncached levels that may hold c_price: an add worse than every cached level reads only these
+wire [LEVELS-1:0] c_candidates = c_bitmap & ~slots_of(c_cache, c_ncached) & c_tag_match;
+wire c_gone = c_remove && level_rd[COUNT_LSB +: COUNT_WIDTH] == 1;
+// An add worse than every cached level (uncached levels exist, so the cache is full: its last
+// entry is the worst) whose tag uncached levels share searches those; a cached level that
+// empties on a side with levels beyond the cache refills the cache.
+wire c_need_scan = c_add ? !c_hit && c_nlevels > TOP_N
+                           && better(c_sell, c_cache[(TOP_N-1)*CE_WIDTH + PRICE_LSB +: PRICE_WIDTH], c_price)
+                           && c_candidates != 0
+                         : c_hit && c_gone && c_nlevels > {{NL_WIDTH-NC_WIDTH{1'b0}}, c_ncached};
+reg [LEVEL_WIDTH-1:0] c_minus;  // the level read with the reduce's shares and order off it
+always @* begin
+    c_minus = level_rd;
+    c_minus[SHARES_LSB +: SIZE_WIDTH] = size_minus(level_rd[SHARES_LSB +: SIZE_WIDTH], c_shares);
+    c_minus[COUNT_LSB +: COUNT_WIDTH] = level_rd[COUNT_LSB +: COUNT_WIDTH] - c_remove;
+end
 
-reg                    hit;
-reg [TOP_N-1:0]        hit_at;  // one-hot: the cache entry holding op_price (add) or op_slot (reduce)
-reg [TOP_N-1:0]        ahead;   // the cached levels better than op_price: a prefix, the cache is sorted
-reg [TOP_N-1:0]        from_hit;  // the entries at and after the hit
-reg                    seen_hit;
+// ---- P2: the registered outcome written ----
+
+reg                  op_add;
+reg [LOCATE_WIDTH:0] op_book;
+reg [31:0]           op_price, op_shares;
+reg [TAG_BITS-1:0]   op_tag;
+reg [SLOT_WIDTH-1:0] op_slot;
+wire op_sell = op_book[0];
+reg [HEAD_WIDTH-1:0]  head_q;   // the side's head as P1 read it
+reg [TOP_N-1:0]       hit_at, ahead, from_hit;
+reg [TOP_N*LEVEL_WIDTH-1:0] plus;
+reg [LEVELS-1:0]      candidates;
+reg                   hit, gone, need_scan, full, cache_room;
+reg [LEVELS-1:0]      free_one;   // the lowest free slot, one-hot (an add's scan too: it leaves the bitmap as read)
+reg [LEVEL_WIDTH-1:0] minus;
+reg [NL_WIDTH-1:0]    nlevels_up, nlevels_down;
+reg [NC_WIDTH-1:0]    ncached_up, ncached_down;
+
+wire [SLOT_WIDTH-1:0]    free_slot = slot_of(free_one);
+wire [LEVELS-1:0]        bitmap  = head_q[LEVELS-1:0];
+wire [NL_WIDTH-1:0]      nlevels = head_q[NL_LSB +: NL_WIDTH];
+wire [NC_WIDTH-1:0]      ncached = head_q[NC_LSB +: NC_WIDTH];
+wire [TOP_N*CE_WIDTH-1:0] cache  = head_q[CACHE_LSB +: TOP_N*CE_WIDTH];
+wire [LEVELS*TAG_BITS-1:0] tags  = head_q[TAGS_LSB +: LEVELS*TAG_BITS];
+
 reg [TOP_N*CE_WIDTH-1:0] cache_next;
 reg [NC_WIDTH-1:0]     ncached_next;
 reg [NL_WIDTH-1:0]     nlevels_next;
 reg [LEVELS-1:0]       bitmap_next;
 reg [LEVELS*TAG_BITS-1:0] tags_next;
-reg                    need_scan, add_ok, level_we;
+reg                    add_ok, level_we;
 reg [SLOT_WIDTH-1:0]   level_slot;
 reg [LEVEL_WIDTH-1:0]  level_wdata, level_new;
-reg [CE_WIDTH-1:0]     entry, hit_entry;
-reg                    gone;
+reg [CE_WIDTH-1:0]     entry;
 integer i;
 
 always @* begin
-    // Masks, not indices: a position encoded and decoded again would put a priority encoder and
-    // wide multiplexers behind the compares.
-    hit_entry = 0;
-    seen_hit = 1'b0;
-    for (i = 0; i < TOP_N; i = i + 1) begin
-        hit_at[i] = i < ncached && (op_add ? cache[i*CE_WIDTH + PRICE_LSB +: PRICE_WIDTH] == op_price
-                                           : cache[i*CE_WIDTH + SLOT_LSB +: SLOT_WIDTH] == op_slot);
-        ahead[i] = i < ncached && better(op_sell, cache[i*CE_WIDTH + PRICE_LSB +: PRICE_WIDTH], op_price);
-        hit_entry = hit_entry | (hit_at[i] ? cache[i*CE_WIDTH +: CE_WIDTH] : {CE_WIDTH{1'b0}});
-        seen_hit = seen_hit || hit_at[i];
-        from_hit[i] = seen_hit;
-    end
-    hit = hit_at != 0;
-
     cache_next = cache;
     ncached_next = ncached;
     nlevels_next = nlevels;
     bitmap_next = bitmap;
     tags_next = tags;
-    need_scan = 1'b0;
     add_ok = 1'b1;
     level_we = 1'b0;
     level_slot = op_slot;
-    level_wdata = level_rd;
+    level_wdata = minus;
     level_new = {{COUNT_WIDTH-1{1'b0}}, 1'b1, {SIZE_WIDTH-32{1'b0}}, op_shares, op_price};
-    gone = 1'b0;
     entry = 0;
 
     if (op_add) begin
         if (hit) begin
-            entry = hit_entry;
-            entry[SHARES_LSB +: SIZE_WIDTH] = size_plus(entry[SHARES_LSB +: SIZE_WIDTH], op_shares);
-            entry[COUNT_LSB +: COUNT_WIDTH] = entry[COUNT_LSB +: COUNT_WIDTH] + 1'b1;
+            for (i = 0; i < TOP_N; i = i + 1)
+                if (hit_at[i])
+                    entry = {cache[i*CE_WIDTH + SLOT_LSB +: SLOT_WIDTH], plus[i*LEVEL_WIDTH +: LEVEL_WIDTH]};
             for (i = 0; i < TOP_N; i = i + 1)
                 if (hit_at[i])
                     cache_next[i*CE_WIDTH +: CE_WIDTH] = entry;
             level_we = 1'b1;
             level_slot = entry[SLOT_LSB +: SLOT_WIDTH];
             level_wdata = entry[LEVEL_WIDTH-1:0];
-        end else if (nlevels > TOP_N && better(op_sell, cache[(TOP_N-1)*CE_WIDTH + PRICE_LSB +: PRICE_WIDTH], op_price)
-                     && candidates != 0) begin
-            // worse than every cached level (uncached levels exist, so the cache is full: its
-            // last entry is the worst), and uncached levels share its tag: search those
-            need_scan = 1'b1;
-        end else if (nlevels == LEVELS) begin
+        end else if (need_scan) begin
+            // nothing is written until the scan ends
+        end else if (full) begin
             add_ok = 1'b0;
         end else begin
             level_we = 1'b1;
-            level_slot = lowest_set(~bitmap);
+            level_slot = free_slot;
             level_wdata = level_new;
-            bitmap_next[level_slot] = 1'b1;
+            bitmap_next = bitmap | free_one;
             for (i = 0; i < LEVELS; i = i + 1)
-                if (i == {{32-SLOT_WIDTH{1'b0}}, level_slot})
+                if (free_one[i])
                     tags_next[i*TAG_BITS +: TAG_BITS] = op_tag;
-            nlevels_next = nlevels + 1'b1;
+            nlevels_next = nlevels_up;
             if (!ahead[TOP_N-1]) begin  // better than a cached level, or the cache has room
-                entry = {level_slot, level_new};
+                entry = {free_slot, level_new};
                 // entries ahead of it stay, it comes next, the rest move down one
                 for (i = 0; i < TOP_N; i = i + 1)
                     if (!ahead[i])
                         cache_next[i*CE_WIDTH +: CE_WIDTH] = i == 0 || ahead[i > 0 ? i - 1 : 0] ? entry
                                                            : cache[(i > 0 ? i - 1 : 0)*CE_WIDTH +: CE_WIDTH];
-                if (ncached < TOP_N)
-                    ncached_next = ncached + 1'b1;
+                if (cache_room)
+                    ncached_next = ncached_up;
             end
         end
     end else begin
-        gone = op_remove && level_rd[COUNT_LSB +: COUNT_WIDTH] == 1;
         level_we = 1'b1;
-        level_wdata[SHARES_LSB +: SIZE_WIDTH] = size_minus(level_rd[SHARES_LSB +: SIZE_WIDTH], op_shares);
-        level_wdata[COUNT_LSB +: COUNT_WIDTH] = level_rd[COUNT_LSB +: COUNT_WIDTH] - op_remove;
         if (gone) begin
-            bitmap_next[op_slot] = 1'b0;
-            nlevels_next = nlevels - 1'b1;
+            for (i = 0; i < LEVELS; i = i + 1)
+                if (i == {{32-SLOT_WIDTH{1'b0}}, op_slot})
+                    bitmap_next[i] = 1'b0;
+            nlevels_next = nlevels_down;
         end
         if (hit && gone) begin
             for (i = 0; i < TOP_N; i = i + 1)
                 if (from_hit[i])
                     cache_next[i*CE_WIDTH +: CE_WIDTH] =
                         i + 1 < TOP_N ? cache[((i+1) % TOP_N)*CE_WIDTH +: CE_WIDTH] : {CE_WIDTH{1'b0}};
-            ncached_next = ncached - 1'b1;
-            need_scan = nlevels > {{NL_WIDTH-NC_WIDTH{1'b0}}, ncached};  // levels beyond the cache: one moves up
+            ncached_next = ncached_down;
         end else if (hit) begin
             for (i = 0; i < TOP_N; i = i + 1)
                 if (hit_at[i]) begin
-                    cache_next[i*CE_WIDTH + SHARES_LSB +: SIZE_WIDTH] = level_wdata[SHARES_LSB +: SIZE_WIDTH];
-                    cache_next[i*CE_WIDTH + COUNT_LSB +: COUNT_WIDTH] = level_wdata[COUNT_LSB +: COUNT_WIDTH];
+                    cache_next[i*CE_WIDTH + SHARES_LSB +: SIZE_WIDTH] = minus[SHARES_LSB +: SIZE_WIDTH];
+                    cache_next[i*CE_WIDTH + COUNT_LSB +: COUNT_WIDTH] = minus[COUNT_LSB +: COUNT_WIDTH];
                 end
         end
     end
 end
 
-// ---- scan step: the level that arrived this cycle ----
+// ---- a scan: the side's uncached levels read one a cycle ----
+// Each level is compared as it arrives and the outcome registered (the price found, or the
+// best level so far); the head and level are written in S_FINISH, the cycle after the last
+// level arrived (or the price was found).
+
+reg [HEAD_WIDTH-1:0] head_work;  // head under change while scanning
+reg                  scan_find;  // 1: look for op_price; 0: best uncached level
+reg [LEVELS-1:0]     scan_pending;  // the slots still to read, past scan_next_one
+reg [LEVELS-1:0]     scan_next_one; // the slot read next, one-hot (none: 0), chosen a cycle ahead
+reg                  scan_rd_valid;
+reg [SLOT_WIDTH-1:0] scan_rd_slot;
+reg                  matched;    // the price was found: at match_slot, match_level with the order
+reg [SLOT_WIDTH-1:0] match_slot;
+reg [LEVEL_WIDTH-1:0] match_level;
+reg                  best_valid;
+reg [CE_WIDTH-1:0]   best;
 
 wire scan_match = scan_rd_valid && scan_find && level_rd[PRICE_LSB +: PRICE_WIDTH] == op_price;
 wire scan_better = scan_rd_valid && !scan_find
                    && (!best_valid || better(op_sell, level_rd[PRICE_LSB +: PRICE_WIDTH],
                                              best[PRICE_LSB +: PRICE_WIDTH]));
-wire scan_done = scan_match || (scan_pending == 0 && !scan_rd_valid);
 
-wire [LEVELS-1:0]        work_bitmap  = head_work[LEVELS-1:0];
 wire [NL_WIDTH-1:0]      work_nlevels = head_work[NL_LSB +: NL_WIDTH];
 wire [NC_WIDTH-1:0]      work_ncached = head_work[NC_LSB +: NC_WIDTH];
-wire [SLOT_WIDTH-1:0]    work_free    = lowest_set(~work_bitmap);
-wire [CE_WIDTH-1:0]      best_final   = scan_better ? {scan_rd_slot, level_rd} : best;
+wire                     work_full    = work_nlevels == LEVELS;
 
 reg [HEAD_WIDTH-1:0] head_final;  // head_work with the scan's outcome
 integer j;
 always @* begin
     head_final = head_work;
     if (scan_find) begin
-        if (!scan_match && work_nlevels != LEVELS) begin
-            head_final[{{32-SLOT_WIDTH{1'b0}}, work_free}] = 1'b1;
+        if (!matched && !work_full) begin
+            head_final[LEVELS-1:0] = head_work[LEVELS-1:0] | free_one;
             head_final[NL_LSB +: NL_WIDTH] = work_nlevels + 1'b1;
             for (j = 0; j < LEVELS; j = j + 1)
-                if (j == {{32-SLOT_WIDTH{1'b0}}, work_free})
+                if (free_one[j])
                     head_final[TAGS_LSB + j*TAG_BITS +: TAG_BITS] = op_tag;
         end
     end else begin
         for (j = 0; j < TOP_N; j = j + 1)
             if (j == {{32-NC_WIDTH{1'b0}}, work_ncached})
-                head_final[CACHE_LSB + j*CE_WIDTH +: CE_WIDTH] = best_final;
+                head_final[CACHE_LSB + j*CE_WIDTH +: CE_WIDTH] = best;
         head_final[NC_LSB +: NC_WIDTH] = work_ncached + 1'b1;
     end
 end
@@ -381,17 +473,10 @@ wire [TOP_N*LEVEL_WIDTH-1:0] levels_decide = levels_of(cache_next, ncached_next)
 wire [TOP_N*LEVEL_WIDTH-1:0] levels_scan   = levels_of(head_final[CACHE_LSB +: TOP_N*CE_WIDTH],
                                                        head_final[NC_LSB +: NC_WIDTH]);
 
-reg [LEVEL_WIDTH-1:0] found_level;
-always @* begin
-    found_level = level_rd;
-    found_level[SHARES_LSB +: SIZE_WIDTH] = size_plus(level_rd[SHARES_LSB +: SIZE_WIDTH], op_shares);
-    found_level[COUNT_LSB +: COUNT_WIDTH] = level_rd[COUNT_LSB +: COUNT_WIDTH] + 1'b1;
-end
-
 // ---- the two RAMs: one write port and one synchronous read port each ----
 // Every write and read below is muxed from the states into one address, data
 // and enable, the shape Yosys maps to block RAM or UltraRAM. A decision is
-// written as the caller takes it; a scan's, as the scan ends.
+// written as the caller takes it; a scan's, in S_FINISH.
 
 // a scan's outcome, held from its end until the caller takes it
 reg                     scan_ok;
@@ -399,34 +484,46 @@ reg [SLOT_WIDTH-1:0]    scan_slot;
 reg [CE_WIDTH-1:0]      scan_top;
 reg [TOP_N*LEVEL_WIDTH-1:0] scan_levels;
 
-assign done     = (state == S_DECIDE && !need_scan) || state == S_SCANNED;
-assign dec_ok   = state == S_SCANNED ? scan_ok : add_ok;
-assign dec_slot = state == S_SCANNED ? scan_slot : level_slot;
+assign req_ready = state != S_CLEAR;
+wire                  finish_ok   = !scan_find || matched || !work_full;
+wire [SLOT_WIDTH-1:0] finish_slot = matched ? match_slot : free_slot;
+assign done     = (state == S_DECIDE && !need_scan) || state == S_FINISH || state == S_SCANNED;
+assign dec_ok   = state == S_DECIDE ? add_ok : state == S_FINISH ? finish_ok : scan_ok;
+assign dec_slot = state == S_DECIDE ? level_slot : state == S_FINISH ? finish_slot : scan_slot;
 wire   taken    = done && ack;
+wire   p2_busy  = state != S_IDLE && state != S_CLEAR;
+wire   c_same   = p2_busy && c_book == op_book;  // P2's request, still to be written, is on P1's side
+assign cmp_ready = c_valid && c_fresh && !c_same;
 
-wire [SLOT_WIDTH-1:0] scan_next = lowest_set(scan_pending);
-wire scan_read  = state == S_SCAN && scan_pending != 0 && !scan_match;
-wire scan_write = state == S_SCAN && scan_done && scan_find && (scan_match || work_nlevels != LEVELS);
+wire [LEVELS-1:0]     scan_then_one = lowest_one(scan_pending);
+wire [SLOT_WIDTH-1:0] scan_next = slot_of(scan_next_one);
+wire scan_read   = state == S_SCAN && scan_next_one != 0;
+wire finish_write = state == S_FINISH && scan_find && (matched || !work_full);
+// P1 reads its side again while it cannot go on (its data are stale, or P2's request on its side
+// is still to be written), unless a scan has the level port. A new request comes only as P1
+// goes on, so the two never want a port in one cycle, and the port's address is chosen from
+// registers, not from whether a request comes.
+wire c_wants_read = c_valid && (!c_fresh || c_same);
+wire c_reread     = c_wants_read && !scan_read;
 
-wire                         head_we = state == S_CLEAR || (state == S_DECIDE && taken)
-                                       || (state == S_SCAN && scan_done);
+wire                         head_we = state == S_CLEAR || (state == S_DECIDE && taken) || state == S_FINISH;
 wire [LOCATE_WIDTH:0]        head_waddr = state == S_CLEAR ? clear_index[LOCATE_WIDTH:0] : op_book;
 wire [HEAD_WIDTH-1:0]        head_wdata = state == S_CLEAR ? {HEAD_WIDTH{1'b0}}
-                                        : state == S_SCAN ? head_final
+                                        : state == S_FINISH ? head_final
                                         : {tags_next, cache_next, ncached_next, nlevels_next, bitmap_next};
-wire                         head_re = req_valid;
+wire                         head_re = req_valid || c_reread;
+wire [LOCATE_WIDTH:0]        head_raddr = c_wants_read ? c_book : req_book;
 
-wire                         level_ram_we = (state == S_DECIDE && taken && level_we) || scan_write;
-wire [SLOT_WIDTH-1:0]        level_wslot = state == S_DECIDE ? level_slot
-                                         : scan_match ? scan_rd_slot : work_free;
-wire [LEVEL_WIDTH-1:0]       level_ram_wdata = state == S_DECIDE ? level_wdata
-                                             : scan_match ? found_level : level_new;
+wire                         level_ram_we = (state == S_DECIDE && taken && level_we) || finish_write;
+wire [SLOT_WIDTH-1:0]        level_wslot = state == S_DECIDE ? level_slot : matched ? match_slot : free_slot;
+wire [LEVEL_WIDTH-1:0]       level_ram_wdata = state == S_DECIDE ? level_wdata : matched ? match_level : level_new;
 wire                         level_re = head_re || scan_read;
-wire [LOCATE_WIDTH+SLOT_WIDTH:0] level_raddr = scan_read ? {op_book, scan_next} : {req_book, req_slot};
+wire [LOCATE_WIDTH+SLOT_WIDTH:0] level_raddr = scan_read ? {op_book, scan_next}
+                                             : c_wants_read ? {c_book, c_slot} : {req_book, req_slot};
 
 sdp_ram #(.WIDTH(HEAD_WIDTH), .DEPTH(BOOKS), .WRITE_FIRST(1), .ADDR_WIDTH(LOCATE_WIDTH+1)) head_ram (
     .clk(clk), .we(head_we), .waddr(head_waddr), .wdata(head_wdata),
-    .re(head_re), .raddr(req_book), .rdata(head_rd)
+    .re(head_re), .raddr(head_raddr), .rdata(head_rd)
 );
 
 sdp_ram #(.WIDTH(LEVEL_WIDTH), .DEPTH(BOOKS*LEVELS), .ULTRA(ULTRA_RAM), .WRITE_FIRST(1),
@@ -438,12 +535,32 @@ sdp_ram #(.WIDTH(LEVEL_WIDTH), .DEPTH(BOOKS*LEVELS), .ULTRA(ULTRA_RAM), .WRITE_F
 always @(posedge clk) begin
     stat_scan <= 1'b0;
     scan_rd_valid <= 1'b0;
+
+    // P1: a new request, or the one waiting reads its side again (a scan's read of the level
+    // port in the same cycle leaves the data stale)
+    if (req_valid) begin
+        c_add <= req_add;
+        c_book <= req_book;
+        c_price <= req_price;
+        c_tag <= price_tag(req_price);
+        c_shares <= req_shares;
+        c_slot <= req_slot;
+        c_remove <= req_remove;
+    end
+    if (req_valid || cmp_take)
+        c_valid <= req_valid;
+    c_fresh <= req_valid ? !scan_read : c_reread || (c_fresh && !scan_read);
+
     if (taken) begin
-        if (state == S_SCANNED) begin
+        if (state == S_FINISH) begin
+            resp_top_price <= top_final[PRICE_LSB +: PRICE_WIDTH];
+            resp_top_shares <= top_final[SHARES_LSB +: SIZE_WIDTH];
+            resp_levels <= levels_scan;
+            resp_levels_changed <= levels_differ(levels_scan, levels_before);
+        end else if (state == S_SCANNED) begin
             resp_top_price <= scan_top[PRICE_LSB +: PRICE_WIDTH];
             resp_top_shares <= scan_top[SHARES_LSB +: SIZE_WIDTH];
             resp_levels <= scan_levels;
-            // head_rd still holds the head from before the request
             resp_levels_changed <= levels_differ(scan_levels, levels_before);
         end else begin
             resp_top_price <= ncached_next != 0 ? top_next[PRICE_LSB +: PRICE_WIDTH] : 32'd0;
@@ -453,15 +570,31 @@ always @(posedge clk) begin
         end
         state <= S_IDLE;
     end
-    // a request may come as the last one is taken
-    if (req_valid) begin
-        op_add <= req_add;
-        op_book <= req_book;
-        op_price <= req_price;
-        op_tag <= price_tag(req_price);
-        op_shares <= req_shares;
-        op_slot <= req_slot;
-        op_remove <= req_remove;
+    // P1 -> P2, as the request before is taken or P2 is empty
+    if (cmp_take) begin
+        op_add <= c_add;
+        op_book <= c_book;
+        op_price <= c_price;
+        op_tag <= c_tag;
+        op_shares <= c_shares;
+        op_slot <= c_slot;
+        head_q <= head_rd;
+        hit_at <= c_hit_at;
+        ahead <= c_ahead;
+        from_hit <= c_from_hit;
+        plus <= c_plus;
+        candidates <= c_candidates;
+        hit <= c_hit;
+        gone <= c_gone;
+        need_scan <= c_need_scan;
+        full <= c_nlevels == LEVELS;
+        cache_room <= c_ncached < TOP_N;
+        free_one <= lowest_one(~c_bitmap);
+        minus <= c_minus;
+        nlevels_up <= c_nlevels + 1'b1;
+        nlevels_down <= c_nlevels - 1'b1;
+        ncached_up <= c_ncached + 1'b1;
+        ncached_down <= c_ncached - 1'b1;
         state <= S_DECIDE;
     end
     case (state)
@@ -475,7 +608,9 @@ always @(posedge clk) begin
             head_work <= {tags_next, cache_next, ncached_next, nlevels_next, bitmap_next};
             stat_scan <= 1'b1;
             scan_find <= op_add;
-            scan_pending <= candidates;
+            scan_next_one <= lowest_one(candidates);
+            scan_pending <= candidates & ~lowest_one(candidates);
+            matched <= 1'b0;
             best_valid <= 1'b0;
             // a refill reads the uncached levels of the head after the change: found a cycle later,
             // from head_work, not behind the change itself
@@ -483,26 +618,38 @@ always @(posedge clk) begin
         end
     end
     S_REFILL: begin
-        scan_pending <= work_bitmap & ~slots_of(head_work[CACHE_LSB +: TOP_N*CE_WIDTH], work_ncached);
+        scan_next_one <= 0;  // the first slot is chosen in S_SCAN's first cycle
+        scan_pending <= head_work[LEVELS-1:0] & ~slots_of(head_work[CACHE_LSB +: TOP_N*CE_WIDTH], work_ncached);
         state <= S_SCAN;
     end
     S_SCAN: begin
         if (scan_read) begin
             scan_rd_slot <= scan_next;
             scan_rd_valid <= 1'b1;
-            scan_pending[scan_next] <= 1'b0;
+        end
+        scan_next_one <= scan_then_one;
+        scan_pending <= scan_pending & ~scan_then_one;
+        if (scan_match) begin
+            matched <= 1'b1;
+            match_slot <= scan_rd_slot;
+            match_level <= level_plus(level_rd, op_shares);
         end
         if (scan_better) begin
             best_valid <= 1'b1;
             best <= {scan_rd_slot, level_rd};
         end
-        if (scan_done) begin
-            scan_ok <= !scan_find || scan_match || work_nlevels != LEVELS;
-            scan_slot <= scan_match ? scan_rd_slot : work_free;
-            scan_top <= top_final;
-            scan_levels <= levels_scan;
+        // the price is found, or every slot is read and the last level read is compared now
+        if (scan_match || (scan_next_one == 0 && scan_pending == 0))
+            state <= S_FINISH;
+    end
+    S_FINISH: begin
+        // taken now, or held until the caller takes it
+        scan_ok <= finish_ok;
+        scan_slot <= finish_slot;
+        scan_top <= top_final;
+        scan_levels <= levels_scan;
+        if (!taken)
             state <= S_SCANNED;
-        end
     end
     default: ;
     endcase
@@ -510,6 +657,7 @@ always @(posedge clk) begin
         state <= S_CLEAR;
         clear_index <= 0;
         scan_rd_valid <= 1'b0;
+        c_valid <= 1'b0;
     end
 end
 
