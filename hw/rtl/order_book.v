@@ -12,16 +12,16 @@
 //   S3 compare  price_levels compares the request with its side, registered
 //   S4 decide   price_levels writes the outcome; the order store is written as
 //               the event leaves
-//   S5 out      the symbol's quote (read as S4 left) compared, the record put in a
+//   S5 out      the symbol's quote (read as S4 left) compared, the record put in an
 //               8-record FIFO in front of m_axis
 // Each memory reads the word written in the same cycle (sdp_ram WRITE_FIRST), so
 // an event sees the writes of the events ahead of it: its symbol's quote and
 // stale word without a stall, its side's head word and level from price_levels,
 // which holds an event in S3 for a cycle when S4 holds one of the same side. The
-// order store holds an event at S0 while one ahead of it, not yet written, shares
-// a bucket (order_store find_ready); a level scan, an insert that moves orders and
-// a full output FIFO hold the stages behind them. No stall depends on a compare
-// made in its cycle. A U passes as two events: its remove
+// order store holds an event in S1, reading its buckets again, while one ahead of
+// it, not yet written, shares a bucket (order_store find_valid); a level scan, an
+// insert that moves orders and a full output FIFO hold the stages behind them. No
+// stall depends on a compare made in its cycle. A U passes as two events: its remove
 // (U1, the original's reference) and, a cycle behind it, its add (U2, the new
 // reference at the original's locate and side); its record leaves with U2.
 //
