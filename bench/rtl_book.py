@@ -61,7 +61,8 @@ def synth_script(params: BookParams, family: str = "xc7") -> str:
     """Yosys script: synth_xilinx, no latches, cell statistics, then logic depth as hw/syn/synth.py
     measures it: `ltp -noff` with the flip-flops deleted, so paths end at registers. The RAM cells
     go too: their outputs are registered, and a RAM whose read data feeds its own address
-    would otherwise be a loop to ltp."""
+    would otherwise be a loop to ltp. So do the DSP slices whose product is registered in them
+    (PREG, where Yosys puts the register after a multiply): ltp would read them as logic."""
     files = " ".join(str(RTL / f) for f in book_runner.BOOK_TOPS["order_book"])
     sets = " ".join(f"-set {k} {v}" for k, v in params.verilog().items())
     return (f"read_verilog -I{RTL} {files}\n"
@@ -70,6 +71,7 @@ def synth_script(params: BookParams, family: str = "xc7") -> str:
             "select -assert-none t:$dlatch t:$_DLATCH_* t:LD*\n"
             "stat\n"
             "delete t:FD* t:RAMB* t:URAM* t:RAM32M t:RAM64M t:RAM32X1D t:RAM64X1D t:RAM128X1D t:RAM256X1S\n"
+            "delete t:DSP48E* r:PREG!=0 %i\n"
             "ltp -noff\n")
 
 

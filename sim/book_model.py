@@ -21,7 +21,7 @@ from tickaccel.schema import bbo_records, book_csr, itch, records
 BOOK_KINDS = frozenset(records.BOOK_EVENT_TYPES)
 
 
-# order_store.v's localparams: stash slots, moves per insert, the tables' hash multipliers
+# order_store.v's localparams (stash slots, moves per insert) and order_hash.vh's hash multipliers
 STORE_STASH = 8
 STORE_MAX_KICKS = 32
 STORE_HASH = (0x9E3779B1, 0x85EBCA77)

@@ -3,8 +3,10 @@
 //
 //   s_axis ─► order_store (ref -> order) ─► price_levels (levels, top-N) ─► BBO compare ─► m_axis
 //
-// A pipeline of six stages, an event entering each cycle while older ones are
-// in flight, in feed order:
+// A pipeline of six stages behind an input register, an event entering each
+// cycle while older ones are in flight, in feed order:
+//   input       the event from s_axis, with its references' bucket hashes
+//               (order_hash.vh): the multiply is never in front of a RAM address
 //   S0 accept   the order store reads the reference's buckets
 //   S1 find     the order store compares them with the reference
 //   S2 found    the order (or the add's room) registered: the level request
@@ -106,6 +108,7 @@ module order_book #(
 
 `include "book_event.vh"
 `include "bbo_update.vh"
+`include "order_hash.vh"
 
 localparam LOCATE_WIDTH = $clog2(MAX_SYMBOLS);
 localparam SLOT_WIDTH = $clog2(LEVELS);
@@ -160,11 +163,17 @@ end
 
 assign m_axis_tlast = 1'b1;
 
-// ---- S0: the event taken from s_axis, a U's add, or a stale-flag clear ----
+// ---- the input register: the event and the hashes of its reference and (a U's) new one ----
 
-wire [REC_KIND_WIDTH-1:0]         in_kind   = s_axis_tdata[REC_KIND_LSB +: REC_KIND_WIDTH];
-wire [REC_STOCK_LOCATE_WIDTH-1:0] in_locate = s_axis_tdata[REC_STOCK_LOCATE_LSB +: REC_STOCK_LOCATE_WIDTH];
-wire [REC_ORDER_REF_WIDTH-1:0]    in_ref    = s_axis_tdata[REC_ORDER_REF_LSB +: REC_ORDER_REF_WIDTH];
+reg                    in_valid;
+reg [RECORD_WIDTH-1:0] in_data;
+reg [31:0]             in_hash0, in_hash1, in_new_hash0, in_new_hash1;
+
+// ---- S0: the event taken from the input register, a U's add, or a stale-flag clear ----
+
+wire [REC_KIND_WIDTH-1:0]         in_kind   = in_data[REC_KIND_LSB +: REC_KIND_WIDTH];
+wire [REC_STOCK_LOCATE_WIDTH-1:0] in_locate = in_data[REC_STOCK_LOCATE_LSB +: REC_STOCK_LOCATE_WIDTH];
+wire [REC_ORDER_REF_WIDTH-1:0]    in_ref    = in_data[REC_ORDER_REF_LSB +: REC_ORDER_REF_WIDTH];
 wire in_add    = in_kind == "A" || in_kind == "F";
 wire in_change = in_kind == "E" || in_kind == "C" || in_kind == "X" || in_kind == "D" || in_kind == "U";
 wire in_range  = in_locate < MAX_SYMBOLS;
@@ -179,17 +188,20 @@ reg [REC_SHARES_WIDTH-1:0]        u2_shares;
 reg [REC_PRICE_WIDTH-1:0]         u2_price;
 reg [REC_SEQ_WIDTH-1:0]           u2_seq;
 reg [REC_TIMESTAMP_WIDTH-1:0]     u2_timestamp;
+reg [31:0]                        u2_hash0, u2_hash1;
 
 wire os_find_ready, os_find_valid, os_hit, os_free, os_s1_blocked;
 wire [ENTRY_WIDTH-1:0] os_entry;
 wire s1_ready;
-wire os_find_go = u2_pending ? 1'b1 : (!stale_clear_valid && s_axis_tvalid && in_find);
+wire os_find_go = u2_pending ? 1'b1 : (!stale_clear_valid && in_valid && in_find);
 wire [63:0] os_find_ref = u2_pending ? u2_ref : in_ref;
+wire [31:0] os_find_hash0 = u2_pending ? u2_hash0 : in_hash0;
+wire [31:0] os_find_hash1 = u2_pending ? u2_hash1 : in_hash1;
 wire s0_open = cleared && s1_ready && (os_find_ready || !os_find_go);
 wire take_u2 = s0_open && u2_pending;
 wire take_clear = s0_open && !u2_pending && stale_clear_valid && !clear_in_flight;
-assign s_axis_tready = s0_open && !u2_pending && !stale_clear_valid;
-wire take_event = s_axis_tready && s_axis_tvalid;
+wire take_event = s0_open && !u2_pending && !stale_clear_valid && in_valid;
+assign s_axis_tready = cleared && (!in_valid || take_event);
 wire s0_find = take_u2 || (take_event && in_find);
 
 // ---- S1: the order store compares the reference with its buckets; S2: the order found, or
@@ -294,9 +306,12 @@ reg [REC_TIMESTAMP_WIDTH-1:0]     s5_timestamp;
 reg [31:0]                        s5_mask;
 reg [31:0]                        s5_stale_bit;  // the symbol's flag in its stale word, one-hot: no 32:1 select
 
-// the change to status_stale_symbols of the event that left S5 last (two's complement): added a
-// cycle later, so the popcount of a clear and the 32-bit add are not in one path
-reg [6:0] stale_delta;
+// status_stale_symbols follows S5 three cycles behind: the flag raised or the flags a clear took
+// off, as read (per 4 flags); then their count (two's complement); then the 32-bit add. So the
+// stale word's read, a popcount and a carry chain are never in one path.
+reg        stale_raised;
+reg [23:0] stale_cleared;  // eight 3-bit counts
+reg [6:0]  stale_delta;
 
 // a U's remove, as its record needs it: how it left the side's levels
 reg        u_touched, u_depth_changed;
@@ -310,6 +325,7 @@ order_store #(
 ) order_store_inst (
     .clk(clk), .rst(rst),
     .find_ready(os_find_ready), .op_find(s0_find), .op_ref(os_find_ref),
+    .op_hash0(os_find_hash0), .op_hash1(os_find_hash1),
     .find_valid(os_find_valid), .find_hit(os_hit), .find_free(os_free), .find_entry(os_entry),
     .s1_blocked(os_s1_blocked), .s1_advance(s1_adv && s1_find),
     .s2_advance(s2_adv && s2_find), .s2_deletes(reduce && removes_all),
@@ -452,6 +468,7 @@ end
 
 // ---- the stages' registers ----
 
+integer k;
 always @(posedge clk) begin
     if (m_axis_tvalid && m_axis_tready)
         out_head <= out_head + 1'b1;
@@ -466,7 +483,6 @@ always @(posedge clk) begin
     stat_bbo_update <= 1'b0;
     stat_symbol_update <= 1'b0;
     stat_stale_raised <= 1'b0;
-    stale_delta <= 7'd0;
 
     if (!cleared) begin
         if (!clear_index[LOCATE_WIDTH])
@@ -478,17 +494,28 @@ always @(posedge clk) begin
     // S0 -> S1
     if (take_u2)
         u2_pending <= 1'b0;
+    if (s_axis_tready && s_axis_tvalid) begin
+        in_data <= s_axis_tdata;
+        in_hash0 <= order_hash(s_axis_tdata[REC_ORDER_REF_LSB +: REC_ORDER_REF_WIDTH], ORDER_HASH0);
+        in_hash1 <= order_hash(s_axis_tdata[REC_ORDER_REF_LSB +: REC_ORDER_REF_WIDTH], ORDER_HASH1);
+        in_new_hash0 <= order_hash(s_axis_tdata[REC_NEW_ORDER_REF_LSB +: REC_NEW_ORDER_REF_WIDTH], ORDER_HASH0);
+        in_new_hash1 <= order_hash(s_axis_tdata[REC_NEW_ORDER_REF_LSB +: REC_NEW_ORDER_REF_WIDTH], ORDER_HASH1);
+    end
+    if (s_axis_tready)
+        in_valid <= s_axis_tvalid;
     if (take_clear)
         clear_in_flight <= 1'b1;
     if (stale_clear_ready)
         clear_in_flight <= 1'b0;
     if (take_event && in_kind == "U") begin
         u2_pending <= 1'b1;
-        u2_ref <= s_axis_tdata[REC_NEW_ORDER_REF_LSB +: REC_NEW_ORDER_REF_WIDTH];
-        u2_shares <= s_axis_tdata[REC_SHARES_LSB +: REC_SHARES_WIDTH];
-        u2_price <= s_axis_tdata[REC_PRICE_LSB +: REC_PRICE_WIDTH];
-        u2_seq <= s_axis_tdata[REC_SEQ_LSB +: REC_SEQ_WIDTH];
-        u2_timestamp <= s_axis_tdata[REC_TIMESTAMP_LSB +: REC_TIMESTAMP_WIDTH];
+        u2_ref <= in_data[REC_NEW_ORDER_REF_LSB +: REC_NEW_ORDER_REF_WIDTH];
+        u2_hash0 <= in_new_hash0;
+        u2_hash1 <= in_new_hash1;
+        u2_shares <= in_data[REC_SHARES_LSB +: REC_SHARES_WIDTH];
+        u2_price <= in_data[REC_PRICE_LSB +: REC_PRICE_WIDTH];
+        u2_seq <= in_data[REC_SEQ_LSB +: REC_SEQ_WIDTH];
+        u2_timestamp <= in_data[REC_TIMESTAMP_LSB +: REC_TIMESTAMP_WIDTH];
     end
     if (s1_ready) begin
         s1_valid <= take_u2 || take_clear
@@ -501,12 +528,12 @@ always @(posedge clk) begin
         s1_symbol <= take_event && in_kind == "R";
         s1_clear <= take_clear;
         s1_locate <= take_clear ? {stale_clear_word, 5'd0} : in_locate[LOCATE_WIDTH-1:0];
-        s1_sell <= s_axis_tdata[REC_SIDE_LSB +: REC_SIDE_WIDTH] == "S";
-        s1_shares <= take_u2 ? u2_shares : s_axis_tdata[REC_SHARES_LSB +: REC_SHARES_WIDTH];
-        s1_price <= take_u2 ? u2_price : s_axis_tdata[REC_PRICE_LSB +: REC_PRICE_WIDTH];
-        s1_new_ref <= s_axis_tdata[REC_NEW_ORDER_REF_LSB +: REC_NEW_ORDER_REF_WIDTH];
-        s1_seq <= take_u2 ? u2_seq : s_axis_tdata[REC_SEQ_LSB +: REC_SEQ_WIDTH];
-        s1_timestamp <= take_u2 ? u2_timestamp : s_axis_tdata[REC_TIMESTAMP_LSB +: REC_TIMESTAMP_WIDTH];
+        s1_sell <= in_data[REC_SIDE_LSB +: REC_SIDE_WIDTH] == "S";
+        s1_shares <= take_u2 ? u2_shares : in_data[REC_SHARES_LSB +: REC_SHARES_WIDTH];
+        s1_price <= take_u2 ? u2_price : in_data[REC_PRICE_LSB +: REC_PRICE_WIDTH];
+        s1_new_ref <= in_data[REC_NEW_ORDER_REF_LSB +: REC_NEW_ORDER_REF_WIDTH];
+        s1_seq <= take_u2 ? u2_seq : in_data[REC_SEQ_LSB +: REC_SEQ_WIDTH];
+        s1_timestamp <= take_u2 ? u2_timestamp : in_data[REC_TIMESTAMP_LSB +: REC_TIMESTAMP_WIDTH];
         s1_mask <= stale_clear_mask;
     end
 
@@ -633,25 +660,27 @@ always @(posedge clk) begin
             u_depth_changed <= lv_depth;
             u_depth_levels <= lv_levels_wide[DEPTH_BITS-1:0];
         end
-        if (s5_sends) begin
-            out_fifo[out_tail[2:0]] <= s5_symbol ? symbol_record_spare[OUT_WIDTH-1:0] : bbo_record_spare[OUT_WIDTH-1:0];
+        // the tail's slot is free whether or not a record is sent: written on leaving, kept by
+        // moving the tail, so the quote compare reaches a pointer, not the record's 336 enables
+        out_fifo[out_tail[2:0]] <= s5_symbol ? symbol_record_spare[OUT_WIDTH-1:0] : bbo_record_spare[OUT_WIDTH-1:0];
+        if (s5_sends)
             out_tail <= out_tail + 1'b1;
-        end
         stat_symbol_update <= s5_symbol;
         stat_bbo_update <= bbo_emit;
-        if (became_stale) begin
-            stale_delta <= 7'd1;
+        if (became_stale)
             stat_stale_raised <= 1'b1;
-        end
-        if (s5_clear)
-            stale_delta <= -{1'b0, popcount(stale_rd & s5_mask)};
     end
+    stale_raised <= s5_leave && became_stale;
+    for (k = 0; k < 8; k = k + 1)
+        stale_cleared[3*k +: 3] <= s5_leave && s5_clear ? ones4(stale_rd[4*k +: 4] & s5_mask[4*k +: 4]) : 3'd0;
+    stale_delta <= {6'd0, stale_raised} - count_sum(stale_cleared);
     status_stale_symbols <= status_stale_symbols + {{25{stale_delta[6]}}, stale_delta};
 
     if (rst) begin
         cleared <= 1'b0;
         clear_index <= 0;
         u2_pending <= 1'b0;
+        in_valid <= 1'b0;
         clear_in_flight <= 1'b0;
         s1_valid <= 1'b0;
         s2_valid <= 1'b0;
@@ -661,18 +690,27 @@ always @(posedge clk) begin
         out_head <= 4'd0;
         out_tail <= 4'd0;
         status_stale_symbols <= 32'd0;
+        stale_raised <= 1'b0;
+        stale_cleared <= 24'd0;
         stale_delta <= 7'd0;
         stat_event <= 1'b0;
     end
 end
 
-function [5:0] popcount;
-    input [31:0] bits;
-    integer k;
+function [2:0] ones4;
+    input [3:0] bits;
     begin
-        popcount = 0;
-        for (k = 0; k < 32; k = k + 1)
-            popcount = popcount + bits[k];
+        ones4 = {2'd0, bits[0]} + {2'd0, bits[1]} + {2'd0, bits[2]} + {2'd0, bits[3]};
+    end
+endfunction
+
+function [6:0] count_sum;
+    input [23:0] counts;
+    integer n;
+    begin
+        count_sum = 0;
+        for (n = 0; n < 8; n = n + 1)
+            count_sum = count_sum + {4'd0, counts[3*n +: 3]};
     end
 endfunction
 

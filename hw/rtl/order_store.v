@@ -6,7 +6,7 @@
 // and all ways are compared at once; deleting is clearing a valid bit. A way
 // holds the whole reference. A reference's bucket in a table is the top bits of
 // the 32-bit product of its two halves XORed and the table's odd multiplier
-// (Fibonacci hashing): consecutive references (ITCH references only grow)
+// (Fibonacci hashing, order_hash.vh): consecutive references (ITCH references only grow)
 // spread over the buckets, and the two tables' buckets of a reference are
 // unrelated, which cuckoo hashing needs (an XOR of index and tag bits, which
 // would spare storing the index bits, pairs the buckets by a fixed offset per
@@ -16,8 +16,9 @@
 // bucket. When both are full it moves orders: the new order takes the way a
 // kick counter points at in its table-0 bucket, the order it displaced goes to
 // its bucket in the other table (first free way, else the counter's way, whose
-// order moves on in turn), at most MAX_KICKS times, two cycles each; the order
-// still without a bucket then goes to the stash. An add is refused only when
+// order moves on in turn), at most MAX_KICKS times, three cycles each (its hash
+// registered, its bucket read, placed); the order still without a bucket then goes
+// to the stash. An add is refused only when
 // both of its buckets and the stash are full (find_free = 0), decided before
 // anything moves: the caller counts it and flags the symbol stale; no order is
 // ever lost. sim/book_model.py:OrderStore mirrors this slot for slot.
@@ -29,7 +30,8 @@
 // Interface: a pipeline of four stages, S1 (compare), S2 (found), S3 (held) and S4
 // (write), in event order.
 //   find  (op_find, op_ref, while find_ready): reads the ref's two buckets as the
-//         event enters S1, where they are compared with it. While an older find in
+//         event enters S1, at op_hash0 and op_hash1, the ref's order_hash products for
+//         the two tables (computed a cycle ahead by the caller, from registers), where they are compared with it. While an older find in
 //         S1 to S4 that shares a bucket with op_ref has not yet written, the read
 //         would miss that write: S1 reads the buckets again until it is written
 //         (find_valid low meanwhile).
@@ -45,8 +47,9 @@
 //         an insert (valid 1, no hit, find_free). An insert whose buckets are full
 //         moves orders: find_ready is low while it does, and a find then in S1 reads
 //         its buckets again (find_valid low meanwhile).
-// The tables read the word written in the same cycle (sdp_ram WRITE_FIRST), so a
-// find entering S1 as S2 writes sees the write.
+// A table's read of a bucket that S4 writes in the same cycle returns the word before the
+// write: such a find is marked stale like one behind an unwritten find, and reads again. So the
+// tables need no write-first bypass, which would put a multiplexer in front of the compares.
 // After rst, the RAMs are cleared one bucket per cycle; find_ready is low then.
 
 module order_store #(
@@ -62,6 +65,8 @@ module order_store #(
     output wire                    find_ready,
     input  wire                    op_find,
     input  wire [63:0]             op_ref,
+    input  wire [31:0]             op_hash0,
+    input  wire [31:0]             op_hash1,
 
     output wire                    find_valid,
     output wire                    s1_blocked,
@@ -90,7 +95,6 @@ localparam BUCKET_WIDTH = WAYS * WAY_WIDTH;
 localparam BUCKETS = 1 << INDEX_BITS;
 localparam STASH = 8;
 localparam MAX_KICKS = 32;
-localparam [31:0] HASH0 = 32'h9E3779B1, HASH1 = 32'h85EBCA77;  // sim/book_model.py:STORE_HASH
 localparam WAY_BITS = WAYS > 1 ? $clog2(WAYS) : 1;
 localparam SLOT_BITS = $clog2(STASH);
 
@@ -102,15 +106,7 @@ initial begin
     end
 end
 
-function [INDEX_BITS-1:0] bucket_of;
-    input [63:0] order_ref;
-    input [31:0] multiplier;
-    reg [31:0] product;
-    begin
-        product = (order_ref[31:0] ^ order_ref[63:32]) * multiplier;
-        bucket_of = product[31 -: INDEX_BITS];
-    end
-endfunction
+`include "order_hash.vh"
 
 // ---- S1: the find's buckets and the stash ----
 
@@ -127,35 +123,34 @@ reg [STASH-1:0]             stash_valid;
 reg [STASH*64-1:0]          stash_ref;
 reg [STASH*ENTRY_WIDTH-1:0] stash_entry;
 
-// The hit way of one bucket, else its first free way. Only where the order is leaves S1; its
-// entry is picked in S2 from the registered buckets, so no multiplexer follows the compares.
-reg [WAY_BITS-1:0] hit_way0, free_way0, hit_way1, free_way1;
-reg any_hit0, any_free0, any_hit1, any_free1;
+// S1 compares every way with the reference, one-hot (a reference is in one place at most),
+// and picks the found entry with the hits as an AND-OR, registered. Where the order is, or where
+// an insert goes, is encoded in S2 from the registered hits and free ways, off the compares' path.
+reg [WAYS-1:0] hits0, hits1, frees0, frees1;
 integer w;
 always @* begin
-    {any_hit0, any_free0, any_hit1, any_free1} = 4'b0;
-    {hit_way0, free_way0, hit_way1, free_way1} = 0;
-    for (w = WAYS - 1; w >= 0; w = w - 1) begin
-        if (read_data0[w*WAY_WIDTH + WAY_WIDTH - 1]) begin
-            if (read_data0[w*WAY_WIDTH + ENTRY_WIDTH +: 64] == s1_ref) begin
-                any_hit0 = 1'b1;
-                hit_way0 = w[WAY_BITS-1:0];
-            end
-        end else begin
-            any_free0 = 1'b1;
-            free_way0 = w[WAY_BITS-1:0];
-        end
-        if (read_data1[w*WAY_WIDTH + WAY_WIDTH - 1]) begin
-            if (read_data1[w*WAY_WIDTH + ENTRY_WIDTH +: 64] == s1_ref) begin
-                any_hit1 = 1'b1;
-                hit_way1 = w[WAY_BITS-1:0];
-            end
-        end else begin
-            any_free1 = 1'b1;
-            free_way1 = w[WAY_BITS-1:0];
-        end
+    for (w = 0; w < WAYS; w = w + 1) begin
+        hits0[w] = read_data0[w*WAY_WIDTH + WAY_WIDTH - 1] && read_data0[w*WAY_WIDTH + ENTRY_WIDTH +: 64] == s1_ref;
+        hits1[w] = read_data1[w*WAY_WIDTH + WAY_WIDTH - 1] && read_data1[w*WAY_WIDTH + ENTRY_WIDTH +: 64] == s1_ref;
+        frees0[w] = !read_data0[w*WAY_WIDTH + WAY_WIDTH - 1];
+        frees1[w] = !read_data1[w*WAY_WIDTH + WAY_WIDTH - 1];
     end
 end
+wire any_hit0 = hits0 != 0, any_hit1 = hits1 != 0;
+wire any_free0 = frees0 != 0, any_free1 = frees1 != 0;
+
+// the lowest way set in a one-hot or wider vector
+function [WAY_BITS-1:0] first_way;
+    input [WAYS-1:0] ways;
+    integer v;
+    begin
+        first_way = 0;
+        for (v = WAYS - 1; v >= 0; v = v - 1)
+            if (ways[v])
+                first_way = v[WAY_BITS-1:0];
+    end
+endfunction
+wire [WAY_BITS-1:0] free_way0 = first_way(frees0), free_way1 = first_way(frees1);
 
 // The stash as S1 sees it, compared as the find reads its buckets (and again with every read
 // again): only the finds ahead of it write the stash, at their own references, and no order
@@ -186,9 +181,10 @@ reg                    found_busy, mid_busy, held_busy;
 reg [63:0]             found_ref;
 reg [INDEX_BITS-1:0]   found_index0, found_index1;
 reg [BUCKET_WIDTH-1:0] found_bucket0, found_bucket1;
-reg [1:0]              found_at;
-reg [WAY_BITS-1:0]     found_way;
 reg [SLOT_BITS-1:0]    found_slot;
+reg [WAYS-1:0]         found_hits0, found_hits1, found_frees0, found_frees1;
+reg [STASH-1:0]        found_stash_hits;
+reg [ENTRY_WIDTH-1:0]  found_entry;
 reg                    found_hit, found_room;  // found_room: a free way in one of its buckets
 reg [63:0]             mid_ref;
 reg [INDEX_BITS-1:0]   mid_index0, mid_index1;
@@ -209,42 +205,57 @@ wire stash_freed = (mid_busy && mid_at == AT_STASH && mid_deletes) || (held_busy
 assign find_valid = s1_busy && s1_fresh;
 assign find_hit   = found_hit;
 assign find_free  = found_room || !stash_full || stash_freed;
-assign s1_blocked = (found_busy && found_at == AT_KICK) || (mid_busy && mid_at == AT_KICK)
+// S2 holds an insert that moves orders when its find neither hit nor found a free way
+assign s1_blocked = (found_busy && !found_hit && !found_room) || (mid_busy && mid_at == AT_KICK)
                     || (held_busy && held_at == AT_KICK);
 
-reg [1:0]          s1_at;
-reg [WAY_BITS-1:0] s1_way;
+// the found entry: the hit way's, or the hit stash slot's (which only finds of its own
+// reference write, and those are written before this find is current); zeros when none
+reg [ENTRY_WIDTH-1:0] s1_entry;
+integer u;
 always @* begin
-    s1_way = kick_way;
-    if (any_hit0) begin
-        s1_at = AT_TABLE0;
-        s1_way = hit_way0;
-    end else if (any_hit1) begin
-        s1_at = AT_TABLE1;
-        s1_way = hit_way1;
-    end else if (stash_hit) begin
-        s1_at = AT_STASH;
-    end else if (any_free0) begin
-        s1_at = AT_TABLE0;
-        s1_way = free_way0;
-    end else if (any_free1) begin
-        s1_at = AT_TABLE1;
-        s1_way = free_way1;
+    s1_entry = 0;
+    for (u = 0; u < WAYS; u = u + 1)
+        s1_entry = s1_entry | (read_data0[u*WAY_WIDTH +: ENTRY_WIDTH] & {ENTRY_WIDTH{hits0[u]}})
+                            | (read_data1[u*WAY_WIDTH +: ENTRY_WIDTH] & {ENTRY_WIDTH{hits1[u]}});
+    for (u = 0; u < STASH; u = u + 1)
+        s1_entry = s1_entry | (stash_entry[u*ENTRY_WIDTH +: ENTRY_WIDTH] & {ENTRY_WIDTH{s1_stash_match[u]}});
+end
+
+// where S2's order is, or where its insert goes
+reg [1:0]          found_at;
+reg [WAY_BITS-1:0] found_way;
+always @* begin
+    found_way = kick_way;
+    if (found_hits0 != 0) begin
+        found_at = AT_TABLE0;
+        found_way = first_way(found_hits0);
+    end else if (found_hits1 != 0) begin
+        found_at = AT_TABLE1;
+        found_way = first_way(found_hits1);
+    end else if (found_stash_hits != 0) begin
+        found_at = AT_STASH;
+    end else if (found_frees0 != 0) begin
+        found_at = AT_TABLE0;
+        found_way = first_way(found_frees0);
+    end else if (found_frees1 != 0) begin
+        found_at = AT_TABLE1;
+        found_way = first_way(found_frees1);
     end else begin
         // both buckets full: the insert pushes out the order at kick_way in table 0
-        s1_at = AT_KICK;
+        found_at = AT_KICK;
     end
 end
 
 // ---- moving orders (an insert whose two buckets are full) ----
 
-localparam [1:0] K_IDLE = 2'd0, K_READ = 2'd1, K_PLACE = 2'd2;
+localparam [1:0] K_IDLE = 2'd0, K_HASH = 2'd1, K_READ = 2'd2, K_PLACE = 2'd3;
 reg [1:0]             kick_state;
 reg [WAY_BITS-1:0]    kick_way;     // the way the next move takes; counts on across inserts
 reg [$clog2(MAX_KICKS+1)-1:0] kicks;
 reg [WAY_WIDTH-1:0]   moving;       // the order looking for a bucket: {valid, reference, entry}
 reg                   moving_table; // the table it was pushed out of
-reg [INDEX_BITS-1:0]  kick_index;   // its bucket in the other table, being read
+reg [INDEX_BITS-1:0]  kick_index;   // its bucket in the other table (K_HASH), read (K_READ)
 wire [63:0]           moving_ref = moving[ENTRY_WIDTH +: 64];
 wire [BUCKET_WIDTH-1:0] kick_data = moving_table ? read_data0 : read_data1;  // the other table's
 wire kick_free = moving_table ? any_free0 : any_free1;
@@ -279,18 +290,7 @@ function [BUCKET_WIDTH-1:0] put_way;
     end
 endfunction
 
-// S2's found order: the registered bucket's way, or its stash slot (which no other find touches)
-wire [WAY_WIDTH-1:0] found_bucket_way = get_way(found_at == AT_TABLE1 ? found_bucket1 : found_bucket0, found_way);
-reg [ENTRY_WIDTH-1:0] found_stash_entry;
-integer u;
-always @* begin
-    found_stash_entry = 0;
-    for (u = 0; u < STASH; u = u + 1)
-        if (u == {{32-SLOT_BITS{1'b0}}, found_slot})
-            found_stash_entry = stash_entry[u*ENTRY_WIDTH +: ENTRY_WIDTH];
-end
-assign find_entry = found_at == AT_STASH ? found_stash_entry
-                  : found_bucket_way[ENTRY_WIDTH-1:0];
+assign find_entry = found_entry;
 
 // ---- the RAMs' ports: one write port (clear sweep, else S4's write, else a move) ----
 
@@ -316,36 +316,36 @@ wire [BUCKET_WIDTH-1:0] wdata1 = clearing ? {BUCKET_WIDTH{1'b0}} : place1 ? move
 // reads: a new find, S1's find again, or a move's next bucket
 wire kick_read = kick_state == K_READ;
 wire reread    = !clearing && kick_state == K_IDLE && s1_busy && !s1_fresh;
-// one hash per table, shared by a new find and a move; S1 reads again at its registered buckets
-wire [63:0]           hash_ref = kick_read ? moving_ref : op_ref;
-wire [INDEX_BITS-1:0] hash0 = bucket_of(hash_ref, HASH0);
-wire [INDEX_BITS-1:0] hash1 = bucket_of(hash_ref, HASH1);
-wire [INDEX_BITS-1:0] raddr0 = reread ? s1_index0 : hash0;
-wire [INDEX_BITS-1:0] raddr1 = reread ? s1_index1 : hash1;
+// a new find's buckets, else S1's again (its registered buckets), else a move's
+wire [INDEX_BITS-1:0] hash0 = op_hash0[31 -: INDEX_BITS];
+wire [INDEX_BITS-1:0] hash1 = op_hash1[31 -: INDEX_BITS];
+wire [INDEX_BITS-1:0] raddr0 = reread ? s1_index0 : kick_read ? kick_index : hash0;
+wire [INDEX_BITS-1:0] raddr1 = reread ? s1_index1 : kick_read ? kick_index : hash1;
+wire [31:0] moving_hash0 = order_hash(moving_ref, ORDER_HASH0);
+wire [31:0] moving_hash1 = order_hash(moving_ref, ORDER_HASH1);
 wire re0 = op_find || reread || (kick_read && moving_table);
 wire re1 = op_find || reread || (kick_read && !moving_table);
 
-// A read misses a write still to come to one of its buckets from an older find: S2's, S3's, or
-// S4's unless it writes now (and, for a new find, S1's). Such a read is marked stale and done
+// A read misses a write still to come to one of its buckets from an older find: S2's, S3's or
+// S4's, S4's even as it writes (and, for a new find, S1's). Such a read is marked stale and done
 // again in S1 until the write is done, rather than held back at S0: the hash and the compares
 // then end at a register, not in the stall that takes the next event.
-wire unwritten_s4 = held_busy && !s4_leave;
 wire new_read_stale = (s1_busy && (hash0 == s1_index0 || hash1 == s1_index1))
                       || (found_busy && (hash0 == found_index0 || hash1 == found_index1))
                       || (mid_busy && (hash0 == mid_index0 || hash1 == mid_index1))
-                      || (unwritten_s4 && (hash0 == held_index0 || hash1 == held_index1));
+                      || (held_busy && (hash0 == held_index0 || hash1 == held_index1));
 wire reread_stale   = (found_busy && (s1_index0 == found_index0 || s1_index1 == found_index1))
                       || (mid_busy && (s1_index0 == mid_index0 || s1_index1 == mid_index1))
-                      || (unwritten_s4 && (s1_index0 == held_index0 || s1_index1 == held_index1));
+                      || (held_busy && (s1_index0 == held_index0 || s1_index1 == held_index1));
 assign find_ready = !clearing && kick_state == K_IDLE && !s1_blocked && !(s1_busy && !s1_fresh);
 
-sdp_ram #(.WIDTH(BUCKET_WIDTH), .DEPTH(BUCKETS), .ULTRA(ULTRA_RAM), .WRITE_FIRST(1),
+sdp_ram #(.WIDTH(BUCKET_WIDTH), .DEPTH(BUCKETS), .ULTRA(ULTRA_RAM),
           .ADDR_WIDTH(INDEX_BITS)) table0 (
     .clk(clk), .we(we0), .waddr(waddr0), .wdata(wdata0),
     .re(re0), .raddr(raddr0), .rdata(read_data0)
 );
 
-sdp_ram #(.WIDTH(BUCKET_WIDTH), .DEPTH(BUCKETS), .ULTRA(ULTRA_RAM), .WRITE_FIRST(1),
+sdp_ram #(.WIDTH(BUCKET_WIDTH), .DEPTH(BUCKETS), .ULTRA(ULTRA_RAM),
           .ADDR_WIDTH(INDEX_BITS)) table1 (
     .clk(clk), .we(we1), .waddr(waddr1), .wdata(wdata1),
     .re(re1), .raddr(raddr1), .rdata(read_data1)
@@ -387,9 +387,13 @@ always @(posedge clk) begin
         found_bucket1 <= read_data1;
         found_hit <= any_hit0 || any_hit1 || stash_hit;
         found_room <= any_free0 || any_free1;
-        found_at <= s1_at;
-        found_way <= s1_way;
         found_slot <= stash_hit_slot;
+        found_hits0 <= hits0;
+        found_hits1 <= hits1;
+        found_frees0 <= frees0;
+        found_frees1 <= frees1;
+        found_stash_hits <= s1_stash_match;
+        found_entry <= s1_entry;
     end else if (s2_advance) begin
         found_busy <= 1'b0;
     end
@@ -445,15 +449,17 @@ always @(posedge clk) begin
             moving_table <= 1'b0;
             kick_way <= {{32-WAY_BITS{1'b0}}, kick_way} == WAYS - 1 ? {WAY_BITS{1'b0}} : kick_way + 1'b1;
             kicks <= 1;
-            kick_state <= K_READ;
+            kick_state <= K_HASH;
         end
     end
 
     case (kick_state)
-    K_READ: begin
-        kick_index <= moving_table ? raddr0 : raddr1;
-        kick_state <= K_PLACE;
+    K_HASH: begin
+        kick_index <= moving_table ? moving_hash0[31 -: INDEX_BITS] : moving_hash1[31 -: INDEX_BITS];
+        kick_state <= K_READ;
     end
+    K_READ:
+        kick_state <= K_PLACE;
     K_PLACE: begin
         if (kick_free) begin
             kick_state <= K_IDLE;
@@ -470,7 +476,7 @@ always @(posedge clk) begin
             moving_table <= !moving_table;
             kick_way <= {{32-WAY_BITS{1'b0}}, kick_way} == WAYS - 1 ? {WAY_BITS{1'b0}} : kick_way + 1'b1;
             kicks <= kicks + 1'b1;
-            kick_state <= K_READ;
+            kick_state <= K_HASH;
         end
     end
     default: ;

@@ -118,26 +118,67 @@ localparam [2:0] S_CLEAR = 3'd0, S_IDLE = 3'd1, S_DECIDE = 3'd2, S_SCAN = 3'd3, 
 reg [2:0] state;
 reg [LOCATE_WIDTH+1:0] clear_index;
 
-// A level's size (SIZE_WIDTH bits) plus or minus an order's 32-bit shares, carry-select: the
-// high part's +1 / -1 is computed beside the low part's add and chosen by its carry, so the
-// carry chain is 32 bits long, not SIZE_WIDTH.
+// Sums in 15-bit chunks: each chunk is summed for both carries in, and the carry out of the
+// chunks below chooses, so the longest carry chain is 16 bits (four CARRY4 with the carry out)
+// whatever the width (a level's size is 64 bits, its order count 32), and a sum keeps within a
+// cycle behind the read data it adds to. a + b + 1 is a - ~b: one subtract, its carry in set.
+localparam SUM_CHUNKS = ((SIZE_WIDTH > COUNT_WIDTH ? SIZE_WIDTH : COUNT_WIDTH) + 14) / 15;
+localparam SUM_WIDTH = SUM_CHUNKS * 15;
+function [SUM_WIDTH-1:0] sum_chunked;
+    input [SUM_WIDTH-1:0] a, b;
+    input carry_in;
+    reg carry;
+    reg [15:0] sum0, sum1;
+    integer k;
+    begin
+        carry = carry_in;
+        for (k = 0; k < SUM_CHUNKS; k = k + 1) begin
+            sum0 = {1'b0, a[15*k +: 15]} + {1'b0, b[15*k +: 15]};
+            sum1 = {1'b0, a[15*k +: 15]} - {1'b1, ~b[15*k +: 15]};
+            sum_chunked[15*k +: 15] = carry ? sum1[14:0] : sum0[14:0];
+            carry = carry ? sum1[15] : sum0[15];
+        end
+    end
+endfunction
+
+// a level's size (SIZE_WIDTH bits) plus or minus an order's 32-bit shares
 function [SIZE_WIDTH-1:0] size_plus;
     input [SIZE_WIDTH-1:0] size;
     input [31:0] shares;
-    reg [32:0] low;
+    reg [SUM_WIDTH-1:0] sum;
     begin
-        low = {1'b0, size[31:0]} + {1'b0, shares};
-        size_plus = {low[32] ? size[SIZE_WIDTH-1:32] + 1'b1 : size[SIZE_WIDTH-1:32], low[31:0]};
+        sum = sum_chunked({{SUM_WIDTH-SIZE_WIDTH{1'b0}}, size}, {{SUM_WIDTH-32{1'b0}}, shares}, 1'b0);
+        size_plus = sum[SIZE_WIDTH-1:0];
     end
 endfunction
 
 function [SIZE_WIDTH-1:0] size_minus;
     input [SIZE_WIDTH-1:0] size;
     input [31:0] shares;
-    reg [32:0] low;
+    reg [SUM_WIDTH-1:0] sum;
     begin
-        low = {1'b0, size[31:0]} - {1'b0, shares};
-        size_minus = {low[32] ? size[SIZE_WIDTH-1:32] - 1'b1 : size[SIZE_WIDTH-1:32], low[31:0]};
+        sum = sum_chunked({{SUM_WIDTH-SIZE_WIDTH{1'b0}}, size}, ~{{SUM_WIDTH-32{1'b0}}, shares}, 1'b1);
+        size_minus = sum[SIZE_WIDTH-1:0];
+    end
+endfunction
+
+// a level's order count plus one, or less `less` (0 or 1)
+function [COUNT_WIDTH-1:0] count_up;
+    input [COUNT_WIDTH-1:0] count;
+    reg [SUM_WIDTH-1:0] sum;
+    begin
+        sum = sum_chunked({{SUM_WIDTH-COUNT_WIDTH{1'b0}}, count}, {SUM_WIDTH{1'b0}}, 1'b1);
+        count_up = sum[COUNT_WIDTH-1:0];
+    end
+endfunction
+
+function [COUNT_WIDTH-1:0] count_less;
+    input [COUNT_WIDTH-1:0] count;
+    input less;
+    reg [SUM_WIDTH-1:0] sum;
+    begin
+        sum = sum_chunked({{SUM_WIDTH-COUNT_WIDTH{1'b0}}, count}, {SUM_WIDTH{less}}, 1'b0);
+        count_less = sum[COUNT_WIDTH-1:0];
     end
 endfunction
 
@@ -148,7 +189,7 @@ function [LEVEL_WIDTH-1:0] level_plus;
     begin
         level_plus = level;
         level_plus[SHARES_LSB +: SIZE_WIDTH] = size_plus(level[SHARES_LSB +: SIZE_WIDTH], shares);
-        level_plus[COUNT_LSB +: COUNT_WIDTH] = level[COUNT_LSB +: COUNT_WIDTH] + 1'b1;
+        level_plus[COUNT_LSB +: COUNT_WIDTH] = count_up(level[COUNT_LSB +: COUNT_WIDTH]);
     end
 endfunction
 
@@ -239,6 +280,7 @@ reg [LOCATE_WIDTH:0] c_book;
 reg [31:0]           c_price, c_shares;
 reg [TAG_BITS-1:0]   c_tag;  // price_tag(c_price)
 reg [SLOT_WIDTH-1:0] c_slot;
+reg                  c_same_book;  // c_book == op_book, registered with them: off the stall path
 wire c_sell = c_book[0];
 
 wire [LEVELS-1:0]          c_bitmap  = head_rd[LEVELS-1:0];
@@ -286,7 +328,7 @@ reg [LEVEL_WIDTH-1:0] c_minus;  // the level read with the reduce's shares and o
 always @* begin
     c_minus = level_rd;
     c_minus[SHARES_LSB +: SIZE_WIDTH] = size_minus(level_rd[SHARES_LSB +: SIZE_WIDTH], c_shares);
-    c_minus[COUNT_LSB +: COUNT_WIDTH] = level_rd[COUNT_LSB +: COUNT_WIDTH] - c_remove;
+    c_minus[COUNT_LSB +: COUNT_WIDTH] = count_less(level_rd[COUNT_LSB +: COUNT_WIDTH], c_remove);
 end
 
 // ---- P2: the registered outcome written ----
@@ -492,7 +534,7 @@ assign dec_ok   = state == S_DECIDE ? add_ok : state == S_FINISH ? finish_ok : s
 assign dec_slot = state == S_DECIDE ? level_slot : state == S_FINISH ? finish_slot : scan_slot;
 wire   taken    = done && ack;
 wire   p2_busy  = state != S_IDLE && state != S_CLEAR;
-wire   c_same   = p2_busy && c_book == op_book;  // P2's request, still to be written, is on P1's side
+wire   c_same   = p2_busy && c_same_book;  // P2's request, still to be written, is on P1's side
 assign cmp_ready = c_valid && c_fresh && !c_same;
 
 wire [LEVELS-1:0]     scan_then_one = lowest_one(scan_pending);
@@ -549,6 +591,11 @@ always @(posedge clk) begin
     end
     if (req_valid || cmp_take)
         c_valid <= req_valid;
+    // P1's and P2's books as they will be: both compares made, the handshake only chooses
+    if (req_valid)
+        c_same_book <= cmp_take ? req_book == c_book : req_book == op_book;
+    else if (cmp_take)
+        c_same_book <= 1'b1;
     c_fresh <= req_valid ? !scan_read : c_reread || (c_fresh && !scan_read);
 
     if (taken) begin
