@@ -430,7 +430,9 @@ assign s5_ready = !s5_valid || s5_leave;
 // a clear is answered once applied, so a read of the stale window after it sees it
 assign stale_clear_ready = s5_leave && s5_clear;
 
-wire                    bbo_we    = clear_sweep || (s5_leave && s5_compare && bbo_changed);
+// the quote is written back whether or not it changed (unchanged, it is the word read): the
+// write enable does not wait for the compare
+wire                    bbo_we    = clear_sweep || (s5_leave && s5_compare);
 wire [LOCATE_WIDTH-1:0] bbo_waddr = clear_sweep ? clear_index[LOCATE_WIDTH-1:0] : s5_locate;
 wire [QUOTE_WIDTH-1:0]  bbo_wdata = clear_sweep ? {QUOTE_WIDTH{1'b0}} : bbo_next;
 

@@ -319,11 +319,20 @@ wire [LEVELS-1:0] c_candidates = c_bitmap & ~slots_of(c_cache, c_ncached) & c_ta
 wire c_gone = c_remove && level_rd[COUNT_LSB +: COUNT_WIDTH] == 1;
 // An add worse than every cached level (uncached levels exist, so the cache is full: its last
 // entry is the worst) whose tag uncached levels share searches those; a cached level that
-// empties on a side with levels beyond the cache refills the cache.
-wire c_need_scan = c_add ? !c_hit && c_nlevels > TOP_N
-                           && better(c_sell, c_cache[(TOP_N-1)*CE_WIDTH + PRICE_LSB +: PRICE_WIDTH], c_price)
-                           && c_candidates != 0
-                         : c_hit && c_gone && c_nlevels > {{NL_WIDTH-NC_WIDTH{1'b0}}, c_ncached};
+// empties on a side with levels beyond the cache refills the cache. The terms are registered
+// apart and combined in P2 (need_scan): whether any uncached level shares the tag per quarter of
+// the levels, and the compare with the worst cached level by itself, so neither a wide OR nor
+// a carry chain is followed by the rest in P1's cycle.
+localparam CAND_GROUPS = LEVELS >= 4 ? 4 : 1;
+localparam CAND_GROUP = LEVELS / CAND_GROUPS;
+wire c_scan_add    = !c_hit && c_nlevels > TOP_N;
+wire c_below_cache = better(c_sell, c_cache[(TOP_N-1)*CE_WIDTH + PRICE_LSB +: PRICE_WIDTH], c_price);
+wire c_scan_remove = c_hit && c_gone && c_nlevels > {{NL_WIDTH-NC_WIDTH{1'b0}}, c_ncached};
+reg [CAND_GROUPS-1:0] c_candidate_groups;
+integer g;
+always @*
+    for (g = 0; g < CAND_GROUPS; g = g + 1)
+        c_candidate_groups[g] = c_candidates[g*CAND_GROUP +: CAND_GROUP] != 0;
 reg [LEVEL_WIDTH-1:0] c_minus;  // the level read with the reduce's shares and order off it
 always @* begin
     c_minus = level_rd;
@@ -343,7 +352,10 @@ reg [HEAD_WIDTH-1:0]  head_q;   // the side's head as P1 read it
 reg [TOP_N-1:0]       hit_at, ahead, from_hit;
 reg [TOP_N*LEVEL_WIDTH-1:0] plus;
 reg [LEVELS-1:0]      candidates;
-reg                   hit, gone, need_scan, full, cache_room;
+reg                   hit, gone, full, cache_room;
+reg                   scan_add, below_cache, scan_remove;
+reg [CAND_GROUPS-1:0] candidate_groups;
+wire need_scan = op_add ? scan_add && below_cache && candidate_groups != 0 : scan_remove;
 reg [LEVELS-1:0]      free_one;   // the lowest free slot, one-hot (an add's scan too: it leaves the bitmap as read)
 reg [LEVEL_WIDTH-1:0] minus;
 reg [NL_WIDTH-1:0]    nlevels_up, nlevels_down;
@@ -440,25 +452,29 @@ always @* begin
 end
 
 // ---- a scan: the side's uncached levels read one a cycle ----
-// Each level is compared as it arrives and the outcome registered (the price found, or the
-// best level so far); the head and level are written in S_FINISH, the cycle after the last
-// level arrived (or the price was found).
+// Each level is registered as it arrives and compared a cycle later, so a compare and the best
+// level's 160 enables never follow the level RAM's read multiplexers in one cycle; the outcome
+// is registered (the price found, or the best level so far) and the head and level are written
+// in S_FINISH, the cycle after the last level was compared (or the price was found).
 
 reg [HEAD_WIDTH-1:0] head_work;  // head under change while scanning
 reg                  scan_find;  // 1: look for op_price; 0: best uncached level
 reg [LEVELS-1:0]     scan_pending;  // the slots still to read, past scan_next_one
 reg [LEVELS-1:0]     scan_next_one; // the slot read next, one-hot (none: 0), chosen a cycle ahead
-reg                  scan_rd_valid;
+reg                  scan_rd_valid;  // a level read arrives (level_rd) ...
 reg [SLOT_WIDTH-1:0] scan_rd_slot;
+reg                  scan_lv_valid;  // ... and is registered, to be compared
+reg [SLOT_WIDTH-1:0] scan_lv_slot;
+reg [LEVEL_WIDTH-1:0] scan_lv;
 reg                  matched;    // the price was found: at match_slot, match_level with the order
 reg [SLOT_WIDTH-1:0] match_slot;
 reg [LEVEL_WIDTH-1:0] match_level;
 reg                  best_valid;
 reg [CE_WIDTH-1:0]   best;
 
-wire scan_match = scan_rd_valid && scan_find && level_rd[PRICE_LSB +: PRICE_WIDTH] == op_price;
-wire scan_better = scan_rd_valid && !scan_find
-                   && (!best_valid || better(op_sell, level_rd[PRICE_LSB +: PRICE_WIDTH],
+wire scan_match = scan_lv_valid && scan_find && scan_lv[PRICE_LSB +: PRICE_WIDTH] == op_price;
+wire scan_better = scan_lv_valid && !scan_find
+                   && (!best_valid || better(op_sell, scan_lv[PRICE_LSB +: PRICE_WIDTH],
                                              best[PRICE_LSB +: PRICE_WIDTH]));
 
 wire [NL_WIDTH-1:0]      work_nlevels = head_work[NL_LSB +: NL_WIDTH];
@@ -577,6 +593,9 @@ sdp_ram #(.WIDTH(LEVEL_WIDTH), .DEPTH(BOOKS*LEVELS), .ULTRA(ULTRA_RAM), .WRITE_F
 always @(posedge clk) begin
     stat_scan <= 1'b0;
     scan_rd_valid <= 1'b0;
+    scan_lv_valid <= scan_rd_valid;
+    scan_lv_slot <= scan_rd_slot;
+    scan_lv <= level_rd;
 
     // P1: a new request, or the one waiting reads its side again (a scan's read of the level
     // port in the same cycle leaves the data stale)
@@ -633,7 +652,10 @@ always @(posedge clk) begin
         candidates <= c_candidates;
         hit <= c_hit;
         gone <= c_gone;
-        need_scan <= c_need_scan;
+        scan_add <= c_scan_add;
+        below_cache <= c_below_cache;
+        scan_remove <= c_scan_remove;
+        candidate_groups <= c_candidate_groups;
         full <= c_nlevels == LEVELS;
         cache_room <= c_ncached < TOP_N;
         free_one <= lowest_one(~c_bitmap);
@@ -678,15 +700,15 @@ always @(posedge clk) begin
         scan_pending <= scan_pending & ~scan_then_one;
         if (scan_match) begin
             matched <= 1'b1;
-            match_slot <= scan_rd_slot;
-            match_level <= level_plus(level_rd, op_shares);
+            match_slot <= scan_lv_slot;
+            match_level <= level_plus(scan_lv, op_shares);
         end
         if (scan_better) begin
             best_valid <= 1'b1;
-            best <= {scan_rd_slot, level_rd};
+            best <= {scan_lv_slot, scan_lv};
         end
         // the price is found, or every slot is read and the last level read is compared now
-        if (scan_match || (scan_next_one == 0 && scan_pending == 0))
+        if (scan_match || (scan_next_one == 0 && scan_pending == 0 && !scan_rd_valid))
             state <= S_FINISH;
     end
     S_FINISH: begin
@@ -704,6 +726,7 @@ always @(posedge clk) begin
         state <= S_CLEAR;
         clear_index <= 0;
         scan_rd_valid <= 1'b0;
+        scan_lv_valid <= 1'b0;
         c_valid <= 1'b0;
     end
 end
