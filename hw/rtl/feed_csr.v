@@ -6,8 +6,8 @@
 // (registered first, so an increment counts the cycle after its strobe) and
 // reads at CSR_COUNTER_BASE + 4k. Unmapped addresses read 0 and ignore
 // writes; every access answers OKAY. One read and one write are served at a
-// time: a write in one cycle, a read in three (address, select, sum), each
-// plus the response handshake.
+// time: a write in one cycle, a read in four (address decoded; each group's
+// pick; select; sum), each plus the response handshake.
 //
 // Short paths: each counter is two 16-bit halves; the low half's carry and
 // the increment's high half reach the high half a cycle later, so no adder is
@@ -61,8 +61,6 @@ initial begin
     end
 end
 
-localparam INDEX_WIDTH = $clog2(COUNTER_COUNT);
-
 reg [COUNTER_COUNT*32-1:0] inc;          // stat_inc, registered
 wire [COUNTER_COUNT*32-1:0] counts;     // {high half, low half} of each counter
 wire [COUNTER_COUNT*17-1:0] pendings;   // its high half's pending increment
@@ -73,12 +71,13 @@ assign s_axil_awready = write_fire;
 assign s_axil_wready = write_fire;
 assign s_axil_bresp = 2'b00;
 
-// Read pipeline: read_addr (address taken, and which counter it names) -> read_group (each group
-// of 8 counters' value at that index) -> read_sel (value selected) -> s_axil_rdata. Choosing one
-// of all the counters in one cycle, behind the address arithmetic, was the handler's longest path.
+// Read pipeline: counter_hit, register_hit (the address taken, decoded one-hot) -> read_group
+// (each group of 8 counters' value, zero when none of them is hit) and read_register -> read_sel
+// (their OR) -> s_axil_rdata. Every stage is an AND-OR of registered one-hot selects: an index
+// register instead drives a mux input of every counter bit, and that fan-out was this block's
+// longest path.
 localparam GROUPS = (COUNTER_COUNT + 7) / 8;
 reg                  read_addr_valid, read_group_valid, read_sel_valid;
-reg [ADDR_WIDTH-1:0] read_addr;
 wire read_fire = s_axil_arvalid && !read_addr_valid && !read_group_valid && !read_sel_valid
                  && !s_axil_rvalid;
 assign s_axil_arready = read_fire;
@@ -86,12 +85,12 @@ assign s_axil_rresp = 2'b00;
 
 wire [ADDR_WIDTH-1:0] write_addr = {s_axil_awaddr[ADDR_WIDTH-1:2], 2'b00};
 wire [ADDR_WIDTH-1:0] read_word = {s_axil_araddr[ADDR_WIDTH-1:2], 2'b00};
-wire [ADDR_WIDTH-1:0] counter_offset = read_word - CSR_COUNTER_BASE[ADDR_WIDTH-1:0];
-wire [ADDR_WIDTH-3:0] counter_word = counter_offset[ADDR_WIDTH-1:2];
-reg  [INDEX_WIDTH+2:0] counter_index;  // of the address taken; 3 bits more, so a group index fits
-reg                    is_counter;
-reg  [GROUPS*49-1:0]   read_group;      // {pending, count} per group
-reg  [31:0]            read_register;   // register_value, a cycle later
+// read_word and the counters' base as 32 bits, so counter k's address is base + 4k
+wire [31:0] read_word_32 = {{(32-ADDR_WIDTH){1'b0}}, read_word};
+wire [31:0] counter_base_32 = {{(32-ADDR_WIDTH){1'b0}}, CSR_COUNTER_BASE[ADDR_WIDTH-1:0]};
+reg  [COUNTER_COUNT-1:0] counter_hit;   // one-hot (or none): the counter the address names
+reg  [GROUPS*49-1:0]     read_group;    // {pending, count} of each group's hit counter, or zero
+reg  [31:0]              read_register; // the hit register's value, or zero
 
 function [31:0] merge_bytes;
     input [31:0] old_value;
@@ -104,20 +103,28 @@ function [31:0] merge_bytes;
     end
 endfunction
 
-reg [31:0] register_value;
+// The registers other than counters, in register_hit order: their addresses and values.
+localparam REGISTERS = 4 + STATUS_COUNT;
+wire [REGISTERS*ADDR_WIDTH-1:0] register_addr = {
+    CSR_LAST_GAP_COUNT, CSR_LAST_GAP_FIRST_HI, CSR_LAST_GAP_FIRST_LO, CSR_EXPECTED_SEQ_HI,
+    CSR_EXPECTED_SEQ_LO, CSR_FILTER_PORT, CSR_FILTER_IP, CSR_CONTROL, CSR_DEVICE_ID};
+wire [REGISTERS*32-1:0] register_values = {
+    status[STATUS_LAST_GAP_COUNT*32 +: 32], status[STATUS_LAST_GAP_FIRST_HI*32 +: 32],
+    status[STATUS_LAST_GAP_FIRST_LO*32 +: 32], status[STATUS_EXPECTED_SEQ_HI*32 +: 32],
+    status[STATUS_EXPECTED_SEQ_LO*32 +: 32], {16'd0, cfg_dest_port}, cfg_dest_ip,
+    {31'd0, cfg_enable}, CSR_DEVICE_ID_RESET};
+reg [REGISTERS-1:0] register_hit;  // one-hot (or none): the register the address names
+integer r, k;
+// the hit register's value, and the OR of the groups and the register (at most one is not zero)
+reg [31:0] register_pick;
+reg [48:0] group_or;
 always @* begin
-    case (read_addr)
-        CSR_DEVICE_ID:         register_value = CSR_DEVICE_ID_RESET;
-        CSR_CONTROL:           register_value = {31'd0, cfg_enable};
-        CSR_FILTER_IP:         register_value = cfg_dest_ip;
-        CSR_FILTER_PORT:       register_value = {16'd0, cfg_dest_port};
-        CSR_EXPECTED_SEQ_LO:   register_value = status[STATUS_EXPECTED_SEQ_LO*32 +: 32];
-        CSR_EXPECTED_SEQ_HI:   register_value = status[STATUS_EXPECTED_SEQ_HI*32 +: 32];
-        CSR_LAST_GAP_FIRST_LO: register_value = status[STATUS_LAST_GAP_FIRST_LO*32 +: 32];
-        CSR_LAST_GAP_FIRST_HI: register_value = status[STATUS_LAST_GAP_FIRST_HI*32 +: 32];
-        CSR_LAST_GAP_COUNT:    register_value = status[STATUS_LAST_GAP_COUNT*32 +: 32];
-        default:               register_value = 32'd0;
-    endcase
+    register_pick = 32'd0;
+    for (r = 0; r < REGISTERS; r = r + 1)
+        register_pick = register_pick | ({32{register_hit[r]}} & register_values[r*32 +: 32]);
+    group_or = {17'd0, read_register};
+    for (k = 0; k < GROUPS; k = k + 1)
+        group_or = group_or | read_group[k*49 +: 49];
 end
 
 // the selected value: {high half, low half} with the high half's pending increment
@@ -129,19 +136,17 @@ wire [31:0] port_written = merge_bytes({16'd0, cfg_dest_port}, s_axil_wdata, s_a
 // high half + increment + carry as one 17-bit add: the carry enters below bit 0
 wire [16:0] read_hi_sum = {read_sel[31:16], 1'b1} + read_sel_pending;
 
-// {pending, count} of counter 8*group + offset (zero past the last counter)
+// {pending, count} of the hit counter of a group, or zero
 function [48:0] group_entry;
     input integer group;
-    input [2:0] offset;
     integer c;
     begin
         group_entry = 49'd0;
-        for (c = 0; c < 8; c = c + 1)
-            if (offset == c[2:0] && 8 * group + c < COUNTER_COUNT)
-                group_entry = {pendings[(8 * group + c) * 17 +: 17], counts[(8 * group + c) * 32 +: 32]};
+        for (c = 8 * group; c < 8 * group + 8 && c < COUNTER_COUNT; c = c + 1)
+            group_entry = group_entry | ({49{counter_hit[c]}}
+                                         & {pendings[c * 17 +: 17], counts[c * 32 +: 32]});
     end
 endfunction
-integer k;
 
 genvar g;
 generate
@@ -180,22 +185,21 @@ always @(posedge clk) begin
     end
 
     if (read_fire) begin
-        read_addr <= read_word;
-        counter_index <= {3'd0, counter_word[INDEX_WIDTH-1:0]};
-        is_counter <= read_word >= CSR_COUNTER_BASE[ADDR_WIDTH-1:0] && counter_word < COUNTER_COUNT;
+        for (k = 0; k < COUNTER_COUNT; k = k + 1)
+            counter_hit[k] <= read_word_32 == counter_base_32 + 4 * k;
+        for (r = 0; r < REGISTERS; r = r + 1)
+            register_hit[r] <= read_word == register_addr[r*ADDR_WIDTH +: ADDR_WIDTH];
     end
     read_addr_valid <= read_fire;
     read_group_valid <= read_addr_valid;
     read_sel_valid <= read_group_valid;
     if (read_addr_valid) begin
         for (k = 0; k < GROUPS; k = k + 1)
-            read_group[k*49 +: 49] <= group_entry(k, counter_index[2:0]);
-        read_register <= register_value;
+            read_group[k*49 +: 49] <= group_entry(k);
+        read_register <= register_pick;
     end
-    if (read_group_valid) begin
-        {read_sel_pending, read_sel} <= is_counter ? read_group[counter_index[INDEX_WIDTH+2:3]*49 +: 49]
-                                                   : {17'd0, read_register};
-    end
+    if (read_group_valid)
+        {read_sel_pending, read_sel} <= group_or;
     if (s_axil_rvalid && s_axil_rready)
         s_axil_rvalid <= 1'b0;
     if (read_sel_valid) begin

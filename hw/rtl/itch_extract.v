@@ -14,13 +14,13 @@
 //             byte were there: the length bytes before it (from this beat or
 //             the previous one) are checked against the table length of the
 //             type (book_event.vh, generated from itch.MESSAGE_LENGTHS; looked
-//             up for every lane as the beat enters the align register, so the
-//             type lookup is off the align path), and
+//             up for every lane as the beat comes in and kept with it in the
+//             skid buffer, so the type lookup is off the align path), and
 //             the position of that block's last byte and of the next block's
 //             start and type byte, in beats and lanes, are read from a table of
-//             the length byte (looked up for every lane as the beat enters the
-//             align register, as if the lane after it held the type byte, so no
-//             table of the length byte is on the align path either).
+//             the length byte (looked up the same way, as if the lane after it
+//             held the type byte, so no table of the length byte is on the
+//             align path either).
 //   complete: the only loop. The position of the next type byte selects its
 //             lane's precomputed entry, which becomes the next position: a
 //             mux and a decrement, no adder. Each beat is stored raw into the
@@ -164,7 +164,13 @@ reg [DATA_WIDTH-1:0] in_table_length;  // per lane: itch_message_length of its b
 // per lane: block_place of its byte as the low length byte of a block whose
 // type byte is the next lane (lane 0 of the next beat for the top lane)
 reg [KEEP_WIDTH*PLACE_W-1:0] in_place;
-reg [BEAT_W-1:0]     skid [0:SKID-1];   // skid[0] is the oldest
+// A skid slot holds the beat and its tables (looked up from the input as it
+// is pushed), so a beat from the skid enters the align register through a
+// select, no table: {place, table_length, first, user, last, keep, data}.
+localparam SLOT_W = BEAT_W + DATA_WIDTH + KEEP_WIDTH*PLACE_W;
+localparam TABLE_LENGTH_AT = BEAT_W;
+localparam PLACE_AT = BEAT_W + DATA_WIDTH;
+reg [SLOT_W-1:0]     skid [0:SKID-1];   // skid[0] is the oldest
 reg [SKID-1:0]       skid_fill;       // thermometer: bit k set when more than k slots hold a beat
 reg                  in_packet;    // a packet's first beat taken, last not yet
 reg                  verdict_wait; // the packet's first beat was taken last cycle
@@ -187,32 +193,62 @@ assign s_axis_tready = !skid_fill[SKID-1] && (in_packet || !pend_busy);
 wire s_fire = s_axis_tvalid && s_axis_tready;
 
 wire [BEAT_W-1:0]  s_beat = {!in_packet, s_axis_tuser, s_axis_tlast, s_axis_tkeep, s_axis_tdata};
-wire [BEAT_W-1:0]  s1_beat = skid_fill[0] ? skid[0] : s_beat;  // the beat s1_load takes
+reg  [SLOT_W-1:0]  s_slot;
+integer n;
+always @* begin
+    s_slot[0 +: BEAT_W] = s_beat;
+    for (n = 0; n < KEEP_WIDTH; n = n + 1) begin
+        s_slot[TABLE_LENGTH_AT + n*8 +: 8] = itch_message_length(s_axis_tdata[n*8 +: 8]);
+        s_slot[PLACE_AT + n*PLACE_W +: PLACE_W] = block_place((n + 1) % KEEP_WIDTH, s_axis_tdata[n*8 +: 8]);
+    end
+end
 wire               skid_pop = s1_load && skid_fill[0];
 wire               skid_push = s_fire && !(s1_load && !skid_fill[0]);
 // the slot a pushed beat goes to: the first free one, after the pop
 wire [SKID:0]      fill_after_pop = skid_pop ? {2'b00, skid_fill[SKID-1:1]} : {1'b0, skid_fill};
 wire [SKID-1:0]    skid_slot = fill_after_pop[SKID-1:0] ^ {fill_after_pop[SKID-2:0], 1'b1};
+wire [SKID-1:0]    skid_fill_next = skid_push && !skid_pop ? {skid_fill[SKID-2:0], 1'b1}
+                                  : skid_pop && !skid_push ? {1'b0, skid_fill[SKID-1:1]} : skid_fill;
 
-integer n;
+// The beat s1_load takes: the oldest skid slot, if any, else the input. Each
+// lane's select reads its own copy of skid_fill[0] (kept apart, not merged),
+// so no one register drives the select of the whole beat and its tables.
+wire [KEEP_WIDTH-1:0] lane_from_skid;
+genvar lane;
+generate
+    for (lane = 0; lane < KEEP_WIDTH; lane = lane + 1) begin : skid_select
+        reg from_skid;
+        (* keep *) always @(posedge clk)
+            from_skid <= !rst && skid_fill_next[0];
+        assign lane_from_skid[lane] = from_skid;
+    end
+endgenerate
+reg [SLOT_W-1:0] s1_slot;
+always @* begin
+    s1_slot = skid_fill[0] ? skid[0] : s_slot;
+    for (n = 0; n < KEEP_WIDTH; n = n + 1) begin
+        s1_slot[n*8 +: 8] = lane_from_skid[n] ? skid[0][n*8 +: 8] : s_slot[n*8 +: 8];
+        s1_slot[DATA_WIDTH + n] = lane_from_skid[n] ? skid[0][DATA_WIDTH + n] : s_slot[DATA_WIDTH + n];
+        s1_slot[TABLE_LENGTH_AT + n*8 +: 8] = lane_from_skid[n] ? skid[0][TABLE_LENGTH_AT + n*8 +: 8]
+                                                                : s_slot[TABLE_LENGTH_AT + n*8 +: 8];
+        s1_slot[PLACE_AT + n*PLACE_W +: PLACE_W] = lane_from_skid[n] ? skid[0][PLACE_AT + n*PLACE_W +: PLACE_W]
+                                                                     : s_slot[PLACE_AT + n*PLACE_W +: PLACE_W];
+    end
+end
+
 always @(posedge clk) begin
     if (s1_load) begin
         in_valid <= skid_fill[0] || s_fire;
-        {in_first, in_user, in_last, in_keep, in_data} <= s1_beat;
-        for (n = 0; n < KEEP_WIDTH; n = n + 1) begin
-            in_table_length[n*8 +: 8] <= itch_message_length(s1_beat[n*8 +: 8]);
-            in_place[n*PLACE_W +: PLACE_W] <= block_place((n + 1) % KEEP_WIDTH, s1_beat[n*8 +: 8]);
-        end
+        {in_first, in_user, in_last, in_keep, in_data} <= s1_slot[0 +: BEAT_W];
+        in_table_length <= s1_slot[TABLE_LENGTH_AT +: DATA_WIDTH];
+        in_place <= s1_slot[PLACE_AT +: KEEP_WIDTH*PLACE_W];
     end
     for (n = 0; n < SKID; n = n + 1)
         if (skid_push && skid_slot[n])
-            skid[n] <= s_beat;
+            skid[n] <= s_slot;
         else if (skid_pop && n < SKID-1)
             skid[n] <= skid[n+1];
-    if (skid_push && !skid_pop)
-        skid_fill <= {skid_fill[SKID-2:0], 1'b1};
-    else if (skid_pop && !skid_push)
-        skid_fill <= {1'b0, skid_fill[SKID-1:1]};
+    skid_fill <= skid_fill_next;
 
     if (s_fire)
         in_packet <= !s_axis_tlast;
@@ -347,20 +383,47 @@ wire hold_now = looking && type_now && entry[ENTRY_W-3];
 wire ev_start = looking && start_now && s2_keep[start_lane];
 // A block's last byte position is reached (end_at) in this beat; it is there
 // (ev_end) unless the packet ended before it. The stall looks only at the
-// position: a keep bit selected by the lane is off the stall chain (a block
-// cut short may wait for the output like a whole one, and leaves nothing).
+// registered position flag and the output: whether the block is emitted
+// (skipped, dropped, cut short, the packet skipped or aborted) is off the
+// stall chain, so such a block may wait for the output like an emitted one.
 wire end_at   = looking && end_now;
 wire ev_end   = end_at && s2_keep[end_lane];
-wire emit_at  = end_at && skip_zero && !dropping;
-wire emit     = emit_at && s2_keep[end_lane];
-wire stall    = emit_at && out_valid && !m_msg_tready;
+wire emit     = end_at && skip_zero && !dropping && s2_keep[end_lane];
+wire out_free = !out_valid || m_msg_tready;
+wire stall    = end_now && !out_free;
 wire proc     = s2_valid && !stall;
 assign s2_advance = proc && !hold_now;
 wire pkt_done = s2_advance && s2_last;
 
-wire [1:0] buf_start = {ev_start && start_buf, ev_start && !start_buf};
-wire [1:0] buf_end   = {ev_end && end_buf, ev_end && !end_buf};
+// The buffers' bookkeeping takes a block's start and end at their positions,
+// kept or not (no keep bit selected by a lane on its path): a lane is not kept
+// only in a packet's last beat, and the next packet's first beat resets the
+// buffers. Whether a block is left open at the packet's end (truncated) is
+// decided from the kept events.
+wire start_at = looking && start_now;
+wire [1:0] buf_start = {start_at && start_buf, start_at && !start_buf};
+wire [1:0] buf_end   = {end_at && end_buf, end_at && !end_buf};
 wire [1:0] buf_open  = (buf_active & ~buf_end) | buf_start;
+wire       left_open = (buf_active != 2'b00 && !end_at) || (end_at && !ev_end) || ev_start;
+wire       first_in  = s1_take && in_first;  // a packet's first beat enters (the stage is empty)
+
+// Next values of the buffers' word pointers and start lanes and of end_buf,
+// so that the emit stage can register the ending block's own.
+reg [WORDS-1:0]  buf_word_next [0:1];
+reg [LANE_W-1:0] buf_lane_next [0:1];
+wire             end_buf_next = !first_in && (end_buf ^ (proc && end_at));
+integer nb;
+always @* begin
+    for (nb = 0; nb < 2; nb = nb + 1) begin
+        buf_lane_next[nb] = proc && buf_start[nb] ? start_lane : buf_lane[nb];
+        if (first_in || (proc && !buf_open[nb]))
+            buf_word_next[nb] = {{(WORDS-1){1'b0}}, 1'b1};
+        else if (s2_advance)
+            buf_word_next[nb] = buf_word[nb] << 1;
+        else
+            buf_word_next[nb] = buf_word[nb];
+    end
+end
 
 // seq + 1 without a long carry chain: each 4-bit chunk is incremented on its
 // own (one LUT level) and taken when every lower chunk of its 32-bit half is
@@ -403,18 +466,13 @@ always @(posedge clk) begin
             if (ev_end)
                 block_open <= 1'b0;
         end
-        start_buf <= start_buf ^ ev_start;
-        end_buf <= end_buf ^ ev_end;
-        for (b = 0; b < 2; b = b + 1) begin
-            if (buf_start[b])
-                buf_lane[b] <= start_lane;
-            if (!buf_open[b])
-                buf_word[b] <= {{(WORDS-1){1'b0}}, 1'b1};
-            else if (s2_advance)
-                buf_word[b] <= buf_word[b] << 1;
-        end
+        start_buf <= start_buf ^ start_at;
         buf_active <= buf_open;
-        if (ev_end) begin
+        // counted at the position, kept or not: a block whose last byte is
+        // not kept is cut short by the packet's end, after which the packet
+        // has no block to number or skip (the next packet loads both), so
+        // the keep bit is off this enable
+        if (end_at) begin
             seq <= seq_next;
             seq_low_ones <= seq[31:0] == 32'hFFFF_FFFE;
             if (!skip_zero) begin
@@ -433,25 +491,30 @@ always @(posedge clk) begin
         end
     end
 
-    // a beat is stored raw into the word of each block it carries (rewriting
-    // the same word while the beat waits changes nothing)
-    if (s2_valid)
-        for (b = 0; b < 2; b = b + 1)
-            for (w = 0; w < WORDS; w = w + 1)
-                if ((buf_active[b] || buf_start[b]) && buf_word[b][w])
-                    buf_data[b][w] <= s2_data;
+    // the beat is stored raw into the current word of both buffers, holding a
+    // block or not: an idle buffer's word rests on word 0, where its next
+    // block's first beat goes, and what it held before that is never read; so
+    // the write enable is a register bit (rewriting the same word while the
+    // beat waits, or with an empty stage before the beat comes, changes nothing
+    // that is read)
+    for (b = 0; b < 2; b = b + 1)
+        for (w = 0; w < WORDS; w = w + 1)
+            if (buf_word[b][w])
+                buf_data[b][w] <= s2_data;
 
     // a packet's first beat (the stage is empty: what the last packet left
     // is cleared here): its first block starts at the first kept lane
-    if (s1_take && in_first) begin
+    end_buf <= end_buf_next;
+    for (b = 0; b < 2; b = b + 1) begin
+        buf_word[b] <= buf_word_next[b];
+        buf_lane[b] <= buf_lane_next[b];
+    end
+    if (first_in) begin
         skipping <= 1'b0;
         end_now <= 1'b0;
         block_open <= 1'b0;
         start_buf <= 1'b0;
-        end_buf <= 1'b0;
         buf_active <= 2'b00;
-        for (b = 0; b < 2; b = b + 1)
-            buf_word[b] <= {{(WORDS-1){1'b0}}, 1'b1};
         start_ahead <= {AHEAD_W{1'b0}};
         start_lane <= first_lane;
         start_now <= 1'b1;
@@ -479,7 +542,7 @@ always @(posedge clk) begin
     length_error_seen <= proc && ev_bad;
     // a block still open after the packet's last beat: registered apart from
     // the packet's end, which waits on the whole stall chain
-    truncated_seen <= s2_last && !s2_aborted && !skipping && !ev_bad && buf_open != 2'b00;
+    truncated_seen <= s2_last && !s2_aborted && !skipping && !ev_bad && left_open;
     packet_done_seen <= pkt_done;
     stat_length_error <= length_error_seen && !dropping;
     stat_truncated <= packet_done_seen && truncated_seen && !dropping;
@@ -496,6 +559,7 @@ always @(posedge clk) begin
         buf_active <= 2'b00;
         for (b = 0; b < 2; b = b + 1) begin
             buf_word[b] <= {{(WORDS-1){1'b0}}, 1'b1};
+            buf_lane[b] <= {LANE_W{1'b0}};
             // bytes past a message's end are undefined, but never unknown
             for (w = 0; w < WORDS; w = w + 1)
                 buf_data[b][w] <= {DATA_WIDTH{1'b0}};
@@ -510,35 +574,68 @@ end
 
 // ---------------------------------------------------------------- emit
 
-// The ending block's words, the beat in the complete stage in place of its last one.
-wire [WORDS-1:0]  end_word = end_buf ? buf_word[1] : buf_word[0];
-wire [LANE_W-1:0] end_start_lane = end_buf ? buf_lane[1] : buf_lane[0];
-reg [WORDS*DATA_WIDTH-1:0] block_words;
-integer k;
-always @* begin
-    for (k = 0; k < WORDS; k = k + 1)
-        block_words[k*DATA_WIDTH +: DATA_WIDTH] = end_word[k] ? s2_data
-                                                : end_buf ? buf_data[1][k] : buf_data[0][k];
-end
-wire [WORDS*DATA_WIDTH-1:0] block_aligned = block_words >> {end_start_lane, 3'b000};
+// The ending block's words, the beat in the complete stage in place of its
+// last one, rotated by its start lane. The selects (buffer, start lane, last
+// word) are registered copies of the ending block's, one set per group of
+// output bytes (kept apart, not merged), so no select drives the whole output
+// register. The output register loads whenever it is free (no stall then),
+// emitted or not: out_valid says whether it took a message, and its enable
+// waits on no verdict (each group's enable reads its own copy of out_valid).
+localparam EMIT_GROUPS = 4;
+localparam GROUP_BYTES = (ITCH_MAX_MESSAGE_LENGTH + EMIT_GROUPS - 1) / EMIT_GROUPS;
 
-reg [50*8-1:0] out_data;
-reg [63:0]     out_seq;
+reg [63:0] out_seq;
 always @(posedge clk) begin
-    if (proc && emit) begin
-        out_valid <= 1'b1;
-        out_data <= block_aligned[16 +: 50*8];
+    if (out_free) begin
+        out_valid <= emit;
         out_seq <= seq;
-    end else if (m_msg_tready)
-        out_valid <= 1'b0;
+    end
     if (rst)
         out_valid <= 1'b0;
 end
 
-assign m_msg_tdata  = out_data;
+genvar g;
+generate
+    for (g = 0; g < EMIT_GROUPS; g = g + 1) begin : emit_group
+        localparam LOW = g * GROUP_BYTES;
+        localparam BYTES = LOW + GROUP_BYTES <= ITCH_MAX_MESSAGE_LENGTH ? GROUP_BYTES
+                                                                       : ITCH_MAX_MESSAGE_LENGTH - LOW;
+        reg              end_buf_copy, valid_copy;
+        reg [LANE_W-1:0] start_lane_copy;
+        reg [WORDS-1:0]  end_word_copy;
+        (* keep *) always @(posedge clk) begin
+            end_buf_copy <= end_buf_next;
+            start_lane_copy <= end_buf_next ? buf_lane_next[1] : buf_lane_next[0];
+            end_word_copy <= end_buf_next ? buf_word_next[1] : buf_word_next[0];
+            if (!valid_copy || m_msg_tready)
+                valid_copy <= emit;
+            if (rst) begin
+                end_buf_copy <= 1'b0;
+                start_lane_copy <= {LANE_W{1'b0}};
+                end_word_copy <= {{(WORDS-1){1'b0}}, 1'b1};
+                valid_copy <= 1'b0;
+            end
+        end
+
+        reg [WORDS*DATA_WIDTH-1:0] block_words;
+        integer k;
+        always @* begin
+            for (k = 0; k < WORDS; k = k + 1)
+                block_words[k*DATA_WIDTH +: DATA_WIDTH] = end_word_copy[k] ? s2_data
+                                                        : end_buf_copy ? buf_data[1][k] : buf_data[0][k];
+        end
+        wire [WORDS*DATA_WIDTH-1:0] block_aligned = block_words >> {start_lane_copy, 3'b000};
+
+        reg [BYTES*8-1:0] data;
+        always @(posedge clk)
+            if (!valid_copy || m_msg_tready)
+                data <= block_aligned[16 + LOW*8 +: BYTES*8];
+        assign m_msg_tdata[LOW*8 +: BYTES*8] = data;
+    end
+endgenerate
+
 assign m_msg_tuser  = out_seq;
 assign m_msg_tvalid = out_valid;
 assign m_msg_tlast  = 1'b1;
 
 endmodule
-

@@ -12,9 +12,11 @@
 // that completes the header, from the registered header (see verdict_due and
 // decide_due below), and the beats go on meanwhile; the consumer holds back
 // any message of the packet until the decision is there. A beat passes two
-// registers, input and output (s_axis_tready is the input register free or
-// the output free): the input register lets the control-packet test select
-// per-lane compare results registered with the beat.
+// registers, input and output, and waits in a skid register when it finds the
+// output held (s_axis_tready is the input register free or the skid register
+// empty): the input register lets the control-packet test select per-lane
+// compare results registered with the beat, and the skid register keeps
+// m_axis_tready off the enables of the header state.
 //
 // Sequence policy (one active session):
 //   - a packet from a session other than the current one starts that
@@ -71,7 +73,7 @@ module moldudp64_rx #(
     output reg                   stat_end_of_session,
     output reg                   stat_session,
     output reg                   stat_dup_packet,
-    output reg  [15:0]           stat_dup_messages
+    output reg  [15:0]           stat_dup_messages  // a cycle after the packet's other strobes
 );
 
 initial begin
@@ -94,9 +96,19 @@ reg  [HDR_BYTES*8-1:0] hdr_reg;
 reg                    forwarding;  // header accepted, blocks go on
 reg                    have_session;
 reg  [79:0]            session;
-reg  [63:0]            expected_seq;
+// ~(the expected sequence), so the adders below need no inverter in front;
+// status_expected_seq is the expected sequence a cycle behind it
+reg  [63:0]            expected_not;
+
+reg  decide_control, decide_data;  // the decision cycle (decide_due below), for a control packet and for another
+reg  at_start;                     // the next beat is a packet's first
 
 wire out_free = !m_axis_tvalid || m_axis_tready;
+reg                  skid_valid;
+reg [DATA_WIDTH-1:0] skid_data;
+reg [KEEP_WIDTH-1:0] skid_keep;
+reg                  skid_last, skid_user;
+reg                  skid_leaves;  // the beat in it leaves on m_axis (beat_leaves)
 
 // Input register: the beat is taken as it comes, with each lane's byte pair
 // (lanes k-1, k) compared to 0000 and FFFF, so the control-packet test in the
@@ -107,8 +119,16 @@ reg [KEEP_WIDTH-1:0] in_keep;
 reg                  in_last, in_user;
 reg [KEEP_WIDTH-1:0] in_pair_control;      // [k], k > 0: lanes k-1, k hold 0000 or FFFF
 reg                  in_low_zero, in_low_ones;  // lane 0 holds 00, FF
-assign s_axis_tready = !in_valid || out_free;
-wire in_fire = in_valid && out_free;
+reg                  in_high_zero, in_high_ones;  // the top lane holds 00, FF
+reg                  last_high_zero, last_high_ones;  // ... of the beat taken before
+// No beat is taken in a control packet's decision cycle (decide_control below):
+// its move of the expected sequence lands a cycle later, and the next header's
+// verdict must see it. A packet's first beat is taken once the output register
+// is empty: the last packet's sequence and decision stay until its beats have
+// left.
+wire in_take = !skid_valid && !decide_control && !(at_start && m_axis_tvalid);
+assign s_axis_tready = !in_valid || in_take;
+wire in_fire = in_valid && in_take;
 integer i;
 always @(posedge clk) begin
     if (s_axis_tready) begin
@@ -119,6 +139,8 @@ always @(posedge clk) begin
         in_user <= s_axis_tuser;
         in_low_zero <= s_axis_tdata[7:0] == 8'h00;
         in_low_ones <= s_axis_tdata[7:0] == 8'hFF;
+        in_high_zero <= s_axis_tdata[DATA_WIDTH-8 +: 8] == 8'h00;
+        in_high_ones <= s_axis_tdata[DATA_WIDTH-8 +: 8] == 8'hFF;
         in_pair_control[0] <= 1'b0;
         for (i = 1; i < KEEP_WIDTH; i = i + 1)
             in_pair_control[i] <= s_axis_tdata[(i-1)*8 +: 16] == 16'h0000
@@ -136,7 +158,6 @@ end
 // one-hot, and for the next beat every header byte's source lane is a table
 // of them registered a cycle early: the merge below is an AND-OR of
 // registered one-hot selects, and nothing waits for the first beat's lane.
-reg                    at_start;     // the next beat is a packet's first
 reg  [HDR_BEATS:1]     hdr_beat;     // one-hot: the next beat is the packet's beat b (none past the header)
 reg  [KEEP_WIDTH-1:0]  start_lane;   // one-hot: F
 reg  [KEEP_WIDTH-1:0]  start_from;   // [f]: F >= f
@@ -227,25 +248,34 @@ wire        header_ignored  = in_last && in_user;
 wire        header_accepted = header_done_now && !header_ignored;
 // A control packet (count 0 or 0xFFFF) is not forwarded. The count's last
 // byte (header byte 19) is at lane header_end of the beat that completes the
-// header, its first byte one lane below or, at lane 0, the last byte taken
-// before: the registered one-hot lane selects that lane's registered pair
+// header, its first byte one lane below or, at lane 0, in the top lane of the
+// beat before: the registered one-hot lane selects that lane's registered pair
 // result.
 wire        control_now     = (in_pair_control & header_end) != 0
-                              || (header_end[0] && ((hdr_reg[18*8 +: 8] == 8'h00 && in_low_zero)
-                                                    || (hdr_reg[18*8 +: 8] == 8'hFF && in_low_ones)));
+                              || (header_end[0] && ((last_high_zero && in_low_zero)
+                                                    || (last_high_ones && in_low_ones)));
 wire        forward_now     = header_accepted && !control_now;
+// the beat in the input register leaves on m_axis when taken: forwarded, and
+// a block byte or the packet's end in it
+wire [KEEP_WIDTH-1:0] beat_keep = in_keep & ~header_lanes;
+wire        beat_leaves     = (forward_now || forwarding) && (beat_keep != 0 || in_last);
 
 // The sequence decision takes two cycles after the beat that completes the
-// header, and no 64-bit carry chain: in the first (verdict_due) each 16-bit
-// chunk of expected - seq, seq - expected and seq + count is summed for both
-// carries in, and so is each chunk's carry out of seq + count + ~expected
-// (carry-save, then one add: the whole packet is seen when that sum stays
-// below 2^64, i.e. seq + count <= expected); the session and seq ==
-// expected are compared per 16-bit chunk, and the control count. In the second (decide_due) the carries
-// ripple through four chunk selects and the decision is made. A new session
-// takes the packet's own sequence, so nothing is ahead or seen.
+// header, and no 64-bit carry chain. In the first (verdict_due) each 16-bit
+// chunk of seq + ~expected (~expected is kept in a register, so no inverter
+// sits in front of the adders) and of seq + count is summed with no carry in
+// and with one; seq > expected and seq < expected are the carry outs of seq +
+// ~expected and seq + ~expected + 1 (= seq - expected), looked ahead over the
+// chunk carries right behind the adders. The chunk carry outs of seq + count
+// + ~expected are registered as they are (carry-save, then one add, which
+// already has a LUT in front: the whole packet is seen when that sum stays
+// below 2^64, i.e. seq + count <= expected). The session is
+// compared in quarters and the count with 0 and 0xFFFF. In the second
+// (decide_due) the decision is a flat AND-OR of these registered flags. A new
+// session takes the packet's own sequence, so nothing is ahead or seen.
 localparam CHUNKS = 4;
 reg         verdict_due, decide_due;
+reg         decided_data;                 // decide_data a cycle ago: count the skipped or dropped blocks
 wire [63:0] pkt_session_head = be_bytes(hdr_reg, 0, 2);
 wire [63:0] pkt_count_64     = be_bytes(hdr_reg, 18, 2);
 wire [79:0] pkt_session      = {pkt_session_head[15:0], be_bytes(hdr_reg, 2, 8)};
@@ -255,82 +285,114 @@ wire [63:0] pkt_seq          = be_bytes(hdr_reg, 10, 8);
 // next packet's second beat, taken after this one's last has left.
 assign m_mold_seq = pkt_seq;
 wire [15:0] pkt_count        = pkt_count_64[15:0];
+wire        pkt_control      = pkt_count == 16'd0 || pkt_count == 16'hFFFF;
 // seq + count + ~expected in carry-save form: sum, and carries one bit up
-wire [63:0] seen_sum   = pkt_seq ^ pkt_count_64 ^ ~expected_seq;
-wire [64:0] seen_carry = {(pkt_seq & pkt_count_64) | ((pkt_seq | pkt_count_64) & ~expected_seq), 1'b0};
+wire [63:0] seen_sum   = pkt_seq ^ pkt_count_64 ^ expected_not;
+wire [64:0] seen_carry = {(pkt_seq & pkt_count_64) | ((pkt_seq | pkt_count_64) & expected_not), 1'b0};
 
-// equalities as registered 16-bit chunks, ANDed in the decision
-reg         had_session;
-reg  [4:0]  session_same;  // per chunk: the packet's session is the current one
-reg  [3:0]  seq_same;      // per chunk: seq == expected
-wire        new_session = !had_session || session_same != 5'h1F;
-wire        same_seq    = seq_same == 4'hF;
-reg         is_control;   // count 0 or 0xFFFF
+// A 64-bit carry out from the chunks' carry outs with no carry in (c0) and
+// with one (c1), looked ahead over chunk pairs: {high pair propagates, high
+// pair generates, low pair generates} ...
+function [2:0] carry_pairs;
+    input [CHUNKS-1:0] c0, c1;
+    begin
+        carry_pairs = {c1[3] & c1[2], c0[3] | (c1[3] & c0[2]), c0[1] | (c1[1] & c0[0])};
+    end
+endfunction
+// ... and the carry out of all four
+function carry_out;
+    input [2:0] pairs;
+    begin
+        carry_out = pairs[1] | (pairs[2] & pairs[0]);
+    end
+endfunction
+
+// chunk carry outs, with no carry in and with one
+wire [CHUNKS-1:0] ahead_0, ahead_1;    // seq + ~expected: seq > expected (with the carry in, >=)
+wire [CHUNKS-1:0] seen_0, seen_1;      // seen_sum + seen_carry: not all seen
+// registered in the verdict cycle:
+// the packet's session is the current one, in quarters of 20 bits (a compare
+// 3 LUTs deep; the decision ANDs the four in one LUT); [0] also says a
+// current one exists
+reg  [3:0]  session_same;
+reg         is_control, is_heartbeat, is_end_of_session;
 reg  [63:0] seq;
 reg  [15:0] count;
-// per chunk c, bits [17c+16:17c]: the 16-bit sum and its carry (borrow) out,
-// *_0 with no carry (borrow) in, *_1 with one
-reg  [CHUNKS*17-1:0] behind_0, behind_1;  // expected - seq: borrow form
-reg  [CHUNKS*17-1:0] gap_0, gap_1;        // seq - expected: borrow form
-reg  [CHUNKS*17-1:0] next_0, next_1;      // seq + count: carry form
-reg  [CHUNKS-1:0]    seen_0, seen_1;      // carry out of the chunk of seen_sum + seen_carry
-reg                  seen_top;            // seen_carry[64]
+// carry_pairs of the chunk carries of seq + ~expected (seq > expected) and of
+// seq + ~expected + 1 (no carry: seq < expected)
+reg  [2:0]  ahead_pairs, not_behind_pairs;
+reg  [CHUNKS-1:0] seen_0_reg, seen_1_reg;  // registered as they are: a LUT sits in front of their adders
+reg         seen_top;      // seen_carry[64]
+// per chunk c, bits [17c+16:17c]: the 16-bit sum and its carry out, *_0 with
+// no carry in, *_1 with one
+reg  [CHUNKS*17-1:0] diff_0, diff_1;      // seq + ~expected: seq - expected - 1 and seq - expected
+reg  [CHUNKS*17-1:0] next_0, next_1;      // seq + count
+// expected - seq, when not ahead and not all seen: its low chunk, ~(seq + ~expected)
+wire [15:0] behind = ~diff_0[15:0];
 
 genvar g;
 generate
     for (g = 0; g < CHUNKS; g = g + 1) begin : g_chunk
-        wire [15:0] e = expected_seq[g*16 +: 16];
+        wire [15:0] not_e = expected_not[g*16 +: 16];
         wire [15:0] q = pkt_seq[g*16 +: 16];
-        wire [16:0] e_plus_not_q = {1'b0, e} + {1'b0, ~q};  // e - q - 1, carry = no borrow
-        wire [16:0] q_plus_not_e = {1'b0, q} + {1'b0, ~e};
+        wire [16:0] diff_plus_0 = {1'b0, q} + {1'b0, not_e};
+        wire [17:0] diff_plus_1 = {1'b0, q, 1'b1} + {1'b0, not_e, 1'b1};
         wire [16:0] seen_plus_0 = {1'b0, seen_sum[g*16 +: 16]} + {1'b0, seen_carry[g*16 +: 16]};
         wire [17:0] seen_plus_1 = {1'b0, seen_sum[g*16 +: 16], 1'b1} + {1'b0, seen_carry[g*16 +: 16], 1'b1};
+        assign ahead_0[g] = diff_plus_0[16];
+        assign ahead_1[g] = diff_plus_1[17];
+        assign seen_0[g] = seen_plus_0[16];
+        assign seen_1[g] = seen_plus_1[17];
         always @(posedge clk)
             if (verdict_due) begin
-                behind_0[g*17 +: 17] <= {1'b0, e} - {1'b0, q};
-                behind_1[g*17 +: 17] <= {~e_plus_not_q[16], e_plus_not_q[15:0]};
-                gap_0[g*17 +: 17] <= {1'b0, q} - {1'b0, e};
-                gap_1[g*17 +: 17] <= {~q_plus_not_e[16], q_plus_not_e[15:0]};
+                diff_0[g*17 +: 17] <= diff_plus_0;
+                diff_1[g*17 +: 17] <= diff_plus_1[17:1];
                 next_0[g*17 +: 17] <= {1'b0, q} + (g == 0 ? {1'b0, pkt_count} : 17'd0);
                 next_1[g*17 +: 17] <= {1'b0, q} + 17'd1;
-                seen_0[g] <= seen_plus_0[16];
-                seen_1[g] <= seen_plus_1[17];
             end
     end
 endgenerate
 
-// The carries through the chunks: chunk c takes *_1 when chunk c-1 carried (borrowed).
-reg [63:0] gap_length, next_seq;
-reg        seq_ahead, seen_over;
-reg        gap_borrow, next_carry;
-integer c;
-always @* begin
-    seq_ahead = 1'b0;
-    seen_over = 1'b0;
-    gap_borrow = 1'b0;
-    next_carry = 1'b0;
-    for (c = 0; c < CHUNKS; c = c + 1) begin
-        seq_ahead = seq_ahead ? behind_1[c*17 + 16] : behind_0[c*17 + 16];
-        seen_over = seen_over ? seen_1[c] : seen_0[c];
-        {gap_borrow, gap_length[c*16 +: 16]} = gap_borrow ? gap_1[c*17 +: 17] : gap_0[c*17 +: 17];
-        {next_carry, next_seq[c*16 +: 16]} = next_carry ? next_1[c*17 +: 17] : next_0[c*17 +: 17];
-    end
-end
-
-wire [15:0] behind   = behind_0[15:0];  // expected - seq, when not ahead and not all seen
-wire ahead      = !new_session && seq_ahead;
-wire all_seen   = !new_session && !is_control && !seen_over && !seen_top;
-wire overlaps   = !new_session && !is_control && !all_seen && !seq_ahead && !same_seq;
+// The decision, from registered flags.
+wire same_session = session_same == 4'hF;
+wire new_session  = !same_session;
+wire seq_ahead    = carry_out(ahead_pairs);
+wire ahead        = same_session && seq_ahead;
+wire seen_over    = seen_top || carry_out(carry_pairs(seen_0_reg, seen_1_reg));
+wire all_seen     = same_session && !is_control && !seen_over;
+wire overlaps     = same_session && !is_control && seen_over && !carry_out(not_behind_pairs);
 
 // The next expected sequence and the gap length are taken the cycle after
-// the decision, from the chunk sums of verdict_due: the next packet's header
-// is complete two beats after this one's at the earliest (it is 20 bytes, a
-// beat at most 16), and reaches verdict_due a cycle later still.
-reg         end_pending;
+// the decision (the next packet's header is complete two beats after this
+// one's at the earliest: it is 20 bytes, a beat at most 16, and reaches
+// verdict_due a cycle later still), from the chunk sums of verdict_due and
+// each chunk's carry in, registered meanwhile (seq - expected is seq +
+// ~expected with a carry into chunk 0).
+reg  [CHUNKS-1:0] gap_in, next_in;            // registered
+reg  [CHUNKS-1:0] gap_in_now, next_in_now;    // rippled from the registered chunk sums
+reg  [63:0]       gap_length, next_seq;
+integer c;
+always @* begin
+    gap_in_now[0] = 1'b1;
+    next_in_now[0] = 1'b0;
+    for (c = 1; c < CHUNKS; c = c + 1) begin
+        gap_in_now[c] = gap_in_now[c-1] ? diff_1[c*17 - 1] : diff_0[c*17 - 1];
+        next_in_now[c] = next_in_now[c-1] ? next_1[c*17 - 1] : next_0[c*17 - 1];
+    end
+    for (c = 0; c < CHUNKS; c = c + 1) begin
+        gap_length[c*16 +: 16] = gap_in[c] ? diff_1[c*17 +: 16] : diff_0[c*17 +: 16];
+        next_seq[c*16 +: 16] = next_in[c] ? next_1[c*17 +: 16] : next_0[c*17 +: 16];
+    end
+end
+reg         end_pending;   // a data packet's expected sequence is next_seq: taken this cycle
+reg         move_pending;  // a control packet's expected sequence is its own: taken this cycle
 integer     chunk;
 reg         gap_pending;
 
 always @(posedge clk) begin
+    gap_in <= gap_in_now;
+    next_in <= next_in_now;
+
     stat_packet <= 1'b0;
     stat_packet_short <= 1'b0;
     stat_heartbeat <= 1'b0;
@@ -340,61 +402,74 @@ always @(posedge clk) begin
     stat_dup_messages <= 16'd0;
     gap_valid <= gap_pending;
     gap_pending <= 1'b0;
-    if (gap_pending)
+    // status_expected_seq is still the one before this decision
+    if (gap_pending) begin
+        gap_first_seq <= status_expected_seq;
         gap_count <= gap_length;
+    end
     end_pending <= 1'b0;
-    if (end_pending)
-        expected_seq <= next_seq;
-
-    if (m_axis_tvalid && m_axis_tready)
-        m_axis_tvalid <= 1'b0;
 
     verdict_due <= 1'b0;
     decide_due <= verdict_due;
+    decide_control <= verdict_due && pkt_control;
+    decide_data <= verdict_due && !pkt_control;
+    decided_data <= decide_data;
+    if (decided_data)
+        stat_dup_messages <= m_mold_drop ? count : m_mold_skip;
     if (verdict_due) begin
-        had_session <= have_session;
-        for (chunk = 0; chunk < 5; chunk = chunk + 1)
-            session_same[chunk] <= pkt_session[chunk*16 +: 16] == session[chunk*16 +: 16];
-        for (chunk = 0; chunk < CHUNKS; chunk = chunk + 1)
-            seq_same[chunk] <= pkt_seq[chunk*16 +: 16] == expected_seq[chunk*16 +: 16];
+        for (chunk = 0; chunk < 4; chunk = chunk + 1)
+            session_same[chunk] <= pkt_session[chunk*20 +: 20] == session[chunk*20 +: 20]
+                                   && (chunk > 0 || have_session);
         have_session <= 1'b1;
         session <= pkt_session;
         seq <= pkt_seq;
         count <= pkt_count;
-        is_control <= pkt_count == 16'd0 || pkt_count == 16'hFFFF;
+        is_control <= pkt_control;
+        is_heartbeat <= pkt_count == 16'd0;
+        is_end_of_session <= pkt_count == 16'hFFFF;
+        ahead_pairs <= carry_pairs(ahead_0, ahead_1);
+        // with a carry into chunk 0, its carry out is the one with a carry in
+        not_behind_pairs <= carry_pairs({ahead_0[CHUNKS-1:1], ahead_1[0]}, ahead_1);
+        seen_0_reg <= seen_0;
+        seen_1_reg <= seen_1;
         seen_top <= seen_carry[64];
     end
 
+    // a control packet moves the expected sequence to its own when new or ahead
+    // (move_pending); a duplicate is dropped whole; any other packet has its
+    // seen blocks skipped and moves the expected sequence on (end_pending)
     if (decide_due) begin
         stat_packet <= 1'b1;
         stat_session <= new_session;
         gap_pending <= ahead;
-        if (ahead)
-            gap_first_seq <= expected_seq;
-        if (is_control) begin
-            stat_heartbeat <= count == 16'd0;
-            stat_end_of_session <= count == 16'hFFFF;
-            if (new_session || ahead)
-                expected_seq <= seq;
-        end else if (all_seen) begin
-            stat_dup_packet <= 1'b1;
-            stat_dup_messages <= count;
-            m_mold_skip <= 16'd0;
-            m_mold_drop <= 1'b1;
-        end else begin
-            stat_dup_messages <= overlaps ? behind : 16'd0;
-            end_pending <= 1'b1;
-            m_mold_skip <= overlaps ? behind : 16'd0;
-            m_mold_drop <= 1'b0;
-        end
+        stat_heartbeat <= is_heartbeat;
+        stat_end_of_session <= is_end_of_session;
+        stat_dup_packet <= all_seen;
+        end_pending <= !is_control && !all_seen;
+    end
+    // a registered enable for the 64 bits; never both pending (one packet's)
+    move_pending <= decide_control && (new_session || seq_ahead);
+    if (end_pending || move_pending)
+        expected_not <= end_pending ? ~next_seq : ~seq;
+    if (decide_data) begin
+        m_mold_skip <= {16{overlaps}} & behind;
+        m_mold_drop <= all_seen;
     end
 
-    if (in_fire) begin
+    // The header bytes and the first beat are taken from a beat in the input
+    // register whether or not it leaves this cycle: a held beat gives the same
+    // bytes again, and the enables wait on no stall.
+    if (in_valid) begin
         for (j = 0; j < HDR_BYTES; j = j + 1)
             if (take[j])
                 hdr_reg[j*8 +: 8] <= hv[j*8 +: 8];
-        if (at_start) begin
+        if (at_start)
             first_beat <= in_data;
+    end
+    if (in_fire) begin
+        last_high_zero <= in_high_zero;
+        last_high_ones <= in_high_ones;
+        if (at_start) begin
             start_lane <= beat_start_lane;
             start_from <= beat_start_from;
         end
@@ -407,17 +482,33 @@ always @(posedge clk) begin
         header_seen <= !in_last && (header_seen || header_done_now);
         verdict_due <= header_accepted;
 
-        // the beat's data is taken whether or not it leaves (the output is free)
         forwarding <= !in_last && (forward_now || forwarding);
-        m_axis_tdata <= in_data;
-        m_axis_tkeep <= in_keep & ~header_lanes;
-        m_axis_tlast <= in_last;
-        m_axis_tuser <= in_user;
-        m_axis_tvalid <= (forward_now || forwarding) && ((in_keep & ~header_lanes) != 0 || in_last);
         stat_packet_short <= in_last && !header_seen && !header_done_now && !in_user;
     end
 
-    status_expected_seq <= expected_seq;
+    // The output register takes the skid register's beat, else the input
+    // register's, whether or not it leaves (m_axis_tvalid says); a beat taken
+    // while the output is held waits in the skid register, which takes the
+    // input register's beat whenever it is empty (skid_valid says whether it
+    // holds one, skid_leaves whether that one leaves: the verdict stays off
+    // skid_valid and so off in_fire).
+    if (out_free) begin
+        m_axis_tvalid <= skid_valid ? skid_leaves : in_fire && beat_leaves;
+        m_axis_tdata <= skid_valid ? skid_data : in_data;
+        m_axis_tkeep <= skid_valid ? skid_keep : beat_keep;
+        m_axis_tlast <= skid_valid ? skid_last : in_last;
+        m_axis_tuser <= skid_valid ? skid_user : in_user;
+    end
+    skid_valid <= !out_free && (skid_valid || in_fire);
+    if (!skid_valid) begin
+        skid_leaves <= beat_leaves;
+        skid_data <= in_data;
+        skid_keep <= beat_keep;
+        skid_last <= in_last;
+        skid_user <= in_user;
+    end
+
+    status_expected_seq <= ~expected_not;
 
     if (rst) begin
         at_start <= 1'b1;
@@ -430,12 +521,17 @@ always @(posedge clk) begin
         forwarding <= 1'b0;
         verdict_due <= 1'b0;
         decide_due <= 1'b0;
+        decide_control <= 1'b0;
+        decide_data <= 1'b0;
+        decided_data <= 1'b0;
         have_session <= 1'b0;
-        expected_seq <= 64'd0;
+        expected_not <= {64{1'b1}};
         m_axis_tvalid <= 1'b0;
+        skid_valid <= 1'b0;
         gap_valid <= 1'b0;
         gap_pending <= 1'b0;
         end_pending <= 1'b0;
+        move_pending <= 1'b0;
         stat_packet <= 1'b0;
         stat_packet_short <= 1'b0;
         stat_heartbeat <= 1'b0;

@@ -21,18 +21,21 @@
 // every check is made in the beat that completes its bytes and registered
 // as a flag with the beat (fields that lie in an earlier beat than their
 // check are read from registers). The IPv4 checksum is accumulated per beat
-// in one's-complement carry-save form (two 16-bit vectors, end-around carry)
-// for both Ethernet lengths (14, and 18 with a VLAN tag), so no word select
-// waits for the tag; which words of a beat are IP header words is registered
-// a beat ahead, so no compare sits in front of the adders; the sums' bitwise
-// tests are registered with them. 16-bit fields compared with a value are
-// compared in every word lane as they arrive, and the payload's end is an
-// equality of beat pointers and a registered lane table: no compare chain
-// follows a header byte. The verdict stage takes the beat a cycle later,
-// with its flags: it finishes the checksum test, picks the lanes holding the
-// frame's fields, applies the drop-reason priority to registered flags only,
-// and emits. The output register loads whenever it is free; its enable waits
-// on no verdict.
+// in one's-complement carry-save form (two 16-bit vectors, end-around carry),
+// one sum for both Ethernet lengths: the tag's beat adds byte 14's word
+// either way and the sum restarts after a tag; which words of a beat are IP
+// header words is registered a beat ahead, so no compare sits in front of
+// the adders; the sum's bitwise tests are registered with it. 16-bit fields
+// compared with a value are compared in every word lane as they arrive, and
+// the payload's end is an equality of beat pointers and a registered lane
+// table: no compare chain follows a header byte. The verdict stage takes the
+// beat a cycle later, with its flags: it picks the lanes holding the frame's
+// fields, decides pass from registered flags (up to 64 bit, with the
+// checksum result registered a beat earlier), and emits. The output register
+// loads whenever it is free; its enable waits on no verdict. A stat stage a
+// cycle after the verdict stage names the drop reason, in priority order,
+// from the flags the verdict stage saw: the stat strobes come a cycle after
+// the beat's verdict, off the output's paths.
 
 module udp_rx_filter #(
     parameter DATA_WIDTH = 64,
@@ -103,25 +106,24 @@ localparam [3:0] V_NONE      = 4'd0,
 
 reg  [HDR_BYTES*8-1:0] hdr_reg;
 reg  [PTR_WIDTH-1:0]   beat_ptr;      // frame offset of the incoming beat's lane 0
-reg  [5:0]             hdr_beat;      // beat number within the frame, saturating past the header
-reg  [HDR_BEATS-1:0]   hdr_beat_is;   // one-hot hdr_beat while in the header, for the byte merge
+reg  [HDR_BEATS-1:0]   hdr_beat_is;   // one-hot beat number within the frame while in the header
+reg  [HDR_BEATS-1:0]   hdr_beat_past; // thermometer: bit b set once beat b has gone by
 
 // Registered from the header bytes seen so far (valid once their bytes are in).
 reg                    vlan_reg;
 reg                    ihl_ok_reg;
-reg  [3:0]             udp_slot_reg;  // UDP header at frame offset 34 + 4*slot
-reg  [11:0]            udp_slot_is;   // one-hot udp_slot_reg, for the field selects
-reg  [11:0]            udp_slot_upto; // thermometer: bit k set when udp_slot_reg <= k
+reg  [11:0]            udp_slot_is;   // one-hot slot: the UDP header at frame offset 34 + 4*slot
+reg  [11:0]            udp_slot_upto; // thermometer: bit k set when the slot is at most k
 reg                    fragment_reg;
 reg                    not_udp_reg;
 reg                    short_reg;     // IP total length below IHL*4 + 8
-reg  [15:0]            udp_len_want_reg;
-// Per Ethernet length (bits [WORDS*h +: WORDS], [16h+15:16h]; h = 1: with a tag):
-reg  [2*WORDS-1:0]     csum_word_en;  // the incoming beat's 16-bit words that are IP header words
-reg  [31:0]            csum_s, csum_c;  // carry-save one's-complement sum of the IP words so far
-wire [31:0]            csum_s_next, csum_c_next;
-// The frame's sums (its tag known by the first IP header beat's end) as
-// bitwise tests, registered with them: s ^ c, s & c, ~(s | c).
+reg  [15:0]            udp_len_want_reg;   // the IP total length less the IP header's
+reg                    udp_len_borrow_reg; // ... below zero
+reg  [WORDS-1:0]       csum_word_en;  // the incoming beat's 16-bit words that are IP header words
+reg                    csum_tag;      // the frame's tag, loaded in its beat: vlan_reg for the word enables alone
+reg  [15:0]            csum_s, csum_c;  // carry-save one's-complement sum of the IP words so far
+wire [15:0]            csum_s_next, csum_c_next;
+// The sum's bitwise tests, registered with it: s ^ c, s & c, ~(s | c).
 reg  [15:0]            csum_xor, csum_and, csum_nor;
 // The last payload byte, at the IP total length + 13 (17 with a tag): the
 // length's bits from 5 up, the carry into them and the sum's bits 4..0, and
@@ -136,17 +138,20 @@ reg                    past_end;
 // The beat in the verdict stage, with what the check stage found in it.
 reg                    chk_valid;
 reg  [DATA_WIDTH-1:0]  chk_data;
-reg  [KEEP_WIDTH-1:0]  chk_payload_keep;
+reg  [KEEP_WIDTH-1:0]  chk_payload_keep;  // kept lanes at or past the payload's start
+reg  [KEEP_WIDTH-1:0]  chk_before_end;    // lanes up to the payload's last byte
 reg                    chk_emits;     // payload lanes, or the payload's end: a pass emits it
-reg                    chk_first, chk_last, chk_user, chk_ends_payload, chk_truncated;
+reg                    chk_first, chk_last, chk_user, chk_ends_payload;
+reg                    chk_end_ahead, chk_end_lane_missing;  // the payload's end not in, by beat or by lane
 reg                    chk_not_ethertype_ipv4, chk_have_ip20, chk_have_ip, chk_have_udp;
 reg  [WORDS-1:0]       chk_port_lane, chk_port_is, chk_udp_len_lane, chk_udp_len_is;
 reg  [WORDS-1:0]       chk_ip_hi_lane, chk_ip_hi_is, chk_ip_lo_lane, chk_ip_lo_is;
 
 // Verdict stage state.
-reg                    decided;       // verdict for this frame already made
-reg                    passing;       // ... and it was pass
+reg                    decided;       // a check other than the checksum has ended this frame's header
+reg                    passing;       // the frame passes
 reg                    payload_done;  // last payload byte already forwarded
+reg                    csum_ok_reg;   // the checksum result of the beat last taken
 reg                    out_valid;
 reg                    out_hold;      // last payload beat waits for the frame's end
 reg                    port_seen, udp_len_seen;  // the frame's port / length matched in an earlier beat
@@ -172,62 +177,61 @@ endgenerate
 
 // Byte p of the frame is in: in an earlier beat, or in this one and kept
 // (every non-last beat is full; the last one's kept lanes start at lane 0).
-function have_byte;
-    input [5:0] beat;
-    input [5:0] p_beat;
-    input [LOG_KEEP-1:0] p_lane;
-    input last;
-    input [KEEP_WIDTH-1:0] keep;
-    begin
-        have_byte = beat > p_beat || (beat == p_beat && (!last || keep[p_lane]));
-    end
-endfunction
-
+// Flags of the registered beat thermometer and one-hot: no compare.
 function have_at;
-    input [5:0] beat;
     input integer p;
+    input [HDR_BEATS-1:0] past;
+    input [HDR_BEATS-1:0] beat_is;
     input last;
     input [KEEP_WIDTH-1:0] keep;
-    reg [31:0] p_beat, p_lane;
     begin
-        p_beat = p / KEEP_WIDTH;
-        p_lane = p % KEEP_WIDTH;
-        have_at = have_byte(beat, p_beat[5:0], p_lane[LOG_KEEP-1:0], last, keep);
+        have_at = past[p / KEEP_WIDTH] || (beat_is[p / KEEP_WIDTH] && (!last || keep[p % KEEP_WIDTH]));
     end
 endfunction
 
-// Fields at fixed offsets, through the merged view (their beat may be this one).
-// They read the registered tag: offset 16 on lies in a later beat than the
-// tag (bytes 12-13) at every width, and the version/IHL byte only feeds
-// registers that are read at the IP header's end, beats after the tag's.
-wire [7:0]  ver_ihl   = vlan_reg ? hv[18*8 +: 8] : hv[14*8 +: 8];
-wire [15:0] ip_total  = vlan_reg ? {hv[20*8 +: 8], hv[21*8 +: 8]} : {hv[16*8 +: 8], hv[17*8 +: 8]};
-wire [3:0]  ihl       = ver_ihl[3:0];
-// Fields only the IP header's end reads (byte 33 or later, 37 with a tag)
-// lie in earlier beats at every width: read from the registered bytes.
-wire [3:0]  ihl_r      = vlan_reg ? hdr_reg[18*8 +: 4] : hdr_reg[14*8 +: 4];
-wire [15:0] ip_total_r = vlan_reg ? {hdr_reg[20*8 +: 8], hdr_reg[21*8 +: 8]} : {hdr_reg[16*8 +: 8], hdr_reg[17*8 +: 8]};
+// Byte offset + 4 * slot is in, for the one-hot slot (the UDP header's place).
+function have_slot_at;
+    input integer offset;
+    input [11:0] slot_is;
+    input [HDR_BEATS-1:0] past;
+    input [HDR_BEATS-1:0] beat_is;
+    input last;
+    input [KEEP_WIDTH-1:0] keep;
+    integer u;
+    begin
+        have_slot_at = 1'b0;
+        for (u = 0; u < 12; u = u + 1)
+            have_slot_at = have_slot_at | (slot_is[u] & have_at(offset + 4*u, past, beat_is, last, keep));
+    end
+endfunction
+
+// Fields at fixed offsets read the registered tag: offset 16 on lies in a
+// later beat than the tag (bytes 12-13) at every width. Fields only the IP
+// header's end reads (byte 33 or later, 37 with a tag) lie in earlier beats
+// at every width: read from the registered bytes.
 wire [15:0] ip_frag_r  = vlan_reg ? {hdr_reg[24*8 +: 8], hdr_reg[25*8 +: 8]} : {hdr_reg[20*8 +: 8], hdr_reg[21*8 +: 8]};
 wire [7:0]  ip_proto_r = vlan_reg ? hdr_reg[27*8 +: 8] : hdr_reg[23*8 +: 8];
-wire [5:0]  ip_hdr_len = {ihl, 2'b00};
-
-// IP total length below IHL*4 + 8 (header and UDP header): in 4-byte units,
-// below IHL + 2, at most 17; a table of the IHL and the length's units below
-// 32, so no adder or compare chain follows the merged header bytes.
-function ip_total_short;
-    input [3:0]  ihl_field;
-    input [15:0] total;
-    reg [31:0] below;  // bit u set when u units are short
-    integer v;
-    begin
-        ip_total_short = 1'b0;
-        for (v = 0; v < 16; v = v + 1)
-            if (ihl_field == v[3:0]) begin
-                below = 32'hFFFF_FFFF >> (30 - v);
-                ip_total_short = total[15:7] == 9'd0 && below[total[6:2]];
-            end
-    end
+// The IP total length and version/IHL byte as the beat that brings the
+// length's last byte (21 with a tag) has them: from that beat's lanes and
+// the registered bytes before it, no merged view. What is made of them (the
+// IHL test, the UDP header's slot, the UDP length a frame must carry,
+// ip_total - 4 * IHL, and the payload's end) is loaded in that beat and
+// held: every field and check that reads them lies in a later beat at every
+// width. The subtract's borrow (the length below IHL*4) and its size give
+// the length-short flag a beat later, still before the IP header's end.
+localparam LEN_BEAT = 21 / KEEP_WIDTH;
+function [7:0] len_byte;
+    input integer at;
+    input [DATA_WIDTH-1:0] beat;
+    input [HDR_BYTES*8-1:0] earlier;
+    len_byte = at / KEEP_WIDTH == LEN_BEAT ? beat[(at % KEEP_WIDTH)*8 +: 8] : earlier[at*8 +: 8];
 endfunction
+wire [7:0]  len_ver_ihl = vlan_reg ? len_byte(18, s_axis_tdata, hdr_reg) : len_byte(14, s_axis_tdata, hdr_reg);
+wire [3:0]  len_ihl = len_ver_ihl[3:0];
+wire [15:0] len_total = vlan_reg ? {len_byte(20, s_axis_tdata, hdr_reg), len_byte(21, s_axis_tdata, hdr_reg)}
+                                 : {len_byte(16, s_axis_tdata, hdr_reg), len_byte(17, s_axis_tdata, hdr_reg)};
+// in 4-byte units (the IHL's), with the borrow on top
+wire [14:0] len_units_left = {1'b0, len_total[15:2]} - {11'd0, len_ihl};
 
 // 16-bit fields compared with a value: every header word lies at an even
 // offset, so each of the incoming beat's word lanes is compared as it
@@ -284,37 +288,67 @@ wire ipv4_at_16 = hdr_beat_is[16 / KEEP_WIDTH] ? lane_is_ipv4[(16 % KEEP_WIDTH) 
 wire vlan_now   = tag_at_12;
 wire ethertype_ipv4 = vlan_now ? ipv4_at_16 : ipv4_at_12;
 
-// ---- IPv4 checksum: this beat's header words added to each carry-save pair ----
-// The IP header words of the beat with one-hot number beat_is, for an
-// Ethernet header of eth bytes. A word's frame offset is a constant per beat
-// and lane, so the header's end is a compare of the IHL with a constant; the
-// first 20 header bytes need no IHL. Registered a beat ahead: the words past
-// those 20 bytes lie in a later beat than the IHL byte at every width.
+// ---- IPv4 checksum: this beat's header words added to the carry-save pair ----
+// One sum for both Ethernet lengths. The only word whose membership waits on
+// the tag is byte 14's (IP header start untagged, the tag's TCI otherwise),
+// in the tag's beat: it is always added, and after a tag the sum restarts
+// from zero (a synchronous clear of its registers; no IP header word comes
+// earlier), and byte 16's word (the Ethernet type after a tag) is left out
+// of the next beat by the tag's compare, registered with the word enables.
+// The IP header words of the beat with one-hot number beat_is: a word's
+// frame offset is a constant per beat and lane, so the header's end is a
+// compare of the IHL with a constant; the first 20 header bytes need no IHL.
+// Registered a beat ahead: the words past those 20 bytes lie in a later beat
+// than the IHL byte and two beats after the tag's at every width, so the
+// registered tag holds for them.
 function [WORDS-1:0] ip_header_words;
-    input integer eth;
     input [HDR_BEATS-1:0] beat_is;
-    input [3:0] ihl_field;  // the IHL as the frame has it, valid from its beat on
-    reg [15:0] ihl_above;   // thermometer: bit k set when the IHL is above k
-    integer b, w, at, v;
+    input [7:0] ihl_fields; // the IHL nibbles at bytes 18 and 14, valid from their beat on
+    input with_tag;         // registered tag: valid two beats after the tag's
+    input tag_now;          // the tag in this beat, for the next beat's byte 16
+    reg [31:0] ihl_above;   // thermometers per Ethernet length: bit k set when the IHL is above k
+    integer b, w, at, eth, t;
+    integer v;
     begin
-        // a table of the IHL (constants only: no adder or carry chain)
-        ihl_above = 16'd0;
-        for (v = 0; v < 16; v = v + 1)
-            if (ihl_field == v[3:0])
-                ihl_above = 16'hFFFF >> (16 - v);
+        // a table of each IHL (constants only: no adder or carry chain)
+        ihl_above = 32'd0;
+        for (t = 0; t < 2; t = t + 1)
+            for (v = 0; v < 16; v = v + 1)
+                if (ihl_fields[4*t +: 4] == v[3:0])
+                    ihl_above[16*t +: 16] = 16'hFFFF >> (16 - v);
         ip_header_words = {WORDS{1'b0}};
         for (b = 0; b < HDR_BEATS; b = b + 1)
             for (w = 0; w < WORDS; w = w + 1) begin
                 at = b*KEEP_WIDTH + 2*w;
-                // the word's header offset at - eth is inside the header when below 4 * IHL
-                if (beat_is[b] && at >= eth && (at < eth + 20 || (at < eth + 60 && ihl_above[(at - eth) / 4])))
-                    ip_header_words[w] = 1'b1;
+                if (beat_is[b]) begin
+                    if (at == 14)
+                        ip_header_words[w] = 1'b1;
+                    else if (at == 16)
+                        ip_header_words[w] = !tag_now;
+                    else if (at >= 18 && at < 34)
+                        // in the first 20 header bytes with or without a tag
+                        ip_header_words[w] = 1'b1;
+                    else if (at >= 34)
+                        for (t = 0; t < 2; t = t + 1) begin
+                            eth = 14 + 4*t;
+                            // the word's header offset at - eth is inside the header when below 4 * IHL
+                            if (with_tag == t[0] && (at < eth + 20 || (at < eth + 60 && ihl_above[16*t + (at - eth) / 4])))
+                                ip_header_words[w] = 1'b1;
+                        end
+                end
             end
     end
 endfunction
 
 localparam [HDR_BEATS-1:0] FIRST_BEAT = 1;
 wire [HDR_BEATS-1:0] next_beat_is = s_axis_tlast ? FIRST_BEAT : hdr_beat_is << 1;
+// The IHL is read for the words from byte 34 (38 with a tag) on, a beat
+// ahead: from the registered bytes where its byte came in an earlier beat
+// than that (all but a tagged header at 128 bit).
+wire [3:0] csum_ihl14 = hdr_reg[14*8 +: 4];
+wire [3:0] csum_ihl18 = 18 / KEEP_WIDTH < 38 / KEEP_WIDTH - 1 ? hdr_reg[18*8 +: 4] : hv[18*8 +: 4];
+// The sum starts from zero with each frame, and again after a tag.
+wire csum_clear = s_axis_tlast || (hdr_beat_is[12 / KEEP_WIDTH] && tag_at_12);
 
 // Full adder of three vectors mod 0xFFFF: sum and carry (rotated: 2^16 = 1).
 function [31:0] csa3;
@@ -342,80 +376,67 @@ function [47:0] count6;
         count6 = {{b2[14:0], b2[15]}, b1, lo[15:0] ^ hi[15:0]};
     end
 endfunction
-// A frame's first beat starts from zero.
 generate
-    for (g = 0; g < 2; g = g + 1) begin : g_csum
-        if (WORDS == 8) begin : g_tree10
-            // Ten operands would take five levels of full adders; the first
-            // level's six sums are counted (one LUT6 a bit), so four.
-            reg [16*WORDS-1:0] words;
-            reg [31:0] fa_a, fa_b, fa_c, fa_e, fa_f;
-            reg [47:0] cnt_d;
-            reg [15:0] acc_s, acc_c;
-            integer w;
-            always @* begin
-                acc_s = hdr_beat_is[0] ? 16'd0 : csum_s[g*16 +: 16];
-                acc_c = hdr_beat_is[0] ? 16'd0 : csum_c[g*16 +: 16];
-                words = 0;
-                for (w = 0; w < WORDS; w = w + 1)
-                    if (csum_word_en[g*WORDS + w])
-                        words[w*16 +: 16] = {s_axis_tdata[(2*w)*8 +: 8], s_axis_tdata[(2*w+1)*8 +: 8]};
-                fa_a = csa3(words[0 +: 16], words[16 +: 16], words[32 +: 16]);
-                fa_b = csa3(words[48 +: 16], words[64 +: 16], words[80 +: 16]);
-                fa_c = csa3(words[96 +: 16], words[112 +: 16], acc_s);
-                cnt_d = count6({fa_c, fa_b, fa_a});
-                fa_e = csa3(acc_c, cnt_d[0 +: 16], cnt_d[16 +: 16]);
-                fa_f = csa3(cnt_d[32 +: 16], fa_e[0 +: 16], fa_e[16 +: 16]);
-            end
-            assign csum_s_next[g*16 +: 16] = fa_f[0 +: 16];
-            assign csum_c_next[g*16 +: 16] = fa_f[16 +: 16];
-        end else begin : g_queue
-            reg [16*CSA_OPS-1:0] csa_q;
-            reg [15:0] csa_x, csa_y, csa_z, csa_carry;
-            integer w, r;
-            always @* begin
-                csa_q = 0;
-                csa_q[0 +: 16] = hdr_beat_is[0] ? 16'd0 : csum_s[g*16 +: 16];
-                csa_q[16 +: 16] = hdr_beat_is[0] ? 16'd0 : csum_c[g*16 +: 16];
-                for (w = 0; w < WORDS; w = w + 1)
-                    if (csum_word_en[g*WORDS + w])
-                        csa_q[(w+2)*16 +: 16] = {s_axis_tdata[(2*w)*8 +: 8], s_axis_tdata[(2*w+1)*8 +: 8]};
-                // Wallace order: the three oldest operands become two new ones at the end.
-                // 2^16 = 1 mod 0xFFFF, so the carry out of bit 15 wraps to bit 0.
-                for (r = 0; r < CSA_OPS - 2; r = r + 1) begin
-                    csa_x = csa_q[0 +: 16];
-                    csa_y = csa_q[16 +: 16];
-                    csa_z = csa_q[32 +: 16];
-                    csa_carry = (csa_x & csa_y) | (csa_x & csa_z) | (csa_y & csa_z);
-                    csa_q = csa_q >> 48;
-                    csa_q[(CSA_OPS-3-r)*16 +: 16] = csa_x ^ csa_y ^ csa_z;
-                    csa_q[(CSA_OPS-2-r)*16 +: 16] = {csa_carry[14:0], csa_carry[15]};
-                end
-            end
-            assign csum_s_next[g*16 +: 16] = csa_q[0 +: 16];
-            assign csum_c_next[g*16 +: 16] = csa_q[16 +: 16];
+    if (WORDS == 8) begin : g_tree10
+        // Ten operands would take five levels of full adders; the first
+        // level's six sums are counted (one LUT6 a bit), so four.
+        reg [16*WORDS-1:0] words;
+        reg [31:0] fa_a, fa_b, fa_c, fa_e, fa_f;
+        reg [47:0] cnt_d;
+        integer w;
+        always @* begin
+            words = 0;
+            for (w = 0; w < WORDS; w = w + 1)
+                if (csum_word_en[w])
+                    words[w*16 +: 16] = {s_axis_tdata[(2*w)*8 +: 8], s_axis_tdata[(2*w+1)*8 +: 8]};
+            fa_a = csa3(words[0 +: 16], words[16 +: 16], words[32 +: 16]);
+            fa_b = csa3(words[48 +: 16], words[64 +: 16], words[80 +: 16]);
+            fa_c = csa3(words[96 +: 16], words[112 +: 16], csum_s);
+            cnt_d = count6({fa_c, fa_b, fa_a});
+            fa_e = csa3(csum_c, cnt_d[0 +: 16], cnt_d[16 +: 16]);
+            fa_f = csa3(cnt_d[32 +: 16], fa_e[0 +: 16], fa_e[16 +: 16]);
         end
+        assign csum_s_next = fa_f[0 +: 16];
+        assign csum_c_next = fa_f[16 +: 16];
+    end else begin : g_queue
+        reg [16*CSA_OPS-1:0] csa_q;
+        reg [15:0] csa_x, csa_y, csa_z, csa_carry;
+        integer w, r;
+        always @* begin
+            csa_q = 0;
+            csa_q[0 +: 16] = csum_s;
+            csa_q[16 +: 16] = csum_c;
+            for (w = 0; w < WORDS; w = w + 1)
+                if (csum_word_en[w])
+                    csa_q[(w+2)*16 +: 16] = {s_axis_tdata[(2*w)*8 +: 8], s_axis_tdata[(2*w+1)*8 +: 8]};
+            // Wallace order: the three oldest operands become two new ones at the end.
+            // 2^16 = 1 mod 0xFFFF, so the carry out of bit 15 wraps to bit 0.
+            for (r = 0; r < CSA_OPS - 2; r = r + 1) begin
+                csa_x = csa_q[0 +: 16];
+                csa_y = csa_q[16 +: 16];
+                csa_z = csa_q[32 +: 16];
+                csa_carry = (csa_x & csa_y) | (csa_x & csa_z) | (csa_y & csa_z);
+                csa_q = csa_q >> 48;
+                csa_q[(CSA_OPS-3-r)*16 +: 16] = csa_x ^ csa_y ^ csa_z;
+                csa_q[(CSA_OPS-2-r)*16 +: 16] = {csa_carry[14:0], csa_carry[15]};
+            end
+        end
+        assign csum_s_next = csa_q[0 +: 16];
+        assign csum_c_next = csa_q[16 +: 16];
     end
 endgenerate
 
-// The accumulated sums for the frame's Ethernet length: every beat that can
-// complete the IP header follows the tag's beat, so vlan_reg holds it.
-wire [15:0] sum_s_next = vlan_reg ? csum_s_next[31:16] : csum_s_next[15:0];
-wire [15:0] sum_c_next = vlan_reg ? csum_c_next[31:16] : csum_c_next[15:0];
-
 // ---- checks, each in the beat that completes its bytes ----
 wire last = s_axis_tlast;
-wire [6:0] udp_base = 7'd34 + {1'b0, udp_slot_reg, 2'b00};
-wire [6:0] ip_last  = udp_base - 7'd1;
-wire [6:0] udp_last = udp_base + 7'd7;
-wire [6:0] ip_last_beat = ip_last >> LOG_KEEP;
-wire [6:0] udp_last_beat = udp_last >> LOG_KEEP;
-wire have_eth  = vlan_now ? have_at(hdr_beat, 17, last, s_axis_tkeep) : have_at(hdr_beat, 13, last, s_axis_tkeep);
-wire have_ip20 = vlan_reg ? have_at(hdr_beat, 37, last, s_axis_tkeep) : have_at(hdr_beat, 33, last, s_axis_tkeep);
-wire have_ip   = have_ip20 && ihl_ok_reg
-                 && have_byte(hdr_beat, ip_last_beat[5:0], ip_last[LOG_KEEP-1:0], last, s_axis_tkeep);
-wire have_udp  = have_ip
-                 && have_byte(hdr_beat, udp_last_beat[5:0], udp_last[LOG_KEEP-1:0], last, s_axis_tkeep);
+// The IP header's last byte is 33 + 4 * slot, the UDP header's 41 + 4 * slot
+// (slot and IHL registered from the beat before: the IHL's byte comes two
+// beats or more ahead of byte 33 at every width).
+wire have_eth  = vlan_now ? have_at(17, hdr_beat_past, hdr_beat_is, last, s_axis_tkeep)
+                          : have_at(13, hdr_beat_past, hdr_beat_is, last, s_axis_tkeep);
+wire have_ip20 = vlan_reg ? have_at(37, hdr_beat_past, hdr_beat_is, last, s_axis_tkeep)
+                          : have_at(33, hdr_beat_past, hdr_beat_is, last, s_axis_tkeep);
+wire have_ip   = ihl_ok_reg && have_slot_at(33, udp_slot_is, hdr_beat_past, hdr_beat_is, last, s_axis_tkeep);
+wire have_udp  = ihl_ok_reg && have_slot_at(41, udp_slot_is, hdr_beat_past, hdr_beat_is, last, s_axis_tkeep);
 
 // Lanes at or past the payload start (42 + 4 * slot): a constant table of the
 // one-hot beat and the registered slot thermometer; every lane past the
@@ -438,7 +459,7 @@ function [KEEP_WIDTH-1:0] payload_lanes;
     end
 endfunction
 
-wire [KEEP_WIDTH-1:0] after_start = payload_lanes(hdr_beat_is, udp_slot_upto, hdr_beat >= HDR_BEATS[5:0]);
+wire [KEEP_WIDTH-1:0] after_start = payload_lanes(hdr_beat_is, udp_slot_upto, hdr_beat_past[HDR_BEATS-1]);
 
 // The payload's end by beat and lane: beat_ptr moves by whole beats, so the
 // beat holding the last byte is an equality of the pointers' beat bits (no
@@ -470,7 +491,7 @@ function [5:0] end_low;
                 end
     end
 endfunction
-wire [5:0] end_low_next = end_low(ip_total[4:0], vlan_reg);
+wire [5:0] end_low_next = end_low(len_total[4:0], vlan_reg);
 
 // The lanes up to the last byte's: a table of the IP total length's low
 // bits (the lane is theirs plus a constant), not the adder's low bits.
@@ -487,14 +508,14 @@ function [KEEP_WIDTH-1:0] last_lanes;
                         last_lanes[ln] = ln <= (v + 13 + 4*t) % KEEP_WIDTH;
     end
 endfunction
-wire [KEEP_WIDTH-1:0] last_lane_therm_next = last_lanes(ip_total[LOG_KEEP-1:0], vlan_reg);
+wire [KEEP_WIDTH-1:0] last_lane_therm_next = last_lanes(len_total[LOG_KEEP-1:0], vlan_reg);
 
 reg [KEEP_WIDTH-1:0] lane_before_end, payload_keep;
 integer l;
 always @* begin
     for (l = 0; l < KEEP_WIDTH; l = l + 1) begin
         lane_before_end[l] = !past_end && (!at_end_beat || last_lane_therm[l]);
-        payload_keep[l] = s_axis_tkeep[l] && after_start[l] && lane_before_end[l];
+        payload_keep[l] = s_axis_tkeep[l] && after_start[l];
     end
 end
 
@@ -508,42 +529,48 @@ always @(posedge clk) begin
             beat_ptr <= beat_ptr + KEEP_WIDTH[PTR_WIDTH-1:0];
             beat_ptr_less32 <= beat_ptr_less32 + KEEP_WIDTH[PTR_WIDTH-1:0];
         end
-        if (hdr_beat <= HDR_BEATS[5:0])
-            hdr_beat <= hdr_beat + 1'b1;
+        hdr_beat_past <= hdr_beat_past | hdr_beat_is;
         hdr_beat_is <= hdr_beat_is << 1;
         vlan_reg <= vlan_now;
         eth_words_reg <= {ipv4_at_16, ipv4_at_12, tag_at_12};
-        ihl_ok_reg <= ver_ihl[7:4] == 4'd4 && ihl >= 4'd5;
-        udp_slot_reg <= ihl - 4'd5 + {3'd0, vlan_reg};
-        udp_slot_is <= 12'd1 << (ihl - 4'd5 + {3'd0, vlan_reg});
-        udp_slot_upto <= 12'hFFF << (ihl - 4'd5 + {3'd0, vlan_reg});
+        if (hdr_beat_is[LEN_BEAT]) begin
+            ihl_ok_reg <= len_ver_ihl[7:4] == 4'd4 && len_ihl >= 4'd5;
+            udp_slot_is <= 12'd1 << (len_ihl - 4'd5 + {3'd0, vlan_reg});
+            udp_slot_upto <= 12'hFFF << (len_ihl - 4'd5 + {3'd0, vlan_reg});
+        end
         fragment_reg <= ip_frag_r[13] || ip_frag_r[12:0] != 0;
         not_udp_reg <= ip_proto_r != 8'd17;
-        short_reg <= ip_total_short(ihl_r, ip_total_r);
-        udp_len_want_reg <= ip_total - {10'd0, ip_hdr_len};
-        end_high_reg <= ip_total[15:5];
-        end_carry_reg <= end_low_next[5];
-        end_low_reg <= end_low_next[4:0];
-        last_lane_therm <= last_lane_therm_next;
-        last_lane_is <= last_lane_therm_next & ~(last_lane_therm_next << 1);
+        short_reg <= udp_len_borrow_reg || udp_len_want_reg[15:3] == 13'd0;
+        if (hdr_beat_is[LEN_BEAT])
+            {udp_len_borrow_reg, udp_len_want_reg} <= {len_units_left, len_total[1:0]};
+        if (hdr_beat_is[LEN_BEAT]) begin
+            end_high_reg <= len_total[15:5];
+            end_carry_reg <= end_low_next[5];
+            end_low_reg <= end_low_next[4:0];
+            last_lane_therm <= last_lane_therm_next;
+            last_lane_is <= last_lane_therm_next & ~(last_lane_therm_next << 1);
+        end
         past_end <= past_end || (at_end_beat && have_ip20);
-        csum_s <= csum_s_next;
-        csum_c <= csum_c_next;
-        csum_xor <= sum_s_next ^ sum_c_next;
-        csum_and <= sum_s_next & sum_c_next;
-        csum_nor <= ~(sum_s_next | sum_c_next);
-        csum_word_en <= {ip_header_words(18, next_beat_is, hv[18*8 +: 4]),
-                         ip_header_words(14, next_beat_is, hv[14*8 +: 4])};
+        csum_s <= csum_clear ? 16'd0 : csum_s_next;
+        csum_c <= csum_clear ? 16'd0 : csum_c_next;
+        csum_xor <= csum_s_next ^ csum_c_next;
+        csum_and <= csum_s_next & csum_c_next;
+        csum_nor <= ~(csum_s_next | csum_c_next);
+        csum_word_en <= ip_header_words(next_beat_is, {csum_ihl18, csum_ihl14}, csum_tag, tag_at_12);
+        if (hdr_beat_is[12 / KEEP_WIDTH])
+            csum_tag <= tag_at_12;
 
         chk_valid <= 1'b1;
         chk_data <= s_axis_tdata;
         chk_payload_keep <= payload_keep;
+        chk_before_end <= lane_before_end;
         chk_emits <= s_axis_tlast || beat_reaches_end || after_start[KEEP_WIDTH-1];
         chk_first <= beat_ptr == 0;
         chk_last <= s_axis_tlast;
         chk_user <= s_axis_tuser;
         chk_ends_payload <= s_axis_tlast || beat_reaches_end;
-        chk_truncated <= !past_end && (!at_end_beat || (last_lane_is & s_axis_tkeep) == 0);
+        chk_end_ahead <= !past_end && !at_end_beat;
+        chk_end_lane_missing <= !past_end && (last_lane_is & s_axis_tkeep) == 0;
         chk_not_ethertype_ipv4 <= have_eth && !ethertype_ipv4;
         chk_have_ip20 <= have_ip20;
         chk_have_ip <= have_ip;
@@ -560,7 +587,7 @@ always @(posedge clk) begin
         if (s_axis_tlast) begin
             beat_ptr <= 0;
             beat_ptr_less32 <= BEAT_PTR_LESS32_START;
-            hdr_beat <= 0;
+            hdr_beat_past <= 0;
             hdr_beat_is <= 1;
             past_end <= 1'b0;
         end
@@ -569,21 +596,27 @@ always @(posedge clk) begin
     if (rst) begin
         beat_ptr <= 0;
         beat_ptr_less32 <= BEAT_PTR_LESS32_START;
-        hdr_beat <= 0;
+        hdr_beat_past <= 0;
         hdr_beat_is <= 1;
         past_end <= 1'b0;
-        csum_word_en <= {ip_header_words(18, FIRST_BEAT, 4'd0), ip_header_words(14, FIRST_BEAT, 4'd0)};
+        csum_s <= 16'd0;
+        csum_c <= 16'd0;
+        csum_word_en <= ip_header_words(FIRST_BEAT, 8'd0, 1'b0, 1'b0);
         chk_valid <= 1'b0;
     end
 end
 
-// ---- verdict stage: the beat's flags in priority order, then emit ----
+// ---- verdict stage: pass or not, then emit ----
 // A header (nonzero: version 4) is correct when its sum is 0 mod 0xFFFF, and
 // s + c lies in [0, 0x1FFFE]: 0, 0xFFFF (c = ~s) or 0x1FFFE (both all ones).
 // The sums hold the verdict-stage beat's words: the check stage takes no
 // other beat until this one moves on. Their bitwise tests are registered
 // with them, so only three 16-bit ANDs are left here.
 wire csum_ok = &csum_xor || &csum_and || &csum_nor;
+// Up to 8 bytes a beat, the UDP header ends (8 bytes past the IP header) in
+// a later beat than the IP header, whose sum is then final: a pass reads the
+// checksum result registered with the beat before, not the reduction.
+wire csum_ok_for_pass = KEEP_WIDTH <= 8 ? csum_ok_reg : csum_ok;
 
 // The UDP port and length: matched in an earlier beat, or in this one's lane.
 wire chk_udp_port_match = port_seen || (chk_port_lane & chk_port_is) != 0;
@@ -592,47 +625,103 @@ wire chk_udp_length_bad = !chk_udp_len_match;
 wire chk_ip_hi_match    = ip_hi_seen || (chk_ip_hi_lane & chk_ip_hi_is) != 0;
 wire chk_ip_lo_match    = ip_lo_seen || (chk_ip_lo_lane & chk_ip_lo_is) != 0;
 wire chk_ip_dest_match  = chk_ip_hi_match && chk_ip_lo_match;
+wire chk_filter_ok      = cfg_enable && chk_ip_dest_match && chk_udp_port_match;
+
+// Whether the header is decided by a check other than the checksum, and
+// whether it passes (every check): flat ORs and ANDs of registered flags.
+// The checksum needs no decided flag here: a bad sum stays bad, and a pass
+// needs it good. The drop reason is named a cycle later (stat stage below).
+wire known_if_ok  = chk_not_ethertype_ipv4 || (chk_have_ip20 && !ihl_ok_reg)
+                    || (chk_have_ip && (fragment_reg || not_udp_reg || short_reg)) || chk_have_udp;
+wire pass_if_ok   = chk_have_udp && !chk_not_ethertype_ipv4 && ihl_ok_reg
+                    && !fragment_reg && !not_udp_reg && !short_reg && !chk_udp_length_bad && chk_filter_ok;
+wire passing_now  = passing || (!decided && csum_ok_for_pass && pass_if_ok);
+// A last beat is truncated when the payload ends past it or its last byte's lane is not kept.
+wire chk_truncated = chk_end_ahead || chk_end_lane_missing;
+wire frame_bad    = chk_user || chk_truncated;
+wire emit         = passing_now && !payload_done && chk_emits;
+
+always @(posedge clk) begin
+    if (m_axis_tvalid && m_axis_tready)
+        out_valid <= 1'b0;
+
+    // The beat's fields load whenever the output register is free, emitted
+    // or not (tvalid says which): their enable waits on no verdict.
+    if (out_free) begin
+        m_axis_tdata <= chk_data;
+        m_axis_tkeep <= chk_payload_keep & chk_before_end;
+        m_axis_tlast <= chk_ends_payload;
+        m_axis_tuser <= chk_last && frame_bad;
+    end
+
+    if (chk_take) begin
+        csum_ok_reg <= csum_ok;
+        port_seen <= chk_udp_port_match && !chk_last;
+        udp_len_seen <= chk_udp_len_match && !chk_last;
+        ip_hi_seen <= chk_ip_hi_match && !chk_last;
+        ip_lo_seen <= chk_ip_lo_match && !chk_last;
+        decided <= (decided || known_if_ok) && !chk_last;
+        passing <= passing_now && !chk_last;
+
+        // A held beat means the payload is done: no emit until the frame ends.
+        if (emit) begin
+            out_valid <= 1'b1;
+            out_hold <= chk_ends_payload && !chk_last;
+            payload_done <= chk_ends_payload;
+        end
+        if (out_hold && chk_last) begin
+            m_axis_tuser <= chk_user;
+            out_hold <= 1'b0;
+        end
+        if (chk_last)
+            payload_done <= 1'b0;
+    end
+
+    if (rst) begin
+        decided <= 1'b0;
+        passing <= 1'b0;
+        payload_done <= 1'b0;
+        out_valid <= 1'b0;
+        out_hold <= 1'b0;
+        port_seen <= 1'b0;
+        udp_len_seen <= 1'b0;
+        ip_hi_seen <= 1'b0;
+        ip_lo_seen <= 1'b0;
+    end
+end
+
+// ---- stat stage: the drop reason, a cycle after the verdict stage ----
+// The beat's flags as the verdict stage saw them, and its checksum result
+// (csum_ok_reg): the drop-reason priority and every stat strobe read
+// registers only, off the verdict stage's paths.
+reg st_valid, st_first, st_last, st_user, st_truncated, st_passing;
+reg st_not_ethertype_ipv4, st_have_ip20, st_ihl_ok, st_have_ip, st_have_udp;
+reg st_fragment, st_not_udp, st_short, st_udp_length_bad, st_filter_ok;
+reg st_decided;  // a drop reason already given for this frame
 
 reg [3:0] header_verdict;
 always @* begin
     header_verdict = V_NONE;
-    if (chk_not_ethertype_ipv4)
+    if (st_not_ethertype_ipv4)
         header_verdict = V_NOT_IPV4;
-    else if (chk_have_ip20 && !ihl_ok_reg)
+    else if (st_have_ip20 && !st_ihl_ok)
         header_verdict = V_NOT_IPV4;
-    else if (chk_have_ip && fragment_reg)
+    else if (st_have_ip && st_fragment)
         header_verdict = V_FRAGMENT;
-    else if (chk_have_ip && !csum_ok)
+    else if (st_have_ip && !csum_ok_reg)
         header_verdict = V_CHECKSUM;
-    else if (chk_have_ip && not_udp_reg)
+    else if (st_have_ip && st_not_udp)
         header_verdict = V_NOT_UDP;
-    else if (chk_have_ip && short_reg)
+    else if (st_have_ip && st_short)
         header_verdict = V_LENGTH;
-    else if (chk_have_udp && chk_udp_length_bad)
+    else if (st_have_udp && st_udp_length_bad)
         header_verdict = V_LENGTH;
-    else if (chk_have_udp && !(cfg_enable && chk_ip_dest_match && chk_udp_port_match))
+    else if (st_have_udp && !st_filter_ok)
         header_verdict = V_FILTERED;
-    else if (chk_have_udp)
+    else if (st_have_udp)
         header_verdict = V_PASS;
 end
-
-// Whether the header is decided (any verdict) and whether it passes (every
-// check): flat ORs and ANDs of the flags, made for both checksum results and
-// chosen by csum_ok last, so the checksum's reduction and the flags' logic
-// run side by side; the priority order only names the drop reason, and the
-// output's enables do not wait on it.
-wire known_if_bad = chk_have_ip || chk_not_ethertype_ipv4 || (chk_have_ip20 && !ihl_ok_reg) || chk_have_udp;
-wire known_if_ok  = chk_not_ethertype_ipv4 || (chk_have_ip20 && !ihl_ok_reg)
-                    || (chk_have_ip && (fragment_reg || not_udp_reg || short_reg)) || chk_have_udp;
-wire pass_if_ok   = chk_have_udp && !chk_not_ethertype_ipv4 && ihl_ok_reg
-                    && !fragment_reg && !not_udp_reg && !short_reg && !chk_udp_length_bad
-                    && cfg_enable && chk_ip_dest_match && chk_udp_port_match;
-wire header_known = csum_ok ? known_if_ok : known_if_bad;
-wire header_pass  = csum_ok && pass_if_ok;
-wire deciding_now = !decided && header_known;
-wire passing_now  = decided ? passing : header_pass;
-wire frame_bad    = chk_user || chk_truncated;
-wire emit         = passing_now && !payload_done && chk_emits;
+wire st_known = header_verdict != V_NONE;
 
 always @(posedge clk) begin
     stat_frame_in         <= 1'b0;
@@ -647,28 +736,28 @@ always @(posedge clk) begin
     stat_drop_frame_error <= 1'b0;
     stat_drop_truncated   <= 1'b0;
 
-    if (m_axis_tvalid && m_axis_tready)
-        out_valid <= 1'b0;
-
-    // The beat's fields load whenever the output register is free, emitted
-    // or not (tvalid says which): their enable waits on no verdict.
-    if (out_free) begin
-        m_axis_tdata <= chk_data;
-        m_axis_tkeep <= chk_payload_keep;
-        m_axis_tlast <= chk_ends_payload;
-        m_axis_tuser <= chk_last && frame_bad;
+    st_valid <= chk_take;
+    if (chk_take) begin
+        st_first <= chk_first;
+        st_last <= chk_last;
+        st_user <= chk_user;
+        st_truncated <= chk_truncated;
+        st_passing <= passing_now;
+        st_not_ethertype_ipv4 <= chk_not_ethertype_ipv4;
+        st_have_ip20 <= chk_have_ip20;
+        st_ihl_ok <= ihl_ok_reg;
+        st_have_ip <= chk_have_ip;
+        st_have_udp <= chk_have_udp;
+        st_fragment <= fragment_reg;
+        st_not_udp <= not_udp_reg;
+        st_short <= short_reg;
+        st_udp_length_bad <= chk_udp_length_bad;
+        st_filter_ok <= chk_filter_ok;
     end
 
-    if (chk_take) begin
-        stat_frame_in <= chk_first;
-        port_seen <= chk_udp_port_match && !chk_last;
-        udp_len_seen <= chk_udp_len_match && !chk_last;
-        ip_hi_seen <= chk_ip_hi_match && !chk_last;
-        ip_lo_seen <= chk_ip_lo_match && !chk_last;
-
-        if (deciding_now) begin
-            decided <= 1'b1;
-            passing <= header_pass;
+    if (st_valid) begin
+        stat_frame_in <= st_first;
+        if (!st_decided) begin
             case (header_verdict)
                 V_NOT_IPV4: stat_drop_not_ipv4 <= 1'b1;
                 V_FRAGMENT: stat_drop_fragment <= 1'b1;
@@ -679,48 +768,27 @@ always @(posedge clk) begin
                 default: ;
             endcase
         end
-
-        // A held beat means the payload is done: no emit until the frame ends.
-        if (emit) begin
-            out_valid <= 1'b1;
-            out_hold <= chk_ends_payload && !chk_last;
-            payload_done <= chk_ends_payload;
-        end
-        if (out_hold && chk_last) begin
-            m_axis_tuser <= chk_user;
-            out_hold <= 1'b0;
-        end
-
-        if (chk_last) begin
-            if (passing_now) begin
-                if (chk_user)
+        st_decided <= (st_decided || st_known) && !st_last;
+        if (st_last) begin
+            if (st_passing) begin
+                if (st_user)
                     stat_drop_frame_error <= 1'b1;
-                else if (chk_truncated)
+                else if (st_truncated)
                     stat_drop_truncated <= 1'b1;
                 else
                     stat_frame_passed <= 1'b1;
-            end else if (!decided && !header_known) begin
-                if (chk_user)
+            end else if (!st_decided && !st_known) begin
+                if (st_user)
                     stat_drop_frame_error <= 1'b1;
                 else
                     stat_drop_runt <= 1'b1;
             end
-            decided <= 1'b0;
-            passing <= 1'b0;
-            payload_done <= 1'b0;
         end
     end
 
     if (rst) begin
-        decided <= 1'b0;
-        passing <= 1'b0;
-        payload_done <= 1'b0;
-        out_valid <= 1'b0;
-        out_hold <= 1'b0;
-        port_seen <= 1'b0;
-        udp_len_seen <= 1'b0;
-        ip_hi_seen <= 1'b0;
-        ip_lo_seen <= 1'b0;
+        st_valid <= 1'b0;
+        st_decided <= 1'b0;
         stat_frame_in <= 1'b0;
         stat_frame_passed <= 1'b0;
         stat_drop_not_ipv4 <= 1'b0;
