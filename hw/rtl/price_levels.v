@@ -141,44 +141,27 @@ function [SUM_WIDTH-1:0] sum_chunked;
     end
 endfunction
 
-// a level's size (SIZE_WIDTH bits) plus or minus an order's 32-bit shares
-function [SIZE_WIDTH-1:0] size_plus;
+// a level's size (SIZE_WIDTH bits) plus, or less (subtract = 1), an order's 32-bit shares
+function [SIZE_WIDTH-1:0] size_sum;
     input [SIZE_WIDTH-1:0] size;
     input [31:0] shares;
+    input subtract;
     reg [SUM_WIDTH-1:0] sum;
     begin
-        sum = sum_chunked({{SUM_WIDTH-SIZE_WIDTH{1'b0}}, size}, {{SUM_WIDTH-32{1'b0}}, shares}, 1'b0);
-        size_plus = sum[SIZE_WIDTH-1:0];
+        sum = sum_chunked({{SUM_WIDTH-SIZE_WIDTH{1'b0}}, size},
+                          {{SUM_WIDTH-32{1'b0}}, shares} ^ {SUM_WIDTH{subtract}}, subtract);
+        size_sum = sum[SIZE_WIDTH-1:0];
     end
 endfunction
 
-function [SIZE_WIDTH-1:0] size_minus;
-    input [SIZE_WIDTH-1:0] size;
-    input [31:0] shares;
-    reg [SUM_WIDTH-1:0] sum;
-    begin
-        sum = sum_chunked({{SUM_WIDTH-SIZE_WIDTH{1'b0}}, size}, ~{{SUM_WIDTH-32{1'b0}}, shares}, 1'b1);
-        size_minus = sum[SIZE_WIDTH-1:0];
-    end
-endfunction
-
-// a level's order count plus one, or less `less` (0 or 1)
-function [COUNT_WIDTH-1:0] count_up;
+// a level's order count plus `up` less `down` (each 0 or 1)
+function [COUNT_WIDTH-1:0] count_step;
     input [COUNT_WIDTH-1:0] count;
+    input up, down;
     reg [SUM_WIDTH-1:0] sum;
     begin
-        sum = sum_chunked({{SUM_WIDTH-COUNT_WIDTH{1'b0}}, count}, {SUM_WIDTH{1'b0}}, 1'b1);
-        count_up = sum[COUNT_WIDTH-1:0];
-    end
-endfunction
-
-function [COUNT_WIDTH-1:0] count_less;
-    input [COUNT_WIDTH-1:0] count;
-    input less;
-    reg [SUM_WIDTH-1:0] sum;
-    begin
-        sum = sum_chunked({{SUM_WIDTH-COUNT_WIDTH{1'b0}}, count}, {SUM_WIDTH{less}}, 1'b0);
-        count_less = sum[COUNT_WIDTH-1:0];
+        sum = sum_chunked({{SUM_WIDTH-COUNT_WIDTH{1'b0}}, count}, {SUM_WIDTH{down}}, up);
+        count_step = sum[COUNT_WIDTH-1:0];
     end
 endfunction
 
@@ -188,8 +171,8 @@ function [LEVEL_WIDTH-1:0] level_plus;
     input [31:0] shares;
     begin
         level_plus = level;
-        level_plus[SHARES_LSB +: SIZE_WIDTH] = size_plus(level[SHARES_LSB +: SIZE_WIDTH], shares);
-        level_plus[COUNT_LSB +: COUNT_WIDTH] = count_up(level[COUNT_LSB +: COUNT_WIDTH]);
+        level_plus[SHARES_LSB +: SIZE_WIDTH] = size_sum(level[SHARES_LSB +: SIZE_WIDTH], shares, 1'b0);
+        level_plus[COUNT_LSB +: COUNT_WIDTH] = count_step(level[COUNT_LSB +: COUNT_WIDTH], 1'b1, 1'b0);
     end
 endfunction
 
@@ -336,8 +319,8 @@ always @*
 reg [LEVEL_WIDTH-1:0] c_minus;  // the level read with the reduce's shares and order off it
 always @* begin
     c_minus = level_rd;
-    c_minus[SHARES_LSB +: SIZE_WIDTH] = size_minus(level_rd[SHARES_LSB +: SIZE_WIDTH], c_shares);
-    c_minus[COUNT_LSB +: COUNT_WIDTH] = count_less(level_rd[COUNT_LSB +: COUNT_WIDTH], c_remove);
+    c_minus[SHARES_LSB +: SIZE_WIDTH] = size_sum(level_rd[SHARES_LSB +: SIZE_WIDTH], c_shares, 1'b1);
+    c_minus[COUNT_LSB +: COUNT_WIDTH] = count_step(level_rd[COUNT_LSB +: COUNT_WIDTH], 1'b0, c_remove);
 end
 
 // ---- P2: the registered outcome written ----
