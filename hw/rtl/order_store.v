@@ -30,8 +30,9 @@
 // Interface: a pipeline of four stages, S1 (compare), S2 (found), S3 (held) and S4
 // (write), in event order.
 //   find  (op_find, op_ref, while find_ready): reads the ref's two buckets as the
-//         event enters S1, at op_hash0 and op_hash1, the ref's order_hash products for
-//         the two tables (computed a cycle ahead by the caller, from registers), where they are compared with it. While an older find in
+//         event enters S1, at op_hash0 and op_hash1 (the ref's order_hash products for
+//         the two tables, computed a cycle ahead by the caller, from registers); S1
+//         compares them with it. While an older find in
 //         S1 to S4 that shares a bucket with op_ref has not yet written, the read
 //         would miss that write: S1 reads the buckets again until it is written
 //         (find_valid low meanwhile).

@@ -44,8 +44,8 @@
 //   reduce (req_add = 0): req_slot, req_shares off the level, req_remove: one
 //          order leaves it; the level goes when its last order does.
 // No path runs from a memory's read data through a carry chain into a write or a
-// stall: P1's compares and sums are registered, and a scan compares each level as
-// it arrives and writes its outcome a cycle after the last.
+// stall: P1's compares and sums are registered, and a scan registers each level as
+// it arrives, compares it a cycle later and writes its outcome a cycle after the last.
 // After rst the head RAM is cleared one word per cycle; req_ready is low then.
 
 module price_levels #(
