@@ -188,6 +188,7 @@ wire                 s2_advance;
 // the previous packet's counters are out before this one's verdict is used
 wire                 s1_take = in_valid && (!s2_valid || (s2_advance && !in_first));
 wire                 s1_load = !in_valid || s1_take;
+wire                 first_in = s1_take && in_first;  // a packet's first beat enters (the stage is empty)
 
 assign s_axis_tready = !skid_fill[SKID-1] && (in_packet || !pend_busy);
 wire s_fire = s_axis_tvalid && s_axis_tready;
@@ -266,9 +267,9 @@ always @(posedge clk) begin
         pend_skip <= s_mold_skip;
         pend_drop <= s_mold_drop;
     end
-    if (s1_take && in_first)
+    if (first_in)
         pend_entered <= 1'b1;
-    if ((pend_entered || (s1_take && in_first)) && (pend_verdict || verdict_due))
+    if ((pend_entered || first_in) && (pend_verdict || verdict_due))
         pend_busy <= 1'b0;
 
     if (rst) begin
@@ -405,7 +406,6 @@ wire [1:0] buf_start = {start_at && start_buf, start_at && !start_buf};
 wire [1:0] buf_end   = {end_at && end_buf, end_at && !end_buf};
 wire [1:0] buf_open  = (buf_active & ~buf_end) | buf_start;
 wire       left_open = (buf_active != 2'b00 && !end_at) || (end_at && !ev_end) || ev_start;
-wire       first_in  = s1_take && in_first;  // a packet's first beat enters (the stage is empty)
 
 // Next values of the buffers' word pointers and start lanes and of end_buf,
 // so that the emit stage can register the ending block's own.
@@ -524,16 +524,16 @@ always @(posedge clk) begin
         type_now <= !first_type[LANE_W];
     end
     // the packet's sideband, when its first beat enters (the verdict may come later)
-    if (s1_take && in_first) begin
+    if (first_in) begin
         seq <= pend_seq;
         seq_low_ones <= pend_seq[31:0] == 32'hFFFF_FFFF;
     end
-    if (s1_take && in_first && pend_verdict) begin
+    if (first_in && pend_verdict) begin
         skip_left <= pend_skip;
         skip_zero <= pend_skip == 16'd0;
         dropping <= pend_drop;
     end
-    if (verdict_due && (pend_entered || (s1_take && in_first))) begin
+    if (verdict_due && (pend_entered || first_in)) begin
         skip_left <= s_mold_skip;
         skip_zero <= s_mold_skip == 16'd0;
         dropping <= s_mold_drop;
