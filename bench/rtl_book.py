@@ -57,17 +57,18 @@ def measure(params: BookParams, messages: int = 20000, symbols: int = 100, seed:
         return json.loads(figures.read_text())
 
 
-def synth_script(params: BookParams, family: str = "xc7") -> str:
+def synth_script(params: BookParams, family: str = "xc7", top: str = "order_book") -> str:
     """Yosys script: synth_xilinx, no latches, cell statistics, then logic depth as hw/syn/synth.py
     measures it: `ltp -noff` with the flip-flops deleted, so paths end at registers. The RAM cells
     go too: their outputs are registered, and a RAM whose read data feeds its own address
     would otherwise be a loop to ltp. So do the DSP slices whose product is registered in them
-    (PREG, where Yosys puts the register after a multiply): ltp would read them as logic."""
-    files = " ".join(str(RTL / f) for f in book_runner.BOOK_TOPS["order_book"])
+    (PREG, where Yosys puts the register after a multiply): ltp would read them as logic.
+    `top` is order_book or feed_to_book (the feed handler at its default 64-bit width in front)."""
+    files = " ".join(str(RTL / f) for f in book_runner.BOOK_TOPS[top])
     sets = " ".join(f"-set {k} {v}" for k, v in params.verilog().items())
     return (f"read_verilog -I{RTL} {files}\n"
-            f"chparam {sets} order_book\n"
-            f"synth_xilinx -top order_book -flatten -family {family}\n"
+            f"chparam {sets} {top}\n"
+            f"synth_xilinx -top {top} -flatten -family {family}\n"
             "select -assert-none t:$dlatch t:$_DLATCH_* t:LD*\n"
             "stat\n"
             "delete t:FD* t:RAMB* t:URAM* t:RAM32M t:RAM64M t:RAM32X1D t:RAM64X1D t:RAM128X1D t:RAM256X1S\n"
@@ -75,10 +76,10 @@ def synth_script(params: BookParams, family: str = "xc7") -> str:
             "ltp -noff\n")
 
 
-def synthesize(params: BookParams, log: Path, family: str = "xc7") -> dict:
+def synthesize(params: BookParams, log: Path, family: str = "xc7", top: str = "order_book") -> dict:
     """Run Yosys; the figures of its log. Raises RuntimeError when it fails or does not finish."""
     script = log.with_suffix(".ys")
-    script.write_text(synth_script(params, family))
+    script.write_text(synth_script(params, family, top))
     run = subprocess.run(["yosys", "-q", "-l", str(log), "-s", str(script)],
                          check=False, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     text = log.read_text() if log.exists() else ""

@@ -81,10 +81,12 @@ def test_latency_and_throughput(tmp_path):
     # S2 found, S3 compare, S4 decide, S5 out: its record is valid 7 cycles after it was taken,
     # 9 for a U (its add follows its remove on the same side, which waits a cycle for the
     # remove's write). The maxima are events that waited behind a refill (a cached level
-    # emptied: the side's best uncached level is searched, a level a cycle and one more).
+    # emptied: the side's best uncached level is searched, a level a cycle and one more). A
+    # cycle is counted from the input's handshake: an event that arrives while the input
+    # register waits is taken into the skid register in front of it and waits there.
     for kind in "AFECXD":
         assert latency[kind]["min"] == 7 and latency[kind]["max"] <= 42, latency[kind]
-    assert latency["U"]["min"] == 9 and latency["U"]["max"] <= 22, latency["U"]
+    assert latency["U"]["min"] == 9 and latency["U"]["max"] <= 25, latency["U"]
     # measured 0.665: an event a cycle, less a cycle for each event on the side just ahead of it
     # and the cycles of scans
     assert measured["events_per_cycle"] >= 0.66, measured
@@ -100,7 +102,8 @@ def test_throughput_on_a_whole_market_under_backpressure(tmp_path):
     # order events only: the feed's stock directory (one R per symbol) passes one a cycle
     assert free["book_events_per_cycle"] >= 0.63, free      # measured 0.638
     assert paused["book_events_per_cycle"] >= 0.525, paused  # measured 0.532
-    assert free["latency"]["A"]["min"] == 7 and free["latency"]["A"]["mean"] < 8, free["latency"]
+    # from the input's handshake: an add taken into the skid register waits there (mean 8.23)
+    assert free["latency"]["A"]["min"] == 7 and free["latency"]["A"]["mean"] < 8.5, free["latency"]
 
 
 def test_top_n_output_decodes_to_the_oracle_depth_and_bbo_tables(tmp_path):

@@ -2,7 +2,7 @@
 // the windows onto the stale flags (read; write 1s to clear) and the symbol table.
 //
 // The map comes from book_csr_map.vh, generated from host/schema/book_csr.py. Counter k
-// adds stat_inc[k] every cycle. The windows read the book's memories through
+// adds stat_inc[k] every cycle (a cycle later). The windows read the book's memories through
 // their second ports (data one cycle after the address), so a read answers two
 // cycles after its address is taken; register reads answer in one. A write of
 // the stale window is handed to the book (stale_clear_*), which applies it
@@ -69,6 +69,7 @@ initial begin
 end
 
 reg [31:0] counter [0:COUNTER_COUNT-1];
+reg [COUNTER_COUNT-1:0] inc;  // stat_inc, registered: a counter's add starts at a flip-flop, not behind the book's strobes
 localparam COUNTER_INDEX_WIDTH = $clog2(COUNTER_COUNT);
 
 wire write_fire = s_axil_awvalid && s_axil_wvalid && !s_axil_bvalid && !stale_clear_valid;
@@ -119,7 +120,8 @@ end
 integer k;
 always @(posedge clk) begin
     for (k = 0; k < COUNTER_COUNT; k = k + 1)
-        counter[k] <= counter[k] + stat_inc[k];
+        counter[k] <= counter[k] + inc[k];
+    inc <= stat_inc;
 
     if (stale_clear_valid && stale_clear_ready) begin
         stale_clear_valid <= 1'b0;
@@ -158,6 +160,7 @@ always @(posedge clk) begin
     if (rst) begin
         for (k = 0; k < COUNTER_COUNT; k = k + 1)
             counter[k] <= 32'd0;
+        inc <= 0;
         s_axil_bvalid <= 1'b0;
         s_axil_rvalid <= 1'b0;
         read_busy <= 1'b0;

@@ -164,10 +164,15 @@ end
 assign m_axis_tlast = 1'b1;
 
 // ---- the input register: the event and the hashes of its reference and (a U's) new one ----
+// A skid register in front holds the event that arrives while the input register cannot take
+// it, so s_axis_tready is a flip-flop: the stall of the stages ends at the input register.
 
 reg                    in_valid;
 reg [RECORD_WIDTH-1:0] in_data;
 reg [31:0]             in_hash0, in_hash1, in_new_hash0, in_new_hash1;
+reg                    skid_valid;
+reg [RECORD_WIDTH-1:0] skid_data;
+wire [RECORD_WIDTH-1:0] in_next = skid_valid ? skid_data : s_axis_tdata;
 
 // ---- S0: the event taken from the input register, a U's add, or a stale-flag clear ----
 
@@ -201,7 +206,8 @@ wire s0_open = cleared && s1_ready && (os_find_ready || !os_find_go);
 wire take_u2 = s0_open && u2_pending;
 wire take_clear = s0_open && !u2_pending && stale_clear_valid && !clear_in_flight;
 wire take_event = s0_open && !u2_pending && !stale_clear_valid && in_valid;
-assign s_axis_tready = cleared && (!in_valid || take_event);
+wire in_free = !in_valid || take_event;  // the input register takes the next event
+assign s_axis_tready = cleared && !skid_valid;
 wire s0_find = take_u2 || (take_event && in_find);
 
 // ---- S1: the order store compares the reference with its buckets; S2: the order found, or
@@ -416,16 +422,21 @@ wire [OUT_WIDTH:0] symbol_record_spare = {
 // stages at once.
 // Its fill is the distance of two pointers a bit wider than the index (full and empty differ in
 // that bit), not a count: a counter's add would follow the quote compare that decides a write.
+// Whether S5 may leave is a register (out_room), so the stall into the stages starts at a
+// flip-flop: it is set when a slot is free after the cycle's pop even if S5 sends a record in
+// that cycle, so S5 waits while 7 of the 8 slots are full and the sink takes none.
 localparam OUT_DEPTH = 8;
 reg [OUT_WIDTH-1:0] out_fifo [0:OUT_DEPTH-1];
 reg [3:0] out_head, out_tail;
+reg       out_room;
+localparam [3:0] OUT_LAST = OUT_DEPTH - 1;
+wire [3:0] out_fill = out_tail - out_head;
 assign m_axis_tvalid = out_head != out_tail;
 assign m_axis_tdata = out_fifo[out_head[2:0]];
-wire out_free = out_tail != {~out_head[3], out_head[2:0]};
 wire s5_sends = s5_symbol || bbo_emit;
 // Leaving waits for FIFO room even when no record is sent: the stall then depends on registers
 // only, not on the quote compare, so it does not lengthen the path into the stages behind.
-wire s5_leave = s5_valid && out_free;
+wire s5_leave = s5_valid && out_room;
 assign s5_ready = !s5_valid || s5_leave;
 // a clear is answered once applied, so a read of the stale window after it sees it
 assign stale_clear_ready = s5_leave && s5_clear;
@@ -474,6 +485,7 @@ integer k;
 always @(posedge clk) begin
     if (m_axis_tvalid && m_axis_tready)
         out_head <= out_head + 1'b1;
+    out_room <= out_fill < OUT_LAST || (out_fill == OUT_LAST && m_axis_tready);
     stat_event <= take_event;
     stat_unknown_ref <= 1'b0;
     stat_duplicate_ref <= 1'b0;
@@ -496,15 +508,20 @@ always @(posedge clk) begin
     // S0 -> S1
     if (take_u2)
         u2_pending <= 1'b0;
-    if (s_axis_tready && s_axis_tvalid) begin
-        in_data <= s_axis_tdata;
-        in_hash0 <= order_hash(s_axis_tdata[REC_ORDER_REF_LSB +: REC_ORDER_REF_WIDTH], ORDER_HASH0);
-        in_hash1 <= order_hash(s_axis_tdata[REC_ORDER_REF_LSB +: REC_ORDER_REF_WIDTH], ORDER_HASH1);
-        in_new_hash0 <= order_hash(s_axis_tdata[REC_NEW_ORDER_REF_LSB +: REC_NEW_ORDER_REF_WIDTH], ORDER_HASH0);
-        in_new_hash1 <= order_hash(s_axis_tdata[REC_NEW_ORDER_REF_LSB +: REC_NEW_ORDER_REF_WIDTH], ORDER_HASH1);
+    if (in_free) begin
+        in_valid <= skid_valid || (s_axis_tready && s_axis_tvalid);
+        in_data <= in_next;
+        in_hash0 <= order_hash(in_next[REC_ORDER_REF_LSB +: REC_ORDER_REF_WIDTH], ORDER_HASH0);
+        in_hash1 <= order_hash(in_next[REC_ORDER_REF_LSB +: REC_ORDER_REF_WIDTH], ORDER_HASH1);
+        in_new_hash0 <= order_hash(in_next[REC_NEW_ORDER_REF_LSB +: REC_NEW_ORDER_REF_WIDTH], ORDER_HASH0);
+        in_new_hash1 <= order_hash(in_next[REC_NEW_ORDER_REF_LSB +: REC_NEW_ORDER_REF_WIDTH], ORDER_HASH1);
     end
+    if (in_free)
+        skid_valid <= 1'b0;
+    else if (s_axis_tready && s_axis_tvalid)
+        skid_valid <= 1'b1;
     if (s_axis_tready)
-        in_valid <= s_axis_tvalid;
+        skid_data <= s_axis_tdata;
     if (take_clear)
         clear_in_flight <= 1'b1;
     if (stale_clear_ready)
@@ -683,6 +700,7 @@ always @(posedge clk) begin
         clear_index <= 0;
         u2_pending <= 1'b0;
         in_valid <= 1'b0;
+        skid_valid <= 1'b0;
         clear_in_flight <= 1'b0;
         s1_valid <= 1'b0;
         s2_valid <= 1'b0;
@@ -691,6 +709,7 @@ always @(posedge clk) begin
         s5_valid <= 1'b0;
         out_head <= 4'd0;
         out_tail <= 4'd0;
+        out_room <= 1'b1;
         status_stale_symbols <= 32'd0;
         stale_raised <= 1'b0;
         stale_cleared <= 24'd0;

@@ -98,6 +98,7 @@ localparam STASH = 8;
 localparam MAX_KICKS = 32;
 localparam WAY_BITS = WAYS > 1 ? $clog2(WAYS) : 1;
 localparam SLOT_BITS = $clog2(STASH);
+localparam PAIRS = (WAYS + 1) / 2;  // pairs of ways per table
 
 initial begin
     if (BUCKET_BITS < 2 || BUCKET_BITS > 32 || WAYS < 1 || WAYS > 16
@@ -137,7 +138,6 @@ always @* begin
         frees1[w] = !read_data1[w*WAY_WIDTH + WAY_WIDTH - 1];
     end
 end
-wire any_hit0 = hits0 != 0, any_hit1 = hits1 != 0;
 wire any_free0 = frees0 != 0, any_free1 = frees1 != 0;
 
 // the lowest way set in a one-hot or wider vector
@@ -185,8 +185,10 @@ reg [BUCKET_WIDTH-1:0] found_bucket0, found_bucket1;
 reg [SLOT_BITS-1:0]    found_slot;
 reg [WAYS-1:0]         found_hits0, found_hits1, found_frees0, found_frees1;
 reg [STASH-1:0]        found_stash_hits;
-reg [ENTRY_WIDTH-1:0]  found_entry;
-reg                    found_hit, found_room;  // found_room: a free way in one of its buckets
+reg [2*PAIRS*ENTRY_WIDTH-1:0] found_pair_entries;
+reg [ENTRY_WIDTH-1:0]  found_stash_entry;
+reg [2*PAIRS-1:0]      found_pair_hits;
+reg                    found_stash_hit, found_room;  // found_room: a free way in one of its buckets
 reg [63:0]             mid_ref;
 reg [INDEX_BITS-1:0]   mid_index0, mid_index1;
 reg [BUCKET_WIDTH-1:0] mid_bucket0, mid_bucket1;
@@ -201,6 +203,7 @@ reg [1:0]              held_at;
 reg [WAY_BITS-1:0]     held_way;
 reg [SLOT_BITS-1:0]    held_slot;
 reg                    held_hit, held_deletes;
+wire found_hit = found_pair_hits != 0 || found_stash_hit;
 wire stash_freed = (mid_busy && mid_at == AT_STASH && mid_deletes) || (held_busy && held_at == AT_STASH && held_deletes);
 
 assign find_valid = s1_busy && s1_fresh;
@@ -211,17 +214,36 @@ assign s1_blocked = (found_busy && !found_hit && !found_room) || (mid_busy && mi
                     || (held_busy && held_at == AT_KICK);
 
 // the found entry: the hit way's, or the hit stash slot's (which only finds of its own
-// reference write, and those are written before this find is current); zeros when none
-reg [ENTRY_WIDTH-1:0] s1_entry;
+// reference write, and those are written before this find is current); zeros when none.
+// S1 picks it in parts registered apart, each pair of ways' and the stash's, ORed in S2 (and
+// whether it was found the same way): a pair's AND-OR takes one LUT level behind the compares,
+// the AND-OR of all ways would take two.
+reg [2*PAIRS*ENTRY_WIDTH-1:0] s1_pair_entries;  // table 0's pairs, then table 1's
+reg [2*PAIRS-1:0] s1_pair_hits;
+reg [ENTRY_WIDTH-1:0] s1_stash_entry;
 integer u;
 always @* begin
-    s1_entry = 0;
-    for (u = 0; u < WAYS; u = u + 1)
-        s1_entry = s1_entry | (read_data0[u*WAY_WIDTH +: ENTRY_WIDTH] & {ENTRY_WIDTH{hits0[u]}})
-                            | (read_data1[u*WAY_WIDTH +: ENTRY_WIDTH] & {ENTRY_WIDTH{hits1[u]}});
+    s1_pair_entries = 0;
+    s1_pair_hits = 0;
+    s1_stash_entry = 0;
+    for (u = 0; u < WAYS; u = u + 1) begin
+        s1_pair_hits[u/2] = s1_pair_hits[u/2] || hits0[u];
+        s1_pair_hits[PAIRS + u/2] = s1_pair_hits[PAIRS + u/2] || hits1[u];
+        s1_pair_entries[(u/2)*ENTRY_WIDTH +: ENTRY_WIDTH] = s1_pair_entries[(u/2)*ENTRY_WIDTH +: ENTRY_WIDTH]
+            | (read_data0[u*WAY_WIDTH +: ENTRY_WIDTH] & {ENTRY_WIDTH{hits0[u]}});
+        s1_pair_entries[(PAIRS + u/2)*ENTRY_WIDTH +: ENTRY_WIDTH] = s1_pair_entries[(PAIRS + u/2)*ENTRY_WIDTH +: ENTRY_WIDTH]
+            | (read_data1[u*WAY_WIDTH +: ENTRY_WIDTH] & {ENTRY_WIDTH{hits1[u]}});
+    end
     for (u = 0; u < STASH; u = u + 1)
-        s1_entry = s1_entry | (stash_entry[u*ENTRY_WIDTH +: ENTRY_WIDTH] & {ENTRY_WIDTH{s1_stash_match[u]}});
+        s1_stash_entry = s1_stash_entry | (stash_entry[u*ENTRY_WIDTH +: ENTRY_WIDTH] & {ENTRY_WIDTH{s1_stash_match[u]}});
 end
+reg [ENTRY_WIDTH-1:0] found_entry;
+always @* begin
+    found_entry = found_stash_entry;
+    for (u = 0; u < 2*PAIRS; u = u + 1)
+        found_entry = found_entry | found_pair_entries[u*ENTRY_WIDTH +: ENTRY_WIDTH];
+end
+assign find_entry = found_entry;
 
 // where S2's order is, or where its insert goes
 reg [1:0]          found_at;
@@ -291,7 +313,6 @@ function [BUCKET_WIDTH-1:0] put_way;
     end
 endfunction
 
-assign find_entry = found_entry;
 
 // ---- the RAMs' ports: one write port (clear sweep, else S4's write, else a move) ----
 
@@ -386,7 +407,8 @@ always @(posedge clk) begin
         found_index1 <= s1_index1;
         found_bucket0 <= read_data0;
         found_bucket1 <= read_data1;
-        found_hit <= any_hit0 || any_hit1 || stash_hit;
+        found_pair_hits <= s1_pair_hits;
+        found_stash_hit <= stash_hit;
         found_room <= any_free0 || any_free1;
         found_slot <= stash_hit_slot;
         found_hits0 <= hits0;
@@ -394,7 +416,8 @@ always @(posedge clk) begin
         found_frees0 <= frees0;
         found_frees1 <= frees1;
         found_stash_hits <= s1_stash_match;
-        found_entry <= s1_entry;
+        found_pair_entries <= s1_pair_entries;
+        found_stash_entry <= s1_stash_entry;
     end else if (s2_advance) begin
         found_busy <= 1'b0;
     end

@@ -122,46 +122,67 @@ reg [LOCATE_WIDTH+1:0] clear_index;
 // chunks below chooses, so the longest carry chain is 16 bits (four CARRY4 with the carry out)
 // whatever the width (a level's size is 64 bits, its order count 32), and a sum keeps within a
 // cycle behind the read data it adds to. a + b + 1 is a - ~b: one subtract, its carry in set.
+// sum_parts gives each chunk's two sums, {carry in 1, carry in 0}, 16 bits each with the carry
+// out; sum_pick chooses among them: the choice can follow in the next cycle, from registers.
 localparam SUM_CHUNKS = ((SIZE_WIDTH > COUNT_WIDTH ? SIZE_WIDTH : COUNT_WIDTH) + 14) / 15;
 localparam SUM_WIDTH = SUM_CHUNKS * 15;
-function [SUM_WIDTH-1:0] sum_chunked;
+localparam PARTS_WIDTH = SUM_CHUNKS * 32;
+function [PARTS_WIDTH-1:0] sum_parts;
     input [SUM_WIDTH-1:0] a, b;
-    input carry_in;
-    reg carry;
-    reg [15:0] sum0, sum1;
     integer k;
     begin
-        carry = carry_in;
         for (k = 0; k < SUM_CHUNKS; k = k + 1) begin
-            sum0 = {1'b0, a[15*k +: 15]} + {1'b0, b[15*k +: 15]};
-            sum1 = {1'b0, a[15*k +: 15]} - {1'b1, ~b[15*k +: 15]};
-            sum_chunked[15*k +: 15] = carry ? sum1[14:0] : sum0[14:0];
-            carry = carry ? sum1[15] : sum0[15];
+            sum_parts[32*k +: 16] = {1'b0, a[15*k +: 15]} + {1'b0, b[15*k +: 15]};
+            sum_parts[32*k + 16 +: 16] = {1'b0, a[15*k +: 15]} - {1'b1, ~b[15*k +: 15]};
         end
     end
 endfunction
 
-// a level's size (SIZE_WIDTH bits) plus, or less (subtract = 1), an order's 32-bit shares
+function [SUM_WIDTH-1:0] sum_pick;
+    input [PARTS_WIDTH-1:0] parts;
+    input carry_in;
+    reg carry;
+    reg [15:0] sum;
+    integer k;
+    begin
+        carry = carry_in;
+        for (k = 0; k < SUM_CHUNKS; k = k + 1) begin
+            sum = parts[32*k + (carry ? 16 : 0) +: 16];
+            sum_pick[15*k +: 15] = sum[14:0];
+            carry = sum[15];
+        end
+    end
+endfunction
+
+// the parts of a level's size (SIZE_WIDTH bits) plus, or less (subtract = 1), an order's
+// 32-bit shares: sum_pick with carry in = subtract
+function [PARTS_WIDTH-1:0] size_parts;
+    input [SIZE_WIDTH-1:0] size;
+    input [31:0] shares;
+    input subtract;
+    begin
+        size_parts = sum_parts({{SUM_WIDTH-SIZE_WIDTH{1'b0}}, size},
+                               {{SUM_WIDTH-32{1'b0}}, shares} ^ {SUM_WIDTH{subtract}});
+    end
+endfunction
+
 function [SIZE_WIDTH-1:0] size_sum;
     input [SIZE_WIDTH-1:0] size;
     input [31:0] shares;
     input subtract;
     reg [SUM_WIDTH-1:0] sum;
     begin
-        sum = sum_chunked({{SUM_WIDTH-SIZE_WIDTH{1'b0}}, size},
-                          {{SUM_WIDTH-32{1'b0}}, shares} ^ {SUM_WIDTH{subtract}}, subtract);
+        sum = sum_pick(size_parts(size, shares, subtract), subtract);
         size_sum = sum[SIZE_WIDTH-1:0];
     end
 endfunction
 
-// a level's order count plus `up` less `down` (each 0 or 1)
-function [COUNT_WIDTH-1:0] count_step;
+// the parts of a level's order count less `down` (0 or 1): sum_pick with carry in = one more
+function [PARTS_WIDTH-1:0] count_parts;
     input [COUNT_WIDTH-1:0] count;
-    input up, down;
-    reg [SUM_WIDTH-1:0] sum;
+    input down;
     begin
-        sum = sum_chunked({{SUM_WIDTH-COUNT_WIDTH{1'b0}}, count}, {SUM_WIDTH{down}}, up);
-        count_step = sum[COUNT_WIDTH-1:0];
+        count_parts = sum_parts({{SUM_WIDTH-COUNT_WIDTH{1'b0}}, count}, {SUM_WIDTH{down}});
     end
 endfunction
 
@@ -169,10 +190,12 @@ endfunction
 function [LEVEL_WIDTH-1:0] level_plus;
     input [LEVEL_WIDTH-1:0] level;
     input [31:0] shares;
+    reg [SUM_WIDTH-1:0] count;
     begin
+        count = sum_pick(count_parts(level[COUNT_LSB +: COUNT_WIDTH], 1'b0), 1'b1);
         level_plus = level;
         level_plus[SHARES_LSB +: SIZE_WIDTH] = size_sum(level[SHARES_LSB +: SIZE_WIDTH], shares, 1'b0);
-        level_plus[COUNT_LSB +: COUNT_WIDTH] = count_step(level[COUNT_LSB +: COUNT_WIDTH], 1'b1, 1'b0);
+        level_plus[COUNT_LSB +: COUNT_WIDTH] = count[COUNT_WIDTH-1:0];
     end
 endfunction
 
@@ -281,17 +304,20 @@ reg [TOP_N-1:0]        c_hit_at;    // one-hot: the cache entry holding c_price 
 reg [TOP_N-1:0]        c_ahead;     // the cached levels better than c_price: a prefix, the cache is sorted
 reg [TOP_N-1:0]        c_from_hit;  // the entries at and after the hit
 reg [TOP_N*LEVEL_WIDTH-1:0] c_plus; // each cached level with the add's order at it
+reg [SLOT_WIDTH-1:0]   c_hit_slot;  // the hit entry's slot, picked here: P2's write address is not behind the pick
 reg                    c_seen_hit;
 integer m;
 always @* begin
     for (m = 0; m < LEVELS; m = m + 1)
         c_tag_match[m] = c_tags[m*TAG_BITS +: TAG_BITS] == c_tag;
     c_seen_hit = 1'b0;
+    c_hit_slot = 0;
     for (m = 0; m < TOP_N; m = m + 1) begin
         c_hit_at[m] = m < c_ncached && (c_add ? c_cache[m*CE_WIDTH + PRICE_LSB +: PRICE_WIDTH] == c_price
                                               : c_cache[m*CE_WIDTH + SLOT_LSB +: SLOT_WIDTH] == c_slot);
         c_ahead[m] = m < c_ncached && better(c_sell, c_cache[m*CE_WIDTH + PRICE_LSB +: PRICE_WIDTH], c_price);
         c_seen_hit = c_seen_hit || c_hit_at[m];
+        c_hit_slot = c_hit_slot | (c_cache[m*CE_WIDTH + SLOT_LSB +: SLOT_WIDTH] & {SLOT_WIDTH{c_hit_at[m]}});
         c_from_hit[m] = c_seen_hit;
         c_plus[m*LEVEL_WIDTH +: LEVEL_WIDTH] = level_plus(c_cache[m*CE_WIDTH +: LEVEL_WIDTH], c_shares);
     end
@@ -305,7 +331,7 @@ wire c_gone = c_remove && level_rd[COUNT_LSB +: COUNT_WIDTH] == 1;
 // empties on a side with levels beyond the cache refills the cache. The terms are registered
 // apart and combined in P2 (need_scan): whether any uncached level shares the tag per quarter of
 // the levels, and the compare with the worst cached level by itself, so neither a wide OR nor
-// a carry chain is followed by the rest in P1's cycle.
+// a carry chain is followed by the rest in P1's cycle; the rest, chosen by the kind, as one.
 localparam CAND_GROUPS = LEVELS >= 4 ? 4 : 1;
 localparam CAND_GROUP = LEVELS / CAND_GROUPS;
 wire c_scan_add    = !c_hit && c_nlevels > TOP_N;
@@ -316,12 +342,11 @@ integer g;
 always @*
     for (g = 0; g < CAND_GROUPS; g = g + 1)
         c_candidate_groups[g] = c_candidates[g*CAND_GROUP +: CAND_GROUP] != 0;
-reg [LEVEL_WIDTH-1:0] c_minus;  // the level read with the reduce's shares and order off it
-always @* begin
-    c_minus = level_rd;
-    c_minus[SHARES_LSB +: SIZE_WIDTH] = size_sum(level_rd[SHARES_LSB +: SIZE_WIDTH], c_shares, 1'b1);
-    c_minus[COUNT_LSB +: COUNT_WIDTH] = count_step(level_rd[COUNT_LSB +: COUNT_WIDTH], 1'b0, c_remove);
-end
+// The level read with the reduce's shares and order off it: each chunk's sums here, the
+// carries choose in P2 (minus), so the level RAM's read multiplexers and a carry chain are all
+// of P1's path.
+wire [PARTS_WIDTH-1:0] c_minus_size = size_parts(level_rd[SHARES_LSB +: SIZE_WIDTH], c_shares, 1'b1);
+wire [PARTS_WIDTH-1:0] c_minus_count = count_parts(level_rd[COUNT_LSB +: COUNT_WIDTH], c_remove);
 
 // ---- P2: the registered outcome written ----
 
@@ -333,18 +358,23 @@ reg [SLOT_WIDTH-1:0] op_slot;
 wire op_sell = op_book[0];
 reg [HEAD_WIDTH-1:0]  head_q;   // the side's head as P1 read it
 reg [TOP_N-1:0]       hit_at, ahead, from_hit;
+reg [SLOT_WIDTH-1:0]  hit_slot;
 reg [TOP_N*LEVEL_WIDTH-1:0] plus;
 reg [LEVELS-1:0]      candidates;
 reg                   hit, gone, full, cache_room;
-reg                   scan_add, below_cache, scan_remove;
+reg                   scan_wanted, below_cache;  // scan_wanted: c_scan_add or c_scan_remove, by kind
 reg [CAND_GROUPS-1:0] candidate_groups;
-wire need_scan = op_add ? scan_add && below_cache && candidate_groups != 0 : scan_remove;
+wire need_scan = scan_wanted && (!op_add || (below_cache && candidate_groups != 0));
 reg [LEVELS-1:0]      free_one;   // the lowest free slot, one-hot (an add's scan too: it leaves the bitmap as read)
-reg [LEVEL_WIDTH-1:0] minus;
+reg [PRICE_WIDTH-1:0] minus_price;
+reg [PARTS_WIDTH-1:0] minus_size, minus_count;
+wire [SUM_WIDTH-1:0]  minus_size_sum = sum_pick(minus_size, 1'b1);
+wire [SUM_WIDTH-1:0]  minus_count_sum = sum_pick(minus_count, 1'b0);
+wire [LEVEL_WIDTH-1:0] minus = {minus_count_sum[COUNT_WIDTH-1:0], minus_size_sum[SIZE_WIDTH-1:0], minus_price};
 reg [NL_WIDTH-1:0]    nlevels_up, nlevels_down;
 reg [NC_WIDTH-1:0]    ncached_up, ncached_down;
 
-wire [SLOT_WIDTH-1:0]    free_slot = slot_of(free_one);
+reg [SLOT_WIDTH-1:0]     free_slot;  // free_one's slot, encoded in P1: the write address is not behind an encoder
 wire [LEVELS-1:0]        bitmap  = head_q[LEVELS-1:0];
 wire [NL_WIDTH-1:0]      nlevels = head_q[NL_LSB +: NL_WIDTH];
 wire [NC_WIDTH-1:0]      ncached = head_q[NC_LSB +: NC_WIDTH];
@@ -384,7 +414,7 @@ always @* begin
                 if (hit_at[i])
                     cache_next[i*CE_WIDTH +: CE_WIDTH] = entry;
             level_we = 1'b1;
-            level_slot = entry[SLOT_LSB +: SLOT_WIDTH];
+            level_slot = hit_slot;
             level_wdata = entry[LEVEL_WIDTH-1:0];
         end else if (need_scan) begin
             // nothing is written until the scan ends
@@ -444,6 +474,7 @@ reg [HEAD_WIDTH-1:0] head_work;  // head under change while scanning
 reg                  scan_find;  // 1: look for op_price; 0: best uncached level
 reg [LEVELS-1:0]     scan_pending;  // the slots still to read, past scan_next_one
 reg [LEVELS-1:0]     scan_next_one; // the slot read next, one-hot (none: 0), chosen a cycle ahead
+reg [SLOT_WIDTH-1:0] scan_next;     // ... and encoded then: the read address is not behind an encoder
 reg                  scan_rd_valid;  // a level read arrives (level_rd) ...
 reg [SLOT_WIDTH-1:0] scan_rd_slot;
 reg                  scan_lv_valid;  // ... and is registered, to be compared
@@ -537,7 +568,6 @@ wire   c_same   = p2_busy && c_same_book;  // P2's request, still to be written,
 assign cmp_ready = c_valid && c_fresh && !c_same;
 
 wire [LEVELS-1:0]     scan_then_one = lowest_one(scan_pending);
-wire [SLOT_WIDTH-1:0] scan_next = slot_of(scan_next_one);
 wire scan_read   = state == S_SCAN && scan_next_one != 0;
 wire finish_write = state == S_FINISH && scan_find && (matched || !work_full);
 // P1 reads its side again while it cannot go on (its data are stale, or P2's request on its side
@@ -629,20 +659,23 @@ always @(posedge clk) begin
         op_slot <= c_slot;
         head_q <= head_rd;
         hit_at <= c_hit_at;
+        hit_slot <= c_hit_slot;
         ahead <= c_ahead;
         from_hit <= c_from_hit;
         plus <= c_plus;
         candidates <= c_candidates;
         hit <= c_hit;
         gone <= c_gone;
-        scan_add <= c_scan_add;
+        scan_wanted <= c_add ? c_scan_add : c_scan_remove;
         below_cache <= c_below_cache;
-        scan_remove <= c_scan_remove;
         candidate_groups <= c_candidate_groups;
         full <= c_nlevels == LEVELS;
         cache_room <= c_ncached < TOP_N;
         free_one <= lowest_one(~c_bitmap);
-        minus <= c_minus;
+        free_slot <= slot_of(lowest_one(~c_bitmap));
+        minus_price <= level_rd[PRICE_LSB +: PRICE_WIDTH];
+        minus_size <= c_minus_size;
+        minus_count <= c_minus_count;
         nlevels_up <= c_nlevels + 1'b1;
         nlevels_down <= c_nlevels - 1'b1;
         ncached_up <= c_ncached + 1'b1;
@@ -661,6 +694,7 @@ always @(posedge clk) begin
             stat_scan <= 1'b1;
             scan_find <= op_add;
             scan_next_one <= lowest_one(candidates);
+            scan_next <= slot_of(lowest_one(candidates));
             scan_pending <= candidates & ~lowest_one(candidates);
             matched <= 1'b0;
             best_valid <= 1'b0;
@@ -671,6 +705,7 @@ always @(posedge clk) begin
     end
     S_REFILL: begin
         scan_next_one <= 0;  // the first slot is chosen in S_SCAN's first cycle
+        scan_next <= 0;
         scan_pending <= head_work[LEVELS-1:0] & ~slots_of(head_work[CACHE_LSB +: TOP_N*CE_WIDTH], work_ncached);
         state <= S_SCAN;
     end
@@ -680,6 +715,7 @@ always @(posedge clk) begin
             scan_rd_valid <= 1'b1;
         end
         scan_next_one <= scan_then_one;
+        scan_next <= slot_of(scan_then_one);
         scan_pending <= scan_pending & ~scan_then_one;
         if (scan_match) begin
             matched <= 1'b1;
