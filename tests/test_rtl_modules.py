@@ -29,6 +29,13 @@ def test_stage_matches_host_model(top, stimulus):
     _run(top, stimulus, 64)
 
 
+def test_moldudp64_rx_decides_back_to_back_packets_with_header_in_last_beat():
+    # at 128 bit a header can complete in its packet's last beat and the next packet's two beats
+    # later: each decision must see the expected sequence the packet before moved
+    runner.run("moldudp64_rx", "tb_moldudp64_rx", {"DATA_WIDTH": 128},
+               testcase="test_back_to_back_packets_with_header_in_last_beat", env={"TB_DATA_WIDTH": "128"})
+
+
 def test_decoder_matches_host_records(stimulus):
     _run("itch_decode", stimulus, None)
 

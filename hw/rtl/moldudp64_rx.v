@@ -363,11 +363,16 @@ wire all_seen     = same_session && !is_control && !seen_over;
 wire overlaps     = same_session && !is_control && seen_over && !carry_out(not_behind_pairs);
 
 // The next expected sequence and the gap length are taken the cycle after
-// the decision (the next packet's header is complete two beats after this
-// one's at the earliest: it is 20 bytes, a beat at most 16, and reaches
-// verdict_due a cycle later still), from the chunk sums of verdict_due and
-// each chunk's carry in, registered meanwhile (seq - expected is seq +
-// ~expected with a carry into chunk 0).
+// the decision, from the chunk sums of verdict_due and each chunk's carry
+// in, registered meanwhile (seq - expected is seq + ~expected with a carry
+// into chunk 0). The expected sequence is written three cycles after the
+// beat that completes the header, and the next header's verdict reads it
+// the cycle after at the earliest: that header is 20 bytes, a beat at most
+// 16, so it completes two beats later or more, and where this header ends
+// its packet, the next packet's first beat waits a cycle for the output
+// register to empty (a data packet's last beat) or for the decision cycle
+// to pass (a control packet's). tb_moldudp64_rx's back-to-back test holds
+// that case, which arises at 128 bit.
 reg  [CHUNKS-1:0] gap_in, next_in;            // registered
 reg  [CHUNKS-1:0] gap_in_now, next_in_now;    // rippled from the registered chunk sums
 reg  [63:0]       gap_length, next_seq;
