@@ -103,11 +103,15 @@ localparam [LANE_W:0]  TYPE_OFFSET = 2;  // a block's type byte follows its 2 le
 
 // ---------------------------------------------------------------- input skid
 
-// Skid slots in front of the align register: s_axis_tready is a register,
-// and a beat looked at twice (128 bits) costs latency until the input idles
-// (between packets), not an input cycle.
+// A ring of skid slots in front of the align register: s_axis_tready is a
+// register, and a beat looked at twice (128 bits) costs latency until the
+// input idles (between packets), not an input cycle. The slot at the write
+// position takes the input every cycle while the ring is not full, a beat
+// there or not (a push only moves the write position), so no slot's enable
+// waits on s_axis_tvalid or on the stall: each is a register.
 localparam SKID = 3;
-localparam BEAT_W = DATA_WIDTH + KEEP_WIDTH + 3;  // {first, user, last, keep, data}
+localparam RING_W = $clog2(SKID + 1);  // a slot's index, or INPUT_SRC
+localparam [RING_W-1:0] INPUT_SRC = SKID;  // the align register's source: the input, not a slot
 
 // Positions of a block, looked up from its length byte as the beat enters
 // the align register: whether the block ends in its type byte's beat (hold:
@@ -156,22 +160,37 @@ function [POS_W-1:0] position;
     end
 endfunction
 
+// the index of a one-hot ring position
+function [RING_W-1:0] slot_index;
+    input [SKID-1:0] at;
+    integer i;
+    begin
+        slot_index = {RING_W{1'b0}};
+        for (i = 1; i < SKID; i = i + 1)
+            slot_index = slot_index | (at[i] ? i[RING_W-1:0] : {RING_W{1'b0}});
+    end
+endfunction
+
+// The beat in the align register, lane by lane (each lane's registers are in
+// the lane_stage blocks below): {first, user, last} here.
 reg                  in_valid;
-reg [DATA_WIDTH-1:0] in_data;
-reg [KEEP_WIDTH-1:0] in_keep;
 reg                  in_last, in_user, in_first;
-reg [DATA_WIDTH-1:0] in_table_length;  // per lane: itch_message_length of its byte
+wire [DATA_WIDTH-1:0] in_data;
+wire [KEEP_WIDTH-1:0] in_keep;
+wire [DATA_WIDTH-1:0] in_table_length;  // per lane: itch_message_length of its byte
 // per lane: block_place of its byte as the low length byte of a block whose
 // type byte is the next lane (lane 0 of the next beat for the top lane)
-reg [KEEP_WIDTH*PLACE_W-1:0] in_place;
+wire [KEEP_WIDTH*PLACE_W-1:0] in_place;
 // A skid slot holds the beat and its tables (looked up from the input as it
 // is pushed), so a beat from the skid enters the align register through a
-// select, no table: {place, table_length, first, user, last, keep, data}.
-localparam SLOT_W = BEAT_W + DATA_WIDTH + KEEP_WIDTH*PLACE_W;
-localparam TABLE_LENGTH_AT = BEAT_W;
-localparam PLACE_AT = BEAT_W + DATA_WIDTH;
-reg [SLOT_W-1:0]     skid [0:SKID-1];   // skid[0] is the oldest
+// select, no table. Each lane keeps its own part; the ring here keeps
+// {first, user, last}.
+reg [2:0]            skid_ctl [0:SKID-1];
 reg [SKID-1:0]       skid_fill;       // thermometer: bit k set when more than k slots hold a beat
+reg [SKID-1:0]       skid_rd, skid_wr;  // one-hot: the oldest slot, the slot the input goes to
+reg [SKID-1:0]       ctl_we;          // this ring's slot write enables and source (as each lane's)
+reg [RING_W-1:0]     ctl_src;
+reg                  s_ready;
 reg                  in_packet;    // a packet's first beat taken, last not yet
 reg                  verdict_wait; // the packet's first beat was taken last cycle
 reg                  verdict_due;  // ... two cycles ago: s_mold_skip and s_mold_drop are valid
@@ -183,81 +202,78 @@ reg [15:0]           pend_skip;
 reg                  pend_drop;
 
 reg                  s2_valid;
-wire                 s2_advance;
+wire                 s2_free;  // the complete stage is empty or its beat moves on at this edge
+wire                 hold_now;
+reg                  end_now, out_valid;
+// a block ends in the complete stage's beat and the output cannot take it
+wire                 stall = end_now && out_valid && !m_msg_tready;
 // a packet's first beat enters the complete stage only once it is empty, so
 // the previous packet's counters are out before this one's verdict is used
-wire                 s1_take = in_valid && (!s2_valid || (s2_advance && !in_first));
+wire                 s1_take = in_valid && s2_free && !(s2_valid && in_first);
 wire                 s1_load = !in_valid || s1_take;
-wire                 first_in = s1_take && in_first;  // a packet's first beat enters (the stage is empty)
+// a packet's first beat enters (the stage is empty: no stall on this path)
+wire                 first_in = in_valid && in_first && !s2_valid;
 
-assign s_axis_tready = !skid_fill[SKID-1] && (in_packet || !pend_busy);
-wire s_fire = s_axis_tvalid && s_axis_tready;
+assign s_axis_tready = s_ready;
+wire s_fire = s_axis_tvalid && s_ready;
 
-wire [BEAT_W-1:0]  s_beat = {!in_packet, s_axis_tuser, s_axis_tlast, s_axis_tkeep, s_axis_tdata};
-reg  [SLOT_W-1:0]  s_slot;
-integer n;
-always @* begin
-    s_slot[0 +: BEAT_W] = s_beat;
-    for (n = 0; n < KEEP_WIDTH; n = n + 1) begin
-        s_slot[TABLE_LENGTH_AT + n*8 +: 8] = itch_message_length(s_axis_tdata[n*8 +: 8]);
-        s_slot[PLACE_AT + n*PLACE_W +: PLACE_W] = block_place((n + 1) % KEEP_WIDTH, s_axis_tdata[n*8 +: 8]);
-    end
-end
-wire               skid_pop = s1_load && skid_fill[0];
-wire               skid_push = s_fire && !(s1_load && !skid_fill[0]);
-// the slot a pushed beat goes to: the first free one, after the pop
-wire [SKID:0]      fill_after_pop = skid_pop ? {2'b00, skid_fill[SKID-1:1]} : {1'b0, skid_fill};
-wire [SKID-1:0]    skid_slot = fill_after_pop[SKID-1:0] ^ {fill_after_pop[SKID-2:0], 1'b1};
-wire [SKID-1:0]    skid_fill_next = skid_push && !skid_pop ? {skid_fill[SKID-2:0], 1'b1}
-                                  : skid_pop && !skid_push ? {1'b0, skid_fill[SKID-1:1]} : skid_fill;
+wire [2:0]         s_ctl = {!in_packet, s_axis_tuser, s_axis_tlast};
+wire [2:0]         ctl_in = ctl_src == INPUT_SRC ? s_ctl : skid_ctl[ctl_src];
+wire in_packet_next = s_fire ? !s_axis_tlast : in_packet;
+wire pend_clear     = (pend_entered || first_in) && (pend_verdict || verdict_due);
+wire pend_busy_next = !pend_clear && (pend_busy || (s_fire && !in_packet));
 
-// The beat s1_load takes: the oldest skid slot, if any, else the input. Each
-// lane's select reads its own copy of skid_fill[0] (kept apart, not merged),
-// so no one register drives the select of the whole beat and its tables.
-wire [KEEP_WIDTH-1:0] lane_from_skid;
-genvar lane;
+// The ring's next state for either value of s1_load, computed before the
+// stall is known, which then only selects (reset in the registers: rst is on
+// no LUT). The ring is full only with s_ready low, so a beat fires only into
+// a free slot. Each case: the fill, the oldest slot and the write slot after
+// the edge, the align register's source (the oldest slot, or the input when
+// the ring is empty), the slot write enables and s_ready.
+localparam [SKID-1:0] RING_START = 1;
+genvar loading;
 generate
-    for (lane = 0; lane < KEEP_WIDTH; lane = lane + 1) begin : skid_select
-        reg from_skid;
-        (* keep *) always @(posedge clk)
-            from_skid <= !rst && skid_fill_next[0];
-        assign lane_from_skid[lane] = from_skid;
+    for (loading = 0; loading < 2; loading = loading + 1) begin : ring_case
+        wire            pop = loading && skid_fill[0];
+        wire            push = s_fire && (skid_fill[0] || !loading);  // not taken straight into align
+        wire [SKID-1:0] fill = push && !pop ? {skid_fill[SKID-2:0], 1'b1}
+                             : pop && !push ? {1'b0, skid_fill[SKID-1:1]} : skid_fill;
+        wire [SKID-1:0] rd = pop ? {skid_rd[SKID-2:0], skid_rd[SKID-1]} : skid_rd;
+        wire [SKID-1:0] wr = push ? {skid_wr[SKID-2:0], skid_wr[SKID-1]} : skid_wr;
+        wire [RING_W-1:0] src = fill[0] ? slot_index(rd) : INPUT_SRC;
+        wire [SKID-1:0] we = fill[SKID-1] ? {SKID{1'b0}} : wr;
+        wire            ready = !fill[SKID-1] && (in_packet_next || !pend_busy_next);
     end
 endgenerate
-reg [SLOT_W-1:0] s1_slot;
-always @* begin
-    s1_slot = skid_fill[0] ? skid[0] : s_slot;
-    for (n = 0; n < KEEP_WIDTH; n = n + 1) begin
-        s1_slot[n*8 +: 8] = lane_from_skid[n] ? skid[0][n*8 +: 8] : s_slot[n*8 +: 8];
-        s1_slot[DATA_WIDTH + n] = lane_from_skid[n] ? skid[0][DATA_WIDTH + n] : s_slot[DATA_WIDTH + n];
-        s1_slot[TABLE_LENGTH_AT + n*8 +: 8] = lane_from_skid[n] ? skid[0][TABLE_LENGTH_AT + n*8 +: 8]
-                                                                : s_slot[TABLE_LENGTH_AT + n*8 +: 8];
-        s1_slot[PLACE_AT + n*PLACE_W +: PLACE_W] = lane_from_skid[n] ? skid[0][PLACE_AT + n*PLACE_W +: PLACE_W]
-                                                                     : s_slot[PLACE_AT + n*PLACE_W +: PLACE_W];
-    end
-end
+integer n;
 
 always @(posedge clk) begin
-    if (s1_load) begin
-        in_valid <= skid_fill[0] || s_fire;
-        {in_first, in_user, in_last, in_keep, in_data} <= s1_slot[0 +: BEAT_W];
-        in_table_length <= s1_slot[TABLE_LENGTH_AT +: DATA_WIDTH];
-        in_place <= s1_slot[PLACE_AT +: KEEP_WIDTH*PLACE_W];
-    end
+    if (s1_load)
+        {in_valid, in_first, in_user, in_last} <= {skid_fill[0] || s_fire, ctl_in};
     for (n = 0; n < SKID; n = n + 1)
-        if (skid_push && skid_slot[n])
-            skid[n] <= s_slot;
-        else if (skid_pop && n < SKID-1)
-            skid[n] <= skid[n+1];
-    skid_fill <= skid_fill_next;
+        if (ctl_we[n])
+            skid_ctl[n] <= s_ctl;
+    if (s1_load) begin
+        skid_fill <= ring_case[1].fill;
+        skid_rd <= ring_case[1].rd;
+        skid_wr <= ring_case[1].wr;
+        ctl_we <= ring_case[1].we;
+        ctl_src <= ring_case[1].src;
+        s_ready <= ring_case[1].ready;
+    end else begin
+        skid_fill <= ring_case[0].fill;
+        skid_rd <= ring_case[0].rd;
+        skid_wr <= ring_case[0].wr;
+        ctl_we <= ring_case[0].we;
+        ctl_src <= ring_case[0].src;
+        s_ready <= ring_case[0].ready;
+    end
 
-    if (s_fire)
-        in_packet <= !s_axis_tlast;
+    in_packet <= in_packet_next;
+    pend_busy <= pend_busy_next;
     verdict_wait <= s_fire && !in_packet;
     verdict_due <= verdict_wait;
 
     if (s_fire && !in_packet) begin
-        pend_busy <= 1'b1;
         pend_verdict <= 1'b0;
         pend_entered <= 1'b0;
         pend_seq <= s_mold_seq;
@@ -269,26 +285,33 @@ always @(posedge clk) begin
     end
     if (first_in)
         pend_entered <= 1'b1;
-    if ((pend_entered || first_in) && (pend_verdict || verdict_due))
-        pend_busy <= 1'b0;
 
     if (rst) begin
         in_valid <= 1'b0;
         skid_fill <= {SKID{1'b0}};
+        skid_rd <= RING_START;
+        skid_wr <= RING_START;
+        ctl_we <= RING_START;
+        ctl_src <= INPUT_SRC;
+        s_ready <= 1'b1;
         in_packet <= 1'b0;
+        pend_busy <= 1'b0;
         verdict_wait <= 1'b0;
         verdict_due <= 1'b0;
-        pend_busy <= 1'b0;
     end
 end
 
 // ---------------------------------------------------------------- align
 
 // Entry of lane q, read when the next type byte is there: whether a block's
-// type byte there is kept and good, kept and bad (its length is not the
-// table length), or good and its block ends in this beat (hold: look again);
-// then the block's positions (block_place, looked up from its length byte).
-localparam ENTRY_W = 3 + 3*POS_W;
+// type byte there is kept, kept and good and its block ends in the next beat
+// (end_now's next value, without a mux behind the lane select), kept and
+// good, kept and bad (its length is not the table length), or good and its
+// block ends in this beat (hold: look again); then the block's positions
+// (block_place, looked up from its length byte).
+localparam ENTRY_W = 5 + 3*POS_W;
+localparam ENTRY_KEPT = ENTRY_W - 1, ENTRY_GOOD_END_NOW = ENTRY_W - 2, ENTRY_GOOD = ENTRY_W - 3,
+           ENTRY_BAD = ENTRY_W - 4, ENTRY_HOLD = ENTRY_W - 5;
 function [ENTRY_W-1:0] lane_entry;
     input         kept;
     input [7:0]   table_length;  // of the type byte at lane q
@@ -298,8 +321,8 @@ function [ENTRY_W-1:0] lane_entry;
     reg           bad;
     begin
         bad = table_length == 8'd0 || length_high != 8'd0 || length_low != table_length;
-        lane_entry = {kept && !bad, kept && bad, kept && !bad && place[PLACE_W-1],
-                      place[0 +: 3*POS_W]};
+        lane_entry = {kept, kept && !bad && place[3*POS_W-1], kept && !bad, kept && bad,
+                      kept && !bad && place[PLACE_W-1], place[0 +: 3*POS_W]};
     end
 endfunction
 
@@ -323,29 +346,91 @@ always @* begin
     first_type = {1'b0, first_lane} + TYPE_OFFSET;
 end
 
-reg [DATA_WIDTH-1:0] s2_data;
-reg [KEEP_WIDTH-1:0] s2_keep;
-reg                  s2_last, s2_aborted;
-reg [ENTRY_W-1:0]    s2_entries [0:KEEP_WIDTH-1];
+wire [DATA_WIDTH-1:0]        s2_data;
+wire [KEEP_WIDTH-1:0]        s2_keep;
+wire [ENTRY_W-1:0]           s2_entries [0:KEEP_WIDTH-1];
+reg                          s2_last, s2_aborted;
+reg                          s2_live;  // s2_valid and not s2_aborted: a beat to look at
 
+// The complete stage's registers load whenever it is free, a beat coming or
+// not: s2_valid says whether they hold one (the tail only takes beats).
 always @(posedge clk) begin
-    if (s1_take) begin
-        s2_data <= in_data;
-        s2_keep <= in_keep;
+    if (s2_free) begin
+        s2_valid <= in_valid && !(s2_valid && in_first);
         s2_last <= in_last;
         s2_aborted <= in_last && in_user;
-        for (q = 0; q < KEEP_WIDTH; q = q + 1)
-            s2_entries[q] <= entries[q*ENTRY_W +: ENTRY_W];
+        s2_live <= in_valid && !(s2_valid && in_first) && !(in_last && in_user);
+    end
+    if (s1_take) begin
         tail <= in_data[DATA_WIDTH-16 +: 16];
         tail_place <= in_place[(KEEP_WIDTH-1)*PLACE_W +: PLACE_W];
     end
-    if (s1_take)
-        s2_valid <= 1'b1;
-    else if (s2_advance)
+    if (rst) begin
         s2_valid <= 1'b0;
-    if (rst)
-        s2_valid <= 1'b0;
+        s2_live <= 1'b0;
+    end
 end
+
+// Each lane's skid slots, align register and complete-stage register, with
+// its own registered copies of the slot write enables, the source select and
+// the stage valid flags (kept apart, not merged, each updated as the
+// original): each lane computes its own free and load enables from them and
+// the stall, so no one net drives the enable of a whole beat and its tables. Slot: {place,
+// table_length, keep, data}.
+localparam LANE_SLOT_W = 8 + 1 + 8 + PLACE_W;
+genvar lane;
+generate
+    for (lane = 0; lane < KEEP_WIDTH; lane = lane + 1) begin : lane_stage
+        wire [7:0]             s_byte = s_axis_tdata[lane*8 +: 8];
+        wire [LANE_SLOT_W-1:0] s_lane = {block_place((lane + 1) % KEEP_WIDTH, s_byte),
+                                         itch_message_length(s_byte), s_axis_tkeep[lane], s_byte};
+        reg [SKID-1:0]   slot_we;
+        reg [RING_W-1:0] src;
+        reg              in_valid_copy, in_first_copy, s2_valid_copy;
+        // s2_free and s1_load from this lane's copies and the stall
+        wire free = !s2_valid_copy || (!stall && !hold_now);
+        wire load = !in_valid_copy || (free && !(s2_valid_copy && in_first_copy));
+        (* keep *) always @(posedge clk) begin
+            slot_we <= load ? ring_case[1].we : ring_case[0].we;
+            src <= load ? ring_case[1].src : ring_case[0].src;
+            if (load)
+                {in_valid_copy, in_first_copy} <= {skid_fill[0] || s_fire, ctl_in[2]};
+            if (free)
+                s2_valid_copy <= in_valid_copy && !(s2_valid_copy && in_first_copy);
+            if (rst) begin
+                slot_we <= RING_START;
+                src <= INPUT_SRC;
+                in_valid_copy <= 1'b0;
+                s2_valid_copy <= 1'b0;
+            end
+        end
+        reg [LANE_SLOT_W-1:0] slot [0:SKID-1];
+        reg [LANE_SLOT_W-1:0] beat;
+        reg [7:0]             s2_byte;
+        reg                   s2_kept;
+        reg [ENTRY_W-1:0]     s2_entry;
+        integer k;
+        always @(posedge clk) begin
+            for (k = 0; k < SKID; k = k + 1)
+                if (slot_we[k])
+                    slot[k] <= s_lane;
+            if (load)
+                beat <= src == INPUT_SRC ? s_lane : slot[src];
+            if (free) begin
+                s2_byte <= beat[7:0];
+                s2_kept <= beat[8];
+                s2_entry <= entries[lane*ENTRY_W +: ENTRY_W];
+            end
+        end
+        assign in_data[lane*8 +: 8] = beat[7:0];
+        assign in_keep[lane] = beat[8];
+        assign in_table_length[lane*8 +: 8] = beat[9 +: 8];
+        assign in_place[lane*PLACE_W +: PLACE_W] = beat[17 +: PLACE_W];
+        assign s2_data[lane*8 +: 8] = s2_byte;
+        assign s2_keep[lane] = s2_kept;
+        assign s2_entries[lane] = s2_entry;
+    end
+endgenerate
 
 // ---------------------------------------------------------------- complete
 
@@ -354,7 +439,7 @@ end
 // with a flag "in this beat" kept as a register, so no event waits on a compare.
 reg [AHEAD_W-1:0] type_ahead, start_ahead, end_ahead;
 reg [LANE_W-1:0]  type_lane, start_lane, end_lane;
-reg               type_now, start_now, end_now;
+reg               type_now, start_now;  // end_now is declared above, with the stall's registers
 reg               start_wait;   // the block whose type byte comes next has not started
 reg               block_open;   // a block's type byte was seen, its last byte not yet
 reg               skipping;     // length error: the rest of the packet is ignored
@@ -369,31 +454,32 @@ reg        seq_low_ones; // seq[31:0] is all ones: seq + 1 carries into seq[63:3
 reg [15:0] skip_left;
 reg        skip_zero;    // skip_left == 0
 reg        dropping;
-reg        out_valid;
 reg        length_error_seen, truncated_seen, packet_done_seen;
 
 wire [ENTRY_W-1:0] entry = s2_entries[type_lane];
 wire [POS_W-1:0]   entry_end   = entry[2*POS_W +: POS_W];
 wire [POS_W-1:0]   entry_start = entry[POS_W +: POS_W];
 wire [POS_W-1:0]   entry_type  = entry[0 +: POS_W];
-wire               looking = s2_valid && !skipping && !s2_aborted;
+// A length error clears the start and end flags and the open block until the
+// next packet, so only type events read skipping.
+wire               looking = s2_live && !skipping;
 
-wire ev_type  = looking && type_now && entry[ENTRY_W-1];  // a good type byte
-wire ev_bad   = looking && type_now && entry[ENTRY_W-2];
-wire hold_now = looking && type_now && entry[ENTRY_W-3];
-wire ev_start = looking && start_now && s2_keep[start_lane];
+wire ev_type  = looking && type_now && entry[ENTRY_GOOD];  // a good type byte
+wire ev_bad   = looking && type_now && entry[ENTRY_BAD];
+assign hold_now = looking && type_now && entry[ENTRY_HOLD];
+wire ev_start = s2_live && start_now && s2_keep[start_lane];
 // A block's last byte position is reached (end_at) in this beat; it is there
 // (ev_end) unless the packet ended before it. The stall looks only at the
 // registered position flag and the output: whether the block is emitted
 // (skipped, dropped, cut short, the packet skipped or aborted) is off the
 // stall chain, so such a block may wait for the output like an emitted one.
-wire end_at   = looking && end_now;
+wire end_at   = s2_live && end_now;
 wire ev_end   = end_at && s2_keep[end_lane];
 wire emit     = end_at && skip_zero && !dropping && s2_keep[end_lane];
 wire out_free = !out_valid || m_msg_tready;
-wire stall    = end_now && !out_free;
 wire proc     = s2_valid && !stall;
-assign s2_advance = proc && !hold_now;
+wire s2_advance = proc && !hold_now;
+assign s2_free = !s2_valid || (!stall && !hold_now);
 wire pkt_done = s2_advance && s2_last;
 
 // The buffers' bookkeeping takes a block's start and end at their positions,
@@ -401,27 +487,29 @@ wire pkt_done = s2_advance && s2_last;
 // only in a packet's last beat, and the next packet's first beat resets the
 // buffers. Whether a block is left open at the packet's end (truncated) is
 // decided from the kept events.
-wire start_at = looking && start_now;
+wire start_at = s2_live && start_now;
 wire [1:0] buf_start = {start_at && start_buf, start_at && !start_buf};
 wire [1:0] buf_end   = {end_at && end_buf, end_at && !end_buf};
 wire [1:0] buf_open  = (buf_active & ~buf_end) | buf_start;
 wire       left_open = (buf_active != 2'b00 && !end_at) || (end_at && !ev_end) || ev_start;
 
-// Next values of the buffers' word pointers and start lanes and of end_buf,
-// so that the emit stage can register the ending block's own.
-reg [WORDS-1:0]  buf_word_next [0:1];
-reg [LANE_W-1:0] buf_lane_next [0:1];
-wire             end_buf_next = !first_in && (end_buf ^ (proc && end_at));
+// The buffers' word pointers and start lanes and end_buf after the edge when
+// the stage proceeds (computed before the stall is known, which only
+// enables them), so that the emit stage can register the ending block's own.
+localparam [WORDS-1:0] FIRST_WORD = 1;
+reg [WORDS-1:0]  buf_word_proc [0:1];
+reg [LANE_W-1:0] buf_lane_proc [0:1];
+wire             end_buf_proc = end_buf ^ end_at;
 integer nb;
 always @* begin
     for (nb = 0; nb < 2; nb = nb + 1) begin
-        buf_lane_next[nb] = proc && buf_start[nb] ? start_lane : buf_lane[nb];
-        if (first_in || (proc && !buf_open[nb]))
-            buf_word_next[nb] = {{(WORDS-1){1'b0}}, 1'b1};
-        else if (s2_advance)
-            buf_word_next[nb] = buf_word[nb] << 1;
+        buf_lane_proc[nb] = buf_start[nb] ? start_lane : buf_lane[nb];
+        if (!buf_open[nb])
+            buf_word_proc[nb] = FIRST_WORD;
+        else if (!hold_now)
+            buf_word_proc[nb] = buf_word[nb] << 1;
         else
-            buf_word_next[nb] = buf_word[nb];
+            buf_word_proc[nb] = buf_word[nb];
     end
 end
 
@@ -443,23 +531,34 @@ end
 
 localparam [AHEAD_W-1:0] ONE_AHEAD = 1;
 
+// end_now's next value when the stage proceeds
+reg end_now_proc;
+always @* begin
+    if (looking && type_now && entry[ENTRY_KEPT])  // ev_type or ev_bad
+        end_now_proc = entry[ENTRY_GOOD_END_NOW];
+    else if (!hold_now)
+        end_now_proc = block_open && !ev_end && end_ahead == ONE_AHEAD;
+    else
+        end_now_proc = end_now;
+end
+
 integer b, w;
 always @(posedge clk) begin
     if (proc) begin
+        end_now <= end_now_proc;
         if (ev_type) begin
-            {end_now, end_ahead, end_lane} <= entry_end;
+            {end_ahead, end_lane} <= entry_end[0 +: POS_W-1];
             {start_now, start_ahead, start_lane} <= entry_start;
             {type_now, type_ahead, type_lane} <= entry_type;
             start_wait <= 1'b1;
             block_open <= 1'b1;
         end else begin
-            if (s2_advance) begin
+            if (!hold_now) begin
                 type_ahead <= type_ahead - 1'b1;
                 start_ahead <= start_ahead - 1'b1;
                 end_ahead <= end_ahead - 1'b1;
                 type_now <= type_ahead == ONE_AHEAD;
                 start_now <= start_wait && !ev_start && start_ahead == ONE_AHEAD;
-                end_now <= block_open && !ev_end && end_ahead == ONE_AHEAD;
             end
             if (ev_start)
                 start_wait <= 1'b0;
@@ -484,7 +583,6 @@ always @(posedge clk) begin
             skipping <= 1'b1;
             type_now <= 1'b0;
             start_now <= 1'b0;
-            end_now <= 1'b0;
             block_open <= 1'b0;
             start_wait <= 1'b0;
             buf_active <= 2'b00;
@@ -502,16 +600,21 @@ always @(posedge clk) begin
             if (buf_word[b][w])
                 buf_data[b][w] <= s2_data;
 
+    if (proc) begin
+        end_buf <= end_buf_proc;
+        for (b = 0; b < 2; b = b + 1) begin
+            buf_word[b] <= buf_word_proc[b];
+            buf_lane[b] <= buf_lane_proc[b];
+        end
+    end
     // a packet's first beat (the stage is empty: what the last packet left
     // is cleared here): its first block starts at the first kept lane
-    end_buf <= end_buf_next;
-    for (b = 0; b < 2; b = b + 1) begin
-        buf_word[b] <= buf_word_next[b];
-        buf_lane[b] <= buf_lane_next[b];
-    end
     if (first_in) begin
-        skipping <= 1'b0;
+        end_buf <= 1'b0;
+        for (b = 0; b < 2; b = b + 1)
+            buf_word[b] <= FIRST_WORD;
         end_now <= 1'b0;
+        skipping <= 1'b0;
         block_open <= 1'b0;
         start_buf <= 1'b0;
         buf_active <= 2'b00;
@@ -604,9 +707,15 @@ generate
         reg [LANE_W-1:0] start_lane_copy;
         reg [WORDS-1:0]  end_word_copy;
         (* keep *) always @(posedge clk) begin
-            end_buf_copy <= end_buf_next;
-            start_lane_copy <= end_buf_next ? buf_lane_next[1] : buf_lane_next[0];
-            end_word_copy <= end_buf_next ? buf_word_next[1] : buf_word_next[0];
+            if (first_in) begin
+                end_buf_copy <= 1'b0;
+                start_lane_copy <= buf_lane[0];
+                end_word_copy <= FIRST_WORD;
+            end else if (proc) begin
+                end_buf_copy <= end_buf_proc;
+                start_lane_copy <= end_buf_proc ? buf_lane_proc[1] : buf_lane_proc[0];
+                end_word_copy <= end_buf_proc ? buf_word_proc[1] : buf_word_proc[0];
+            end
             if (!valid_copy || m_msg_tready)
                 valid_copy <= emit;
             if (rst) begin
