@@ -242,6 +242,7 @@ generate
         wire [RING_W-1:0] src = fill[0] ? slot_index(rd) : INPUT_SRC;
         wire [SKID-1:0] we = fill[SKID-1] ? {SKID{1'b0}} : wr;
         wire            ready = !fill[SKID-1] && (in_packet_next || !pend_busy_next);
+        wire [4*SKID+RING_W:0] next = {fill, rd, wr, we, src, ready};
     end
 endgenerate
 integer n;
@@ -252,21 +253,7 @@ always @(posedge clk) begin
     for (n = 0; n < SKID; n = n + 1)
         if (ctl_we[n])
             skid_ctl[n] <= s_ctl;
-    if (s1_load) begin
-        skid_fill <= ring_case[1].fill;
-        skid_rd <= ring_case[1].rd;
-        skid_wr <= ring_case[1].wr;
-        ctl_we <= ring_case[1].we;
-        ctl_src <= ring_case[1].src;
-        s_ready <= ring_case[1].ready;
-    end else begin
-        skid_fill <= ring_case[0].fill;
-        skid_rd <= ring_case[0].rd;
-        skid_wr <= ring_case[0].wr;
-        ctl_we <= ring_case[0].we;
-        ctl_src <= ring_case[0].src;
-        s_ready <= ring_case[0].ready;
-    end
+    {skid_fill, skid_rd, skid_wr, ctl_we, ctl_src, s_ready} <= s1_load ? ring_case[1].next : ring_case[0].next;
 
     in_packet <= in_packet_next;
     pend_busy <= pend_busy_next;
