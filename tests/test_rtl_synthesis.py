@@ -36,9 +36,9 @@ def _synth():
 # its own sources: Yosys' mapping of a module moves by a cell or two when other files it reads
 # change, so a stage's guard would otherwise fail on an edit elsewhere.
 STAGE_DEPTH = {("udp_rx_filter", 64): 7, ("moldudp64_rx", 64): 7,
-               ("itch_extract", 64): 7, ("itch_decode", None): 4,
+               ("itch_extract", 64): 6, ("itch_decode", None): 4,
                ("feed_csr", None): 6}
-FEED_HANDLER_DEPTH = {32: 8, 64: 7, 128: 8}
+FEED_HANDLER_DEPTH = {32: 7, 64: 7, 128: 8}
 
 
 @pytest.mark.parametrize("top,data_width", sorted(STAGE_DEPTH, key=str))
@@ -61,4 +61,4 @@ def test_ecp5_fmax_at_64_bit():
     # nextpnr's placement is seeded and repeatable, but small RTL changes move it by a few MHz:
     # the floor sits below the figure measured in bench/RESULTS.md
     figures = _synth().ecp5_fmax("feed_handler", 64)
-    assert figures["fmax_mhz"] >= 105.0, figures
+    assert figures["fmax_mhz"] >= 115.0, figures
