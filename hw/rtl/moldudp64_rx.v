@@ -13,10 +13,12 @@
 // decide_due below), and the beats go on meanwhile; the consumer holds back
 // any message of the packet until the decision is there. A beat passes two
 // registers, input and output, and waits in a skid register when it finds the
-// output held (s_axis_tready is the input register free or the skid register
-// empty): the input register lets the control-packet test select per-lane
+// output held: the input register lets the control-packet test select per-lane
 // compare results registered with the beat, and the skid register keeps
-// m_axis_tready off the enables of the header state.
+// m_axis_tready off the enables of the header state. A beat offered while the
+// input register cannot take it waits in an entry register ahead of it, so
+// s_axis_tready is a register and the sender's enables see no logic of this
+// stage.
 //
 // Sequence policy (one active session):
 //   - a packet from a session other than the current one starts that
@@ -127,27 +129,46 @@ reg                  last_high_zero, last_high_ones;  // ... of the beat taken b
 // is empty: the last packet's sequence and decision stay until its beats have
 // left.
 wire in_take = !skid_valid && !decide_control && !(at_start && m_axis_tvalid);
-assign s_axis_tready = !in_valid || in_take;
+wire in_free = !in_valid || in_take;
 wire in_fire = in_valid && in_take;
+
+// Entry register: holds the beat offered while the input register is not free.
+reg                  entry_valid;
+reg [DATA_WIDTH-1:0] entry_data;
+reg [KEEP_WIDTH-1:0] entry_keep;
+reg                  entry_last, entry_user;
+assign s_axis_tready = !entry_valid;
+wire                  offer_valid = entry_valid || s_axis_tvalid;
+wire [DATA_WIDTH-1:0] offer_data = entry_valid ? entry_data : s_axis_tdata;
+
 integer i;
 always @(posedge clk) begin
-    if (s_axis_tready) begin
-        in_valid <= s_axis_tvalid;
-        in_data <= s_axis_tdata;
-        in_keep <= s_axis_tkeep;
-        in_last <= s_axis_tlast;
-        in_user <= s_axis_tuser;
-        in_low_zero <= s_axis_tdata[7:0] == 8'h00;
-        in_low_ones <= s_axis_tdata[7:0] == 8'hFF;
-        in_high_zero <= s_axis_tdata[DATA_WIDTH-8 +: 8] == 8'h00;
-        in_high_ones <= s_axis_tdata[DATA_WIDTH-8 +: 8] == 8'hFF;
+    if (in_free) begin
+        in_valid <= offer_valid;
+        in_data <= offer_data;
+        in_keep <= entry_valid ? entry_keep : s_axis_tkeep;
+        in_last <= entry_valid ? entry_last : s_axis_tlast;
+        in_user <= entry_valid ? entry_user : s_axis_tuser;
+        in_low_zero <= offer_data[7:0] == 8'h00;
+        in_low_ones <= offer_data[7:0] == 8'hFF;
+        in_high_zero <= offer_data[DATA_WIDTH-8 +: 8] == 8'h00;
+        in_high_ones <= offer_data[DATA_WIDTH-8 +: 8] == 8'hFF;
         in_pair_control[0] <= 1'b0;
         for (i = 1; i < KEEP_WIDTH; i = i + 1)
-            in_pair_control[i] <= s_axis_tdata[(i-1)*8 +: 16] == 16'h0000
-                               || s_axis_tdata[(i-1)*8 +: 16] == 16'hFFFF;
+            in_pair_control[i] <= offer_data[(i-1)*8 +: 16] == 16'h0000
+                               || offer_data[(i-1)*8 +: 16] == 16'hFFFF;
     end
-    if (rst)
+    entry_valid <= !in_free && offer_valid;
+    if (!entry_valid) begin
+        entry_data <= s_axis_tdata;
+        entry_keep <= s_axis_tkeep;
+        entry_last <= s_axis_tlast;
+        entry_user <= s_axis_tuser;
+    end
+    if (rst) begin
         in_valid <= 1'b0;
+        entry_valid <= 1'b0;
+    end
 end
 
 // Where the header lies. Only a packet's first beat may start past lane 0

@@ -27,10 +27,10 @@
 // header words is registered a beat ahead, so no compare sits in front of
 // the adders; the sum's bitwise tests are registered with it. 16-bit fields
 // compared with a value are compared in every word lane as they arrive, and
-// the payload's end is an equality of beat pointers and a registered lane
-// table: no compare chain follows a header byte. The verdict stage takes the
-// beat a cycle later, with its flags: it picks the lanes holding the frame's
-// fields, decides pass from registered flags (up to 64 bit, with the
+// the payload's end is a beat flag registered a beat ahead (from a count
+// down of beats) and a registered lane table: no compare chain follows a
+// header byte. The verdict stage takes the beat a cycle later, with its
+// flags: it picks the lanes holding the frame's fields, decides pass from registered flags (up to 64 bit, with the
 // checksum result registered a beat earlier), and emits. The output register
 // loads whenever it is free; its enable waits on no verdict. A stat stage a
 // cycle after the verdict stage names the drop reason, in priority order,
@@ -93,7 +93,7 @@ localparam LOG_KEEP = $clog2(KEEP_WIDTH);
 localparam HDR_BEATS = (HDR_BYTES + KEEP_WIDTH - 1) / KEEP_WIDTH;
 localparam WORDS = KEEP_WIDTH / 2;
 localparam CSA_OPS = WORDS + 2;
-localparam [PTR_WIDTH-1:0] BEAT_PTR_LESS32_START = {PTR_WIDTH{1'b1}} - 31;  // 0 - 32
+localparam BEATS_WIDTH = PTR_WIDTH - LOG_KEEP;  // frame beat numbers
 
 localparam [3:0] V_NONE      = 4'd0,
                  V_PASS      = 4'd1,
@@ -105,7 +105,6 @@ localparam [3:0] V_NONE      = 4'd0,
                  V_FILTERED  = 4'd7;
 
 reg  [HDR_BYTES*8-1:0] hdr_reg;
-reg  [PTR_WIDTH-1:0]   beat_ptr;      // frame offset of the incoming beat's lane 0
 reg  [HDR_BEATS-1:0]   hdr_beat_is;   // one-hot beat number within the frame while in the header
 reg  [HDR_BEATS-1:0]   hdr_beat_past; // thermometer: bit b set once beat b has gone by
 
@@ -126,13 +125,14 @@ wire [15:0]            csum_s_next, csum_c_next;
 // The sum's bitwise tests, registered with it: s ^ c, s & c, ~(s | c).
 reg  [15:0]            csum_xor, csum_and, csum_nor;
 // The last payload byte, at the IP total length + 13 (17 with a tag): the
-// length's bits from 5 up, the carry into them and the sum's bits 4..0, and
-// the lanes up to it in its beat; past_end once a beat of the frame has held it.
-reg  [10:0]            end_high_reg;
-reg                    end_carry_reg;
-reg  [4:0]             end_low_reg;
-reg  [PTR_WIDTH-1:0]   beat_ptr_less32;  // beat_ptr - 32: its bits from 5 up are beat_ptr's less one
-reg  [KEEP_WIDTH-1:0]  last_lane_therm, last_lane_is;  // ... and the last byte's lane
+// beats from the next one to its beat, counted down, and whether the next
+// beat is its beat; the lanes up to it in its beat; past_end once a beat of
+// the frame has held it.
+reg  [15:0]            len_total_reg;   // the IP total length, registered in its beat
+reg                    len_tag_reg;     // ... and the tag (vlan_reg's copy: no fan-out on its path)
+reg  [BEATS_WIDTH-1:0] end_beats_left;
+reg                    end_next;
+reg  [KEEP_WIDTH-1:0]  last_lane_therm, last_lane_is;
 reg                    past_end;
 
 // The beat in the verdict stage, with what the check stage found in it.
@@ -144,8 +144,8 @@ reg                    chk_emits;     // payload lanes, or the payload's end: a 
 reg                    chk_first, chk_last, chk_user, chk_ends_payload;
 reg                    chk_end_ahead, chk_end_lane_missing;  // the payload's end not in, by beat or by lane
 reg                    chk_not_ethertype_ipv4, chk_have_ip20, chk_have_ip, chk_have_udp;
-reg  [WORDS-1:0]       chk_port_lane, chk_port_is, chk_udp_len_lane, chk_udp_len_is;
-reg  [WORDS-1:0]       chk_ip_hi_lane, chk_ip_hi_is, chk_ip_lo_lane, chk_ip_lo_is;
+reg  [WORDS-1:0]       chk_port_hit, chk_udp_len_hit;  // [w]: the frame's port / UDP length is in lane w and matches
+reg  [WORDS-1:0]       chk_ip_hi_hit, chk_ip_lo_hit;   // ... its IP destination's halves
 
 // Verdict stage state.
 reg                    decided;       // a check other than the checksum has ended this frame's header
@@ -235,10 +235,10 @@ wire [14:0] len_units_left = {1'b0, len_total[15:2]} - {11'd0, len_ihl};
 
 // 16-bit fields compared with a value: every header word lies at an even
 // offset, so each of the incoming beat's word lanes is compared as it
-// arrives, and the results are registered per lane with the beat. The
-// verdict stage picks the lane that holds the frame's field (a lane one-hot
-// from a table of the registered beat, tag and slot one-hots), so no compare
-// and field select share a path; a match in an earlier beat is kept.
+// arrives, and the lane that holds the frame's field (a lane one-hot from a
+// table of the registered beat, tag and slot one-hots) is ANDed into its
+// compare result, registered with the beat: the verdict
+// stage ORs the lanes' hits with a match kept from an earlier beat.
 reg [WORDS-1:0] lane_is_port, lane_is_udp_len, lane_is_ip_hi, lane_is_ip_lo, lane_is_tag, lane_is_ipv4;
 reg [WORDS-1:0] port_lane, udp_len_lane;   // the frame's port / length word is in this lane
 reg [WORDS-1:0] ip_hi_lane, ip_lo_lane;    // ... its IP destination's halves
@@ -300,12 +300,17 @@ wire ethertype_ipv4 = vlan_now ? ipv4_at_16 : ipv4_at_12;
 // compare of the IHL with a constant; the first 20 header bytes need no IHL.
 // Registered a beat ahead: the words past those 20 bytes lie in a later beat
 // than the IHL byte and two beats after the tag's at every width, so the
-// registered tag holds for them.
+// registered tag holds for them. Up to 64 bit the beat before byte 34's comes
+// after the length's beat, where the UDP header's slot thermometer is
+// registered: a word from byte 34 on is a header word when it lies before the
+// UDP header (one bit of the thermometer, the tag and IHL in it already).
+localparam SLOT_AHEAD = 34 / KEEP_WIDTH - 1 > LEN_BEAT;
 function [WORDS-1:0] ip_header_words;
     input [HDR_BEATS-1:0] beat_is;
     input [7:0] ihl_fields; // the IHL nibbles at bytes 18 and 14, valid from their beat on
     input with_tag;         // registered tag: valid two beats after the tag's
     input tag_now;          // the tag in this beat, for the next beat's byte 16
+    input [11:0] slot_upto; // udp_slot_upto, where SLOT_AHEAD
     reg [31:0] ihl_above;   // thermometers per Ethernet length: bit k set when the IHL is above k
     integer b, w, at, eth, t;
     integer v;
@@ -316,26 +321,29 @@ function [WORDS-1:0] ip_header_words;
             for (v = 0; v < 16; v = v + 1)
                 if (ihl_fields[4*t +: 4] == v[3:0])
                     ihl_above[16*t +: 16] = 16'hFFFF >> (16 - v);
+        // an OR over the beats (beat_is is one-hot): no priority chain
         ip_header_words = {WORDS{1'b0}};
         for (b = 0; b < HDR_BEATS; b = b + 1)
             for (w = 0; w < WORDS; w = w + 1) begin
                 at = b*KEEP_WIDTH + 2*w;
-                if (beat_is[b]) begin
-                    if (at == 14)
-                        ip_header_words[w] = 1'b1;
-                    else if (at == 16)
-                        ip_header_words[w] = !tag_now;
-                    else if (at >= 18 && at < 34)
-                        // in the first 20 header bytes with or without a tag
-                        ip_header_words[w] = 1'b1;
-                    else if (at >= 34)
-                        for (t = 0; t < 2; t = t + 1) begin
-                            eth = 14 + 4*t;
-                            // the word's header offset at - eth is inside the header when below 4 * IHL
-                            if (with_tag == t[0] && (at < eth + 20 || (at < eth + 60 && ihl_above[16*t + (at - eth) / 4])))
-                                ip_header_words[w] = 1'b1;
-                        end
-                end
+                if (at == 14 || (at >= 18 && at < 34))
+                    // in the first 20 header bytes with or without a tag
+                    ip_header_words[w] = ip_header_words[w] | beat_is[b];
+                else if (at == 16)
+                    ip_header_words[w] = ip_header_words[w] | (beat_is[b] & !tag_now);
+                else if (at >= 34 && SLOT_AHEAD) begin
+                    if ((at - 34) / 4 < 12)
+                        ip_header_words[w] = ip_header_words[w] | (beat_is[b] & !slot_upto[(at - 34) / 4 % 12]);
+                end else if (at >= 34)
+                    for (t = 0; t < 2; t = t + 1) begin
+                        eth = 14 + 4*t;
+                        // the word's header offset at - eth is inside the header when below 4 * IHL
+                        if (at < eth + 20)
+                            ip_header_words[w] = ip_header_words[w] | (beat_is[b] & with_tag == t[0]);
+                        else if (at < eth + 60)
+                            ip_header_words[w] = ip_header_words[w]
+                                                 | (beat_is[b] & with_tag == t[0] & ihl_above[16*t + (at - eth) / 4]);
+                    end
             end
     end
 endfunction
@@ -461,37 +469,44 @@ endfunction
 
 wire [KEEP_WIDTH-1:0] after_start = payload_lanes(hdr_beat_is, udp_slot_upto, hdr_beat_past[HDR_BEATS-1]);
 
-// The payload's end by beat and lane: beat_ptr moves by whole beats, so the
-// beat holding the last byte is an equality of the pointers' beat bits (no
-// compare chain), the beats after it are flagged, and its lanes up to the
-// last byte are a thermometer registered with the offset. past_end waits
-// for the IP total length (in by the first 20 IP header bytes; the payload
-// ends after them). A last beat's kept lanes start at lane 0, so it is
-// truncated when the payload ends past the beat or the last byte's lane is
-// not kept: no count of kept lanes.
-wire at_end_beat = beat_ptr[4:LOG_KEEP] == end_low_reg[4:LOG_KEEP]
-                   && (end_carry_reg ? beat_ptr_less32[PTR_WIDTH-1:5] : beat_ptr[PTR_WIDTH-1:5])
-                      == {1'b0, end_high_reg};
+// The payload's end by beat and lane. The beat holding the last byte is
+// counted down: the count loads in the beat after the one that brings the IP
+// total length, from the length registered there (a passing frame's payload
+// ends at byte 41, its UDP header's last, or later: after the length's beat,
+// and at 128 bit in the next beat at the earliest, which that beat flags
+// itself; what a frame that does not pass makes of its end is never seen).
+// "The next beat is the end beat" is registered a beat ahead, so
+// at_end_beat is a register; the beats after it are flagged, and its lanes
+// up to the last byte are a thermometer registered with the length.
+// past_end waits for the IP total length (in by the first 20 IP header
+// bytes; the payload ends after them). A last beat's kept lanes start at
+// lane 0, so it is truncated when the payload ends past the beat or the last
+// byte's lane is not kept: no count of kept lanes.
+wire at_end_beat = end_next;
 wire beat_reaches_end = at_end_beat || past_end;
 
-// The sum's low five bits and the carry out of them: a table of the
-// length's low five bits (no adder).
-function [5:0] end_low;
-    input [4:0] total_low;
+// Whether the last byte, at the length + 13 (17 with a tag), lies in the
+// given beat: the length in a range below 64, a table of its low six bits
+// and the tag beside a test of its high bits for zero (no adder).
+function end_in_beat;
+    input [15:0] total;
     input with_tag;
+    input integer beat;
     integer v, t;
-    reg [31:0] sum;
     begin
-        end_low = 6'd0;
+        end_in_beat = 1'b0;
         for (t = 0; t < 2; t = t + 1)
-            for (v = 0; v < 32; v = v + 1)
-                if (with_tag == t[0] && total_low == v[4:0]) begin
-                    sum = v + 13 + 4*t;
-                    end_low = sum[5:0];
-                end
+            for (v = 0; v < 64; v = v + 1)
+                if (with_tag == t[0] && total[5:0] == v[5:0])
+                    end_in_beat = total[15:6] == 10'd0 && (v + 13 + 4*t) / KEEP_WIDTH == beat;
     end
 endfunction
-wire [5:0] end_low_next = end_low(len_total[4:0], vlan_reg);
+// Loaded in the beat after the length's: the beats from the next one to the
+// end beat, the registered length plus a constant (one per tag).
+localparam integer LOAD_BEAT_END = (LEN_BEAT + 2) * KEEP_WIDTH - 13;  // the least length ending in the next beat or later
+localparam [PTR_WIDTH-1:0] END_FROM_LOAD = {PTR_WIDTH{1'b0}} - LOAD_BEAT_END[PTR_WIDTH-1:0];
+localparam [PTR_WIDTH-1:0] END_FROM_LOAD_TAG = END_FROM_LOAD + {{(PTR_WIDTH-3){1'b0}}, 3'd4};
+wire [PTR_WIDTH-1:0] end_from_load = {1'b0, len_total_reg} + (len_tag_reg ? END_FROM_LOAD_TAG : END_FROM_LOAD);
 
 // The lanes up to the last byte's: a table of the IP total length's low
 // bits (the lane is theirs plus a constant), not the adder's low bits.
@@ -525,10 +540,6 @@ always @(posedge clk) begin
 
     if (s_fire) begin
         hdr_reg <= hv;
-        if (beat_ptr < {PTR_WIDTH{1'b1}} - KEEP_WIDTH[PTR_WIDTH-1:0]) begin
-            beat_ptr <= beat_ptr + KEEP_WIDTH[PTR_WIDTH-1:0];
-            beat_ptr_less32 <= beat_ptr_less32 + KEEP_WIDTH[PTR_WIDTH-1:0];
-        end
         hdr_beat_past <= hdr_beat_past | hdr_beat_is;
         hdr_beat_is <= hdr_beat_is << 1;
         vlan_reg <= vlan_now;
@@ -543,10 +554,17 @@ always @(posedge clk) begin
         short_reg <= udp_len_borrow_reg || udp_len_want_reg[15:3] == 13'd0;
         if (hdr_beat_is[LEN_BEAT])
             {udp_len_borrow_reg, udp_len_want_reg} <= {len_units_left, len_total[1:0]};
+        end_beats_left <= end_beats_left - 1'b1;
+        end_next <= end_beats_left == 1;
+        if (hdr_beat_is[LEN_BEAT + 1]) begin
+            end_beats_left <= end_from_load[PTR_WIDTH-1:LOG_KEEP];
+            end_next <= end_in_beat(len_total_reg, len_tag_reg, LEN_BEAT + 2);
+        end
         if (hdr_beat_is[LEN_BEAT]) begin
-            end_high_reg <= len_total[15:5];
-            end_carry_reg <= end_low_next[5];
-            end_low_reg <= end_low_next[4:0];
+            len_total_reg <= len_total;
+            len_tag_reg <= vlan_reg;
+            // only at 128 bit can a passing frame's payload end in the next beat
+            end_next <= 41 / KEEP_WIDTH <= LEN_BEAT + 1 && end_in_beat(len_total, vlan_reg, LEN_BEAT + 1);
             last_lane_therm <= last_lane_therm_next;
             last_lane_is <= last_lane_therm_next & ~(last_lane_therm_next << 1);
         end
@@ -556,7 +574,7 @@ always @(posedge clk) begin
         csum_xor <= csum_s_next ^ csum_c_next;
         csum_and <= csum_s_next & csum_c_next;
         csum_nor <= ~(csum_s_next | csum_c_next);
-        csum_word_en <= ip_header_words(next_beat_is, {csum_ihl18, csum_ihl14}, csum_tag, tag_at_12);
+        csum_word_en <= ip_header_words(next_beat_is, {csum_ihl18, csum_ihl14}, csum_tag, tag_at_12, udp_slot_upto);
         if (hdr_beat_is[12 / KEEP_WIDTH])
             csum_tag <= tag_at_12;
 
@@ -565,7 +583,7 @@ always @(posedge clk) begin
         chk_payload_keep <= payload_keep;
         chk_before_end <= lane_before_end;
         chk_emits <= s_axis_tlast || beat_reaches_end || after_start[KEEP_WIDTH-1];
-        chk_first <= beat_ptr == 0;
+        chk_first <= hdr_beat_is[0];
         chk_last <= s_axis_tlast;
         chk_user <= s_axis_tuser;
         chk_ends_payload <= s_axis_tlast || beat_reaches_end;
@@ -575,18 +593,13 @@ always @(posedge clk) begin
         chk_have_ip20 <= have_ip20;
         chk_have_ip <= have_ip;
         chk_have_udp <= have_udp;
-        chk_port_lane <= port_lane;
-        chk_port_is <= lane_is_port;
-        chk_udp_len_lane <= udp_len_lane;
-        chk_udp_len_is <= lane_is_udp_len;
-        chk_ip_hi_lane <= ip_hi_lane;
-        chk_ip_hi_is <= lane_is_ip_hi;
-        chk_ip_lo_lane <= ip_lo_lane;
-        chk_ip_lo_is <= lane_is_ip_lo;
+        chk_port_hit <= port_lane & lane_is_port;
+        chk_udp_len_hit <= udp_len_lane & lane_is_udp_len;
+        chk_ip_hi_hit <= ip_hi_lane & lane_is_ip_hi;
+        chk_ip_lo_hit <= ip_lo_lane & lane_is_ip_lo;
 
         if (s_axis_tlast) begin
-            beat_ptr <= 0;
-            beat_ptr_less32 <= BEAT_PTR_LESS32_START;
+            end_next <= 1'b0;
             hdr_beat_past <= 0;
             hdr_beat_is <= 1;
             past_end <= 1'b0;
@@ -594,14 +607,13 @@ always @(posedge clk) begin
     end
 
     if (rst) begin
-        beat_ptr <= 0;
-        beat_ptr_less32 <= BEAT_PTR_LESS32_START;
+        end_next <= 1'b0;
         hdr_beat_past <= 0;
         hdr_beat_is <= 1;
         past_end <= 1'b0;
         csum_s <= 16'd0;
         csum_c <= 16'd0;
-        csum_word_en <= ip_header_words(FIRST_BEAT, 8'd0, 1'b0, 1'b0);
+        csum_word_en <= ip_header_words(FIRST_BEAT, 8'd0, 1'b0, 1'b0, 12'd0);
         chk_valid <= 1'b0;
     end
 end
@@ -619,11 +631,11 @@ wire csum_ok = &csum_xor || &csum_and || &csum_nor;
 wire csum_ok_for_pass = KEEP_WIDTH <= 8 ? csum_ok_reg : csum_ok;
 
 // The UDP port and length: matched in an earlier beat, or in this one's lane.
-wire chk_udp_port_match = port_seen || (chk_port_lane & chk_port_is) != 0;
-wire chk_udp_len_match  = udp_len_seen || (chk_udp_len_lane & chk_udp_len_is) != 0;
+wire chk_udp_port_match = port_seen || chk_port_hit != 0;
+wire chk_udp_len_match  = udp_len_seen || chk_udp_len_hit != 0;
 wire chk_udp_length_bad = !chk_udp_len_match;
-wire chk_ip_hi_match    = ip_hi_seen || (chk_ip_hi_lane & chk_ip_hi_is) != 0;
-wire chk_ip_lo_match    = ip_lo_seen || (chk_ip_lo_lane & chk_ip_lo_is) != 0;
+wire chk_ip_hi_match    = ip_hi_seen || chk_ip_hi_hit != 0;
+wire chk_ip_lo_match    = ip_lo_seen || chk_ip_lo_hit != 0;
 wire chk_ip_dest_match  = chk_ip_hi_match && chk_ip_lo_match;
 wire chk_filter_ok      = cfg_enable && chk_ip_dest_match && chk_udp_port_match;
 
