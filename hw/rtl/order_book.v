@@ -13,9 +13,9 @@
 //               reads its side's head word and level
 //   S3 compare  price_levels compares the request with its side, registered
 //   S4 decide   price_levels writes the outcome; the order store is written as
-//               the event leaves
-//   S5 out      the symbol's quote (read as S4 left) compared, the record put in an
-//               8-record FIFO in front of m_axis
+//               the event leaves; the symbol's quote (read as S3 left) registered
+//   S5 out      the quote compared, the record put in an 8-record FIFO in front of
+//               m_axis
 // Each memory reads the word written in the same cycle (sdp_ram WRITE_FIRST), so
 // an event sees the writes of the events ahead of it: its symbol's quote and
 // stale word without a stall, its side's head word and level from price_levels,
@@ -311,6 +311,9 @@ reg [REC_SEQ_WIDTH-1:0]           s5_seq;
 reg [REC_TIMESTAMP_WIDTH-1:0]     s5_timestamp;
 reg [31:0]                        s5_mask;
 reg [31:0]                        s5_stale_bit;  // the symbol's flag in its stale word, one-hot: no 32:1 select
+// the quote last sent, registered as S4 leaves: the side the event touched and the other side
+reg [31:0]                        s5_side_price, s5_other_price;
+reg [63:0]                        s5_side_size, s5_other_size;
 
 // status_stale_symbols follows S5 three cycles behind: the flag raised or the flags a clear took
 // off, as read (per 4 flags); then their count (two's complement); then the 32-bit add. So the
@@ -359,8 +362,8 @@ price_levels #(
 );
 
 // ---- per-symbol memories: the quote last sent, the stale flags, the symbol names ----
-// The quote and the stale word are read as S4 leaves and written as S5 does; the stale flags
-// have a copy for the CSR window's read port. After rst all are cleared, one word per cycle.
+// The quote is read as S3 leaves, the stale word as S4 does; both are written as S5 leaves. The
+// stale flags have a copy for the CSR window's read port. After rst all are cleared, one word per cycle.
 
 wire clear_sweep = !cleared && !clear_index[LOCATE_WIDTH];
 wire [QUOTE_WIDTH-1:0] bbo_rd;
@@ -379,25 +382,17 @@ wire [DEPTH_BITS-1:0] depth_levels_now = s5_lv ? lv_levels_wide[DEPTH_BITS-1:0] 
 wire depth_emit = DEPTH_OUT != 0 && depth_changed_now;
 
 // the symbol's quote after the event: the side it touched gets that side's new best level
-wire [QUOTE_WIDTH-1:0] bbo_next = !touched_now ? bbo_rd
-    : s5_sell ? {top_shares_now, bbo_rd[QUOTE_BID_SIZE +: BBO_BID_SIZE_WIDTH],
-                 top_price_now, bbo_rd[QUOTE_BID_PRICE +: BBO_BID_PRICE_WIDTH]}
-    : {bbo_rd[QUOTE_ASK_SIZE +: BBO_ASK_SIZE_WIDTH], top_shares_now,
-       bbo_rd[QUOTE_ASK_PRICE +: BBO_ASK_PRICE_WIDTH], top_price_now};
+wire [31:0] side_price_next = touched_now ? top_price_now : s5_side_price;
+wire [63:0] side_size_next  = touched_now ? top_shares_now : s5_side_size;
+wire [QUOTE_WIDTH-1:0] bbo_next = s5_sell ? {side_size_next, s5_other_size, side_price_next, s5_other_price}
+                                          : {s5_other_size, side_size_next, s5_other_price, side_price_next};
 wire was_stale = (stale_rd & s5_stale_bit) != 0;
-// Whether the quote changed: the touched side's fields against both candidates for its new best
-// level, side by side, then one chosen; comparing the merged quote would put the merge in front
-// of a 128-bit compare.
-wire [31:0] bid_price_sent = bbo_rd[QUOTE_BID_PRICE +: BBO_BID_PRICE_WIDTH];
-wire [31:0] ask_price_sent = bbo_rd[QUOTE_ASK_PRICE +: BBO_ASK_PRICE_WIDTH];
-wire [63:0] bid_size_sent  = bbo_rd[QUOTE_BID_SIZE +: BBO_BID_SIZE_WIDTH];
-wire [63:0] ask_size_sent  = bbo_rd[QUOTE_ASK_SIZE +: BBO_ASK_SIZE_WIDTH];
-wire lv_moves_bid = lv_top_price != bid_price_sent || lv_top_shares != bid_size_sent;
-wire lv_moves_ask = lv_top_price != ask_price_sent || lv_top_shares != ask_size_sent;
-wire u_moves_bid  = u_top_price != bid_price_sent || u_top_shares != bid_size_sent;
-wire u_moves_ask  = u_top_price != ask_price_sent || u_top_shares != ask_size_sent;
-wire bbo_changed = touched_now && (s5_took ? (s5_sell ? lv_moves_ask : lv_moves_bid)
-                                           : (s5_sell ? u_moves_ask : u_moves_bid));
+// Whether the quote changed: the touched side's sent fields, registers, against both candidates
+// for its new best level, side by side, then one chosen. The RAM's write-first select and the
+// choice of side are in S4, not in front of the compare.
+wire lv_moves = lv_top_price != s5_side_price || lv_top_shares != s5_side_size;
+wire u_moves  = u_top_price != s5_side_price || u_top_shares != s5_side_size;
+wire bbo_changed = touched_now && (s5_took ? lv_moves : u_moves);
 wire became_stale = s5_compare && s5_stale_new && !was_stale;
 wire bbo_emit = s5_compare && (bbo_changed || became_stale || depth_emit);
 wire [7:0] depth_flags = !depth_emit ? 8'h00
@@ -457,9 +452,16 @@ wire                    symbol_we    = clear_sweep || (s5_leave && s5_symbol);
 wire [LOCATE_WIDTH-1:0] symbol_waddr = clear_sweep ? clear_index[LOCATE_WIDTH-1:0] : s5_locate;
 wire [63:0]             symbol_wdata = clear_sweep ? 64'd0 : s5_new_ref;
 
+// The quote as the event in S4 sees it: the RAM reads the word written in the cycle of its read;
+// a write by S5 after that, while the event waits in S4 or as it leaves, is forwarded.
+reg                    s4_quote_fwd;
+reg [QUOTE_WIDTH-1:0]  s4_quote_written;
+wire                   quote_hit = s5_leave && s5_compare && s5_locate == s4_locate;
+wire [QUOTE_WIDTH-1:0] s4_quote = quote_hit ? bbo_next : s4_quote_fwd ? s4_quote_written : bbo_rd;
+
 sdp_ram #(.WIDTH(QUOTE_WIDTH), .DEPTH(MAX_SYMBOLS), .WRITE_FIRST(1), .ADDR_WIDTH(LOCATE_WIDTH)) bbo_ram (
     .clk(clk), .we(bbo_we), .waddr(bbo_waddr), .wdata(bbo_wdata),
-    .re(s4_adv), .raddr(s4_locate), .rdata(bbo_rd)
+    .re(s3_adv), .raddr(s3_locate), .rdata(bbo_rd)
 );
 
 sdp_ram #(.WIDTH(32), .DEPTH(MAX_SYMBOLS/32), .WRITE_FIRST(1), .ADDR_WIDTH(LOCATE_WIDTH-5)) stale_ram (
@@ -646,6 +648,12 @@ always @(posedge clk) begin
         s4_timestamp <= s3_timestamp;
         s4_mask <= s3_mask;
     end
+    if (s3_adv)
+        s4_quote_fwd <= 1'b0;
+    else if (quote_hit)
+        s4_quote_fwd <= 1'b1;
+    if (quote_hit)
+        s4_quote_written <= bbo_next;
 
     // S4 -> S5
     if (s4_adv && s4_add && !lv_ok)
@@ -664,6 +672,10 @@ always @(posedge clk) begin
         s5_locate <= s4_locate;
         s5_stale_bit <= 32'd1 << s4_locate[4:0];
         s5_sell <= s4_sell;
+        {s5_side_price, s5_other_price} <= s4_sell ? {s4_quote[QUOTE_ASK_PRICE +: 32], s4_quote[QUOTE_BID_PRICE +: 32]}
+                                                   : {s4_quote[QUOTE_BID_PRICE +: 32], s4_quote[QUOTE_ASK_PRICE +: 32]};
+        {s5_side_size, s5_other_size} <= s4_sell ? {s4_quote[QUOTE_ASK_SIZE +: 64], s4_quote[QUOTE_BID_SIZE +: 64]}
+                                                 : {s4_quote[QUOTE_BID_SIZE +: 64], s4_quote[QUOTE_ASK_SIZE +: 64]};
         s5_new_ref <= s4_new_ref;
         s5_seq <= s4_seq;
         s5_timestamp <= s4_timestamp;
