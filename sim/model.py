@@ -66,10 +66,10 @@ def build_frames(feed: bytes, first_seq: int = 1, max_payload: int = 1400, vlan_
 
 
 def feed_frames(n_messages: int, seed: int = 1, fault_rate: float = 0.0, n_symbols: int = 20,
-                vlan_every: int = 7) -> list[Frame]:
+                vlan_every: int = 7, max_payload: int = 1400) -> list[Frame]:
     """Frames of a generated feed, with faults injected at ``fault_rate`` of the packets."""
     feed = generator.generate(n_messages, n_symbols, seed)
-    frames = build_frames(feed.tobytes(), vlan_every=vlan_every)
+    frames = build_frames(feed.tobytes(), max_payload=max_payload, vlan_every=vlan_every)
     return inject_faults(frames, seed, fault_rate) if fault_rate else frames
 
 

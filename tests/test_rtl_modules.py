@@ -36,6 +36,17 @@ def test_moldudp64_rx_decides_back_to_back_packets_with_header_in_last_beat():
                testcase="test_back_to_back_packets_with_header_in_last_beat", env={"TB_DATA_WIDTH": "128"})
 
 
+@pytest.mark.parametrize("data_width", [64, 128])
+def test_itch_extract_keeps_each_back_to_back_packets_sideband(data_width, tmp_path):
+    # a short packet's first beat can wait in the input ring while the next packet is offered;
+    # the next one's sequence must not replace it before it is used
+    short_packets = tmp_path / "frames.pkl"
+    model.write_stimulus(short_packets, model.feed_frames(600, seed=5, fault_rate=0.6, max_payload=48))
+    runner.run("itch_extract", "tb_itch_extract", {"DATA_WIDTH": data_width},
+               testcase="test_back_to_back_packets_keep_their_sideband",
+               env={"TB_STIMULUS": str(short_packets), "TB_DATA_WIDTH": str(data_width)})
+
+
 def test_decoder_matches_host_records(stimulus):
     _run("itch_decode", stimulus, None)
 

@@ -221,7 +221,9 @@ wire [2:0]         s_ctl = {!in_packet, s_axis_tuser, s_axis_tlast};
 wire [2:0]         ctl_in = ctl_src == INPUT_SRC ? s_ctl : skid_ctl[ctl_src];
 wire in_packet_next = s_fire ? !s_axis_tlast : in_packet;
 wire pend_clear     = (pend_entered || first_in) && (pend_verdict || verdict_due);
-wire pend_busy_next = !pend_clear && (pend_busy || (s_fire && !in_packet));
+// a new packet's first beat outranks the clear: the flags that clear are the
+// previous packet's, still set as that beat fires
+wire pend_busy_next = (s_fire && !in_packet) || (pend_busy && !pend_clear);
 
 // The ring's next state for either value of s1_load, computed before the
 // stall is known, which then only selects (reset in the registers: rst is on
