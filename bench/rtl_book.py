@@ -134,7 +134,7 @@ def main() -> None:
         spec.loader.exec_module(synth)
         r = synth.ecp5_fmax("order_book", sources=book_runner.BOOK_TOPS["order_book"],
                             parameters=ECP5_SET.verilog())
-        print(f"order_book {ECP5_SET.verilog()} ECP5-{r['device']}: {r['fmax_mhz']:.2f} MHz, "
+        print(f"order_book {ECP5_SET.verilog()} ECP5-{r['device']}-{r['speed']}: {r['fmax_mhz']:.2f} MHz, "
               f"{r['lut4']} LUT4, {r['ffs']} FF, {r['ebr']} EBR; critical path {' '.join(r['critical_path'])}")
         return
     if args.synth_only:

