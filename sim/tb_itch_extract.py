@@ -52,19 +52,19 @@ async def test_back_to_back_packets_keep_their_sideband(dut):
     keep = bench.data_width() // 8
     _, expected = bench.stimulus()
 
-    verdicts = []  # (cycles until driven, skip, drop) of each packet whose first beat was taken
+    # (skip, drop) of the packet whose first beat the last edge took: driven after the next edge,
+    # so the RTL reads it at the edge after that, two cycles after the take
+    verdict = None
 
     async def edge() -> None:
-        nonlocal verdicts
+        nonlocal verdict
         await RisingEdge(dut.clk)
-        verdicts = [(due - 1, k, d) for due, k, d in verdicts]
-        for due, k, d in verdicts:
-            if due == 0:
-                dut.s_mold_skip.value = k
-                dut.s_mold_drop.value = int(d)
-        verdicts = [v for v in verdicts if v[0] > 0]
+        if verdict is not None:
+            dut.s_mold_skip.value, dut.s_mold_drop.value = verdict
+            verdict = None
 
     async def drive() -> None:
+        nonlocal verdict
         for frame, (_, seq, skip, _, drop) in zip(_frames(expected, keep), expected.mold_packets):
             data = bytes(frame.tdata)
             for start in range(0, len(data), keep):
@@ -81,10 +81,9 @@ async def test_back_to_back_packets_keep_their_sideband(dut):
                     await edge()
                     taken = bool(dut.s_axis_tready.value)  # read at the edge, before its updates
                 if first:
-                    verdicts.append((1, skip, drop))
+                    verdict = (skip, int(drop))
         dut.s_axis_tvalid.value = 0
-        while verdicts:
-            await edge()
+        await edge()
 
     driver = cocotb.start_soon(drive())
     await _expect(dut, sink, expected, driver, tally)
