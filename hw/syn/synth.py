@@ -95,7 +95,8 @@ def ecp5_fmax(top: str = "feed_handler", data_width: int | None = 64, device: st
         if run.returncode != 0:
             raise RuntimeError(f"synth_ecp5 failed for {top}:\n{run.stderr[-3000:]}")
         run = subprocess.run([nextpnr, f"--{device}", "--speed", str(speed), "--out-of-context",
-                              "--json", "netlist.json", "--freq", "156.25", "--timing-allow-fail", "--log", "nextpnr.log"],
+                              "--json", "netlist.json", "--freq", "156.25", "--timing-allow-fail",
+                              "--log", "nextpnr.log"],
                              cwd=work, capture_output=True, text=True)
         log = (Path(work) / "nextpnr.log").read_text() if (Path(work) / "nextpnr.log").exists() else run.stderr
     fmax = re.findall(r"Max frequency for clock\s+'([^']+)':\s+([\d.]+) MHz", log)
