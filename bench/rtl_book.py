@@ -45,7 +45,9 @@ ECP5_SET = BookParams(max_symbols=128, order_bucket_bits=10, order_ways=4, level
 
 
 def measure(params: BookParams, messages: int = 20000, symbols: int = 100, seed: int = 3,
-            backpressure: bool = False) -> dict:
+            backpressure: bool = False, idle_share: float = 0.0) -> dict:
+    """Latency per kind and events per cycle; `backpressure`: the sink pauses half the cycles;
+    `idle_share`: the source pauses that share of the cycles (the load offered below saturation)."""
     with tempfile.TemporaryDirectory() as tmp:
         stimulus, figures = Path(tmp) / "stimulus.pkl", Path(tmp) / "figures.json"
         words = book_model.feed_events(generator.generate(messages, symbols, seed).tobytes())
@@ -53,7 +55,8 @@ def measure(params: BookParams, messages: int = 20000, symbols: int = 100, seed:
         book_runner.run("order_book", "tb_book", params.verilog(),
                         testcase="test_measure_latency_and_throughput",
                         env={"TB_STIMULUS": str(stimulus), "TB_MEASURE": str(figures),
-                             **({"TB_BACKPRESSURE": "1"} if backpressure else {})})
+                             **({"TB_BACKPRESSURE": "1"} if backpressure else {}),
+                             **({"TB_IDLE": "1", "TB_IDLE_SHARE": str(idle_share)} if idle_share else {})})
         return json.loads(figures.read_text())
 
 
@@ -120,13 +123,16 @@ def main() -> None:
         return
     if args.market:
         print(f"{MARKET.verilog()}, generate(20000, 4000, seed 23)\n")
-        print("| sink | events/cycle | order events/cycle | A latency min / mean / max |\n|---|---|---|---|")
-        for backpressure in (False, True):
-            m = measure(MARKET, 20000, 4000, 23, backpressure)
-            a = m["latency"]["A"]
-            print(f"| {'pauses half the cycles' if backpressure else 'never pauses'} | "
-                  f"{m['events_per_cycle']:.3f} | {m['book_events_per_cycle']:.3f} | "
-                  f"{a['min']} / {a['mean']:.2f} / {a['max']} |", flush=True)
+        print("| source / sink | events/cycle | order events/cycle | latency mean A / E / X / D / U "
+              "| A min / max |\n|---|---|---|---|---|")
+        for label, backpressure, idle_share in (("never pauses / never pauses", False, 0.0),
+                                                ("never pauses / pauses half the cycles", True, 0.0),
+                                                ("idle half the cycles / never pauses", False, 0.5)):
+            m = measure(MARKET, 20000, 4000, 23, backpressure, idle_share)
+            lat = m["latency"]
+            means = " / ".join(f"{lat[k]['mean']:.2f}" for k in "AEXDU")
+            print(f"| {label} | {m['events_per_cycle']:.3f} | {m['book_events_per_cycle']:.3f} | {means} | "
+                  f"{lat['A']['min']} / {lat['A']['max']} |", flush=True)
         return
     if args.ecp5:
         spec = importlib.util.spec_from_file_location("synth", RTL.parent / "syn" / "synth.py")

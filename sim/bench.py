@@ -44,10 +44,11 @@ def pauses(seed: int, fraction: float):
 
 
 def random_stalls(source, sink) -> None:
-    """Random idle cycles on `source` with TB_IDLE=1 and backpressure on `sink` with TB_BACKPRESSURE=1, seeded by TB_SEED."""
+    """Random idle cycles on `source` with TB_IDLE=1 (a share TB_IDLE_SHARE of the cycles, default
+    0.3) and backpressure on `sink` with TB_BACKPRESSURE=1, seeded by TB_SEED."""
     seed = int(setting("TB_SEED", "1"))
     if setting("TB_IDLE", "0") == "1":
-        source.set_pause_generator(pauses(seed, 0.3))
+        source.set_pause_generator(pauses(seed, float(setting("TB_IDLE_SHARE", "0.3"))))
     if setting("TB_BACKPRESSURE", "0") == "1":
         sink.set_pause_generator(pauses(seed + 1, 0.5))
 

@@ -2,7 +2,7 @@
 
 Settings come from the environment (set by the pytest caller): TB_STIMULUS (a
 pickle of the event words and `BookParams`, made by `book_model.write_stimulus`
-outside the simulator), TB_SEED, TB_IDLE and TB_BACKPRESSURE (random pauses on
+outside the simulator), TB_SEED, TB_IDLE (TB_IDLE_SHARE) and TB_BACKPRESSURE (random pauses on
 s_axis / m_axis), TB_MEASURE (a path: write latency and throughput there as JSON),
 TB_OUTPUT (a path: write the records received there, as `bbo_records.to_bytes`).
 """
