@@ -17,7 +17,8 @@ from tickaccel.errors import TickaccelError
 from tickaccel.hw.params import BookParams
 
 # The book parameters feed_to_book (and so feed_to_book_dma) takes; BookParams may know more.
-BOOK_PARAMETERS = ("MAX_SYMBOLS", "ORDER_BUCKET_BITS", "ORDER_WAYS", "LEVELS", "TOP_N")
+BOOK_PARAMETERS = ("MAX_SYMBOLS", "ORDER_BUCKET_BITS", "ORDER_WAYS", "LEVELS", "TOP_N", "BLOCK_LEVELS",
+                   "LEVEL_BLOCKS")
 
 
 @dataclass(frozen=True)
@@ -86,18 +87,23 @@ def book_memories(params: BookParams) -> dict[str, tuple[int, int, bool]]:
     locate = max(1, math.ceil(math.log2(params.max_symbols)))
     slot = max(1, math.ceil(math.log2(params.levels)))
     books = 2 * params.max_symbols
+    blocks = params.pool_blocks                             # LEVEL_BLOCKS
+    block = max(1, math.ceil(math.log2(blocks)))            # price_levels.v BLOCK_WIDTH
     level = 32 + 64 + 32                                    # {count, shares, price}
-    order_entry = slot + 32 + 32 + 1 + locate               # order_store.v ENTRY_WIDTH
+    order_entry = block + slot + 32 + 32 + 1 + locate       # order_store.v ENTRY_WIDTH: the level's {block, slot}
     order_way = 1 + 64 + order_entry                        # {valid, reference, entry}
     tags = params.levels * 8                                # price_levels.v: TAG_BITS per slot
-    head = params.top_n * (slot + level) + math.ceil(math.log2(params.top_n + 1)) + slot + 1 + params.levels + tags
-    ultra = params.ultra_ram  # ULTRA_RAM: the two large tables (sdp_ram instances)
+    pointers = params.levels // params.pool_block_levels * block  # a pool block per block of the side
+    head = (params.top_n * (slot + level) + math.ceil(math.log2(params.top_n + 1)) + slot + 1 + params.levels
+            + tags + pointers)
+    ultra = params.ultra_ram  # ULTRA_RAM: the order store's tables and the level pool (sdp_ram instances)
     return {
         # two cuckoo tables of half the buckets each (the stash is registers)
         "order_store.table0": (params.order_ways * order_way, 1 << (params.order_bucket_bits - 1), ultra),
         "order_store.table1": (params.order_ways * order_way, 1 << (params.order_bucket_bits - 1), ultra),
         "price_levels.head": (head, books, False),
-        "price_levels.level": (level, books * params.levels, ultra),
+        "price_levels.level": (level, blocks * params.pool_block_levels, ultra),  # the pool
+        "price_levels.free": (block, blocks, False),         # the free list of pool blocks
         "bbo": (192, params.max_symbols, False),
         "stale": (32, max(1, params.max_symbols // 32), False),
         "stale_csr": (32, max(1, params.max_symbols // 32), False),  # the CSR window's copy
