@@ -37,8 +37,9 @@
 // A record leaves when the event changed its symbol's best bid or ask (price or
 // size), when the symbol became stale, and for every stock directory (R) event.
 // A symbol becomes stale when one of its adds finds no room (order store: both
-// cuckoo buckets and the stash full, or a new price on a side already holding LEVELS prices): the order is
-// dropped, so the symbol's book can no longer be trusted, and every later record
+// cuckoo buckets and the stash full; price levels: a new price on a side already holding LEVELS
+// prices, or one that needs a block of the market-wide level pool when none is free; both
+// counted as level_store_full): the order is dropped, so the symbol's book can no longer be trusted, and every later record
 // of the symbol carries the stale flag until the host clears it (stale_clear_*).
 // Adds and R events with stock locate >= MAX_SYMBOLS are counted and dropped.
 //
@@ -49,6 +50,9 @@
 // BBO_FLAG_DEPTH_ONLY when the BBO did not change. "Changed" is the software
 // book's rule, the levels after the whole event against those before it: a U
 // that puts the same shares back at the same price changes nothing.
+//
+// The order store keeps each order's level reference, {pool block, slot} (price_levels), so its
+// entries are $clog2(LEVEL_BLOCKS) bits wider than a slot.
 //
 // Per-symbol memories beside the book: the BBO last sent, the stale flags (32 per
 // word, and a copy for the CSR window's read port) and the symbol names (second
@@ -64,6 +68,7 @@ module order_book #(
     parameter TOP_N = 8,
     parameter DEPTH_OUT = 0,       // levels per side in each record; 0: BBO only
     parameter ULTRA_RAM = 0,       // 1: order store and level pool in UltraRAM (UltraScale+)
+    parameter HEAD_ULTRA_RAM = 0,  // 1: price_levels' head words (one per symbol and side) in UltraRAM too
     // the level pool (price_levels): LEVEL_BLOCKS blocks of BLOCK_LEVELS levels for the whole market
     parameter BLOCK_LEVELS = LEVELS < 8 ? LEVELS : 8,
     parameter LEVEL_BLOCKS = 2 * MAX_SYMBOLS * LEVELS / BLOCK_LEVELS,
@@ -356,7 +361,7 @@ order_store #(
 price_levels #(
     .MAX_SYMBOLS(MAX_SYMBOLS), .LEVELS(LEVELS), .TOP_N(TOP_N),
     .SIZE_WIDTH(BBO_LEVEL_SIZE_WIDTH), .COUNT_WIDTH(BBO_LEVEL_ORDERS_WIDTH),
-    .ULTRA_RAM(ULTRA_RAM), .BLOCK_LEVELS(BLOCK_LEVELS), .LEVEL_BLOCKS(LEVEL_BLOCKS)
+    .ULTRA_RAM(ULTRA_RAM), .HEAD_ULTRA(HEAD_ULTRA_RAM), .BLOCK_LEVELS(BLOCK_LEVELS), .LEVEL_BLOCKS(LEVEL_BLOCKS)
 ) price_levels_inst (
     .clk(clk), .rst(rst),
     .req_ready(lv_ready), .req_valid(lv_req), .req_add(s2_add), .req_book({book_locate, book_sell}),

@@ -2,13 +2,25 @@
 // with a sorted cache of the best TOP_N levels.
 //
 // Structure, per book (book = {stock locate, side}, side 1 = sell):
-//   level RAM  LEVELS slots {count, shares, price}, addressed {book, slot}.
-//              Every live level has a slot; an order remembers its level's slot
-//              (order_store), so reductions never search by price.
+//   slots      LEVELS per book; every live level has one. The slots come in blocks of
+//              BLOCK_LEVELS, and a block in use (any of its slots live) has a block
+//              of the level pool.
+//   level pool one RAM for the whole market: LEVEL_BLOCKS blocks of BLOCK_LEVELS
+//              levels {count, shares, price}, a level at {pool block, slot % BLOCK_LEVELS}.
+//              An order remembers its level's reference {pool block, slot}
+//              (order_store), so reductions never search by price and read the level
+//              as they are requested. The default LEVEL_BLOCKS holds every book's
+//              LEVELS levels; a smaller pool holds live levels, wherever they are.
+//   free list  the pool blocks no book uses: a FIFO in a RAM (free_ram) behind a few
+//              registers, filled with every block after rst.
 //   head RAM   one word: occupancy bitmap of the slots, number of live levels,
 //              the cache: the best min(TOP_N, levels) levels, best first,
-//              each {slot, count, shares, price} (a write-through copy), and a
-//              tag per slot (8 bits folded from its level's price).
+//              each {slot, count, shares, price} (a write-through copy), a
+//              tag per slot (8 bits folded from its level's price), and the pool
+//              block of each of its blocks (meaningful while the block is in use).
+// A new level takes the book's lowest free slot; when that slot's block is not in use it
+// takes the pool's next free block (its pointer written into the head word), and a level
+// that goes and leaves its block empty gives the block back.
 // An add whose price is in the cache, or better than the cache's worst, or to a
 // side whose levels all fit the cache, is decided from the head word alone (new
 // levels take the lowest free slot), and so is an add worse than the cache's
@@ -18,8 +30,9 @@
 // side with more levels than the cache holds refills the cache from the level
 // RAM (the best uncached level, one occupied slot per cycle). The cache is
 // therefore always exactly the best min(TOP_N, levels) levels. An add of a new
-// price to a side with LEVELS live prices is refused (dec_ok = 0): the caller
-// drops the order and flags the symbol stale.
+// price to a side with LEVELS live prices, or whose slot's block is not in use while
+// the pool has no free block, is refused (dec_ok = 0): the caller drops the order and
+// flags the symbol stale.
 //
 // Interface: two stages behind a request, in request order.
 //   request (req_valid): reads its side's head word and level.
@@ -40,13 +53,15 @@
 // (resp_levels, best first, {count, shares, price} each, zeros past the last)
 // and which of them differ from before it (resp_levels_changed, bit i = level
 // i): the optional top-N output.
-//   add    (req_add = 1): req_price, req_shares -> dec_ok, dec_slot
-//   reduce (req_add = 0): req_slot, req_shares off the level, req_remove: one
-//          order leaves it; the level goes when its last order does.
+//   add    (req_add = 1): req_price, req_shares -> dec_ok, dec_slot (the level's reference)
+//   reduce (req_add = 0): req_slot (the level's reference), req_shares off the level,
+//          req_remove: one order leaves it; the level goes when its last order does.
+// status_free_blocks: the pool's free blocks (a cycle behind).
 // No path runs from a memory's read data through a carry chain into a write or a
 // stall: P1's compares and sums are registered, and a scan registers each level as
 // it arrives, compares it a cycle later and writes its outcome a cycle after the last.
-// After rst the head RAM is cleared one word per cycle; req_ready is low then.
+// After rst the head RAM is cleared one word per cycle and the free list filled one block
+// per cycle, max(2 * MAX_SYMBOLS, LEVEL_BLOCKS) cycles; req_ready is low then.
 
 module price_levels #(
     parameter MAX_SYMBOLS = 1024,
@@ -55,6 +70,7 @@ module price_levels #(
     parameter SIZE_WIDTH = 64,
     parameter COUNT_WIDTH = 32,
     parameter ULTRA_RAM = 0,  // 1: the level pool in UltraRAM (sdp_ram)
+    parameter HEAD_ULTRA = 0, // 1: the head words in UltraRAM
     // the level pool: LEVEL_BLOCKS blocks of BLOCK_LEVELS levels for the whole market; the default
     // holds LEVELS levels for every side, as many as a side can have
     parameter BLOCK_LEVELS = LEVELS < 8 ? LEVELS : 8,
@@ -706,7 +722,7 @@ wire [POOL_WIDTH-1:0]        level_raddr = scan_read ? {scan_ptr, scan_next[LO_W
                                          : c_wants_read ? {c_block, c_slot[LO_WIDTH-1:0]}
                                          : {req_slot[SLOT_WIDTH +: BLOCK_WIDTH], req_slot[LO_WIDTH-1:0]};
 
-sdp_ram #(.WIDTH(HEAD_WIDTH), .DEPTH(BOOKS), .WRITE_FIRST(1), .ADDR_WIDTH(LOCATE_WIDTH+1)) head_ram (
+sdp_ram #(.WIDTH(HEAD_WIDTH), .DEPTH(BOOKS), .ULTRA(HEAD_ULTRA), .WRITE_FIRST(1), .ADDR_WIDTH(LOCATE_WIDTH+1)) head_ram (
     .clk(clk), .we(head_we), .waddr(head_waddr), .wdata(head_wdata),
     .re(head_re), .raddr(head_raddr), .rdata(head_rd)
 );

@@ -36,9 +36,9 @@ set TICKACCEL_PARAMETERS {DATA_WIDTH 64 MAX_SYMBOLS 4096 ORDER_BUCKET_BITS 14 OR
 
 # boards: part, PS, ports, PL clock and the top's parameters for each
 set TICKACCEL_BOARDS [dict create]
-dict set TICKACCEL_BOARDS pynq-z2 [dict create part xc7z020clg400-1 board_part tul.com.tw:pynq-z2:part0:1.0 ps zynq7 hp_port S_AXI_HP0 hp_width 64 control_port M_AXI_GP0 pl_clock_mhz 100 parameters {MAX_SYMBOLS 256 ORDER_BUCKET_BITS 11 ORDER_WAYS 4 LEVELS 32 TOP_N 4 BLOCK_LEVELS 8 LEVEL_BLOCKS 2048 ULTRA_RAM 0 RECORDS_PER_PACKET 1024 IDLE_CYCLES 1000}]
-dict set TICKACCEL_BOARDS zcu104 [dict create part xczu7ev-ffvc1156-2-e board_part xilinx.com:zcu104:part0:1.1 ps zynqmp hp_port S_AXI_HP0_FPD hp_width 128 control_port M_AXI_HPM0_FPD pl_clock_mhz 200 parameters {MAX_SYMBOLS 2048 ORDER_BUCKET_BITS 14 ORDER_WAYS 4 LEVELS 16 TOP_N 8 BLOCK_LEVELS 8 LEVEL_BLOCKS 8192 ULTRA_RAM 1 RECORDS_PER_PACKET 1024 IDLE_CYCLES 2000}]
-dict set TICKACCEL_BOARDS kv260 [dict create part xck26-sfvc784-2LV-c board_part xilinx.com:kv260_som:part0:1.3 ps zynqmp hp_port S_AXI_HP0_FPD hp_width 128 control_port M_AXI_HPM0_FPD pl_clock_mhz 200 parameters {MAX_SYMBOLS 1024 ORDER_BUCKET_BITS 13 ORDER_WAYS 4 LEVELS 32 TOP_N 8 BLOCK_LEVELS 8 LEVEL_BLOCKS 8192 ULTRA_RAM 1 RECORDS_PER_PACKET 1024 IDLE_CYCLES 2000}]
+dict set TICKACCEL_BOARDS pynq-z2 [dict create part xc7z020clg400-1 board_part tul.com.tw:pynq-z2:part0:1.0 ps zynq7 hp_port S_AXI_HP0 hp_width 64 control_port M_AXI_GP0 pl_clock_mhz 100 parameters {MAX_SYMBOLS 2048 ORDER_BUCKET_BITS 10 ORDER_WAYS 4 LEVELS 16 TOP_N 1 BLOCK_LEVELS 2 LEVEL_BLOCKS 4096 ULTRA_RAM 0 HEAD_ULTRA_RAM 0 RECORDS_PER_PACKET 1024 IDLE_CYCLES 1000}]
+dict set TICKACCEL_BOARDS zcu104 [dict create part xczu7ev-ffvc1156-2-e board_part xilinx.com:zcu104:part0:1.1 ps zynqmp hp_port S_AXI_HP0_FPD hp_width 128 control_port M_AXI_HPM0_FPD pl_clock_mhz 200 parameters {MAX_SYMBOLS 8192 ORDER_BUCKET_BITS 14 ORDER_WAYS 4 LEVELS 16 TOP_N 1 BLOCK_LEVELS 4 LEVEL_BLOCKS 16384 ULTRA_RAM 1 HEAD_ULTRA_RAM 0 RECORDS_PER_PACKET 1024 IDLE_CYCLES 2000}]
+dict set TICKACCEL_BOARDS kv260 [dict create part xck26-sfvc784-2LV-c board_part xilinx.com:kv260_som:part0:1.3 ps zynqmp hp_port S_AXI_HP0_FPD hp_width 128 control_port M_AXI_HPM0_FPD pl_clock_mhz 200 parameters {MAX_SYMBOLS 8192 ORDER_BUCKET_BITS 13 ORDER_WAYS 4 LEVELS 8 TOP_N 1 BLOCK_LEVELS 2 LEVEL_BLOCKS 16384 ULTRA_RAM 1 HEAD_ULTRA_RAM 1 RECORDS_PER_PACKET 1024 IDLE_CYCLES 2000}]
 
 # CSR map: {name byte_offset access description}
 set TICKACCEL_REGISTERS {
