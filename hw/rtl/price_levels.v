@@ -353,7 +353,7 @@ function [BLOCK_WIDTH-1:0] ptr_at;
     begin
         ptr_at = 0;
         for (k = 0; k < SIDE_BLOCKS; k = k + 1)
-            if ((slot >> LO_WIDTH) == k)
+            if (({{32-SLOT_WIDTH{1'b0}}, slot} >> LO_WIDTH) == k)
                 ptr_at = ptr_at | ptrs[k*BLOCK_WIDTH +: BLOCK_WIDTH];
     end
 endfunction
@@ -424,7 +424,8 @@ reg  [LEVELS-1:0]      c_others;  // the live slots of c_slot's block but c_slot
 integer n;
 always @*
     for (n = 0; n < LEVELS; n = n + 1)
-        c_others[n] = c_bitmap[n] && (n >> LO_WIDTH) == (c_slot >> LO_WIDTH) && n != c_slot;
+        c_others[n] = c_bitmap[n] && (n >> LO_WIDTH) == ({{32-SLOT_WIDTH{1'b0}}, c_slot} >> LO_WIDTH)
+                      && n != {{32-SLOT_WIDTH{1'b0}}, c_slot};
 wire c_frees = c_gone && c_others == 0;
 // An add worse than every cached level (uncached levels exist, so the cache is full: its last
 // entry is the worst) whose tag uncached levels share searches those; a cached level that
@@ -756,7 +757,7 @@ wire pool_room   = {1'b0, pool_n} + pool_rd_valid < POOL_QUEUE;
 wire pool_direct = fram_n == 0 && pool_room;  // a block freed now goes into pool_q
 wire pool_pop    = (state == S_DECIDE && taken && alloc)
                    || (state == S_FINISH && scan_find && !matched && finish_room && !new_in_use);
-wire pool_push   = (state == S_CLEAR && clear_index < LEVEL_BLOCKS)
+wire pool_push   = (state == S_CLEAR && {{32-CLEAR_WIDTH{1'b0}}, clear_index} < LEVEL_BLOCKS)
                    || (state == S_DECIDE && taken && !op_add && frees)
                    || (state == S_FINISH && !scan_find && frees);
 wire [BLOCK_WIDTH-1:0] pool_push_block = state == S_CLEAR ? clear_index[BLOCK_WIDTH-1:0] : op_block;
@@ -770,9 +771,9 @@ integer q;
 always @* begin
     pool_q_in = pool_q;
     for (q = 0; q < POOL_QUEUE; q = q + 1) begin
-        if (pool_rd_valid && q == pool_n)
+        if (pool_rd_valid && q == {29'd0, pool_n})
             pool_q_in[q*BLOCK_WIDTH +: BLOCK_WIDTH] = free_rd;
-        if (pool_push && pool_direct && q == pool_n + pool_rd_valid)
+        if (pool_push && pool_direct && q == {29'd0, pool_n} + pool_rd_valid)
             pool_q_in[q*BLOCK_WIDTH +: BLOCK_WIDTH] = pool_push_block;
     end
     pool_n_in = pool_n + pool_rd_valid + (pool_push && pool_direct);
@@ -903,7 +904,7 @@ always @(posedge clk) begin
     case (state)
     S_CLEAR: begin
         clear_index <= clear_index + 1'b1;
-        if (clear_index == CLEAR_COUNT - 1)
+        if ({{32-CLEAR_WIDTH{1'b0}}, clear_index} == CLEAR_COUNT - 1)
             state <= S_IDLE;
     end
     S_DECIDE: begin
