@@ -22,7 +22,7 @@ from tickaccel.sim.bench import random_stalls
 
 CLOCK_NS = 4.0  # 250 MHz
 # Cycle budgets for the waits on the design: a stuck book fails the test instead of hanging it.
-CLEAR_CYCLES = 1 << 20   # memories cleared after reset (the largest: 2 * MAX_SYMBOLS * LEVELS levels)
+CLEAR_CYCLES = 1 << 20   # memories cleared after reset (price_levels: max(2 * MAX_SYMBOLS, LEVEL_BLOCKS) cycles)
 CYCLES_PER_EVENT = 100   # on average, with random stalls; ~5 without, 70 for the longest order-store move
 
 

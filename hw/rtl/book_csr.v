@@ -12,7 +12,7 @@
 module book_csr #(
     parameter ADDR_WIDTH = 20,
     parameter COUNTER_COUNT = 13,
-    parameter STATUS_COUNT = 6,
+    parameter STATUS_COUNT = 8,
     parameter MAX_SYMBOLS = 4096
 ) (
     input  wire                        clk,
