@@ -34,12 +34,30 @@ class BookParams:
     levels: int = 64
     top_n: int = 8
     depth_out: int = 0  # levels per side carried in B records (0: BBO only), at most top_n
-    ultra_ram: bool = False  # order store and level array in UltraRAM (UltraScale+ parts)
+    ultra_ram: bool = False  # order store and level pool in UltraRAM (UltraScale+ parts)
+    ultra_ram_head: bool = False  # price_levels' head words (per symbol and side) in UltraRAM too
+    # The level pool: level_blocks blocks of block_levels levels for the whole market, a side
+    # holding up to levels / block_levels of them. 0: the defaults, block_levels min(8, levels)
+    # and as many blocks as every side's levels fill (nothing refused for want of a block).
+    block_levels: int = 0
+    level_blocks: int = 0
+
+    @property
+    def pool_block_levels(self) -> int:
+        """BLOCK_LEVELS: levels per pool block."""
+        return self.block_levels or min(8, self.levels)
+
+    @property
+    def pool_blocks(self) -> int:
+        """LEVEL_BLOCKS: blocks in the market-wide level pool."""
+        return self.level_blocks or 2 * self.max_symbols * self.levels // self.pool_block_levels
 
     def verilog(self) -> dict[str, int]:
         # DEPTH_OUT and ULTRA_RAM only when set: tops that wrap the book without them keep
         # their parameters (and simulation builds their folders)
         optional = {**({"DEPTH_OUT": self.depth_out} if self.depth_out else {}),
-                    **({"ULTRA_RAM": 1} if self.ultra_ram else {})}
+                    **({"ULTRA_RAM": 1} if self.ultra_ram else {}),
+                    **({"HEAD_ULTRA_RAM": 1} if self.ultra_ram_head else {})}
         return {"MAX_SYMBOLS": self.max_symbols, "ORDER_BUCKET_BITS": self.order_bucket_bits,
-                "ORDER_WAYS": self.order_ways, "LEVELS": self.levels, "TOP_N": self.top_n, **optional}
+                "ORDER_WAYS": self.order_ways, "LEVELS": self.levels, "TOP_N": self.top_n,
+                "BLOCK_LEVELS": self.pool_block_levels, "LEVEL_BLOCKS": self.pool_blocks, **optional}

@@ -3,8 +3,10 @@
 `BookModel` keeps the software books' semantics (host/book/oracle.py) and adds the
 hardware's finite capacities, so it predicts the RTL's stream exactly, stale
 records included: the order store (`OrderStore`, the RTL's cuckoo tables, kick
-order and stash slot for slot), LEVELS live prices per symbol and side, and
-MAX_SYMBOLS books.
+order and stash slot for slot), LEVELS live prices per symbol and side, the
+market-wide level pool (each level's slot, the lowest free one when it was
+made, as price_levels gives it; a side's blocks of BLOCK_LEVELS slots each
+take a pool block while any of their slots is live), and MAX_SYMBOLS books.
 Where no capacity is exceeded its BBO rows are the oracle's, which the
 differential tests check separately against `tickaccel.book.oracle` itself. With
 ``depth_out`` > 0 it also predicts the RTL's top-N output (record layout and
@@ -111,6 +113,8 @@ class BookModel:
         self.orders: dict[int, list] = {}  # ref -> [locate, sell, price, shares]
         self.store = OrderStore(self.params.order_bucket_bits, self.params.order_ways)
         self.levels: dict[tuple[int, bool], dict[int, list[int]]] = {}  # price -> [shares, orders]
+        self.slots: dict[tuple[int, bool], dict[int, int]] = {}  # price -> its level's slot
+        self.pool_free = self.params.pool_blocks  # pool blocks free
         self.bbo: dict[int, tuple[int, int, int, int]] = {}
         self.stale: set[int] = set()
         self.names: dict[int, int] = {}
@@ -151,6 +155,22 @@ class BookModel:
         assert set(self.store.where) == set(self.orders)
         for book in self.levels.values():
             assert len(book) <= self.params.levels
+        # every level has its own slot; the pool's blocks are the sides' blocks in use and the free ones
+        assert {key: set(slots) for key, slots in self.slots.items() if slots} == \
+            {key: set(book) for key, book in self.levels.items() if book}
+        for slots in self.slots.values():
+            assert len(set(slots.values())) == len(slots)
+            assert all(0 <= slot < self.params.levels for slot in slots.values())
+        assert 0 <= self.pool_free and self.pool_free + self.pool_used() == self.params.pool_blocks
+
+    def blocks(self, locate: int, sell: bool) -> set[int]:
+        """The side's blocks in use (holding a live level), by block number within the side."""
+        size = self.params.pool_block_levels
+        return {slot // size for slot in self.slots.get((locate, sell), {}).values()}
+
+    def pool_used(self) -> int:
+        """Pool blocks the sides hold."""
+        return sum(len(self.blocks(*key)) for key in self.slots)
 
     # ---- changes ----
 
@@ -166,9 +186,21 @@ class BookModel:
             self.counters["order_store_full"] += 1
             return True
         book = self.levels.setdefault((locate, sell), {})
-        if price not in book and len(book) == self.params.levels:
-            self.counters["level_store_full"] += 1
-            return True
+        slots = self.slots.setdefault((locate, sell), {})
+        if price not in book:
+            if len(book) == self.params.levels:
+                self.counters["level_store_full"] += 1
+                return True
+            # price_levels: the lowest free slot; a pool block when its block holds no level yet
+            used = set(slots.values())
+            slot = min(s for s in range(self.params.levels) if s not in used)
+            size = self.params.pool_block_levels
+            if not any(s // size == slot // size for s in used):
+                if not self.pool_free:
+                    self.counters["level_store_full"] += 1
+                    return True
+                self.pool_free -= 1
+            slots[price] = slot
         self.orders[ref] = [locate, sell, price, shares]
         self.store.insert(ref)
         level = book.setdefault(price, [0, 0])
@@ -187,6 +219,11 @@ class BookModel:
             book[price][1] -= 1
             if book[price][1] == 0:
                 del book[price]
+                slots = self.slots[(locate, sell)]
+                slot = slots.pop(price)
+                size = self.params.pool_block_levels
+                if not any(s // size == slot // size for s in slots.values()):
+                    self.pool_free += 1  # the level's block holds no other: back to the pool
 
     def clear_stale(self, locate: int) -> None:
         self.stale.discard(locate)

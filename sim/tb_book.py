@@ -22,7 +22,7 @@ from tickaccel.sim.bench import random_stalls
 
 CLOCK_NS = 4.0  # 250 MHz
 # Cycle budgets for the waits on the design: a stuck book fails the test instead of hanging it.
-CLEAR_CYCLES = 1 << 20   # memories cleared after reset (the largest: 2 * MAX_SYMBOLS * LEVELS levels)
+CLEAR_CYCLES = 1 << 20   # memories cleared after reset (price_levels: max(2 * MAX_SYMBOLS, LEVEL_BLOCKS) cycles)
 CYCLES_PER_EVENT = 100   # on average, with random stalls; ~5 without, 70 for the longest order-store move
 
 
@@ -91,6 +91,21 @@ class BookBench:
         self.dut.stale_clear_valid.value = 0
 
 
+# counters the book pulses (stat_*) and the model's names for them
+COUNTED = {"stat_level_store_full": "level_store_full", "stat_order_store_full": "order_store_full",
+           "stat_stale_raised": "stale_raised"}
+
+
+async def count_pulses(dut, counts: dict[str, int]) -> None:
+    """Counts the cycles each COUNTED stat_* output is high, into counts (by the model's names)."""
+    while True:
+        await RisingEdge(dut.clk)
+        await ReadOnly()
+        for signal, name in COUNTED.items():
+            if getattr(dut, signal).value == 1:
+                counts[name] += 1
+
+
 def _describe(word: int, depth: int) -> str:
     fields = bbo_records.unpack(word, depth)
     return str({k: (chr(v) if k == "kind" else v) for k, v in fields.items()})
@@ -112,12 +127,29 @@ async def test_events_match_model(dut):
     model = book_model.BookModel(params)
     want = model.run(words)
     assert want, "the stimulus produced no output"
+    counts = dict.fromkeys(COUNTED.values(), 0)
+    counter = cocotb.start_soon(count_pulses(dut, counts))
     receiver = cocotb.start_soon(bench.receive(want, len(words)))
     await bench.send(words)
     got = await receiver
+    await bench.source.wait()  # events after the last record (refused adds on a stale symbol) sent too
     await ClockCycles(dut.clk, 50)
+    counter.cancel()
     _compare(got, want, params.depth_out)
     assert bench.sink.empty(), "records beyond the model's"
+    # refusals and stale flags as the model's; the level pool's free blocks as the model's
+    assert counts == {name: model.counters[name] for name in counts}, (counts, model.counters)
+    assert int(dut.status_free_blocks.value) == model.pool_free, (int(dut.status_free_blocks.value),
+                                                                  model.pool_free)
+    stale = set()
+    for word in range(max(1, params.max_symbols // 32)):
+        dut.csr_stale_addr.value = word
+        await ClockCycles(dut.clk, 2)
+        await ReadOnly()
+        flags = int(dut.csr_stale_data.value)
+        stale |= {32 * word + bit for bit in range(32) if flags >> bit & 1}
+        await RisingEdge(dut.clk)
+    assert stale == model.stale, (sorted(stale), sorted(model.stale))
     if os.environ.get("TB_OUTPUT"):
         Path(os.environ["TB_OUTPUT"]).write_bytes(b"".join(bbo_records.to_bytes(w, params.depth_out)
                                                            for w in got))

@@ -64,14 +64,19 @@ def test_status_reads_the_simulated_rtls_registers_by_name(tmp_path, capsys):
     assert values["feed_device_id"] == 0x54414346 and values["book_book_id"] == 0x54414342
     assert values["book_max_symbols"] == BOARDS["pynq-z2"].book.max_symbols
     assert values["book_levels_per_side"] == BOARDS["pynq-z2"].book.levels
+    book = BOARDS["pynq-z2"].book
+    assert values["book_level_pool"] == book.pool_blocks * book.pool_block_levels
+    # no level yet: the blocks counted so far are those the sweep after reset has freed
+    assert 0 < values["book_level_blocks_free"] <= book.pool_blocks
     assert values["feed_frames_in"] == 0
 
 
 @pytest.mark.slow
 def test_binaryfile_replay_on_the_simulated_board_with_board_sized_packets(tmp_path):
     feed = tmp_path / "feed.itch"
-    # a feed the PYNQ-Z2's book holds (256 symbols, 8 K order slots): no stale symbol
-    feed.write_bytes(generator.generate(15_000, 60, 12).tobytes())
+    # a feed the PYNQ-Z2's book holds (2 048 symbols, 4 K order slots, 16 levels a side): no stale
+    # symbol (about 10 live orders a symbol)
+    feed.write_bytes(generator.generate(15_000, 60, 12, target_depth=10).tobytes())
     device = open_device("sim", board_name="pynq-z2")
     try:
         summary = replay_fpga(feed, tmp_path / "fpga", device=device, engine="sim:pynq-z2")

@@ -16,6 +16,9 @@ from tickaccel.sim.book_model import BookModel
 PRICES = (1, 2, 3, 100, 101, 102, 103, 104, 105, 0xFFFFFFFE, 0xFFFFFFFF)
 SHARES = (0, 1, 2, 100, 5_000_000, 0xFFFFFFFF)
 PARAMS = BookParams(max_symbols=64, order_bucket_bits=5, order_ways=2, levels=8, top_n=2)
+# a level pool of 32 blocks of 2 levels, which these sequences run out of and get back
+POOL = BookParams(max_symbols=64, order_bucket_bits=10, order_ways=4, levels=8, top_n=2,
+                  block_levels=2, level_blocks=32)
 
 
 def _event(seq: int, kind: str, locate: int, ref: int, side: str = "B", shares: int = 0,
@@ -38,7 +41,7 @@ def _words(args) -> list[int]:
 @given(st.lists(event_args, max_size=200))
 @settings(max_examples=150, deadline=None)
 def test_any_event_sequence_keeps_every_book_invariant(args):
-    for params in (BookParams(), PARAMS):
+    for params in (BookParams(), PARAMS, BookParams(**{**POOL.__dict__, "level_blocks": 4})):
         model = BookModel(params)
         for word in _words(args):
             for out in model.apply(word):
@@ -65,13 +68,17 @@ def random_words(seed: int, n: int) -> list[int]:
     BookParams(max_symbols=64, order_bucket_bits=10, order_ways=4, levels=16, top_n=1),
     # top-N output on dense books: U that puts back the same price and shares changes nothing
     BookParams(max_symbols=64, order_bucket_bits=5, order_ways=2, levels=8, top_n=3, depth_out=2),
-], ids=["overflowing", "top1", "depth"])
+    # a small level pool: adds refused for want of a block, blocks freed and taken again
+    POOL,
+], ids=["overflowing", "top1", "depth", "pool"])
 def test_rtl_book_follows_the_model_on_random_sequences(tmp_path, params):
     words = random_words(7, 3000)
     model = BookModel(params)
     model.run(words)
     assert model.counters["unknown_order_ref"] and model.counters["overfill"]
     assert model.counters["duplicate_order_ref"] and model.counters["zero_share_add"]
+    if params is POOL:  # the pool runs out: 177 adds refused (the order store refuses none)
+        assert model.counters["level_store_full"] > 100 and not model.counters["order_store_full"]
     stimulus = tmp_path / "stimulus.pkl"
     book_model.write_stimulus(stimulus, words, params)
     book_runner.run("order_book", "tb_book", params.verilog(), testcase="test_events_match_model",

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys not
 RTL = book_runner.runner.RTL_DIR
 MEMORIES = ("order_store_inst.table0.{branch}.mem", "order_store_inst.table1.{branch}.mem",
             "price_levels_inst.head_ram.g_block.mem", "price_levels_inst.level_ram.{branch}.mem",
+            "price_levels_inst.free_ram.g_block.mem",
             "bbo_ram.g_block.mem", "stale_ram.g_block.mem", "stale_csr_ram.g_block.mem", "symbol_ram")
 
 

@@ -17,7 +17,8 @@ from tickaccel.errors import TickaccelError
 from tickaccel.hw.params import BookParams
 
 # The book parameters feed_to_book (and so feed_to_book_dma) takes; BookParams may know more.
-BOOK_PARAMETERS = ("MAX_SYMBOLS", "ORDER_BUCKET_BITS", "ORDER_WAYS", "LEVELS", "TOP_N")
+BOOK_PARAMETERS = ("MAX_SYMBOLS", "ORDER_BUCKET_BITS", "ORDER_WAYS", "LEVELS", "TOP_N", "BLOCK_LEVELS",
+                   "LEVEL_BLOCKS")
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Board:
         """feed_to_book_dma's Verilog parameters for this board."""
         book = self.book.verilog()
         return {**{name: book[name] for name in BOOK_PARAMETERS}, "ULTRA_RAM": int(self.book.ultra_ram),
+                "HEAD_ULTRA_RAM": int(self.book.ultra_ram_head),
                 "RECORDS_PER_PACKET": self.records_per_packet, "IDLE_CYCLES": self.idle_cycles}
 
     def book_ramb36(self) -> float:
@@ -86,18 +88,23 @@ def book_memories(params: BookParams) -> dict[str, tuple[int, int, bool]]:
     locate = max(1, math.ceil(math.log2(params.max_symbols)))
     slot = max(1, math.ceil(math.log2(params.levels)))
     books = 2 * params.max_symbols
+    blocks = params.pool_blocks                             # LEVEL_BLOCKS
+    block = max(1, math.ceil(math.log2(blocks)))            # price_levels.v BLOCK_WIDTH
     level = 32 + 64 + 32                                    # {count, shares, price}
-    order_entry = slot + 32 + 32 + 1 + locate               # order_store.v ENTRY_WIDTH
+    order_entry = block + slot + 32 + 32 + 1 + locate       # order_store.v ENTRY_WIDTH: the level's {block, slot}
     order_way = 1 + 64 + order_entry                        # {valid, reference, entry}
     tags = params.levels * 8                                # price_levels.v: TAG_BITS per slot
-    head = params.top_n * (slot + level) + math.ceil(math.log2(params.top_n + 1)) + slot + 1 + params.levels + tags
-    ultra = params.ultra_ram  # ULTRA_RAM: the two large tables (sdp_ram instances)
+    pointers = params.levels // params.pool_block_levels * block  # a pool block per block of the side
+    head = (params.top_n * (slot + level) + math.ceil(math.log2(params.top_n + 1)) + slot + 1 + params.levels
+            + tags + pointers)
+    ultra = params.ultra_ram  # ULTRA_RAM: the order store's tables and the level pool (sdp_ram instances)
     return {
         # two cuckoo tables of half the buckets each (the stash is registers)
         "order_store.table0": (params.order_ways * order_way, 1 << (params.order_bucket_bits - 1), ultra),
         "order_store.table1": (params.order_ways * order_way, 1 << (params.order_bucket_bits - 1), ultra),
-        "price_levels.head": (head, books, False),
-        "price_levels.level": (level, books * params.levels, ultra),
+        "price_levels.head": (head, books, params.ultra_ram_head),
+        "price_levels.level": (level, blocks * params.pool_block_levels, ultra),  # the pool
+        "price_levels.free": (block, blocks, False),         # the free list of pool blocks
         "bbo": (192, params.max_symbols, False),
         "stale": (32, max(1, params.max_symbols // 32), False),
         "stale_csr": (32, max(1, params.max_symbols // 32), False),  # the CSR window's copy
@@ -105,20 +112,24 @@ def book_memories(params: BookParams) -> dict[str, tuple[int, int, bool]]:
     }
 
 
-# The level array reserves LEVELS slots for every symbol and side, so symbols times levels is
-# what a part holds; on the UltraScale+ parts it and the order store go to UltraRAM.
+# Levels come from one market-wide pool (LEVEL_BLOCKS blocks of BLOCK_LEVELS), so a part holds
+# live levels, not symbols times LEVELS; each symbol and side still costs a head word (its bitmap,
+# tags, TOP_N cache and block pointers), which is what bounds the symbols. Every set has a pool block
+# for each side (LEVEL_BLOCKS >= 2 * MAX_SYMBOLS). On the UltraScale+ parts the order store and the
+# pool go to UltraRAM, on the KV260 the head words too.
 BOARDS: dict[str, Board] = {b.name: b for b in (
     Board("pynq-z2", "TUL PYNQ-Z2 (Zynq-7020)", "xc7z020clg400-1", "tul.com.tw:pynq-z2:part0:1.0",
           "zynq7", "S_AXI_HP0", 64, "M_AXI_GP0", 100, 140, 0,
-          BookParams(max_symbols=256, order_bucket_bits=11, order_ways=4, levels=32, top_n=4)),
+          BookParams(max_symbols=2048, order_bucket_bits=10, order_ways=4, levels=16, top_n=1,
+                     block_levels=2, level_blocks=4096)),
     Board("zcu104", "Xilinx ZCU104 (ZU7EV)", "xczu7ev-ffvc1156-2-e", "xilinx.com:zcu104:part0:1.1",
           "zynqmp", "S_AXI_HP0_FPD", 128, "M_AXI_HPM0_FPD", 200, 312, 96,
-          BookParams(max_symbols=2048, order_bucket_bits=14, order_ways=4, levels=16, top_n=8,
-                     ultra_ram=True)),
+          BookParams(max_symbols=8192, order_bucket_bits=14, order_ways=4, levels=16, top_n=1,
+                     block_levels=4, level_blocks=16384, ultra_ram=True)),
     Board("kv260", "Kria KV260 (K26 SOM)", "xck26-sfvc784-2LV-c", "xilinx.com:kv260_som:part0:1.3",
           "zynqmp", "S_AXI_HP0_FPD", 128, "M_AXI_HPM0_FPD", 200, 144, 64,
-          BookParams(max_symbols=1024, order_bucket_bits=13, order_ways=4, levels=32, top_n=8,
-                     ultra_ram=True)),
+          BookParams(max_symbols=8192, order_bucket_bits=13, order_ways=4, levels=8, top_n=1,
+                     block_levels=2, level_blocks=16384, ultra_ram=True, ultra_ram_head=True)),
 )}
 
 

@@ -44,6 +44,8 @@ _CONTROL = (
     ("top_n", "status", 0, "TOP_N: sorted best levels cached per symbol and side"),
     ("live_orders", "status", 0, "orders in the order store now"),
     ("stale_symbols", "status", 0, "symbols flagged stale now"),
+    ("level_pool", "status", 0, "price levels in the market-wide pool (LEVEL_BLOCKS * BLOCK_LEVELS)"),
+    ("level_blocks_free", "status", 0, "pool blocks (BLOCK_LEVELS levels each) free now"),
 )
 
 _COUNTERS = (
@@ -55,7 +57,7 @@ _COUNTERS = (
     ("overfill", "E/C/X of more shares than the order has: the order is removed"),
     ("zero_share_add", "add of 0 shares: ignored"),
     ("order_store_full", "add with both cuckoo buckets and the stash full: dropped, symbol made stale"),
-    ("level_store_full", "add of a new price to a full side: dropped, symbol made stale"),
+    ("level_store_full", "add of a new price to a side with LEVELS prices, or needing a pool block when none is free: dropped, symbol made stale"),
     ("locate_out_of_range", "add or R with stock locate >= MAX_SYMBOLS: dropped"),
     ("stale_raised", "times a symbol went from exact to stale"),
     ("level_scans", "events that had to search a side's level store (deep add or refill)"),

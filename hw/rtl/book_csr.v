@@ -12,7 +12,7 @@
 module book_csr #(
     parameter ADDR_WIDTH = 20,
     parameter COUNTER_COUNT = 13,
-    parameter STATUS_COUNT = 6,
+    parameter STATUS_COUNT = 8,
     parameter MAX_SYMBOLS = 4096
 ) (
     input  wire                        clk,
@@ -112,6 +112,8 @@ always @* begin
             BOOK_CSR_TOP_N:           read_value = status[BOOK_STATUS_TOP_N*32 +: 32];
             BOOK_CSR_LIVE_ORDERS:     read_value = status[BOOK_STATUS_LIVE_ORDERS*32 +: 32];
             BOOK_CSR_STALE_SYMBOLS:   read_value = status[BOOK_STATUS_STALE_SYMBOLS*32 +: 32];
+            BOOK_CSR_LEVEL_POOL:      read_value = status[BOOK_STATUS_LEVEL_POOL*32 +: 32];
+            BOOK_CSR_LEVEL_BLOCKS_FREE: read_value = status[BOOK_STATUS_LEVEL_BLOCKS_FREE*32 +: 32];
             default:                  read_value = 32'd0;
         endcase
     end

@@ -15,8 +15,11 @@ module feed_to_book #(
     parameter ORDER_WAYS = 4,
     parameter LEVELS = 64,
     parameter TOP_N = 8,
+    parameter BLOCK_LEVELS = LEVELS < 8 ? LEVELS : 8,  // the level pool (order_book)
+    parameter LEVEL_BLOCKS = 2 * MAX_SYMBOLS * LEVELS / BLOCK_LEVELS,
     parameter DEPTH_OUT = 0,  // levels per side in each record (order_book); 0: BBO only
     parameter ULTRA_RAM = 0,  // 1: the book's large tables in UltraRAM (order_book)
+    parameter HEAD_ULTRA_RAM = 0,  // 1: the level heads in UltraRAM too (order_book)
     parameter OUT_WIDTH = 336 + DEPTH_OUT * 128  // BBO_UPDATE_WIDTH + DEPTH_OUT * BBO_LEVEL_WIDTH
 ) (
     input  wire                    clk,
@@ -152,7 +155,8 @@ wire [BOOK_CSR_COUNTER_COUNT-1:0] stat_inc;
 
 order_book #(
     .MAX_SYMBOLS(MAX_SYMBOLS), .ORDER_BUCKET_BITS(ORDER_BUCKET_BITS), .ORDER_WAYS(ORDER_WAYS),
-    .LEVELS(LEVELS), .TOP_N(TOP_N), .DEPTH_OUT(DEPTH_OUT), .ULTRA_RAM(ULTRA_RAM), .OUT_WIDTH(OUT_WIDTH)
+    .LEVELS(LEVELS), .TOP_N(TOP_N), .DEPTH_OUT(DEPTH_OUT), .ULTRA_RAM(ULTRA_RAM), .HEAD_ULTRA_RAM(HEAD_ULTRA_RAM), .OUT_WIDTH(OUT_WIDTH),
+    .BLOCK_LEVELS(BLOCK_LEVELS), .LEVEL_BLOCKS(LEVEL_BLOCKS)
 ) order_book_inst (
     .clk(clk), .rst(rst),
     .s_axis_tdata(event_tdata), .s_axis_tvalid(event_tvalid), .s_axis_tready(event_tready),
@@ -164,6 +168,7 @@ order_book #(
     .csr_symbol_addr(csr_symbol_addr), .csr_symbol_data(csr_symbol_data),
     .status_live_orders(status[BOOK_STATUS_LIVE_ORDERS*32 +: 32]),
     .status_stale_symbols(status[BOOK_STATUS_STALE_SYMBOLS*32 +: 32]),
+    .status_free_blocks(status[BOOK_STATUS_LEVEL_BLOCKS_FREE*32 +: 32]),
     .stat_event(stat_inc[BOOK_CNT_EVENTS]),
     .stat_bbo_update(stat_inc[BOOK_CNT_BBO_UPDATES]),
     .stat_symbol_update(stat_inc[BOOK_CNT_SYMBOL_UPDATES]),
@@ -183,6 +188,7 @@ assign status[BOOK_STATUS_MAX_SYMBOLS*32 +: 32] = MAX_SYMBOLS;
 assign status[BOOK_STATUS_ORDER_CAPACITY*32 +: 32] = ORDER_WAYS << ORDER_BUCKET_BITS;
 assign status[BOOK_STATUS_LEVELS_PER_SIDE*32 +: 32] = LEVELS;
 assign status[BOOK_STATUS_TOP_N*32 +: 32] = TOP_N;
+assign status[BOOK_STATUS_LEVEL_POOL*32 +: 32] = LEVEL_BLOCKS * BLOCK_LEVELS;
 
 book_csr #(
     .ADDR_WIDTH(BOOK_CSR_ADDR_WIDTH), .COUNTER_COUNT(BOOK_CSR_COUNTER_COUNT),

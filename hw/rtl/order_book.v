@@ -37,8 +37,9 @@
 // A record leaves when the event changed its symbol's best bid or ask (price or
 // size), when the symbol became stale, and for every stock directory (R) event.
 // A symbol becomes stale when one of its adds finds no room (order store: both
-// cuckoo buckets and the stash full, or a new price on a side already holding LEVELS prices): the order is
-// dropped, so the symbol's book can no longer be trusted, and every later record
+// cuckoo buckets and the stash full; price levels: a new price on a side already holding LEVELS
+// prices, or one that needs a block of the market-wide level pool when none is free; both
+// counted as level_store_full): the order is dropped, so the symbol's book can no longer be trusted, and every later record
 // of the symbol carries the stale flag until the host clears it (stale_clear_*).
 // Adds and R events with stock locate >= MAX_SYMBOLS are counted and dropped.
 //
@@ -49,6 +50,9 @@
 // BBO_FLAG_DEPTH_ONLY when the BBO did not change. "Changed" is the software
 // book's rule, the levels after the whole event against those before it: a U
 // that puts the same shares back at the same price changes nothing.
+//
+// The order store keeps each order's level reference, {pool block, slot} (price_levels), so its
+// entries are $clog2(LEVEL_BLOCKS) bits wider than a slot.
 //
 // Per-symbol memories beside the book: the BBO last sent, the stale flags (32 per
 // word, and a copy for the CSR window's read port) and the symbol names (second
@@ -63,7 +67,11 @@ module order_book #(
     parameter LEVELS = 64,
     parameter TOP_N = 8,
     parameter DEPTH_OUT = 0,       // levels per side in each record; 0: BBO only
-    parameter ULTRA_RAM = 0,       // 1: order store and level array in UltraRAM (UltraScale+)
+    parameter ULTRA_RAM = 0,       // 1: order store and level pool in UltraRAM (UltraScale+)
+    parameter HEAD_ULTRA_RAM = 0,  // 1: price_levels' head words (one per symbol and side) in UltraRAM too
+    // the level pool (price_levels): LEVEL_BLOCKS blocks of BLOCK_LEVELS levels for the whole market
+    parameter BLOCK_LEVELS = LEVELS < 8 ? LEVELS : 8,
+    parameter LEVEL_BLOCKS = 2 * MAX_SYMBOLS * LEVELS / BLOCK_LEVELS,
     parameter RECORD_WIDTH = 336,  // must equal BOOK_EVENT_WIDTH
     parameter OUT_WIDTH = 336 + DEPTH_OUT * 128  // must equal BBO_UPDATE_WIDTH + DEPTH_OUT * BBO_LEVEL_WIDTH
 ) (
@@ -91,6 +99,7 @@ module order_book #(
     output reg  [63:0]              csr_symbol_data,
 
     output wire [31:0]              status_live_orders,
+    output wire [31:0]              status_free_blocks,  // level pool blocks free
     output reg  [31:0]              status_stale_symbols,
     output reg                      stat_event,
     output reg                      stat_bbo_update,
@@ -112,7 +121,9 @@ module order_book #(
 
 localparam LOCATE_WIDTH = $clog2(MAX_SYMBOLS);
 localparam SLOT_WIDTH = $clog2(LEVELS);
-localparam ENTRY_WIDTH = SLOT_WIDTH + 32 + 32 + 1 + LOCATE_WIDTH;  // order_store entry
+localparam BLOCK_WIDTH = $clog2(LEVEL_BLOCKS);
+localparam REF_WIDTH = BLOCK_WIDTH + SLOT_WIDTH;  // a level's reference {pool block, slot}
+localparam ENTRY_WIDTH = REF_WIDTH + 32 + 32 + 1 + LOCATE_WIDTH;  // order_store entry
 localparam CACHE_BITS = TOP_N * BBO_LEVEL_WIDTH;  // price_levels' resp_levels
 // the record's depth part; one spare bit keeps the vector legal when DEPTH_OUT = 0
 localparam DEPTH_BITS = DEPTH_OUT * BBO_LEVEL_WIDTH + 1;
@@ -245,7 +256,7 @@ wire [LOCATE_WIDTH-1:0] found_locate = os_entry[0 +: LOCATE_WIDTH];
 wire                    found_sell   = os_entry[LOCATE_WIDTH];
 wire [31:0]             found_price  = os_entry[LOCATE_WIDTH+1 +: 32];
 wire [31:0]             found_shares = os_entry[LOCATE_WIDTH+33 +: 32];
-wire [SLOT_WIDTH-1:0]   found_slot   = os_entry[LOCATE_WIDTH+65 +: SLOT_WIDTH];
+wire [REF_WIDTH-1:0]    found_slot   = os_entry[LOCATE_WIDTH+65 +: REF_WIDTH];  // its level's reference
 // What a reduce takes and whether the order goes are compares; what is left is subtracted in S3,
 // from registers, not behind the order store's pick of the found entry.
 wire over        = !s2_whole && less32(found_shares, s2_shares);
@@ -274,14 +285,16 @@ reg [REC_SHARES_WIDTH-1:0]        s3_shares, s4_shares;
 reg [REC_PRICE_WIDTH-1:0]         s3_price, s4_price;
 reg [31:0]                        s3_had, s4_left;  // the found order's shares; what is left of them
 reg                               s3_removes_all, s4_keeps;  // the order goes; the write keeps it
-reg [SLOT_WIDTH-1:0]              s3_slot, s4_slot;
+reg [REF_WIDTH-1:0]               s3_slot, s4_slot;
 reg [REC_NEW_ORDER_REF_WIDTH-1:0] s3_new_ref, s4_new_ref;
 reg [REC_SEQ_WIDTH-1:0]           s3_seq, s4_seq;
 reg [REC_TIMESTAMP_WIDTH-1:0]     s3_timestamp, s4_timestamp;
 reg [31:0]                        s3_mask, s4_mask;
 
 wire lv_ready, lv_cmp_ready, lv_done, lv_ok;
-wire [SLOT_WIDTH-1:0] lv_slot;
+wire [REF_WIDTH-1:0] lv_slot;
+wire [BLOCK_WIDTH:0] lv_free_blocks;
+assign status_free_blocks = {{31-BLOCK_WIDTH{1'b0}}, lv_free_blocks};
 wire [31:0] lv_top_price;
 wire [63:0] lv_top_shares;
 wire [CACHE_BITS-1:0] lv_levels;
@@ -330,7 +343,7 @@ reg [DEPTH_BITS-1:0] u_depth_levels;
 
 order_store #(
     .BUCKET_BITS(ORDER_BUCKET_BITS), .WAYS(ORDER_WAYS), .LOCATE_WIDTH(LOCATE_WIDTH),
-    .SLOT_WIDTH(SLOT_WIDTH), .ULTRA_RAM(ULTRA_RAM)
+    .SLOT_WIDTH(REF_WIDTH), .ULTRA_RAM(ULTRA_RAM)
 ) order_store_inst (
     .clk(clk), .rst(rst),
     .find_ready(os_find_ready), .op_find(s0_find), .op_ref(os_find_ref),
@@ -348,7 +361,7 @@ order_store #(
 price_levels #(
     .MAX_SYMBOLS(MAX_SYMBOLS), .LEVELS(LEVELS), .TOP_N(TOP_N),
     .SIZE_WIDTH(BBO_LEVEL_SIZE_WIDTH), .COUNT_WIDTH(BBO_LEVEL_ORDERS_WIDTH),
-    .ULTRA_RAM(ULTRA_RAM)
+    .ULTRA_RAM(ULTRA_RAM), .HEAD_ULTRA(HEAD_ULTRA_RAM), .BLOCK_LEVELS(BLOCK_LEVELS), .LEVEL_BLOCKS(LEVEL_BLOCKS)
 ) price_levels_inst (
     .clk(clk), .rst(rst),
     .req_ready(lv_ready), .req_valid(lv_req), .req_add(s2_add), .req_book({book_locate, book_sell}),
@@ -358,7 +371,7 @@ price_levels #(
     .done(lv_done), .dec_ok(lv_ok), .dec_slot(lv_slot), .ack(s4_adv && s4_level),
     .resp_top_price(lv_top_price), .resp_top_shares(lv_top_shares),
     .resp_levels(lv_levels), .resp_levels_changed(lv_levels_changed),
-    .stat_scan(stat_level_scan)
+    .stat_scan(stat_level_scan), .status_free_blocks(lv_free_blocks)
 );
 
 // ---- per-symbol memories: the quote last sent, the stale flags, the symbol names ----

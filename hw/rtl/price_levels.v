@@ -2,13 +2,25 @@
 // with a sorted cache of the best TOP_N levels.
 //
 // Structure, per book (book = {stock locate, side}, side 1 = sell):
-//   level RAM  LEVELS slots {count, shares, price}, addressed {book, slot}.
-//              Every live level has a slot; an order remembers its level's slot
-//              (order_store), so reductions never search by price.
+//   slots      LEVELS per book; every live level has one. The slots come in blocks of
+//              BLOCK_LEVELS, and a block in use (any of its slots live) has a block
+//              of the level pool.
+//   level pool one RAM for the whole market: LEVEL_BLOCKS blocks of BLOCK_LEVELS
+//              levels {count, shares, price}, a level at {pool block, slot % BLOCK_LEVELS}.
+//              An order remembers its level's reference {pool block, slot}
+//              (order_store), so reductions never search by price and read the level
+//              as they are requested. The default LEVEL_BLOCKS holds every book's
+//              LEVELS levels; a smaller pool holds live levels, wherever they are.
+//   free list  the pool blocks no book uses: a FIFO in a RAM (free_ram) behind a few
+//              registers, filled with every block after rst.
 //   head RAM   one word: occupancy bitmap of the slots, number of live levels,
 //              the cache: the best min(TOP_N, levels) levels, best first,
-//              each {slot, count, shares, price} (a write-through copy), and a
-//              tag per slot (8 bits folded from its level's price).
+//              each {slot, count, shares, price} (a write-through copy), a
+//              tag per slot (8 bits folded from its level's price), and the pool
+//              block of each of its blocks (meaningful while the block is in use).
+// A new level takes the book's lowest free slot; when that slot's block is not in use it
+// takes the pool's next free block (its pointer written into the head word), and a level
+// that goes and leaves its block empty gives the block back.
 // An add whose price is in the cache, or better than the cache's worst, or to a
 // side whose levels all fit the cache, is decided from the head word alone (new
 // levels take the lowest free slot), and so is an add worse than the cache's
@@ -18,8 +30,9 @@
 // side with more levels than the cache holds refills the cache from the level
 // RAM (the best uncached level, one occupied slot per cycle). The cache is
 // therefore always exactly the best min(TOP_N, levels) levels. An add of a new
-// price to a side with LEVELS live prices is refused (dec_ok = 0): the caller
-// drops the order and flags the symbol stale.
+// price to a side with LEVELS live prices, or whose slot's block is not in use while
+// the pool has no free block, is refused (dec_ok = 0): the caller drops the order and
+// flags the symbol stale.
 //
 // Interface: two stages behind a request, in request order.
 //   request (req_valid): reads its side's head word and level.
@@ -40,13 +53,15 @@
 // (resp_levels, best first, {count, shares, price} each, zeros past the last)
 // and which of them differ from before it (resp_levels_changed, bit i = level
 // i): the optional top-N output.
-//   add    (req_add = 1): req_price, req_shares -> dec_ok, dec_slot
-//   reduce (req_add = 0): req_slot, req_shares off the level, req_remove: one
-//          order leaves it; the level goes when its last order does.
+//   add    (req_add = 1): req_price, req_shares -> dec_ok, dec_slot (the level's reference)
+//   reduce (req_add = 0): req_slot (the level's reference), req_shares off the level,
+//          req_remove: one order leaves it; the level goes when its last order does.
+// status_free_blocks: the pool's free blocks (a cycle behind).
 // No path runs from a memory's read data through a carry chain into a write or a
 // stall: P1's compares and sums are registered, and a scan registers each level as
 // it arrives, compares it a cycle later and writes its outcome a cycle after the last.
-// After rst the head RAM is cleared one word per cycle; req_ready is low then.
+// After rst the head RAM is cleared one word per cycle and the free list filled one block
+// per cycle, max(2 * MAX_SYMBOLS, LEVEL_BLOCKS) cycles; req_ready is low then.
 
 module price_levels #(
     parameter MAX_SYMBOLS = 1024,
@@ -54,7 +69,12 @@ module price_levels #(
     parameter TOP_N = 8,
     parameter SIZE_WIDTH = 64,
     parameter COUNT_WIDTH = 32,
-    parameter ULTRA_RAM = 0  // 1: the level array in UltraRAM (sdp_ram)
+    parameter ULTRA_RAM = 0,  // 1: the level pool in UltraRAM (sdp_ram)
+    parameter HEAD_ULTRA = 0, // 1: the head words in UltraRAM
+    // the level pool: LEVEL_BLOCKS blocks of BLOCK_LEVELS levels for the whole market; the default
+    // holds LEVELS levels for every side, as many as a side can have
+    parameter BLOCK_LEVELS = LEVELS < 8 ? LEVELS : 8,
+    parameter LEVEL_BLOCKS = 2 * MAX_SYMBOLS * LEVELS / BLOCK_LEVELS
 ) (
     input  wire                      clk,
     input  wire                      rst,
@@ -65,7 +85,7 @@ module price_levels #(
     input  wire [LOCATE_WIDTH:0]     req_book,
     input  wire [31:0]               req_price,
     input  wire [31:0]               req_shares,
-    input  wire [SLOT_WIDTH-1:0]     req_slot,
+    input  wire [REF_WIDTH-1:0]      req_slot,   // reduce: the level's reference {pool block, slot}
     input  wire                      req_remove,
 
     output wire                      cmp_ready,
@@ -73,7 +93,7 @@ module price_levels #(
 
     output wire                      done,
     output wire                      dec_ok,
-    output wire [SLOT_WIDTH-1:0]     dec_slot,
+    output wire [REF_WIDTH-1:0]      dec_slot,   // the level's reference {pool block, slot}
     input  wire                      ack,
 
     output reg  [31:0]               resp_top_price,
@@ -81,7 +101,8 @@ module price_levels #(
     output reg  [TOP_N*LEVEL_WIDTH-1:0] resp_levels,
     output reg  [TOP_N-1:0]          resp_levels_changed,
 
-    output reg                       stat_scan
+    output reg                       stat_scan,
+    output reg  [BLOCK_WIDTH:0]      status_free_blocks  // pool blocks free
 );
 
 localparam LOCATE_WIDTH = $clog2(MAX_SYMBOLS);
@@ -93,11 +114,18 @@ localparam PRICE_WIDTH = 32;
 localparam LEVEL_WIDTH = PRICE_WIDTH + SIZE_WIDTH + COUNT_WIDTH;  // {count, shares, price}
 localparam CE_WIDTH = SLOT_WIDTH + LEVEL_WIDTH;           // {slot, count, shares, price}
 localparam TAG_BITS = 8;
-localparam HEAD_WIDTH = LEVELS * TAG_BITS + TOP_N * CE_WIDTH + NC_WIDTH + NL_WIDTH + LEVELS;
+localparam BLOCK_WIDTH = $clog2(LEVEL_BLOCKS);   // a pool block's number
+localparam LO_WIDTH = $clog2(BLOCK_LEVELS);      // a slot's place in its block
+localparam SIDE_BLOCKS = LEVELS / BLOCK_LEVELS;  // blocks a side may hold
+localparam REF_WIDTH = BLOCK_WIDTH + SLOT_WIDTH; // a level's reference {pool block, slot}
+localparam PTRS_WIDTH = SIDE_BLOCKS * BLOCK_WIDTH;
+localparam POOL_WIDTH = BLOCK_WIDTH + LO_WIDTH;  // a level's address in the pool
+localparam HEAD_WIDTH = PTRS_WIDTH + LEVELS * TAG_BITS + TOP_N * CE_WIDTH + NC_WIDTH + NL_WIDTH + LEVELS;
 localparam NL_LSB = LEVELS;
 localparam NC_LSB = LEVELS + NL_WIDTH;
 localparam CACHE_LSB = NC_LSB + NC_WIDTH;
 localparam TAGS_LSB = CACHE_LSB + TOP_N * CE_WIDTH;
+localparam PTRS_LSB = TAGS_LSB + LEVELS * TAG_BITS;
 localparam PRICE_LSB = 0;
 localparam SHARES_LSB = PRICE_WIDTH;
 localparam COUNT_LSB = PRICE_WIDTH + SIZE_WIDTH;
@@ -110,13 +138,21 @@ initial begin
         $error("price_levels: MAX_SYMBOLS and LEVELS powers of two >= 2, 1 <= TOP_N <= LEVELS, SIZE_WIDTH >= 32");
         $finish;
     end
+    if (BLOCK_LEVELS < 2 || BLOCK_LEVELS > LEVELS || (BLOCK_LEVELS & (BLOCK_LEVELS - 1)) != 0
+            || LEVEL_BLOCKS < 2 || (LEVEL_BLOCKS & (LEVEL_BLOCKS - 1)) != 0) begin
+        $error("price_levels: BLOCK_LEVELS a power of two in 2..LEVELS, LEVEL_BLOCKS a power of two >= 2");
+        $finish;
+    end
 end
 
 localparam [2:0] S_CLEAR = 3'd0, S_IDLE = 3'd1, S_DECIDE = 3'd2, S_SCAN = 3'd3, S_SCANNED = 3'd4,
                  S_REFILL = 3'd5,  // a refill's first cycle: which slots to read, from head_work
                  S_FINISH = 3'd6;  // a scan's last cycle: its outcome written, and done
 reg [2:0] state;
-reg [LOCATE_WIDTH+1:0] clear_index;
+// after rst: the head words cleared and the pool's blocks put on the free list, one a cycle each
+localparam CLEAR_COUNT = BOOKS > LEVEL_BLOCKS ? BOOKS : LEVEL_BLOCKS;
+localparam CLEAR_WIDTH = $clog2(CLEAR_COUNT) + 1;
+reg [CLEAR_WIDTH-1:0] clear_index;
 
 // Sums in 15-bit chunks: each chunk is summed for both carries in, and the carry out of the
 // chunks below chooses, so the longest carry chain is 16 bits (four CARRY4 with the carry out)
@@ -275,6 +311,53 @@ function [SLOT_WIDTH-1:0] slot_of;
     end
 endfunction
 
+// the side's blocks that hold any of `bits`
+function [SIDE_BLOCKS-1:0] blocks_any;
+    input [LEVELS-1:0] bits;
+    integer k;
+    begin
+        for (k = 0; k < SIDE_BLOCKS; k = k + 1)
+            blocks_any[k] = bits[k*BLOCK_LEVELS +: BLOCK_LEVELS] != 0;
+    end
+endfunction
+
+// the lowest block that holds any of `bits`, one-hot (none: 0): beside lowest_one(bits), not behind it
+function [SIDE_BLOCKS-1:0] first_block;
+    input [LEVELS-1:0] bits;
+    reg [LEVELS-1:0] padded;
+    begin
+        padded = 0;
+        padded[SIDE_BLOCKS-1:0] = blocks_any(bits);
+        padded = lowest_one(padded);
+        first_block = padded[SIDE_BLOCKS-1:0];
+    end
+endfunction
+
+// the pool block of the side's block `one` (one-hot; none: 0)
+function [BLOCK_WIDTH-1:0] ptr_of;
+    input [PTRS_WIDTH-1:0] ptrs;
+    input [SIDE_BLOCKS-1:0] one;
+    integer k;
+    begin
+        ptr_of = 0;
+        for (k = 0; k < SIDE_BLOCKS; k = k + 1)
+            ptr_of = ptr_of | (ptrs[k*BLOCK_WIDTH +: BLOCK_WIDTH] & {BLOCK_WIDTH{one[k]}});
+    end
+endfunction
+
+// the pool block of the block that holds `slot` (compared, not indexed)
+function [BLOCK_WIDTH-1:0] ptr_at;
+    input [PTRS_WIDTH-1:0] ptrs;
+    input [SLOT_WIDTH-1:0] slot;
+    integer k;
+    begin
+        ptr_at = 0;
+        for (k = 0; k < SIDE_BLOCKS; k = k + 1)
+            if (({{32-SLOT_WIDTH{1'b0}}, slot} >> LO_WIDTH) == k)
+                ptr_at = ptr_at | ptrs[k*BLOCK_WIDTH +: BLOCK_WIDTH];
+    end
+endfunction
+
 wire [HEAD_WIDTH-1:0]  head_rd;   // head RAM read data (P1)
 wire [LEVEL_WIDTH-1:0] level_rd;  // level RAM read data (P1, and a scan's levels)
 
@@ -286,6 +369,7 @@ reg [LOCATE_WIDTH:0] c_book;
 reg [31:0]           c_price, c_shares;
 reg [TAG_BITS-1:0]   c_tag;  // price_tag(c_price)
 reg [SLOT_WIDTH-1:0] c_slot;
+reg [BLOCK_WIDTH-1:0] c_block;  // a reduce's level: its pool block (c_slot: its slot)
 reg                  c_same_book;  // c_book == op_book, registered with them: off the stall path
 wire c_sell = c_book[0];
 
@@ -294,6 +378,7 @@ wire [NL_WIDTH-1:0]        c_nlevels = head_rd[NL_LSB +: NL_WIDTH];
 wire [NC_WIDTH-1:0]        c_ncached = head_rd[NC_LSB +: NC_WIDTH];
 wire [TOP_N*CE_WIDTH-1:0]  c_cache   = head_rd[CACHE_LSB +: TOP_N*CE_WIDTH];
 wire [LEVELS*TAG_BITS-1:0] c_tags    = head_rd[TAGS_LSB +: LEVELS*TAG_BITS];
+wire [PTRS_WIDTH-1:0]      c_ptrs    = head_rd[PTRS_LSB +: PTRS_WIDTH];
 
 // Masks, not indices: a position encoded and decoded again would put a priority encoder and
 // wide multiplexers behind the compares. Cache entries are chosen by comparing a loop index
@@ -305,6 +390,7 @@ reg [TOP_N-1:0]        c_ahead;     // the cached levels better than c_price: a 
 reg [TOP_N-1:0]        c_from_hit;  // the entries at and after the hit
 reg [TOP_N*LEVEL_WIDTH-1:0] c_plus; // each cached level with the add's order at it
 reg [SLOT_WIDTH-1:0]   c_hit_slot;  // the hit entry's slot, picked here: P2's write address is not behind the pick
+reg [BLOCK_WIDTH-1:0]  c_hit_ptr;   // ... and its pool block: each entry's found beside the compares
 reg                    c_seen_hit;
 integer m;
 always @* begin
@@ -312,12 +398,14 @@ always @* begin
         c_tag_match[m] = c_tags[m*TAG_BITS +: TAG_BITS] == c_tag;
     c_seen_hit = 1'b0;
     c_hit_slot = 0;
+    c_hit_ptr = 0;
     for (m = 0; m < TOP_N; m = m + 1) begin
         c_hit_at[m] = m < c_ncached && (c_add ? c_cache[m*CE_WIDTH + PRICE_LSB +: PRICE_WIDTH] == c_price
                                               : c_cache[m*CE_WIDTH + SLOT_LSB +: SLOT_WIDTH] == c_slot);
         c_ahead[m] = m < c_ncached && better(c_sell, c_cache[m*CE_WIDTH + PRICE_LSB +: PRICE_WIDTH], c_price);
         c_seen_hit = c_seen_hit || c_hit_at[m];
         c_hit_slot = c_hit_slot | (c_cache[m*CE_WIDTH + SLOT_LSB +: SLOT_WIDTH] & {SLOT_WIDTH{c_hit_at[m]}});
+        c_hit_ptr = c_hit_ptr | (ptr_at(c_ptrs, c_cache[m*CE_WIDTH + SLOT_LSB +: SLOT_WIDTH]) & {BLOCK_WIDTH{c_hit_at[m]}});
         c_from_hit[m] = c_seen_hit;
         c_plus[m*LEVEL_WIDTH +: LEVEL_WIDTH] = level_plus(c_cache[m*CE_WIDTH +: LEVEL_WIDTH], c_shares);
     end
@@ -326,6 +414,19 @@ wire c_hit = c_hit_at != 0;
 // the uncached levels that may hold c_price: an add worse than every cached level reads only these
 wire [LEVELS-1:0] c_candidates = c_bitmap & ~slots_of(c_cache, c_ncached) & c_tag_match;
 wire c_gone = c_remove && level_rd[COUNT_LSB +: COUNT_WIDTH] == 1;
+// The pool: a new level takes the lowest free slot; its block is in use when another of its slots
+// is, and then the level goes in the block's pool block, else in the pool's next free block. A
+// level that goes frees its pool block when no other slot of its block is live.
+wire [SIDE_BLOCKS-1:0] c_new_block  = first_block(~c_bitmap);
+wire                   c_new_in_use = (c_new_block & blocks_any(c_bitmap)) != 0;
+wire [BLOCK_WIDTH-1:0] c_new_ptr    = ptr_of(c_ptrs, c_new_block);
+reg  [LEVELS-1:0]      c_others;  // the live slots of c_slot's block but c_slot
+integer n;
+always @*
+    for (n = 0; n < LEVELS; n = n + 1)
+        c_others[n] = c_bitmap[n] && (n >> LO_WIDTH) == ({{32-SLOT_WIDTH{1'b0}}, c_slot} >> LO_WIDTH)
+                      && n != {{32-SLOT_WIDTH{1'b0}}, c_slot};
+wire c_frees = c_gone && c_others == 0;
 // An add worse than every cached level (uncached levels exist, so the cache is full: its last
 // entry is the worst) whose tag uncached levels share searches those; a cached level that
 // empties on a side with levels beyond the cache refills the cache. The terms are registered
@@ -355,10 +456,12 @@ reg [LOCATE_WIDTH:0] op_book;
 reg [31:0]           op_price, op_shares;
 reg [TAG_BITS-1:0]   op_tag;
 reg [SLOT_WIDTH-1:0] op_slot;
+reg [BLOCK_WIDTH-1:0] op_block;  // a reduce's level: its pool block
 wire op_sell = op_book[0];
 reg [HEAD_WIDTH-1:0]  head_q;   // the side's head as P1 read it
 reg [TOP_N-1:0]       hit_at, ahead, from_hit;
 reg [SLOT_WIDTH-1:0]  hit_slot;
+reg [BLOCK_WIDTH-1:0] hit_ptr;
 reg [TOP_N*LEVEL_WIDTH-1:0] plus;
 reg [LEVELS-1:0]      candidates;
 reg                   hit, gone, full, cache_room;
@@ -375,6 +478,15 @@ reg [NL_WIDTH-1:0]    nlevels_up, nlevels_down;
 reg [NC_WIDTH-1:0]    ncached_up, ncached_down;
 
 reg [SLOT_WIDTH-1:0]     free_slot;  // free_one's slot, encoded in P1: the write address is not behind an encoder
+reg [SIDE_BLOCKS-1:0]    new_block_one;  // free_slot's block, one-hot
+reg                      new_in_use;     // ... holds live levels: its pool block is new_ptr
+reg [BLOCK_WIDTH-1:0]    new_ptr;
+reg                      frees;          // a reduce whose level goes and leaves its block empty
+wire [BLOCK_WIDTH-1:0]   pool_next;      // the pool's next free block (valid while pool_any)
+reg                      pool_any;
+wire [BLOCK_WIDTH-1:0]   new_block = new_in_use ? new_ptr : pool_next;  // a new level's pool block
+wire                     no_room = full || (!new_in_use && !pool_any);  // a new level is refused
+wire [PTRS_WIDTH-1:0]    ptrs = head_q[PTRS_LSB +: PTRS_WIDTH];
 wire [LEVELS-1:0]        bitmap  = head_q[LEVELS-1:0];
 wire [NL_WIDTH-1:0]      nlevels = head_q[NL_LSB +: NL_WIDTH];
 wire [NC_WIDTH-1:0]      ncached = head_q[NC_LSB +: NC_WIDTH];
@@ -386,8 +498,9 @@ reg [NC_WIDTH-1:0]     ncached_next;
 reg [NL_WIDTH-1:0]     nlevels_next;
 reg [LEVELS-1:0]       bitmap_next;
 reg [LEVELS*TAG_BITS-1:0] tags_next;
-reg                    add_ok, level_we;
-reg [SLOT_WIDTH-1:0]   level_slot;
+reg [PTRS_WIDTH-1:0]   ptrs_next;
+reg                    add_ok, level_we, alloc;
+reg [REF_WIDTH-1:0]    level_ref;
 reg [LEVEL_WIDTH-1:0]  level_wdata, level_new;
 reg [CE_WIDTH-1:0]     entry;
 integer i;
@@ -398,9 +511,19 @@ always @* begin
     nlevels_next = nlevels;
     bitmap_next = bitmap;
     tags_next = tags;
+    // an add writes the pool's next block as the pointer of free_slot's block when that is not in
+    // use, whatever it decides: the pointer of a block not in use is never read
+    ptrs_next = ptrs;
+    if (op_add)
+        for (i = 0; i < SIDE_BLOCKS; i = i + 1)
+            if (new_block_one[i] && !new_in_use)
+                ptrs_next[i*BLOCK_WIDTH +: BLOCK_WIDTH] = pool_next;
     add_ok = 1'b1;
     level_we = 1'b0;
-    level_slot = op_slot;
+    alloc = 1'b0;
+    // the level written: chosen from registers by the kind and the hit alone, not by the decision
+    // (a scan or a refusal writes no level)
+    level_ref = !op_add ? {op_block, op_slot} : hit ? {hit_ptr, hit_slot} : {new_block, free_slot};
     level_wdata = minus;
     level_new = {{COUNT_WIDTH-1{1'b0}}, 1'b1, {SIZE_WIDTH-32{1'b0}}, op_shares, op_price};
     entry = 0;
@@ -414,15 +537,14 @@ always @* begin
                 if (hit_at[i])
                     cache_next[i*CE_WIDTH +: CE_WIDTH] = entry;
             level_we = 1'b1;
-            level_slot = hit_slot;
             level_wdata = entry[LEVEL_WIDTH-1:0];
         end else if (need_scan) begin
             // nothing is written until the scan ends
-        end else if (full) begin
+        end else if (no_room) begin
             add_ok = 1'b0;
         end else begin
             level_we = 1'b1;
-            level_slot = free_slot;
+            alloc = !new_in_use;
             level_wdata = level_new;
             bitmap_next = bitmap | free_one;
             for (i = 0; i < LEVELS; i = i + 1)
@@ -475,13 +597,17 @@ reg                  scan_find;  // 1: look for op_price; 0: best uncached level
 reg [LEVELS-1:0]     scan_pending;  // the slots still to read, past scan_next_one
 reg [LEVELS-1:0]     scan_next_one; // the slot read next, one-hot (none: 0), chosen a cycle ahead
 reg [SLOT_WIDTH-1:0] scan_next;     // ... and encoded then: the read address is not behind an encoder
+reg [BLOCK_WIDTH-1:0] scan_ptr;     // ... and its block's pool block, chosen then too
 reg                  scan_rd_valid;  // a level read arrives (level_rd) ...
 reg [SLOT_WIDTH-1:0] scan_rd_slot;
+reg [BLOCK_WIDTH-1:0] scan_rd_ptr;
 reg                  scan_lv_valid;  // ... and is registered, to be compared
 reg [SLOT_WIDTH-1:0] scan_lv_slot;
+reg [BLOCK_WIDTH-1:0] scan_lv_ptr;
 reg [LEVEL_WIDTH-1:0] scan_lv;
 reg                  matched;    // the price was found: at match_slot, match_level with the order
 reg [SLOT_WIDTH-1:0] match_slot;
+reg [BLOCK_WIDTH-1:0] match_ptr;
 reg [LEVEL_WIDTH-1:0] match_level;
 reg                  best_valid;
 reg [CE_WIDTH-1:0]   best;
@@ -494,13 +620,14 @@ wire scan_better = scan_lv_valid && !scan_find
 wire [NL_WIDTH-1:0]      work_nlevels = head_work[NL_LSB +: NL_WIDTH];
 wire [NC_WIDTH-1:0]      work_ncached = head_work[NC_LSB +: NC_WIDTH];
 wire                     work_full    = work_nlevels == LEVELS;
+wire                     finish_room  = !work_full && (new_in_use || pool_any);  // a new level fits
 
 reg [HEAD_WIDTH-1:0] head_final;  // head_work with the scan's outcome
 integer j;
 always @* begin
     head_final = head_work;
     if (scan_find) begin
-        if (!matched && !work_full) begin
+        if (!matched && finish_room) begin
             head_final[LEVELS-1:0] = head_work[LEVELS-1:0] | free_one;
             head_final[NL_LSB +: NL_WIDTH] = work_nlevels + 1'b1;
             for (j = 0; j < LEVELS; j = j + 1)
@@ -552,16 +679,16 @@ wire [TOP_N*LEVEL_WIDTH-1:0] levels_scan   = levels_of(head_final[CACHE_LSB +: T
 
 // a scan's outcome, held from its end until the caller takes it
 reg                     scan_ok;
-reg [SLOT_WIDTH-1:0]    scan_slot;
+reg [REF_WIDTH-1:0]     scan_ref;
 reg [CE_WIDTH-1:0]      scan_top;
 reg [TOP_N*LEVEL_WIDTH-1:0] scan_levels;
 
 assign req_ready = state != S_CLEAR;
-wire                  finish_ok   = !scan_find || matched || !work_full;
-wire [SLOT_WIDTH-1:0] finish_slot = matched ? match_slot : free_slot;
+wire                  finish_ok   = !scan_find || matched || finish_room;
+wire [REF_WIDTH-1:0]  finish_ref  = matched ? {match_ptr, match_slot} : {new_block, free_slot};
 assign done     = (state == S_DECIDE && !need_scan) || state == S_FINISH || state == S_SCANNED;
 assign dec_ok   = state == S_DECIDE ? add_ok : state == S_FINISH ? finish_ok : scan_ok;
-assign dec_slot = state == S_DECIDE ? level_slot : state == S_FINISH ? finish_slot : scan_slot;
+assign dec_slot = state == S_DECIDE ? level_ref : state == S_FINISH ? finish_ref : scan_ref;
 wire   taken    = done && ack;
 wire   p2_busy  = state != S_IDLE && state != S_CLEAR;
 wire   c_same   = p2_busy && c_same_book;  // P2's request, still to be written, is on P1's side
@@ -569,7 +696,7 @@ assign cmp_ready = c_valid && c_fresh && !c_same;
 
 wire [LEVELS-1:0]     scan_then_one = lowest_one(scan_pending);
 wire scan_read   = state == S_SCAN && scan_next_one != 0;
-wire finish_write = state == S_FINISH && scan_find && (matched || !work_full);
+wire finish_write = state == S_FINISH && scan_find && (matched || finish_room);
 // P1 reads its side again while it cannot go on (its data are stale, or P2's request on its side
 // is still to be written), unless a scan has the level port. A new request comes only as P1
 // goes on, so the two never want a port in one cycle, and the port's address is chosen from
@@ -578,36 +705,121 @@ wire c_wants_read = c_valid && (!c_fresh || c_same);
 wire c_reread     = c_wants_read && !scan_read;
 
 wire                         head_we = state == S_CLEAR || (state == S_DECIDE && taken) || state == S_FINISH;
+// (a sweep longer than BOOKS, for the free list, clears the head words again: no harm)
 wire [LOCATE_WIDTH:0]        head_waddr = state == S_CLEAR ? clear_index[LOCATE_WIDTH:0] : op_book;
 wire [HEAD_WIDTH-1:0]        head_wdata = state == S_CLEAR ? {HEAD_WIDTH{1'b0}}
                                         : state == S_FINISH ? head_final
-                                        : {tags_next, cache_next, ncached_next, nlevels_next, bitmap_next};
+                                        : {ptrs_next, tags_next, cache_next, ncached_next, nlevels_next, bitmap_next};
 wire                         head_re = req_valid || c_reread;
 wire [LOCATE_WIDTH:0]        head_raddr = c_wants_read ? c_book : req_book;
 
 wire                         level_ram_we = (state == S_DECIDE && taken && level_we) || finish_write;
-wire [SLOT_WIDTH-1:0]        level_wslot = state == S_DECIDE ? level_slot : matched ? match_slot : free_slot;
+wire [REF_WIDTH-1:0]         level_wref = state == S_DECIDE ? level_ref : finish_ref;
 wire [LEVEL_WIDTH-1:0]       level_ram_wdata = state == S_DECIDE ? level_wdata : matched ? match_level : level_new;
 wire                         level_re = head_re || scan_read;
-wire [LOCATE_WIDTH+SLOT_WIDTH:0] level_raddr = scan_read ? {op_book, scan_next}
-                                             : c_wants_read ? {c_book, c_slot} : {req_book, req_slot};
+// a level's pool address: {pool block, its slot's place in the block}
+wire [POOL_WIDTH-1:0]        level_waddr = {level_wref[SLOT_WIDTH +: BLOCK_WIDTH], level_wref[LO_WIDTH-1:0]};
+wire [POOL_WIDTH-1:0]        level_raddr = scan_read ? {scan_ptr, scan_next[LO_WIDTH-1:0]}
+                                         : c_wants_read ? {c_block, c_slot[LO_WIDTH-1:0]}
+                                         : {req_slot[SLOT_WIDTH +: BLOCK_WIDTH], req_slot[LO_WIDTH-1:0]};
 
-sdp_ram #(.WIDTH(HEAD_WIDTH), .DEPTH(BOOKS), .WRITE_FIRST(1), .ADDR_WIDTH(LOCATE_WIDTH+1)) head_ram (
+sdp_ram #(.WIDTH(HEAD_WIDTH), .DEPTH(BOOKS), .ULTRA(HEAD_ULTRA), .WRITE_FIRST(1), .ADDR_WIDTH(LOCATE_WIDTH+1)) head_ram (
     .clk(clk), .we(head_we), .waddr(head_waddr), .wdata(head_wdata),
     .re(head_re), .raddr(head_raddr), .rdata(head_rd)
 );
 
-sdp_ram #(.WIDTH(LEVEL_WIDTH), .DEPTH(BOOKS*LEVELS), .ULTRA(ULTRA_RAM), .WRITE_FIRST(1),
-          .ADDR_WIDTH(LOCATE_WIDTH+SLOT_WIDTH+1)) level_ram (
-    .clk(clk), .we(level_ram_we), .waddr({op_book, level_wslot}), .wdata(level_ram_wdata),
+sdp_ram #(.WIDTH(LEVEL_WIDTH), .DEPTH(LEVEL_BLOCKS*BLOCK_LEVELS), .ULTRA(ULTRA_RAM), .WRITE_FIRST(1),
+          .ADDR_WIDTH(POOL_WIDTH)) level_ram (
+    .clk(clk), .we(level_ram_we), .waddr(level_waddr), .wdata(level_ram_wdata),
     .re(level_re), .raddr(level_raddr), .rdata(level_rd)
 );
+
+// ---- the pool's free blocks ----
+// A FIFO of block numbers in free_ram (a freed block written at its tail, read at its head) behind
+// POOL_QUEUE registers (pool_q, pool_next its first): a new level's block is always taken from
+// pool_next, a register. A freed block goes straight into pool_q while free_ram holds none (decided
+// from registers), else it is registered (spill) and written to free_ram a cycle later, and pool_q
+// refills from free_ram one a cycle. Blocks are taken at most one a cycle, so pool_q holds a block
+// whenever any is free (pool_any is then exact): which block comes next does not matter. The sweep
+// after rst frees every block, one a cycle.
+localparam POOL_QUEUE = 4;
+reg [POOL_QUEUE*BLOCK_WIDTH-1:0] pool_q;
+reg [2:0]             pool_n;         // blocks in pool_q
+reg                   pool_rd_valid;  // a read of free_ram arrives (free_rd)
+reg [BLOCK_WIDTH:0]   fram_n;         // blocks in free_ram
+reg [BLOCK_WIDTH-1:0] fram_head, fram_tail;
+reg                   spill;          // a freed block to write to free_ram
+reg [BLOCK_WIDTH-1:0] spill_block;
+reg                   pool_popped, pool_pushed;  // for the count of free blocks, a cycle later
+wire [BLOCK_WIDTH-1:0] free_rd;
+assign pool_next = pool_q[BLOCK_WIDTH-1:0];
+wire pool_room   = {1'b0, pool_n} + pool_rd_valid < POOL_QUEUE;
+wire pool_direct = fram_n == 0 && pool_room;  // a block freed now goes into pool_q
+wire pool_pop    = (state == S_DECIDE && taken && alloc)
+                   || (state == S_FINISH && scan_find && !matched && finish_room && !new_in_use);
+wire pool_push   = (state == S_CLEAR && {{32-CLEAR_WIDTH{1'b0}}, clear_index} < LEVEL_BLOCKS)
+                   || (state == S_DECIDE && taken && !op_add && frees)
+                   || (state == S_FINISH && !scan_find && frees);
+wire [BLOCK_WIDTH-1:0] pool_push_block = state == S_CLEAR ? clear_index[BLOCK_WIDTH-1:0] : op_block;
+wire fram_re = fram_n != 0 && pool_room;
+
+// pool_q with the arrivals appended (free_ram's read, then a freed block), then shifted by a take:
+// the take, behind the caller's ack, is the last multiplexer
+reg [POOL_QUEUE*BLOCK_WIDTH-1:0] pool_q_in;
+reg [2:0] pool_n_in;
+integer q;
+always @* begin
+    pool_q_in = pool_q;
+    for (q = 0; q < POOL_QUEUE; q = q + 1) begin
+        if (pool_rd_valid && q == {29'd0, pool_n})
+            pool_q_in[q*BLOCK_WIDTH +: BLOCK_WIDTH] = free_rd;
+        if (pool_push && pool_direct && q == {29'd0, pool_n} + pool_rd_valid)
+            pool_q_in[q*BLOCK_WIDTH +: BLOCK_WIDTH] = pool_push_block;
+    end
+    pool_n_in = pool_n + pool_rd_valid + (pool_push && pool_direct);
+end
+wire [2:0] pool_n_next = pool_n_in - pool_pop;
+
+sdp_ram #(.WIDTH(BLOCK_WIDTH), .DEPTH(LEVEL_BLOCKS), .ADDR_WIDTH(BLOCK_WIDTH)) free_ram (
+    .clk(clk), .we(spill), .waddr(fram_tail), .wdata(spill_block),
+    .re(fram_re), .raddr(fram_head), .rdata(free_rd)
+);
+
+always @(posedge clk) begin
+    pool_q <= pool_pop ? pool_q_in >> BLOCK_WIDTH : pool_q_in;
+    pool_n <= pool_n_next;
+    pool_any <= pool_n_next != 0;
+    pool_rd_valid <= fram_re;
+    spill <= pool_push && !pool_direct;
+    spill_block <= pool_push_block;
+    if (spill)
+        fram_tail <= fram_tail + 1'b1;
+    if (fram_re)
+        fram_head <= fram_head + 1'b1;
+    fram_n <= fram_n + spill - fram_re;
+    pool_popped <= pool_pop;
+    pool_pushed <= pool_push;
+    status_free_blocks <= status_free_blocks + pool_pushed - pool_popped;
+    if (rst) begin
+        pool_n <= 0;
+        pool_any <= 1'b0;
+        pool_rd_valid <= 1'b0;
+        fram_n <= 0;
+        fram_head <= 0;
+        fram_tail <= 0;
+        spill <= 1'b0;
+        pool_popped <= 1'b0;
+        pool_pushed <= 1'b0;
+        status_free_blocks <= 0;
+    end
+end
 
 always @(posedge clk) begin
     stat_scan <= 1'b0;
     scan_rd_valid <= 1'b0;
     scan_lv_valid <= scan_rd_valid;
     scan_lv_slot <= scan_rd_slot;
+    scan_lv_ptr <= scan_rd_ptr;
     scan_lv <= level_rd;
 
     // P1: a new request, or the one waiting reads its side again (a scan's read of the level
@@ -618,7 +830,8 @@ always @(posedge clk) begin
         c_price <= req_price;
         c_tag <= price_tag(req_price);
         c_shares <= req_shares;
-        c_slot <= req_slot;
+        c_slot <= req_slot[SLOT_WIDTH-1:0];
+        c_block <= req_slot[SLOT_WIDTH +: BLOCK_WIDTH];
         c_remove <= req_remove;
     end
     if (req_valid || cmp_take)
@@ -657,9 +870,11 @@ always @(posedge clk) begin
         op_tag <= c_tag;
         op_shares <= c_shares;
         op_slot <= c_slot;
+        op_block <= c_block;
         head_q <= head_rd;
         hit_at <= c_hit_at;
         hit_slot <= c_hit_slot;
+        hit_ptr <= c_hit_ptr;
         ahead <= c_ahead;
         from_hit <= c_from_hit;
         plus <= c_plus;
@@ -673,6 +888,10 @@ always @(posedge clk) begin
         cache_room <= c_ncached < TOP_N;
         free_one <= lowest_one(~c_bitmap);
         free_slot <= slot_of(lowest_one(~c_bitmap));
+        new_block_one <= c_new_block;
+        new_in_use <= c_new_in_use;
+        new_ptr <= c_new_ptr;
+        frees <= c_frees;
         minus_price <= level_rd[PRICE_LSB +: PRICE_WIDTH];
         minus_size <= c_minus_size;
         minus_count <= c_minus_count;
@@ -685,16 +904,17 @@ always @(posedge clk) begin
     case (state)
     S_CLEAR: begin
         clear_index <= clear_index + 1'b1;
-        if (clear_index == BOOKS - 1)
+        if ({{32-CLEAR_WIDTH{1'b0}}, clear_index} == CLEAR_COUNT - 1)
             state <= S_IDLE;
     end
     S_DECIDE: begin
         if (need_scan) begin
-            head_work <= {tags_next, cache_next, ncached_next, nlevels_next, bitmap_next};
+            head_work <= {ptrs_next, tags_next, cache_next, ncached_next, nlevels_next, bitmap_next};
             stat_scan <= 1'b1;
             scan_find <= op_add;
             scan_next_one <= lowest_one(candidates);
             scan_next <= slot_of(lowest_one(candidates));
+            scan_ptr <= ptr_of(ptrs, first_block(candidates));
             scan_pending <= candidates & ~lowest_one(candidates);
             matched <= 1'b0;
             best_valid <= 1'b0;
@@ -706,20 +926,24 @@ always @(posedge clk) begin
     S_REFILL: begin
         scan_next_one <= 0;  // the first slot is chosen in S_SCAN's first cycle
         scan_next <= 0;
+        scan_ptr <= 0;
         scan_pending <= head_work[LEVELS-1:0] & ~slots_of(head_work[CACHE_LSB +: TOP_N*CE_WIDTH], work_ncached);
         state <= S_SCAN;
     end
     S_SCAN: begin
         if (scan_read) begin
             scan_rd_slot <= scan_next;
+            scan_rd_ptr <= scan_ptr;
             scan_rd_valid <= 1'b1;
         end
         scan_next_one <= scan_then_one;
         scan_next <= slot_of(scan_then_one);
+        scan_ptr <= ptr_of(head_work[PTRS_LSB +: PTRS_WIDTH], first_block(scan_pending));
         scan_pending <= scan_pending & ~scan_then_one;
         if (scan_match) begin
             matched <= 1'b1;
             match_slot <= scan_lv_slot;
+            match_ptr <= scan_lv_ptr;
             match_level <= level_plus(scan_lv, op_shares);
         end
         if (scan_better) begin
@@ -733,7 +957,7 @@ always @(posedge clk) begin
     S_FINISH: begin
         // taken now, or held until the caller takes it
         scan_ok <= finish_ok;
-        scan_slot <= finish_slot;
+        scan_ref <= finish_ref;
         scan_top <= top_final;
         scan_levels <= levels_scan;
         if (!taken)

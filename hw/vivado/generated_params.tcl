@@ -32,13 +32,13 @@ set TICKACCEL_INTERFACES {
 }
 
 # Verilog parameters of the top and their defaults
-set TICKACCEL_PARAMETERS {DATA_WIDTH 64 MAX_SYMBOLS 4096 ORDER_BUCKET_BITS 14 ORDER_WAYS 4 LEVELS 64 TOP_N 8 RECORDS_PER_PACKET 1024 IDLE_CYCLES 1024}
+set TICKACCEL_PARAMETERS {DATA_WIDTH 64 MAX_SYMBOLS 4096 ORDER_BUCKET_BITS 14 ORDER_WAYS 4 LEVELS 64 TOP_N 8 BLOCK_LEVELS 8 LEVEL_BLOCKS 65536 RECORDS_PER_PACKET 1024 IDLE_CYCLES 1024}
 
 # boards: part, PS, ports, PL clock and the top's parameters for each
 set TICKACCEL_BOARDS [dict create]
-dict set TICKACCEL_BOARDS pynq-z2 [dict create part xc7z020clg400-1 board_part tul.com.tw:pynq-z2:part0:1.0 ps zynq7 hp_port S_AXI_HP0 hp_width 64 control_port M_AXI_GP0 pl_clock_mhz 100 parameters {MAX_SYMBOLS 256 ORDER_BUCKET_BITS 11 ORDER_WAYS 4 LEVELS 32 TOP_N 4 ULTRA_RAM 0 RECORDS_PER_PACKET 1024 IDLE_CYCLES 1000}]
-dict set TICKACCEL_BOARDS zcu104 [dict create part xczu7ev-ffvc1156-2-e board_part xilinx.com:zcu104:part0:1.1 ps zynqmp hp_port S_AXI_HP0_FPD hp_width 128 control_port M_AXI_HPM0_FPD pl_clock_mhz 200 parameters {MAX_SYMBOLS 2048 ORDER_BUCKET_BITS 14 ORDER_WAYS 4 LEVELS 16 TOP_N 8 ULTRA_RAM 1 RECORDS_PER_PACKET 1024 IDLE_CYCLES 2000}]
-dict set TICKACCEL_BOARDS kv260 [dict create part xck26-sfvc784-2LV-c board_part xilinx.com:kv260_som:part0:1.3 ps zynqmp hp_port S_AXI_HP0_FPD hp_width 128 control_port M_AXI_HPM0_FPD pl_clock_mhz 200 parameters {MAX_SYMBOLS 1024 ORDER_BUCKET_BITS 13 ORDER_WAYS 4 LEVELS 32 TOP_N 8 ULTRA_RAM 1 RECORDS_PER_PACKET 1024 IDLE_CYCLES 2000}]
+dict set TICKACCEL_BOARDS pynq-z2 [dict create part xc7z020clg400-1 board_part tul.com.tw:pynq-z2:part0:1.0 ps zynq7 hp_port S_AXI_HP0 hp_width 64 control_port M_AXI_GP0 pl_clock_mhz 100 parameters {MAX_SYMBOLS 2048 ORDER_BUCKET_BITS 10 ORDER_WAYS 4 LEVELS 16 TOP_N 1 BLOCK_LEVELS 2 LEVEL_BLOCKS 4096 ULTRA_RAM 0 HEAD_ULTRA_RAM 0 RECORDS_PER_PACKET 1024 IDLE_CYCLES 1000}]
+dict set TICKACCEL_BOARDS zcu104 [dict create part xczu7ev-ffvc1156-2-e board_part xilinx.com:zcu104:part0:1.1 ps zynqmp hp_port S_AXI_HP0_FPD hp_width 128 control_port M_AXI_HPM0_FPD pl_clock_mhz 200 parameters {MAX_SYMBOLS 8192 ORDER_BUCKET_BITS 14 ORDER_WAYS 4 LEVELS 16 TOP_N 1 BLOCK_LEVELS 4 LEVEL_BLOCKS 16384 ULTRA_RAM 1 HEAD_ULTRA_RAM 0 RECORDS_PER_PACKET 1024 IDLE_CYCLES 2000}]
+dict set TICKACCEL_BOARDS kv260 [dict create part xck26-sfvc784-2LV-c board_part xilinx.com:kv260_som:part0:1.3 ps zynqmp hp_port S_AXI_HP0_FPD hp_width 128 control_port M_AXI_HPM0_FPD pl_clock_mhz 200 parameters {MAX_SYMBOLS 8192 ORDER_BUCKET_BITS 13 ORDER_WAYS 4 LEVELS 8 TOP_N 1 BLOCK_LEVELS 2 LEVEL_BLOCKS 16384 ULTRA_RAM 1 HEAD_ULTRA_RAM 1 RECORDS_PER_PACKET 1024 IDLE_CYCLES 2000}]
 
 # CSR map: {name byte_offset access description}
 set TICKACCEL_REGISTERS {
@@ -105,6 +105,8 @@ set TICKACCEL_REGISTERS {
     {book_top_n 0x100010 read-only {TOP_N: sorted best levels cached per symbol and side}}
     {book_live_orders 0x100014 read-only {orders in the order store now}}
     {book_stale_symbols 0x100018 read-only {symbols flagged stale now}}
+    {book_level_pool 0x10001c read-only {price levels in the market-wide pool (LEVEL_BLOCKS * BLOCK_LEVELS)}}
+    {book_level_blocks_free 0x100020 read-only {pool blocks (BLOCK_LEVELS levels each) free now}}
     {book_events 0x100100 read-only {book events taken in (A F E C X D U R S records)}}
     {book_bbo_updates 0x100104 read-only {BBO update records sent (kind B)}}
     {book_symbol_updates 0x100108 read-only {stock directory records sent (kind R)}}
@@ -113,7 +115,7 @@ set TICKACCEL_REGISTERS {
     {book_overfill 0x100114 read-only {E/C/X of more shares than the order has: the order is removed}}
     {book_zero_share_add 0x100118 read-only {add of 0 shares: ignored}}
     {book_order_store_full 0x10011c read-only {add with both cuckoo buckets and the stash full: dropped, symbol made stale}}
-    {book_level_store_full 0x100120 read-only {add of a new price to a full side: dropped, symbol made stale}}
+    {book_level_store_full 0x100120 read-only {add of a new price to a side with LEVELS prices, or needing a pool block when none is free: dropped, symbol made stale}}
     {book_locate_out_of_range 0x100124 read-only {add or R with stock locate >= MAX_SYMBOLS: dropped}}
     {book_stale_raised 0x100128 read-only {times a symbol went from exact to stale}}
     {book_level_scans 0x10012c read-only {events that had to search a side's level store (deep add or refill)}}
