@@ -3,11 +3,13 @@
 //
 //   s_axis ─► order_store (ref -> order) ─► price_levels (levels, top-N) ─► BBO compare ─► m_axis
 //
-// A pipeline of six stages behind an input register, an event entering each
+// A pipeline of seven stages behind an input register, an event entering each
 // cycle while older ones are in flight, in feed order:
 //   input       the event from s_axis, with its references' bucket hashes
 //               (order_hash.vh): the multiply is never in front of a RAM address
 //   S0 accept   the order store reads the reference's buckets
+//   R  read     the buckets in the order store's RAM output registers, copied
+//               into flip-flops as the event leaves R (no logic behind a RAM read)
 //   S1 find     the order store compares them with the reference
 //   S2 found    the order (or the add's room) registered: the level request
 //               reads its side's head word and level
@@ -21,7 +23,7 @@
 // stale word without a stall, its side's head word and level from price_levels,
 // which holds an event in S3 for a cycle when S4 holds one of the same side. The
 // order store holds an event in S1, reading its buckets again, while one ahead of
-// it, not yet written, shares a bucket (order_store find_valid); a level scan, an
+// it, not yet written, shares a bucket (order_store find_valid; R passes it on); a level scan, an
 // insert that moves orders and a full output FIFO hold the stages behind them. No
 // stall depends on a compare made in its cycle. A U passes as two events: its remove
 // (U1, the original's reference) and, a cycle behind it, its add (U2, the new

@@ -16,9 +16,10 @@
 // bucket. When both are full it moves orders: the new order takes the way a
 // kick counter points at in its table-0 bucket, the order it displaced goes to
 // its bucket in the other table (first free way, else the counter's way, whose
-// order moves on in turn), at most MAX_KICKS times, three cycles each (its hash
-// registered, its bucket read, placed); the order still without a bucket then goes
-// to the stash. An add is refused only when
+// order moves on in turn), at most MAX_KICKS times, six cycles each (its reference's
+// halves XORed, three 16x16 partial products of the hash, their sum, its bucket read,
+// copied to S1's flip-flops, placed); the order still without a bucket then goes
+// to the stash (a cycle more). An add is refused only when
 // both of its buckets and the stash are full (find_free = 0), decided before
 // anything moves: the caller counts it and flags the symbol stale; no order is
 // ever lost. sim/book_model.py:OrderStore mirrors this slot for slot.
@@ -27,15 +28,22 @@
 // A real day peaks near 10^6 live orders: BUCKET_BITS = 18, WAYS = 4 gives 2^20
 // slots of ~150 bits (8192 symbols), 156 Mbit in UltraRAM.
 //
-// Interface: a pipeline of four stages, S1 (compare), S2 (found), S3 (held) and S4
-// (write), in event order.
+// Interface: a pipeline of five stages, R (read), S1 (compare), S2 (found), S3 (held)
+// and S4 (write), in event order.
 //   find  (op_find, op_ref, while find_ready): reads the ref's two buckets as the
-//         event enters S1, at op_hash0 and op_hash1 (the ref's order_hash products for
-//         the two tables, computed a cycle ahead by the caller, from registers); S1
-//         compares them with it. While an older find in
-//         S1 to S4 that shares a bucket with op_ref has not yet written, the read
-//         would miss that write: S1 reads the buckets again until it is written
-//         (find_valid low meanwhile).
+//         event enters R, at op_hash0 and op_hash1 (the ref's order_hash products for
+//         the two tables, computed a cycle ahead by the caller, from registers). In R
+//         the buckets are in the RAMs' output registers; nothing reads the RAMs while R
+//         or S1 needs that word. While an older find in R to S4 that shares a bucket with
+//         op_ref has not yet written, the read would miss that write: the find is marked
+//         stale.
+//   r_advance: the find moves to S1 (stale or not), its buckets copied into flip-flops
+//         with no logic in front (a block RAM's clock-to-output and route leave no time
+//         for logic behind it in the same cycle on the ECP5). S1 compares them with the
+//         ref, and the stash with it (registered as the find entered S1). A stale find
+//         reads its buckets again from S1, the word arriving a cycle later and copied
+//         into S1's flip-flops the cycle after, until no older find sharing a bucket is
+//         yet to write (find_valid low meanwhile); a find in R then reads again too.
 //   s1_advance: the find moves to S2 while find_valid (not while s1_blocked: S2 to
 //         S4 hold an insert that may move orders). In S2, registered, find_hit and
 //         find_entry say whether and how the ref is stored, and find_free whether an
@@ -46,11 +54,13 @@
 //   s4_leave: the find leaves S4, with at most one write (op_write, op_write_valid,
 //         op_entry): an update (valid 1) or delete (valid 0) of the found order, or
 //         an insert (valid 1, no hit, find_free). An insert whose buckets are full
-//         moves orders: find_ready is low while it does, and a find then in S1 reads
-//         its buckets again (find_valid low meanwhile).
+//         moves orders: find_ready is low while it does, and the finds then in R and
+//         S1 read their buckets again (find_valid low meanwhile).
 // A table's read of a bucket that S4 writes in the same cycle returns the word before the
 // write: such a find is marked stale like one behind an unwritten find, and reads again. So the
 // tables need no write-first bypass, which would put a multiplexer in front of the compares.
+// The stall into the stages behind depends on registers only (freshness, s1_blocked); no
+// stall depends on a compare made in its cycle, and the write addresses come from registers.
 // After rst, the RAMs are cleared one bucket per cycle; find_ready is low then.
 
 module order_store #(
@@ -285,7 +295,7 @@ end
 // ---- moving orders (an insert whose two buckets are full) ----
 
 localparam [2:0] K_IDLE = 3'd0, K_HASH = 3'd1, K_MUL = 3'd2, K_SUM = 3'd3, K_READ = 3'd4,
-                 K_LOAD = 3'd5, K_PLACE = 3'd6;
+                 K_LOAD = 3'd5, K_PLACE = 3'd6, K_STASH = 3'd7;
 reg [2:0]             kick_state;
 reg [WAY_BITS-1:0]    kick_way;     // the way the next move takes; counts on across inserts
 reg [$clog2(MAX_KICKS+1)-1:0] kicks;
@@ -554,13 +564,7 @@ always @(posedge clk) begin
         if (kick_free) begin
             kick_state <= K_IDLE;
         end else if (kick_last) begin
-            for (t = 0; t < STASH; t = t + 1)
-                if (t == {{32-SLOT_BITS{1'b0}}, stash_free_slot}) begin
-                    stash_valid[t] <= 1'b1;
-                    stash_ref[t*64 +: 64] <= moving_ref;
-                    stash_entry[t*ENTRY_WIDTH +: ENTRY_WIDTH] <= moving[ENTRY_WIDTH-1:0];
-                end
-            kick_state <= K_IDLE;
+            kick_state <= K_STASH;  // the stash's enables from a register, not behind kick_free
         end else begin
             moving <= get_way(kick_data, kick_way);
             moving_table <= !moving_table;
@@ -568,6 +572,15 @@ always @(posedge clk) begin
             kicks <= kicks + 1'b1;
             kick_state <= K_HASH;
         end
+    end
+    K_STASH: begin
+        for (t = 0; t < STASH; t = t + 1)
+            if (t == {{32-SLOT_BITS{1'b0}}, stash_free_slot}) begin
+                stash_valid[t] <= 1'b1;
+                stash_ref[t*64 +: 64] <= moving_ref;
+                stash_entry[t*ENTRY_WIDTH +: ENTRY_WIDTH] <= moving[ENTRY_WIDTH-1:0];
+            end
+        kick_state <= K_IDLE;
     end
     default: ;
     endcase
