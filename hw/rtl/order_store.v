@@ -1,9 +1,11 @@
 // Order store: order reference -> (stock locate, side, price, shares, level slot).
 //
-// Structure: cuckoo hashing over two tables (each its own block RAM, read in the
-// same cycle) and a small stash in registers. A table holds 2^(BUCKET_BITS-1)
-// buckets of WAYS entries in one wide word, so a lookup is one read per table
-// and all ways are compared at once; deleting is clearing a valid bit. A way
+// Structure: cuckoo hashing over two tables (read in the same cycle) and a small
+// stash in registers. A table holds 2^(BUCKET_BITS-1) buckets of WAYS entries, a
+// block RAM per way at the bucket's address, so a lookup is one read per table
+// and all ways are compared at once; a write puts one way (that way's RAM's write
+// enable), so no stage holds a bucket to write it back whole; deleting is clearing
+// a valid bit. A way
 // holds the whole reference. A reference's bucket in a table is the top bits of
 // the 32-bit product of its two halves XORed and the table's odd multiplier
 // (Fibonacci hashing, order_hash.vh): consecutive references (ITCH references only grow)
@@ -14,7 +16,8 @@
 //
 // An insert takes the first free way of its table-0 bucket, else of its table-1
 // bucket. When both are full it moves orders: the new order takes the way a
-// kick counter points at in its table-0 bucket, the order it displaced goes to
+// kick counter points at in its table-0 bucket (that way's order is kept from S1 to
+// the write), the order it displaced goes to
 // its bucket in the other table (first free way, else the counter's way, whose
 // order moves on in turn), at most MAX_KICKS times, six cycles each (its reference's
 // halves XORed, three 16x16 partial products of the hash, their sum, its bucket read,
@@ -203,7 +206,7 @@ localparam [1:0] AT_TABLE0 = 2'd0, AT_TABLE1 = 2'd1, AT_STASH = 2'd2, AT_KICK = 
 reg                    found_busy, mid_busy, held_busy;
 reg [63:0]             found_ref;
 reg [INDEX_BITS-1:0]   found_index0, found_index1;
-reg [BUCKET_WIDTH-1:0] found_bucket0, found_bucket1;
+reg [WAY_WIDTH-1:0]    found_victim;  // table 0's way at kick_way: the order an insert with no room pushes out
 reg [SLOT_BITS-1:0]    found_slot;
 reg [WAYS-1:0]         found_hits0, found_hits1, found_frees0, found_frees1;
 reg [STASH-1:0]        found_stash_hits;
@@ -213,14 +216,14 @@ reg [2*PAIRS-1:0]      found_pair_hits;
 reg                    found_stash_hit, found_room;  // found_room: a free way in one of its buckets
 reg [63:0]             mid_ref;
 reg [INDEX_BITS-1:0]   mid_index0, mid_index1;
-reg [BUCKET_WIDTH-1:0] mid_bucket0, mid_bucket1;
+reg [WAY_WIDTH-1:0]    mid_victim;
 reg [1:0]              mid_at;
 reg [WAY_BITS-1:0]     mid_way;
 reg [SLOT_BITS-1:0]    mid_slot;
 reg                    mid_hit, mid_deletes;
 reg [63:0]             held_ref;
 reg [INDEX_BITS-1:0]   held_index0, held_index1;
-reg [BUCKET_WIDTH-1:0] held_bucket0, held_bucket1;
+reg [WAY_WIDTH-1:0]    held_victim;
 reg [1:0]              held_at;
 reg [WAY_BITS-1:0]     held_way;
 reg [SLOT_BITS-1:0]    held_slot;
@@ -323,19 +326,6 @@ function [WAY_WIDTH-1:0] get_way;
     end
 endfunction
 
-// bucket with one way replaced
-function [BUCKET_WIDTH-1:0] put_way;
-    input [BUCKET_WIDTH-1:0] bucket;
-    input [WAY_BITS-1:0]     way;
-    input [WAY_WIDTH-1:0]    value;
-    integer v;
-    begin
-        put_way = bucket;
-        for (v = 0; v < WAYS; v = v + 1)
-            if (v == {{32-WAY_BITS{1'b0}}, way})
-                put_way[v*WAY_WIDTH +: WAY_WIDTH] = value;
-    end
-endfunction
 
 
 // ---- the RAMs' ports: one write port (clear sweep, else S4's write, else a move) ----
@@ -348,16 +338,20 @@ wire write_table1 = write_now && held_at == AT_TABLE1;
 wire place_move   = kick_state == K_PLACE && (kick_free || !kick_last);
 wire place0 = place_move && moving_table;   // moving out of table 1: into table 0
 wire place1 = place_move && !moving_table;
-wire [BUCKET_WIDTH-1:0] moved_in = put_way(kick_data, kick_put_way, moving);
-
-wire                    we0    = clearing || write_table0 || place0;
+// Each way of a table is its own RAM with its own write enable, so a write puts one way and
+// the stages need not hold the bucket read to write it back whole.
+wire [WAY_WIDTH-1:0]    wdata0 = clearing ? {WAY_WIDTH{1'b0}} : place0 ? moving : written_way;
 wire [INDEX_BITS-1:0]   waddr0 = clearing ? clear_index[INDEX_BITS-1:0] : place0 ? kick_index : held_index0;
-wire [BUCKET_WIDTH-1:0] wdata0 = clearing ? {BUCKET_WIDTH{1'b0}} : place0 ? moved_in
-                               : put_way(held_bucket0, held_way, written_way);
-wire                    we1    = clearing || write_table1 || place1;
+wire [WAY_WIDTH-1:0]    wdata1 = clearing ? {WAY_WIDTH{1'b0}} : place1 ? moving : written_way;
 wire [INDEX_BITS-1:0]   waddr1 = clearing ? clear_index[INDEX_BITS-1:0] : place1 ? kick_index : held_index1;
-wire [BUCKET_WIDTH-1:0] wdata1 = clearing ? {BUCKET_WIDTH{1'b0}} : place1 ? moved_in
-                               : put_way(held_bucket1, held_way, written_way);
+reg  [WAYS-1:0]         we0, we1;
+integer x;
+always @* begin
+    for (x = 0; x < WAYS; x = x + 1) begin
+        we0[x] = clearing || (write_table0 && held_way == x[WAY_BITS-1:0]) || (place0 && kick_put_way == x[WAY_BITS-1:0]);
+        we1[x] = clearing || (write_table1 && held_way == x[WAY_BITS-1:0]) || (place1 && kick_put_way == x[WAY_BITS-1:0]);
+    end
+end
 
 // reads: a new find (S0), S1's find again, or a move's next bucket
 wire kick_read = kick_state == K_READ;
@@ -403,17 +397,21 @@ assign find_ready = !clearing && kick_state == K_IDLE && !s1_blocked
 wire s1_load = !s1_busy || s1_advance || rd_pending || kick_state == K_LOAD;
 wire [63:0] stash_ref_now = rd_pending ? s1_ref : r_ref;  // whose reference S1's stash compare takes
 
-sdp_ram #(.WIDTH(BUCKET_WIDTH), .DEPTH(BUCKETS), .ULTRA(ULTRA_RAM),
-          .ADDR_WIDTH(INDEX_BITS)) table0 (
-    .clk(clk), .we(we0), .waddr(waddr0), .wdata(wdata0),
-    .re(re0), .raddr(raddr0), .rdata(read_data0)
-);
-
-sdp_ram #(.WIDTH(BUCKET_WIDTH), .DEPTH(BUCKETS), .ULTRA(ULTRA_RAM),
-          .ADDR_WIDTH(INDEX_BITS)) table1 (
-    .clk(clk), .we(we1), .waddr(waddr1), .wdata(wdata1),
-    .re(re1), .raddr(raddr1), .rdata(read_data1)
-);
+genvar gw;
+generate
+    for (gw = 0; gw < WAYS; gw = gw + 1) begin : g_way
+        sdp_ram #(.WIDTH(WAY_WIDTH), .DEPTH(BUCKETS), .ULTRA(ULTRA_RAM),
+                  .ADDR_WIDTH(INDEX_BITS)) table0 (
+            .clk(clk), .we(we0[gw]), .waddr(waddr0), .wdata(wdata0),
+            .re(re0), .raddr(raddr0), .rdata(read_data0[gw*WAY_WIDTH +: WAY_WIDTH])
+        );
+        sdp_ram #(.WIDTH(WAY_WIDTH), .DEPTH(BUCKETS), .ULTRA(ULTRA_RAM),
+                  .ADDR_WIDTH(INDEX_BITS)) table1 (
+            .clk(clk), .we(we1[gw]), .waddr(waddr1), .wdata(wdata1),
+            .re(re1), .raddr(raddr1), .rdata(read_data1[gw*WAY_WIDTH +: WAY_WIDTH])
+        );
+    end
+endgenerate
 
 integer t;
 always @(posedge clk) begin
@@ -469,8 +467,7 @@ always @(posedge clk) begin
         found_ref <= s1_ref;
         found_index0 <= s1_index0;
         found_index1 <= s1_index1;
-        found_bucket0 <= s1_data0;
-        found_bucket1 <= s1_data1;
+        found_victim <= get_way(s1_data0, kick_way);
         found_pair_hits <= s1_pair_hits;
         found_stash_hit <= stash_hit;
         found_room <= any_free0 || any_free1;
@@ -492,8 +489,7 @@ always @(posedge clk) begin
         mid_ref <= found_ref;
         mid_index0 <= found_index0;
         mid_index1 <= found_index1;
-        mid_bucket0 <= found_bucket0;
-        mid_bucket1 <= found_bucket1;
+        mid_victim <= found_victim;
         mid_hit <= found_hit;
         mid_deletes <= s2_deletes;
         mid_at <= found_at;
@@ -509,8 +505,7 @@ always @(posedge clk) begin
         held_ref <= mid_ref;
         held_index0 <= mid_index0;
         held_index1 <= mid_index1;
-        held_bucket0 <= mid_bucket0;
-        held_bucket1 <= mid_bucket1;
+        held_victim <= mid_victim;
         held_hit <= mid_hit;
         held_deletes <= mid_deletes;
         held_at <= mid_at;
@@ -533,7 +528,7 @@ always @(posedge clk) begin
                 end
         end
         if (kick_start) begin
-            moving <= get_way(held_bucket0, held_way);
+            moving <= held_victim;
             moving_table <= 1'b0;
             kick_way <= {{32-WAY_BITS{1'b0}}, kick_way} == WAYS - 1 ? {WAY_BITS{1'b0}} : kick_way + 1'b1;
             kicks <= 1;
