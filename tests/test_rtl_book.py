@@ -77,18 +77,22 @@ def test_latency_and_throughput(tmp_path):
     measured = _measure(tmp_path, _feed_words(3000, 20, 23), SMALL)
     latency = measured["latency"]
     # cycles are deterministic here (no stalls): the figures measured, as regression guards.
-    # An event's own path is the input register (its references hashed), S0 accept, S1 find,
-    # S2 found, S3 compare, S4 decide, S5 out: its record is valid 7 cycles after it was taken,
-    # 9 for a U (its add follows its remove on the same side, which waits a cycle for the
-    # remove's write). The maxima are events that waited behind a refill (a cached level
-    # emptied: the side's best uncached level is searched, a level a cycle and one more). A
-    # cycle is counted from the input's handshake: an event that arrives while the input
-    # register waits is taken into the skid register in front of it and waits there.
+    # An event's own path is the input register (its references hashed), S0 accept, R read
+    # (the order store's buckets in its RAMs' output registers), S1 find (copied to flip-flops,
+    # compared), S2 found, S3 compare, S4 decide, S5 out: its record is valid 8 cycles after it
+    # was taken (7 before the R stage), 10 for a U (its add follows its remove on the same side,
+    # which waits a cycle for the remove's write). The maxima are events that waited behind a
+    # refill (a cached level emptied: the side's best uncached level is searched, a level a cycle
+    # and one more); with R they are a cycle longer too (43 and 26, measured). A cycle is counted
+    # from the input's handshake: an event that arrives while the input register waits is taken
+    # into the skid register in front of it and waits there.
     for kind in "AFECXD":
-        assert latency[kind]["min"] == 7 and latency[kind]["max"] <= 42, latency[kind]
-    assert latency["U"]["min"] == 9 and latency["U"]["max"] <= 25, latency["U"]
-    # measured 0.665: an event a cycle, less a cycle for each event on the side just ahead of it
-    # and the cycles of scans
+        assert latency[kind]["min"] == 8 and latency[kind]["max"] <= 43, latency[kind]
+    assert latency["U"]["min"] == 10 and latency["U"]["max"] <= 26, latency["U"]
+    # measured 0.662: an event a cycle, less a cycle for each event on the side just ahead of it
+    # and the cycles of scans, and of reads again (a find whose bucket an event up to five ahead
+    # of it has yet to write reads it again; with R it is one event and one cycle more than the
+    # 0.665 measured before)
     assert measured["events_per_cycle"] >= 0.66, measured
 
 

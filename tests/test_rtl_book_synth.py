@@ -18,7 +18,9 @@ from tickaccel.hw.params import BookParams
 pytestmark = pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys not installed")
 
 RTL = book_runner.runner.RTL_DIR
-MEMORIES = ("order_store_inst.table0.{branch}.mem", "order_store_inst.table1.{branch}.mem",
+# the order store's tables are a RAM per way (a write puts one way)
+TABLES = tuple(f"order_store_inst.g_way[{way}].table{table}" for way in range(4) for table in (0, 1))
+MEMORIES = (*(table + ".{branch}.mem" for table in TABLES),
             "price_levels_inst.head_ram.g_block.mem", "price_levels_inst.level_ram.{branch}.mem",
             "price_levels_inst.free_ram.g_block.mem",
             "bbo_ram.g_block.mem", "stale_ram.g_block.mem", "stale_csr_ram.g_block.mem", "symbol_ram")
@@ -52,7 +54,7 @@ def test_every_memory_maps_to_ram_and_no_latch_is_inferred(tmp_path, ultra_ram, 
     branch = "g_ultra" if ultra_ram else "g_block"
     for memory in MEMORIES:
         assert f"mapping memory order_book.{memory.format(branch=branch)} via $__XILINX_" in log, memory
-    for table in ("order_store_inst.table0", "order_store_inst.table1", "price_levels_inst.level_ram"):
+    for table in (*TABLES, "price_levels_inst.level_ram"):
         in_uram = f"mapping memory order_book.{table}.g_ultra.mem via $__XILINX_URAM_" in log
         assert in_uram == ultra_ram, table
 

@@ -3,11 +3,13 @@
 //
 //   s_axis ─► order_store (ref -> order) ─► price_levels (levels, top-N) ─► BBO compare ─► m_axis
 //
-// A pipeline of six stages behind an input register, an event entering each
+// A pipeline of seven stages behind an input register, an event entering each
 // cycle while older ones are in flight, in feed order:
 //   input       the event from s_axis, with its references' bucket hashes
 //               (order_hash.vh): the multiply is never in front of a RAM address
 //   S0 accept   the order store reads the reference's buckets
+//   R  read     the buckets in the order store's RAM output registers, copied
+//               into flip-flops as the event leaves R (no logic behind a RAM read)
 //   S1 find     the order store compares them with the reference
 //   S2 found    the order (or the add's room) registered: the level request
 //               reads its side's head word and level
@@ -21,7 +23,7 @@
 // stale word without a stall, its side's head word and level from price_levels,
 // which holds an event in S3 for a cycle when S4 holds one of the same side. The
 // order store holds an event in S1, reading its buckets again, while one ahead of
-// it, not yet written, shares a bucket (order_store find_valid); a level scan, an
+// it, not yet written, shares a bucket (order_store find_valid; R passes it on); a level scan, an
 // insert that moves orders and a full output FIFO hold the stages behind them. No
 // stall depends on a compare made in its cycle. A U passes as two events: its remove
 // (U1, the original's reference) and, a cycle behind it, its add (U2, the new
@@ -197,7 +199,7 @@ wire in_find   = (in_add && in_range) || in_change;
 
 reg [LOCATE_WIDTH:0] clear_index;
 reg  cleared;         // the memories are cleared after rst
-reg  u2_pending;      // a U's remove entered S1: its add enters next
+reg  u2_pending;      // a U's remove entered R: its add enters next
 reg  clear_in_flight; // a stale-flag clear was taken and has not yet been applied (S5)
 reg [REC_NEW_ORDER_REF_WIDTH-1:0] u2_ref;
 reg [REC_SHARES_WIDTH-1:0]        u2_shares;
@@ -208,12 +210,12 @@ reg [31:0]                        u2_hash0, u2_hash1;
 
 wire os_find_ready, os_find_valid, os_hit, os_free, os_s1_blocked;
 wire [ENTRY_WIDTH-1:0] os_entry;
-wire s1_ready;
+wire r_ready;
 wire os_find_go = u2_pending ? 1'b1 : (!stale_clear_valid && in_valid && in_find);
 wire [63:0] os_find_ref = u2_pending ? u2_ref : in_ref;
 wire [31:0] os_find_hash0 = u2_pending ? u2_hash0 : in_hash0;
 wire [31:0] os_find_hash1 = u2_pending ? u2_hash1 : in_hash1;
-wire s0_open = cleared && s1_ready && (os_find_ready || !os_find_go);
+wire s0_open = cleared && r_ready && (os_find_ready || !os_find_go);
 wire take_u2 = s0_open && u2_pending;
 wire take_clear = s0_open && !u2_pending && stale_clear_valid && !clear_in_flight;
 wire take_event = s0_open && !u2_pending && !stale_clear_valid && in_valid;
@@ -221,8 +223,20 @@ wire in_free = !in_valid || take_event;  // the input register takes the next ev
 assign s_axis_tready = cleared && !skid_valid;
 wire s0_find = take_u2 || (take_event && in_find);
 
-// ---- S1: the order store compares the reference with its buckets; S2: the order found, or
-// the add's room, registered: the level request leaves from here ----
+// ---- R: the order store's buckets in its RAMs' output registers; S1: it compares them with
+// the reference, from flip-flops; S2: the order found, or the add's room, registered: the level
+// request leaves from here ----
+
+reg        r_valid;
+reg        r_add, r_change, r_whole, r_u1, r_u2, r_symbol, r_clear;
+reg [LOCATE_WIDTH-1:0]            r_locate;
+reg                               r_sell;
+reg [REC_SHARES_WIDTH-1:0]        r_shares;
+reg [REC_PRICE_WIDTH-1:0]         r_price;
+reg [REC_NEW_ORDER_REF_WIDTH-1:0] r_new_ref;
+reg [REC_SEQ_WIDTH-1:0]           r_seq;
+reg [REC_TIMESTAMP_WIDTH-1:0]     r_timestamp;
+reg [31:0]                        r_mask;
 
 reg        s1_valid, s2_valid;
 reg        s1_add, s2_add;        // A/F, or a U's add (u2)
@@ -308,7 +322,10 @@ wire s3_ready = !s3_valid || s3_adv;
 wire s2_adv   = s2_valid && s3_ready;
 wire s2_ready = !s2_valid || s2_adv;
 wire s1_adv   = s1_valid && (!s1_find || (os_find_valid && !os_s1_blocked)) && s2_ready;
-assign s1_ready = !s1_valid || s1_adv;
+wire s1_ready = !s1_valid || s1_adv;
+wire r_adv    = r_valid && s1_ready;  // a stale read passes R: S1 reads again
+wire r_find   = r_add || r_change;
+assign r_ready = !r_valid || r_adv;
 
 wire lv_req = s2_adv && (add_places || reduce);
 
@@ -347,7 +364,7 @@ order_store #(
 ) order_store_inst (
     .clk(clk), .rst(rst),
     .find_ready(os_find_ready), .op_find(s0_find), .op_ref(os_find_ref),
-    .op_hash0(os_find_hash0), .op_hash1(os_find_hash1),
+    .op_hash0(os_find_hash0), .op_hash1(os_find_hash1), .r_advance(r_adv && r_find),
     .find_valid(os_find_valid), .find_hit(os_hit), .find_free(os_free), .find_entry(os_entry),
     .s1_blocked(os_s1_blocked), .s1_advance(s1_adv && s1_find),
     .s2_advance(s2_adv && s2_find), .s2_deletes(reduce && removes_all),
@@ -520,7 +537,7 @@ always @(posedge clk) begin
             cleared <= 1'b1;
     end
 
-    // S0 -> S1
+    // S0 -> R
     if (take_u2)
         u2_pending <= 1'b0;
     if (in_free) begin
@@ -551,24 +568,44 @@ always @(posedge clk) begin
         u2_seq <= in_data[REC_SEQ_LSB +: REC_SEQ_WIDTH];
         u2_timestamp <= in_data[REC_TIMESTAMP_LSB +: REC_TIMESTAMP_WIDTH];
     end
+    if (r_ready) begin
+        r_valid <= take_u2 || take_clear
+                   || (take_event && (in_find || (in_kind == "R" && in_range)));
+        r_add <= take_u2 || (take_event && in_add);
+        r_change <= take_event && in_change;
+        r_whole <= take_event && (in_kind == "D" || in_kind == "U");
+        r_u1 <= take_event && in_kind == "U";
+        r_u2 <= take_u2;
+        r_symbol <= take_event && in_kind == "R";
+        r_clear <= take_clear;
+        r_locate <= take_clear ? {stale_clear_word, 5'd0} : in_locate[LOCATE_WIDTH-1:0];
+        r_sell <= in_data[REC_SIDE_LSB +: REC_SIDE_WIDTH] == "S";
+        r_shares <= take_u2 ? u2_shares : in_data[REC_SHARES_LSB +: REC_SHARES_WIDTH];
+        r_price <= take_u2 ? u2_price : in_data[REC_PRICE_LSB +: REC_PRICE_WIDTH];
+        r_new_ref <= in_data[REC_NEW_ORDER_REF_LSB +: REC_NEW_ORDER_REF_WIDTH];
+        r_seq <= take_u2 ? u2_seq : in_data[REC_SEQ_LSB +: REC_SEQ_WIDTH];
+        r_timestamp <= take_u2 ? u2_timestamp : in_data[REC_TIMESTAMP_LSB +: REC_TIMESTAMP_WIDTH];
+        r_mask <= stale_clear_mask;
+    end
+
+    // R -> S1
     if (s1_ready) begin
-        s1_valid <= take_u2 || take_clear
-                    || (take_event && (in_find || (in_kind == "R" && in_range)));
-        s1_add <= take_u2 || (take_event && in_add);
-        s1_change <= take_event && in_change;
-        s1_whole <= take_event && (in_kind == "D" || in_kind == "U");
-        s1_u1 <= take_event && in_kind == "U";
-        s1_u2 <= take_u2;
-        s1_symbol <= take_event && in_kind == "R";
-        s1_clear <= take_clear;
-        s1_locate <= take_clear ? {stale_clear_word, 5'd0} : in_locate[LOCATE_WIDTH-1:0];
-        s1_sell <= in_data[REC_SIDE_LSB +: REC_SIDE_WIDTH] == "S";
-        s1_shares <= take_u2 ? u2_shares : in_data[REC_SHARES_LSB +: REC_SHARES_WIDTH];
-        s1_price <= take_u2 ? u2_price : in_data[REC_PRICE_LSB +: REC_PRICE_WIDTH];
-        s1_new_ref <= in_data[REC_NEW_ORDER_REF_LSB +: REC_NEW_ORDER_REF_WIDTH];
-        s1_seq <= take_u2 ? u2_seq : in_data[REC_SEQ_LSB +: REC_SEQ_WIDTH];
-        s1_timestamp <= take_u2 ? u2_timestamp : in_data[REC_TIMESTAMP_LSB +: REC_TIMESTAMP_WIDTH];
-        s1_mask <= stale_clear_mask;
+        s1_valid <= r_adv;
+        s1_add <= r_add;
+        s1_change <= r_change;
+        s1_whole <= r_whole;
+        s1_u1 <= r_u1;
+        s1_u2 <= r_u2;
+        s1_symbol <= r_symbol;
+        s1_clear <= r_clear;
+        s1_locate <= r_locate;
+        s1_sell <= r_sell;
+        s1_shares <= r_shares;
+        s1_price <= r_price;
+        s1_new_ref <= r_new_ref;
+        s1_seq <= r_seq;
+        s1_timestamp <= r_timestamp;
+        s1_mask <= r_mask;
     end
 
     // S1 -> S2
@@ -727,6 +764,7 @@ always @(posedge clk) begin
         in_valid <= 1'b0;
         skid_valid <= 1'b0;
         clear_in_flight <= 1'b0;
+        r_valid <= 1'b0;
         s1_valid <= 1'b0;
         s2_valid <= 1'b0;
         s3_valid <= 1'b0;

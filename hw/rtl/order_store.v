@@ -1,9 +1,11 @@
 // Order store: order reference -> (stock locate, side, price, shares, level slot).
 //
-// Structure: cuckoo hashing over two tables (each its own block RAM, read in the
-// same cycle) and a small stash in registers. A table holds 2^(BUCKET_BITS-1)
-// buckets of WAYS entries in one wide word, so a lookup is one read per table
-// and all ways are compared at once; deleting is clearing a valid bit. A way
+// Structure: cuckoo hashing over two tables (read in the same cycle) and a small
+// stash in registers. A table holds 2^(BUCKET_BITS-1) buckets of WAYS entries, a
+// block RAM per way at the bucket's address, so a lookup is one read per table
+// and all ways are compared at once; a write puts one way (that way's RAM's write
+// enable), so no stage holds a bucket to write it back whole; deleting is clearing
+// a valid bit. A way
 // holds the whole reference. A reference's bucket in a table is the top bits of
 // the 32-bit product of its two halves XORed and the table's odd multiplier
 // (Fibonacci hashing, order_hash.vh): consecutive references (ITCH references only grow)
@@ -14,11 +16,13 @@
 //
 // An insert takes the first free way of its table-0 bucket, else of its table-1
 // bucket. When both are full it moves orders: the new order takes the way a
-// kick counter points at in its table-0 bucket, the order it displaced goes to
+// kick counter points at in its table-0 bucket (that way's order is kept from S1 to
+// the write), the order it displaced goes to
 // its bucket in the other table (first free way, else the counter's way, whose
-// order moves on in turn), at most MAX_KICKS times, three cycles each (its hash
-// registered, its bucket read, placed); the order still without a bucket then goes
-// to the stash. An add is refused only when
+// order moves on in turn), at most MAX_KICKS times, six cycles each (its reference's
+// halves XORed, three 16x16 partial products of the hash, their sum, its bucket read,
+// copied to S1's flip-flops, placed); the order still without a bucket then goes
+// to the stash (a cycle more). An add is refused only when
 // both of its buckets and the stash are full (find_free = 0), decided before
 // anything moves: the caller counts it and flags the symbol stale; no order is
 // ever lost. sim/book_model.py:OrderStore mirrors this slot for slot.
@@ -27,15 +31,22 @@
 // A real day peaks near 10^6 live orders: BUCKET_BITS = 18, WAYS = 4 gives 2^20
 // slots of ~150 bits (8192 symbols), 156 Mbit in UltraRAM.
 //
-// Interface: a pipeline of four stages, S1 (compare), S2 (found), S3 (held) and S4
-// (write), in event order.
+// Interface: a pipeline of five stages, R (read), S1 (compare), S2 (found), S3 (held)
+// and S4 (write), in event order.
 //   find  (op_find, op_ref, while find_ready): reads the ref's two buckets as the
-//         event enters S1, at op_hash0 and op_hash1 (the ref's order_hash products for
-//         the two tables, computed a cycle ahead by the caller, from registers); S1
-//         compares them with it. While an older find in
-//         S1 to S4 that shares a bucket with op_ref has not yet written, the read
-//         would miss that write: S1 reads the buckets again until it is written
-//         (find_valid low meanwhile).
+//         event enters R, at op_hash0 and op_hash1 (the ref's order_hash products for
+//         the two tables, computed a cycle ahead by the caller, from registers). In R
+//         the buckets are in the RAMs' output registers; nothing reads the RAMs while R
+//         or S1 needs that word. While an older find in R to S4 that shares a bucket with
+//         op_ref has not yet written, the read would miss that write: the find is marked
+//         stale.
+//   r_advance: the find moves to S1 (stale or not), its buckets copied into flip-flops
+//         with no logic in front (a block RAM's clock-to-output and route leave no time
+//         for logic behind it in the same cycle on the ECP5). S1 compares them with the
+//         ref, and the stash with it (registered as the find entered S1). A stale find
+//         reads its buckets again from S1, the word arriving a cycle later and copied
+//         into S1's flip-flops the cycle after, until no older find sharing a bucket is
+//         yet to write (find_valid low meanwhile); a find in R then reads again too.
 //   s1_advance: the find moves to S2 while find_valid (not while s1_blocked: S2 to
 //         S4 hold an insert that may move orders). In S2, registered, find_hit and
 //         find_entry say whether and how the ref is stored, and find_free whether an
@@ -46,11 +57,13 @@
 //   s4_leave: the find leaves S4, with at most one write (op_write, op_write_valid,
 //         op_entry): an update (valid 1) or delete (valid 0) of the found order, or
 //         an insert (valid 1, no hit, find_free). An insert whose buckets are full
-//         moves orders: find_ready is low while it does, and a find then in S1 reads
-//         its buckets again (find_valid low meanwhile).
+//         moves orders: find_ready is low while it does, and the finds then in R and
+//         S1 read their buckets again (find_valid low meanwhile).
 // A table's read of a bucket that S4 writes in the same cycle returns the word before the
 // write: such a find is marked stale like one behind an unwritten find, and reads again. So the
 // tables need no write-first bypass, which would put a multiplexer in front of the compares.
+// The stall into the stages behind depends on registers only (freshness, s1_blocked); no
+// stall depends on a compare made in its cycle, and the write addresses come from registers.
 // After rst, the RAMs are cleared one bucket per cycle; find_ready is low then.
 
 module order_store #(
@@ -68,6 +81,8 @@ module order_store #(
     input  wire [63:0]             op_ref,
     input  wire [31:0]             op_hash0,
     input  wire [31:0]             op_hash1,
+
+    input  wire                    r_advance,
 
     output wire                    find_valid,
     output wire                    s1_blocked,
@@ -110,15 +125,24 @@ end
 
 `include "order_hash.vh"
 
-// ---- S1: the find's buckets and the stash ----
+// ---- R: the find's buckets in the RAMs' output registers; S1: copied to flip-flops, compared ----
 
 reg                     clearing;
 reg [INDEX_BITS:0]      clear_index;
+reg                     r_busy;    // R holds a find
+reg                     r_fresh;   // ... whose read saw every write before it
+reg [63:0]              r_ref;
+reg [INDEX_BITS-1:0]    r_index0, r_index1;
 reg                     s1_busy;   // S1 holds a find
-reg                     s1_fresh;  // ... whose buckets were read after every move before it
+reg                     s1_fresh;  // ... whose buckets (s1_data*) were read after every write before it
 reg [63:0]              s1_ref;
 reg [INDEX_BITS-1:0]    s1_index0, s1_index1;
 wire [BUCKET_WIDTH-1:0] read_data0, read_data1;
+// the RAMs' output words copied with nothing in front; the compares start here. A move's
+// bucket (K_LOAD) is copied here too: S1's find reads its buckets again after the moves.
+reg [BUCKET_WIDTH-1:0]  s1_data0, s1_data1;
+reg                     rd_pending;  // the RAMs' output holds S1's buckets read again ...
+reg                     rd_fresh;    // ... after every write before it
 
 // flat vectors rather than arrays: registers written in several places, never a RAM
 reg [STASH-1:0]             stash_valid;
@@ -132,10 +156,10 @@ reg [WAYS-1:0] hits0, hits1, frees0, frees1;
 integer w;
 always @* begin
     for (w = 0; w < WAYS; w = w + 1) begin
-        hits0[w] = read_data0[w*WAY_WIDTH + WAY_WIDTH - 1] && read_data0[w*WAY_WIDTH + ENTRY_WIDTH +: 64] == s1_ref;
-        hits1[w] = read_data1[w*WAY_WIDTH + WAY_WIDTH - 1] && read_data1[w*WAY_WIDTH + ENTRY_WIDTH +: 64] == s1_ref;
-        frees0[w] = !read_data0[w*WAY_WIDTH + WAY_WIDTH - 1];
-        frees1[w] = !read_data1[w*WAY_WIDTH + WAY_WIDTH - 1];
+        hits0[w] = s1_data0[w*WAY_WIDTH + WAY_WIDTH - 1] && s1_data0[w*WAY_WIDTH + ENTRY_WIDTH +: 64] == s1_ref;
+        hits1[w] = s1_data1[w*WAY_WIDTH + WAY_WIDTH - 1] && s1_data1[w*WAY_WIDTH + ENTRY_WIDTH +: 64] == s1_ref;
+        frees0[w] = !s1_data0[w*WAY_WIDTH + WAY_WIDTH - 1];
+        frees1[w] = !s1_data1[w*WAY_WIDTH + WAY_WIDTH - 1];
     end
 end
 wire any_free0 = frees0 != 0, any_free1 = frees1 != 0;
@@ -153,9 +177,10 @@ function [WAY_BITS-1:0] first_way;
 endfunction
 wire [WAY_BITS-1:0] free_way0 = first_way(frees0), free_way1 = first_way(frees1);
 
-// The stash as S1 sees it, compared as the find reads its buckets (and again with every read
-// again): only the finds ahead of it write the stash, at their own references, and no order
-// moves while a find is in S1, so the compare holds in S1.
+// The stash as S1 sees it, compared as the find's buckets are copied into S1 (and again as they
+// are read again), registered: only the finds ahead of it write the stash, at their own
+// references (which share its buckets: it is stale until they have written), and a move makes
+// it stale, so the compare holds in S1.
 reg [STASH-1:0] s1_stash_match;
 reg [SLOT_BITS-1:0] stash_hit_slot, stash_free_slot;
 reg stash_full;
@@ -181,7 +206,7 @@ localparam [1:0] AT_TABLE0 = 2'd0, AT_TABLE1 = 2'd1, AT_STASH = 2'd2, AT_KICK = 
 reg                    found_busy, mid_busy, held_busy;
 reg [63:0]             found_ref;
 reg [INDEX_BITS-1:0]   found_index0, found_index1;
-reg [BUCKET_WIDTH-1:0] found_bucket0, found_bucket1;
+reg [WAY_WIDTH-1:0]    found_victim;  // table 0's way at kick_way: the order an insert with no room pushes out
 reg [SLOT_BITS-1:0]    found_slot;
 reg [WAYS-1:0]         found_hits0, found_hits1, found_frees0, found_frees1;
 reg [STASH-1:0]        found_stash_hits;
@@ -191,14 +216,14 @@ reg [2*PAIRS-1:0]      found_pair_hits;
 reg                    found_stash_hit, found_room;  // found_room: a free way in one of its buckets
 reg [63:0]             mid_ref;
 reg [INDEX_BITS-1:0]   mid_index0, mid_index1;
-reg [BUCKET_WIDTH-1:0] mid_bucket0, mid_bucket1;
+reg [WAY_WIDTH-1:0]    mid_victim;
 reg [1:0]              mid_at;
 reg [WAY_BITS-1:0]     mid_way;
 reg [SLOT_BITS-1:0]    mid_slot;
 reg                    mid_hit, mid_deletes;
 reg [63:0]             held_ref;
 reg [INDEX_BITS-1:0]   held_index0, held_index1;
-reg [BUCKET_WIDTH-1:0] held_bucket0, held_bucket1;
+reg [WAY_WIDTH-1:0]    held_victim;
 reg [1:0]              held_at;
 reg [WAY_BITS-1:0]     held_way;
 reg [SLOT_BITS-1:0]    held_slot;
@@ -230,9 +255,9 @@ always @* begin
         s1_pair_hits[u/2] = s1_pair_hits[u/2] || hits0[u];
         s1_pair_hits[PAIRS + u/2] = s1_pair_hits[PAIRS + u/2] || hits1[u];
         s1_pair_entries[(u/2)*ENTRY_WIDTH +: ENTRY_WIDTH] = s1_pair_entries[(u/2)*ENTRY_WIDTH +: ENTRY_WIDTH]
-            | (read_data0[u*WAY_WIDTH +: ENTRY_WIDTH] & {ENTRY_WIDTH{hits0[u]}});
+            | (s1_data0[u*WAY_WIDTH +: ENTRY_WIDTH] & {ENTRY_WIDTH{hits0[u]}});
         s1_pair_entries[(PAIRS + u/2)*ENTRY_WIDTH +: ENTRY_WIDTH] = s1_pair_entries[(PAIRS + u/2)*ENTRY_WIDTH +: ENTRY_WIDTH]
-            | (read_data1[u*WAY_WIDTH +: ENTRY_WIDTH] & {ENTRY_WIDTH{hits1[u]}});
+            | (s1_data1[u*WAY_WIDTH +: ENTRY_WIDTH] & {ENTRY_WIDTH{hits1[u]}});
     end
     for (u = 0; u < STASH; u = u + 1)
         s1_stash_entry = s1_stash_entry | (stash_entry[u*ENTRY_WIDTH +: ENTRY_WIDTH] & {ENTRY_WIDTH{s1_stash_match[u]}});
@@ -272,15 +297,17 @@ end
 
 // ---- moving orders (an insert whose two buckets are full) ----
 
-localparam [1:0] K_IDLE = 2'd0, K_HASH = 2'd1, K_READ = 2'd2, K_PLACE = 2'd3;
-reg [1:0]             kick_state;
+localparam [2:0] K_IDLE = 3'd0, K_HASH = 3'd1, K_MUL = 3'd2, K_SUM = 3'd3, K_READ = 3'd4,
+                 K_LOAD = 3'd5, K_PLACE = 3'd6, K_STASH = 3'd7;
+reg [2:0]             kick_state;
 reg [WAY_BITS-1:0]    kick_way;     // the way the next move takes; counts on across inserts
 reg [$clog2(MAX_KICKS+1)-1:0] kicks;
 reg [WAY_WIDTH-1:0]   moving;       // the order looking for a bucket: {valid, reference, entry}
 reg                   moving_table; // the table it was pushed out of
-reg [INDEX_BITS-1:0]  kick_index;   // its bucket in the other table (K_HASH), read (K_READ)
+reg [INDEX_BITS-1:0]  kick_index;   // its bucket in the other table (K_HASH), read (K_READ),
+                                    // copied into s1_data* (K_LOAD), written (K_PLACE)
 wire [63:0]           moving_ref = moving[ENTRY_WIDTH +: 64];
-wire [BUCKET_WIDTH-1:0] kick_data = moving_table ? read_data0 : read_data1;  // the other table's
+wire [BUCKET_WIDTH-1:0] kick_data = moving_table ? s1_data0 : s1_data1;  // the other table's
 wire kick_free = moving_table ? any_free0 : any_free1;
 wire [WAY_BITS-1:0] kick_free_way = moving_table ? free_way0 : free_way1;
 wire kick_last = kicks == MAX_KICKS;
@@ -299,19 +326,6 @@ function [WAY_WIDTH-1:0] get_way;
     end
 endfunction
 
-// bucket with one way replaced
-function [BUCKET_WIDTH-1:0] put_way;
-    input [BUCKET_WIDTH-1:0] bucket;
-    input [WAY_BITS-1:0]     way;
-    input [WAY_WIDTH-1:0]    value;
-    integer v;
-    begin
-        put_way = bucket;
-        for (v = 0; v < WAYS; v = v + 1)
-            if (v == {{32-WAY_BITS{1'b0}}, way})
-                put_way[v*WAY_WIDTH +: WAY_WIDTH] = value;
-    end
-endfunction
 
 
 // ---- the RAMs' ports: one write port (clear sweep, else S4's write, else a move) ----
@@ -324,54 +338,80 @@ wire write_table1 = write_now && held_at == AT_TABLE1;
 wire place_move   = kick_state == K_PLACE && (kick_free || !kick_last);
 wire place0 = place_move && moving_table;   // moving out of table 1: into table 0
 wire place1 = place_move && !moving_table;
-wire [BUCKET_WIDTH-1:0] moved_in = put_way(kick_data, kick_put_way, moving);
-
-wire                    we0    = clearing || write_table0 || place0;
+// Each way of a table is its own RAM with its own write enable, so a write puts one way and
+// the stages need not hold the bucket read to write it back whole.
+wire [WAY_WIDTH-1:0]    wdata0 = clearing ? {WAY_WIDTH{1'b0}} : place0 ? moving : written_way;
 wire [INDEX_BITS-1:0]   waddr0 = clearing ? clear_index[INDEX_BITS-1:0] : place0 ? kick_index : held_index0;
-wire [BUCKET_WIDTH-1:0] wdata0 = clearing ? {BUCKET_WIDTH{1'b0}} : place0 ? moved_in
-                               : put_way(held_bucket0, held_way, written_way);
-wire                    we1    = clearing || write_table1 || place1;
+wire [WAY_WIDTH-1:0]    wdata1 = clearing ? {WAY_WIDTH{1'b0}} : place1 ? moving : written_way;
 wire [INDEX_BITS-1:0]   waddr1 = clearing ? clear_index[INDEX_BITS-1:0] : place1 ? kick_index : held_index1;
-wire [BUCKET_WIDTH-1:0] wdata1 = clearing ? {BUCKET_WIDTH{1'b0}} : place1 ? moved_in
-                               : put_way(held_bucket1, held_way, written_way);
+reg  [WAYS-1:0]         we0, we1;
+integer x;
+always @* begin
+    for (x = 0; x < WAYS; x = x + 1) begin
+        we0[x] = clearing || (write_table0 && held_way == x[WAY_BITS-1:0]) || (place0 && kick_put_way == x[WAY_BITS-1:0]);
+        we1[x] = clearing || (write_table1 && held_way == x[WAY_BITS-1:0]) || (place1 && kick_put_way == x[WAY_BITS-1:0]);
+    end
+end
 
-// reads: a new find, S1's find again, or a move's next bucket
+// reads: a new find (S0), S1's find again, or a move's next bucket
 wire kick_read = kick_state == K_READ;
-wire reread    = !clearing && kick_state == K_IDLE && s1_busy && !s1_fresh;
+// S1 reads its buckets again while stale, except while a fresh read of them is arriving
+wire reread    = !clearing && kick_state == K_IDLE && s1_busy && !s1_fresh && !(rd_pending && rd_fresh);
 // a new find's buckets, else S1's again (its registered buckets), else a move's
 wire [INDEX_BITS-1:0] hash0 = op_hash0[31 -: INDEX_BITS];
 wire [INDEX_BITS-1:0] hash1 = op_hash1[31 -: INDEX_BITS];
 wire [INDEX_BITS-1:0] raddr0 = reread ? s1_index0 : kick_read ? kick_index : hash0;
 wire [INDEX_BITS-1:0] raddr1 = reread ? s1_index1 : kick_read ? kick_index : hash1;
-wire [31:0] moving_hash0 = order_hash(moving_ref, ORDER_HASH0);
-wire [31:0] moving_hash1 = order_hash(moving_ref, ORDER_HASH1);
+// The moving order's bucket in the other table, order_hash over three cycles: the halves XORed
+// (K_HASH), three 16x16 partial products of the 32-bit product's low half (K_MUL, one multiplier
+// block each), their sum (K_SUM).
+wire [31:0] kick_multiplier = moving_table ? ORDER_HASH0 : ORDER_HASH1;
+reg  [31:0] kick_x;
+reg  [31:0] kick_p0;
+reg  [15:0] kick_p1, kick_p2;
+wire [31:0] kick_hash = kick_p0 + {kick_p1 + kick_p2, 16'd0};
 wire re0 = op_find || reread || (kick_read && moving_table);
 wire re1 = op_find || reread || (kick_read && !moving_table);
 
-// A read misses a write still to come to one of its buckets from an older find: S2's, S3's or
-// S4's, S4's even as it writes (and, for a new find, S1's). Such a read is marked stale and done
-// again in S1 until the write is done, rather than held back at S0: the hash and the compares
-// then end at a register, not in the stall that takes the next event.
-wire new_read_stale = (s1_busy && (hash0 == s1_index0 || hash1 == s1_index1))
+// A read misses a write still to come to one of its buckets from an older find: R's or S1's
+// (for a new find), S2's, S3's or S4's, S4's even as it writes. Such a read is marked stale; the
+// find passes R as it is and reads again from S1 until the write is done, rather than being
+// held back at S0: the hash and these compares end at a register, not in the stall that takes
+// the next event.
+wire new_read_stale = (r_busy && (hash0 == r_index0 || hash1 == r_index1))
+                      || (s1_busy && (hash0 == s1_index0 || hash1 == s1_index1))
                       || (found_busy && (hash0 == found_index0 || hash1 == found_index1))
                       || (mid_busy && (hash0 == mid_index0 || hash1 == mid_index1))
                       || (held_busy && (hash0 == held_index0 || hash1 == held_index1));
 wire reread_stale   = (found_busy && (s1_index0 == found_index0 || s1_index1 == found_index1))
                       || (mid_busy && (s1_index0 == mid_index0 || s1_index1 == mid_index1))
                       || (held_busy && (s1_index0 == held_index0 || s1_index1 == held_index1));
-assign find_ready = !clearing && kick_state == K_IDLE && !s1_blocked && !(s1_busy && !s1_fresh);
+// No new find while S1 reads again (the RAMs' read port and output are S1's), except as a fresh
+// read of S1's buckets arrives, and none behind a stale find in R (S1 would read over its data).
+assign find_ready = !clearing && kick_state == K_IDLE && !s1_blocked
+                    && !(s1_busy && !s1_fresh && !(rd_pending && rd_fresh)) && !(r_busy && !r_fresh);
 
-sdp_ram #(.WIDTH(BUCKET_WIDTH), .DEPTH(BUCKETS), .ULTRA(ULTRA_RAM),
-          .ADDR_WIDTH(INDEX_BITS)) table0 (
-    .clk(clk), .we(we0), .waddr(waddr0), .wdata(wdata0),
-    .re(re0), .raddr(raddr0), .rdata(read_data0)
-);
+// S1's flip-flops take the RAMs' output as a find enters S1 (or whenever S1 is free: a word
+// taken with no find is never used), as S1's buckets read again arrive, and as a move's bucket
+// does. Nothing reads the RAMs while R or S1 holds their output, so it is still that word.
+wire s1_load = !s1_busy || s1_advance || rd_pending || kick_state == K_LOAD;
+wire [63:0] stash_ref_now = rd_pending ? s1_ref : r_ref;  // whose reference S1's stash compare takes
 
-sdp_ram #(.WIDTH(BUCKET_WIDTH), .DEPTH(BUCKETS), .ULTRA(ULTRA_RAM),
-          .ADDR_WIDTH(INDEX_BITS)) table1 (
-    .clk(clk), .we(we1), .waddr(waddr1), .wdata(wdata1),
-    .re(re1), .raddr(raddr1), .rdata(read_data1)
-);
+genvar gw;
+generate
+    for (gw = 0; gw < WAYS; gw = gw + 1) begin : g_way
+        sdp_ram #(.WIDTH(WAY_WIDTH), .DEPTH(BUCKETS), .ULTRA(ULTRA_RAM),
+                  .ADDR_WIDTH(INDEX_BITS)) table0 (
+            .clk(clk), .we(we0[gw]), .waddr(waddr0), .wdata(wdata0),
+            .re(re0), .raddr(raddr0), .rdata(read_data0[gw*WAY_WIDTH +: WAY_WIDTH])
+        );
+        sdp_ram #(.WIDTH(WAY_WIDTH), .DEPTH(BUCKETS), .ULTRA(ULTRA_RAM),
+                  .ADDR_WIDTH(INDEX_BITS)) table1 (
+            .clk(clk), .we(we1[gw]), .waddr(waddr1), .wdata(wdata1),
+            .re(re1), .raddr(raddr1), .rdata(read_data1[gw*WAY_WIDTH +: WAY_WIDTH])
+        );
+    end
+endgenerate
 
 integer t;
 always @(posedge clk) begin
@@ -381,23 +421,45 @@ always @(posedge clk) begin
             clearing <= 1'b0;
     end
 
-    // S1
+    // R
     if (op_find) begin
-        s1_ref <= op_ref;
-        s1_index0 <= raddr0;
-        s1_index1 <= raddr1;
+        r_ref <= op_ref;
+        r_index0 <= hash0;
+        r_index1 <= hash1;
+        r_busy <= 1'b1;
+        r_fresh <= !new_read_stale;
+    end else if (r_advance) begin
+        r_busy <= 1'b0;
+    end
+    if (reread)
+        r_fresh <= 1'b0;  // its word in the RAMs' output is read over
+
+    // S1
+    if (r_advance) begin
+        s1_ref <= r_ref;
+        s1_index0 <= r_index0;
+        s1_index1 <= r_index1;
         s1_busy <= 1'b1;
-        s1_fresh <= !new_read_stale;
+        s1_fresh <= r_fresh;
     end else if (s1_advance) begin
         s1_busy <= 1'b0;
     end
-    if (reread)
-        s1_fresh <= !reread_stale;
-    if (op_find || reread)
+    rd_pending <= reread;
+    rd_fresh <= !reread_stale;
+    if (rd_pending)
+        s1_fresh <= rd_fresh;
+    if (s1_load) begin
+        s1_data0 <= read_data0;
+        s1_data1 <= read_data1;
         for (t = 0; t < STASH; t = t + 1)
-            s1_stash_match[t] <= stash_valid[t] && stash_ref[t*64 +: 64] == (reread ? s1_ref : op_ref);
-    if (kick_start)
-        s1_fresh <= 1'b0;  // the moves may change S1's buckets: read them again after
+            s1_stash_match[t] <= stash_valid[t] && stash_ref[t*64 +: 64] == stash_ref_now;
+    end
+    if (kick_start) begin
+        // the moves may change R's and S1's buckets: read them again after
+        r_fresh <= 1'b0;
+        s1_fresh <= 1'b0;
+        rd_fresh <= 1'b0;
+    end
 
     // S2
     if (s1_advance) begin
@@ -405,8 +467,7 @@ always @(posedge clk) begin
         found_ref <= s1_ref;
         found_index0 <= s1_index0;
         found_index1 <= s1_index1;
-        found_bucket0 <= read_data0;
-        found_bucket1 <= read_data1;
+        found_victim <= get_way(s1_data0, kick_way);
         found_pair_hits <= s1_pair_hits;
         found_stash_hit <= stash_hit;
         found_room <= any_free0 || any_free1;
@@ -428,8 +489,7 @@ always @(posedge clk) begin
         mid_ref <= found_ref;
         mid_index0 <= found_index0;
         mid_index1 <= found_index1;
-        mid_bucket0 <= found_bucket0;
-        mid_bucket1 <= found_bucket1;
+        mid_victim <= found_victim;
         mid_hit <= found_hit;
         mid_deletes <= s2_deletes;
         mid_at <= found_at;
@@ -445,8 +505,7 @@ always @(posedge clk) begin
         held_ref <= mid_ref;
         held_index0 <= mid_index0;
         held_index1 <= mid_index1;
-        held_bucket0 <= mid_bucket0;
-        held_bucket1 <= mid_bucket1;
+        held_victim <= mid_victim;
         held_hit <= mid_hit;
         held_deletes <= mid_deletes;
         held_at <= mid_at;
@@ -469,7 +528,7 @@ always @(posedge clk) begin
                 end
         end
         if (kick_start) begin
-            moving <= get_way(held_bucket0, held_way);
+            moving <= held_victim;
             moving_table <= 1'b0;
             kick_way <= {{32-WAY_BITS{1'b0}}, kick_way} == WAYS - 1 ? {WAY_BITS{1'b0}} : kick_way + 1'b1;
             kicks <= 1;
@@ -479,22 +538,28 @@ always @(posedge clk) begin
 
     case (kick_state)
     K_HASH: begin
-        kick_index <= moving_table ? moving_hash0[31 -: INDEX_BITS] : moving_hash1[31 -: INDEX_BITS];
+        kick_x <= moving_ref[31:0] ^ moving_ref[63:32];
+        kick_state <= K_MUL;
+    end
+    K_MUL: begin
+        kick_p0 <= kick_x[15:0] * kick_multiplier[15:0];
+        kick_p1 <= kick_x[31:16] * kick_multiplier[15:0];
+        kick_p2 <= kick_x[15:0] * kick_multiplier[31:16];
+        kick_state <= K_SUM;
+    end
+    K_SUM: begin
+        kick_index <= kick_hash[31 -: INDEX_BITS];
         kick_state <= K_READ;
     end
     K_READ:
+        kick_state <= K_LOAD;
+    K_LOAD:
         kick_state <= K_PLACE;
     K_PLACE: begin
         if (kick_free) begin
             kick_state <= K_IDLE;
         end else if (kick_last) begin
-            for (t = 0; t < STASH; t = t + 1)
-                if (t == {{32-SLOT_BITS{1'b0}}, stash_free_slot}) begin
-                    stash_valid[t] <= 1'b1;
-                    stash_ref[t*64 +: 64] <= moving_ref;
-                    stash_entry[t*ENTRY_WIDTH +: ENTRY_WIDTH] <= moving[ENTRY_WIDTH-1:0];
-                end
-            kick_state <= K_IDLE;
+            kick_state <= K_STASH;  // the stash's enables from a register, not behind kick_free
         end else begin
             moving <= get_way(kick_data, kick_way);
             moving_table <= !moving_table;
@@ -503,13 +568,24 @@ always @(posedge clk) begin
             kick_state <= K_HASH;
         end
     end
+    K_STASH: begin
+        for (t = 0; t < STASH; t = t + 1)
+            if (t == {{32-SLOT_BITS{1'b0}}, stash_free_slot}) begin
+                stash_valid[t] <= 1'b1;
+                stash_ref[t*64 +: 64] <= moving_ref;
+                stash_entry[t*ENTRY_WIDTH +: ENTRY_WIDTH] <= moving[ENTRY_WIDTH-1:0];
+            end
+        kick_state <= K_IDLE;
+    end
     default: ;
     endcase
 
     if (rst) begin
         clearing <= 1'b1;
         clear_index <= 0;
+        r_busy <= 1'b0;
         s1_busy <= 1'b0;
+        rd_pending <= 1'b0;
         found_busy <= 1'b0;
         mid_busy <= 1'b0;
         held_busy <= 1'b0;
