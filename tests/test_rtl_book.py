@@ -104,15 +104,16 @@ def test_throughput_on_a_whole_market_under_backpressure(tmp_path):
     free = _measure(tmp_path, words, params)
     paused = _measure(tmp_path, words, params, TB_BACKPRESSURE="1")
     # order events only: the feed's stock directory (one R per symbol) passes one a cycle
-    assert free["book_events_per_cycle"] >= 0.63, free      # measured 0.638
-    assert paused["book_events_per_cycle"] >= 0.525, paused  # measured 0.532
-    # from the input's handshake: an add taken into the skid register waits there (mean 8.23)
-    assert free["latency"]["A"]["min"] == 7 and free["latency"]["A"]["mean"] < 8.5, free["latency"]
+    assert free["book_events_per_cycle"] >= 0.63, free      # measured 0.637
+    assert paused["book_events_per_cycle"] >= 0.525, paused  # measured 0.533
+    # from the input's handshake: an add taken into the skid register waits there (mean 9.46;
+    # own path 8: the order store's word is registered in R before S1 compares it)
+    assert free["latency"]["A"]["min"] == 8 and free["latency"]["A"]["mean"] < 9.5, free["latency"]
     # offered below saturation (the source idle half the cycles), events wait less behind older
-    # ones: means measured A 7.76, E 8.42, X 8.02, D 8.03 (E: a cached level emptied refills)
+    # ones: means measured A 8.88, E 9.61, X 9.11, D 9.07 (E: a cached level emptied refills)
     offered = _measure(tmp_path, words, params, TB_IDLE="1", TB_IDLE_SHARE="0.5")
     means = {k: offered["latency"][k]["mean"] for k in "AEXD"}
-    assert means["A"] < 7.8 and means["E"] < 8.45 and means["X"] < 8.05 and means["D"] < 8.05, means
+    assert means["A"] < 8.9 and means["E"] < 9.65 and means["X"] < 9.15 and means["D"] < 9.1, means
 
 
 def test_top_n_output_decodes_to_the_oracle_depth_and_bbo_tables(tmp_path):

@@ -99,9 +99,9 @@ def book_memories(params: BookParams) -> dict[str, tuple[int, int, bool]]:
             + tags + pointers)
     ultra = params.ultra_ram  # ULTRA_RAM: the order store's tables and the level pool (sdp_ram instances)
     return {
-        # two cuckoo tables of half the buckets each (the stash is registers)
-        "order_store.table0": (params.order_ways * order_way, 1 << (params.order_bucket_bits - 1), ultra),
-        "order_store.table1": (params.order_ways * order_way, 1 << (params.order_bucket_bits - 1), ultra),
+        # two cuckoo tables of half the buckets each, a RAM per way (the stash is registers)
+        **{f"order_store.table{t}.way{w}": (order_way, 1 << (params.order_bucket_bits - 1), ultra)
+           for t in (0, 1) for w in range(params.order_ways)},
         "price_levels.head": (head, books, params.ultra_ram_head),
         "price_levels.level": (level, blocks * params.pool_block_levels, ultra),  # the pool
         "price_levels.free": (block, blocks, False),         # the free list of pool blocks
@@ -124,11 +124,11 @@ BOARDS: dict[str, Board] = {b.name: b for b in (
                      block_levels=2, level_blocks=4096)),
     Board("zcu104", "Xilinx ZCU104 (ZU7EV)", "xczu7ev-ffvc1156-2-e", "xilinx.com:zcu104:part0:1.1",
           "zynqmp", "S_AXI_HP0_FPD", 128, "M_AXI_HPM0_FPD", 200, 312, 96,
-          BookParams(max_symbols=8192, order_bucket_bits=14, order_ways=4, levels=16, top_n=1,
+          BookParams(max_symbols=8192, order_bucket_bits=13, order_ways=4, levels=16, top_n=1,
                      block_levels=4, level_blocks=16384, ultra_ram=True)),
     Board("kv260", "Kria KV260 (K26 SOM)", "xck26-sfvc784-2LV-c", "xilinx.com:kv260_som:part0:1.3",
           "zynqmp", "S_AXI_HP0_FPD", 128, "M_AXI_HPM0_FPD", 200, 144, 64,
-          BookParams(max_symbols=8192, order_bucket_bits=13, order_ways=4, levels=8, top_n=1,
+          BookParams(max_symbols=8192, order_bucket_bits=13, order_ways=2, levels=8, top_n=1,
                      block_levels=2, level_blocks=16384, ultra_ram=True, ultra_ram_head=True)),
 )}
 
