@@ -18,7 +18,7 @@ from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, SimTimeoutError, 
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 from tickaccel.schema import bbo_records, records
 from tickaccel.sim import book_model
-from tickaccel.sim.bench import random_stalls
+from tickaccel.sim.bench import count_strobes, random_stalls
 
 CLOCK_NS = 4.0  # 250 MHz
 # Cycle budgets for the waits on the design: a stuck book fails the test instead of hanging it.
@@ -91,19 +91,8 @@ class BookBench:
         self.dut.stale_clear_valid.value = 0
 
 
-# counters the book pulses (stat_*) and the model's names for them
-COUNTED = {"stat_level_store_full": "level_store_full", "stat_order_store_full": "order_store_full",
-           "stat_stale_raised": "stale_raised"}
-
-
-async def count_pulses(dut, counts: dict[str, int]) -> None:
-    """Counts the cycles each COUNTED stat_* output is high, into counts (by the model's names)."""
-    while True:
-        await RisingEdge(dut.clk)
-        await ReadOnly()
-        for signal, name in COUNTED.items():
-            if getattr(dut, signal).value == 1:
-                counts[name] += 1
+# the book's stat_* strobes the model counts under the same names
+COUNTED = ("level_store_full", "order_store_full", "stale_raised")
 
 
 def _describe(word: int, depth: int) -> str:
@@ -127,14 +116,12 @@ async def test_events_match_model(dut):
     model = book_model.BookModel(params)
     want = model.run(words)
     assert want, "the stimulus produced no output"
-    counts = dict.fromkeys(COUNTED.values(), 0)
-    counter = cocotb.start_soon(count_pulses(dut, counts))
+    counts = count_strobes(dut, list(COUNTED))
     receiver = cocotb.start_soon(bench.receive(want, len(words)))
     await bench.send(words)
     got = await receiver
     await bench.source.wait()  # events after the last record (refused adds on a stale symbol) sent too
     await ClockCycles(dut.clk, 50)
-    counter.cancel()
     _compare(got, want, params.depth_out)
     assert bench.sink.empty(), "records beyond the model's"
     # refusals and stale flags as the model's; the level pool's free blocks as the model's
