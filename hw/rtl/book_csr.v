@@ -54,6 +54,12 @@ module book_csr #(
 `include "book_csr_map.vh"
 
 localparam LOCATE_WIDTH = $clog2(MAX_SYMBOLS);
+// Each window spans a power of two of bytes at a multiple of it, so an address is in it when its
+// high bits equal the base's, and its offset is its low bits: no subtract in front of a compare
+// on the read address's way to s_axil_rdata.
+localparam COUNTER_SPAN_LOG2 = $clog2(4 * COUNTER_COUNT);
+localparam STALE_SPAN_LOG2 = LOCATE_WIDTH - 3;   // MAX_SYMBOLS / 8 bytes: 32 flags a word
+localparam SYMBOL_SPAN_LOG2 = LOCATE_WIDTH + 3;  // 8 bytes a symbol
 
 initial begin
     if (ADDR_WIDTH != BOOK_CSR_ADDR_WIDTH || COUNTER_COUNT != BOOK_CSR_COUNTER_COUNT
@@ -64,6 +70,11 @@ initial begin
     if (MAX_SYMBOLS < 64 || 8 * MAX_SYMBOLS > (1 << ADDR_WIDTH) - BOOK_CSR_SYMBOL_BASE
             || MAX_SYMBOLS / 8 > BOOK_CSR_SYMBOL_BASE - BOOK_CSR_STALE_BASE) begin
         $error("book_csr: MAX_SYMBOLS does not fit the stale and symbol windows");
+        $finish;
+    end
+    if (BOOK_CSR_COUNTER_BASE % (1 << COUNTER_SPAN_LOG2) != 0 || BOOK_CSR_STALE_BASE % (1 << STALE_SPAN_LOG2) != 0
+            || BOOK_CSR_SYMBOL_BASE % (1 << SYMBOL_SPAN_LOG2) != 0) begin
+        $error("book_csr: each window's base must be a multiple of its span");
         $finish;
     end
 end
@@ -86,23 +97,20 @@ assign s_axil_rresp = 2'b00;
 
 wire [ADDR_WIDTH-1:0] write_addr = {s_axil_awaddr[ADDR_WIDTH-1:2], 2'b00};
 wire [ADDR_WIDTH-1:0] read_addr = {s_axil_araddr[ADDR_WIDTH-1:2], 2'b00};
-wire [ADDR_WIDTH-1:0] counter_offset = read_addr - BOOK_CSR_COUNTER_BASE;
-wire [ADDR_WIDTH-1:0] stale_read_offset = read_addr - BOOK_CSR_STALE_BASE;
-wire [ADDR_WIDTH-1:0] stale_write_offset = write_addr - BOOK_CSR_STALE_BASE;
-wire [ADDR_WIDTH-1:0] symbol_offset = read_addr - BOOK_CSR_SYMBOL_BASE;
-wire in_stale_read = read_addr >= BOOK_CSR_STALE_BASE && stale_read_offset < MAX_SYMBOLS / 8;
-wire in_stale_write = write_addr >= BOOK_CSR_STALE_BASE && stale_write_offset < MAX_SYMBOLS / 8;
-wire in_symbol = read_addr >= BOOK_CSR_SYMBOL_BASE && symbol_offset < 8 * MAX_SYMBOLS;
+wire in_counter = read_addr >> COUNTER_SPAN_LOG2 == BOOK_CSR_COUNTER_BASE >> COUNTER_SPAN_LOG2
+                  && read_addr[COUNTER_SPAN_LOG2-1:2] < COUNTER_COUNT;
+wire in_stale_read = read_addr >> STALE_SPAN_LOG2 == BOOK_CSR_STALE_BASE >> STALE_SPAN_LOG2;
+wire in_stale_write = write_addr >> STALE_SPAN_LOG2 == BOOK_CSR_STALE_BASE >> STALE_SPAN_LOG2;
+wire in_symbol = read_addr >> SYMBOL_SPAN_LOG2 == BOOK_CSR_SYMBOL_BASE >> SYMBOL_SPAN_LOG2;
 
-assign csr_stale_addr = stale_read_offset[LOCATE_WIDTH-4:2];
-assign csr_symbol_addr = symbol_offset[LOCATE_WIDTH+2:3];
+assign csr_stale_addr = read_addr[LOCATE_WIDTH-4:2];
+assign csr_symbol_addr = read_addr[LOCATE_WIDTH+2:3];
 
 reg [31:0] read_value;
 always @* begin
     read_value = 32'd0;
-    if (read_addr >= BOOK_CSR_COUNTER_BASE && read_addr < BOOK_CSR_STALE_BASE) begin
-        if (counter_offset[ADDR_WIDTH-1:2] < COUNTER_COUNT)
-            read_value = counter[counter_offset[COUNTER_INDEX_WIDTH+1:2]];
+    if (in_counter) begin
+        read_value = counter[read_addr[COUNTER_INDEX_WIDTH+1:2]];
     end else begin
         case (read_addr)
             BOOK_CSR_BOOK_ID:         read_value = BOOK_CSR_DEVICE_ID;
@@ -135,7 +143,7 @@ always @(posedge clk) begin
         s_axil_bvalid <= !(in_stale_write && s_axil_wstrb == 4'hF);
         if (in_stale_write && s_axil_wstrb == 4'hF) begin
             stale_clear_valid <= 1'b1;
-            stale_clear_word <= stale_write_offset[LOCATE_WIDTH-4:2];
+            stale_clear_word <= write_addr[LOCATE_WIDTH-4:2];
             stale_clear_mask <= s_axil_wdata;
         end
     end
@@ -146,7 +154,7 @@ always @(posedge clk) begin
         if (in_stale_read || in_symbol) begin
             read_busy <= 1'b1;
             read_window <= in_symbol;
-            read_low <= symbol_offset[2];
+            read_low <= read_addr[2];
         end else begin
             s_axil_rvalid <= 1'b1;
             s_axil_rdata <= read_value;

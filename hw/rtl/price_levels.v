@@ -345,16 +345,13 @@ function [BLOCK_WIDTH-1:0] ptr_of;
     end
 endfunction
 
-// the pool block of the block that holds `slot` (compared, not indexed)
-function [BLOCK_WIDTH-1:0] ptr_at;
-    input [PTRS_WIDTH-1:0] ptrs;
+// the side's block that holds `slot`, one-hot (compared, not indexed)
+function [SIDE_BLOCKS-1:0] block_of;
     input [SLOT_WIDTH-1:0] slot;
     integer k;
     begin
-        ptr_at = 0;
         for (k = 0; k < SIDE_BLOCKS; k = k + 1)
-            if (({{32-SLOT_WIDTH{1'b0}}, slot} >> LO_WIDTH) == k)
-                ptr_at = ptr_at | ptrs[k*BLOCK_WIDTH +: BLOCK_WIDTH];
+            block_of[k] = ({{32-SLOT_WIDTH{1'b0}}, slot} >> LO_WIDTH) == k;
     end
 endfunction
 
@@ -405,7 +402,7 @@ always @* begin
         c_ahead[m] = m < c_ncached && better(c_sell, c_cache[m*CE_WIDTH + PRICE_LSB +: PRICE_WIDTH], c_price);
         c_seen_hit = c_seen_hit || c_hit_at[m];
         c_hit_slot = c_hit_slot | (c_cache[m*CE_WIDTH + SLOT_LSB +: SLOT_WIDTH] & {SLOT_WIDTH{c_hit_at[m]}});
-        c_hit_ptr = c_hit_ptr | (ptr_at(c_ptrs, c_cache[m*CE_WIDTH + SLOT_LSB +: SLOT_WIDTH]) & {BLOCK_WIDTH{c_hit_at[m]}});
+        c_hit_ptr = c_hit_ptr | (ptr_of(c_ptrs, block_of(c_cache[m*CE_WIDTH + SLOT_LSB +: SLOT_WIDTH])) & {BLOCK_WIDTH{c_hit_at[m]}});
         c_from_hit[m] = c_seen_hit;
         c_plus[m*LEVEL_WIDTH +: LEVEL_WIDTH] = level_plus(c_cache[m*CE_WIDTH +: LEVEL_WIDTH], c_shares);
     end
