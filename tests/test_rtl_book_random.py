@@ -129,3 +129,38 @@ def test_back_to_back_event_pairs_on_one_symbol_follow_the_model(tmp_path):
     book_model.write_stimulus(stimulus, words, params)
     book_runner.run("order_book", "tb_book", params.verilog(), testcase="test_events_match_model",
                     env={"TB_STIMULUS": str(stimulus)})
+
+
+def stale_word_words() -> list[int]:
+    """Adds refused back to back on neighbouring symbols (one stale word holds 32 symbols' flags),
+    then an event on each: every refusal's flag must survive the next one's write of the word."""
+    words: list[int] = []
+    seq = 0
+
+    def emit(kind: str, locate: int, ref: int, **fields) -> None:
+        nonlocal seq
+        seq += 1
+        words.append(_event(seq, kind, locate, ref, **fields))
+
+    symbols = range(30, 36)  # across the word boundary at 32
+    for locate in symbols:  # two bid levels: the side is full at LEVELS = 2
+        emit("A", locate, 100 * locate + 1, shares=300, price=100)
+        emit("A", locate, 100 * locate + 2, shares=200, price=101)
+    for locate in symbols:  # a third price on each: refused, the symbol made stale
+        emit("A", locate, 100 * locate + 3, shares=100, price=102)
+    for locate in symbols:  # the best bid changes: a record, which must carry the stale flag
+        emit("E", locate, 100 * locate + 2, shares=50)
+    return words
+
+
+@pytest.mark.skipif(not runner.available_simulators(), reason="no HDL simulator installed")
+def test_back_to_back_refusals_in_one_stale_word_keep_every_flag(tmp_path):
+    params = BookParams(max_symbols=64, order_bucket_bits=8, order_ways=4, levels=2, top_n=1)
+    words = stale_word_words()
+    model = BookModel(params)
+    model.run(words)
+    assert model.counters["level_store_full"] == 6 and model.counters["stale_raised"] == 6
+    stimulus = tmp_path / "stimulus.pkl"
+    book_model.write_stimulus(stimulus, words, params)
+    book_runner.run("order_book", "tb_book", params.verilog(), testcase="test_events_match_model",
+                    env={"TB_STIMULUS": str(stimulus)})

@@ -15,7 +15,8 @@
 //               reads its side's head word and level
 //   S3 compare  price_levels compares the request with its side, registered
 //   S4 decide   price_levels writes the outcome; the order store is written as
-//               the event leaves; the symbol's quote (read as S3 left) registered
+//               the event leaves; the symbol's quote and stale word (read as S3
+//               left) registered
 //   S5 out      the quote compared, the record put in an 8-record FIFO in front of
 //               m_axis
 // Each memory reads the word written in the same cycle (sdp_ram WRITE_FIRST), so
@@ -341,6 +342,7 @@ reg [REC_SEQ_WIDTH-1:0]           s5_seq;
 reg [REC_TIMESTAMP_WIDTH-1:0]     s5_timestamp;
 reg [31:0]                        s5_mask;
 reg [31:0]                        s5_stale_bit;  // the symbol's flag in its stale word, one-hot: no 32:1 select
+reg [31:0]                        s5_stale_word; // its stale word, registered as S4 leaves
 // the quote last sent, registered as S4 leaves: the side the event touched and the other side
 reg [31:0]                        s5_side_price, s5_other_price;
 reg [63:0]                        s5_side_size, s5_other_size;
@@ -392,7 +394,8 @@ price_levels #(
 );
 
 // ---- per-symbol memories: the quote last sent, the stale flags, the symbol names ----
-// The quote is read as S3 leaves, the stale word as S4 does; both are written as S5 leaves. The
+// The quote and the stale word are read as S3 leaves and registered as S4 does (a write by S5
+// in between forwarded), so S5's compares start at flip-flops; both are written as S5 leaves. The
 // stale flags have a copy for the CSR window's read port. After rst all are cleared, one word per cycle.
 
 wire clear_sweep = !cleared && !clear_index[LOCATE_WIDTH];
@@ -416,7 +419,7 @@ wire [31:0] side_price_next = touched_now ? top_price_now : s5_side_price;
 wire [63:0] side_size_next  = touched_now ? top_shares_now : s5_side_size;
 wire [QUOTE_WIDTH-1:0] bbo_next = s5_sell ? {side_size_next, s5_other_size, side_price_next, s5_other_price}
                                           : {s5_other_size, side_size_next, s5_other_price, side_price_next};
-wire was_stale = (stale_rd & s5_stale_bit) != 0;
+wire was_stale = (s5_stale_word & s5_stale_bit) != 0;
 // Whether the quote changed: the touched side's sent fields, registers, against both candidates
 // for its new best level, side by side, then one chosen. The RAM's write-first select and the
 // choice of side are in S4, not in front of the compare.
@@ -475,8 +478,8 @@ wire [QUOTE_WIDTH-1:0]  bbo_wdata = clear_sweep ? {QUOTE_WIDTH{1'b0}} : bbo_next
 wire                    stale_we    = clear_sweep || (s5_leave && (became_stale || s5_clear));
 wire [LOCATE_WIDTH-6:0] stale_waddr = clear_sweep ? clear_index[LOCATE_WIDTH-1:5] : s5_locate[LOCATE_WIDTH-1:5];
 wire [31:0]             stale_wdata = clear_sweep ? 32'd0
-                                    : s5_clear ? stale_rd & ~s5_mask
-                                    : stale_rd | s5_stale_bit;
+                                    : s5_clear ? s5_stale_word & ~s5_mask
+                                    : s5_stale_word | s5_stale_bit;
 
 wire                    symbol_we    = clear_sweep || (s5_leave && s5_symbol);
 wire [LOCATE_WIDTH-1:0] symbol_waddr = clear_sweep ? clear_index[LOCATE_WIDTH-1:0] : s5_locate;
@@ -494,9 +497,16 @@ sdp_ram #(.WIDTH(QUOTE_WIDTH), .DEPTH(MAX_SYMBOLS), .WRITE_FIRST(1), .ADDR_WIDTH
     .re(s3_adv), .raddr(s3_locate), .rdata(bbo_rd)
 );
 
+// The stale word likewise: a write by S5 to the word the event in S4 read is forwarded.
+reg                    s4_stale_fwd;
+reg [31:0]             s4_stale_written;
+wire                   stale_hit = s5_leave && (became_stale || s5_clear)
+                                   && s5_locate[LOCATE_WIDTH-1:5] == s4_locate[LOCATE_WIDTH-1:5];
+wire [31:0]            s4_stale_word = stale_hit ? stale_wdata : s4_stale_fwd ? s4_stale_written : stale_rd;
+
 sdp_ram #(.WIDTH(32), .DEPTH(MAX_SYMBOLS/32), .WRITE_FIRST(1), .ADDR_WIDTH(LOCATE_WIDTH-5)) stale_ram (
     .clk(clk), .we(stale_we), .waddr(stale_waddr), .wdata(stale_wdata),
-    .re(s4_adv), .raddr(s4_locate[LOCATE_WIDTH-1:5]), .rdata(stale_rd)
+    .re(s3_adv), .raddr(s3_locate[LOCATE_WIDTH-1:5]), .rdata(stale_rd)
 );
 
 sdp_ram #(.WIDTH(32), .DEPTH(MAX_SYMBOLS/32), .ADDR_WIDTH(LOCATE_WIDTH-5)) stale_csr_ram (
@@ -704,6 +714,12 @@ always @(posedge clk) begin
         s4_quote_fwd <= 1'b1;
     if (quote_hit)
         s4_quote_written <= bbo_next;
+    if (s3_adv)
+        s4_stale_fwd <= 1'b0;
+    else if (stale_hit)
+        s4_stale_fwd <= 1'b1;
+    if (stale_hit)
+        s4_stale_written <= stale_wdata;
 
     // S4 -> S5
     if (s4_adv && s4_add && !lv_ok)
@@ -721,6 +737,7 @@ always @(posedge clk) begin
         s5_clear <= s4_clear;
         s5_locate <= s4_locate;
         s5_stale_bit <= 32'd1 << s4_locate[4:0];
+        s5_stale_word <= s4_stale_word;
         s5_sell <= s4_sell;
         {s5_side_price, s5_other_price} <= s4_sell ? {s4_quote[QUOTE_ASK_PRICE +: 32], s4_quote[QUOTE_BID_PRICE +: 32]}
                                                    : {s4_quote[QUOTE_BID_PRICE +: 32], s4_quote[QUOTE_ASK_PRICE +: 32]};
@@ -753,7 +770,7 @@ always @(posedge clk) begin
     end
     stale_raised <= s5_leave && became_stale;
     for (k = 0; k < 8; k = k + 1)
-        stale_cleared[3*k +: 3] <= s5_leave && s5_clear ? ones4(stale_rd[4*k +: 4] & s5_mask[4*k +: 4]) : 3'd0;
+        stale_cleared[3*k +: 3] <= s5_leave && s5_clear ? ones4(s5_stale_word[4*k +: 4] & s5_mask[4*k +: 4]) : 3'd0;
     stale_delta <= {6'd0, stale_raised} - count_sum(stale_cleared);
     status_stale_symbols <= status_stale_symbols + {{25{stale_delta[6]}}, stale_delta};
 
