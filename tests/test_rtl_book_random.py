@@ -132,8 +132,9 @@ def test_back_to_back_event_pairs_on_one_symbol_follow_the_model(tmp_path):
 
 
 def stale_word_words() -> list[int]:
-    """Adds refused back to back on neighbouring symbols (one stale word holds 32 symbols' flags),
-    then an event on each: every refusal's flag must survive the next one's write of the word."""
+    """Adds refused back to back on symbols of two stale words (32 symbols' flags each), then an
+    event on each: every refusal's flag must survive the later writes of its word, whether the
+    write before it was one event ahead (same word) or two (the event between in the other word)."""
     words: list[int] = []
     seq = 0
 
@@ -142,7 +143,7 @@ def stale_word_words() -> list[int]:
         seq += 1
         words.append(_event(seq, kind, locate, ref, **fields))
 
-    symbols = range(30, 36)  # across the word boundary at 32
+    symbols = (34, 2, 35, 3, 36, 4, 5, 6)  # words 1 and 0 in turn, then four of word 0
     for locate in symbols:  # two bid levels: the side is full at LEVELS = 2
         emit("A", locate, 100 * locate + 1, shares=300, price=100)
         emit("A", locate, 100 * locate + 2, shares=200, price=101)
@@ -153,13 +154,33 @@ def stale_word_words() -> list[int]:
     return words
 
 
+def quote_words() -> list[int]:
+    """One symbol, asks and bids in turn (S, B, B, ...), each event two behind one on the other
+    side, half of them improving their side and half not: a record must carry the other side as
+    it stands, and an event that leaves its side's best as it is must send none."""
+    words: list[int] = []
+    for i in range(60):
+        side = "SBB"[i % 3]
+        improving = i % 2 == 0
+        price = (300 - i if improving else 400 + i) if side == "S" else (100 + i if improving else 50 - i % 40)
+        words.append(_event(i + 1, "A", 7, i + 1, side=side, shares=100 + i, price=price))
+    return words
+
+
 @pytest.mark.skipif(not runner.available_simulators(), reason="no HDL simulator installed")
-def test_back_to_back_refusals_in_one_stale_word_keep_every_flag(tmp_path):
-    params = BookParams(max_symbols=64, order_bucket_bits=8, order_ways=4, levels=2, top_n=1)
-    words = stale_word_words()
+@pytest.mark.parametrize("case", ["stale_word", "quote"])
+def test_back_to_back_writes_of_the_quote_and_stale_word_are_seen(tmp_path, case):
+    # no idle cycles and no backpressure: each event reads its symbol's quote and stale word
+    # while the events one and two ahead of it are still to write them
+    params = BookParams(max_symbols=64, order_bucket_bits=8, order_ways=4, levels=2 if case == "stale_word" else 64,
+                        top_n=1)
+    words = stale_word_words() if case == "stale_word" else quote_words()
     model = BookModel(params)
     model.run(words)
-    assert model.counters["level_store_full"] == 6 and model.counters["stale_raised"] == 6
+    if case == "stale_word":
+        assert model.counters["level_store_full"] == 8 and model.counters["stale_raised"] == 8
+    else:
+        assert not model.counters["stale_raised"]
     stimulus = tmp_path / "stimulus.pkl"
     book_model.write_stimulus(stimulus, words, params)
     book_runner.run("order_book", "tb_book", params.verilog(), testcase="test_events_match_model",

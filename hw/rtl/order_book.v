@@ -15,7 +15,7 @@
 //               reads its side's head word and level
 //   S3 compare  price_levels compares the request with its side, registered
 //   S4 decide   price_levels writes the outcome; the order store is written as
-//               the event leaves; the symbol's quote and stale word (read as S3
+//               the event leaves; the symbol's quote and stale word (read as S2
 //               left) registered
 //   S5 out      the quote compared, the record put in an 8-record FIFO in front of
 //               m_axis
@@ -285,6 +285,7 @@ wire add_places  = s2_add && s2_alive && !os_hit && s2_shares != 0 && os_free;
 wire add_refused = s2_add && s2_alive && !os_hit && s2_shares != 0 && !os_free;
 wire reduce      = s2_change && os_hit;
 wire [LOCATE_WIDTH-1:0] book_locate = s2_u2 ? u_locate : s2_change ? found_locate : s2_locate;
+wire [LOCATE_WIDTH-1:0] s2_book_locate = s2_clear ? s2_locate : book_locate;  // S3's locate (a clear: its word << 5)
 wire                    book_sell   = s2_u2 ? u_sell : s2_change ? found_sell : s2_sell;
 
 // ---- S3: the levels compare; S4: they decide, and the order store is written as the event leaves ----
@@ -394,8 +395,8 @@ price_levels #(
 );
 
 // ---- per-symbol memories: the quote last sent, the stale flags, the symbol names ----
-// The quote and the stale word are read as S3 leaves and registered as S4 does (a write by S5
-// in between forwarded), so S5's compares start at flip-flops; both are written as S5 leaves. The
+// The quote and the stale word are read as S2 leaves and registered as S3 and S4 do (S5's writes
+// in between forwarded), so nothing follows their RAMs' outputs; both are written as S5 leaves. The
 // stale flags have a copy for the CSR window's read port. After rst all are cleared, one word per cycle.
 
 wire clear_sweep = !cleared && !clear_index[LOCATE_WIDTH];
@@ -485,28 +486,33 @@ wire                    symbol_we    = clear_sweep || (s5_leave && s5_symbol);
 wire [LOCATE_WIDTH-1:0] symbol_waddr = clear_sweep ? clear_index[LOCATE_WIDTH-1:0] : s5_locate;
 wire [63:0]             symbol_wdata = clear_sweep ? 64'd0 : s5_new_ref;
 
-// The quote as the event in S4 sees it: the RAM reads the word written in the cycle of its read;
-// a write by S5 after that, while the event waits in S4 or as it leaves, is forwarded.
-reg                    s4_quote_fwd;
-reg [QUOTE_WIDTH-1:0]  s4_quote_written;
-wire                   quote_hit = s5_leave && s5_compare && s5_locate == s4_locate;
-wire [QUOTE_WIDTH-1:0] s4_quote = quote_hit ? bbo_next : s4_quote_fwd ? s4_quote_written : bbo_rd;
+// The quote and the stale word as the event in S4 sees them. Both are read as the event leaves
+// S2 (the RAM reads the word written in that cycle), wait in the RAMs' output registers while it
+// is in S3 (the next read is the next event's, as this one leaves S3) and are copied into
+// flip-flops with nothing in front as it leaves S3. A write by S5 after the read, while the event
+// is in S3 or S4, is kept and used instead: the latest such write is the word as it stands.
+reg                    s3_quote_fwd, s4_quote_fwd;
+reg [QUOTE_WIDTH-1:0]  s3_quote_written, s4_quote_written, s4_quote_rd;
+wire                   quote_write = s5_leave && s5_compare;
+wire                   quote_hit3 = quote_write && s5_locate == s3_locate;
+wire                   quote_hit4 = quote_write && s5_locate == s4_locate;
+wire [QUOTE_WIDTH-1:0] s4_quote = quote_hit4 ? bbo_next : s4_quote_fwd ? s4_quote_written : s4_quote_rd;
 
 sdp_ram #(.WIDTH(QUOTE_WIDTH), .DEPTH(MAX_SYMBOLS), .WRITE_FIRST(1), .ADDR_WIDTH(LOCATE_WIDTH)) bbo_ram (
     .clk(clk), .we(bbo_we), .waddr(bbo_waddr), .wdata(bbo_wdata),
-    .re(s3_adv), .raddr(s3_locate), .rdata(bbo_rd)
+    .re(s2_adv), .raddr(s2_book_locate), .rdata(bbo_rd)
 );
 
-// The stale word likewise: a write by S5 to the word the event in S4 read is forwarded.
-reg                    s4_stale_fwd;
-reg [31:0]             s4_stale_written;
-wire                   stale_hit = s5_leave && (became_stale || s5_clear)
-                                   && s5_locate[LOCATE_WIDTH-1:5] == s4_locate[LOCATE_WIDTH-1:5];
-wire [31:0]            s4_stale_word = stale_hit ? stale_wdata : s4_stale_fwd ? s4_stale_written : stale_rd;
+reg                    s3_stale_fwd, s4_stale_fwd;
+reg [31:0]             s3_stale_written, s4_stale_written, s4_stale_rd;
+wire                   stale_write = s5_leave && (became_stale || s5_clear);
+wire                   stale_hit3 = stale_write && s5_locate[LOCATE_WIDTH-1:5] == s3_locate[LOCATE_WIDTH-1:5];
+wire                   stale_hit4 = stale_write && s5_locate[LOCATE_WIDTH-1:5] == s4_locate[LOCATE_WIDTH-1:5];
+wire [31:0]            s4_stale_word = stale_hit4 ? stale_wdata : s4_stale_fwd ? s4_stale_written : s4_stale_rd;
 
 sdp_ram #(.WIDTH(32), .DEPTH(MAX_SYMBOLS/32), .WRITE_FIRST(1), .ADDR_WIDTH(LOCATE_WIDTH-5)) stale_ram (
     .clk(clk), .we(stale_we), .waddr(stale_waddr), .wdata(stale_wdata),
-    .re(s3_adv), .raddr(s3_locate[LOCATE_WIDTH-1:5]), .rdata(stale_rd)
+    .re(s2_adv), .raddr(s2_book_locate[LOCATE_WIDTH-1:5]), .rdata(stale_rd)
 );
 
 sdp_ram #(.WIDTH(32), .DEPTH(MAX_SYMBOLS/32), .ADDR_WIDTH(LOCATE_WIDTH-5)) stale_csr_ram (
@@ -669,7 +675,7 @@ always @(posedge clk) begin
         s3_u_same <= u_same;
         s3_symbol <= s2_symbol;
         s3_clear <= s2_clear;
-        s3_locate <= s2_clear ? s2_locate : book_locate;
+        s3_locate <= s2_book_locate;
         s3_sell <= book_sell;
         s3_shares <= s2_shares;
         s3_price <= s2_change ? found_price : s2_price;
@@ -708,18 +714,37 @@ always @(posedge clk) begin
         s4_timestamp <= s3_timestamp;
         s4_mask <= s3_mask;
     end
-    if (s3_adv)
-        s4_quote_fwd <= 1'b0;
-    else if (quote_hit)
-        s4_quote_fwd <= 1'b1;
-    if (quote_hit)
-        s4_quote_written <= bbo_next;
-    if (s3_adv)
-        s4_stale_fwd <= 1'b0;
-    else if (stale_hit)
-        s4_stale_fwd <= 1'b1;
-    if (stale_hit)
-        s4_stale_written <= stale_wdata;
+    // the quote and stale word read as S2 left: S5's writes since, kept (see bbo_ram)
+    if (s2_adv) begin
+        s3_quote_fwd <= 1'b0;
+        s3_stale_fwd <= 1'b0;
+    end else begin
+        if (quote_hit3)
+            s3_quote_fwd <= 1'b1;
+        if (stale_hit3)
+            s3_stale_fwd <= 1'b1;
+    end
+    if (quote_hit3)
+        s3_quote_written <= bbo_next;
+    if (stale_hit3)
+        s3_stale_written <= stale_wdata;
+    if (s3_adv) begin
+        s4_quote_rd <= bbo_rd;
+        s4_quote_fwd <= s3_quote_fwd || quote_hit3;
+        s4_quote_written <= quote_hit3 ? bbo_next : s3_quote_written;
+        s4_stale_rd <= stale_rd;
+        s4_stale_fwd <= s3_stale_fwd || stale_hit3;
+        s4_stale_written <= stale_hit3 ? stale_wdata : s3_stale_written;
+    end else begin
+        if (quote_hit4) begin
+            s4_quote_fwd <= 1'b1;
+            s4_quote_written <= bbo_next;
+        end
+        if (stale_hit4) begin
+            s4_stale_fwd <= 1'b1;
+            s4_stale_written <= stale_wdata;
+        end
+    end
 
     // S4 -> S5
     if (s4_adv && s4_add && !lv_ok)
