@@ -129,3 +129,59 @@ def test_back_to_back_event_pairs_on_one_symbol_follow_the_model(tmp_path):
     book_model.write_stimulus(stimulus, words, params)
     book_runner.run("order_book", "tb_book", params.verilog(), testcase="test_events_match_model",
                     env={"TB_STIMULUS": str(stimulus)})
+
+
+def stale_word_words() -> list[int]:
+    """Adds refused back to back on symbols of two stale words (32 symbols' flags each), then an
+    event on each: every refusal's flag must survive the later writes of its word, whether the
+    write before it was one event ahead (same word) or two (the event between in the other word)."""
+    words: list[int] = []
+    seq = 0
+
+    def emit(kind: str, locate: int, ref: int, **fields) -> None:
+        nonlocal seq
+        seq += 1
+        words.append(_event(seq, kind, locate, ref, **fields))
+
+    symbols = (34, 2, 35, 3, 36, 4, 5, 6)  # words 1 and 0 in turn, then four of word 0
+    for locate in symbols:  # two bid levels: the side is full at LEVELS = 2
+        emit("A", locate, 100 * locate + 1, shares=300, price=100)
+        emit("A", locate, 100 * locate + 2, shares=200, price=101)
+    for locate in symbols:  # a third price on each: refused, the symbol made stale
+        emit("A", locate, 100 * locate + 3, shares=100, price=102)
+    for locate in symbols:  # the best bid changes: a record, which must carry the stale flag
+        emit("E", locate, 100 * locate + 2, shares=50)
+    return words
+
+
+def quote_words() -> list[int]:
+    """One symbol, asks and bids in turn (S, B, B, ...), each event two behind one on the other
+    side, half of them improving their side and half not: a record must carry the other side as
+    it stands, and an event that leaves its side's best as it is must send none."""
+    words: list[int] = []
+    for i in range(60):
+        side = "SBB"[i % 3]
+        improving = i % 2 == 0
+        price = (300 - i if improving else 400 + i) if side == "S" else (100 + i if improving else 50 - i % 40)
+        words.append(_event(i + 1, "A", 7, i + 1, side=side, shares=100 + i, price=price))
+    return words
+
+
+@pytest.mark.skipif(not runner.available_simulators(), reason="no HDL simulator installed")
+@pytest.mark.parametrize("case", ["stale_word", "quote"])
+def test_back_to_back_writes_of_the_quote_and_stale_word_are_seen(tmp_path, case):
+    # no idle cycles and no backpressure: each event reads its symbol's quote and stale word
+    # while the events one and two ahead of it are still to write them
+    params = BookParams(max_symbols=64, order_bucket_bits=8, order_ways=4, levels=2 if case == "stale_word" else 64,
+                        top_n=1)
+    words = stale_word_words() if case == "stale_word" else quote_words()
+    model = BookModel(params)
+    model.run(words)
+    if case == "stale_word":
+        assert model.counters["level_store_full"] == 8 and model.counters["stale_raised"] == 8
+    else:
+        assert not model.counters["stale_raised"]
+    stimulus = tmp_path / "stimulus.pkl"
+    book_model.write_stimulus(stimulus, words, params)
+    book_runner.run("order_book", "tb_book", params.verilog(), testcase="test_events_match_model",
+                    env={"TB_STIMULUS": str(stimulus)})

@@ -15,7 +15,8 @@
 //               reads its side's head word and level
 //   S3 compare  price_levels compares the request with its side, registered
 //   S4 decide   price_levels writes the outcome; the order store is written as
-//               the event leaves; the symbol's quote (read as S3 left) registered
+//               the event leaves; the symbol's quote and stale word (read as S2
+//               left) registered
 //   S5 out      the quote compared, the record put in an 8-record FIFO in front of
 //               m_axis
 // Each memory reads the word written in the same cycle (sdp_ram WRITE_FIRST), so
@@ -284,6 +285,7 @@ wire add_places  = s2_add && s2_alive && !os_hit && s2_shares != 0 && os_free;
 wire add_refused = s2_add && s2_alive && !os_hit && s2_shares != 0 && !os_free;
 wire reduce      = s2_change && os_hit;
 wire [LOCATE_WIDTH-1:0] book_locate = s2_u2 ? u_locate : s2_change ? found_locate : s2_locate;
+wire [LOCATE_WIDTH-1:0] s2_book_locate = s2_clear ? s2_locate : book_locate;  // S3's locate (a clear: its word << 5)
 wire                    book_sell   = s2_u2 ? u_sell : s2_change ? found_sell : s2_sell;
 
 // ---- S3: the levels compare; S4: they decide, and the order store is written as the event leaves ----
@@ -341,6 +343,7 @@ reg [REC_SEQ_WIDTH-1:0]           s5_seq;
 reg [REC_TIMESTAMP_WIDTH-1:0]     s5_timestamp;
 reg [31:0]                        s5_mask;
 reg [31:0]                        s5_stale_bit;  // the symbol's flag in its stale word, one-hot: no 32:1 select
+reg [31:0]                        s5_stale_word; // its stale word, registered as S4 leaves
 // the quote last sent, registered as S4 leaves: the side the event touched and the other side
 reg [31:0]                        s5_side_price, s5_other_price;
 reg [63:0]                        s5_side_size, s5_other_size;
@@ -392,7 +395,8 @@ price_levels #(
 );
 
 // ---- per-symbol memories: the quote last sent, the stale flags, the symbol names ----
-// The quote is read as S3 leaves, the stale word as S4 does; both are written as S5 leaves. The
+// The quote and the stale word are read as S2 leaves and registered as S3 and S4 do (S5's writes
+// in between forwarded), so nothing follows their RAMs' outputs; both are written as S5 leaves. The
 // stale flags have a copy for the CSR window's read port. After rst all are cleared, one word per cycle.
 
 wire clear_sweep = !cleared && !clear_index[LOCATE_WIDTH];
@@ -416,7 +420,7 @@ wire [31:0] side_price_next = touched_now ? top_price_now : s5_side_price;
 wire [63:0] side_size_next  = touched_now ? top_shares_now : s5_side_size;
 wire [QUOTE_WIDTH-1:0] bbo_next = s5_sell ? {side_size_next, s5_other_size, side_price_next, s5_other_price}
                                           : {s5_other_size, side_size_next, s5_other_price, side_price_next};
-wire was_stale = (stale_rd & s5_stale_bit) != 0;
+wire was_stale = (s5_stale_word & s5_stale_bit) != 0;
 // Whether the quote changed: the touched side's sent fields, registers, against both candidates
 // for its new best level, side by side, then one chosen. The RAM's write-first select and the
 // choice of side are in S4, not in front of the compare.
@@ -475,28 +479,40 @@ wire [QUOTE_WIDTH-1:0]  bbo_wdata = clear_sweep ? {QUOTE_WIDTH{1'b0}} : bbo_next
 wire                    stale_we    = clear_sweep || (s5_leave && (became_stale || s5_clear));
 wire [LOCATE_WIDTH-6:0] stale_waddr = clear_sweep ? clear_index[LOCATE_WIDTH-1:5] : s5_locate[LOCATE_WIDTH-1:5];
 wire [31:0]             stale_wdata = clear_sweep ? 32'd0
-                                    : s5_clear ? stale_rd & ~s5_mask
-                                    : stale_rd | s5_stale_bit;
+                                    : s5_clear ? s5_stale_word & ~s5_mask
+                                    : s5_stale_word | s5_stale_bit;
 
 wire                    symbol_we    = clear_sweep || (s5_leave && s5_symbol);
 wire [LOCATE_WIDTH-1:0] symbol_waddr = clear_sweep ? clear_index[LOCATE_WIDTH-1:0] : s5_locate;
 wire [63:0]             symbol_wdata = clear_sweep ? 64'd0 : s5_new_ref;
 
-// The quote as the event in S4 sees it: the RAM reads the word written in the cycle of its read;
-// a write by S5 after that, while the event waits in S4 or as it leaves, is forwarded.
-reg                    s4_quote_fwd;
-reg [QUOTE_WIDTH-1:0]  s4_quote_written;
-wire                   quote_hit = s5_leave && s5_compare && s5_locate == s4_locate;
-wire [QUOTE_WIDTH-1:0] s4_quote = quote_hit ? bbo_next : s4_quote_fwd ? s4_quote_written : bbo_rd;
+// The quote and the stale word as the event in S4 sees them. Both are read as the event leaves
+// S2 (the RAM reads the word written in that cycle), wait in the RAMs' output registers while it
+// is in S3 (the next read is the next event's, as this one leaves S3) and are copied into
+// flip-flops with nothing in front as it leaves S3. A write by S5 after the read, while the event
+// is in S3 or S4, is kept and used instead: the latest such write is the word as it stands.
+reg                    s3_quote_fwd, s4_quote_fwd;
+reg [QUOTE_WIDTH-1:0]  s3_quote_written, s4_quote_written, s4_quote_rd;
+wire                   quote_write = s5_leave && s5_compare;
+wire                   quote_hit3 = quote_write && s5_locate == s3_locate;
+wire                   quote_hit4 = quote_write && s5_locate == s4_locate;
+wire [QUOTE_WIDTH-1:0] s4_quote = quote_hit4 ? bbo_next : s4_quote_fwd ? s4_quote_written : s4_quote_rd;
 
 sdp_ram #(.WIDTH(QUOTE_WIDTH), .DEPTH(MAX_SYMBOLS), .WRITE_FIRST(1), .ADDR_WIDTH(LOCATE_WIDTH)) bbo_ram (
     .clk(clk), .we(bbo_we), .waddr(bbo_waddr), .wdata(bbo_wdata),
-    .re(s3_adv), .raddr(s3_locate), .rdata(bbo_rd)
+    .re(s2_adv), .raddr(s2_book_locate), .rdata(bbo_rd)
 );
+
+reg                    s3_stale_fwd, s4_stale_fwd;
+reg [31:0]             s3_stale_written, s4_stale_written, s4_stale_rd;
+wire                   stale_write = s5_leave && (became_stale || s5_clear);
+wire                   stale_hit3 = stale_write && s5_locate[LOCATE_WIDTH-1:5] == s3_locate[LOCATE_WIDTH-1:5];
+wire                   stale_hit4 = stale_write && s5_locate[LOCATE_WIDTH-1:5] == s4_locate[LOCATE_WIDTH-1:5];
+wire [31:0]            s4_stale_word = stale_hit4 ? stale_wdata : s4_stale_fwd ? s4_stale_written : s4_stale_rd;
 
 sdp_ram #(.WIDTH(32), .DEPTH(MAX_SYMBOLS/32), .WRITE_FIRST(1), .ADDR_WIDTH(LOCATE_WIDTH-5)) stale_ram (
     .clk(clk), .we(stale_we), .waddr(stale_waddr), .wdata(stale_wdata),
-    .re(s4_adv), .raddr(s4_locate[LOCATE_WIDTH-1:5]), .rdata(stale_rd)
+    .re(s2_adv), .raddr(s2_book_locate[LOCATE_WIDTH-1:5]), .rdata(stale_rd)
 );
 
 sdp_ram #(.WIDTH(32), .DEPTH(MAX_SYMBOLS/32), .ADDR_WIDTH(LOCATE_WIDTH-5)) stale_csr_ram (
@@ -659,7 +675,7 @@ always @(posedge clk) begin
         s3_u_same <= u_same;
         s3_symbol <= s2_symbol;
         s3_clear <= s2_clear;
-        s3_locate <= s2_clear ? s2_locate : book_locate;
+        s3_locate <= s2_book_locate;
         s3_sell <= book_sell;
         s3_shares <= s2_shares;
         s3_price <= s2_change ? found_price : s2_price;
@@ -698,12 +714,37 @@ always @(posedge clk) begin
         s4_timestamp <= s3_timestamp;
         s4_mask <= s3_mask;
     end
-    if (s3_adv)
-        s4_quote_fwd <= 1'b0;
-    else if (quote_hit)
-        s4_quote_fwd <= 1'b1;
-    if (quote_hit)
-        s4_quote_written <= bbo_next;
+    // the quote and stale word read as S2 left: S5's writes since, kept (see bbo_ram)
+    if (s2_adv) begin
+        s3_quote_fwd <= 1'b0;
+        s3_stale_fwd <= 1'b0;
+    end else begin
+        if (quote_hit3)
+            s3_quote_fwd <= 1'b1;
+        if (stale_hit3)
+            s3_stale_fwd <= 1'b1;
+    end
+    if (quote_hit3)
+        s3_quote_written <= bbo_next;
+    if (stale_hit3)
+        s3_stale_written <= stale_wdata;
+    if (s3_adv) begin
+        s4_quote_rd <= bbo_rd;
+        s4_quote_fwd <= s3_quote_fwd || quote_hit3;
+        s4_quote_written <= quote_hit3 ? bbo_next : s3_quote_written;
+        s4_stale_rd <= stale_rd;
+        s4_stale_fwd <= s3_stale_fwd || stale_hit3;
+        s4_stale_written <= stale_hit3 ? stale_wdata : s3_stale_written;
+    end else begin
+        if (quote_hit4) begin
+            s4_quote_fwd <= 1'b1;
+            s4_quote_written <= bbo_next;
+        end
+        if (stale_hit4) begin
+            s4_stale_fwd <= 1'b1;
+            s4_stale_written <= stale_wdata;
+        end
+    end
 
     // S4 -> S5
     if (s4_adv && s4_add && !lv_ok)
@@ -721,6 +762,7 @@ always @(posedge clk) begin
         s5_clear <= s4_clear;
         s5_locate <= s4_locate;
         s5_stale_bit <= 32'd1 << s4_locate[4:0];
+        s5_stale_word <= s4_stale_word;
         s5_sell <= s4_sell;
         {s5_side_price, s5_other_price} <= s4_sell ? {s4_quote[QUOTE_ASK_PRICE +: 32], s4_quote[QUOTE_BID_PRICE +: 32]}
                                                    : {s4_quote[QUOTE_BID_PRICE +: 32], s4_quote[QUOTE_ASK_PRICE +: 32]};
@@ -753,7 +795,7 @@ always @(posedge clk) begin
     end
     stale_raised <= s5_leave && became_stale;
     for (k = 0; k < 8; k = k + 1)
-        stale_cleared[3*k +: 3] <= s5_leave && s5_clear ? ones4(stale_rd[4*k +: 4] & s5_mask[4*k +: 4]) : 3'd0;
+        stale_cleared[3*k +: 3] <= s5_leave && s5_clear ? ones4(s5_stale_word[4*k +: 4] & s5_mask[4*k +: 4]) : 3'd0;
     stale_delta <= {6'd0, stale_raised} - count_sum(stale_cleared);
     status_stale_symbols <= status_stale_symbols + {{25{stale_delta[6]}}, stale_delta};
 
