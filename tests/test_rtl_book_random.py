@@ -85,16 +85,19 @@ def test_rtl_book_follows_the_model_on_random_sequences(tmp_path, params):
                     env={"TB_STIMULUS": str(stimulus), "TB_BACKPRESSURE": "1", "TB_IDLE": "1"})
 
 
+def _sequence():
+    """An empty event list and the function that appends an event to it, numbered in order."""
+    words: list[int] = []
+
+    def emit(kind: str, locate: int, ref: int, **fields) -> None:
+        words.append(_event(len(words) + 1, kind, locate, ref, **fields))
+    return words, emit
+
+
 def hazard_pair_words() -> list[int]:
     """Every ordered pair of book event kinds back to back on one order of one symbol (A→E, E→D,
     U→X, D→E on the reference just deleted, U→U, ...), each pair on a book of two resting bids."""
-    words: list[int] = []
-    seq = 0
-
-    def emit(kind: str, locate: int, ref: int, **fields) -> None:
-        nonlocal seq
-        seq += 1
-        words.append(_event(seq, kind, locate, ref, **fields))
+    words, emit = _sequence()
 
     for pair, (first, second) in enumerate((a, b) for a in "AFECXDU" for b in "AFECXDU"):
         locate, base = pair, 1000 * (pair + 1)  # a symbol per pair: its book starts empty
@@ -135,13 +138,7 @@ def stale_word_words() -> list[int]:
     """Adds refused back to back on symbols of two stale words (32 symbols' flags each), then an
     event on each: every refusal's flag must survive the later writes of its word, whether the
     write before it was one event ahead (same word) or two (the event between in the other word)."""
-    words: list[int] = []
-    seq = 0
-
-    def emit(kind: str, locate: int, ref: int, **fields) -> None:
-        nonlocal seq
-        seq += 1
-        words.append(_event(seq, kind, locate, ref, **fields))
+    words, emit = _sequence()
 
     symbols = (34, 2, 35, 3, 36, 4, 5, 6)  # words 1 and 0 in turn, then four of word 0
     for locate in symbols:  # two bid levels: the side is full at LEVELS = 2
