@@ -333,6 +333,24 @@ def feed_events(feed: bytes, first_seq: int = 1) -> list[int]:
     return words
 
 
+def event_word(seq: int, kind: str, locate: int, ref: int, side: str = "B", shares: int = 0,
+               price: int = 0, new_ref: int = 0) -> int:
+    """A book-event record word built by hand (tests' event sequences): timestamp seq * 10."""
+    return records.pack({"kind": ord(kind), "stock_locate": locate, "timestamp": seq * 10, "seq": seq,
+                         "order_ref": ref, "new_order_ref": new_ref, "side": ord(side),
+                         "shares": shares, "price": price})
+
+
+def event_sequence():
+    """An empty list of event words and the function that appends one (event_word's arguments
+    but seq), numbered in order from 1."""
+    words: list[int] = []
+
+    def emit(kind: str, locate: int, ref: int, **fields) -> None:
+        words.append(event_word(len(words) + 1, kind, locate, ref, **fields))
+    return words, emit
+
+
 def write_stimulus(path, words: list[int], params: BookParams) -> None:
     with open(path, "wb") as out:
         pickle.dump({"words": words, "params": params}, out)

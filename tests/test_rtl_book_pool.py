@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from tickaccel.feed import generator
 from tickaccel.hw.params import BookParams
-from tickaccel.schema import records
 from tickaccel.sim import book_model, book_runner, runner
 from tickaccel.sim.book_model import BookModel
 
@@ -37,13 +36,6 @@ def _pool_trace(words: list[int], params: BookParams) -> tuple[BookModel, list[i
         model.apply(word)
         free.append(model.pool_free)
     return model, free
-
-
-def _event(seq: int, kind: str, locate: int, ref: int, side: str = "B", shares: int = 0,
-           price: int = 0, new_ref: int = 0) -> int:
-    return records.pack({"kind": ord(kind), "stock_locate": locate, "timestamp": seq * 10, "seq": seq,
-                         "order_ref": ref, "new_order_ref": new_ref, "side": ord(side),
-                         "shares": shares, "price": price})
 
 
 def test_the_default_pool_holds_every_sides_levels():
@@ -86,10 +78,7 @@ def pool_hazard_words() -> list[int]:
     price not found), adds refused when the pool is empty while a side's block in use still takes
     one, a block freed and taken by the next event, a U whose remove frees the block its add takes,
     and a refill (a cached level goes on a side with more levels) that frees a block."""
-    words: list[int] = []
-
-    def emit(kind: str, locate: int, ref: int, **fields) -> None:
-        words.append(_event(len(words) + 1, kind, locate, ref, **fields))
+    words, emit = book_model.event_sequence()
 
     # symbol 0, bids: 1000 and 999 (cached, TOP_N 2; block 0), 100 and 50 (block 1)
     for ref, price in ((1, 1000), (2, 999), (3, 100), (4, 50)):

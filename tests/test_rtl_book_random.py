@@ -8,7 +8,6 @@ import random
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tickaccel.schema import records
 from tickaccel.sim import book_model, book_runner, runner
 from tickaccel.hw.params import BookParams
 from tickaccel.sim.book_model import BookModel
@@ -21,20 +20,13 @@ POOL = BookParams(max_symbols=64, order_bucket_bits=10, order_ways=4, levels=8, 
                   block_levels=2, level_blocks=32)
 
 
-def _event(seq: int, kind: str, locate: int, ref: int, side: str = "B", shares: int = 0,
-           price: int = 0, new_ref: int = 0) -> int:
-    return records.pack({"kind": ord(kind), "stock_locate": locate, "timestamp": seq * 10, "seq": seq,
-                         "order_ref": ref, "new_order_ref": new_ref, "side": ord(side),
-                         "shares": shares, "price": price})
-
-
 event_args = st.tuples(st.sampled_from("AAAFEECXDUUR"), st.integers(0, 3), st.integers(1, 40),
                        st.sampled_from("BS"), st.sampled_from(SHARES), st.sampled_from(PRICES),
                        st.integers(1, 40))
 
 
 def _words(args) -> list[int]:
-    return [_event(i + 1, kind, locate, ref, side, shares, price, new_ref)
+    return [book_model.event_word(i + 1, kind, locate, ref, side, shares, price, new_ref)
             for i, (kind, locate, ref, side, shares, price, new_ref) in enumerate(args)]
 
 
@@ -85,19 +77,10 @@ def test_rtl_book_follows_the_model_on_random_sequences(tmp_path, params):
                     env={"TB_STIMULUS": str(stimulus), "TB_BACKPRESSURE": "1", "TB_IDLE": "1"})
 
 
-def _sequence():
-    """An empty event list and the function that appends an event to it, numbered in order."""
-    words: list[int] = []
-
-    def emit(kind: str, locate: int, ref: int, **fields) -> None:
-        words.append(_event(len(words) + 1, kind, locate, ref, **fields))
-    return words, emit
-
-
 def hazard_pair_words() -> list[int]:
     """Every ordered pair of book event kinds back to back on one order of one symbol (A→E, E→D,
     U→X, D→E on the reference just deleted, U→U, ...), each pair on a book of two resting bids."""
-    words, emit = _sequence()
+    words, emit = book_model.event_sequence()
 
     for pair, (first, second) in enumerate((a, b) for a in "AFECXDU" for b in "AFECXDU"):
         locate, base = pair, 1000 * (pair + 1)  # a symbol per pair: its book starts empty
@@ -138,7 +121,7 @@ def stale_word_words() -> list[int]:
     """Adds refused back to back on symbols of two stale words (32 symbols' flags each), then an
     event on each: every refusal's flag must survive the later writes of its word, whether the
     write before it was one event ahead (same word) or two (the event between in the other word)."""
-    words, emit = _sequence()
+    words, emit = book_model.event_sequence()
 
     symbols = (34, 2, 35, 3, 36, 4, 5, 6)  # words 1 and 0 in turn, then four of word 0
     for locate in symbols:  # two bid levels: the side is full at LEVELS = 2
@@ -160,7 +143,7 @@ def quote_words() -> list[int]:
         side = "SBB"[i % 3]
         improving = i % 2 == 0
         price = (300 - i if improving else 400 + i) if side == "S" else (100 + i if improving else 50 - i % 40)
-        words.append(_event(i + 1, "A", 7, i + 1, side=side, shares=100 + i, price=price))
+        words.append(book_model.event_word(i + 1, "A", 7, i + 1, side=side, shares=100 + i, price=price))
     return words
 
 
