@@ -472,11 +472,13 @@ assign stale_clear_ready = s5_leave && s5_clear;
 
 // the quote is written back whether or not it changed (unchanged, it is the word read): the
 // write enable does not wait for the compare
-wire                    bbo_we    = clear_sweep || (s5_leave && s5_compare);
+wire                    quote_write = s5_leave && s5_compare;  // S5's event writes its quote (see s4_quote)
+wire                    bbo_we    = clear_sweep || quote_write;
 wire [LOCATE_WIDTH-1:0] bbo_waddr = clear_sweep ? clear_index[LOCATE_WIDTH-1:0] : s5_locate;
 wire [QUOTE_WIDTH-1:0]  bbo_wdata = clear_sweep ? {QUOTE_WIDTH{1'b0}} : bbo_next;
 
-wire                    stale_we    = clear_sweep || (s5_leave && (became_stale || s5_clear));
+wire                    stale_write = s5_leave && (became_stale || s5_clear);  // S5's event writes its stale word
+wire                    stale_we    = clear_sweep || stale_write;
 wire [LOCATE_WIDTH-6:0] stale_waddr = clear_sweep ? clear_index[LOCATE_WIDTH-1:5] : s5_locate[LOCATE_WIDTH-1:5];
 wire [31:0]             stale_wdata = clear_sweep ? 32'd0
                                     : s5_clear ? s5_stale_word & ~s5_mask
@@ -493,7 +495,6 @@ wire [63:0]             symbol_wdata = clear_sweep ? 64'd0 : s5_new_ref;
 // is in S3 or S4, is kept and used instead: the latest such write is the word as it stands.
 reg                    s3_quote_fwd, s4_quote_fwd;
 reg [QUOTE_WIDTH-1:0]  s3_quote_written, s4_quote_written, s4_quote_rd;
-wire                   quote_write = s5_leave && s5_compare;
 wire                   quote_hit3 = quote_write && s5_locate == s3_locate;
 wire                   quote_hit4 = quote_write && s5_locate == s4_locate;
 wire [QUOTE_WIDTH-1:0] s4_quote = quote_hit4 ? bbo_next : s4_quote_fwd ? s4_quote_written : s4_quote_rd;
@@ -505,7 +506,6 @@ sdp_ram #(.WIDTH(QUOTE_WIDTH), .DEPTH(MAX_SYMBOLS), .WRITE_FIRST(1), .ADDR_WIDTH
 
 reg                    s3_stale_fwd, s4_stale_fwd;
 reg [31:0]             s3_stale_written, s4_stale_written, s4_stale_rd;
-wire                   stale_write = s5_leave && (became_stale || s5_clear);
 wire                   stale_hit3 = stale_write && s5_locate[LOCATE_WIDTH-1:5] == s3_locate[LOCATE_WIDTH-1:5];
 wire                   stale_hit4 = stale_write && s5_locate[LOCATE_WIDTH-1:5] == s4_locate[LOCATE_WIDTH-1:5];
 wire [31:0]            s4_stale_word = stale_hit4 ? stale_wdata : s4_stale_fwd ? s4_stale_written : s4_stale_rd;
