@@ -3,7 +3,7 @@
 //
 //   s_axis ─► order_store (ref -> order) ─► price_levels (levels, top-N) ─► BBO compare ─► m_axis
 //
-// A pipeline of seven stages behind an input register, an event entering each
+// A pipeline of eight stages behind an input register, an event entering each
 // cycle while older ones are in flight, in feed order:
 //   input       the event from s_axis, with its references' bucket hashes
 //               (order_hash.vh): the multiply is never in front of a RAM address
@@ -13,16 +13,19 @@
 //   S1 find     the order store compares them with the reference
 //   S2 found    the order (or the add's room) registered: the level request
 //               reads its side's head word and level
+//   L  levels   they are in price_levels' RAM output registers, copied into
+//               flip-flops as the event leaves L
 //   S3 compare  price_levels compares the request with its side, registered
 //   S4 decide   price_levels writes the outcome; the order store is written as
-//               the event leaves; the symbol's quote and stale word (read as S2
+//               the event leaves; the symbol's quote and stale word (read as L
 //               left) registered
 //   S5 out      the quote compared, the record put in an 8-record FIFO in front of
 //               m_axis
 // Each memory reads the word written in the same cycle (sdp_ram WRITE_FIRST), so
 // an event sees the writes of the events ahead of it: its symbol's quote and
 // stale word without a stall, its side's head word and level from price_levels,
-// which holds an event in S3 for a cycle when S4 holds one of the same side. The
+// which holds an event in S3 when S4 holds one of the same side until it is written
+// and read again (two cycles). The
 // order store holds an event in S1, reading its buckets again, while one ahead of
 // it, not yet written, shares a bucket (order_store find_valid; R passes it on); a level scan, an
 // insert that moves orders and a full output FIFO hold the stages behind them. No
@@ -285,27 +288,30 @@ wire add_places  = s2_add && s2_alive && !os_hit && s2_shares != 0 && os_free;
 wire add_refused = s2_add && s2_alive && !os_hit && s2_shares != 0 && !os_free;
 wire reduce      = s2_change && os_hit;
 wire [LOCATE_WIDTH-1:0] book_locate = s2_u2 ? u_locate : s2_change ? found_locate : s2_locate;
-wire [LOCATE_WIDTH-1:0] s2_book_locate = s2_clear ? s2_locate : book_locate;  // S3's locate (a clear: its word << 5)
+wire [LOCATE_WIDTH-1:0] s2_book_locate = s2_clear ? s2_locate : book_locate;  // L's locate (a clear: its word << 5)
 wire                    book_sell   = s2_u2 ? u_sell : s2_change ? found_sell : s2_sell;
 
-// ---- S3: the levels compare; S4: they decide, and the order store is written as the event leaves ----
+// ---- L: the level request's side in price_levels' RAM output registers; S3: the levels compare,
+// from flip-flops; S4: they decide, and the order store is written as the event leaves ----
 
-reg        s3_valid, s4_valid;
+reg        l_valid, s3_valid, s4_valid;
+reg        l_find, l_level, l_add, l_reduce, l_compare, l_stale_new;
 reg        s3_find, s3_level, s3_add, s3_reduce, s3_compare, s3_stale_new;
 reg        s4_find, s4_level, s4_add, s4_reduce, s4_compare, s4_stale_new;
+reg        l_u1, l_u2, l_u_same, l_symbol, l_clear;
 reg        s3_u1, s3_u2, s3_u_same, s3_symbol, s3_clear;
 reg        s4_u1, s4_u2, s4_u_same, s4_symbol, s4_clear;
-reg [LOCATE_WIDTH-1:0]            s3_locate, s4_locate;
-reg                               s3_sell, s4_sell;
-reg [REC_SHARES_WIDTH-1:0]        s3_shares, s4_shares;
-reg [REC_PRICE_WIDTH-1:0]         s3_price, s4_price;
-reg [31:0]                        s3_had, s4_left;  // the found order's shares; what is left of them
-reg                               s3_removes_all, s4_keeps;  // the order goes; the write keeps it
-reg [REF_WIDTH-1:0]               s3_slot, s4_slot;
-reg [REC_NEW_ORDER_REF_WIDTH-1:0] s3_new_ref, s4_new_ref;
-reg [REC_SEQ_WIDTH-1:0]           s3_seq, s4_seq;
-reg [REC_TIMESTAMP_WIDTH-1:0]     s3_timestamp, s4_timestamp;
-reg [31:0]                        s3_mask, s4_mask;
+reg [LOCATE_WIDTH-1:0]            l_locate, s3_locate, s4_locate;
+reg                               l_sell, s3_sell, s4_sell;
+reg [REC_SHARES_WIDTH-1:0]        l_shares, s3_shares, s4_shares;
+reg [REC_PRICE_WIDTH-1:0]         l_price, s3_price, s4_price;
+reg [31:0]                        l_had, s3_had, s4_left;  // the found order's shares; what is left of them
+reg                               l_removes_all, s3_removes_all, s4_keeps;  // the order goes; the write keeps it
+reg [REF_WIDTH-1:0]               l_slot, s3_slot, s4_slot;
+reg [REC_NEW_ORDER_REF_WIDTH-1:0] l_new_ref, s3_new_ref, s4_new_ref;
+reg [REC_SEQ_WIDTH-1:0]           l_seq, s3_seq, s4_seq;
+reg [REC_TIMESTAMP_WIDTH-1:0]     l_timestamp, s3_timestamp, s4_timestamp;
+reg [31:0]                        l_mask, s3_mask, s4_mask;
 
 wire lv_ready, lv_cmp_ready, lv_done, lv_ok;
 wire [REF_WIDTH-1:0] lv_slot;
@@ -321,7 +327,9 @@ wire s4_adv   = s4_valid && (!s4_level || lv_done) && s5_ready;
 wire s4_ready = !s4_valid || s4_adv;
 wire s3_adv   = s3_valid && (!s3_level || lv_cmp_ready) && s4_ready;
 wire s3_ready = !s3_valid || s3_adv;
-wire s2_adv   = s2_valid && s3_ready;
+wire l_adv    = l_valid && s3_ready;
+wire l_ready  = !l_valid || l_adv;
+wire s2_adv   = s2_valid && l_ready;
 wire s2_ready = !s2_valid || s2_adv;
 wire s1_adv   = s1_valid && (!s1_find || (os_find_valid && !os_s1_blocked)) && s2_ready;
 wire s1_ready = !s1_valid || s1_adv;
@@ -370,7 +378,7 @@ order_store #(
     .op_hash0(os_find_hash0), .op_hash1(os_find_hash1), .r_advance(r_adv && r_find),
     .find_valid(os_find_valid), .find_hit(os_hit), .find_free(os_free), .find_entry(os_entry),
     .s1_blocked(os_s1_blocked), .s1_advance(s1_adv && s1_find),
-    .s2_advance(s2_adv && s2_find), .s2_deletes(reduce && removes_all),
+    .s2_advance(s2_adv && s2_find), .s2_deletes(reduce && removes_all), .l_advance(l_adv && l_find),
     .s3_advance(s3_adv && s3_find), .s4_leave(s4_adv && s4_find),
     .op_write((s4_add && lv_ok) || s4_reduce), .op_write_valid(s4_keeps),
     .op_entry(s4_add ? {lv_slot, s4_shares, s4_price, s4_sell, s4_locate}
@@ -386,7 +394,7 @@ price_levels #(
     .clk(clk), .rst(rst),
     .req_ready(lv_ready), .req_valid(lv_req), .req_add(s2_add), .req_book({book_locate, book_sell}),
     .req_price(s2_price), .req_shares(s2_add ? s2_shares : take), .req_slot(found_slot),
-    .req_remove(removes_all),
+    .req_remove(removes_all), .rd_take(l_adv && l_level),
     .cmp_ready(lv_cmp_ready), .cmp_take(s3_adv && s3_level),
     .done(lv_done), .dec_ok(lv_ok), .dec_slot(lv_slot), .ack(s4_adv && s4_level),
     .resp_top_price(lv_top_price), .resp_top_shares(lv_top_shares),
@@ -395,7 +403,7 @@ price_levels #(
 );
 
 // ---- per-symbol memories: the quote last sent, the stale flags, the symbol names ----
-// The quote and the stale word are read as S2 leaves and registered as S3 and S4 do (S5's writes
+// The quote and the stale word are read as L leaves and registered as S3 and S4 do (S5's writes
 // in between forwarded), so nothing follows their RAMs' outputs; both are written as S5 leaves. The
 // stale flags have a copy for the CSR window's read port. After rst all are cleared, one word per cycle.
 
@@ -489,7 +497,7 @@ wire [LOCATE_WIDTH-1:0] symbol_waddr = clear_sweep ? clear_index[LOCATE_WIDTH-1:
 wire [63:0]             symbol_wdata = clear_sweep ? 64'd0 : s5_new_ref;
 
 // The quote and the stale word as the event in S4 sees them. Both are read as the event leaves
-// S2 (the RAM reads the word written in that cycle), wait in the RAMs' output registers while it
+// L (the RAM reads the word written in that cycle), wait in the RAMs' output registers while it
 // is in S3 (the next read is the next event's, as this one leaves S3) and are copied into
 // flip-flops with nothing in front as it leaves S3. A write by S5 after the read, while the event
 // is in S3 or S4, is kept and used instead: the latest such write is the word as it stands.
@@ -501,7 +509,7 @@ wire [QUOTE_WIDTH-1:0] s4_quote = quote_hit4 ? bbo_next : s4_quote_fwd ? s4_quot
 
 sdp_ram #(.WIDTH(QUOTE_WIDTH), .DEPTH(MAX_SYMBOLS), .WRITE_FIRST(1), .ADDR_WIDTH(LOCATE_WIDTH)) bbo_ram (
     .clk(clk), .we(bbo_we), .waddr(bbo_waddr), .wdata(bbo_wdata),
-    .re(s2_adv), .raddr(s2_book_locate), .rdata(bbo_rd)
+    .re(l_adv), .raddr(l_locate), .rdata(bbo_rd)
 );
 
 reg                    s3_stale_fwd, s4_stale_fwd;
@@ -512,7 +520,7 @@ wire [31:0]            s4_stale_word = stale_hit4 ? stale_wdata : s4_stale_fwd ?
 
 sdp_ram #(.WIDTH(32), .DEPTH(MAX_SYMBOLS/32), .WRITE_FIRST(1), .ADDR_WIDTH(LOCATE_WIDTH-5)) stale_ram (
     .clk(clk), .we(stale_we), .waddr(stale_waddr), .wdata(stale_wdata),
-    .re(s2_adv), .raddr(s2_book_locate[LOCATE_WIDTH-1:5]), .rdata(stale_rd)
+    .re(l_adv), .raddr(l_locate[LOCATE_WIDTH-1:5]), .rdata(stale_rd)
 );
 
 sdp_ram #(.WIDTH(32), .DEPTH(MAX_SYMBOLS/32), .ADDR_WIDTH(LOCATE_WIDTH-5)) stale_csr_ram (
@@ -662,30 +670,58 @@ always @(posedge clk) begin
             u_same <= s2_price == found_price && s2_shares == found_shares;
         end
     end
+    // S2 -> L
+    if (l_ready) begin
+        l_valid <= s2_adv;
+        l_find <= s2_adv && s2_find;
+        l_level <= lv_req;
+        l_add <= add_places;
+        l_reduce <= reduce;
+        l_compare <= (s2_add && s2_alive) || (reduce && !s2_u1);
+        l_stale_new <= add_refused;
+        l_u1 <= s2_u1;
+        l_u2 <= s2_u2;
+        l_u_same <= u_same;
+        l_symbol <= s2_symbol;
+        l_clear <= s2_clear;
+        l_locate <= s2_book_locate;
+        l_sell <= book_sell;
+        l_shares <= s2_shares;
+        l_price <= s2_change ? found_price : s2_price;
+        l_had <= found_shares;
+        l_removes_all <= removes_all;
+        l_slot <= found_slot;
+        l_new_ref <= s2_new_ref;
+        l_seq <= s2_seq;
+        l_timestamp <= s2_timestamp;
+        l_mask <= s2_mask;
+    end
+
+    // L -> S3
     if (s3_ready) begin
-        s3_valid <= s2_adv;
-        s3_find <= s2_adv && s2_find;
-        s3_level <= lv_req;
-        s3_add <= add_places;
-        s3_reduce <= reduce;
-        s3_compare <= (s2_add && s2_alive) || (reduce && !s2_u1);
-        s3_stale_new <= add_refused;
-        s3_u1 <= s2_u1;
-        s3_u2 <= s2_u2;
-        s3_u_same <= u_same;
-        s3_symbol <= s2_symbol;
-        s3_clear <= s2_clear;
-        s3_locate <= s2_book_locate;
-        s3_sell <= book_sell;
-        s3_shares <= s2_shares;
-        s3_price <= s2_change ? found_price : s2_price;
-        s3_had <= found_shares;
-        s3_removes_all <= removes_all;
-        s3_slot <= found_slot;
-        s3_new_ref <= s2_new_ref;
-        s3_seq <= s2_seq;
-        s3_timestamp <= s2_timestamp;
-        s3_mask <= s2_mask;
+        s3_valid <= l_adv;
+        s3_find <= l_adv && l_find;
+        s3_level <= l_adv && l_level;
+        s3_add <= l_add;
+        s3_reduce <= l_reduce;
+        s3_compare <= l_compare;
+        s3_stale_new <= l_stale_new;
+        s3_u1 <= l_u1;
+        s3_u2 <= l_u2;
+        s3_u_same <= l_u_same;
+        s3_symbol <= l_symbol;
+        s3_clear <= l_clear;
+        s3_locate <= l_locate;
+        s3_sell <= l_sell;
+        s3_shares <= l_shares;
+        s3_price <= l_price;
+        s3_had <= l_had;
+        s3_removes_all <= l_removes_all;
+        s3_slot <= l_slot;
+        s3_new_ref <= l_new_ref;
+        s3_seq <= l_seq;
+        s3_timestamp <= l_timestamp;
+        s3_mask <= l_mask;
     end
 
     // S3 -> S4
@@ -714,8 +750,8 @@ always @(posedge clk) begin
         s4_timestamp <= s3_timestamp;
         s4_mask <= s3_mask;
     end
-    // the quote and stale word read as S2 left: S5's writes since, kept (see bbo_ram)
-    if (s2_adv) begin
+    // the quote and stale word read as L left: S5's writes since, kept (see bbo_ram)
+    if (l_adv) begin
         s3_quote_fwd <= 1'b0;
         s3_stale_fwd <= 1'b0;
     end else begin
@@ -809,6 +845,7 @@ always @(posedge clk) begin
         r_valid <= 1'b0;
         s1_valid <= 1'b0;
         s2_valid <= 1'b0;
+        l_valid <= 1'b0;
         s3_valid <= 1'b0;
         s4_valid <= 1'b0;
         s5_valid <= 1'b0;

@@ -31,7 +31,7 @@
 // A real day peaks near 10^6 live orders: BUCKET_BITS = 18, WAYS = 4 gives 2^20
 // slots of ~150 bits (8192 symbols), 156 Mbit in UltraRAM.
 //
-// Interface: a pipeline of five stages, R (read), S1 (compare), S2 (found), S3 (held)
+// Interface: a pipeline of six stages, R (read), S1 (compare), S2 (found), L and S3 (held)
 // and S4 (write), in event order.
 //   find  (op_find, op_ref, while find_ready): reads the ref's two buckets as the
 //         event enters R, at op_hash0 and op_hash1 (the ref's order_hash products for
@@ -50,9 +50,10 @@
 //   s1_advance: the find moves to S2 while find_valid (not while s1_blocked: S2 to
 //         S4 hold an insert that may move orders). In S2, registered, find_hit and
 //         find_entry say whether and how the ref is stored, and find_free whether an
-//         insert has room (counting the stash orders that S3 and S4 will delete).
+//         insert has room (counting the stash orders that L, S3 and S4 will delete).
 //         Where the ref is (or would go) is held for the write.
-//   s2_advance: the find moves to S3, with s2_deletes if it will delete its order.
+//   s2_advance: the find moves to L, with s2_deletes if it will delete its order.
+//   l_advance: the find moves to S3.
 //   s3_advance: the find moves to S4.
 //   s4_leave: the find leaves S4, with at most one write (op_write, op_write_valid,
 //         op_entry): an update (valid 1) or delete (valid 0) of the found order, or
@@ -93,6 +94,7 @@ module order_store #(
     output wire [ENTRY_WIDTH-1:0]  find_entry,
     input  wire                    s2_advance,
     input  wire                    s2_deletes,
+    input  wire                    l_advance,
     input  wire                    s3_advance,
 
     input  wire                    s4_leave,
@@ -200,10 +202,10 @@ always @* begin
     end
 end
 
-// where the orders in S2 (found_*), S3 (mid_*) and S4 (held_*) are, or where their inserts
-// go, held from S1 to the write
+// where the orders in S2 (found_*), L (l_*), S3 (mid_*) and S4 (held_*) are, or where their
+// inserts go, held from S1 to the write
 localparam [1:0] AT_TABLE0 = 2'd0, AT_TABLE1 = 2'd1, AT_STASH = 2'd2, AT_KICK = 2'd3;
-reg                    found_busy, mid_busy, held_busy;
+reg                    found_busy, l_busy, mid_busy, held_busy;
 reg [63:0]             found_ref;
 reg [INDEX_BITS-1:0]   found_index0, found_index1;
 reg [WAY_WIDTH-1:0]    found_victim;  // table 0's way at kick_way: the order an insert with no room pushes out
@@ -214,6 +216,13 @@ reg [2*PAIRS*ENTRY_WIDTH-1:0] found_pair_entries;
 reg [ENTRY_WIDTH-1:0]  found_stash_entry;
 reg [2*PAIRS-1:0]      found_pair_hits;
 reg                    found_stash_hit, found_room;  // found_room: a free way in one of its buckets
+reg [63:0]             l_ref;
+reg [INDEX_BITS-1:0]   l_index0, l_index1;
+reg [WAY_WIDTH-1:0]    l_victim;
+reg [1:0]              l_at;
+reg [WAY_BITS-1:0]     l_way;
+reg [SLOT_BITS-1:0]    l_slot;
+reg                    l_hit, l_deletes;
 reg [63:0]             mid_ref;
 reg [INDEX_BITS-1:0]   mid_index0, mid_index1;
 reg [WAY_WIDTH-1:0]    mid_victim;
@@ -229,14 +238,15 @@ reg [WAY_BITS-1:0]     held_way;
 reg [SLOT_BITS-1:0]    held_slot;
 reg                    held_hit, held_deletes;
 wire found_hit = found_pair_hits != 0 || found_stash_hit;
-wire stash_freed = (mid_busy && mid_at == AT_STASH && mid_deletes) || (held_busy && held_at == AT_STASH && held_deletes);
+wire stash_freed = (l_busy && l_at == AT_STASH && l_deletes) || (mid_busy && mid_at == AT_STASH && mid_deletes)
+                   || (held_busy && held_at == AT_STASH && held_deletes);
 
 assign find_valid = s1_busy && s1_fresh;
 assign find_hit   = found_hit;
 assign find_free  = found_room || !stash_full || stash_freed;
 // S2 holds an insert that moves orders when its find neither hit nor found a free way
-assign s1_blocked = (found_busy && !found_hit && !found_room) || (mid_busy && mid_at == AT_KICK)
-                    || (held_busy && held_at == AT_KICK);
+assign s1_blocked = (found_busy && !found_hit && !found_room) || (l_busy && l_at == AT_KICK)
+                    || (mid_busy && mid_at == AT_KICK) || (held_busy && held_at == AT_KICK);
 
 // the found entry: the hit way's, or the hit stash slot's (which only finds of its own
 // reference write, and those are written before this find is current); zeros when none.
@@ -374,16 +384,18 @@ wire re0 = op_find || reread || (kick_read && moving_table);
 wire re1 = op_find || reread || (kick_read && !moving_table);
 
 // A read misses a write still to come to one of its buckets from an older find: R's or S1's
-// (for a new find), S2's, S3's or S4's, S4's even as it writes. Such a read is marked stale; the
+// (for a new find), S2's, L's, S3's or S4's, S4's even as it writes. Such a read is marked stale; the
 // find passes R as it is and reads again from S1 until the write is done, rather than being
 // held back at S0: the hash and these compares end at a register, not in the stall that takes
 // the next event.
 wire new_read_stale = (r_busy && (hash0 == r_index0 || hash1 == r_index1))
                       || (s1_busy && (hash0 == s1_index0 || hash1 == s1_index1))
                       || (found_busy && (hash0 == found_index0 || hash1 == found_index1))
+                      || (l_busy && (hash0 == l_index0 || hash1 == l_index1))
                       || (mid_busy && (hash0 == mid_index0 || hash1 == mid_index1))
                       || (held_busy && (hash0 == held_index0 || hash1 == held_index1));
 wire reread_stale   = (found_busy && (s1_index0 == found_index0 || s1_index1 == found_index1))
+                      || (l_busy && (s1_index0 == l_index0 || s1_index1 == l_index1))
                       || (mid_busy && (s1_index0 == mid_index0 || s1_index1 == mid_index1))
                       || (held_busy && (s1_index0 == held_index0 || s1_index1 == held_index1));
 // No new find while S1 reads again (the RAMs' read port and output are S1's), except as a fresh
@@ -483,18 +495,34 @@ always @(posedge clk) begin
         found_busy <= 1'b0;
     end
 
-    // S3
+    // L
     if (s2_advance) begin
+        l_busy <= 1'b1;
+        l_ref <= found_ref;
+        l_index0 <= found_index0;
+        l_index1 <= found_index1;
+        l_victim <= found_victim;
+        l_hit <= found_hit;
+        l_deletes <= s2_deletes;
+        l_at <= found_at;
+        l_way <= found_way;
+        l_slot <= found_slot;
+    end else if (l_advance) begin
+        l_busy <= 1'b0;
+    end
+
+    // S3
+    if (l_advance) begin
         mid_busy <= 1'b1;
-        mid_ref <= found_ref;
-        mid_index0 <= found_index0;
-        mid_index1 <= found_index1;
-        mid_victim <= found_victim;
-        mid_hit <= found_hit;
-        mid_deletes <= s2_deletes;
-        mid_at <= found_at;
-        mid_way <= found_way;
-        mid_slot <= found_slot;
+        mid_ref <= l_ref;
+        mid_index0 <= l_index0;
+        mid_index1 <= l_index1;
+        mid_victim <= l_victim;
+        mid_hit <= l_hit;
+        mid_deletes <= l_deletes;
+        mid_at <= l_at;
+        mid_way <= l_way;
+        mid_slot <= l_slot;
     end else if (s3_advance) begin
         mid_busy <= 1'b0;
     end
@@ -587,6 +615,7 @@ always @(posedge clk) begin
         s1_busy <= 1'b0;
         rd_pending <= 1'b0;
         found_busy <= 1'b0;
+        l_busy <= 1'b0;
         mid_busy <= 1'b0;
         held_busy <= 1'b0;
         live_orders <= 32'd0;

@@ -34,20 +34,27 @@
 // the pool has no free block, is refused (dec_ok = 0): the caller drops the order and
 // flags the symbol stale.
 //
-// Interface: two stages behind a request, in request order.
-//   request (req_valid): reads its side's head word and level.
+// Interface: three stages behind a request, in request order.
+//   P0 read (req_valid): the request reads its side's head word and level; they wait in
+//          the RAMs' output registers and are copied into flip-flops with nothing in
+//          front as the request moves on to P1 (rd_take, while P1 is empty or its
+//          outcome is taken), so no logic follows a RAM's clock-to-output.
 //   P1 compare: the request's price against the cached levels, its tag against
 //          the uncached ones, and every sum it may need, registered. The outcome
 //          may be taken (cmp_take) while cmp_ready: the data read are current and
-//          P2 holds no request of the same side (that one must be written first:
-//          P1 reads its side again as it is, one cycle lost). P1 reads its side
-//          again in every cycle it waits for that, or after a scan's read of the
-//          level port, so a write ahead of it is always seen.
+//          P2 holds no request of the same side (that one must be written first).
+//          P2's write of the side of the request in P1, or of the one moving into P1,
+//          is forwarded into P1's flip-flops (the head word whole, the level when it
+//          is the request's), so a request right behind one of its side waits one
+//          cycle. Data go stale when P2 writes their side while the request waits in
+//          P0, or another read (P1's again, a scan's) replaces them in the RAMs'
+//          output: P0 then reads its side again when the port is free, and P1 when
+//          its data are stale (the word copied into its flip-flops a cycle later).
 //   P2 decide: the head word and level written from the registered outcome,
 //          done (with dec_ok and dec_slot) at once unless a scan is needed; it
 //          is written when the caller takes it (ack), and a scan keeps done low
 //          until it ends and is written.
-// A new request may come in the cycle P1's outcome is taken (or P1 is empty).
+// A new request may come in the cycle P0's request moves on (or P0 is empty).
 // With ack the resp_* registers take the outcome: the side's best level after the
 // request (resp_top_*; zeros when the side is empty), the side's cached levels after it
 // (resp_levels, best first, {count, shares, price} each, zeros past the last)
@@ -57,9 +64,9 @@
 //   reduce (req_add = 0): req_slot (the level's reference), req_shares off the level,
 //          req_remove: one order leaves it; the level goes when its last order does.
 // status_free_blocks: the pool's free blocks (a cycle behind).
-// No path runs from a memory's read data through a carry chain into a write or a
-// stall: P1's compares and sums are registered, and a scan registers each level as
-// it arrives, compares it a cycle later and writes its outcome a cycle after the last.
+// No logic follows a memory's read data in its cycle: P1 compares flip-flop copies and
+// registers its compares and sums, and a scan registers each level as it arrives, compares
+// it a cycle later and writes its outcome a cycle after the last.
 // After rst the head RAM is cleared one word per cycle and the free list filled one block
 // per cycle, max(2 * MAX_SYMBOLS, LEVEL_BLOCKS) cycles; req_ready is low then.
 
@@ -87,6 +94,8 @@ module price_levels #(
     input  wire [31:0]               req_shares,
     input  wire [REF_WIDTH-1:0]      req_slot,   // reduce: the level's reference {pool block, slot}
     input  wire                      req_remove,
+
+    input  wire                      rd_take,    // P0's request moves to P1
 
     output wire                      cmp_ready,
     input  wire                      cmp_take,
@@ -355,12 +364,25 @@ function [SIDE_BLOCKS-1:0] block_of;
     end
 endfunction
 
-wire [HEAD_WIDTH-1:0]  head_rd;   // head RAM read data (P1)
-wire [LEVEL_WIDTH-1:0] level_rd;  // level RAM read data (P1, and a scan's levels)
+wire [HEAD_WIDTH-1:0]  head_rd;   // head RAM read data (P0, P1's reads again)
+wire [LEVEL_WIDTH-1:0] level_rd;  // level RAM read data (P0, P1's reads again, and a scan's levels)
+
+// ---- P0: the request's side read ----
+
+reg                  p0_valid, p0_fresh;  // P0 holds a request; its data in the RAMs' output are current
+reg                  p0_add, p0_remove;
+reg [LOCATE_WIDTH:0] p0_book;
+reg [31:0]           p0_price, p0_shares;
+reg [TAG_BITS-1:0]   p0_tag;
+reg [SLOT_WIDTH-1:0] p0_slot;
+reg [BLOCK_WIDTH-1:0] p0_block;
 
 // ---- P1: the request compared with its side as read ----
 
-reg                  c_valid, c_fresh;  // P1 holds a request; its side's data as read are current
+reg                  c_valid, c_fresh;  // P1 holds a request; its side's data (c_head, c_level) are current
+reg                  c_rd_pending;      // P1's side read again arrives in the RAMs' output
+reg [HEAD_WIDTH-1:0] c_head;            // the side's head word and level, copied from the RAMs' output
+reg [LEVEL_WIDTH-1:0] c_level;
 reg                  c_add, c_remove;
 reg [LOCATE_WIDTH:0] c_book;
 reg [31:0]           c_price, c_shares;
@@ -370,12 +392,12 @@ reg [BLOCK_WIDTH-1:0] c_block;  // a reduce's level: its pool block (c_slot: its
 reg                  c_same_book;  // c_book == op_book, registered with them: off the stall path
 wire c_sell = c_book[0];
 
-wire [LEVELS-1:0]          c_bitmap  = head_rd[LEVELS-1:0];
-wire [NL_WIDTH-1:0]        c_nlevels = head_rd[NL_LSB +: NL_WIDTH];
-wire [NC_WIDTH-1:0]        c_ncached = head_rd[NC_LSB +: NC_WIDTH];
-wire [TOP_N*CE_WIDTH-1:0]  c_cache   = head_rd[CACHE_LSB +: TOP_N*CE_WIDTH];
-wire [LEVELS*TAG_BITS-1:0] c_tags    = head_rd[TAGS_LSB +: LEVELS*TAG_BITS];
-wire [PTRS_WIDTH-1:0]      c_ptrs    = head_rd[PTRS_LSB +: PTRS_WIDTH];
+wire [LEVELS-1:0]          c_bitmap  = c_head[LEVELS-1:0];
+wire [NL_WIDTH-1:0]        c_nlevels = c_head[NL_LSB +: NL_WIDTH];
+wire [NC_WIDTH-1:0]        c_ncached = c_head[NC_LSB +: NC_WIDTH];
+wire [TOP_N*CE_WIDTH-1:0]  c_cache   = c_head[CACHE_LSB +: TOP_N*CE_WIDTH];
+wire [LEVELS*TAG_BITS-1:0] c_tags    = c_head[TAGS_LSB +: LEVELS*TAG_BITS];
+wire [PTRS_WIDTH-1:0]      c_ptrs    = c_head[PTRS_LSB +: PTRS_WIDTH];
 
 // Masks, not indices: a position encoded and decoded again would put a priority encoder and
 // wide multiplexers behind the compares. Cache entries are chosen by comparing a loop index
@@ -410,7 +432,7 @@ end
 wire c_hit = c_hit_at != 0;
 // the uncached levels that may hold c_price: an add worse than every cached level reads only these
 wire [LEVELS-1:0] c_candidates = c_bitmap & ~slots_of(c_cache, c_ncached) & c_tag_match;
-wire c_gone = c_remove && level_rd[COUNT_LSB +: COUNT_WIDTH] == 1;
+wire c_gone = c_remove && c_level[COUNT_LSB +: COUNT_WIDTH] == 1;
 // The pool: a new level takes the lowest free slot; its block is in use when another of its slots
 // is, and then the level goes in the block's pool block, else in the pool's next free block. A
 // level that goes frees its pool block when no other slot of its block is live.
@@ -441,10 +463,9 @@ always @*
     for (g = 0; g < CAND_GROUPS; g = g + 1)
         c_candidate_groups[g] = c_candidates[g*CAND_GROUP +: CAND_GROUP] != 0;
 // The level read with the reduce's shares and order off it: each chunk's sums here, the
-// carries choose in P2 (minus), so the level RAM's read multiplexers and a carry chain are all
-// of P1's path.
-wire [PARTS_WIDTH-1:0] c_minus_size = size_parts(level_rd[SHARES_LSB +: SIZE_WIDTH], c_shares, 1'b1);
-wire [PARTS_WIDTH-1:0] c_minus_count = count_parts(level_rd[COUNT_LSB +: COUNT_WIDTH], c_remove);
+// carries choose in P2 (minus), so a carry chain is all of P1's path.
+wire [PARTS_WIDTH-1:0] c_minus_size = size_parts(c_level[SHARES_LSB +: SIZE_WIDTH], c_shares, 1'b1);
+wire [PARTS_WIDTH-1:0] c_minus_count = count_parts(c_level[COUNT_LSB +: COUNT_WIDTH], c_remove);
 
 // ---- P2: the registered outcome written ----
 
@@ -694,12 +715,15 @@ assign cmp_ready = c_valid && c_fresh && !c_same;
 wire [LEVELS-1:0]     scan_then_one = lowest_one(scan_pending);
 wire scan_read   = state == S_SCAN && scan_next_one != 0;
 wire finish_write = state == S_FINISH && scan_find && (matched || finish_room);
-// P1 reads its side again while it cannot go on (its data are stale, or P2's request on its side
-// is still to be written), unless a scan has the level port. A new request comes only as P1
-// goes on, so the two never want a port in one cycle, and the port's address is chosen from
-// registers, not from whether a request comes.
-wire c_wants_read = c_valid && (!c_fresh || c_same);
-wire c_reread     = c_wants_read && !scan_read;
+// P1 reads its side again when its data are stale and no read of them is arriving and P2 holds
+// none of its side (that one's write is forwarded, and the data read after it), then P0 when
+// its data are stale, unless a scan has the level port. The port's address is chosen from
+// registers, not from whether a request comes: a request that comes while P0 or P1 reads finds
+// its data stale and reads them again.
+wire c_wants_read  = c_valid && !c_fresh && !c_rd_pending && !c_same;
+wire c_reread      = c_wants_read && !scan_read;
+wire p0_wants_read = p0_valid && !p0_fresh;
+wire p0_reread     = p0_wants_read && !c_wants_read && !scan_read;
 
 wire                         head_we = state == S_CLEAR || (state == S_DECIDE && taken) || state == S_FINISH;
 // (a sweep longer than BOOKS, for the free list, clears the head words again: no harm)
@@ -707,8 +731,8 @@ wire [LOCATE_WIDTH:0]        head_waddr = state == S_CLEAR ? clear_index[LOCATE_
 wire [HEAD_WIDTH-1:0]        head_wdata = state == S_CLEAR ? {HEAD_WIDTH{1'b0}}
                                         : state == S_FINISH ? head_final
                                         : {ptrs_next, tags_next, cache_next, ncached_next, nlevels_next, bitmap_next};
-wire                         head_re = req_valid || c_reread;
-wire [LOCATE_WIDTH:0]        head_raddr = c_wants_read ? c_book : req_book;
+wire                         head_re = req_valid || c_reread || p0_reread;
+wire [LOCATE_WIDTH:0]        head_raddr = c_wants_read ? c_book : p0_wants_read ? p0_book : req_book;
 
 wire                         level_ram_we = (state == S_DECIDE && taken && level_we) || finish_write;
 wire [REF_WIDTH-1:0]         level_wref = state == S_DECIDE ? level_ref : finish_ref;
@@ -718,7 +742,18 @@ wire                         level_re = head_re || scan_read;
 wire [POOL_WIDTH-1:0]        level_waddr = {level_wref[SLOT_WIDTH +: BLOCK_WIDTH], level_wref[LO_WIDTH-1:0]};
 wire [POOL_WIDTH-1:0]        level_raddr = scan_read ? {scan_ptr, scan_next[LO_WIDTH-1:0]}
                                          : c_wants_read ? {c_block, c_slot[LO_WIDTH-1:0]}
+                                         : p0_wants_read ? {p0_block, p0_slot[LO_WIDTH-1:0]}
                                          : {req_slot[SLOT_WIDTH +: BLOCK_WIDTH], req_slot[LO_WIDTH-1:0]};
+
+// P2's writes forwarded into P1's flip-flops, as the request in P0 moves into P1 or while the one
+// in P1 waits for them: the head word when it is the request's side's, the level when its pool
+// address is the request's (a reduce's level is live, so no other side writes that address)
+wire p2_head_write   = (state == S_DECIDE && taken) || state == S_FINISH;
+wire p0_same         = p0_book == op_book;
+wire c_forward       = p2_head_write && c_valid && c_same_book;
+wire head_forward    = rd_take ? p2_head_write && p0_same : !c_rd_pending;
+wire c_level_forward = level_ram_we && c_valid && level_waddr == {c_block, c_slot[LO_WIDTH-1:0]};
+wire level_forward   = rd_take ? level_ram_we && level_waddr == {p0_block, p0_slot[LO_WIDTH-1:0]} : !c_rd_pending;
 
 sdp_ram #(.WIDTH(HEAD_WIDTH), .DEPTH(BOOKS), .ULTRA(HEAD_ULTRA), .WRITE_FIRST(1), .ADDR_WIDTH(LOCATE_WIDTH+1)) head_ram (
     .clk(clk), .we(head_we), .waddr(head_waddr), .wdata(head_wdata),
@@ -819,26 +854,46 @@ always @(posedge clk) begin
     scan_lv_ptr <= scan_rd_ptr;
     scan_lv <= level_rd;
 
-    // P1: a new request, or the one waiting reads its side again (a scan's read of the level
-    // port in the same cycle leaves the data stale)
+    // P0: a new request (a read of the port by P1 or a scan in the same cycle leaves its data stale)
     if (req_valid) begin
-        c_add <= req_add;
-        c_book <= req_book;
-        c_price <= req_price;
-        c_tag <= price_tag(req_price);
-        c_shares <= req_shares;
-        c_slot <= req_slot[SLOT_WIDTH-1:0];
-        c_block <= req_slot[SLOT_WIDTH +: BLOCK_WIDTH];
-        c_remove <= req_remove;
+        p0_add <= req_add;
+        p0_book <= req_book;
+        p0_price <= req_price;
+        p0_tag <= price_tag(req_price);
+        p0_shares <= req_shares;
+        p0_slot <= req_slot[SLOT_WIDTH-1:0];
+        p0_block <= req_slot[SLOT_WIDTH +: BLOCK_WIDTH];
+        p0_remove <= req_remove;
     end
-    if (req_valid || cmp_take)
-        c_valid <= req_valid;
-    // P1's and P2's books as they will be: both compares made, the handshake only chooses
-    if (req_valid)
-        c_same_book <= cmp_take ? req_book == c_book : req_book == op_book;
-    else if (cmp_take)
-        c_same_book <= 1'b1;
-    c_fresh <= req_valid ? !scan_read : c_reread || (c_fresh && !scan_read);
+    if (req_valid || rd_take)
+        p0_valid <= req_valid;
+    p0_fresh <= req_valid ? !(c_wants_read || p0_wants_read || scan_read)
+              : p0_reread || (p0_fresh && !c_reread && !scan_read && !(p2_head_write && p0_same));
+
+    // P1: P0's request with its data copied from the RAMs' output, or the one waiting with its
+    // side read again
+    if (rd_take) begin
+        c_add <= p0_add;
+        c_book <= p0_book;
+        c_price <= p0_price;
+        c_tag <= p0_tag;
+        c_shares <= p0_shares;
+        c_slot <= p0_slot;
+        c_block <= p0_block;
+        c_remove <= p0_remove;
+        // P1's and P2's books as they will be: both compares made, the handshake only chooses
+        c_same_book <= cmp_take ? p0_book == c_book : p0_book == op_book;
+    end
+    if (rd_take || cmp_take)
+        c_valid <= rd_take;
+    // (rd_take and c_rd_pending never meet: P1 reading again is neither empty nor taken; and P2
+    // writes no side of P1's as a read of it arrives: P1 read it while P2 held none of its side)
+    if (rd_take || c_rd_pending || c_forward)
+        c_head <= head_forward ? head_wdata : head_rd;
+    if (rd_take || c_rd_pending || c_level_forward)
+        c_level <= level_forward ? level_ram_wdata : level_rd;
+    c_rd_pending <= c_reread;
+    c_fresh <= rd_take ? p0_fresh : c_rd_pending || (c_fresh && !c_reread);
 
     if (taken) begin
         if (state == S_FINISH) begin
@@ -868,7 +923,7 @@ always @(posedge clk) begin
         op_shares <= c_shares;
         op_slot <= c_slot;
         op_block <= c_block;
-        head_q <= head_rd;
+        head_q <= c_head;
         hit_at <= c_hit_at;
         hit_slot <= c_hit_slot;
         hit_ptr <= c_hit_ptr;
@@ -889,7 +944,7 @@ always @(posedge clk) begin
         new_in_use <= c_new_in_use;
         new_ptr <= c_new_ptr;
         frees <= c_frees;
-        minus_price <= level_rd[PRICE_LSB +: PRICE_WIDTH];
+        minus_price <= c_level[PRICE_LSB +: PRICE_WIDTH];
         minus_size <= c_minus_size;
         minus_count <= c_minus_count;
         nlevels_up <= c_nlevels + 1'b1;
@@ -968,6 +1023,8 @@ always @(posedge clk) begin
         scan_rd_valid <= 1'b0;
         scan_lv_valid <= 1'b0;
         c_valid <= 1'b0;
+        c_rd_pending <= 1'b0;
+        p0_valid <= 1'b0;
     end
 end
 
