@@ -64,8 +64,10 @@ def synth_script(params: BookParams, family: str = "xc7", top: str = "order_book
     """Yosys script: synth_xilinx, no latches, cell statistics, then logic depth as hw/syn/synth.py
     measures it: `ltp -noff` with the flip-flops deleted, so paths end at registers. The RAM cells
     go too: their outputs are registered, and a RAM whose read data feeds its own address
-    would otherwise be a loop to ltp. So do the DSP slices whose product is registered in them
-    (PREG, where Yosys puts the register after a multiply): ltp would read them as logic.
+    would otherwise be a loop to ltp. So do the DSP slices whose product is registered in them:
+    ltp would read them as logic. Yosys puts a register right behind a multiply in MREG (an
+    adder behind that register then goes into the slice's post-adder, ahead of PREG) and one
+    behind a multiply's adders in PREG; either ends the product's path.
     `top` is order_book or feed_to_book (the feed handler at its default 64-bit width in front)."""
     files = " ".join(str(RTL / f) for f in book_runner.BOOK_TOPS[top])
     sets = " ".join(f"-set {k} {v}" for k, v in params.verilog().items())
@@ -75,7 +77,7 @@ def synth_script(params: BookParams, family: str = "xc7", top: str = "order_book
             "select -assert-none t:$dlatch t:$_DLATCH_* t:LD*\n"
             "stat\n"
             "delete t:FD* t:RAMB* t:URAM* t:RAM32M t:RAM64M t:RAM32X1D t:RAM64X1D t:RAM128X1D t:RAM256X1S\n"
-            "delete t:DSP48E* r:PREG!=0 %i\n"
+            "delete t:DSP48E* r:PREG!=0 r:MREG!=0 %u %i\n"
             "ltp -noff\n")
 
 

@@ -96,7 +96,7 @@ def test_ram_estimate_the_boards_are_sized_by_matches_yosys(tmp_path_factory, bo
 
 
 # Logic depth of order_book at the PYNQ-Z2 set (ltp over LUT/CARRY4/MUXF cells between registers and
-# RAM ports; a DSP slice whose product it registers ends a path): 10, the target (31 before the
+# RAM ports; a DSP slice that registers its product, in MREG or PREG, ends a path): 10, the target (31 before the
 # compare and found stages, 13 before the hashed input register, 11 before the found entry was
 # picked in parts and a level's difference chosen in P2). Paths at 10 remain in several stages
 # (a cached level plus an add, the live-order count), so this guards the figure reached.

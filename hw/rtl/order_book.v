@@ -3,10 +3,12 @@
 //
 //   s_axis ─► order_store (ref -> order) ─► price_levels (levels, top-N) ─► BBO compare ─► m_axis
 //
-// A pipeline of eight stages behind an input register, an event entering each
+// A pipeline of eight stages behind two input registers, an event entering each
 // cycle while older ones are in flight, in feed order:
-//   input       the event from s_axis, with its references' bucket hashes
-//               (order_hash.vh): the multiply is never in front of a RAM address
+//   hash        the event from s_axis, with its references' bucket hash parts
+//               (order_hash.vh: the multiplier blocks' partial products)
+//   input       the event, with its references' bucket hashes (the parts summed):
+//               no adder and no RAM address waits on a multiplier block
 //   S0 accept   the order store reads the reference's buckets
 //   R  read     the buckets in the order store's RAM output registers, copied
 //               into flip-flops as the event leaves R (no logic behind a RAM read)
@@ -24,11 +26,11 @@
 // Each memory reads the word written in the same cycle (sdp_ram WRITE_FIRST), so
 // an event sees the writes of the events ahead of it: its symbol's quote and
 // stale word without a stall, its side's head word and level from price_levels,
-// which holds an event in S3 when S4 holds one of the same side until it is written
-// and read again (two cycles). The
-// order store holds an event in S1, reading its buckets again, while one ahead of
-// it, not yet written, shares a bucket (order_store find_valid; R passes it on); a level scan, an
-// insert that moves orders and a full output FIFO hold the stages behind them. No
+// which holds an event in S3 for a cycle when S4 holds one of the same side (its
+// write forwarded). The order store holds an event in S1, reading its buckets
+// again, while one ahead of it, not yet written, shares a bucket (order_store
+// find_valid; R passes it on); a level scan, an insert that moves orders and a
+// full output FIFO hold the stages behind them. No
 // stall depends on a compare made in its cycle. A U passes as two events: its remove
 // (U1, the original's reference) and, a cycle behind it, its add (U2, the new
 // reference at the original's locate and side); its record leaves with U2.
@@ -180,16 +182,23 @@ end
 
 assign m_axis_tlast = 1'b1;
 
-// ---- the input register: the event and the hashes of its reference and (a U's) new one ----
-// A skid register in front holds the event that arrives while the input register cannot take
-// it, so s_axis_tready is a flip-flop: the stall of the stages ends at the input register.
+// ---- the input: the hash register (the event and its references' hash parts), then the input
+// register (the event and the hashes of its reference and (a U's) new one) ----
+// order_hash.vh in two cycles: the multiplier blocks feed a register, the adders behind them
+// another. A skid register in front holds the event that arrives while the hash register cannot
+// take it, so s_axis_tready is a flip-flop: the stall of the stages ends at the hash register.
 
+reg                    skid_valid;
+reg [RECORD_WIDTH-1:0] skid_data;
+wire [RECORD_WIDTH-1:0] hash_next = skid_valid ? skid_data : s_axis_tdata;
+wire [31:0] hash_next_key = order_hash_key(hash_next[REC_ORDER_REF_LSB +: REC_ORDER_REF_WIDTH]);
+wire [31:0] hash_next_new_key = order_hash_key(hash_next[REC_NEW_ORDER_REF_LSB +: REC_NEW_ORDER_REF_WIDTH]);
+reg                    hash_valid;
+reg [RECORD_WIDTH-1:0] hash_data;
+reg [ORDER_HASH_PARTS_WIDTH-1:0] hash_parts0, hash_parts1, hash_new_parts0, hash_new_parts1;
 reg                    in_valid;
 reg [RECORD_WIDTH-1:0] in_data;
 reg [31:0]             in_hash0, in_hash1, in_new_hash0, in_new_hash1;
-reg                    skid_valid;
-reg [RECORD_WIDTH-1:0] skid_data;
-wire [RECORD_WIDTH-1:0] in_next = skid_valid ? skid_data : s_axis_tdata;
 
 // ---- S0: the event taken from the input register, a U's add, or a stale-flag clear ----
 
@@ -223,7 +232,8 @@ wire s0_open = cleared && r_ready && (os_find_ready || !os_find_go);
 wire take_u2 = s0_open && u2_pending;
 wire take_clear = s0_open && !u2_pending && stale_clear_valid && !clear_in_flight;
 wire take_event = s0_open && !u2_pending && !stale_clear_valid && in_valid;
-wire in_free = !in_valid || take_event;  // the input register takes the next event
+wire in_free = !in_valid || take_event;        // the input register takes the next event
+wire hash_free = !hash_valid || in_free;       // the hash register takes the next event
 assign s_axis_tready = cleared && !skid_valid;
 wire s0_find = take_u2 || (take_event && in_find);
 
@@ -564,15 +574,23 @@ always @(posedge clk) begin
     // S0 -> R
     if (take_u2)
         u2_pending <= 1'b0;
-    if (in_free) begin
-        in_valid <= skid_valid || (s_axis_tready && s_axis_tvalid);
-        in_data <= in_next;
-        in_hash0 <= order_hash(in_next[REC_ORDER_REF_LSB +: REC_ORDER_REF_WIDTH], ORDER_HASH0);
-        in_hash1 <= order_hash(in_next[REC_ORDER_REF_LSB +: REC_ORDER_REF_WIDTH], ORDER_HASH1);
-        in_new_hash0 <= order_hash(in_next[REC_NEW_ORDER_REF_LSB +: REC_NEW_ORDER_REF_WIDTH], ORDER_HASH0);
-        in_new_hash1 <= order_hash(in_next[REC_NEW_ORDER_REF_LSB +: REC_NEW_ORDER_REF_WIDTH], ORDER_HASH1);
+    if (hash_free) begin
+        hash_valid <= skid_valid || (s_axis_tready && s_axis_tvalid);
+        hash_data <= hash_next;
+        hash_parts0 <= order_hash_parts(hash_next_key, ORDER_HASH0);
+        hash_parts1 <= order_hash_parts(hash_next_key, ORDER_HASH1);
+        hash_new_parts0 <= order_hash_parts(hash_next_new_key, ORDER_HASH0);
+        hash_new_parts1 <= order_hash_parts(hash_next_new_key, ORDER_HASH1);
     end
-    if (in_free)
+    if (in_free) begin
+        in_valid <= hash_valid;
+        in_data <= hash_data;
+        in_hash0 <= order_hash_sum(hash_parts0);
+        in_hash1 <= order_hash_sum(hash_parts1);
+        in_new_hash0 <= order_hash_sum(hash_new_parts0);
+        in_new_hash1 <= order_hash_sum(hash_new_parts1);
+    end
+    if (hash_free)
         skid_valid <= 1'b0;
     else if (s_axis_tready && s_axis_tvalid)
         skid_valid <= 1'b1;
@@ -839,6 +857,7 @@ always @(posedge clk) begin
         cleared <= 1'b0;
         clear_index <= 0;
         u2_pending <= 1'b0;
+        hash_valid <= 1'b0;
         in_valid <= 1'b0;
         skid_valid <= 1'b0;
         clear_in_flight <= 1'b0;

@@ -34,8 +34,8 @@
 // Interface: a pipeline of six stages, R (read), S1 (compare), S2 (found), L and S3 (held)
 // and S4 (write), in event order.
 //   find  (op_find, op_ref, while find_ready): reads the ref's two buckets as the
-//         event enters R, at op_hash0 and op_hash1 (the ref's order_hash products for
-//         the two tables, computed a cycle ahead by the caller, from registers). In R
+//         event enters R, at op_hash0 and op_hash1 (the ref's bucket hashes for the two
+//         tables, order_hash.vh, computed ahead by the caller, from registers). In R
 //         the buckets are in the RAMs' output registers; nothing reads the RAMs while R
 //         or S1 needs that word. While an older find in R to S4 that shares a bucket with
 //         op_ref has not yet written, the read would miss that write: the find is marked
@@ -372,14 +372,13 @@ wire [INDEX_BITS-1:0] hash0 = op_hash0[31 -: INDEX_BITS];
 wire [INDEX_BITS-1:0] hash1 = op_hash1[31 -: INDEX_BITS];
 wire [INDEX_BITS-1:0] raddr0 = reread ? s1_index0 : kick_read ? kick_index : hash0;
 wire [INDEX_BITS-1:0] raddr1 = reread ? s1_index1 : kick_read ? kick_index : hash1;
-// The moving order's bucket in the other table, order_hash over three cycles: the halves XORed
+// The moving order's bucket in the other table, order_hash.vh over three cycles: the halves XORed
 // (K_HASH), three 16x16 partial products of the 32-bit product's low half (K_MUL, one multiplier
 // block each), their sum (K_SUM).
 wire [31:0] kick_multiplier = moving_table ? ORDER_HASH0 : ORDER_HASH1;
 reg  [31:0] kick_x;
-reg  [31:0] kick_p0;
-reg  [15:0] kick_p1, kick_p2;
-wire [31:0] kick_hash = kick_p0 + {kick_p1 + kick_p2, 16'd0};
+reg  [ORDER_HASH_PARTS_WIDTH-1:0] kick_parts;
+wire [31:0] kick_hash = order_hash_sum(kick_parts);
 wire re0 = op_find || reread || (kick_read && moving_table);
 wire re1 = op_find || reread || (kick_read && !moving_table);
 
@@ -566,13 +565,11 @@ always @(posedge clk) begin
 
     case (kick_state)
     K_HASH: begin
-        kick_x <= moving_ref[31:0] ^ moving_ref[63:32];
+        kick_x <= order_hash_key(moving_ref);
         kick_state <= K_MUL;
     end
     K_MUL: begin
-        kick_p0 <= kick_x[15:0] * kick_multiplier[15:0];
-        kick_p1 <= kick_x[31:16] * kick_multiplier[15:0];
-        kick_p2 <= kick_x[15:0] * kick_multiplier[31:16];
+        kick_parts <= order_hash_parts(kick_x, kick_multiplier);
         kick_state <= K_SUM;
     end
     K_SUM: begin
