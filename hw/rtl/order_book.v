@@ -202,13 +202,17 @@ reg [31:0]             in_hash0, in_hash1, in_new_hash0, in_new_hash1;
 
 // ---- S0: the event taken from the input register, a U's add, or a stale-flag clear ----
 
-wire [REC_KIND_WIDTH-1:0]         in_kind   = in_data[REC_KIND_LSB +: REC_KIND_WIDTH];
 wire [REC_STOCK_LOCATE_WIDTH-1:0] in_locate = in_data[REC_STOCK_LOCATE_LSB +: REC_STOCK_LOCATE_WIDTH];
 wire [REC_ORDER_REF_WIDTH-1:0]    in_ref    = in_data[REC_ORDER_REF_LSB +: REC_ORDER_REF_WIDTH];
-wire in_add    = in_kind == "A" || in_kind == "F";
-wire in_change = in_kind == "E" || in_kind == "C" || in_kind == "X" || in_kind == "D" || in_kind == "U";
-wire in_range  = in_locate < MAX_SYMBOLS;
-wire in_find   = (in_add && in_range) || in_change;
+// the event's kind decoded and its locate's range tested as it enters the input register, so
+// S0's take and the stage registers behind it start at flip-flops
+wire [REC_KIND_WIDTH-1:0]         hash_kind   = hash_data[REC_KIND_LSB +: REC_KIND_WIDTH];
+wire [REC_STOCK_LOCATE_WIDTH-1:0] hash_locate = hash_data[REC_STOCK_LOCATE_LSB +: REC_STOCK_LOCATE_WIDTH];
+wire hash_add    = hash_kind == "A" || hash_kind == "F";
+wire hash_change = hash_kind == "E" || hash_kind == "C" || hash_kind == "X" || hash_kind == "D" || hash_kind == "U";
+wire hash_range  = hash_locate < MAX_SYMBOLS;
+reg  in_add, in_change, in_range, in_find;
+reg  in_update, in_whole, in_symbol;  // U; D or U; R
 
 reg [LOCATE_WIDTH:0] clear_index;
 reg  cleared;         // the memories are cleared after rst
@@ -559,7 +563,7 @@ always @(posedge clk) begin
     stat_zero_share_add <= 1'b0;
     stat_order_store_full <= 1'b0;
     stat_level_store_full <= 1'b0;
-    stat_locate_range <= take_event && (in_add || in_kind == "R") && !in_range;
+    stat_locate_range <= take_event && (in_add || in_symbol) && !in_range;
     stat_bbo_update <= 1'b0;
     stat_symbol_update <= 1'b0;
     stat_stale_raised <= 1'b0;
@@ -585,6 +589,13 @@ always @(posedge clk) begin
     if (in_free) begin
         in_valid <= hash_valid;
         in_data <= hash_data;
+        in_add <= hash_add;
+        in_change <= hash_change;
+        in_range <= hash_range;
+        in_find <= (hash_add && hash_range) || hash_change;
+        in_update <= hash_kind == "U";
+        in_whole <= hash_kind == "D" || hash_kind == "U";
+        in_symbol <= hash_kind == "R";
         in_hash0 <= order_hash_sum(hash_parts0);
         in_hash1 <= order_hash_sum(hash_parts1);
         in_new_hash0 <= order_hash_sum(hash_new_parts0);
@@ -600,7 +611,7 @@ always @(posedge clk) begin
         clear_in_flight <= 1'b1;
     if (stale_clear_ready)
         clear_in_flight <= 1'b0;
-    if (take_event && in_kind == "U") begin
+    if (take_event && in_update) begin
         u2_pending <= 1'b1;
         u2_ref <= in_data[REC_NEW_ORDER_REF_LSB +: REC_NEW_ORDER_REF_WIDTH];
         u2_hash0 <= in_new_hash0;
@@ -612,13 +623,13 @@ always @(posedge clk) begin
     end
     if (r_ready) begin
         r_valid <= take_u2 || take_clear
-                   || (take_event && (in_find || (in_kind == "R" && in_range)));
+                   || (take_event && (in_find || (in_symbol && in_range)));
         r_add <= take_u2 || (take_event && in_add);
         r_change <= take_event && in_change;
-        r_whole <= take_event && (in_kind == "D" || in_kind == "U");
-        r_u1 <= take_event && in_kind == "U";
+        r_whole <= take_event && in_whole;
+        r_u1 <= take_event && in_update;
         r_u2 <= take_u2;
-        r_symbol <= take_event && in_kind == "R";
+        r_symbol <= take_event && in_symbol;
         r_clear <= take_clear;
         r_locate <= take_clear ? {stale_clear_word, 5'd0} : in_locate[LOCATE_WIDTH-1:0];
         r_sell <= in_data[REC_SIDE_LSB +: REC_SIDE_WIDTH] == "S";
