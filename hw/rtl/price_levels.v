@@ -448,20 +448,12 @@ always @*
 wire c_frees = c_gone && c_others == 0;
 // An add worse than every cached level (uncached levels exist, so the cache is full: its last
 // entry is the worst) whose tag uncached levels share searches those; a cached level that
-// empties on a side with levels beyond the cache refills the cache. The terms are registered
-// apart and combined in P2 (need_scan): whether any uncached level shares the tag per quarter of
-// the levels, and the compare with the worst cached level by itself, so neither a wide OR nor
-// a carry chain is followed by the rest in P1's cycle; the rest, chosen by the kind, as one.
-localparam CAND_GROUPS = LEVELS >= 4 ? 4 : 1;
-localparam CAND_GROUP = LEVELS / CAND_GROUPS;
+// empties on a side with levels beyond the cache refills the cache. The decision is registered
+// whole (need_scan), so P2's done, and the stall of every stage behind it, start at a flip-flop.
 wire c_scan_add    = !c_hit && c_nlevels > TOP_N;
 wire c_below_cache = better(c_sell, c_cache[(TOP_N-1)*CE_WIDTH + PRICE_LSB +: PRICE_WIDTH], c_price);
 wire c_scan_remove = c_hit && c_gone && c_nlevels > {{NL_WIDTH-NC_WIDTH{1'b0}}, c_ncached};
-reg [CAND_GROUPS-1:0] c_candidate_groups;
-integer g;
-always @*
-    for (g = 0; g < CAND_GROUPS; g = g + 1)
-        c_candidate_groups[g] = c_candidates[g*CAND_GROUP +: CAND_GROUP] != 0;
+wire c_need_scan   = c_add ? c_scan_add && c_below_cache && c_candidates != 0 : c_scan_remove;
 // The level read with the reduce's shares and order off it: each chunk's sums here, the
 // carries choose in P2 (minus), so a carry chain is all of P1's path.
 wire [PARTS_WIDTH-1:0] c_minus_size = size_parts(c_level[SHARES_LSB +: SIZE_WIDTH], c_shares, 1'b1);
@@ -483,9 +475,7 @@ reg [BLOCK_WIDTH-1:0] hit_ptr;
 reg [TOP_N*LEVEL_WIDTH-1:0] plus;
 reg [LEVELS-1:0]      candidates;
 reg                   hit, gone, full, cache_room;
-reg                   scan_wanted, below_cache;  // scan_wanted: c_scan_add or c_scan_remove, by kind
-reg [CAND_GROUPS-1:0] candidate_groups;
-wire need_scan = scan_wanted && (!op_add || (below_cache && candidate_groups != 0));
+reg                   need_scan;
 reg [LEVELS-1:0]      free_one;   // the lowest free slot, one-hot (an add's scan too: it leaves the bitmap as read)
 reg [PRICE_WIDTH-1:0] minus_price;
 reg [PARTS_WIDTH-1:0] minus_size, minus_count;
@@ -933,9 +923,7 @@ always @(posedge clk) begin
         candidates <= c_candidates;
         hit <= c_hit;
         gone <= c_gone;
-        scan_wanted <= c_add ? c_scan_add : c_scan_remove;
-        below_cache <= c_below_cache;
-        candidate_groups <= c_candidate_groups;
+        need_scan <= c_need_scan;
         full <= c_nlevels == LEVELS;
         cache_room <= c_ncached < TOP_N;
         free_one <= lowest_one(~c_bitmap);
