@@ -728,11 +728,13 @@ wire                         level_ram_we = (state == S_DECIDE && taken && level
 wire [REF_WIDTH-1:0]         level_wref = state == S_DECIDE ? level_ref : finish_ref;
 wire [LEVEL_WIDTH-1:0]       level_ram_wdata = state == S_DECIDE ? level_wdata : matched ? match_level : level_new;
 wire                         level_re = head_re || scan_read;
-// a level's pool address: {pool block, its slot's place in the block}
+// a level's pool address: {pool block, its slot's place in the block}; P0's and P1's requests' levels
+wire [POOL_WIDTH-1:0]        p0_pool_addr = {p0_block, p0_slot[LO_WIDTH-1:0]};
+wire [POOL_WIDTH-1:0]        c_pool_addr  = {c_block, c_slot[LO_WIDTH-1:0]};
 wire [POOL_WIDTH-1:0]        level_waddr = {level_wref[SLOT_WIDTH +: BLOCK_WIDTH], level_wref[LO_WIDTH-1:0]};
 wire [POOL_WIDTH-1:0]        level_raddr = scan_read ? {scan_ptr, scan_next[LO_WIDTH-1:0]}
-                                         : c_wants_read ? {c_block, c_slot[LO_WIDTH-1:0]}
-                                         : p0_wants_read ? {p0_block, p0_slot[LO_WIDTH-1:0]}
+                                         : c_wants_read ? c_pool_addr
+                                         : p0_wants_read ? p0_pool_addr
                                          : {req_slot[SLOT_WIDTH +: BLOCK_WIDTH], req_slot[LO_WIDTH-1:0]};
 
 // P2's writes forwarded into P1's flip-flops, as the request in P0 moves into P1 or while the one
@@ -742,8 +744,8 @@ wire p2_head_write   = (state == S_DECIDE && taken) || state == S_FINISH;
 wire p0_same         = p0_book == op_book;
 wire c_forward       = p2_head_write && c_valid && c_same_book;
 wire head_forward    = rd_take ? p2_head_write && p0_same : !c_rd_pending;
-wire c_level_forward = level_ram_we && c_valid && level_waddr == {c_block, c_slot[LO_WIDTH-1:0]};
-wire level_forward   = rd_take ? level_ram_we && level_waddr == {p0_block, p0_slot[LO_WIDTH-1:0]} : !c_rd_pending;
+wire c_level_forward = level_ram_we && c_valid && level_waddr == c_pool_addr;
+wire level_forward   = rd_take ? level_ram_we && level_waddr == p0_pool_addr : !c_rd_pending;
 
 sdp_ram #(.WIDTH(HEAD_WIDTH), .DEPTH(BOOKS), .ULTRA(HEAD_ULTRA), .WRITE_FIRST(1), .ADDR_WIDTH(LOCATE_WIDTH+1)) head_ram (
     .clk(clk), .we(head_we), .waddr(head_waddr), .wdata(head_wdata),
