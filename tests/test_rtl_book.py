@@ -77,7 +77,7 @@ def test_latency_and_throughput(tmp_path):
     measured = _measure(tmp_path, _feed_words(3000, 20, 23), SMALL)
     latency = measured["latency"]
     # cycles are deterministic here (no stalls): the figures measured, as regression guards.
-    # An event's own path is the hash register (its references' hash parts), the input register
+    # An event's own path is the hash register (its references' hash parts), the input queue
     # (the hashes summed), S0 accept, R read (the order store's buckets in its RAMs' output
     # registers), S1 find (copied to flip-flops, compared), S2 found, L (its side's head word and
     # level in price_levels' RAM output registers), S3 compare (from flip-flops), S4 decide, S5
@@ -86,8 +86,8 @@ def test_latency_and_throughput(tmp_path):
     # remove's write, forwarded). The maxima are events that waited behind a refill (a cached
     # level emptied: the side's best uncached level is searched, a level a cycle and one more):
     # 47 and 30 measured (43 and 26 before). A cycle is counted from the input's handshake: an
-    # event that arrives while the hash register waits is taken into the skid register in front
-    # of it and waits there.
+    # event that arrives while the stages wait is taken into the hash register or the input
+    # queue and waits there.
     for kind in "AFECXD":
         assert latency[kind]["min"] == 10 and latency[kind]["max"] <= 47, latency[kind]
     assert latency["U"]["min"] == 12 and latency["U"]["max"] <= 30, latency["U"]
@@ -110,8 +110,8 @@ def test_throughput_on_a_whole_market_under_backpressure(tmp_path):
     # for the write of an older event on its order, one more stage ahead of it)
     assert free["book_events_per_cycle"] >= 0.625, free
     assert paused["book_events_per_cycle"] >= 0.52, paused
-    # from the input's handshake: an add taken into the skid register waits there (mean 12.12;
-    # own path 10: the hash register's parts are summed in the input register, the order store's
+    # from the input's handshake: an add taken into the input queue waits there (mean 12.12;
+    # own path 10: the hash register's parts are summed in the input queue, the order store's
     # word is registered in R before S1 compares it, and the levels' in L before S3 compares them)
     assert free["latency"]["A"]["min"] == 10 and free["latency"]["A"]["mean"] < 12.2, free["latency"]
     # offered below saturation (the source idle half the cycles), events wait less behind older

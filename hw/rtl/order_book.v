@@ -3,12 +3,12 @@
 //
 //   s_axis ─► order_store (ref -> order) ─► price_levels (levels, top-N) ─► BBO compare ─► m_axis
 //
-// A pipeline of eight stages behind two input registers, an event entering each
+// A pipeline of eight stages behind a hash register and an input queue, an event entering each
 // cycle while older ones are in flight, in feed order:
 //   hash        the event from s_axis, with its references' bucket hash parts
 //               (order_hash.vh: the multiplier blocks' partial products)
-//   input       the event, with its references' bucket hashes (the parts summed):
-//               no adder and no RAM address waits on a multiplier block
+//   input       the event, with its references' bucket hashes (the parts summed), in a
+//               queue of two: no adder and no RAM address waits on a multiplier block
 //   S0 accept   the order store reads the reference's buckets
 //   R  read     the buckets in the order store's RAM output registers, copied
 //               into flip-flops as the event leaves R (no logic behind a RAM read)
@@ -183,36 +183,48 @@ end
 assign m_axis_tlast = 1'b1;
 
 // ---- the input: the hash register (the event and its references' hash parts), then the input
-// register (the event and the hashes of its reference and (a U's) new one) ----
+// queue (the event and the hashes of its reference and (a U's) new one) ----
 // order_hash.vh in two cycles: the multiplier blocks feed a register, the adders behind them
-// another. A skid register in front holds the event that arrives while the hash register cannot
-// take it, so s_axis_tready is a flip-flop: the stall of the stages ends at the hash register.
+// another. The input queue holds two events, written at one pointer and read at another, and
+// says whether it has room in a flip-flop (in_room): the stall of the stages moves its read
+// pointer only, so s_axis_tready and the enables of the ~1 000 flip-flops of the hash register
+// and the queue follow registers alone.
 
-reg                    skid_valid;
-reg [RECORD_WIDTH-1:0] skid_data;
-wire [RECORD_WIDTH-1:0] hash_next = skid_valid ? skid_data : s_axis_tdata;
-wire [31:0] hash_next_key = order_hash_key(hash_next[REC_ORDER_REF_LSB +: REC_ORDER_REF_WIDTH]);
-wire [31:0] hash_next_new_key = order_hash_key(hash_next[REC_NEW_ORDER_REF_LSB +: REC_NEW_ORDER_REF_WIDTH]);
+wire [31:0] hash_next_key = order_hash_key(s_axis_tdata[REC_ORDER_REF_LSB +: REC_ORDER_REF_WIDTH]);
+wire [31:0] hash_next_new_key = order_hash_key(s_axis_tdata[REC_NEW_ORDER_REF_LSB +: REC_NEW_ORDER_REF_WIDTH]);
 reg                    hash_valid;
 reg [RECORD_WIDTH-1:0] hash_data;
 reg [ORDER_HASH_PARTS_WIDTH-1:0] hash_parts0, hash_parts1, hash_new_parts0, hash_new_parts1;
-reg                    in_valid;
-reg [RECORD_WIDTH-1:0] in_data;
-reg [31:0]             in_hash0, in_hash1, in_new_hash0, in_new_hash1;
 
-// ---- S0: the event taken from the input register, a U's add, or a stale-flag clear ----
+// ---- S0: the event taken from the input queue, a U's add, or a stale-flag clear ----
 
 wire [REC_STOCK_LOCATE_WIDTH-1:0] in_locate = in_data[REC_STOCK_LOCATE_LSB +: REC_STOCK_LOCATE_WIDTH];
 wire [REC_ORDER_REF_WIDTH-1:0]    in_ref    = in_data[REC_ORDER_REF_LSB +: REC_ORDER_REF_WIDTH];
-// the event's kind decoded and its locate's range tested as it enters the input register, so
+// the event's kind decoded and its locate's range tested as it enters the input queue, so
 // S0's take and the stage registers behind it start at flip-flops
 wire [REC_KIND_WIDTH-1:0]         hash_kind   = hash_data[REC_KIND_LSB +: REC_KIND_WIDTH];
 wire [REC_STOCK_LOCATE_WIDTH-1:0] hash_locate = hash_data[REC_STOCK_LOCATE_LSB +: REC_STOCK_LOCATE_WIDTH];
 wire hash_add    = hash_kind == "A" || hash_kind == "F";
 wire hash_change = hash_kind == "E" || hash_kind == "C" || hash_kind == "X" || hash_kind == "D" || hash_kind == "U";
 wire hash_range  = hash_locate < MAX_SYMBOLS;
-reg  in_add, in_change, in_range, in_find;
-reg  in_update, in_whole, in_symbol;  // U; D or U; R
+// an input queue entry: {in_add, in_change, in_range, in_find, in_update (U), in_whole (D or U),
+// in_symbol (R), the four hashes, the event}
+localparam IN_ENTRY_WIDTH = 7 + 4 * 32 + RECORD_WIDTH;
+wire [IN_ENTRY_WIDTH-1:0] hash_entry = {
+    hash_add, hash_change, hash_range, (hash_add && hash_range) || hash_change,
+    hash_kind == "U", hash_kind == "D" || hash_kind == "U", hash_kind == "R",
+    order_hash_sum(hash_parts0), order_hash_sum(hash_parts1),
+    order_hash_sum(hash_new_parts0), order_hash_sum(hash_new_parts1), hash_data
+};
+reg [IN_ENTRY_WIDTH-1:0] in_queue [0:1];
+reg        in_wr, in_rd;      // the entry written next, the entry at the head
+reg [1:0]  in_count;
+reg        in_valid, in_room; // in_count != 0, in_count < 2, registered with it
+wire       in_add, in_change, in_range, in_find, in_update, in_whole, in_symbol;
+wire [31:0] in_hash0, in_hash1, in_new_hash0, in_new_hash1;
+wire [RECORD_WIDTH-1:0] in_data;
+assign {in_add, in_change, in_range, in_find, in_update, in_whole, in_symbol,
+        in_hash0, in_hash1, in_new_hash0, in_new_hash1, in_data} = in_queue[in_rd];
 
 reg [LOCATE_WIDTH:0] clear_index;
 reg  cleared;         // the memories are cleared after rst
@@ -236,9 +248,10 @@ wire s0_open = cleared && r_ready && (os_find_ready || !os_find_go);
 wire take_u2 = s0_open && u2_pending;
 wire take_clear = s0_open && !u2_pending && stale_clear_valid && !clear_in_flight;
 wire take_event = s0_open && !u2_pending && !stale_clear_valid && in_valid;
-wire in_free = !in_valid || take_event;        // the input register takes the next event
-wire hash_free = !hash_valid || in_free;       // the hash register takes the next event
-assign s_axis_tready = cleared && !skid_valid;
+wire in_push = hash_valid && in_room;          // the input queue takes the hash register's event
+wire hash_free = !hash_valid || in_room;       // the hash register takes the next event
+wire [1:0] in_count_next = in_count + in_push - take_event;
+assign s_axis_tready = cleared && hash_free;
 wire s0_find = take_u2 || (take_event && in_find);
 
 // ---- R: the order store's buckets in its RAMs' output registers; S1: it compares them with
@@ -251,10 +264,19 @@ reg [LOCATE_WIDTH-1:0]            r_locate;
 reg                               r_sell;
 reg [REC_SHARES_WIDTH-1:0]        r_shares;
 reg [REC_PRICE_WIDTH-1:0]         r_price;
-reg [REC_NEW_ORDER_REF_WIDTH-1:0] r_new_ref;
-reg [REC_SEQ_WIDTH-1:0]           r_seq;
-reg [REC_TIMESTAMP_WIDTH-1:0]     r_timestamp;
-reg [31:0]                        r_mask;
+
+// The fields only the record needs (the new reference or the symbol name, the sequence number, the
+// timestamp, a clear's mask) do not pass the stages: they wait in a queue beside them, written as
+// the event enters R and read by S5 (every event in R reaches S5, in order; at most seven are
+// between), so the stall reaches the queue's write enable, not 208 flip-flops in each stage.
+localparam FIELDS_WIDTH = REC_NEW_ORDER_REF_WIDTH + REC_SEQ_WIDTH + REC_TIMESTAMP_WIDTH + 32;
+reg [FIELDS_WIDTH-1:0] fields_queue [0:7];
+reg [2:0]              fields_tail, fields_head;
+wire [REC_NEW_ORDER_REF_WIDTH-1:0] s5_new_ref;  // U: the new reference; R: the symbol name
+wire [REC_SEQ_WIDTH-1:0]           s5_seq;
+wire [REC_TIMESTAMP_WIDTH-1:0]     s5_timestamp;
+wire [31:0]                        s5_mask;     // a clear's mask
+assign {s5_new_ref, s5_seq, s5_timestamp, s5_mask} = fields_queue[fields_head];
 
 reg        s1_valid, s2_valid;
 reg        s1_add, s2_add;        // A/F, or a U's add (u2)
@@ -266,10 +288,6 @@ reg [LOCATE_WIDTH-1:0]            s1_locate, s2_locate;  // A/F and R: the event
 reg                               s1_sell, s2_sell;
 reg [REC_SHARES_WIDTH-1:0]        s1_shares, s2_shares;
 reg [REC_PRICE_WIDTH-1:0]         s1_price, s2_price;
-reg [REC_NEW_ORDER_REF_WIDTH-1:0] s1_new_ref, s2_new_ref;  // U: the new reference; R: the symbol name
-reg [REC_SEQ_WIDTH-1:0]           s1_seq, s2_seq;
-reg [REC_TIMESTAMP_WIDTH-1:0]     s1_timestamp, s2_timestamp;
-reg [31:0]                        s1_mask, s2_mask;        // a clear's mask
 
 // a U's remove, as its add needs it: the original's book, whether it was found, and whether
 // the new order has the original's price and shares
@@ -322,10 +340,6 @@ reg [REC_PRICE_WIDTH-1:0]         l_price, s3_price, s4_price;
 reg [31:0]                        l_had, s3_had, s4_left;  // the found order's shares; what is left of them
 reg                               l_removes_all, s3_removes_all, s4_keeps;  // the order goes; the write keeps it
 reg [REF_WIDTH-1:0]               l_slot, s3_slot, s4_slot;
-reg [REC_NEW_ORDER_REF_WIDTH-1:0] l_new_ref, s3_new_ref, s4_new_ref;
-reg [REC_SEQ_WIDTH-1:0]           l_seq, s3_seq, s4_seq;
-reg [REC_TIMESTAMP_WIDTH-1:0]     l_timestamp, s3_timestamp, s4_timestamp;
-reg [31:0]                        l_mask, s3_mask, s4_mask;
 
 wire lv_ready, lv_cmp_ready, lv_done, lv_ok;
 wire [REF_WIDTH-1:0] lv_slot;
@@ -350,6 +364,8 @@ wire s1_ready = !s1_valid || s1_adv;
 wire r_adv    = r_valid && s1_ready;  // a stale read passes R: S1 reads again
 wire r_find   = r_add || r_change;
 assign r_ready = !r_valid || r_adv;
+wire r_takes  = take_u2 || take_clear || (take_event && (in_find || (in_symbol && in_range)));
+wire r_enters = r_ready && r_takes;
 
 wire lv_req = s2_adv && (add_places || reduce);
 
@@ -360,10 +376,6 @@ reg        s5_lv, s5_took, s5_compare, s5_stale_new;
 reg        s5_u1, s5_u2, s5_u_same, s5_symbol, s5_clear;
 reg [LOCATE_WIDTH-1:0]            s5_locate;
 reg                               s5_sell;
-reg [REC_NEW_ORDER_REF_WIDTH-1:0] s5_new_ref;
-reg [REC_SEQ_WIDTH-1:0]           s5_seq;
-reg [REC_TIMESTAMP_WIDTH-1:0]     s5_timestamp;
-reg [31:0]                        s5_mask;
 reg [31:0]                        s5_stale_bit;  // the symbol's flag in its stale word, one-hot: no 32:1 select
 reg [31:0]                        s5_stale_word; // its stale word, registered as S4 leaves
 // the quote last sent, registered as S4 leaves: the side the event touched and the other side
@@ -579,40 +591,31 @@ always @(posedge clk) begin
     if (take_u2)
         u2_pending <= 1'b0;
     if (hash_free) begin
-        hash_valid <= skid_valid || (s_axis_tready && s_axis_tvalid);
-        hash_data <= hash_next;
+        hash_valid <= cleared && s_axis_tvalid;
+        hash_data <= s_axis_tdata;
         hash_parts0 <= order_hash_parts(hash_next_key, ORDER_HASH0);
         hash_parts1 <= order_hash_parts(hash_next_key, ORDER_HASH1);
         hash_new_parts0 <= order_hash_parts(hash_next_new_key, ORDER_HASH0);
         hash_new_parts1 <= order_hash_parts(hash_next_new_key, ORDER_HASH1);
     end
-    if (in_free) begin
-        in_valid <= hash_valid;
-        in_data <= hash_data;
-        in_add <= hash_add;
-        in_change <= hash_change;
-        in_range <= hash_range;
-        in_find <= (hash_add && hash_range) || hash_change;
-        in_update <= hash_kind == "U";
-        in_whole <= hash_kind == "D" || hash_kind == "U";
-        in_symbol <= hash_kind == "R";
-        in_hash0 <= order_hash_sum(hash_parts0);
-        in_hash1 <= order_hash_sum(hash_parts1);
-        in_new_hash0 <= order_hash_sum(hash_new_parts0);
-        in_new_hash1 <= order_hash_sum(hash_new_parts1);
+    if (in_push) begin
+        in_queue[in_wr] <= hash_entry;
+        in_wr <= !in_wr;
     end
-    if (hash_free)
-        skid_valid <= 1'b0;
-    else if (s_axis_tready && s_axis_tvalid)
-        skid_valid <= 1'b1;
-    if (s_axis_tready)
-        skid_data <= s_axis_tdata;
+    if (take_event)
+        in_rd <= !in_rd;
+    in_count <= in_count_next;
+    in_valid <= in_count_next != 0;
+    in_room <= in_count_next != 2;
     if (take_clear)
         clear_in_flight <= 1'b1;
     if (stale_clear_ready)
         clear_in_flight <= 1'b0;
-    if (take_event && in_update) begin
+    if (take_event && in_update)
         u2_pending <= 1'b1;
+    // u2_* follow the U at the input's head until its remove is taken (u2_pending): their enables
+    // wait on registers, not on S0's take
+    if (!u2_pending && in_update) begin
         u2_ref <= in_data[REC_NEW_ORDER_REF_LSB +: REC_NEW_ORDER_REF_WIDTH];
         u2_hash0 <= in_new_hash0;
         u2_hash1 <= in_new_hash1;
@@ -621,9 +624,19 @@ always @(posedge clk) begin
         u2_seq <= in_data[REC_SEQ_LSB +: REC_SEQ_WIDTH];
         u2_timestamp <= in_data[REC_TIMESTAMP_LSB +: REC_TIMESTAMP_WIDTH];
     end
+    if (r_enters) begin
+        fields_queue[fields_tail] <= {
+            in_data[REC_NEW_ORDER_REF_LSB +: REC_NEW_ORDER_REF_WIDTH],
+            take_u2 ? u2_seq : in_data[REC_SEQ_LSB +: REC_SEQ_WIDTH],
+            take_u2 ? u2_timestamp : in_data[REC_TIMESTAMP_LSB +: REC_TIMESTAMP_WIDTH],
+            stale_clear_mask
+        };
+        fields_tail <= fields_tail + 1'b1;
+    end
+    if (s5_leave)
+        fields_head <= fields_head + 1'b1;
     if (r_ready) begin
-        r_valid <= take_u2 || take_clear
-                   || (take_event && (in_find || (in_symbol && in_range)));
+        r_valid <= r_takes;
         r_add <= take_u2 || (take_event && in_add);
         r_change <= take_event && in_change;
         r_whole <= take_event && in_whole;
@@ -635,10 +648,6 @@ always @(posedge clk) begin
         r_sell <= in_data[REC_SIDE_LSB +: REC_SIDE_WIDTH] == "S";
         r_shares <= take_u2 ? u2_shares : in_data[REC_SHARES_LSB +: REC_SHARES_WIDTH];
         r_price <= take_u2 ? u2_price : in_data[REC_PRICE_LSB +: REC_PRICE_WIDTH];
-        r_new_ref <= in_data[REC_NEW_ORDER_REF_LSB +: REC_NEW_ORDER_REF_WIDTH];
-        r_seq <= take_u2 ? u2_seq : in_data[REC_SEQ_LSB +: REC_SEQ_WIDTH];
-        r_timestamp <= take_u2 ? u2_timestamp : in_data[REC_TIMESTAMP_LSB +: REC_TIMESTAMP_WIDTH];
-        r_mask <= stale_clear_mask;
     end
 
     // R -> S1
@@ -655,10 +664,6 @@ always @(posedge clk) begin
         s1_sell <= r_sell;
         s1_shares <= r_shares;
         s1_price <= r_price;
-        s1_new_ref <= r_new_ref;
-        s1_seq <= r_seq;
-        s1_timestamp <= r_timestamp;
-        s1_mask <= r_mask;
     end
 
     // S1 -> S2
@@ -675,10 +680,6 @@ always @(posedge clk) begin
         s2_sell <= s1_sell;
         s2_shares <= s1_shares;
         s2_price <= s1_price;
-        s2_new_ref <= s1_new_ref;
-        s2_seq <= s1_seq;
-        s2_timestamp <= s1_timestamp;
-        s2_mask <= s1_mask;
     end
 
     // S2 -> S3
@@ -720,10 +721,6 @@ always @(posedge clk) begin
         l_had <= found_shares;
         l_removes_all <= removes_all;
         l_slot <= found_slot;
-        l_new_ref <= s2_new_ref;
-        l_seq <= s2_seq;
-        l_timestamp <= s2_timestamp;
-        l_mask <= s2_mask;
     end
 
     // L -> S3
@@ -747,10 +744,6 @@ always @(posedge clk) begin
         s3_had <= l_had;
         s3_removes_all <= l_removes_all;
         s3_slot <= l_slot;
-        s3_new_ref <= l_new_ref;
-        s3_seq <= l_seq;
-        s3_timestamp <= l_timestamp;
-        s3_mask <= l_mask;
     end
 
     // S3 -> S4
@@ -774,10 +767,6 @@ always @(posedge clk) begin
         s4_left <= s3_removes_all ? 32'd0 : s3_had - s3_shares;
         s4_keeps <= s3_add || !s3_removes_all;
         s4_slot <= s3_slot;
-        s4_new_ref <= s3_new_ref;
-        s4_seq <= s3_seq;
-        s4_timestamp <= s3_timestamp;
-        s4_mask <= s3_mask;
     end
     // the quote and stale word read as L left: S5's writes since, kept (see bbo_ram)
     if (l_adv) begin
@@ -833,10 +822,6 @@ always @(posedge clk) begin
                                                    : {s4_quote[QUOTE_BID_PRICE +: 32], s4_quote[QUOTE_ASK_PRICE +: 32]};
         {s5_side_size, s5_other_size} <= s4_sell ? {s4_quote[QUOTE_ASK_SIZE +: 64], s4_quote[QUOTE_BID_SIZE +: 64]}
                                                  : {s4_quote[QUOTE_BID_SIZE +: 64], s4_quote[QUOTE_ASK_SIZE +: 64]};
-        s5_new_ref <= s4_new_ref;
-        s5_seq <= s4_seq;
-        s5_timestamp <= s4_timestamp;
-        s5_mask <= s4_mask;
     end
 
     // S5 leaves
@@ -869,10 +854,15 @@ always @(posedge clk) begin
         clear_index <= 0;
         u2_pending <= 1'b0;
         hash_valid <= 1'b0;
+        in_wr <= 1'b0;
+        in_rd <= 1'b0;
+        in_count <= 2'd0;
         in_valid <= 1'b0;
-        skid_valid <= 1'b0;
+        in_room <= 1'b1;
         clear_in_flight <= 1'b0;
         r_valid <= 1'b0;
+        fields_tail <= 3'd0;
+        fields_head <= 3'd0;
         s1_valid <= 1'b0;
         s2_valid <= 1'b0;
         l_valid <= 1'b0;
