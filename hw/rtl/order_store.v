@@ -244,9 +244,11 @@ wire stash_freed = (l_busy && l_at == AT_STASH && l_deletes) || (mid_busy && mid
 assign find_valid = s1_busy && s1_fresh;
 assign find_hit   = found_hit;
 assign find_free  = found_room || !stash_full || stash_freed;
-// S2 holds an insert that moves orders when its find neither hit nor found a free way
-assign s1_blocked = (found_busy && !found_hit && !found_room) || (l_busy && l_at == AT_KICK)
-                    || (mid_busy && mid_at == AT_KICK) || (held_busy && held_at == AT_KICK);
+// S2 to S4 hold an insert that moves orders: S2's when its find neither hit nor found a free way
+// (from its registers: the compares behind it fill S1's cycle), the later stages' registered from
+// the stages as they will be (s1_blocked_next)
+reg s1_blocked_q;
+assign s1_blocked = (found_busy && !found_hit && !found_room) || s1_blocked_q;
 
 // the found entry: the hit way's, or the hit stash slot's (which only finds of its own
 // reference write, and those are written before this find is current); zeros when none.
@@ -304,6 +306,16 @@ always @* begin
         found_at = AT_KICK;
     end
 end
+
+// the stages L to S4 after this cycle: whether each holds a find, and where its order goes
+wire       l_busy_next     = !rst && (s2_advance || (l_busy && !l_advance));
+wire [1:0] l_at_next       = s2_advance ? found_at : l_at;
+wire       mid_busy_next   = !rst && (l_advance || (mid_busy && !s3_advance));
+wire [1:0] mid_at_next     = l_advance ? l_at : mid_at;
+wire       held_busy_next  = !rst && (s3_advance || (held_busy && !s4_leave));
+wire [1:0] held_at_next    = s3_advance ? mid_at : held_at;
+wire s1_blocked_next = (l_busy_next && l_at_next == AT_KICK)
+                       || (mid_busy_next && mid_at_next == AT_KICK) || (held_busy_next && held_at_next == AT_KICK);
 
 // ---- moving orders (an insert whose two buckets are full) ----
 
@@ -472,6 +484,7 @@ always @(posedge clk) begin
         rd_fresh <= 1'b0;
     end
 
+    s1_blocked_q <= s1_blocked_next;
     // S2
     if (s1_advance) begin
         found_busy <= 1'b1;

@@ -158,6 +158,7 @@ localparam [2:0] S_CLEAR = 3'd0, S_IDLE = 3'd1, S_DECIDE = 3'd2, S_SCAN = 3'd3, 
                  S_REFILL = 3'd5,  // a refill's first cycle: which slots to read, from head_work
                  S_FINISH = 3'd6;  // a scan's last cycle: its outcome written, and done
 reg [2:0] state;
+reg       cmp_ready_q;  // cmp_ready, registered (see state_next)
 // after rst: the head words cleared and the pool's blocks put on the free list, one a cycle each
 localparam CLEAR_COUNT = BOOKS > LEVEL_BLOCKS ? BOOKS : LEVEL_BLOCKS;
 localparam CLEAR_WIDTH = $clog2(CLEAR_COUNT) + 1;
@@ -700,7 +701,7 @@ assign dec_slot = state == S_DECIDE ? level_ref : state == S_FINISH ? finish_ref
 wire   taken    = done && ack;
 wire   p2_busy  = state != S_IDLE && state != S_CLEAR;
 wire   c_same   = p2_busy && c_same_book;  // P2's request, still to be written, is on P1's side
-assign cmp_ready = c_valid && c_fresh && !c_same;
+assign cmp_ready = cmp_ready_q;
 
 wire [LEVELS-1:0]     scan_then_one = lowest_one(scan_pending);
 wire scan_read   = state == S_SCAN && scan_next_one != 0;
@@ -714,6 +715,46 @@ wire c_wants_read  = c_valid && !c_fresh && !c_rd_pending && !c_same;
 wire c_reread      = c_wants_read && !scan_read;
 wire p0_wants_read = p0_valid && !p0_fresh;
 wire p0_reread     = p0_wants_read && !c_wants_read && !scan_read;
+
+// P2's state, and P1's, as they will be after this cycle: cmp_ready is registered from them, so
+// the stall that starts at P1 and reaches every stage behind it starts at a flip-flop, as P2's
+// does (done: its state and need_scan, one LUT).
+reg [2:0] state_next;
+always @* begin
+    state_next = state;
+    if (taken)
+        state_next = S_IDLE;
+    if (cmp_take)  // P1 -> P2, as the request before is taken or P2 is empty
+        state_next = S_DECIDE;
+    case (state)
+    S_CLEAR:
+        if ({{32-CLEAR_WIDTH{1'b0}}, clear_index} == CLEAR_COUNT - 1)
+            state_next = S_IDLE;
+    S_DECIDE:
+        // a refill reads the uncached levels of the head after the change: found a cycle later,
+        // from head_work, not behind the change itself
+        if (need_scan)
+            state_next = op_add ? S_SCAN : S_REFILL;
+    S_REFILL:
+        state_next = S_SCAN;
+    S_SCAN:
+        // the price is found, or every slot is read and the last level read is compared now
+        if (scan_match || (scan_next_one == 0 && scan_pending == 0 && !scan_rd_valid))
+            state_next = S_FINISH;
+    S_FINISH:
+        // taken now, or held until the caller takes it
+        if (!taken)
+            state_next = S_SCANNED;
+    default: ;
+    endcase
+    if (rst)
+        state_next = S_CLEAR;
+end
+wire p2_busy_next     = state_next != S_IDLE && state_next != S_CLEAR;
+wire c_valid_next     = !rst && (rd_take || (c_valid && !cmp_take));
+wire c_fresh_next     = rd_take ? p0_fresh : c_rd_pending || (c_fresh && !c_reread);
+// P1's and P2's books as they will be: both compares made, the handshake only chooses
+wire c_same_book_next = !rd_take ? c_same_book : cmp_take ? p0_book == c_book : p0_book == op_book;
 
 wire                         head_we = state == S_CLEAR || (state == S_DECIDE && taken) || state == S_FINISH;
 // (a sweep longer than BOOKS, for the free list, clears the head words again: no harm)
@@ -873,11 +914,9 @@ always @(posedge clk) begin
         c_slot <= p0_slot;
         c_block <= p0_block;
         c_remove <= p0_remove;
-        // P1's and P2's books as they will be: both compares made, the handshake only chooses
-        c_same_book <= cmp_take ? p0_book == c_book : p0_book == op_book;
+        c_same_book <= c_same_book_next;
     end
-    if (rd_take || cmp_take)
-        c_valid <= rd_take;
+    c_valid <= c_valid_next;
     // (rd_take and c_rd_pending never meet: P1 reading again is neither empty nor taken; and P2
     // writes no side of P1's as a read of it arrives: P1 read it while P2 held none of its side)
     if (rd_take || c_rd_pending || c_forward)
@@ -885,7 +924,7 @@ always @(posedge clk) begin
     if (rd_take || c_rd_pending || c_level_forward)
         c_level <= level_forward ? level_ram_wdata : level_rd;
     c_rd_pending <= c_reread;
-    c_fresh <= rd_take ? p0_fresh : c_rd_pending || (c_fresh && !c_reread);
+    c_fresh <= c_fresh_next;
 
     if (taken) begin
         if (state == S_FINISH) begin
@@ -904,7 +943,6 @@ always @(posedge clk) begin
             resp_levels <= levels_decide;
             resp_levels_changed <= levels_differ(levels_decide, levels_before);
         end
-        state <= S_IDLE;
     end
     // P1 -> P2, as the request before is taken or P2 is empty
     if (cmp_take) begin
@@ -941,13 +979,10 @@ always @(posedge clk) begin
         nlevels_down <= c_nlevels - 1'b1;
         ncached_up <= c_ncached + 1'b1;
         ncached_down <= c_ncached - 1'b1;
-        state <= S_DECIDE;
     end
     case (state)
     S_CLEAR: begin
         clear_index <= clear_index + 1'b1;
-        if ({{32-CLEAR_WIDTH{1'b0}}, clear_index} == CLEAR_COUNT - 1)
-            state <= S_IDLE;
     end
     S_DECIDE: begin
         if (need_scan) begin
@@ -960,9 +995,6 @@ always @(posedge clk) begin
             scan_pending <= candidates & ~lowest_one(candidates);
             matched <= 1'b0;
             best_valid <= 1'b0;
-            // a refill reads the uncached levels of the head after the change: found a cycle later,
-            // from head_work, not behind the change itself
-            state <= op_add ? S_SCAN : S_REFILL;
         end
     end
     S_REFILL: begin
@@ -970,7 +1002,6 @@ always @(posedge clk) begin
         scan_next <= 0;
         scan_ptr <= 0;
         scan_pending <= head_work[LEVELS-1:0] & ~slots_of(head_work[CACHE_LSB +: TOP_N*CE_WIDTH], work_ncached);
-        state <= S_SCAN;
     end
     S_SCAN: begin
         if (scan_read) begin
@@ -992,9 +1023,6 @@ always @(posedge clk) begin
             best_valid <= 1'b1;
             best <= {scan_lv_slot, scan_lv};
         end
-        // the price is found, or every slot is read and the last level read is compared now
-        if (scan_match || (scan_next_one == 0 && scan_pending == 0 && !scan_rd_valid))
-            state <= S_FINISH;
     end
     S_FINISH: begin
         // taken now, or held until the caller takes it
@@ -1002,17 +1030,15 @@ always @(posedge clk) begin
         scan_ref <= finish_ref;
         scan_top <= top_final;
         scan_levels <= levels_scan;
-        if (!taken)
-            state <= S_SCANNED;
     end
     default: ;
     endcase
+    state <= state_next;
+    cmp_ready_q <= c_valid_next && c_fresh_next && !(p2_busy_next && c_same_book_next);
     if (rst) begin
-        state <= S_CLEAR;
         clear_index <= 0;
         scan_rd_valid <= 1'b0;
         scan_lv_valid <= 1'b0;
-        c_valid <= 1'b0;
         c_rd_pending <= 1'b0;
         p0_valid <= 1'b0;
     end
