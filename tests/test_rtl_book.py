@@ -85,12 +85,12 @@ def test_latency_and_throughput(tmp_path):
     # 12 for a U (its add follows its remove on the same side, which waits a cycle for the
     # remove's write, forwarded). The maxima are events that waited behind a refill (a cached
     # level emptied: the side's best uncached level is searched, a level a cycle and one more):
-    # 47 and 30 measured (43 and 26 before). A cycle is counted from the input's handshake: an
-    # event that arrives while the stages wait is taken into the hash register or the input
-    # queue and waits there.
+    # 47 and 33 measured (43 and 26 before the hash register and L, 47 and 30 before W). A cycle
+    # is counted from the input's handshake: an event that arrives while the stages wait is taken
+    # into the hash register or the input queue and waits there, and W holds one more waiting event.
     for kind in "AFECXD":
         assert latency[kind]["min"] == 10 and latency[kind]["max"] <= 47, latency[kind]
-    assert latency["U"]["min"] == 12 and latency["U"]["max"] <= 30, latency["U"]
+    assert latency["U"]["min"] == 12 and latency["U"]["max"] <= 33, latency["U"]
     # measured 0.643: an event a cycle, less a cycle for each event on the side just ahead of it
     # and the cycles of scans, and of reads again (a find whose bucket an event up to six ahead
     # of it has yet to write reads it again; an event whose side was written while it waited in
@@ -110,15 +110,17 @@ def test_throughput_on_a_whole_market_under_backpressure(tmp_path):
     # for the write of an older event on its order, one more stage ahead of it)
     assert free["book_events_per_cycle"] >= 0.625, free
     assert paused["book_events_per_cycle"] >= 0.52, paused
-    # from the input's handshake: an add taken into the input queue waits there (mean 12.12;
+    # from the input's handshake: an add taken into the input queue waits there (mean 12.37;
     # own path 10: the hash register's parts are summed in the input queue, the order store's
-    # word is registered in R before S1 compares it, and the levels' in L before S3 compares them)
-    assert free["latency"]["A"]["min"] == 10 and free["latency"]["A"]["mean"] < 12.2, free["latency"]
+    # word is registered in R before S1 compares it, and the levels' in L before S3 compares them;
+    # 12.12 before W, which holds one more waiting event; events per cycle unchanged)
+    assert free["latency"]["A"]["min"] == 10 and free["latency"]["A"]["mean"] < 12.45, free["latency"]
     # offered below saturation (the source idle half the cycles), events wait less behind older
-    # ones: means measured A 11.14, E 11.85, X 11.44, D 11.28 (E: a cached level emptied refills)
+    # ones: means measured A 11.22, E 11.91, X 11.74, D 11.38 (E: a cached level emptied refills;
+    # before W 11.14, 11.85, 11.44, 11.28)
     offered = _measure(tmp_path, words, params, TB_IDLE="1", TB_IDLE_SHARE="0.5")
     means = {k: offered["latency"][k]["mean"] for k in "AEXD"}
-    assert means["A"] < 11.2 and means["E"] < 11.9 and means["X"] < 11.5 and means["D"] < 11.35, means
+    assert means["A"] < 11.3 and means["E"] < 12.0 and means["X"] < 11.8 and means["D"] < 11.45, means
 
 
 def test_top_n_output_decodes_to_the_oracle_depth_and_bbo_tables(tmp_path):

@@ -14,7 +14,9 @@
 //               into flip-flops as the event leaves R (no logic behind a RAM read)
 //   S1 find     the order store compares them with the reference
 //   S2 found    the order (or the add's room) registered: the level request
-//               reads its side's head word and level
+//               reads its side's head word and level as the event enters L
+//   (W)         a register beside the path that takes S2's event when L cannot (see
+//               below): no cycle of an event's own path
 //   L  levels   they are in price_levels' RAM output registers, copied into
 //               flip-flops as the event leaves L
 //   S3 compare  price_levels compares the request with its side, registered
@@ -31,7 +33,10 @@
 // again, while one ahead of it, not yet written, shares a bucket (order_store
 // find_valid; R passes it on); a level scan, an insert that moves orders and a
 // full output FIFO hold the stages behind them. No
-// stall depends on a compare made in its cycle. A U passes as two events: its remove
+// stall depends on a compare made in its cycle, and none passes W in one cycle: S3's and S4's
+// stop L, W takes the event S2 sends meanwhile, and S2 stops on W's fill, a flip-flop, a cycle
+// later, so the stall's path to the enables of either half starts at flip-flops and crosses three
+// stages at most. A U passes as two events: its remove
 // (U1, the original's reference) and, a cycle behind it, its add (U2, the new
 // reference at the original's locate and side); its record leaves with U2.
 //
@@ -267,8 +272,8 @@ reg [REC_PRICE_WIDTH-1:0]         r_price;
 
 // The fields only the record needs (the new reference or the symbol name, the sequence number, the
 // timestamp, a clear's mask) do not pass the stages: they wait in a queue beside them, written as
-// the event enters R and read by S5 (every event in R reaches S5, in order; at most seven are
-// between), so the stall reaches the queue's write enable, not 208 flip-flops in each stage.
+// the event enters R and read by S5 (every event in R reaches S5, in order; at most eight are
+// in R to S5, W included), so the stall reaches the queue's write enable, not 208 flip-flops in each stage.
 localparam FIELDS_WIDTH = REC_NEW_ORDER_REF_WIDTH + REC_SEQ_WIDTH + REC_TIMESTAMP_WIDTH + 32;
 reg [FIELDS_WIDTH-1:0] fields_queue [0:7];
 reg [2:0]              fields_tail, fields_head;
@@ -327,19 +332,52 @@ wire                    book_sell   = s2_u2 ? u_sell : s2_change ? found_sell : 
 // from flip-flops; S4: they decide, and the order store is written as the event leaves ----
 
 reg        l_valid, s3_valid, s4_valid;
-reg        l_find, l_level, l_add, l_reduce, l_compare, l_stale_new;
+wire       l_find, l_level, l_add, l_reduce, l_compare, l_stale_new;
 reg        s3_find, s3_level, s3_add, s3_reduce, s3_compare, s3_stale_new;
 reg        s4_find, s4_level, s4_add, s4_reduce, s4_compare, s4_stale_new;
-reg        l_u1, l_u2, l_u_same, l_symbol, l_clear;
+wire       l_u1, l_u2, l_u_same, l_symbol, l_clear;
 reg        s3_u1, s3_u2, s3_u_same, s3_symbol, s3_clear;
 reg        s4_u1, s4_u2, s4_u_same, s4_symbol, s4_clear;
-reg [LOCATE_WIDTH-1:0]            l_locate, s3_locate, s4_locate;
-reg                               l_sell, s3_sell, s4_sell;
-reg [REC_SHARES_WIDTH-1:0]        l_shares, s3_shares, s4_shares;
-reg [REC_PRICE_WIDTH-1:0]         l_price, s3_price, s4_price;
-reg [31:0]                        l_had, s3_had, s4_left;  // the found order's shares; what is left of them
-reg                               l_removes_all, s3_removes_all, s4_keeps;  // the order goes; the write keeps it
-reg [REF_WIDTH-1:0]               l_slot, s3_slot, s4_slot;
+wire [LOCATE_WIDTH-1:0]           l_locate;
+reg [LOCATE_WIDTH-1:0]            s3_locate, s4_locate;
+wire                              l_sell;
+reg                               s3_sell, s4_sell;
+wire [REC_SHARES_WIDTH-1:0]       l_shares;
+reg [REC_SHARES_WIDTH-1:0]        s3_shares, s4_shares;
+wire [REC_PRICE_WIDTH-1:0]        l_price;
+reg [REC_PRICE_WIDTH-1:0]         s3_price, s4_price;
+wire [31:0]                       l_had;
+reg [31:0]                        s3_had, s4_left;  // the found order's shares; what is left of them
+wire                              l_removes_all;
+reg                               s3_removes_all, s4_keeps;  // the order goes; the write keeps it
+wire [REF_WIDTH-1:0]              l_slot;
+reg [REF_WIDTH-1:0]               s3_slot, s4_slot;
+
+// The event leaving S2 as L takes it: {find, level request, add placed, reduce, compare, add
+// refused, u1, u2, u_same, symbol, clear, locate, sell, shares, price, the order's shares, removes
+// all, slot}; with the level request's price and shares as price_levels takes them.
+localparam L_WORD_WIDTH = 11 + LOCATE_WIDTH + 1 + REC_SHARES_WIDTH + REC_PRICE_WIDTH + 32 + 1 + REF_WIDTH;
+wire [L_WORD_WIDTH-1:0] s2_word = {
+    s2_valid && s2_find, s2_valid && (add_places || reduce), add_places, reduce,
+    (s2_add && s2_alive) || (reduce && !s2_u1), add_refused, s2_u1, s2_u2, u_same, s2_symbol, s2_clear,
+    s2_book_locate, book_sell, s2_shares, s2_change ? found_price : s2_price, found_shares,
+    removes_all, found_slot
+};
+wire [31:0] s2_req_shares = s2_add ? s2_shares : take;
+// W: a register between S2 and L that takes S2's event when L cannot, so S2 advances on a
+// flip-flop (!w_valid) and the stall from S3 and S4 ends at L: the stages in front of L stop a
+// cycle later, on W's fill, and nothing behind L waits on them. W copies S2's event whenever it
+// is empty (its enables are a flip-flop too); it holds one when L did not take it.
+reg                     w_valid;
+reg [L_WORD_WIDTH-1:0]  w_word, l_word;
+reg [31:0]              w_req_price, w_req_shares;
+localparam L_FIND = L_WORD_WIDTH - 1, L_LEVEL = L_WORD_WIDTH - 2, L_ADD = L_WORD_WIDTH - 3,
+           L_SLOT = 0, L_REMOVES_ALL = REF_WIDTH,
+           L_BOOK = REF_WIDTH + 1 + 32 + REC_PRICE_WIDTH + REC_SHARES_WIDTH;  // {locate, sell}
+assign {l_find, l_level, l_add, l_reduce, l_compare, l_stale_new, l_u1, l_u2, l_u_same, l_symbol, l_clear,
+        l_locate, l_sell, l_shares, l_price, l_had, l_removes_all, l_slot} = l_word;
+wire [L_WORD_WIDTH-1:0] l_next = w_valid ? w_word : s2_word;  // the event entering L
+wire                    w_find = w_word[L_FIND];
 
 wire lv_ready, lv_cmp_ready, lv_done, lv_ok;
 wire [REF_WIDTH-1:0] lv_slot;
@@ -357,7 +395,7 @@ wire s3_adv   = s3_valid && (!s3_level || lv_cmp_ready) && s4_ready;
 wire s3_ready = !s3_valid || s3_adv;
 wire l_adv    = l_valid && s3_ready;
 wire l_ready  = !l_valid || l_adv;
-wire s2_adv   = s2_valid && l_ready;
+wire s2_adv   = s2_valid && !w_valid;
 wire s2_ready = !s2_valid || s2_adv;
 wire s1_adv   = s1_valid && (!s1_find || (os_find_valid && !os_s1_blocked)) && s2_ready;
 wire s1_ready = !s1_valid || s1_adv;
@@ -367,7 +405,8 @@ assign r_ready = !r_valid || r_adv;
 wire r_takes  = take_u2 || take_clear || (take_event && (in_find || (in_symbol && in_range)));
 wire r_enters = r_ready && r_takes;
 
-wire lv_req = s2_adv && (add_places || reduce);
+// a level request enters P0 as its event enters L, from W or S2
+wire lv_req = l_ready && l_next[L_LEVEL];
 
 // ---- S5: the quote compared, the record sent ----
 
@@ -400,11 +439,12 @@ order_store #(
     .SLOT_WIDTH(REF_WIDTH), .ULTRA_RAM(ULTRA_RAM)
 ) order_store_inst (
     .clk(clk), .rst(rst),
-    .find_ready(os_find_ready), .op_find(s0_find), .op_ref(os_find_ref),
+    .find_ready(os_find_ready), .r_open(r_ready), .op_find(s0_find), .op_ref(os_find_ref),
     .op_hash0(os_find_hash0), .op_hash1(os_find_hash1), .r_advance(r_adv && r_find),
     .find_valid(os_find_valid), .find_hit(os_hit), .find_free(os_free), .find_entry(os_entry),
     .s1_blocked(os_s1_blocked), .s1_advance(s1_adv && s1_find),
-    .s2_advance(s2_adv && s2_find), .s2_deletes(reduce && removes_all), .l_advance(l_adv && l_find),
+    .s2_advance(s2_adv && s2_find), .s2_deletes(reduce && removes_all), .s2_to_w(!l_ready),
+    .w_leave(l_ready && w_valid && w_find), .l_advance(l_adv && l_find),
     .s3_advance(s3_adv && s3_find), .s4_leave(s4_adv && s4_find),
     .op_write((s4_add && lv_ok) || s4_reduce), .op_write_valid(s4_keeps),
     .op_entry(s4_add ? {lv_slot, s4_shares, s4_price, s4_sell, s4_locate}
@@ -418,9 +458,9 @@ price_levels #(
     .ULTRA_RAM(ULTRA_RAM), .HEAD_ULTRA(HEAD_ULTRA_RAM), .BLOCK_LEVELS(BLOCK_LEVELS), .LEVEL_BLOCKS(LEVEL_BLOCKS)
 ) price_levels_inst (
     .clk(clk), .rst(rst),
-    .req_ready(lv_ready), .req_valid(lv_req), .req_add(s2_add), .req_book({book_locate, book_sell}),
-    .req_price(s2_price), .req_shares(s2_add ? s2_shares : take), .req_slot(found_slot),
-    .req_remove(removes_all), .rd_take(l_adv && l_level),
+    .req_ready(lv_ready), .req_open(l_ready), .req_valid(lv_req), .req_add(l_next[L_ADD]), .req_book(l_next[L_BOOK +: LOCATE_WIDTH+1]),
+    .req_price(w_valid ? w_req_price : s2_price), .req_shares(w_valid ? w_req_shares : s2_req_shares),
+    .req_slot(l_next[L_SLOT +: REF_WIDTH]), .req_remove(l_next[L_REMOVES_ALL]), .rd_take(l_adv && l_level),
     .cmp_ready(lv_cmp_ready), .cmp_take(s3_adv && s3_level),
     .done(lv_done), .dec_ok(lv_ok), .dec_slot(lv_slot), .ack(s4_adv && s4_level),
     .resp_top_price(lv_top_price), .resp_top_shares(lv_top_shares),
@@ -700,27 +740,19 @@ always @(posedge clk) begin
             u_same <= s2_price == found_price && s2_shares == found_shares;
         end
     end
-    // S2 -> L
+    // S2 -> W, S2 or W -> L
+    if (!w_valid) begin
+        w_word <= s2_word;
+        w_req_price <= s2_price;
+        w_req_shares <= s2_req_shares;
+    end
+    if (l_ready)
+        w_valid <= 1'b0;
+    else if (s2_adv)
+        w_valid <= 1'b1;
     if (l_ready) begin
-        l_valid <= s2_adv;
-        l_find <= s2_adv && s2_find;
-        l_level <= lv_req;
-        l_add <= add_places;
-        l_reduce <= reduce;
-        l_compare <= (s2_add && s2_alive) || (reduce && !s2_u1);
-        l_stale_new <= add_refused;
-        l_u1 <= s2_u1;
-        l_u2 <= s2_u2;
-        l_u_same <= u_same;
-        l_symbol <= s2_symbol;
-        l_clear <= s2_clear;
-        l_locate <= s2_book_locate;
-        l_sell <= book_sell;
-        l_shares <= s2_shares;
-        l_price <= s2_change ? found_price : s2_price;
-        l_had <= found_shares;
-        l_removes_all <= removes_all;
-        l_slot <= found_slot;
+        l_valid <= w_valid || s2_adv;
+        l_word <= l_next;
     end
 
     // L -> S3
@@ -865,6 +897,7 @@ always @(posedge clk) begin
         fields_head <= 3'd0;
         s1_valid <= 1'b0;
         s2_valid <= 1'b0;
+        w_valid <= 1'b0;
         l_valid <= 1'b0;
         s3_valid <= 1'b0;
         s4_valid <= 1'b0;

@@ -31,7 +31,7 @@
 // A real day peaks near 10^6 live orders: BUCKET_BITS = 18, WAYS = 4 gives 2^20
 // slots of ~150 bits (8192 symbols), 156 Mbit in UltraRAM.
 //
-// Interface: a pipeline of six stages, R (read), S1 (compare), S2 (found), L and S3 (held)
+// Interface: a pipeline of seven stages, R (read), S1 (compare), S2 (found), W, L and S3 (held)
 // and S4 (write), in event order.
 //   find  (op_find, op_ref, while find_ready): reads the ref's two buckets as the
 //         event enters R, at op_hash0 and op_hash1 (the ref's bucket hashes for the two
@@ -40,6 +40,8 @@
 //         or S1 needs that word. While an older find in R to S4 that shares a bucket with
 //         op_ref has not yet written, the read would miss that write: the find is marked
 //         stale.
+//         The RAMs read whenever r_open (whether a find comes or not: their output is then
+//         nobody's), so their read enables wait on the caller's stall alone.
 //   r_advance: the find moves to S1 (stale or not), its buckets copied into flip-flops
 //         with no logic in front (a block RAM's clock-to-output and route leave no time
 //         for logic behind it in the same cycle on the ECP5). S1 compares them with the
@@ -52,7 +54,9 @@
 //         find_entry say whether and how the ref is stored, and find_free whether an
 //         insert has room (counting the stash orders that L, S3 and S4 will delete).
 //         Where the ref is (or would go) is held for the write.
-//   s2_advance: the find moves to L, with s2_deletes if it will delete its order.
+//   s2_advance: the find moves to L, or to W when s2_to_w (the caller's register between S2 and
+//         L, for a find L cannot take yet), with s2_deletes if it will delete its order.
+//   w_leave: W's find moves to L.
 //   l_advance: the find moves to S3.
 //   s3_advance: the find moves to S4.
 //   s4_leave: the find leaves S4, with at most one write (op_write, op_write_valid,
@@ -78,6 +82,7 @@ module order_store #(
     input  wire                    rst,
 
     output wire                    find_ready,
+    input  wire                    r_open,  // R is empty or its find moves on: the RAMs may read
     input  wire                    op_find,
     input  wire [63:0]             op_ref,
     input  wire [31:0]             op_hash0,
@@ -94,6 +99,8 @@ module order_store #(
     output wire [ENTRY_WIDTH-1:0]  find_entry,
     input  wire                    s2_advance,
     input  wire                    s2_deletes,
+    input  wire                    s2_to_w,
+    input  wire                    w_leave,
     input  wire                    l_advance,
     input  wire                    s3_advance,
 
@@ -202,10 +209,10 @@ always @* begin
     end
 end
 
-// where the orders in S2 (found_*), L (l_*), S3 (mid_*) and S4 (held_*) are, or where their
-// inserts go, held from S1 to the write
+// where the orders in S2 (found_*), W (w_*), L (l_*), S3 (mid_*) and S4 (held_*) are, or where
+// their inserts go, held from S1 to the write
 localparam [1:0] AT_TABLE0 = 2'd0, AT_TABLE1 = 2'd1, AT_STASH = 2'd2, AT_KICK = 2'd3;
-reg                    found_busy, l_busy, mid_busy, held_busy;
+reg                    found_busy, w_busy, l_busy, mid_busy, held_busy;
 reg [63:0]             found_ref;
 reg [INDEX_BITS-1:0]   found_index0, found_index1;
 reg [WAY_WIDTH-1:0]    found_victim;  // table 0's way at kick_way: the order an insert with no room pushes out
@@ -216,6 +223,13 @@ reg [2*PAIRS*ENTRY_WIDTH-1:0] found_pair_entries;
 reg [ENTRY_WIDTH-1:0]  found_stash_entry;
 reg [2*PAIRS-1:0]      found_pair_hits;
 reg                    found_stash_hit, found_room;  // found_room: a free way in one of its buckets
+reg [63:0]             w_ref;
+reg [INDEX_BITS-1:0]   w_index0, w_index1;
+reg [WAY_WIDTH-1:0]    w_victim;
+reg [1:0]              w_at;
+reg [WAY_BITS-1:0]     w_way;
+reg [SLOT_BITS-1:0]    w_slot;
+reg                    w_hit, w_deletes;
 reg [63:0]             l_ref;
 reg [INDEX_BITS-1:0]   l_index0, l_index1;
 reg [WAY_WIDTH-1:0]    l_victim;
@@ -238,7 +252,8 @@ reg [WAY_BITS-1:0]     held_way;
 reg [SLOT_BITS-1:0]    held_slot;
 reg                    held_hit, held_deletes;
 wire found_hit = found_pair_hits != 0 || found_stash_hit;
-wire stash_freed = (l_busy && l_at == AT_STASH && l_deletes) || (mid_busy && mid_at == AT_STASH && mid_deletes)
+wire stash_freed = (w_busy && w_at == AT_STASH && w_deletes)
+                   || (l_busy && l_at == AT_STASH && l_deletes) || (mid_busy && mid_at == AT_STASH && mid_deletes)
                    || (held_busy && held_at == AT_STASH && held_deletes);
 
 assign find_valid = s1_busy && s1_fresh;
@@ -307,14 +322,17 @@ always @* begin
     end
 end
 
-// the stages L to S4 after this cycle: whether each holds a find, and where its order goes
-wire       l_busy_next     = !rst && (s2_advance || (l_busy && !l_advance));
-wire [1:0] l_at_next       = s2_advance ? found_at : l_at;
+// the stages W to S4 after this cycle: whether each holds a find, and where its order goes
+wire       w_busy_next     = !rst && ((s2_advance && s2_to_w) || (w_busy && !w_leave));
+wire [1:0] w_at_next       = s2_advance && s2_to_w ? found_at : w_at;
+wire       l_busy_next     = !rst && ((s2_advance && !s2_to_w) || w_leave || (l_busy && !l_advance));
+wire [1:0] l_at_next       = s2_advance && !s2_to_w ? found_at : w_leave ? w_at : l_at;
 wire       mid_busy_next   = !rst && (l_advance || (mid_busy && !s3_advance));
 wire [1:0] mid_at_next     = l_advance ? l_at : mid_at;
 wire       held_busy_next  = !rst && (s3_advance || (held_busy && !s4_leave));
 wire [1:0] held_at_next    = s3_advance ? mid_at : held_at;
-wire s1_blocked_next = (l_busy_next && l_at_next == AT_KICK)
+wire s1_blocked_next = (w_busy_next && w_at_next == AT_KICK)
+                       || (l_busy_next && l_at_next == AT_KICK)
                        || (mid_busy_next && mid_at_next == AT_KICK) || (held_busy_next && held_at_next == AT_KICK);
 
 // ---- moving orders (an insert whose two buckets are full) ----
@@ -375,7 +393,7 @@ always @* begin
     end
 end
 
-// reads: a new find (S0), S1's find again, or a move's next bucket
+// reads: a new find (S0; any cycle R is open), S1's find again, or a move's next bucket
 wire kick_read = kick_state == K_READ;
 // S1 reads its buckets again while stale, except while a fresh read of them is arriving
 wire reread    = !clearing && kick_state == K_IDLE && s1_busy && !s1_fresh && !(rd_pending && rd_fresh);
@@ -391,21 +409,23 @@ wire [31:0] kick_multiplier = moving_table ? ORDER_HASH0 : ORDER_HASH1;
 reg  [31:0] kick_x;
 reg  [ORDER_HASH_PARTS_WIDTH-1:0] kick_parts;
 wire [31:0] kick_hash = order_hash_sum(kick_parts);
-wire re0 = op_find || reread || (kick_read && moving_table);
-wire re1 = op_find || reread || (kick_read && !moving_table);
+wire re0 = r_open || reread || (kick_read && moving_table);
+wire re1 = r_open || reread || (kick_read && !moving_table);
 
 // A read misses a write still to come to one of its buckets from an older find: R's or S1's
-// (for a new find), S2's, L's, S3's or S4's, S4's even as it writes. Such a read is marked stale; the
+// (for a new find), S2's, W's, L's, S3's or S4's, S4's even as it writes. Such a read is marked stale; the
 // find passes R as it is and reads again from S1 until the write is done, rather than being
 // held back at S0: the hash and these compares end at a register, not in the stall that takes
 // the next event.
 wire new_read_stale = (r_busy && (hash0 == r_index0 || hash1 == r_index1))
                       || (s1_busy && (hash0 == s1_index0 || hash1 == s1_index1))
                       || (found_busy && (hash0 == found_index0 || hash1 == found_index1))
+                      || (w_busy && (hash0 == w_index0 || hash1 == w_index1))
                       || (l_busy && (hash0 == l_index0 || hash1 == l_index1))
                       || (mid_busy && (hash0 == mid_index0 || hash1 == mid_index1))
                       || (held_busy && (hash0 == held_index0 || hash1 == held_index1));
 wire reread_stale   = (found_busy && (s1_index0 == found_index0 || s1_index1 == found_index1))
+                      || (w_busy && (s1_index0 == w_index0 || s1_index1 == w_index1))
                       || (l_busy && (s1_index0 == l_index0 || s1_index1 == l_index1))
                       || (mid_busy && (s1_index0 == mid_index0 || s1_index1 == mid_index1))
                       || (held_busy && (s1_index0 == held_index0 || s1_index1 == held_index1));
@@ -507,9 +527,23 @@ always @(posedge clk) begin
         found_busy <= 1'b0;
     end
 
+    // W: copies S2's find whenever it is empty (its enables wait on a register); holds one L
+    // could not take
+    if (!w_busy) begin
+        w_ref <= found_ref;
+        w_index0 <= found_index0;
+        w_index1 <= found_index1;
+        w_victim <= found_victim;
+        w_hit <= found_hit;
+        w_deletes <= s2_deletes;
+        w_at <= found_at;
+        w_way <= found_way;
+        w_slot <= found_slot;
+    end
+    w_busy <= w_busy_next;
+
     // L
-    if (s2_advance) begin
-        l_busy <= 1'b1;
+    if (s2_advance && !s2_to_w) begin
         l_ref <= found_ref;
         l_index0 <= found_index0;
         l_index1 <= found_index1;
@@ -519,9 +553,18 @@ always @(posedge clk) begin
         l_at <= found_at;
         l_way <= found_way;
         l_slot <= found_slot;
-    end else if (l_advance) begin
-        l_busy <= 1'b0;
+    end else if (w_leave) begin
+        l_ref <= w_ref;
+        l_index0 <= w_index0;
+        l_index1 <= w_index1;
+        l_victim <= w_victim;
+        l_hit <= w_hit;
+        l_deletes <= w_deletes;
+        l_at <= w_at;
+        l_way <= w_way;
+        l_slot <= w_slot;
     end
+    l_busy <= l_busy_next;
 
     // S3
     if (l_advance) begin
@@ -625,6 +668,7 @@ always @(posedge clk) begin
         s1_busy <= 1'b0;
         rd_pending <= 1'b0;
         found_busy <= 1'b0;
+        w_busy <= 1'b0;
         l_busy <= 1'b0;
         mid_busy <= 1'b0;
         held_busy <= 1'b0;

@@ -54,7 +54,9 @@
 //          done (with dec_ok and dec_slot) at once unless a scan is needed; it
 //          is written when the caller takes it (ack), and a scan keeps done low
 //          until it ends and is written.
-// A new request may come in the cycle P0's request moves on (or P0 is empty).
+// A new request may come in the cycle P0's request moves on (or P0 is empty): req_open, which
+// says so, enables the RAMs' read for it whether one comes or not, so the read enables wait on
+// the caller's stall alone (the RAMs' output is nobody's in that cycle).
 // With ack the resp_* registers take the outcome: the side's best level after the
 // request (resp_top_*; zeros when the side is empty), the side's cached levels after it
 // (resp_levels, best first, {count, shares, price} each, zeros past the last)
@@ -87,6 +89,7 @@ module price_levels #(
     input  wire                      rst,
 
     output wire                      req_ready,
+    input  wire                      req_open,   // P0 is empty or its request moves on: the port may read
     input  wire                      req_valid,
     input  wire                      req_add,
     input  wire [LOCATE_WIDTH:0]     req_book,
@@ -750,7 +753,7 @@ always @* begin
     if (rst)
         state_next = S_CLEAR;
 end
-wire p2_busy_next     = state_next != S_IDLE && state_next != S_CLEAR;
+wire p2_busy_next     = !rst && (cmp_take || (p2_busy && !taken));  // state_next's busy states, not behind it
 wire c_valid_next     = !rst && (rd_take || (c_valid && !cmp_take));
 wire c_fresh_next     = rd_take ? p0_fresh : c_rd_pending || (c_fresh && !c_reread);
 // P1's and P2's books as they will be: both compares made, the handshake only chooses
@@ -762,13 +765,13 @@ wire [LOCATE_WIDTH:0]        head_waddr = state == S_CLEAR ? clear_index[LOCATE_
 wire [HEAD_WIDTH-1:0]        head_wdata = state == S_CLEAR ? {HEAD_WIDTH{1'b0}}
                                         : state == S_FINISH ? head_final
                                         : {ptrs_next, tags_next, cache_next, ncached_next, nlevels_next, bitmap_next};
-wire                         head_re = req_valid || c_reread || p0_reread;
+wire                         head_re = req_open || c_reread || p0_reread;
 wire [LOCATE_WIDTH:0]        head_raddr = c_wants_read ? c_book : p0_wants_read ? p0_book : req_book;
 
 wire                         level_ram_we = (state == S_DECIDE && taken && level_we) || finish_write;
 wire [REF_WIDTH-1:0]         level_wref = state == S_DECIDE ? level_ref : finish_ref;
 wire [LEVEL_WIDTH-1:0]       level_ram_wdata = state == S_DECIDE ? level_wdata : matched ? match_level : level_new;
-wire                         level_re = head_re || scan_read;
+wire                         level_re = req_open || scan_read || c_wants_read || p0_wants_read;  // head_re or a scan's
 // a level's pool address: {pool block, its slot's place in the block}; P0's and P1's requests' levels
 wire [POOL_WIDTH-1:0]        p0_pool_addr = {p0_block, p0_slot[LO_WIDTH-1:0]};
 wire [POOL_WIDTH-1:0]        c_pool_addr  = {c_block, c_slot[LO_WIDTH-1:0]};
