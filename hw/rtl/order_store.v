@@ -52,7 +52,7 @@
 //   s1_advance: the find moves to S2 while find_valid (not while s1_blocked: S2 to
 //         S4 hold an insert that may move orders). In S2, registered, find_hit and
 //         find_entry say whether and how the ref is stored, and find_free whether an
-//         insert has room (counting the stash orders that L, S3 and S4 will delete).
+//         insert has room (counting the stash orders that W, L, S3 and S4 will delete).
 //         Where the ref is (or would go) is held for the write.
 //   s2_advance: the find moves to L, or to W when s2_to_w (the caller's register between S2 and
 //         L, for a find L cannot take yet), with s2_deletes if it will delete its order.
