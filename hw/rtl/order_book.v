@@ -213,23 +213,25 @@ wire hash_add    = hash_kind == "A" || hash_kind == "F";
 wire hash_change = hash_kind == "E" || hash_kind == "C" || hash_kind == "X" || hash_kind == "D" || hash_kind == "U";
 wire hash_range  = hash_locate < MAX_SYMBOLS;
 // an input queue entry: {in_add, in_change, in_range, in_find, in_update (U), in_whole (D or U),
-// in_symbol (R), the four hashes, the event}
-localparam IN_ENTRY_WIDTH = 7 + 4 * 32 + RECORD_WIDTH;
+// in_symbol (R), the hashes of a U's new reference, the event}; the hashes of its reference
+// beside it in in_hashes, read at another address (os_find_hash*)
+localparam IN_ENTRY_WIDTH = 7 + 2 * 32 + RECORD_WIDTH;
 wire [IN_ENTRY_WIDTH-1:0] hash_entry = {
     hash_add, hash_change, hash_range, (hash_add && hash_range) || hash_change,
     hash_kind == "U", hash_kind == "D" || hash_kind == "U", hash_kind == "R",
-    order_hash_sum(hash_parts0), order_hash_sum(hash_parts1),
     order_hash_sum(hash_new_parts0), order_hash_sum(hash_new_parts1), hash_data
 };
+wire [63:0] hash_sums = {order_hash_sum(hash_parts0), order_hash_sum(hash_parts1)};
 reg [IN_ENTRY_WIDTH-1:0] in_queue [0:1];
+reg [63:0]               in_hashes [0:1];
 reg        in_wr, in_rd;      // the entry written next, the entry at the head
 reg [1:0]  in_count;
 reg        in_valid, in_room; // in_count != 0, in_count < 2, registered with it
 wire       in_add, in_change, in_range, in_find, in_update, in_whole, in_symbol;
-wire [31:0] in_hash0, in_hash1, in_new_hash0, in_new_hash1;
+wire [31:0] in_new_hash0, in_new_hash1;
 wire [RECORD_WIDTH-1:0] in_data;
 assign {in_add, in_change, in_range, in_find, in_update, in_whole, in_symbol,
-        in_hash0, in_hash1, in_new_hash0, in_new_hash1, in_data} = in_queue[in_rd];
+        in_new_hash0, in_new_hash1, in_data} = in_queue[in_rd];
 
 reg [LOCATE_WIDTH:0] clear_index;
 reg  cleared;         // the memories are cleared after rst
@@ -247,8 +249,6 @@ wire [ENTRY_WIDTH-1:0] os_entry;
 wire r_ready;
 wire os_find_go = u2_pending ? 1'b1 : (!stale_clear_valid && in_valid && in_find);
 wire [63:0] os_find_ref = u2_pending ? u2_ref : in_ref;
-wire [31:0] os_find_hash0 = u2_pending ? u2_hash0 : in_hash0;
-wire [31:0] os_find_hash1 = u2_pending ? u2_hash1 : in_hash1;
 wire s0_open = cleared && r_ready && (os_find_ready || !os_find_go);
 wire take_u2 = s0_open && u2_pending;
 wire take_clear = s0_open && !u2_pending && stale_clear_valid && !clear_in_flight;
@@ -256,6 +256,13 @@ wire take_event = s0_open && !u2_pending && !stale_clear_valid && in_valid;
 wire in_push = hash_valid && in_room;          // the input queue takes the hash register's event
 wire hash_free = !hash_valid || in_room;       // the hash register takes the next event
 wire [1:0] in_count_next = in_count + in_push - take_event;
+// The order store's read addresses come from registers: the hashes of the find S0 offers,
+// chosen a cycle ahead (a U's add, else the input queue's head as it will be, which is the
+// event pushed now when no older one waits), not from the queue's read pointer and the U's mux.
+reg  [31:0] os_find_hash0, os_find_hash1;
+wire        in_rd_next   = in_rd ^ take_event;
+wire        head_pushed  = in_push && in_wr == in_rd_next;
+wire [63:0] in_hashes_next = head_pushed ? hash_sums : in_hashes[in_rd_next];
 assign s_axis_tready = cleared && hash_free;
 wire s0_find = take_u2 || (take_event && in_find);
 
@@ -289,7 +296,10 @@ reg        s1_change, s2_change;  // E/C/X/D, or a U's remove (u1)
 reg        s1_whole, s2_whole;    // D, or a U's remove: the whole order goes
 reg        s1_u1, s1_u2, s1_symbol, s1_clear;
 reg        s2_u1, s2_u2, s2_symbol, s2_clear;
-reg [LOCATE_WIDTH-1:0]            s1_locate, s2_locate;  // A/F and R: the event's; a clear: its word << 5
+// A/F and R: the event's locate and side; a clear: its word << 5. In S2 a U's add has its
+// remove's (u_locate, or the order found as the remove leaves S2): the book of an event that
+// finds no order in S2 is a flip-flop, as the order found's is (the order store's find_entry).
+reg [LOCATE_WIDTH-1:0]            s1_locate, s2_locate;
 reg                               s1_sell, s2_sell;
 reg [REC_SHARES_WIDTH-1:0]        s1_shares, s2_shares;
 reg [REC_PRICE_WIDTH-1:0]         s1_price, s2_price;
@@ -324,9 +334,9 @@ wire s2_find     = s2_add || s2_change;
 wire add_places  = s2_add && s2_alive && !os_hit && s2_shares != 0 && os_free;
 wire add_refused = s2_add && s2_alive && !os_hit && s2_shares != 0 && !os_free;
 wire reduce      = s2_change && os_hit;
-wire [LOCATE_WIDTH-1:0] book_locate = s2_u2 ? u_locate : s2_change ? found_locate : s2_locate;
-wire [LOCATE_WIDTH-1:0] s2_book_locate = s2_clear ? s2_locate : book_locate;  // L's locate (a clear: its word << 5)
-wire                    book_sell   = s2_u2 ? u_sell : s2_change ? found_sell : s2_sell;
+// the book L's level request reads: one multiplexer in front of W's and price_levels' choice
+wire [LOCATE_WIDTH-1:0] book_locate = s2_change ? found_locate : s2_locate;
+wire                    book_sell   = s2_change ? found_sell : s2_sell;
 
 // ---- L: the level request's side in price_levels' RAM output registers; S3: the levels compare,
 // from flip-flops; S4: they decide, and the order store is written as the event leaves ----
@@ -360,7 +370,7 @@ localparam L_WORD_WIDTH = 11 + LOCATE_WIDTH + 1 + REC_SHARES_WIDTH + REC_PRICE_W
 wire [L_WORD_WIDTH-1:0] s2_word = {
     s2_valid && s2_find, s2_valid && (add_places || reduce), add_places, reduce,
     (s2_add && s2_alive) || (reduce && !s2_u1), add_refused, s2_u1, s2_u2, u_same, s2_symbol, s2_clear,
-    s2_book_locate, book_sell, s2_shares, s2_change ? found_price : s2_price, found_shares,
+    book_locate, book_sell, s2_shares, s2_change ? found_price : s2_price, found_shares,
     removes_all, found_slot
 };
 wire [31:0] s2_req_shares = s2_add ? s2_shares : take;
@@ -640,6 +650,7 @@ always @(posedge clk) begin
     end
     if (in_push) begin
         in_queue[in_wr] <= hash_entry;
+        in_hashes[in_wr] <= hash_sums;
         in_wr <= !in_wr;
     end
     if (take_event)
@@ -653,6 +664,10 @@ always @(posedge clk) begin
         clear_in_flight <= 1'b0;
     if (take_event && in_update)
         u2_pending <= 1'b1;
+    os_find_hash0 <= take_event && in_update ? in_new_hash0 : u2_pending && !take_u2 ? u2_hash0
+                   : in_hashes_next[63:32];
+    os_find_hash1 <= take_event && in_update ? in_new_hash1 : u2_pending && !take_u2 ? u2_hash1
+                   : in_hashes_next[31:0];
     // u2_* follow the U at the input's head until its remove is taken (u2_pending): their enables
     // wait on registers, not on S0's take
     if (!u2_pending && in_update) begin
@@ -716,8 +731,9 @@ always @(posedge clk) begin
         s2_u2 <= s1_u2;
         s2_symbol <= s1_symbol;
         s2_clear <= s1_clear;
-        s2_locate <= s1_locate;
-        s2_sell <= s1_sell;
+        // a U's add right behind its remove, which leaves S2 now: the remove's order as found
+        s2_locate <= !s1_u2 ? s1_locate : s2_valid && s2_u1 ? found_locate : u_locate;
+        s2_sell <= !s1_u2 ? s1_sell : s2_valid && s2_u1 ? found_sell : u_sell;
         s2_shares <= s1_shares;
         s2_price <= s1_price;
     end

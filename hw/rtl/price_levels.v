@@ -765,8 +765,12 @@ wire [LOCATE_WIDTH:0]        head_waddr = state == S_CLEAR ? clear_index[LOCATE_
 wire [HEAD_WIDTH-1:0]        head_wdata = state == S_CLEAR ? {HEAD_WIDTH{1'b0}}
                                         : state == S_FINISH ? head_final
                                         : {ptrs_next, tags_next, cache_next, ncached_next, nlevels_next, bitmap_next};
+// The ports read P1's or P0's data again (or a scan's level), else the request's: which, and the
+// other address, come from registers, so the request's address passes one multiplexer.
 wire                         head_re = req_open || c_reread || p0_reread;
-wire [LOCATE_WIDTH:0]        head_raddr = c_wants_read ? c_book : p0_wants_read ? p0_book : req_book;
+wire                         head_reread = c_wants_read || p0_wants_read;
+wire [LOCATE_WIDTH:0]        head_reread_addr = c_wants_read ? c_book : p0_book;
+wire [LOCATE_WIDTH:0]        head_raddr = head_reread ? head_reread_addr : req_book;
 
 wire                         level_ram_we = (state == S_DECIDE && taken && level_we) || finish_write;
 wire [REF_WIDTH-1:0]         level_wref = state == S_DECIDE ? level_ref : finish_ref;
@@ -776,9 +780,10 @@ wire                         level_re = req_open || scan_read || c_wants_read ||
 wire [POOL_WIDTH-1:0]        p0_pool_addr = {p0_block, p0_slot[LO_WIDTH-1:0]};
 wire [POOL_WIDTH-1:0]        c_pool_addr  = {c_block, c_slot[LO_WIDTH-1:0]};
 wire [POOL_WIDTH-1:0]        level_waddr = {level_wref[SLOT_WIDTH +: BLOCK_WIDTH], level_wref[LO_WIDTH-1:0]};
-wire [POOL_WIDTH-1:0]        level_raddr = scan_read ? {scan_ptr, scan_next[LO_WIDTH-1:0]}
-                                         : c_wants_read ? c_pool_addr
-                                         : p0_wants_read ? p0_pool_addr
+wire                         level_reread = scan_read || head_reread;
+wire [POOL_WIDTH-1:0]        level_reread_addr = scan_read ? {scan_ptr, scan_next[LO_WIDTH-1:0]}
+                                               : c_wants_read ? c_pool_addr : p0_pool_addr;
+wire [POOL_WIDTH-1:0]        level_raddr = level_reread ? level_reread_addr
                                          : {req_slot[SLOT_WIDTH +: BLOCK_WIDTH], req_slot[LO_WIDTH-1:0]};
 
 // P2's writes forwarded into P1's flip-flops, as the request in P0 moves into P1 or while the one

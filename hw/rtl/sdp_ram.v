@@ -1,8 +1,8 @@
 // Simple dual-port RAM: one write port and one synchronous read port with its
 // data registered, the shape block RAM and UltraRAM both take. A read and a
 // write of one address in one cycle read the old word, unless WRITE_FIRST = 1:
-// then they read the word being written (a register of the written word and a
-// compare of the two addresses, beside the RAM), which is what a pipeline needs
+// then they read the word being written (the written word and both addresses registered,
+// compared as the word comes out), which is what a pipeline needs
 // when a younger operation reads what the one just ahead of it writes.
 //
 // ULTRA = 1 marks the array ram_style "ultra", so Vivado (and Yosys'
@@ -46,15 +46,20 @@ generate
         end
     end
     if (WRITE_FIRST) begin : g_write_first
-        reg             bypass;
-        reg [WIDTH-1:0] bypass_data;
+        // the read's and the write's addresses registered with the read, compared as the word
+        // comes out (beside the RAM's clock-to-output), not behind the logic that chose them
+        reg                  written;
+        reg [ADDR_WIDTH-1:0] read_addr, written_addr;
+        reg [WIDTH-1:0]      written_data;
         always @(posedge clk) begin
             if (re) begin
-                bypass <= we && waddr == raddr;
-                bypass_data <= wdata;
+                written <= we;
+                read_addr <= raddr;
+                written_addr <= waddr;
+                written_data <= wdata;
             end
         end
-        assign rdata = bypass ? bypass_data : mem_rdata;
+        assign rdata = written && written_addr == read_addr ? written_data : mem_rdata;
     end else begin : g_read_first
         assign rdata = mem_rdata;
     end
