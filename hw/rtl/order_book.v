@@ -9,7 +9,8 @@
 //               (order_hash.vh: the multiplier blocks' partial products)
 //   input       the event, with its references' bucket hashes (the parts summed), in a
 //               queue of two: no adder and no RAM address waits on a multiplier block
-//   S0 accept   the order store reads the reference's buckets
+//   S0 accept   the order store reads the reference's buckets, while the output
+//               FIFO has a slot for every event taken and not yet out (out_claims)
 //   R  read     the buckets in the order store's RAM output registers, copied
 //               into flip-flops as the event leaves R (no logic behind a RAM read)
 //   S1 find     the order store compares them with the reference
@@ -23,19 +24,19 @@
 //   S4 decide   price_levels writes the outcome; the order store is written as
 //               the event leaves; the symbol's quote and stale word (read as L
 //               left) registered
-//   S5 out      the quote compared, the record put in an 8-record FIFO in front of
-//               m_axis
+//   S5 out      the quote compared, the record put in a 16-record FIFO in front of
+//               m_axis; S5 always leaves
 // Each memory reads the word written in the same cycle (sdp_ram WRITE_FIRST), so
 // an event sees the writes of the events ahead of it: its symbol's quote and
 // stale word without a stall, its side's head word and level from price_levels,
 // which holds an event in S3 for a cycle when S4 holds one of the same side (its
 // write forwarded). The order store holds an event in S1, reading its buckets
 // again, while one ahead of it, not yet written, shares a bucket (order_store
-// find_valid; R passes it on); a level scan, an insert that moves orders and a
-// full output FIFO hold the stages behind them. No
+// find_valid; R passes it on); a level scan and an insert that moves orders hold the
+// stages behind them, and a sink that does not take records stops S0. No
 // stall depends on a compare made in its cycle, and none passes W in one cycle: S3's and S4's
 // stop L, W takes the event S2 sends meanwhile, and S2 stops on W's fill, a flip-flop, a cycle
-// later, so the stall's path to the enables of either half starts at flip-flops and crosses three
+// later, so the stall's path to the enables of either half starts at flip-flops and crosses two
 // stages at most. A U passes as two events: its remove
 // (U1, the original's reference) and, a cycle behind it, its add (U2, the new
 // reference at the original's locate and side); its record leaves with U2.
@@ -249,7 +250,8 @@ wire [ENTRY_WIDTH-1:0] os_entry;
 wire r_ready;
 wire os_find_go = u2_pending ? 1'b1 : (!stale_clear_valid && in_valid && in_find);
 wire [63:0] os_find_ref = u2_pending ? u2_ref : in_ref;
-wire s0_open = cleared && r_ready && (os_find_ready || !os_find_go);
+reg  out_open;  // the output FIFO has a slot for one more event's record (see out_claims)
+wire s0_open = cleared && r_ready && (os_find_ready || !os_find_go) && out_open;
 wire take_u2 = s0_open && u2_pending;
 wire take_clear = s0_open && !u2_pending && stale_clear_valid && !clear_in_flight;
 wire take_event = s0_open && !u2_pending && !stale_clear_valid && in_valid;
@@ -398,8 +400,7 @@ wire [63:0] lv_top_shares;
 wire [CACHE_BITS-1:0] lv_levels;
 wire [TOP_N-1:0] lv_levels_changed;
 
-wire s5_ready;
-wire s4_adv   = s4_valid && (!s4_level || lv_done) && s5_ready;
+wire s4_adv   = s4_valid && (!s4_level || lv_done);  // S5 always leaves (out_claims)
 wire s4_ready = !s4_valid || s4_adv;
 wire s3_adv   = s3_valid && (!s3_level || lv_cmp_ready) && s4_ready;
 wire s3_ready = !s3_valid || s3_adv;
@@ -531,26 +532,23 @@ wire [OUT_WIDTH:0] symbol_record_spare = {
     {BBO_FLAGS_WIDTH{1'b0}}, BBO_KIND_SYMBOL
 };
 
-// Records wait in a small FIFO for m_axis, so a sink that pauses now and then does not stop the
-// stages at once.
-// Its fill is the distance of two pointers a bit wider than the index (full and empty differ in
-// that bit), not a count: a counter's add would follow the quote compare that decides a write.
-// Whether S5 may leave is a register (out_room), so the stall into the stages starts at a
-// flip-flop: it is set when a slot is free after the cycle's pop even if S5 sends a record in
-// that cycle, so S5 waits while 7 of the 8 slots are full and the sink takes none.
-localparam OUT_DEPTH = 8;
+// Records wait in a FIFO for m_axis, so a sink that pauses now and then does not stop the stages
+// at once. S0 takes an event only while the FIFO is sure to have a slot for its record:
+// out_claims counts the records waiting and one for each event in R to S5, so S5 always leaves
+// and the stall into the stages starts at S4 (the sink's pause stops S0, not the stages). A
+// claim comes back a cycle after its record leaves on m_axis or its event leaves S5 without one
+// (both registered: no count follows the quote compare or the sink's ready). 16 slots: the
+// stages hold up to 9 events, and an ECP5 LUT RAM is 16 deep.
+localparam OUT_DEPTH = 16;
 reg [OUT_WIDTH-1:0] out_fifo [0:OUT_DEPTH-1];
-reg [3:0] out_head, out_tail;
-reg       out_room;
-localparam [3:0] OUT_LAST = OUT_DEPTH - 1;
-wire [3:0] out_fill = out_tail - out_head;
+reg [4:0] out_head, out_tail;
+reg [4:0] out_claims;
+reg       out_popped, out_unsent;  // a record left on m_axis; S5's event left without one
+wire [4:0] out_claims_kept = out_claims - out_popped - out_unsent;
 assign m_axis_tvalid = out_head != out_tail;
-assign m_axis_tdata = out_fifo[out_head[2:0]];
+assign m_axis_tdata = out_fifo[out_head[3:0]];
 wire s5_sends = s5_symbol || bbo_emit;
-// Leaving waits for FIFO room even when no record is sent: the stall then depends on registers
-// only, not on the quote compare, so it does not lengthen the path into the stages behind.
-wire s5_leave = s5_valid && out_room;
-assign s5_ready = !s5_valid || s5_leave;
+wire s5_leave = s5_valid;
 // a clear is answered once applied, so a read of the stale window after it sees it
 assign stale_clear_ready = s5_leave && s5_clear;
 
@@ -617,7 +615,10 @@ integer k;
 always @(posedge clk) begin
     if (m_axis_tvalid && m_axis_tready)
         out_head <= out_head + 1'b1;
-    out_room <= out_fill < OUT_LAST || (out_fill == OUT_LAST && m_axis_tready);
+    out_popped <= m_axis_tvalid && m_axis_tready;
+    out_unsent <= s5_leave && !s5_sends;
+    out_claims <= out_claims_kept + r_enters;
+    out_open <= r_enters ? out_claims_kept < OUT_DEPTH - 1 : out_claims_kept < OUT_DEPTH;
     stat_event <= take_event;
     stat_unknown_ref <= 1'b0;
     stat_duplicate_ref <= 1'b0;
@@ -851,26 +852,25 @@ always @(posedge clk) begin
     // S4 -> S5
     if (s4_adv && s4_add && !lv_ok)
         stat_level_store_full <= 1'b1;
-    if (s5_ready) begin
-        s5_valid <= s4_adv;
-        s5_lv <= s4_level;
-        s5_took <= s4_level && (s4_reduce || lv_ok);
-        s5_compare <= s4_compare;
-        s5_stale_new <= s4_stale_new || (s4_add && !lv_ok);
-        s5_u1 <= s4_u1;
-        s5_u2 <= s4_u2;
-        s5_u_same <= s4_u_same;
-        s5_symbol <= s4_symbol;
-        s5_clear <= s4_clear;
-        s5_locate <= s4_locate;
-        s5_stale_bit <= 32'd1 << s4_locate[4:0];
-        s5_stale_word <= s4_stale_word;
-        s5_sell <= s4_sell;
-        {s5_side_price, s5_other_price} <= s4_sell ? {s4_quote[QUOTE_ASK_PRICE +: 32], s4_quote[QUOTE_BID_PRICE +: 32]}
-                                                   : {s4_quote[QUOTE_BID_PRICE +: 32], s4_quote[QUOTE_ASK_PRICE +: 32]};
-        {s5_side_size, s5_other_size} <= s4_sell ? {s4_quote[QUOTE_ASK_SIZE +: 64], s4_quote[QUOTE_BID_SIZE +: 64]}
-                                                 : {s4_quote[QUOTE_BID_SIZE +: 64], s4_quote[QUOTE_ASK_SIZE +: 64]};
-    end
+    // (S5 always leaves: its registers load every cycle)
+    s5_valid <= s4_adv;
+    s5_lv <= s4_level;
+    s5_took <= s4_level && (s4_reduce || lv_ok);
+    s5_compare <= s4_compare;
+    s5_stale_new <= s4_stale_new || (s4_add && !lv_ok);
+    s5_u1 <= s4_u1;
+    s5_u2 <= s4_u2;
+    s5_u_same <= s4_u_same;
+    s5_symbol <= s4_symbol;
+    s5_clear <= s4_clear;
+    s5_locate <= s4_locate;
+    s5_stale_bit <= 32'd1 << s4_locate[4:0];
+    s5_stale_word <= s4_stale_word;
+    s5_sell <= s4_sell;
+    {s5_side_price, s5_other_price} <= s4_sell ? {s4_quote[QUOTE_ASK_PRICE +: 32], s4_quote[QUOTE_BID_PRICE +: 32]}
+                                               : {s4_quote[QUOTE_BID_PRICE +: 32], s4_quote[QUOTE_ASK_PRICE +: 32]};
+    {s5_side_size, s5_other_size} <= s4_sell ? {s4_quote[QUOTE_ASK_SIZE +: 64], s4_quote[QUOTE_BID_SIZE +: 64]}
+                                             : {s4_quote[QUOTE_BID_SIZE +: 64], s4_quote[QUOTE_ASK_SIZE +: 64]};
 
     // S5 leaves
     if (s5_leave) begin
@@ -883,7 +883,7 @@ always @(posedge clk) begin
         end
         // the tail's slot is free whether or not a record is sent: written on leaving, kept by
         // moving the tail, so the quote compare reaches a pointer, not the record's 336 enables
-        out_fifo[out_tail[2:0]] <= s5_symbol ? symbol_record_spare[OUT_WIDTH-1:0] : bbo_record_spare[OUT_WIDTH-1:0];
+        out_fifo[out_tail[3:0]] <= s5_symbol ? symbol_record_spare[OUT_WIDTH-1:0] : bbo_record_spare[OUT_WIDTH-1:0];
         if (s5_sends)
             out_tail <= out_tail + 1'b1;
         stat_symbol_update <= s5_symbol;
@@ -918,9 +918,12 @@ always @(posedge clk) begin
         s3_valid <= 1'b0;
         s4_valid <= 1'b0;
         s5_valid <= 1'b0;
-        out_head <= 4'd0;
-        out_tail <= 4'd0;
-        out_room <= 1'b1;
+        out_head <= 5'd0;
+        out_tail <= 5'd0;
+        out_claims <= 5'd0;
+        out_popped <= 1'b0;
+        out_unsent <= 1'b0;
+        out_open <= 1'b1;
         status_stale_symbols <= 32'd0;
         stale_raised <= 1'b0;
         stale_cleared <= 24'd0;
