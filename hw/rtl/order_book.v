@@ -545,6 +545,7 @@ reg [4:0] out_head, out_tail;
 reg [4:0] out_claims;
 reg       out_popped, out_unsent;  // a record left on m_axis; S5's event left without one
 wire [4:0] out_claims_kept = out_claims - out_popped - out_unsent;
+wire [4:0] out_claims_more = out_claims_kept + 1'b1;  // with an event entering R: chosen last
 assign m_axis_tvalid = out_head != out_tail;
 assign m_axis_tdata = out_fifo[out_head[3:0]];
 wire s5_sends = s5_symbol || bbo_emit;
@@ -617,7 +618,7 @@ always @(posedge clk) begin
         out_head <= out_head + 1'b1;
     out_popped <= m_axis_tvalid && m_axis_tready;
     out_unsent <= s5_leave && !s5_sends;
-    out_claims <= out_claims_kept + r_enters;
+    out_claims <= r_enters ? out_claims_more : out_claims_kept;
     out_open <= r_enters ? out_claims_kept < OUT_DEPTH - 1 : out_claims_kept < OUT_DEPTH;
     stat_event <= take_event;
     stat_unknown_ref <= 1'b0;

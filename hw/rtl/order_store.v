@@ -221,8 +221,9 @@ reg [WAYS-1:0]         found_hits0, found_hits1, found_frees0, found_frees1;
 reg [STASH-1:0]        found_stash_hits;
 reg [2*PAIRS*ENTRY_WIDTH-1:0] found_pair_entries;
 reg [ENTRY_WIDTH-1:0]  found_stash_entry;
-reg [2*PAIRS-1:0]      found_pair_hits;
-reg                    found_stash_hit, found_room;  // found_room: a free way in one of its buckets
+reg [1:0]              found_table_hits;  // a way of table 0's bucket, of table 1's, holds the ref
+reg                    found_stash_hit;
+reg                    found_full;  // S2 holds a find with no free way in either bucket
 reg [63:0]             w_ref;
 reg [INDEX_BITS-1:0]   w_index0, w_index1;
 reg [WAY_WIDTH-1:0]    w_victim;
@@ -251,36 +252,32 @@ reg [1:0]              held_at;
 reg [WAY_BITS-1:0]     held_way;
 reg [SLOT_BITS-1:0]    held_slot;
 reg                    held_hit, held_deletes;
-wire found_hit = found_pair_hits != 0 || found_stash_hit;
+wire found_hit = found_table_hits != 0 || found_stash_hit;
 wire stash_freed = (w_busy && w_at == AT_STASH && w_deletes)
                    || (l_busy && l_at == AT_STASH && l_deletes) || (mid_busy && mid_at == AT_STASH && mid_deletes)
                    || (held_busy && held_at == AT_STASH && held_deletes);
 
 assign find_valid = s1_busy && s1_fresh;
 assign find_hit   = found_hit;
-assign find_free  = found_room || !stash_full || stash_freed;
+assign find_free  = !found_full || !stash_full || stash_freed;
 // S2 to S4 hold an insert that moves orders: S2's when its find neither hit nor found a free way
-// (from its registers: the compares behind it fill S1's cycle), the later stages' registered from
-// the stages as they will be (s1_blocked_next)
+// (from its registers: the compares behind it fill S1's cycle; one LUT of five inputs), the later
+// stages' registered from the stages as they will be (s1_blocked_next)
 reg s1_blocked_q;
-assign s1_blocked = (found_busy && !found_hit && !found_room) || s1_blocked_q;
+assign s1_blocked = (found_full && !found_hit) || s1_blocked_q;
 
 // the found entry: the hit way's, or the hit stash slot's (which only finds of its own
 // reference write, and those are written before this find is current); zeros when none.
-// S1 picks it in parts registered apart, each pair of ways' and the stash's, ORed in S2 (and
-// whether it was found the same way): a pair's AND-OR takes one LUT level behind the compares,
-// the AND-OR of all ways would take two.
+// S1 picks it in parts registered apart, each pair of ways' and the stash's, ORed in S2: a pair's
+// AND-OR takes one LUT level behind the compares, the AND-OR of all ways would take two. Whether
+// it was found is registered per table (an OR of the table's hits, one LUT level) and ORed in S2.
 reg [2*PAIRS*ENTRY_WIDTH-1:0] s1_pair_entries;  // table 0's pairs, then table 1's
-reg [2*PAIRS-1:0] s1_pair_hits;
 reg [ENTRY_WIDTH-1:0] s1_stash_entry;
 integer u;
 always @* begin
     s1_pair_entries = 0;
-    s1_pair_hits = 0;
     s1_stash_entry = 0;
     for (u = 0; u < WAYS; u = u + 1) begin
-        s1_pair_hits[u/2] = s1_pair_hits[u/2] || hits0[u];
-        s1_pair_hits[PAIRS + u/2] = s1_pair_hits[PAIRS + u/2] || hits1[u];
         s1_pair_entries[(u/2)*ENTRY_WIDTH +: ENTRY_WIDTH] = s1_pair_entries[(u/2)*ENTRY_WIDTH +: ENTRY_WIDTH]
             | (s1_data0[u*WAY_WIDTH +: ENTRY_WIDTH] & {ENTRY_WIDTH{hits0[u]}});
         s1_pair_entries[(PAIRS + u/2)*ENTRY_WIDTH +: ENTRY_WIDTH] = s1_pair_entries[(PAIRS + u/2)*ENTRY_WIDTH +: ENTRY_WIDTH]
@@ -512,9 +509,9 @@ always @(posedge clk) begin
         found_index0 <= s1_index0;
         found_index1 <= s1_index1;
         found_victim <= get_way(s1_data0, kick_way);
-        found_pair_hits <= s1_pair_hits;
+        found_table_hits <= {hits1 != 0, hits0 != 0};
         found_stash_hit <= stash_hit;
-        found_room <= any_free0 || any_free1;
+        found_full <= !any_free0 && !any_free1;
         found_slot <= stash_hit_slot;
         found_hits0 <= hits0;
         found_hits1 <= hits1;
@@ -525,6 +522,7 @@ always @(posedge clk) begin
         found_stash_entry <= s1_stash_entry;
     end else if (s2_advance) begin
         found_busy <= 1'b0;
+        found_full <= 1'b0;
     end
 
     // W: copies S2's find whenever it is empty (its enables wait on a register); holds one L
@@ -668,6 +666,7 @@ always @(posedge clk) begin
         s1_busy <= 1'b0;
         rd_pending <= 1'b0;
         found_busy <= 1'b0;
+        found_full <= 1'b0;
         w_busy <= 1'b0;
         l_busy <= 1'b0;
         mid_busy <= 1'b0;

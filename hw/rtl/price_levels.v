@@ -792,7 +792,9 @@ wire [POOL_WIDTH-1:0]        level_raddr = level_reread ? level_reread_addr
 wire p2_head_write   = (state == S_DECIDE && taken) || state == S_FINISH;
 wire p0_same         = p0_book == op_book;
 wire c_forward       = p2_head_write && c_valid && c_same_book;
-wire head_forward    = rd_take ? p2_head_write && p0_same : !c_rd_pending;
+// (P2's write is forwarded as P0's request moves in when it is P0's side; P1's own side is then
+// not P2's, else P1 could not be taken: so the choice need not wait on rd_take)
+wire head_forward    = !c_rd_pending && p2_head_write && (p0_same || (c_valid && c_same_book));
 wire c_level_forward = level_ram_we && c_valid && level_waddr == c_pool_addr;
 wire level_forward   = rd_take ? level_ram_we && level_waddr == p0_pool_addr : !c_rd_pending;
 
