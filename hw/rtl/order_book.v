@@ -215,7 +215,7 @@ wire hash_change = hash_kind == "E" || hash_kind == "C" || hash_kind == "X" || h
 wire hash_range  = hash_locate < MAX_SYMBOLS;
 // an input queue entry: {in_add, in_change, in_range, in_find, in_update (U), in_whole (D or U),
 // in_symbol (R), the hashes of a U's new reference, the event}; the hashes of its reference
-// beside it in in_hashes, read at another address (os_find_hash*)
+// beside it (in_hashes0/1: two registers, each read as the head or the next head, os_find_hash*)
 localparam IN_ENTRY_WIDTH = 7 + 2 * 32 + RECORD_WIDTH;
 wire [IN_ENTRY_WIDTH-1:0] hash_entry = {
     hash_add, hash_change, hash_range, (hash_add && hash_range) || hash_change,
@@ -224,7 +224,7 @@ wire [IN_ENTRY_WIDTH-1:0] hash_entry = {
 };
 wire [63:0] hash_sums = {order_hash_sum(hash_parts0), order_hash_sum(hash_parts1)};
 reg [IN_ENTRY_WIDTH-1:0] in_queue [0:1];
-reg [63:0]               in_hashes [0:1];
+reg [63:0]               in_hashes0, in_hashes1;
 reg        in_wr, in_rd;      // the entry written next, the entry at the head
 reg [1:0]  in_count;
 reg        in_valid, in_room; // in_count != 0, in_count < 2, registered with it
@@ -259,12 +259,17 @@ wire in_push = hash_valid && in_room;          // the input queue takes the hash
 wire hash_free = !hash_valid || in_room;       // the hash register takes the next event
 wire [1:0] in_count_next = in_count + in_push - take_event;
 // The order store's read addresses come from registers: the hashes of the find S0 offers,
-// chosen a cycle ahead (a U's add, else the input queue's head as it will be, which is the
-// event pushed now when no older one waits), not from the queue's read pointer and the U's mux.
+// chosen a cycle ahead, not from the queue's read pointer and the U's mux. Both candidates come
+// from registers, and S0's open, where the stall ends, chooses between them last:
+// if S0 takes nothing, a U's add waiting or the queue's head (the event pushed now into an
+// empty queue); if S0 is open, the U's add is taken (then the head is next), or a clear (the same
+// head), or the head's event: a U's remove (its add next), else the entry behind it.
 reg  [31:0] os_find_hash0, os_find_hash1;
-wire        in_rd_next   = in_rd ^ take_event;
-wire        head_pushed  = in_push && in_wr == in_rd_next;
-wire [63:0] in_hashes_next = head_pushed ? hash_sums : in_hashes[in_rd_next];
+wire [63:0] head_hashes   = in_push && in_wr == in_rd ? hash_sums : in_rd ? in_hashes1 : in_hashes0;
+wire [63:0] behind_hashes = in_push && in_wr != in_rd ? hash_sums : in_rd ? in_hashes0 : in_hashes1;
+wire        head_taken    = !u2_pending && !stale_clear_valid && in_valid;  // take_event when S0 is open
+wire [63:0] held_hashes   = u2_pending ? {u2_hash0, u2_hash1} : head_hashes;
+wire [63:0] open_hashes   = !head_taken ? head_hashes : in_update ? {in_new_hash0, in_new_hash1} : behind_hashes;
 assign s_axis_tready = cleared && hash_free;
 wire s0_find = take_u2 || (take_event && in_find);
 
@@ -652,7 +657,10 @@ always @(posedge clk) begin
     end
     if (in_push) begin
         in_queue[in_wr] <= hash_entry;
-        in_hashes[in_wr] <= hash_sums;
+        if (in_wr)
+            in_hashes1 <= hash_sums;
+        else
+            in_hashes0 <= hash_sums;
         in_wr <= !in_wr;
     end
     if (take_event)
@@ -666,10 +674,7 @@ always @(posedge clk) begin
         clear_in_flight <= 1'b0;
     if (take_event && in_update)
         u2_pending <= 1'b1;
-    os_find_hash0 <= take_event && in_update ? in_new_hash0 : u2_pending && !take_u2 ? u2_hash0
-                   : in_hashes_next[63:32];
-    os_find_hash1 <= take_event && in_update ? in_new_hash1 : u2_pending && !take_u2 ? u2_hash1
-                   : in_hashes_next[31:0];
+    {os_find_hash0, os_find_hash1} <= s0_open ? open_hashes : held_hashes;
     // u2_* follow the U at the input's head until its remove is taken (u2_pending): their enables
     // wait on registers, not on S0's take
     if (!u2_pending && in_update) begin
