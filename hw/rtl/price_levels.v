@@ -369,7 +369,10 @@ function [SIDE_BLOCKS-1:0] block_of;
 endfunction
 
 wire [HEAD_WIDTH-1:0]  head_rd;   // head RAM read data (P0, P1's reads again)
-wire [LEVEL_WIDTH-1:0] level_rd;  // level RAM read data (P0, P1's reads again, and a scan's levels)
+// level RAM read data (P0, P1's reads again, and a scan's levels), and apart: the array's word,
+// and the word written as it was read (level_read_written: that one is the data)
+wire [LEVEL_WIDTH-1:0] level_rd, level_read_word, level_written_word;
+wire                   level_read_written;
 
 // ---- P0: the request's side read ----
 
@@ -385,8 +388,15 @@ reg [BLOCK_WIDTH-1:0] p0_block;
 
 reg                  c_valid, c_fresh;  // P1 holds a request; its side's data (c_head, c_level) are current
 reg                  c_rd_pending;      // P1's side read again arrives in the RAMs' output
-reg [HEAD_WIDTH-1:0] c_head;            // the side's head word and level, copied from the RAMs' output
-reg [LEVEL_WIDTH-1:0] c_level;
+reg [HEAD_WIDTH-1:0] c_head;            // the side's head word, copied from the RAM's output
+// The side's level: the array's word copied from the RAM's output with nothing in front, beside
+// the words that replace it (P2's write forwarded; the word written as it was read) and whether
+// they do, chosen behind the flip-flops: the path from the RAM's clock-to-output ends at
+// flip-flops the placer can put beside it, and the forwarding choice, a compare of P2's write
+// address, sets one flip-flop, not the select of a level's width of multiplexers.
+reg [LEVEL_WIDTH-1:0] c_level_read, c_level_written, c_level_forwarded;
+reg                   c_level_new, c_level_fwd;
+wire [LEVEL_WIDTH-1:0] c_level = c_level_fwd ? c_level_forwarded : c_level_new ? c_level_written : c_level_read;
 reg                  c_add, c_remove;
 reg [LOCATE_WIDTH:0] c_book;
 reg [31:0]           c_price, c_shares;
@@ -795,8 +805,34 @@ wire c_forward       = p2_head_write && c_valid && c_same_book;
 // (P2's write is forwarded as P0's request moves in when it is P0's side; P1's own side is then
 // not P2's, else P1 could not be taken: so the choice need not wait on rd_take)
 wire head_forward    = !c_rd_pending && p2_head_write && (p0_same || (c_valid && c_same_book));
-wire c_level_forward = level_ram_we && c_valid && level_waddr == c_pool_addr;
-wire level_forward   = rd_take ? level_ram_we && level_waddr == p0_pool_addr : !c_rd_pending;
+// Whether P2 writes the level at a pool address now: the address compared with each one P2 may
+// write (registers all) side by side, and the compare of the one it writes chosen, so neither
+// forwarding choice waits on the write address's multiplexers.
+function level_write_at;
+    input [POOL_WIDTH-1:0] addr;
+    input                  decide;  // S_DECIDE's write (else S_FINISH's)
+    input                  reduce, hit, in_use, matched;
+    input [POOL_WIDTH-1:0] op_addr, hit_addr, used_addr, pool_addr, match_addr;
+    reg                    new_at;
+    begin
+        new_at = in_use ? used_addr == addr : pool_addr == addr;
+        level_write_at = decide ? (reduce ? op_addr == addr : hit ? hit_addr == addr : new_at)
+                                : (matched ? match_addr == addr : new_at);
+    end
+endfunction
+wire [POOL_WIDTH-1:0] op_pool_addr    = {op_block, op_slot[LO_WIDTH-1:0]};
+wire [POOL_WIDTH-1:0] hit_pool_addr   = {hit_ptr, hit_slot[LO_WIDTH-1:0]};
+wire [POOL_WIDTH-1:0] used_pool_addr  = {new_ptr, free_slot[LO_WIDTH-1:0]};
+wire [POOL_WIDTH-1:0] next_pool_addr  = {pool_next, free_slot[LO_WIDTH-1:0]};
+wire [POOL_WIDTH-1:0] match_pool_addr = {match_ptr, match_slot[LO_WIDTH-1:0]};
+wire p0_level_written = level_ram_we && level_write_at(p0_pool_addr, state == S_DECIDE, !op_add, hit, new_in_use,
+    matched, op_pool_addr, hit_pool_addr, used_pool_addr, next_pool_addr, match_pool_addr);
+wire c_level_write_now = level_ram_we && level_write_at(c_pool_addr, state == S_DECIDE, !op_add, hit, new_in_use,
+    matched, op_pool_addr, hit_pool_addr, used_pool_addr, next_pool_addr, match_pool_addr);
+wire c_level_forward = c_valid && c_level_write_now;
+// (as head_forward: P2 writes P1's side only while P1 waits, so with rd_take only P0's term holds;
+// an add in P1 has no level, and its c_pool_addr is no address, so P1's term needs its side)
+wire level_forward   = !c_rd_pending && (p0_level_written || (c_valid && c_same_book && c_level_write_now));
 
 sdp_ram #(.WIDTH(HEAD_WIDTH), .DEPTH(BOOKS), .ULTRA(HEAD_ULTRA), .WRITE_FIRST(1), .ADDR_WIDTH(LOCATE_WIDTH+1)) head_ram (
     .clk(clk), .we(head_we), .waddr(head_waddr), .wdata(head_wdata),
@@ -806,7 +842,8 @@ sdp_ram #(.WIDTH(HEAD_WIDTH), .DEPTH(BOOKS), .ULTRA(HEAD_ULTRA), .WRITE_FIRST(1)
 sdp_ram #(.WIDTH(LEVEL_WIDTH), .DEPTH(LEVEL_BLOCKS*BLOCK_LEVELS), .ULTRA(ULTRA_RAM), .WRITE_FIRST(1),
           .ADDR_WIDTH(POOL_WIDTH)) level_ram (
     .clk(clk), .we(level_ram_we), .waddr(level_waddr), .wdata(level_ram_wdata),
-    .re(level_re), .raddr(level_raddr), .rdata(level_rd)
+    .re(level_re), .raddr(level_raddr), .rdata(level_rd),
+    .read_word(level_read_word), .read_written(level_read_written), .written_word(level_written_word)
 );
 
 // ---- the pool's free blocks ----
@@ -814,13 +851,17 @@ sdp_ram #(.WIDTH(LEVEL_WIDTH), .DEPTH(LEVEL_BLOCKS*BLOCK_LEVELS), .ULTRA(ULTRA_R
 // POOL_QUEUE registers (pool_q, pool_next its first): a new level's block is always taken from
 // pool_next, a register. A freed block goes straight into pool_q while free_ram holds none (decided
 // from registers), else it is registered (spill) and written to free_ram a cycle later, and pool_q
-// refills from free_ram one a cycle. Blocks are taken at most one a cycle, so pool_q holds a block
-// whenever any is free (pool_any is then exact): which block comes next does not matter. The sweep
-// after rst frees every block, one a cycle.
-localparam POOL_QUEUE = 4;
+// refills from free_ram one a cycle, each block read registered before it joins (no logic behind
+// the RAM's clock-to-output). Blocks are taken at most one a cycle, and a block spills only while
+// pool_q and the reads in flight hold POOL_QUEUE, enough for the four takes before the first read
+// of a spilled block joins; so pool_q holds a block whenever any is free (pool_any is then
+// exact): which block comes next does not matter. The sweep after rst frees every block, one a cycle.
+localparam POOL_QUEUE = 5;
 reg [POOL_QUEUE*BLOCK_WIDTH-1:0] pool_q;
 reg [2:0]             pool_n;         // blocks in pool_q
-reg                   pool_rd_valid;  // a read of free_ram arrives (free_rd)
+reg                   fram_rd_valid;  // a read of free_ram is in its output (free_rd) ...
+reg                   pool_rd_valid;  // ... and registered (free_block): it joins pool_q
+reg [BLOCK_WIDTH-1:0] free_block;
 reg [BLOCK_WIDTH:0]   fram_n;         // blocks in free_ram
 reg [BLOCK_WIDTH-1:0] fram_head, fram_tail;
 reg                   spill;          // a freed block to write to free_ram
@@ -828,7 +869,7 @@ reg [BLOCK_WIDTH-1:0] spill_block;
 reg                   pool_popped, pool_pushed;  // for the count of free blocks, a cycle later
 wire [BLOCK_WIDTH-1:0] free_rd;
 assign pool_next = pool_q[BLOCK_WIDTH-1:0];
-wire pool_room   = {1'b0, pool_n} + pool_rd_valid < POOL_QUEUE;
+wire pool_room   = {1'b0, pool_n} + fram_rd_valid + pool_rd_valid < POOL_QUEUE;
 wire pool_direct = fram_n == 0 && pool_room;  // a block freed now goes into pool_q
 wire pool_pop    = (state == S_DECIDE && taken && alloc)
                    || (state == S_FINISH && scan_find && !matched && finish_room && !new_in_use);
@@ -847,7 +888,7 @@ always @* begin
     pool_q_in = pool_q;
     for (q = 0; q < POOL_QUEUE; q = q + 1) begin
         if (pool_rd_valid && q == {29'd0, pool_n})
-            pool_q_in[q*BLOCK_WIDTH +: BLOCK_WIDTH] = free_rd;
+            pool_q_in[q*BLOCK_WIDTH +: BLOCK_WIDTH] = free_block;
         if (pool_push && pool_direct && q == {29'd0, pool_n} + pool_rd_valid)
             pool_q_in[q*BLOCK_WIDTH +: BLOCK_WIDTH] = pool_push_block;
     end
@@ -864,7 +905,9 @@ always @(posedge clk) begin
     pool_q <= pool_pop ? pool_q_in >> BLOCK_WIDTH : pool_q_in;
     pool_n <= pool_n_next;
     pool_any <= pool_n_next != 0;
-    pool_rd_valid <= fram_re;
+    fram_rd_valid <= fram_re;
+    pool_rd_valid <= fram_rd_valid;
+    free_block <= free_rd;
     spill <= pool_push && !pool_direct;
     spill_block <= pool_push_block;
     if (spill)
@@ -878,6 +921,7 @@ always @(posedge clk) begin
     if (rst) begin
         pool_n <= 0;
         pool_any <= 1'b0;
+        fram_rd_valid <= 1'b0;
         pool_rd_valid <= 1'b0;
         fram_n <= 0;
         fram_head <= 0;
@@ -931,8 +975,13 @@ always @(posedge clk) begin
     // writes no side of P1's as a read of it arrives: P1 read it while P2 held none of its side)
     if (rd_take || c_rd_pending || c_forward)
         c_head <= head_forward ? head_wdata : head_rd;
-    if (rd_take || c_rd_pending || c_level_forward)
-        c_level <= level_forward ? level_ram_wdata : level_rd;
+    if (rd_take || c_rd_pending || c_level_forward) begin
+        c_level_read <= level_read_word;
+        c_level_written <= level_written_word;
+        c_level_new <= level_read_written;
+        c_level_forwarded <= level_ram_wdata;
+        c_level_fwd <= level_forward;
+    end
     c_rd_pending <= c_reread;
     c_fresh <= c_fresh_next;
 

@@ -4,6 +4,9 @@
 // then they read the word being written (the written word and both addresses registered,
 // compared as the word comes out), which is what a pipeline needs
 // when a younger operation reads what the one just ahead of it writes.
+// rdata's two sources come out apart too (read_word: the array's word; read_written: rdata is
+// written_word), so a caller can register the array's word with no logic behind the RAM's
+// clock-to-output and choose after its flip-flops.
 //
 // ULTRA = 1 marks the array ram_style "ultra", so Vivado (and Yosys'
 // synth_xilinx -family xcup) put it in UltraRAM on UltraScale+ parts; 0 leaves
@@ -22,7 +25,10 @@ module sdp_ram #(
     input  wire [WIDTH-1:0]      wdata,
     input  wire                  re,
     input  wire [ADDR_WIDTH-1:0] raddr,
-    output wire [WIDTH-1:0]      rdata
+    output wire [WIDTH-1:0]      rdata,
+    output wire [WIDTH-1:0]      read_word,
+    output wire                  read_written,
+    output wire [WIDTH-1:0]      written_word
 );
 
 reg [WIDTH-1:0] mem_rdata;
@@ -59,10 +65,15 @@ generate
                 written_data <= wdata;
             end
         end
-        assign rdata = written && written_addr == read_addr ? written_data : mem_rdata;
+        assign read_written = written && written_addr == read_addr;
+        assign written_word = written_data;
     end else begin : g_read_first
-        assign rdata = mem_rdata;
+        assign read_written = 1'b0;
+        assign written_word = {WIDTH{1'b0}};
     end
 endgenerate
+
+assign read_word = mem_rdata;
+assign rdata = read_written ? written_word : mem_rdata;
 
 endmodule
