@@ -252,8 +252,12 @@ wire os_find_go = u2_pending ? 1'b1 : (!stale_clear_valid && in_valid && in_find
 wire [63:0] os_find_ref = u2_pending ? u2_ref : in_ref;
 reg  out_open;  // the output FIFO has a slot for one more event's record (see out_claims)
 wire s0_open = cleared && r_ready && (os_find_ready || !os_find_go) && out_open;
+// what S0 offers (a U's add, else a clear, else the queue's head) decides from registers which
+// fields R's and the fields queue's flip-flops take; the take itself, behind the stall, only
+// their enables and the event's flags
+wire clear_offered = !u2_pending && stale_clear_valid && !clear_in_flight;
 wire take_u2 = s0_open && u2_pending;
-wire take_clear = s0_open && !u2_pending && stale_clear_valid && !clear_in_flight;
+wire take_clear = s0_open && clear_offered;
 wire take_event = s0_open && !u2_pending && !stale_clear_valid && in_valid;
 wire in_push = hash_valid && in_room;          // the input queue takes the hash register's event
 wire hash_free = !hash_valid || in_room;       // the hash register takes the next event
@@ -689,8 +693,8 @@ always @(posedge clk) begin
     if (r_enters) begin
         fields_queue[fields_tail] <= {
             in_data[REC_NEW_ORDER_REF_LSB +: REC_NEW_ORDER_REF_WIDTH],
-            take_u2 ? u2_seq : in_data[REC_SEQ_LSB +: REC_SEQ_WIDTH],
-            take_u2 ? u2_timestamp : in_data[REC_TIMESTAMP_LSB +: REC_TIMESTAMP_WIDTH],
+            u2_pending ? u2_seq : in_data[REC_SEQ_LSB +: REC_SEQ_WIDTH],
+            u2_pending ? u2_timestamp : in_data[REC_TIMESTAMP_LSB +: REC_TIMESTAMP_WIDTH],
             stale_clear_mask
         };
         fields_tail <= fields_tail + 1'b1;
@@ -706,10 +710,10 @@ always @(posedge clk) begin
         r_u2 <= take_u2;
         r_symbol <= take_event && in_symbol;
         r_clear <= take_clear;
-        r_locate <= take_clear ? {stale_clear_word, 5'd0} : in_locate[LOCATE_WIDTH-1:0];
+        r_locate <= clear_offered ? {stale_clear_word, 5'd0} : in_locate[LOCATE_WIDTH-1:0];
         r_sell <= in_data[REC_SIDE_LSB +: REC_SIDE_WIDTH] == "S";
-        r_shares <= take_u2 ? u2_shares : in_data[REC_SHARES_LSB +: REC_SHARES_WIDTH];
-        r_price <= take_u2 ? u2_price : in_data[REC_PRICE_LSB +: REC_PRICE_WIDTH];
+        r_shares <= u2_pending ? u2_shares : in_data[REC_SHARES_LSB +: REC_SHARES_WIDTH];
+        r_price <= u2_pending ? u2_price : in_data[REC_PRICE_LSB +: REC_PRICE_WIDTH];
     end
 
     // R -> S1

@@ -461,15 +461,14 @@ always @(posedge clk) begin
             clearing <= 1'b0;
     end
 
-    // R
-    if (op_find) begin
+    // R: takes the find offered whenever R is open, whether one comes or not (op_find then only
+    // says whether R is busy: the stall reaches one flip-flop's input, not R's enables)
+    if (r_open) begin
         r_ref <= op_ref;
         r_index0 <= hash0;
         r_index1 <= hash1;
-        r_busy <= 1'b1;
+        r_busy <= op_find;
         r_fresh <= !new_read_stale;
-    end else if (r_advance) begin
-        r_busy <= 1'b0;
     end
     if (reread)
         r_fresh <= 1'b0;  // its word in the RAMs' output is read over
