@@ -805,30 +805,29 @@ wire c_forward       = p2_head_write && c_valid && c_same_book;
 // (P2's write is forwarded as P0's request moves in when it is P0's side; P1's own side is then
 // not P2's, else P1 could not be taken: so the choice need not wait on rd_take)
 wire head_forward    = !c_rd_pending && p2_head_write && (p0_same || (c_valid && c_same_book));
-// Whether P2 writes the level at a pool address now: the address compared with each one P2 may
-// write (registers all) side by side, and the compare of the one it writes chosen, so neither
-// forwarding choice waits on the write address's multiplexers.
-function level_write_at;
+// Whether P2 writes a live level at a pool address now: P0's and P1's reduces read live levels,
+// and only a reduce, an add that hits or a scan's match writes one (a new level takes a free
+// slot). Each compare is of registers, side by side, and the one that writes chosen, so neither
+// forwarding choice waits on the write address's multiplexers or on the decision's enables.
+function live_level_write_at;
     input [POOL_WIDTH-1:0] addr;
-    input                  decide;  // S_DECIDE's write (else S_FINISH's)
-    input                  reduce, hit, in_use, matched;
-    input [POOL_WIDTH-1:0] op_addr, hit_addr, used_addr, pool_addr, match_addr;
-    reg                    new_at;
+    input                  decide_taken, finish_match;  // S_DECIDE's write taken; S_FINISH's of a match
+    input                  reduce, hit;
+    input [POOL_WIDTH-1:0] op_addr, hit_addr, match_addr;
     begin
-        new_at = in_use ? used_addr == addr : pool_addr == addr;
-        level_write_at = decide ? (reduce ? op_addr == addr : hit ? hit_addr == addr : new_at)
-                                : (matched ? match_addr == addr : new_at);
+        live_level_write_at = (decide_taken && (reduce ? op_addr == addr : hit && hit_addr == addr))
+                              || (finish_match && match_addr == addr);
     end
 endfunction
 wire [POOL_WIDTH-1:0] op_pool_addr    = {op_block, op_slot[LO_WIDTH-1:0]};
 wire [POOL_WIDTH-1:0] hit_pool_addr   = {hit_ptr, hit_slot[LO_WIDTH-1:0]};
-wire [POOL_WIDTH-1:0] used_pool_addr  = {new_ptr, free_slot[LO_WIDTH-1:0]};
-wire [POOL_WIDTH-1:0] next_pool_addr  = {pool_next, free_slot[LO_WIDTH-1:0]};
 wire [POOL_WIDTH-1:0] match_pool_addr = {match_ptr, match_slot[LO_WIDTH-1:0]};
-wire p0_level_written = level_ram_we && level_write_at(p0_pool_addr, state == S_DECIDE, !op_add, hit, new_in_use,
-    matched, op_pool_addr, hit_pool_addr, used_pool_addr, next_pool_addr, match_pool_addr);
-wire c_level_write_now = level_ram_we && level_write_at(c_pool_addr, state == S_DECIDE, !op_add, hit, new_in_use,
-    matched, op_pool_addr, hit_pool_addr, used_pool_addr, next_pool_addr, match_pool_addr);
+wire decide_taken = state == S_DECIDE && taken;
+wire finish_match = state == S_FINISH && scan_find && matched;
+wire p0_level_written = live_level_write_at(p0_pool_addr, decide_taken, finish_match, !op_add, hit,
+                                            op_pool_addr, hit_pool_addr, match_pool_addr);
+wire c_level_write_now = live_level_write_at(c_pool_addr, decide_taken, finish_match, !op_add, hit,
+                                             op_pool_addr, hit_pool_addr, match_pool_addr);
 wire c_level_forward = c_valid && c_level_write_now;
 // (as head_forward: P2 writes P1's side only while P1 waits, so with rd_take only P0's term holds;
 // an add in P1 has no level, and its c_pool_addr is no address, so P1's term needs its side)
@@ -869,7 +868,10 @@ reg [BLOCK_WIDTH-1:0] spill_block;
 reg                   pool_popped, pool_pushed;  // for the count of free blocks, a cycle later
 wire [BLOCK_WIDTH-1:0] free_rd;
 assign pool_next = pool_q[BLOCK_WIDTH-1:0];
-wire pool_room   = {1'b0, pool_n} + fram_rd_valid + pool_rd_valid < POOL_QUEUE;
+// pool_q and the reads in flight below POOL_QUEUE, as compares: an adder here would put its
+// carry chain in front of free_ram's read enable and the count of its blocks
+wire pool_room   = pool_n < POOL_QUEUE - 2 || (pool_n == POOL_QUEUE - 2 && !(fram_rd_valid && pool_rd_valid))
+                   || (pool_n == POOL_QUEUE - 1 && !fram_rd_valid && !pool_rd_valid);
 wire pool_direct = fram_n == 0 && pool_room;  // a block freed now goes into pool_q
 wire pool_pop    = (state == S_DECIDE && taken && alloc)
                    || (state == S_FINISH && scan_find && !matched && finish_room && !new_in_use);
