@@ -17,13 +17,16 @@ from tickaccel.kernels.device_source import SOURCE
 
 
 def unavailable_reason() -> str | None:
-    """None if an OpenCL device with float64 is present, else why not."""
+    """None if an OpenCL device with float64 is present and builds the kernels, else why not.
+    Building is part of the probe: an OpenCL CPU driver whose compiler does not know the host
+    CPU (PoCL on some virtual machines: "unknown target CPU 'generic'") has a device but cannot
+    run anything on it."""
     if importlib.util.find_spec("pyopencl") is None:
         return "pyopencl is not installed (pip install 'tickaccel[opencl]')"
     try:
-        _context()
-    except Exception as exc:  # no platform, no device, no fp64: all reported, never raised
-        return f"no usable OpenCL device: {exc}"
+        _program()
+    except Exception as exc:  # no platform, no device, no fp64, no build: all reported, never raised
+        return f"no usable OpenCL device: {' '.join(str(exc).split())}"
     return None
 
 
