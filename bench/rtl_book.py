@@ -5,7 +5,7 @@ random; with --ecp5, the Fmax nextpnr-ecp5 places order_book at (a set that fits
 block RAM); with --refusals, the order store's occupancy at its first refused add on generated
 feeds (the model, which places orders as the RTL does).
 
-    .venv/bin/python bench/rtl_book.py [--no-synth | --synth-only default large | --market | --ecp5 | --refusals]
+    .venv/bin/python bench/rtl_book.py [--no-synth | --synth-only default large | --market | --ecp5 [--seeds 1 2] | --refusals]
 
 Prints the figures as Markdown for bench/RESULTS.md. Synthesis takes
 2.5 (default) and 4 (large) CPU minutes.
@@ -111,6 +111,8 @@ def main() -> None:
                         help="events per cycle on 20 000 messages over 4 000 symbols, no synthesis")
     parser.add_argument("--ecp5", action="store_true",
                         help="nextpnr-ecp5 Fmax of order_book at ECP5_SET, no simulation")
+    parser.add_argument("--seeds", type=int, nargs="+", default=(),
+                        help="with --ecp5: place once per nextpnr seed (the Fmax moves by several MHz between seeds)")
     parser.add_argument("--refusals", action="store_true",
                         help="order-store occupancy at the first refused add, no simulation")
     args = parser.parse_args()
@@ -141,9 +143,15 @@ def main() -> None:
         synth = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(synth)
         r = synth.ecp5_fmax("order_book", sources=book_runner.BOOK_TOPS["order_book"],
-                            parameters=ECP5_SET.verilog())
-        print(f"order_book {ECP5_SET.verilog()} ECP5-{r['device']}-{r['speed']}: {r['fmax_mhz']:.2f} MHz, "
-              f"{r['lut4']} LUT4, {r['ffs']} FF, {r['ebr']} EBR; critical path {' '.join(r['critical_path'])}")
+                            parameters=ECP5_SET.verilog(), seeds=args.seeds)
+        print(f"order_book {ECP5_SET.verilog()} ECP5-{r['device']}-{r['speed']}: "
+              f"{r['lut4']} LUT4, {r['ffs']} FF, {r['ebr']} EBR")
+        for p in r["placements"]:
+            seed = "default seed" if p["seed"] is None else f"seed {p['seed']}"
+            print(f"  {seed}: {p['fmax_mhz']:.2f} MHz; critical path {' '.join(p['critical_path'])}")
+        if len(r["placements"]) > 1:
+            fmax = [p["fmax_mhz"] for p in r["placements"]]
+            print(f"  min / mean / max: {min(fmax):.2f} / {sum(fmax) / len(fmax):.2f} / {max(fmax):.2f} MHz")
         return
     if args.synth_only:
         for name in args.synth_only:
