@@ -145,6 +145,22 @@ def test_absent_backend_raises_backend_unavailable_naming_the_cause():
         compute(small_bbo([(1, 1, 1, 2, 1, 1)]), backend="cupy")
 
 
+def test_opencl_device_that_cannot_build_the_kernels_is_reported_unavailable(monkeypatch):
+    # PoCL on a virtual CPU its compiler does not know has a device but builds nothing: the probe
+    # builds the kernels and names the compiler's error, so `opencl` is unavailable, not broken
+    pytest.importorskip("pyopencl")
+    from tickaccel.kernels import opencl
+
+    def no_build():
+        raise RuntimeError("clBuildProgram failed:\n  error: unknown target CPU 'generic'")
+
+    monkeypatch.setattr(opencl, "_program", no_build)
+    reason = opencl.unavailable_reason()
+    assert reason == "no usable OpenCL device: clBuildProgram failed: error: unknown target CPU 'generic'"
+    with pytest.raises(BackendUnavailable, match="unknown target CPU"):
+        compute(small_bbo([(1, 1, 1, 2, 1, 1)]), backend="opencl")
+
+
 def test_unordered_timestamps_are_rejected():
     with pytest.raises(TickaccelError, match="must not decrease"):
         compute(small_bbo([(5, 1, 1, 2, 1, 1), (4, 1, 1, 2, 1, 1)]), backend="cpu")
