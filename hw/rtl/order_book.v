@@ -3,7 +3,7 @@
 //
 //   s_axis ─► order_store (ref -> order) ─► price_levels (levels, top-N) ─► BBO compare ─► m_axis
 //
-// A pipeline of eight stages behind a hash register and an input queue, an event entering each
+// A pipeline of nine stages behind a hash register and an input queue, an event entering each
 // cycle while older ones are in flight, in feed order:
 //   hash        the event from s_axis, with its references' bucket hash parts
 //               (order_hash.vh: the multiplier blocks' partial products)
@@ -14,10 +14,12 @@
 //   R  read     the buckets in the order store's RAM output registers, copied
 //               into flip-flops as the event leaves R (no logic behind a RAM read)
 //   S1 find     the order store compares them with the reference
-//   S2 found    the order (or the add's room) registered: the level request
-//               reads its side's head word and level as the event enters L
-//   (W)         a register beside the path that takes S2's event when L cannot (see
+//   S2 found    the order (or the add's room) registered
+//   (W)         a register beside the path that takes S2's event when A cannot (see
 //               below): no cycle of an event's own path
+//   A  address  the level request in flip-flops: it reads its side's head word and
+//               level as the event enters L, at addresses that come from registers
+//               (from S2 they would follow the order store's pick of the found order)
 //   L  levels   they are in price_levels' RAM output registers, copied into
 //               flip-flops as the event leaves L
 //   S3 compare  price_levels compares the request with its side, registered
@@ -35,7 +37,7 @@
 // find_valid; R passes it on); a level scan and an insert that moves orders hold the
 // stages behind them, and a sink that does not take records stops S0. No
 // stall depends on a compare made in its cycle, and none passes W in one cycle: S3's and S4's
-// stop L, W takes the event S2 sends meanwhile, and S2 stops on W's fill, a flip-flop, a cycle
+// stop L and A, W takes the event S2 sends meanwhile, and S2 stops on W's fill, a flip-flop, a cycle
 // later, so the stall's path to the enables of either half starts at flip-flops and crosses two
 // stages at most. A U passes as two events: its remove
 // (U1, the original's reference) and, a cycle behind it, its add (U2, the new
@@ -290,11 +292,11 @@ reg [REC_PRICE_WIDTH-1:0]         r_price;
 
 // The fields only the record needs (the new reference or the symbol name, the sequence number, the
 // timestamp, a clear's mask) do not pass the stages: they wait in a queue beside them, written as
-// the event enters R and read by S5 (every event in R reaches S5, in order; at most eight are
+// the event enters R and read by S5 (every event in R reaches S5, in order; at most nine are
 // in R to S5, W included), so the stall reaches the queue's write enable, not 208 flip-flops in each stage.
 localparam FIELDS_WIDTH = REC_NEW_ORDER_REF_WIDTH + REC_SEQ_WIDTH + REC_TIMESTAMP_WIDTH + 32;
-reg [FIELDS_WIDTH-1:0] fields_queue [0:7];
-reg [2:0]              fields_tail, fields_head;
+reg [FIELDS_WIDTH-1:0] fields_queue [0:15];
+reg [3:0]              fields_tail, fields_head;
 wire [REC_NEW_ORDER_REF_WIDTH-1:0] s5_new_ref;  // U: the new reference; R: the symbol name
 wire [REC_SEQ_WIDTH-1:0]           s5_seq;
 wire [REC_TIMESTAMP_WIDTH-1:0]     s5_timestamp;
@@ -345,12 +347,13 @@ wire s2_find     = s2_add || s2_change;
 wire add_places  = s2_add && s2_alive && !os_hit && s2_shares != 0 && os_free;
 wire add_refused = s2_add && s2_alive && !os_hit && s2_shares != 0 && !os_free;
 wire reduce      = s2_change && os_hit;
-// the book L's level request reads: one multiplexer in front of W's and price_levels' choice
+// the book the level request reads: one multiplexer in front of W's choice
 wire [LOCATE_WIDTH-1:0] book_locate = s2_change ? found_locate : s2_locate;
 wire                    book_sell   = s2_change ? found_sell : s2_sell;
 
-// ---- L: the level request's side in price_levels' RAM output registers; S3: the levels compare,
-// from flip-flops; S4: they decide, and the order store is written as the event leaves ----
+// ---- A: the level request in flip-flops; L: its side in price_levels' RAM output registers; S3:
+// the levels compare, from flip-flops; S4: they decide, and the order store is written as the
+// event leaves ----
 
 reg        l_valid, s3_valid, s4_valid;
 wire       l_find, l_level, l_add, l_reduce, l_compare, l_stale_new;
@@ -374,7 +377,7 @@ reg                               s3_removes_all, s4_keeps;  // the order goes; 
 wire [REF_WIDTH-1:0]              l_slot;
 reg [REF_WIDTH-1:0]               s3_slot, s4_slot;
 
-// The event leaving S2 as L takes it: {find, level request, add placed, reduce, compare, add
+// The event leaving S2 as A takes it: {find, level request, add placed, reduce, compare, add
 // refused, u1, u2, u_same, symbol, clear, locate, sell, shares, price, the order's shares, removes
 // all, slot}; with the level request's price and shares as price_levels takes them.
 localparam L_WORD_WIDTH = 11 + LOCATE_WIDTH + 1 + REC_SHARES_WIDTH + REC_PRICE_WIDTH + 32 + 1 + REF_WIDTH;
@@ -385,20 +388,23 @@ wire [L_WORD_WIDTH-1:0] s2_word = {
     removes_all, found_slot
 };
 wire [31:0] s2_req_shares = s2_add ? s2_shares : take;
-// W: a register between S2 and L that takes S2's event when L cannot, so S2 advances on a
-// flip-flop (!w_valid) and the stall from S3 and S4 ends at L: the stages in front of L stop a
-// cycle later, on W's fill, and nothing behind L waits on them. W copies S2's event whenever it
-// is empty (its enables are a flip-flop too); it holds one when L did not take it.
-reg                     w_valid;
-reg [L_WORD_WIDTH-1:0]  w_word, l_word;
-reg [31:0]              w_req_price, w_req_shares;
+// W: a register beside S2 that takes S2's event when A cannot, so S2 advances on a
+// flip-flop (!w_valid) and the stall from S3 and S4 ends at A: the stages in front of A stop a
+// cycle later, on W's fill, and nothing behind A waits on them. W copies S2's event whenever it
+// is empty (its enables are a flip-flop too); it holds one when A did not take it.
+// A holds the event entering L, so the level request's RAM addresses (its book, its level's
+// reference) leave flip-flops, not the order store's pick behind S2 and W's multiplexer.
+reg                     w_valid, a_valid;
+reg [L_WORD_WIDTH-1:0]  w_word, a_word, l_word;
+reg [31:0]              w_req_price, w_req_shares, a_req_price, a_req_shares;
 localparam L_FIND = L_WORD_WIDTH - 1, L_LEVEL = L_WORD_WIDTH - 2, L_ADD = L_WORD_WIDTH - 3,
            L_SLOT = 0, L_REMOVES_ALL = REF_WIDTH,
            L_BOOK = REF_WIDTH + 1 + 32 + REC_PRICE_WIDTH + REC_SHARES_WIDTH;  // {locate, sell}
 assign {l_find, l_level, l_add, l_reduce, l_compare, l_stale_new, l_u1, l_u2, l_u_same, l_symbol, l_clear,
         l_locate, l_sell, l_shares, l_price, l_had, l_removes_all, l_slot} = l_word;
-wire [L_WORD_WIDTH-1:0] l_next = w_valid ? w_word : s2_word;  // the event entering L
+wire [L_WORD_WIDTH-1:0] a_next = w_valid ? w_word : s2_word;  // the event entering A
 wire                    w_find = w_word[L_FIND];
+wire                    a_find = a_word[L_FIND];
 
 wire lv_ready, lv_cmp_ready, lv_done, lv_ok;
 wire [REF_WIDTH-1:0] lv_slot;
@@ -415,6 +421,8 @@ wire s3_adv   = s3_valid && (!s3_level || lv_cmp_ready) && s4_ready;
 wire s3_ready = !s3_valid || s3_adv;
 wire l_adv    = l_valid && s3_ready;
 wire l_ready  = !l_valid || l_adv;
+wire a_adv    = a_valid && l_ready;
+wire a_ready  = !a_valid || a_adv;
 wire s2_adv   = s2_valid && !w_valid;
 wire s2_ready = !s2_valid || s2_adv;
 wire s1_adv   = s1_valid && (!s1_find || (os_find_valid && !os_s1_blocked)) && s2_ready;
@@ -425,8 +433,8 @@ assign r_ready = !r_valid || r_adv;
 wire r_takes  = take_u2 || take_clear || (take_event && (in_find || (in_symbol && in_range)));
 wire r_enters = r_ready && r_takes;
 
-// a level request enters P0 as its event enters L, from W or S2
-wire lv_req = l_ready && l_next[L_LEVEL];
+// a level request enters P0 as its event enters L, from A
+wire lv_req = l_ready && a_word[L_LEVEL];
 
 // ---- S5: the quote compared, the record sent ----
 
@@ -463,8 +471,8 @@ order_store #(
     .op_hash0(os_find_hash0), .op_hash1(os_find_hash1), .r_advance(r_adv && r_find),
     .find_valid(os_find_valid), .find_hit(os_hit), .find_free(os_free), .find_entry(os_entry),
     .s1_blocked(os_s1_blocked), .s1_advance(s1_adv && s1_find),
-    .s2_advance(s2_adv && s2_find), .s2_deletes(reduce && removes_all), .s2_to_w(!l_ready),
-    .w_leave(l_ready && w_valid && w_find), .l_advance(l_adv && l_find),
+    .s2_advance(s2_adv && s2_find), .s2_deletes(reduce && removes_all), .s2_to_w(!a_ready),
+    .w_leave(a_ready && w_valid && w_find), .a_advance(a_adv && a_find), .l_advance(l_adv && l_find),
     .s3_advance(s3_adv && s3_find), .s4_leave(s4_adv && s4_find),
     .op_write((s4_add && lv_ok) || s4_reduce), .op_write_valid(s4_keeps),
     .op_entry(s4_add ? {lv_slot, s4_shares, s4_price, s4_sell, s4_locate}
@@ -478,9 +486,9 @@ price_levels #(
     .ULTRA_RAM(ULTRA_RAM), .HEAD_ULTRA(HEAD_ULTRA_RAM), .BLOCK_LEVELS(BLOCK_LEVELS), .LEVEL_BLOCKS(LEVEL_BLOCKS)
 ) price_levels_inst (
     .clk(clk), .rst(rst),
-    .req_ready(lv_ready), .req_open(l_ready), .req_valid(lv_req), .req_add(l_next[L_ADD]), .req_book(l_next[L_BOOK +: LOCATE_WIDTH+1]),
-    .req_price(w_valid ? w_req_price : s2_price), .req_shares(w_valid ? w_req_shares : s2_req_shares),
-    .req_slot(l_next[L_SLOT +: REF_WIDTH]), .req_remove(l_next[L_REMOVES_ALL]), .rd_take(l_adv && l_level),
+    .req_ready(lv_ready), .req_open(l_ready), .req_valid(lv_req), .req_add(a_word[L_ADD]), .req_book(a_word[L_BOOK +: LOCATE_WIDTH+1]),
+    .req_price(a_req_price), .req_shares(a_req_shares),
+    .req_slot(a_word[L_SLOT +: REF_WIDTH]), .req_remove(a_word[L_REMOVES_ALL]), .rd_take(l_adv && l_level),
     .cmp_ready(lv_cmp_ready), .cmp_take(s3_adv && s3_level),
     .done(lv_done), .dec_ok(lv_ok), .dec_slot(lv_slot), .ack(s4_adv && s4_level),
     .resp_top_price(lv_top_price), .resp_top_shares(lv_top_shares),
@@ -547,7 +555,7 @@ wire [OUT_WIDTH:0] symbol_record_spare = {
 // and the stall into the stages starts at S4 (the sink's pause stops S0, not the stages). A
 // claim comes back a cycle after its record leaves on m_axis or its event leaves S5 without one
 // (both registered: no count follows the quote compare or the sink's ready). 16 slots: the
-// stages hold up to 9 events, and an ECP5 LUT RAM is 16 deep.
+// stages hold up to 10 events, and an ECP5 LUT RAM is 16 deep.
 localparam OUT_DEPTH = 16;
 reg [OUT_WIDTH-1:0] out_fifo [0:OUT_DEPTH-1];
 reg [4:0] out_head, out_tail;
@@ -767,19 +775,25 @@ always @(posedge clk) begin
             u_same <= s2_price == found_price && s2_shares == found_shares;
         end
     end
-    // S2 -> W, S2 or W -> L
+    // S2 -> W, S2 or W -> A, A -> L
     if (!w_valid) begin
         w_word <= s2_word;
         w_req_price <= s2_price;
         w_req_shares <= s2_req_shares;
     end
-    if (l_ready)
+    if (a_ready)
         w_valid <= 1'b0;
     else if (s2_adv)
         w_valid <= 1'b1;
+    if (a_ready) begin
+        a_valid <= w_valid || s2_adv;
+        a_word <= a_next;
+        a_req_price <= w_valid ? w_req_price : s2_price;
+        a_req_shares <= w_valid ? w_req_shares : s2_req_shares;
+    end
     if (l_ready) begin
-        l_valid <= w_valid || s2_adv;
-        l_word <= l_next;
+        l_valid <= a_valid;
+        l_word <= a_word;
     end
 
     // L -> S3
@@ -919,11 +933,12 @@ always @(posedge clk) begin
         in_room <= 1'b1;
         clear_in_flight <= 1'b0;
         r_valid <= 1'b0;
-        fields_tail <= 3'd0;
-        fields_head <= 3'd0;
+        fields_tail <= 4'd0;
+        fields_head <= 4'd0;
         s1_valid <= 1'b0;
         s2_valid <= 1'b0;
         w_valid <= 1'b0;
+        a_valid <= 1'b0;
         l_valid <= 1'b0;
         s3_valid <= 1'b0;
         s4_valid <= 1'b0;

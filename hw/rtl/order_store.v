@@ -31,7 +31,7 @@
 // A real day peaks near 10^6 live orders: BUCKET_BITS = 18, WAYS = 4 gives 2^20
 // slots of ~150 bits (8192 symbols), 156 Mbit in UltraRAM.
 //
-// Interface: a pipeline of seven stages, R (read), S1 (compare), S2 (found), W, L and S3 (held)
+// Interface: a pipeline of eight stages, R (read), S1 (compare), S2 (found), W, A, L and S3 (held)
 // and S4 (write), in event order.
 //   find  (op_find, op_ref, while find_ready): reads the ref's two buckets as the
 //         event enters R, at op_hash0 and op_hash1 (the ref's bucket hashes for the two
@@ -52,11 +52,12 @@
 //   s1_advance: the find moves to S2 while find_valid (not while s1_blocked: S2 to
 //         S4 hold an insert that may move orders). In S2, registered, find_hit and
 //         find_entry say whether and how the ref is stored, and find_free whether an
-//         insert has room (counting the stash orders that W, L, S3 and S4 will delete).
+//         insert has room (counting the stash orders that W, A, L, S3 and S4 will delete).
 //         Where the ref is (or would go) is held for the write.
-//   s2_advance: the find moves to L, or to W when s2_to_w (the caller's register between S2 and
-//         L, for a find L cannot take yet), with s2_deletes if it will delete its order.
-//   w_leave: W's find moves to L.
+//   s2_advance: the find moves to A, or to W when s2_to_w (the caller's register beside S2,
+//         for a find A cannot take yet), with s2_deletes if it will delete its order.
+//   w_leave: W's find moves to A.
+//   a_advance: A's find moves to L.
 //   l_advance: the find moves to S3.
 //   s3_advance: the find moves to S4.
 //   s4_leave: the find leaves S4, with at most one write (op_write, op_write_valid,
@@ -101,6 +102,7 @@ module order_store #(
     input  wire                    s2_deletes,
     input  wire                    s2_to_w,
     input  wire                    w_leave,
+    input  wire                    a_advance,
     input  wire                    l_advance,
     input  wire                    s3_advance,
 
@@ -209,10 +211,10 @@ always @* begin
     end
 end
 
-// where the orders in S2 (found_*), W (w_*), L (l_*), S3 (mid_*) and S4 (held_*) are, or where
+// where the orders in S2 (found_*), W (w_*), A (a_*), L (l_*), S3 (mid_*) and S4 (held_*) are, or where
 // their inserts go, held from S1 to the write
 localparam [1:0] AT_TABLE0 = 2'd0, AT_TABLE1 = 2'd1, AT_STASH = 2'd2, AT_KICK = 2'd3;
-reg                    found_busy, w_busy, l_busy, mid_busy, held_busy;
+reg                    found_busy, w_busy, a_busy, l_busy, mid_busy, held_busy;
 reg [63:0]             found_ref;
 reg [INDEX_BITS-1:0]   found_index0, found_index1;
 reg [WAY_WIDTH-1:0]    found_victim;  // table 0's way at kick_way: the order an insert with no room pushes out
@@ -231,6 +233,13 @@ reg [1:0]              w_at;
 reg [WAY_BITS-1:0]     w_way;
 reg [SLOT_BITS-1:0]    w_slot;
 reg                    w_hit, w_deletes;
+reg [63:0]             a_ref;
+reg [INDEX_BITS-1:0]   a_index0, a_index1;
+reg [WAY_WIDTH-1:0]    a_victim;
+reg [1:0]              a_at;
+reg [WAY_BITS-1:0]     a_way;
+reg [SLOT_BITS-1:0]    a_slot;
+reg                    a_hit, a_deletes;
 reg [63:0]             l_ref;
 reg [INDEX_BITS-1:0]   l_index0, l_index1;
 reg [WAY_WIDTH-1:0]    l_victim;
@@ -253,7 +262,7 @@ reg [WAY_BITS-1:0]     held_way;
 reg [SLOT_BITS-1:0]    held_slot;
 reg                    held_hit, held_deletes;
 wire found_hit = found_table_hits != 0 || found_stash_hit;
-wire stash_freed = (w_busy && w_at == AT_STASH && w_deletes)
+wire stash_freed = (w_busy && w_at == AT_STASH && w_deletes) || (a_busy && a_at == AT_STASH && a_deletes)
                    || (l_busy && l_at == AT_STASH && l_deletes) || (mid_busy && mid_at == AT_STASH && mid_deletes)
                    || (held_busy && held_at == AT_STASH && held_deletes);
 
@@ -322,13 +331,15 @@ end
 // the stages W to S4 after this cycle: whether each holds a find, and where its order goes
 wire       w_busy_next     = !rst && ((s2_advance && s2_to_w) || (w_busy && !w_leave));
 wire [1:0] w_at_next       = s2_advance && s2_to_w ? found_at : w_at;
-wire       l_busy_next     = !rst && ((s2_advance && !s2_to_w) || w_leave || (l_busy && !l_advance));
-wire [1:0] l_at_next       = s2_advance && !s2_to_w ? found_at : w_leave ? w_at : l_at;
+wire       a_busy_next     = !rst && ((s2_advance && !s2_to_w) || w_leave || (a_busy && !a_advance));
+wire [1:0] a_at_next       = s2_advance && !s2_to_w ? found_at : w_leave ? w_at : a_at;
+wire       l_busy_next     = !rst && (a_advance || (l_busy && !l_advance));
+wire [1:0] l_at_next       = a_advance ? a_at : l_at;
 wire       mid_busy_next   = !rst && (l_advance || (mid_busy && !s3_advance));
 wire [1:0] mid_at_next     = l_advance ? l_at : mid_at;
 wire       held_busy_next  = !rst && (s3_advance || (held_busy && !s4_leave));
 wire [1:0] held_at_next    = s3_advance ? mid_at : held_at;
-wire s1_blocked_next = (w_busy_next && w_at_next == AT_KICK)
+wire s1_blocked_next = (w_busy_next && w_at_next == AT_KICK) || (a_busy_next && a_at_next == AT_KICK)
                        || (l_busy_next && l_at_next == AT_KICK)
                        || (mid_busy_next && mid_at_next == AT_KICK) || (held_busy_next && held_at_next == AT_KICK);
 
@@ -401,8 +412,9 @@ wire [INDEX_BITS-1:0] raddr0 = reread ? s1_index0 : kick_read ? kick_index : has
 wire [INDEX_BITS-1:0] raddr1 = reread ? s1_index1 : kick_read ? kick_index : hash1;
 // The moving order's bucket in the other table, order_hash.vh over three cycles: the halves XORed
 // (K_HASH), three 16x16 partial products of the 32-bit product's low half (K_MUL, one multiplier
-// block each), their sum (K_SUM).
-wire [31:0] kick_multiplier = moving_table ? ORDER_HASH0 : ORDER_HASH1;
+// block each), their sum (K_SUM). The table's multiplier is registered with the halves XORed, so
+// both of the multiplier blocks' operands leave flip-flops (no choice in front of a block's delay).
+reg  [31:0] kick_multiplier;
 reg  [31:0] kick_x;
 reg  [ORDER_HASH_PARTS_WIDTH-1:0] kick_parts;
 wire [31:0] kick_hash = order_hash_sum(kick_parts);
@@ -410,7 +422,7 @@ wire re0 = r_open || reread || (kick_read && moving_table);
 wire re1 = r_open || reread || (kick_read && !moving_table);
 
 // A read misses a write still to come to one of its buckets from an older find: R's or S1's
-// (for a new find), S2's, W's, L's, S3's or S4's, S4's even as it writes. Such a read is marked stale; the
+// (for a new find), S2's, W's, A's, L's, S3's or S4's, S4's even as it writes. Such a read is marked stale; the
 // find passes R as it is and reads again from S1 until the write is done, rather than being
 // held back at S0: the hash and these compares end at a register, not in the stall that takes
 // the next event.
@@ -418,11 +430,13 @@ wire new_read_stale = (r_busy && (hash0 == r_index0 || hash1 == r_index1))
                       || (s1_busy && (hash0 == s1_index0 || hash1 == s1_index1))
                       || (found_busy && (hash0 == found_index0 || hash1 == found_index1))
                       || (w_busy && (hash0 == w_index0 || hash1 == w_index1))
+                      || (a_busy && (hash0 == a_index0 || hash1 == a_index1))
                       || (l_busy && (hash0 == l_index0 || hash1 == l_index1))
                       || (mid_busy && (hash0 == mid_index0 || hash1 == mid_index1))
                       || (held_busy && (hash0 == held_index0 || hash1 == held_index1));
 wire reread_stale   = (found_busy && (s1_index0 == found_index0 || s1_index1 == found_index1))
                       || (w_busy && (s1_index0 == w_index0 || s1_index1 == w_index1))
+                      || (a_busy && (s1_index0 == a_index0 || s1_index1 == a_index1))
                       || (l_busy && (s1_index0 == l_index0 || s1_index1 == l_index1))
                       || (mid_busy && (s1_index0 == mid_index0 || s1_index1 == mid_index1))
                       || (held_busy && (s1_index0 == held_index0 || s1_index1 == held_index1));
@@ -539,27 +553,41 @@ always @(posedge clk) begin
     end
     w_busy <= w_busy_next;
 
-    // L
+    // A
     if (s2_advance && !s2_to_w) begin
-        l_ref <= found_ref;
-        l_index0 <= found_index0;
-        l_index1 <= found_index1;
-        l_victim <= found_victim;
-        l_hit <= found_hit;
-        l_deletes <= s2_deletes;
-        l_at <= found_at;
-        l_way <= found_way;
-        l_slot <= found_slot;
+        a_ref <= found_ref;
+        a_index0 <= found_index0;
+        a_index1 <= found_index1;
+        a_victim <= found_victim;
+        a_hit <= found_hit;
+        a_deletes <= s2_deletes;
+        a_at <= found_at;
+        a_way <= found_way;
+        a_slot <= found_slot;
     end else if (w_leave) begin
-        l_ref <= w_ref;
-        l_index0 <= w_index0;
-        l_index1 <= w_index1;
-        l_victim <= w_victim;
-        l_hit <= w_hit;
-        l_deletes <= w_deletes;
-        l_at <= w_at;
-        l_way <= w_way;
-        l_slot <= w_slot;
+        a_ref <= w_ref;
+        a_index0 <= w_index0;
+        a_index1 <= w_index1;
+        a_victim <= w_victim;
+        a_hit <= w_hit;
+        a_deletes <= w_deletes;
+        a_at <= w_at;
+        a_way <= w_way;
+        a_slot <= w_slot;
+    end
+    a_busy <= a_busy_next;
+
+    // L
+    if (a_advance) begin
+        l_ref <= a_ref;
+        l_index0 <= a_index0;
+        l_index1 <= a_index1;
+        l_victim <= a_victim;
+        l_hit <= a_hit;
+        l_deletes <= a_deletes;
+        l_at <= a_at;
+        l_way <= a_way;
+        l_slot <= a_slot;
     end
     l_busy <= l_busy_next;
 
@@ -619,6 +647,7 @@ always @(posedge clk) begin
     case (kick_state)
     K_HASH: begin
         kick_x <= order_hash_key(moving_ref);
+        kick_multiplier <= moving_table ? ORDER_HASH0 : ORDER_HASH1;
         kick_state <= K_MUL;
     end
     K_MUL: begin
@@ -667,6 +696,7 @@ always @(posedge clk) begin
         found_busy <= 1'b0;
         found_full <= 1'b0;
         w_busy <= 1'b0;
+        a_busy <= 1'b0;
         l_busy <= 1'b0;
         mid_busy <= 1'b0;
         held_busy <= 1'b0;
