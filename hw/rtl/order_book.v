@@ -415,14 +415,20 @@ wire [63:0] lv_top_shares;
 wire [CACHE_BITS-1:0] lv_levels;
 wire [TOP_N-1:0] lv_levels_changed;
 
-wire s4_adv   = s4_valid && (!s4_level || lv_done);  // S5 always leaves (out_claims)
-wire s4_ready = !s4_valid || s4_adv;
-wire s3_adv   = s3_valid && (!s3_level || lv_cmp_ready) && s4_ready;
-wire s3_ready = !s3_valid || s3_adv;
-wire l_adv    = l_valid && s3_ready;
-wire l_ready  = !l_valid || l_adv;
-wire a_adv    = a_valid && l_ready;
-wire a_ready  = !a_valid || a_adv;
+// The stall from S4 back to A, which ends at price_levels' RAM read enables (req_open) across the
+// chip: each stage stops from flip-flops and the stop of the stage ahead, one LUT a stage
+// (s3_level and s4_level are set only with their stage's valid).
+wire s4_stops = s4_level && !lv_done;  // S5 always leaves (out_claims)
+wire s3_stops = s3_valid && ((s3_level && !lv_cmp_ready) || s4_stops);
+wire l_stops  = l_valid && s3_stops;
+wire s4_adv   = s4_valid && !s4_stops;
+wire s4_ready = !s4_stops;
+wire s3_adv   = s3_valid && !s3_stops;
+wire s3_ready = !s3_stops;
+wire l_adv    = l_valid && !s3_stops;
+wire l_ready  = !l_stops;
+wire a_adv    = a_valid && !l_stops;
+wire a_ready  = !a_valid || !l_stops;
 wire s2_adv   = s2_valid && !w_valid;
 wire s2_ready = !s2_valid || s2_adv;
 wire s1_adv   = s1_valid && (!s1_find || (os_find_valid && !os_s1_blocked)) && s2_ready;
@@ -941,7 +947,9 @@ always @(posedge clk) begin
         a_valid <= 1'b0;
         l_valid <= 1'b0;
         s3_valid <= 1'b0;
+        s3_level <= 1'b0;
         s4_valid <= 1'b0;
+        s4_level <= 1'b0;
         s5_valid <= 1'b0;
         out_head <= 5'd0;
         out_tail <= 5'd0;

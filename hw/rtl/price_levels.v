@@ -161,6 +161,9 @@ localparam [2:0] S_CLEAR = 3'd0, S_IDLE = 3'd1, S_DECIDE = 3'd2, S_SCAN = 3'd3, 
                  S_REFILL = 3'd5,  // a refill's first cycle: which slots to read, from head_work
                  S_FINISH = 3'd6;  // a scan's last cycle: its outcome written, and done
 reg [2:0] state;
+// state == S_DECIDE, and state is S_FINISH or S_SCANNED, registered from state_next: done is one
+// LUT of three flip-flops (with need_scan), the head of the stall of every stage behind P2
+reg       deciding, finishing;
 reg       cmp_ready_q;  // cmp_ready, registered (see state_next)
 // after rst: the head words cleared and the pool's blocks put on the free list, one a cycle each
 localparam CLEAR_COUNT = BOOKS > LEVEL_BLOCKS ? BOOKS : LEVEL_BLOCKS;
@@ -708,7 +711,7 @@ reg [TOP_N*LEVEL_WIDTH-1:0] scan_levels;
 assign req_ready = state != S_CLEAR;
 wire                  finish_ok   = !scan_find || matched || finish_room;
 wire [REF_WIDTH-1:0]  finish_ref  = matched ? {match_ptr, match_slot} : {new_block, free_slot};
-assign done     = (state == S_DECIDE && !need_scan) || state == S_FINISH || state == S_SCANNED;
+assign done     = (deciding && !need_scan) || finishing;
 assign dec_ok   = state == S_DECIDE ? add_ok : state == S_FINISH ? finish_ok : scan_ok;
 assign dec_slot = state == S_DECIDE ? level_ref : state == S_FINISH ? finish_ref : scan_ref;
 wire   taken    = done && ack;
@@ -1095,6 +1098,8 @@ always @(posedge clk) begin
     default: ;
     endcase
     state <= state_next;
+    deciding <= state_next == S_DECIDE;
+    finishing <= state_next == S_FINISH || state_next == S_SCANNED;
     cmp_ready_q <= c_valid_next && c_fresh_next && !(p2_busy_next && c_same_book_next);
     if (rst) begin
         clear_index <= 0;
