@@ -85,19 +85,20 @@ def test_latency_and_throughput(tmp_path):
     # after it was taken (8 before the hash register, L and A), 13 for a U (its add follows its
     # remove on the same side, which waits a cycle for the remove's write, forwarded). The maxima
     # are events that waited behind a refill (a cached level emptied: the side's best uncached
-    # level is searched, a level a cycle and one more): 49 and 34 measured (47 and 33 before A;
+    # level is searched, a level a cycle and one more): 50 and 34 measured (47 and 33 before A;
     # 43 and 26 before the hash register and L, 47 and 30 before W). A cycle
     # is counted from the input's handshake: an event that arrives while the stages wait is taken
     # into the hash register or the input queue and waits there, and W holds one more waiting event.
     for kind in "AFECXD":
-        assert latency[kind]["min"] == 11 and latency[kind]["max"] <= 49, latency[kind]
+        assert latency[kind]["min"] == 11 and latency[kind]["max"] <= 50, latency[kind]
     assert latency["U"]["min"] == 13 and latency["U"]["max"] <= 34, latency["U"]
-    # measured 0.640 (0.643 before A): an event a cycle, less a cycle for each event on the side
-    # just ahead of it and the cycles of scans, and of reads again (a find whose bucket an event up
-    # to seven ahead of it has yet to write reads it again; an event whose side was written while
+    # measured 0.638 (0.640 before the order store's write was registered, 0.643 before A): an
+    # event a cycle, less a cycle for each event on the side just ahead of it and the cycles of
+    # scans, and of reads again (a find whose bucket an event up to eight ahead of it has yet to
+    # write reads it again; an event whose side was written while
     # it waited in L, or whose data a read in between replaced, reads its side again: 0.662
     # before L)
-    assert measured["events_per_cycle"] >= 0.64, measured
+    assert measured["events_per_cycle"] >= 0.635, measured
 
 
 @pytest.mark.slow
@@ -109,19 +110,20 @@ def test_throughput_on_a_whole_market_under_backpressure(tmp_path):
     free = _measure(tmp_path, words, params)
     paused = _measure(tmp_path, words, params, TB_BACKPRESSURE="1")
     # order events only: the feed's stock directory (one R per symbol) passes one a cycle
-    # measured 0.627 and 0.530 (0.629 and 0.532 before A; 0.526 with an 8-record FIFO that S5
+    # measured 0.626 and 0.528 (0.627 and 0.530 before the order store's write was registered,
+    # 0.629 and 0.532 before A; 0.526 with an 8-record FIFO that S5
     # waited on; 0.637 and 0.533 before the L stage: a find waits a cycle longer for the write of
     # an older event on its order, one more stage ahead of it)
     assert free["book_events_per_cycle"] >= 0.625, free
     assert paused["book_events_per_cycle"] >= 0.52, paused
-    # from the input's handshake: an add taken into the input queue waits there (mean 13.63;
+    # from the input's handshake: an add taken into the input queue waits there (mean 13.64;
     # own path 11: the hash register's parts are summed in the input queue, the order store's
     # word is registered in R before S1 compares it, the level request in A before its reads, and
     # the levels in L before S3 compares them; 12.37 before A, 12.12 before W, which holds one
     # more waiting event)
     assert free["latency"]["A"]["min"] == 11 and free["latency"]["A"]["mean"] < 13.7, free["latency"]
     # offered below saturation (the source idle half the cycles), events wait less behind older
-    # ones: means measured A 12.29, E 13.04, X 12.64, D 12.48 (E: a cached level emptied refills;
+    # ones: means measured A 12.31, E 13.05, X 12.64, D 12.45 (E: a cached level emptied refills;
     # before A 11.22, 11.91, 11.74, 11.38; before W 11.14, 11.85, 11.44, 11.28)
     offered = _measure(tmp_path, words, params, TB_IDLE="1", TB_IDLE_SHARE="0.5")
     means = {k: offered["latency"][k]["mean"] for k in "AEXD"}

@@ -23,9 +23,9 @@
 //   L  levels   they are in price_levels' RAM output registers, copied into
 //               flip-flops as the event leaves L
 //   S3 compare  price_levels compares the request with its side, registered
-//   S4 decide   price_levels writes the outcome; the order store is written as
-//               the event leaves; the symbol's quote and stale word (read as L
-//               left) registered
+//   S4 decide   price_levels writes the outcome; the order store's write is
+//               registered as the event leaves (and made a cycle later, beside
+//               S5); the symbol's quote and stale word (read as L left) registered
 //   S5 out      the quote compared, the record put in a 16-record FIFO in front of
 //               m_axis; S5 always leaves
 // Each memory reads the word written in the same cycle (sdp_ram WRITE_FIRST), so
@@ -352,8 +352,8 @@ wire [LOCATE_WIDTH-1:0] book_locate = s2_change ? found_locate : s2_locate;
 wire                    book_sell   = s2_change ? found_sell : s2_sell;
 
 // ---- A: the level request in flip-flops; L: its side in price_levels' RAM output registers; S3:
-// the levels compare, from flip-flops; S4: they decide, and the order store is written as the
-// event leaves ----
+// the levels compare, from flip-flops; S4: they decide, and the order store's write is registered
+// as the event leaves ----
 
 reg        l_valid, s3_valid, s4_valid;
 wire       l_find, l_level, l_add, l_reduce, l_compare, l_stale_new;

@@ -62,10 +62,12 @@
 //   s3_advance: the find moves to S4.
 //   s4_leave: the find leaves S4, with at most one write (op_write, op_write_valid,
 //         op_entry): an update (valid 1) or delete (valid 0) of the found order, or
-//         an insert (valid 1, no hit, find_free). An insert whose buckets are full
+//         an insert (valid 1, no hit, find_free). The write is registered (V) and made the
+//         cycle after, so the caller's decision (a level's room) reaches flip-flops beside
+//         it, not the RAMs' write enables across the chip. An insert whose buckets are full
 //         moves orders: find_ready is low while it does, and the finds then in R and
 //         S1 read their buckets again (find_valid low meanwhile).
-// A table's read of a bucket that S4 writes in the same cycle returns the word before the
+// A table's read of a bucket that V writes in the same cycle returns the word before the
 // write: such a find is marked stale like one behind an unwritten find, and reads again. So the
 // tables need no write-first bypass, which would put a multiplexer in front of the compares.
 // The stall into the stages behind depends on registers only (freshness, s1_blocked); no
@@ -211,10 +213,10 @@ always @* begin
     end
 end
 
-// where the orders in S2 (found_*), W (w_*), A (a_*), L (l_*), S3 (mid_*) and S4 (held_*) are, or where
-// their inserts go, held from S1 to the write
+// where the orders in S2 (found_*), W (w_*), A (a_*), L (l_*), S3 (mid_*), S4 (held_*) and V (wr_*)
+// are, or where their inserts go, held from S1 to the write
 localparam [1:0] AT_TABLE0 = 2'd0, AT_TABLE1 = 2'd1, AT_STASH = 2'd2, AT_KICK = 2'd3;
-reg                    found_busy, w_busy, a_busy, l_busy, mid_busy, held_busy;
+reg                    found_busy, w_busy, a_busy, l_busy, mid_busy, held_busy, wr_busy;
 reg [63:0]             found_ref;
 reg [INDEX_BITS-1:0]   found_index0, found_index1;
 reg [WAY_WIDTH-1:0]    found_victim;  // table 0's way at kick_way: the order an insert with no room pushes out
@@ -261,10 +263,20 @@ reg [1:0]              held_at;
 reg [WAY_BITS-1:0]     held_way;
 reg [SLOT_BITS-1:0]    held_slot;
 reg                    held_hit, held_deletes;
+// V: S4's write, registered
+reg                    wr_write, wr_valid;  // op_write and op_write_valid
+reg [ENTRY_WIDTH-1:0]  wr_entry;
+reg [63:0]             wr_ref;
+reg [INDEX_BITS-1:0]   wr_index0, wr_index1;
+reg [WAY_WIDTH-1:0]    wr_victim;
+reg [1:0]              wr_at;
+reg [WAY_BITS-1:0]     wr_way;
+reg [SLOT_BITS-1:0]    wr_slot;
+reg                    wr_hit, wr_deletes;
 wire found_hit = found_table_hits != 0 || found_stash_hit;
 wire stash_freed = (w_busy && w_at == AT_STASH && w_deletes) || (a_busy && a_at == AT_STASH && a_deletes)
                    || (l_busy && l_at == AT_STASH && l_deletes) || (mid_busy && mid_at == AT_STASH && mid_deletes)
-                   || (held_busy && held_at == AT_STASH && held_deletes);
+                   || (held_busy && held_at == AT_STASH && held_deletes) || (wr_busy && wr_at == AT_STASH && wr_deletes);
 
 assign find_valid = s1_busy && s1_fresh;
 assign find_hit   = found_hit;
@@ -339,9 +351,12 @@ wire       mid_busy_next   = !rst && (l_advance || (mid_busy && !s3_advance));
 wire [1:0] mid_at_next     = l_advance ? l_at : mid_at;
 wire       held_busy_next  = !rst && (s3_advance || (held_busy && !s4_leave));
 wire [1:0] held_at_next    = s3_advance ? mid_at : held_at;
+wire       wr_busy_next    = !rst && held_busy && s4_leave;
+wire [1:0] wr_at_next      = held_at;
 wire s1_blocked_next = (w_busy_next && w_at_next == AT_KICK) || (a_busy_next && a_at_next == AT_KICK)
                        || (l_busy_next && l_at_next == AT_KICK)
-                       || (mid_busy_next && mid_at_next == AT_KICK) || (held_busy_next && held_at_next == AT_KICK);
+                       || (mid_busy_next && mid_at_next == AT_KICK) || (held_busy_next && held_at_next == AT_KICK)
+                       || (wr_busy_next && wr_at_next == AT_KICK);
 
 // ---- moving orders (an insert whose two buckets are full) ----
 
@@ -378,26 +393,26 @@ endfunction
 
 // ---- the RAMs' ports: one write port (clear sweep, else S4's write, else a move) ----
 
-wire write_now    = s4_leave && op_write;
-wire kick_start   = write_now && op_write_valid && held_at == AT_KICK;
-wire [WAY_WIDTH-1:0] written_way = {op_write_valid, held_ref, op_entry};
-wire write_table0 = write_now && (held_at == AT_TABLE0 || held_at == AT_KICK);
-wire write_table1 = write_now && held_at == AT_TABLE1;
+wire write_now    = wr_busy && wr_write;
+wire kick_start   = write_now && wr_valid && wr_at == AT_KICK;
+wire [WAY_WIDTH-1:0] written_way = {wr_valid, wr_ref, wr_entry};
+wire write_table0 = write_now && (wr_at == AT_TABLE0 || wr_at == AT_KICK);
+wire write_table1 = write_now && wr_at == AT_TABLE1;
 wire place_move   = kick_state == K_PLACE && (kick_free || !kick_last);
 wire place0 = place_move && moving_table;   // moving out of table 1: into table 0
 wire place1 = place_move && !moving_table;
 // Each way of a table is its own RAM with its own write enable, so a write puts one way and
 // the stages need not hold the bucket read to write it back whole.
 wire [WAY_WIDTH-1:0]    wdata0 = clearing ? {WAY_WIDTH{1'b0}} : place0 ? moving : written_way;
-wire [INDEX_BITS-1:0]   waddr0 = clearing ? clear_index[INDEX_BITS-1:0] : place0 ? kick_index : held_index0;
+wire [INDEX_BITS-1:0]   waddr0 = clearing ? clear_index[INDEX_BITS-1:0] : place0 ? kick_index : wr_index0;
 wire [WAY_WIDTH-1:0]    wdata1 = clearing ? {WAY_WIDTH{1'b0}} : place1 ? moving : written_way;
-wire [INDEX_BITS-1:0]   waddr1 = clearing ? clear_index[INDEX_BITS-1:0] : place1 ? kick_index : held_index1;
+wire [INDEX_BITS-1:0]   waddr1 = clearing ? clear_index[INDEX_BITS-1:0] : place1 ? kick_index : wr_index1;
 reg  [WAYS-1:0]         we0, we1;
 integer x;
 always @* begin
     for (x = 0; x < WAYS; x = x + 1) begin
-        we0[x] = clearing || (write_table0 && held_way == x[WAY_BITS-1:0]) || (place0 && kick_put_way == x[WAY_BITS-1:0]);
-        we1[x] = clearing || (write_table1 && held_way == x[WAY_BITS-1:0]) || (place1 && kick_put_way == x[WAY_BITS-1:0]);
+        we0[x] = clearing || (write_table0 && wr_way == x[WAY_BITS-1:0]) || (place0 && kick_put_way == x[WAY_BITS-1:0]);
+        we1[x] = clearing || (write_table1 && wr_way == x[WAY_BITS-1:0]) || (place1 && kick_put_way == x[WAY_BITS-1:0]);
     end
 end
 
@@ -422,7 +437,7 @@ wire re0 = r_open || reread || (kick_read && moving_table);
 wire re1 = r_open || reread || (kick_read && !moving_table);
 
 // A read misses a write still to come to one of its buckets from an older find: R's or S1's
-// (for a new find), S2's, W's, A's, L's, S3's or S4's, S4's even as it writes. Such a read is marked stale; the
+// (for a new find), S2's, W's, A's, L's, S3's, S4's or V's, V's even as it writes. Such a read is marked stale; the
 // find passes R as it is and reads again from S1 until the write is done, rather than being
 // held back at S0: the hash and these compares end at a register, not in the stall that takes
 // the next event.
@@ -433,13 +448,15 @@ wire new_read_stale = (r_busy && (hash0 == r_index0 || hash1 == r_index1))
                       || (a_busy && (hash0 == a_index0 || hash1 == a_index1))
                       || (l_busy && (hash0 == l_index0 || hash1 == l_index1))
                       || (mid_busy && (hash0 == mid_index0 || hash1 == mid_index1))
-                      || (held_busy && (hash0 == held_index0 || hash1 == held_index1));
+                      || (held_busy && (hash0 == held_index0 || hash1 == held_index1))
+                      || (wr_busy && (hash0 == wr_index0 || hash1 == wr_index1));
 wire reread_stale   = (found_busy && (s1_index0 == found_index0 || s1_index1 == found_index1))
                       || (w_busy && (s1_index0 == w_index0 || s1_index1 == w_index1))
                       || (a_busy && (s1_index0 == a_index0 || s1_index1 == a_index1))
                       || (l_busy && (s1_index0 == l_index0 || s1_index1 == l_index1))
                       || (mid_busy && (s1_index0 == mid_index0 || s1_index1 == mid_index1))
-                      || (held_busy && (s1_index0 == held_index0 || s1_index1 == held_index1));
+                      || (held_busy && (s1_index0 == held_index0 || s1_index1 == held_index1))
+                      || (wr_busy && (s1_index0 == wr_index0 || s1_index1 == wr_index1));
 // No new find while S1 reads again (the RAMs' read port and output are S1's), except as a fresh
 // read of S1's buckets arrives, and none behind a stale find in R (S1 would read over its data).
 assign find_ready = !clearing && kick_state == K_IDLE && !s1_blocked
@@ -623,20 +640,37 @@ always @(posedge clk) begin
         held_busy <= 1'b0;
     end
 
+    // V: S4's write, made a cycle later
+    if (s4_leave) begin
+        wr_write <= op_write;
+        wr_valid <= op_write_valid;
+        wr_entry <= op_entry;
+        wr_ref <= held_ref;
+        wr_index0 <= held_index0;
+        wr_index1 <= held_index1;
+        wr_victim <= held_victim;
+        wr_hit <= held_hit;
+        wr_deletes <= held_deletes;
+        wr_at <= held_at;
+        wr_way <= held_way;
+        wr_slot <= held_slot;
+    end
+    wr_busy <= wr_busy_next;
+
     if (write_now) begin
-        if (op_write_valid && !held_hit)
+        if (wr_valid && !wr_hit)
             live_orders <= live_orders + 1'b1;
-        else if (!op_write_valid && held_hit)
+        else if (!wr_valid && wr_hit)
             live_orders <= live_orders - 1'b1;
-        if (held_at == AT_STASH) begin
+        if (wr_at == AT_STASH) begin
             for (t = 0; t < STASH; t = t + 1)
-                if (t == {{32-SLOT_BITS{1'b0}}, held_slot}) begin
-                    stash_valid[t] <= op_write_valid;
-                    stash_entry[t*ENTRY_WIDTH +: ENTRY_WIDTH] <= op_entry;
+                if (t == {{32-SLOT_BITS{1'b0}}, wr_slot}) begin
+                    stash_valid[t] <= wr_valid;
+                    stash_entry[t*ENTRY_WIDTH +: ENTRY_WIDTH] <= wr_entry;
                 end
         end
         if (kick_start) begin
-            moving <= held_victim;
+            moving <= wr_victim;
             moving_table <= 1'b0;
             kick_way <= {{32-WAY_BITS{1'b0}}, kick_way} == WAYS - 1 ? {WAY_BITS{1'b0}} : kick_way + 1'b1;
             kicks <= 1;
@@ -700,6 +734,7 @@ always @(posedge clk) begin
         l_busy <= 1'b0;
         mid_busy <= 1'b0;
         held_busy <= 1'b0;
+        wr_busy <= 1'b0;
         live_orders <= 32'd0;
         kick_state <= K_IDLE;
         kick_way <= 0;
