@@ -50,7 +50,7 @@
 //         into S1's flip-flops the cycle after, until no older find sharing a bucket is
 //         yet to write (find_valid low meanwhile); a find in R then reads again too.
 //   s1_advance: the find moves to S2 while find_valid (not while s1_blocked: S2 to
-//         S4 hold an insert that may move orders). In S2, registered, find_hit and
+//         V hold an insert that may move orders). In S2, registered, find_hit and
 //         find_entry say whether and how the ref is stored, and find_free whether an
 //         insert has room (counting the stash orders that W, A, L, S3 and S4 will delete).
 //         Where the ref is (or would go) is held for the write.
@@ -281,7 +281,7 @@ wire stash_freed = (w_busy && w_at == AT_STASH && w_deletes) || (a_busy && a_at 
 assign find_valid = s1_busy && s1_fresh;
 assign find_hit   = found_hit;
 assign find_free  = !found_full || !stash_full || stash_freed;
-// S2 to S4 hold an insert that moves orders: S2's when its find neither hit nor found a free way
+// S2 to V hold an insert that moves orders: S2's when its find neither hit nor found a free way
 // (from its registers: the compares behind it fill S1's cycle; one LUT of five inputs), the later
 // stages' registered from the stages as they will be (s1_blocked_next)
 reg s1_blocked_q;
@@ -340,7 +340,7 @@ always @* begin
     end
 end
 
-// the stages W to S4 after this cycle: whether each holds a find, and where its order goes
+// the stages W to V after this cycle: whether each holds a find, and where its order goes
 wire       w_busy_next     = !rst && ((s2_advance && s2_to_w) || (w_busy && !w_leave));
 wire [1:0] w_at_next       = s2_advance && s2_to_w ? found_at : w_at;
 wire       a_busy_next     = !rst && ((s2_advance && !s2_to_w) || w_leave || (a_busy && !a_advance));
@@ -352,11 +352,10 @@ wire [1:0] mid_at_next     = l_advance ? l_at : mid_at;
 wire       held_busy_next  = !rst && (s3_advance || (held_busy && !s4_leave));
 wire [1:0] held_at_next    = s3_advance ? mid_at : held_at;
 wire       wr_busy_next    = !rst && held_busy && s4_leave;
-wire [1:0] wr_at_next      = held_at;
 wire s1_blocked_next = (w_busy_next && w_at_next == AT_KICK) || (a_busy_next && a_at_next == AT_KICK)
                        || (l_busy_next && l_at_next == AT_KICK)
                        || (mid_busy_next && mid_at_next == AT_KICK) || (held_busy_next && held_at_next == AT_KICK)
-                       || (wr_busy_next && wr_at_next == AT_KICK);
+                       || (wr_busy_next && held_at == AT_KICK);
 
 // ---- moving orders (an insert whose two buckets are full) ----
 
@@ -391,7 +390,7 @@ endfunction
 
 
 
-// ---- the RAMs' ports: one write port (clear sweep, else S4's write, else a move) ----
+// ---- the RAMs' ports: one write port (clear sweep, else S4's write as V makes it, else a move) ----
 
 wire write_now    = wr_busy && wr_write;
 wire kick_start   = write_now && wr_valid && wr_at == AT_KICK;
