@@ -228,55 +228,44 @@ reg [ENTRY_WIDTH-1:0]  found_stash_entry;
 reg [1:0]              found_table_hits;  // a way of table 0's bucket, of table 1's, holds the ref
 reg                    found_stash_hit;
 reg                    found_full;  // S2 holds a find with no free way in either bucket
-reg [63:0]             w_ref;
-reg [INDEX_BITS-1:0]   w_index0, w_index1;
-reg [WAY_WIDTH-1:0]    w_victim;
-reg [1:0]              w_at;
-reg [WAY_BITS-1:0]     w_way;
-reg [SLOT_BITS-1:0]    w_slot;
-reg                    w_hit, w_deletes;
-reg [63:0]             a_ref;
-reg [INDEX_BITS-1:0]   a_index0, a_index1;
-reg [WAY_WIDTH-1:0]    a_victim;
-reg [1:0]              a_at;
-reg [WAY_BITS-1:0]     a_way;
-reg [SLOT_BITS-1:0]    a_slot;
-reg                    a_hit, a_deletes;
-reg [63:0]             l_ref;
-reg [INDEX_BITS-1:0]   l_index0, l_index1;
-reg [WAY_WIDTH-1:0]    l_victim;
-reg [1:0]              l_at;
-reg [WAY_BITS-1:0]     l_way;
-reg [SLOT_BITS-1:0]    l_slot;
-reg                    l_hit, l_deletes;
-reg [63:0]             mid_ref;
-reg [INDEX_BITS-1:0]   mid_index0, mid_index1;
-reg [WAY_WIDTH-1:0]    mid_victim;
-reg [1:0]              mid_at;
-reg [WAY_BITS-1:0]     mid_way;
-reg [SLOT_BITS-1:0]    mid_slot;
-reg                    mid_hit, mid_deletes;
-reg [63:0]             held_ref;
-reg [INDEX_BITS-1:0]   held_index0, held_index1;
-reg [WAY_WIDTH-1:0]    held_victim;
-reg [1:0]              held_at;
-reg [WAY_BITS-1:0]     held_way;
-reg [SLOT_BITS-1:0]    held_slot;
-reg                    held_hit, held_deletes;
+// Each of W to V holds its find as one record (a *_track register), moved whole from stage to
+// stage: {ref, index0, index1, victim, at, way, slot, hit, deletes}
+localparam TR_DELETES = 0, TR_HIT = 1, TR_SLOT = 2, TR_WAY = TR_SLOT + SLOT_BITS, TR_AT = TR_WAY + WAY_BITS,
+           TR_VICTIM = TR_AT + 2, TR_INDEX1 = TR_VICTIM + WAY_WIDTH, TR_INDEX0 = TR_INDEX1 + INDEX_BITS,
+           TR_REF = TR_INDEX0 + INDEX_BITS, TRACK_WIDTH = TR_REF + 64;
+reg [TRACK_WIDTH-1:0]  w_track, a_track, l_track, mid_track, held_track, wr_track;
 // V: S4's write, registered
 reg                    wr_write, wr_valid;  // op_write and op_write_valid
 reg [ENTRY_WIDTH-1:0]  wr_entry;
-reg [63:0]             wr_ref;
-reg [INDEX_BITS-1:0]   wr_index0, wr_index1;
-reg [WAY_WIDTH-1:0]    wr_victim;
-reg [1:0]              wr_at;
-reg [WAY_BITS-1:0]     wr_way;
-reg [SLOT_BITS-1:0]    wr_slot;
-reg                    wr_hit, wr_deletes;
+wire [63:0]            wr_ref    = wr_track[TR_REF +: 64];
+wire [INDEX_BITS-1:0]  wr_index0 = wr_track[TR_INDEX0 +: INDEX_BITS];
+wire [INDEX_BITS-1:0]  wr_index1 = wr_track[TR_INDEX1 +: INDEX_BITS];
+wire [WAY_WIDTH-1:0]   wr_victim = wr_track[TR_VICTIM +: WAY_WIDTH];
+wire [1:0]             wr_at     = wr_track[TR_AT +: 2];
+wire [WAY_BITS-1:0]    wr_way    = wr_track[TR_WAY +: WAY_BITS];
+wire [SLOT_BITS-1:0]   wr_slot   = wr_track[TR_SLOT +: SLOT_BITS];
+wire                   wr_hit    = wr_track[TR_HIT];
+
+// a held find: where its order goes; whether it will delete a stash order; whether it is still
+// to write either of two buckets
+function [1:0] track_at;
+    input [TRACK_WIDTH-1:0] track;
+    track_at = track[TR_AT +: 2];
+endfunction
+function track_frees_stash;
+    input [TRACK_WIDTH-1:0] track;
+    track_frees_stash = track[TR_AT +: 2] == AT_STASH && track[TR_DELETES];
+endfunction
+function track_shares;
+    input [TRACK_WIDTH-1:0] track;
+    input [INDEX_BITS-1:0]  index0, index1;
+    track_shares = track[TR_INDEX0 +: INDEX_BITS] == index0 || track[TR_INDEX1 +: INDEX_BITS] == index1;
+endfunction
+
 wire found_hit = found_table_hits != 0 || found_stash_hit;
-wire stash_freed = (w_busy && w_at == AT_STASH && w_deletes) || (a_busy && a_at == AT_STASH && a_deletes)
-                   || (l_busy && l_at == AT_STASH && l_deletes) || (mid_busy && mid_at == AT_STASH && mid_deletes)
-                   || (held_busy && held_at == AT_STASH && held_deletes) || (wr_busy && wr_at == AT_STASH && wr_deletes);
+wire stash_freed = (w_busy && track_frees_stash(w_track)) || (a_busy && track_frees_stash(a_track))
+                   || (l_busy && track_frees_stash(l_track)) || (mid_busy && track_frees_stash(mid_track))
+                   || (held_busy && track_frees_stash(held_track)) || (wr_busy && track_frees_stash(wr_track));
 
 assign find_valid = s1_busy && s1_fresh;
 assign find_hit   = found_hit;
@@ -340,22 +329,26 @@ always @* begin
     end
 end
 
+// S2's find as W or A takes it
+wire [TRACK_WIDTH-1:0] found_track = {found_ref, found_index0, found_index1, found_victim, found_at, found_way,
+                                      found_slot, found_hit, s2_deletes};
+
 // the stages W to V after this cycle: whether each holds a find, and where its order goes
 wire       w_busy_next     = !rst && ((s2_advance && s2_to_w) || (w_busy && !w_leave));
-wire [1:0] w_at_next       = s2_advance && s2_to_w ? found_at : w_at;
+wire [1:0] w_at_next       = s2_advance && s2_to_w ? found_at : track_at(w_track);
 wire       a_busy_next     = !rst && ((s2_advance && !s2_to_w) || w_leave || (a_busy && !a_advance));
-wire [1:0] a_at_next       = s2_advance && !s2_to_w ? found_at : w_leave ? w_at : a_at;
+wire [1:0] a_at_next       = s2_advance && !s2_to_w ? found_at : track_at(w_leave ? w_track : a_track);
 wire       l_busy_next     = !rst && (a_advance || (l_busy && !l_advance));
-wire [1:0] l_at_next       = a_advance ? a_at : l_at;
+wire [1:0] l_at_next       = track_at(a_advance ? a_track : l_track);
 wire       mid_busy_next   = !rst && (l_advance || (mid_busy && !s3_advance));
-wire [1:0] mid_at_next     = l_advance ? l_at : mid_at;
+wire [1:0] mid_at_next     = track_at(l_advance ? l_track : mid_track);
 wire       held_busy_next  = !rst && (s3_advance || (held_busy && !s4_leave));
-wire [1:0] held_at_next    = s3_advance ? mid_at : held_at;
+wire [1:0] held_at_next    = track_at(s3_advance ? mid_track : held_track);
 wire       wr_busy_next    = !rst && held_busy && s4_leave;
 wire s1_blocked_next = (w_busy_next && w_at_next == AT_KICK) || (a_busy_next && a_at_next == AT_KICK)
                        || (l_busy_next && l_at_next == AT_KICK)
                        || (mid_busy_next && mid_at_next == AT_KICK) || (held_busy_next && held_at_next == AT_KICK)
-                       || (wr_busy_next && held_at == AT_KICK);
+                       || (wr_busy_next && track_at(held_track) == AT_KICK);
 
 // ---- moving orders (an insert whose two buckets are full) ----
 
@@ -443,19 +436,19 @@ wire re1 = r_open || reread || (kick_read && !moving_table);
 wire new_read_stale = (r_busy && (hash0 == r_index0 || hash1 == r_index1))
                       || (s1_busy && (hash0 == s1_index0 || hash1 == s1_index1))
                       || (found_busy && (hash0 == found_index0 || hash1 == found_index1))
-                      || (w_busy && (hash0 == w_index0 || hash1 == w_index1))
-                      || (a_busy && (hash0 == a_index0 || hash1 == a_index1))
-                      || (l_busy && (hash0 == l_index0 || hash1 == l_index1))
-                      || (mid_busy && (hash0 == mid_index0 || hash1 == mid_index1))
-                      || (held_busy && (hash0 == held_index0 || hash1 == held_index1))
-                      || (wr_busy && (hash0 == wr_index0 || hash1 == wr_index1));
+                      || (w_busy && track_shares(w_track, hash0, hash1))
+                      || (a_busy && track_shares(a_track, hash0, hash1))
+                      || (l_busy && track_shares(l_track, hash0, hash1))
+                      || (mid_busy && track_shares(mid_track, hash0, hash1))
+                      || (held_busy && track_shares(held_track, hash0, hash1))
+                      || (wr_busy && track_shares(wr_track, hash0, hash1));
 wire reread_stale   = (found_busy && (s1_index0 == found_index0 || s1_index1 == found_index1))
-                      || (w_busy && (s1_index0 == w_index0 || s1_index1 == w_index1))
-                      || (a_busy && (s1_index0 == a_index0 || s1_index1 == a_index1))
-                      || (l_busy && (s1_index0 == l_index0 || s1_index1 == l_index1))
-                      || (mid_busy && (s1_index0 == mid_index0 || s1_index1 == mid_index1))
-                      || (held_busy && (s1_index0 == held_index0 || s1_index1 == held_index1))
-                      || (wr_busy && (s1_index0 == wr_index0 || s1_index1 == wr_index1));
+                      || (w_busy && track_shares(w_track, s1_index0, s1_index1))
+                      || (a_busy && track_shares(a_track, s1_index0, s1_index1))
+                      || (l_busy && track_shares(l_track, s1_index0, s1_index1))
+                      || (mid_busy && track_shares(mid_track, s1_index0, s1_index1))
+                      || (held_busy && track_shares(held_track, s1_index0, s1_index1))
+                      || (wr_busy && track_shares(wr_track, s1_index0, s1_index1));
 // No new find while S1 reads again (the RAMs' read port and output are S1's), except as a fresh
 // read of S1's buckets arrives, and none behind a stale find in R (S1 would read over its data).
 assign find_ready = !clearing && kick_state == K_IDLE && !s1_blocked
@@ -554,71 +547,28 @@ always @(posedge clk) begin
         found_full <= 1'b0;
     end
 
-    // W: copies S2's find whenever it is empty (its enables wait on a register); holds one L
+    // W: copies S2's find whenever it is empty (its enables wait on a register); holds one A
     // could not take
-    if (!w_busy) begin
-        w_ref <= found_ref;
-        w_index0 <= found_index0;
-        w_index1 <= found_index1;
-        w_victim <= found_victim;
-        w_hit <= found_hit;
-        w_deletes <= s2_deletes;
-        w_at <= found_at;
-        w_way <= found_way;
-        w_slot <= found_slot;
-    end
+    if (!w_busy)
+        w_track <= found_track;
     w_busy <= w_busy_next;
 
     // A
-    if (s2_advance && !s2_to_w) begin
-        a_ref <= found_ref;
-        a_index0 <= found_index0;
-        a_index1 <= found_index1;
-        a_victim <= found_victim;
-        a_hit <= found_hit;
-        a_deletes <= s2_deletes;
-        a_at <= found_at;
-        a_way <= found_way;
-        a_slot <= found_slot;
-    end else if (w_leave) begin
-        a_ref <= w_ref;
-        a_index0 <= w_index0;
-        a_index1 <= w_index1;
-        a_victim <= w_victim;
-        a_hit <= w_hit;
-        a_deletes <= w_deletes;
-        a_at <= w_at;
-        a_way <= w_way;
-        a_slot <= w_slot;
-    end
+    if (s2_advance && !s2_to_w)
+        a_track <= found_track;
+    else if (w_leave)
+        a_track <= w_track;
     a_busy <= a_busy_next;
 
     // L
-    if (a_advance) begin
-        l_ref <= a_ref;
-        l_index0 <= a_index0;
-        l_index1 <= a_index1;
-        l_victim <= a_victim;
-        l_hit <= a_hit;
-        l_deletes <= a_deletes;
-        l_at <= a_at;
-        l_way <= a_way;
-        l_slot <= a_slot;
-    end
+    if (a_advance)
+        l_track <= a_track;
     l_busy <= l_busy_next;
 
     // S3
     if (l_advance) begin
         mid_busy <= 1'b1;
-        mid_ref <= l_ref;
-        mid_index0 <= l_index0;
-        mid_index1 <= l_index1;
-        mid_victim <= l_victim;
-        mid_hit <= l_hit;
-        mid_deletes <= l_deletes;
-        mid_at <= l_at;
-        mid_way <= l_way;
-        mid_slot <= l_slot;
+        mid_track <= l_track;
     end else if (s3_advance) begin
         mid_busy <= 1'b0;
     end
@@ -626,15 +576,7 @@ always @(posedge clk) begin
     // S4
     if (s3_advance) begin
         held_busy <= 1'b1;
-        held_ref <= mid_ref;
-        held_index0 <= mid_index0;
-        held_index1 <= mid_index1;
-        held_victim <= mid_victim;
-        held_hit <= mid_hit;
-        held_deletes <= mid_deletes;
-        held_at <= mid_at;
-        held_way <= mid_way;
-        held_slot <= mid_slot;
+        held_track <= mid_track;
     end else if (s4_leave) begin
         held_busy <= 1'b0;
     end
@@ -644,15 +586,7 @@ always @(posedge clk) begin
         wr_write <= op_write;
         wr_valid <= op_write_valid;
         wr_entry <= op_entry;
-        wr_ref <= held_ref;
-        wr_index0 <= held_index0;
-        wr_index1 <= held_index1;
-        wr_victim <= held_victim;
-        wr_hit <= held_hit;
-        wr_deletes <= held_deletes;
-        wr_at <= held_at;
-        wr_way <= held_way;
-        wr_slot <= held_slot;
+        wr_track <= held_track;
     end
     wr_busy <= wr_busy_next;
 
