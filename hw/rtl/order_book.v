@@ -339,7 +339,6 @@ wire [REF_WIDTH-1:0]    found_slot   = os_entry[LOCATE_WIDTH+65 +: REF_WIDTH];  
 // from registers, not behind the order store's pick of the found entry.
 wire over        = !s2_whole && less32(found_shares, s2_shares);
 wire removes_all = s2_whole || !less32(s2_shares, found_shares);
-wire [31:0] take = s2_whole || over ? found_shares : s2_shares;
 
 wire s2_alive    = !s2_u2 || u_found;          // a U's add after a remove that found nothing: none
 wire s1_find     = s1_add || s1_change;
@@ -378,16 +377,17 @@ wire [REF_WIDTH-1:0]              l_slot;
 reg [REF_WIDTH-1:0]               s3_slot, s4_slot;
 
 // The event leaving S2 as A takes it: {find, level request, add placed, reduce, compare, add
-// refused, u1, u2, u_same, symbol, clear, locate, sell, shares, price, the order's shares, removes
-// all, slot}; with the level request's price and shares as price_levels takes them.
-localparam L_WORD_WIDTH = 11 + LOCATE_WIDTH + 1 + REC_SHARES_WIDTH + REC_PRICE_WIDTH + 32 + 1 + REF_WIDTH;
+// refused, u1, u2, u_same, symbol, clear, takes the order's shares, locate, sell, shares, price,
+// the order's shares, removes all, slot}; with the level request's price as price_levels takes it.
+// What a reduce takes off its level is chosen in A, from A's flip-flops: S2 registers only the
+// compare, not a 32-bit choice behind it.
+localparam L_WORD_WIDTH = 12 + LOCATE_WIDTH + 1 + REC_SHARES_WIDTH + REC_PRICE_WIDTH + 32 + 1 + REF_WIDTH;
 wire [L_WORD_WIDTH-1:0] s2_word = {
     s2_valid && s2_find, s2_valid && (add_places || reduce), add_places, reduce,
     (s2_add && s2_alive) || (reduce && !s2_u1), add_refused, s2_u1, s2_u2, u_same, s2_symbol, s2_clear,
-    book_locate, book_sell, s2_shares, s2_change ? found_price : s2_price, found_shares,
-    removes_all, found_slot
+    s2_change && (s2_whole || over), book_locate, book_sell, s2_shares, s2_change ? found_price : s2_price,
+    found_shares, removes_all, found_slot
 };
-wire [31:0] s2_req_shares = s2_add ? s2_shares : take;
 // W: a register beside S2 that takes S2's event when A cannot, so S2 advances on a
 // flip-flop (!w_valid) and the stall from S3 and S4 ends at A: the stages in front of A stop a
 // cycle later, on W's fill, and nothing behind A waits on them. W copies S2's event whenever it
@@ -396,12 +396,18 @@ wire [31:0] s2_req_shares = s2_add ? s2_shares : take;
 // reference) leave flip-flops, not the order store's pick behind S2 and W's multiplexer.
 reg                     w_valid, a_valid;
 reg [L_WORD_WIDTH-1:0]  w_word, a_word, l_word;
-reg [31:0]              w_req_price, w_req_shares, a_req_price, a_req_shares;
+reg [31:0]              w_req_price, a_req_price;
 localparam L_FIND = L_WORD_WIDTH - 1, L_LEVEL = L_WORD_WIDTH - 2, L_ADD = L_WORD_WIDTH - 3,
-           L_SLOT = 0, L_REMOVES_ALL = REF_WIDTH,
-           L_BOOK = REF_WIDTH + 1 + 32 + REC_PRICE_WIDTH + REC_SHARES_WIDTH;  // {locate, sell}
+           L_SLOT = 0, L_REMOVES_ALL = REF_WIDTH, L_HAD = REF_WIDTH + 1,
+           L_SHARES = REF_WIDTH + 1 + 32 + REC_PRICE_WIDTH,
+           L_BOOK = REF_WIDTH + 1 + 32 + REC_PRICE_WIDTH + REC_SHARES_WIDTH,  // {locate, sell}
+           L_TAKES_HAD = L_BOOK + LOCATE_WIDTH + 1;
+wire l_takes_had;
 assign {l_find, l_level, l_add, l_reduce, l_compare, l_stale_new, l_u1, l_u2, l_u_same, l_symbol, l_clear,
-        l_locate, l_sell, l_shares, l_price, l_had, l_removes_all, l_slot} = l_word;
+        l_takes_had, l_locate, l_sell, l_shares, l_price, l_had, l_removes_all, l_slot} = l_word;
+// the shares the level request adds, or takes off the level (the order's shares where the reduce
+// takes them all)
+wire [31:0] a_req_shares = a_word[L_TAKES_HAD] ? a_word[L_HAD +: 32] : a_word[L_SHARES +: REC_SHARES_WIDTH];
 wire [L_WORD_WIDTH-1:0] a_next = w_valid ? w_word : s2_word;  // the event entering A
 wire                    w_find = w_word[L_FIND];
 wire                    a_find = a_word[L_FIND];
@@ -785,7 +791,6 @@ always @(posedge clk) begin
     if (!w_valid) begin
         w_word <= s2_word;
         w_req_price <= s2_price;
-        w_req_shares <= s2_req_shares;
     end
     if (a_ready)
         w_valid <= 1'b0;
@@ -795,7 +800,6 @@ always @(posedge clk) begin
         a_valid <= w_valid || s2_adv;
         a_word <= a_next;
         a_req_price <= w_valid ? w_req_price : s2_price;
-        a_req_shares <= w_valid ? w_req_shares : s2_req_shares;
     end
     if (l_ready) begin
         l_valid <= a_valid;
