@@ -402,7 +402,7 @@ localparam L_FIND = L_WORD_WIDTH - 1, L_LEVEL = L_WORD_WIDTH - 2, L_ADD = L_WORD
            L_SHARES = REF_WIDTH + 1 + 32 + REC_PRICE_WIDTH,
            L_BOOK = REF_WIDTH + 1 + 32 + REC_PRICE_WIDTH + REC_SHARES_WIDTH,  // {locate, sell}
            L_TAKES_HAD = L_BOOK + LOCATE_WIDTH + 1;
-wire l_takes_had;
+wire l_takes_had;  // A's choice of the request's shares (a_req_shares); nothing in L or after reads it
 assign {l_find, l_level, l_add, l_reduce, l_compare, l_stale_new, l_u1, l_u2, l_u_same, l_symbol, l_clear,
         l_takes_had, l_locate, l_sell, l_shares, l_price, l_had, l_removes_all, l_slot} = l_word;
 // the shares the level request adds, or takes off the level (the order's shares where the reduce
