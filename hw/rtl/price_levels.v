@@ -768,6 +768,10 @@ always @* begin
 end
 wire p2_busy_next     = !rst && (cmp_take || (p2_busy && !taken));  // state_next's busy states, not behind it
 wire c_valid_next     = !rst && (rd_take || (c_valid && !cmp_take));
+// P1's data are copied while P1 is empty or taken (whether P0's request moves in or not: an empty
+// P1's data are nobody's), so the enable of the head word's and level's flip-flops waits on P2's
+// stall alone, not on the caller's stall of P0 behind it
+wire c_open           = !c_valid || cmp_take;
 wire c_fresh_next     = rd_take ? p0_fresh : c_rd_pending || (c_fresh && !c_reread);
 // P1's and P2's books as they will be: both compares made, the handshake only chooses
 wire c_same_book_next = !rd_take ? c_same_book : cmp_take ? p0_book == c_book : p0_book == op_book;
@@ -944,7 +948,7 @@ always @(posedge clk) begin
     scan_lv_valid <= scan_rd_valid;
     scan_lv_slot <= scan_rd_slot;
     scan_lv_ptr <= scan_rd_ptr;
-    scan_lv <= level_rd;
+    scan_lv <= level_read_word;  // (a scan's read meets no write: P2 writes no level while it scans)
 
     // P0: a new request (a read of the port by P1 or a scan in the same cycle leaves its data stale)
     if (req_valid) begin
@@ -976,11 +980,11 @@ always @(posedge clk) begin
         c_same_book <= c_same_book_next;
     end
     c_valid <= c_valid_next;
-    // (rd_take and c_rd_pending never meet: P1 reading again is neither empty nor taken; and P2
+    // (c_open and c_rd_pending never meet: P1 reading again is neither empty nor taken; and P2
     // writes no side of P1's as a read of it arrives: P1 read it while P2 held none of its side)
-    if (rd_take || c_rd_pending || c_forward)
+    if (c_open || c_rd_pending || c_forward)
         c_head <= head_forward ? head_wdata : head_rd;
-    if (rd_take || c_rd_pending || c_level_forward) begin
+    if (c_open || c_rd_pending || c_level_forward) begin
         c_level_read <= level_read_word;
         c_level_written <= level_written_word;
         c_level_new <= level_read_written;
