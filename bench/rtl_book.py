@@ -5,7 +5,8 @@ random; with --ecp5, the Fmax nextpnr-ecp5 places order_book at (a set that fits
 block RAM); with --refusals, the order store's occupancy at its first refused add on generated
 feeds (the model, which places orders as the RTL does).
 
-    .venv/bin/python bench/rtl_book.py [--no-synth | --synth-only default large | --market | --ecp5 [--seeds 1 2] | --refusals]
+    .venv/bin/python bench/rtl_book.py [--no-synth | --synth-only default large | --market
+                                        | --ecp5 [--top-n 1] [--seeds 1 2] [--placer heap] | --refusals]
 
 Prints the figures as Markdown for bench/RESULTS.md. Synthesis takes
 2.5 (default) and 4 (large) CPU minutes.
@@ -13,6 +14,7 @@ Prints the figures as Markdown for bench/RESULTS.md. Synthesis takes
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 import re
@@ -113,6 +115,11 @@ def main() -> None:
                         help="nextpnr-ecp5 Fmax of order_book at ECP5_SET, no simulation")
     parser.add_argument("--seeds", type=int, nargs="+", default=(),
                         help="with --ecp5: place once per nextpnr seed (the Fmax moves by several MHz between seeds)")
+    parser.add_argument("--placer", choices=("static", "heap"), default="static",
+                        help="with --ecp5: nextpnr's placer (static places order_book's block RAMs and the logic "
+                             "they feed closer than heap, nextpnr's default)")
+    parser.add_argument("--top-n", type=int, default=ECP5_SET.top_n,
+                        help="with --ecp5: ECP5_SET at this TOP_N (1: the PYNQ-Z2's cache depth)")
     parser.add_argument("--refusals", action="store_true",
                         help="order-store occupancy at the first refused add, no simulation")
     args = parser.parse_args()
@@ -142,9 +149,10 @@ def main() -> None:
         spec = importlib.util.spec_from_file_location("synth", RTL.parent / "syn" / "synth.py")
         synth = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(synth)
+        params = dataclasses.replace(ECP5_SET, top_n=args.top_n)
         r = synth.ecp5_fmax("order_book", sources=book_runner.BOOK_TOPS["order_book"],
-                            parameters=ECP5_SET.verilog(), seeds=args.seeds)
-        print(f"order_book {ECP5_SET.verilog()} ECP5-{r['device']}-{r['speed']}: "
+                            parameters=params.verilog(), seeds=args.seeds, placer=args.placer)
+        print(f"order_book {params.verilog()} ECP5-{r['device']}-{r['speed']}, {r['placer']} placer: "
               f"{r['lut4']} LUT4, {r['ffs']} FF, {r['ebr']} EBR")
         for p in r["placements"]:
             seed = "default seed" if p["seed"] is None else f"seed {p['seed']}"

