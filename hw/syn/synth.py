@@ -105,7 +105,8 @@ def ecp5_fmax(top: str = "feed_handler", data_width: int | None = 64, device: st
             log_name = "nextpnr.log" if seed is None else f"nextpnr-seed{seed}.log"
             run = subprocess.run([nextpnr, f"--{device}", "--speed", str(speed), "--out-of-context",
                                   "--json", "netlist.json", "--freq", "156.25", "--timing-allow-fail",
-                                  "--placer", placer, *(["--seed", str(seed)] if seed is not None else []), "--log", log_name],
+                                  "--placer", placer, *(["--seed", str(seed)] if seed is not None else []),
+                                  "--log", log_name],
                                  cwd=work, capture_output=True, text=True)
             log = (Path(work) / log_name).read_text() if (Path(work) / log_name).exists() else run.stderr
             fmax = re.findall(r"Max frequency for clock\s+'([^']+)':\s+([\d.]+) MHz", log)
