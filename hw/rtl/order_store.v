@@ -432,7 +432,9 @@ wire re1 = r_open || reread || (kick_read && !moving_table);
 // (for a new find), S2's, W's, A's, L's, S3's, S4's or V's, V's even as it writes. Such a read is marked stale; the
 // find passes R as it is and reads again from S1 until the write is done, rather than being
 // held back at S0: the hash and these compares end at a register, not in the stall that takes
-// the next event.
+// the next event. (The held stages are listed in each, not read by a function: a continuous
+// assignment is evaluated again only when a function's arguments change, so a function reading
+// the stages' registers would leave these stale in simulation.)
 wire new_read_stale = (r_busy && (hash0 == r_index0 || hash1 == r_index1))
                       || (s1_busy && (hash0 == s1_index0 || hash1 == s1_index1))
                       || (found_busy && (hash0 == found_index0 || hash1 == found_index1))
