@@ -374,7 +374,7 @@ endfunction
 wire [HEAD_WIDTH-1:0]  head_rd;   // head RAM read data (P0, P1's reads again)
 // level RAM read data (P0, P1's reads again, and a scan's levels), and apart: the array's word,
 // and the word written as it was read (level_read_written: that one is the data)
-wire [LEVEL_WIDTH-1:0] level_rd, level_read_word, level_written_word;
+wire [LEVEL_WIDTH-1:0] level_read_word, level_written_word;
 wire                   level_read_written;
 
 // ---- P0: the request's side read ----
@@ -623,7 +623,7 @@ reg [LEVELS-1:0]     scan_pending;  // the slots still to read, past scan_next_o
 reg [LEVELS-1:0]     scan_next_one; // the slot read next, one-hot (none: 0), chosen a cycle ahead
 reg [SLOT_WIDTH-1:0] scan_next;     // ... and encoded then: the read address is not behind an encoder
 reg [BLOCK_WIDTH-1:0] scan_ptr;     // ... and its block's pool block, chosen then too
-reg                  scan_rd_valid;  // a level read arrives (level_rd) ...
+reg                  scan_rd_valid;  // a level read arrives (level_read_word) ...
 reg [SLOT_WIDTH-1:0] scan_rd_slot;
 reg [BLOCK_WIDTH-1:0] scan_rd_ptr;
 reg                  scan_lv_valid;  // ... and is registered, to be compared
@@ -848,7 +848,7 @@ sdp_ram #(.WIDTH(HEAD_WIDTH), .DEPTH(BOOKS), .ULTRA(HEAD_ULTRA), .WRITE_FIRST(1)
 sdp_ram #(.WIDTH(LEVEL_WIDTH), .DEPTH(LEVEL_BLOCKS*BLOCK_LEVELS), .ULTRA(ULTRA_RAM), .WRITE_FIRST(1),
           .ADDR_WIDTH(POOL_WIDTH)) level_ram (
     .clk(clk), .we(level_ram_we), .waddr(level_waddr), .wdata(level_ram_wdata),
-    .re(level_re), .raddr(level_raddr), .rdata(level_rd),
+    .re(level_re), .raddr(level_raddr),
     .read_word(level_read_word), .read_written(level_read_written), .written_word(level_written_word)
 );
 
