@@ -1,12 +1,18 @@
 // Simple dual-port RAM: one write port and one synchronous read port with its
 // data registered, the shape block RAM and UltraRAM both take. A read and a
-// write of one address in one cycle read the old word, unless WRITE_FIRST = 1:
+// write of one address in one cycle read the old word (any word where READ_OLD = 0, below),
+// unless WRITE_FIRST = 1:
 // then they read the word being written (the written word and both addresses registered,
 // compared as the word comes out), which is what a pipeline needs
 // when a younger operation reads what the one just ahead of it writes.
 // rdata's two sources come out apart too (read_word: the array's word; read_written: rdata is
 // written_word), so a caller can register the array's word with no logic behind the RAM's
 // clock-to-output and choose after its flip-flops.
+//
+// Block RAM's two ports do not promise the old word to a read of the address the other port writes
+// in the same cycle, so synthesis keeps it with registers and a multiplexer behind the RAM's output.
+// READ_OLD = 0 says the caller never uses the word so read: the array is then marked
+// no_rw_check and has none.
 //
 // ULTRA = 1 marks the array ram_style "ultra", so Vivado (and Yosys'
 // synth_xilinx -family xcup) put it in UltraRAM on UltraScale+ parts; 0 leaves
@@ -17,6 +23,7 @@ module sdp_ram #(
     parameter DEPTH = 16,
     parameter ULTRA = 0,
     parameter WRITE_FIRST = 0,
+    parameter READ_OLD = 1,
     parameter ADDR_WIDTH = DEPTH > 1 ? $clog2(DEPTH) : 1
 ) (
     input  wire                  clk,
@@ -33,24 +40,33 @@ module sdp_ram #(
 
 reg [WIDTH-1:0] mem_rdata;
 
+// the array's ports; the array is declared in one of four blocks, for its attributes (separate
+// ifs, not an else-if chain, which would nest the blocks' names)
+`define SDP_RAM_PORTS \
+        always @(posedge clk) begin \
+            if (we) \
+                mem[waddr] <= wdata; \
+            if (re) \
+                mem_rdata <= mem[raddr]; \
+        end
 generate
-    if (ULTRA) begin : g_ultra
+    if (ULTRA && READ_OLD) begin : g_ultra
         (* ram_style = "ultra" *) reg [WIDTH-1:0] mem [0:DEPTH-1];
-        always @(posedge clk) begin
-            if (we)
-                mem[waddr] <= wdata;
-            if (re)
-                mem_rdata <= mem[raddr];
-        end
-    end else begin : g_block
-        reg [WIDTH-1:0] mem [0:DEPTH-1];
-        always @(posedge clk) begin
-            if (we)
-                mem[waddr] <= wdata;
-            if (re)
-                mem_rdata <= mem[raddr];
-        end
+        `SDP_RAM_PORTS
     end
+    if (ULTRA && !READ_OLD) begin : g_ultra_any
+        (* ram_style = "ultra", no_rw_check *) reg [WIDTH-1:0] mem [0:DEPTH-1];
+        `SDP_RAM_PORTS
+    end
+    if (!ULTRA && READ_OLD) begin : g_block
+        reg [WIDTH-1:0] mem [0:DEPTH-1];
+        `SDP_RAM_PORTS
+    end
+    if (!ULTRA && !READ_OLD) begin : g_block_any
+        (* no_rw_check *) reg [WIDTH-1:0] mem [0:DEPTH-1];
+        `SDP_RAM_PORTS
+    end
+`undef SDP_RAM_PORTS
     if (WRITE_FIRST) begin : g_write_first
         // the read's and the write's addresses registered with the read, compared as the word
         // comes out (beside the RAM's clock-to-output), not behind the logic that chose them
