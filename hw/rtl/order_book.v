@@ -355,9 +355,9 @@ wire                    book_sell   = s2_change ? found_sell : s2_sell;
 // as the event leaves ----
 
 reg        l_valid, s3_valid, s4_valid;
-wire       l_find, l_level, l_add, l_reduce, l_compare, l_stale_new;
-reg        s3_find, s3_level, s3_add, s3_reduce, s3_compare, s3_stale_new;
-reg        s4_find, s4_level, s4_add, s4_reduce, s4_compare, s4_stale_new;
+wire       l_level, l_add, l_reduce, l_compare, l_stale_new;
+reg        s3_level, s3_add, s3_reduce, s3_compare, s3_stale_new;
+reg        s4_level, s4_add, s4_reduce, s4_compare, s4_stale_new;
 wire       l_u1, l_u2, l_u_same, l_symbol, l_clear;
 reg        s3_u1, s3_u2, s3_u_same, s3_symbol, s3_clear;
 reg        s4_u1, s4_u2, s4_u_same, s4_symbol, s4_clear;
@@ -376,14 +376,14 @@ reg                               s3_removes_all, s4_keeps;  // the order goes; 
 wire [REF_WIDTH-1:0]              l_slot;
 reg [REF_WIDTH-1:0]               s3_slot, s4_slot;
 
-// The event leaving S2 as A takes it: {find, level request, add placed, reduce, compare, add
+// The event leaving S2 as A takes it: {level request, add placed, reduce, compare, add
 // refused, u1, u2, u_same, symbol, clear, takes the order's shares, locate, sell, shares, price,
 // the order's shares, removes all, slot}; with the level request's price as price_levels takes it.
 // What a reduce takes off its level is chosen in A, from A's flip-flops: S2 registers only the
 // compare, not a 32-bit choice behind it.
-localparam L_WORD_WIDTH = 12 + LOCATE_WIDTH + 1 + REC_SHARES_WIDTH + REC_PRICE_WIDTH + 32 + 1 + REF_WIDTH;
+localparam L_WORD_WIDTH = 11 + LOCATE_WIDTH + 1 + REC_SHARES_WIDTH + REC_PRICE_WIDTH + 32 + 1 + REF_WIDTH;
 wire [L_WORD_WIDTH-1:0] s2_word = {
-    s2_valid && s2_find, s2_valid && (add_places || reduce), add_places, reduce,
+    s2_valid && (add_places || reduce), add_places, reduce,
     (s2_add && s2_alive) || (reduce && !s2_u1), add_refused, s2_u1, s2_u2, u_same, s2_symbol, s2_clear,
     s2_change && (s2_whole || over), book_locate, book_sell, s2_shares, s2_change ? found_price : s2_price,
     found_shares, removes_all, found_slot
@@ -397,20 +397,18 @@ wire [L_WORD_WIDTH-1:0] s2_word = {
 reg                     w_valid, a_valid;
 reg [L_WORD_WIDTH-1:0]  w_word, a_word, l_word;
 reg [31:0]              w_req_price, a_req_price;
-localparam L_FIND = L_WORD_WIDTH - 1, L_LEVEL = L_WORD_WIDTH - 2, L_ADD = L_WORD_WIDTH - 3,
+localparam L_LEVEL = L_WORD_WIDTH - 1, L_ADD = L_WORD_WIDTH - 2,
            L_SLOT = 0, L_REMOVES_ALL = REF_WIDTH, L_HAD = REF_WIDTH + 1,
            L_SHARES = REF_WIDTH + 1 + 32 + REC_PRICE_WIDTH,
            L_BOOK = REF_WIDTH + 1 + 32 + REC_PRICE_WIDTH + REC_SHARES_WIDTH,  // {locate, sell}
            L_TAKES_HAD = L_BOOK + LOCATE_WIDTH + 1;
 wire l_takes_had;  // A's choice of the request's shares (a_req_shares); nothing in L or after reads it
-assign {l_find, l_level, l_add, l_reduce, l_compare, l_stale_new, l_u1, l_u2, l_u_same, l_symbol, l_clear,
+assign {l_level, l_add, l_reduce, l_compare, l_stale_new, l_u1, l_u2, l_u_same, l_symbol, l_clear,
         l_takes_had, l_locate, l_sell, l_shares, l_price, l_had, l_removes_all, l_slot} = l_word;
 // the shares the level request adds, or takes off the level (the order's shares where the reduce
 // takes them all)
 wire [31:0] a_req_shares = a_word[L_TAKES_HAD] ? a_word[L_HAD +: 32] : a_word[L_SHARES +: REC_SHARES_WIDTH];
 wire [L_WORD_WIDTH-1:0] a_next = w_valid ? w_word : s2_word;  // the event entering A
-wire                    w_find = w_word[L_FIND];
-wire                    a_find = a_word[L_FIND];
 
 wire lv_ready, lv_cmp_ready, lv_done, lv_ok;
 wire [REF_WIDTH-1:0] lv_slot;
@@ -483,9 +481,8 @@ order_store #(
     .op_hash0(os_find_hash0), .op_hash1(os_find_hash1), .r_advance(r_adv && r_find),
     .find_valid(os_find_valid), .find_hit(os_hit), .find_free(os_free), .find_entry(os_entry),
     .s1_blocked(os_s1_blocked), .s1_advance(s1_adv && s1_find),
-    .s2_advance(s2_adv && s2_find), .s2_deletes(reduce && removes_all), .s2_to_w(!a_ready),
-    .w_leave(a_ready && w_valid && w_find), .a_advance(a_adv && a_find), .l_advance(l_adv && l_find),
-    .s3_advance(s3_adv && s3_find), .s4_leave(s4_adv && s4_find),
+    .s2_advance(s2_adv && s2_find), .s2_deletes(reduce && removes_all),
+    .a_ready(a_ready), .l_ready(l_ready), .s3_ready(s3_ready), .s4_ready(s4_ready),
     .op_write((s4_add && lv_ok) || s4_reduce), .op_write_valid(s4_keeps),
     .op_entry(s4_add ? {lv_slot, s4_shares, s4_price, s4_sell, s4_locate}
                      : {s4_slot, s4_left, s4_price, s4_sell, s4_locate}),
@@ -809,7 +806,6 @@ always @(posedge clk) begin
     // L -> S3
     if (s3_ready) begin
         s3_valid <= l_adv;
-        s3_find <= l_adv && l_find;
         s3_level <= l_adv && l_level;
         s3_add <= l_add;
         s3_reduce <= l_reduce;
@@ -832,7 +828,6 @@ always @(posedge clk) begin
     // S3 -> S4
     if (s4_ready) begin
         s4_valid <= s3_adv;
-        s4_find <= s3_adv && s3_find;
         s4_level <= s3_adv && s3_level;
         s4_add <= s3_add;
         s4_reduce <= s3_reduce;

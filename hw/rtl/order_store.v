@@ -43,9 +43,10 @@
 //         The RAMs read whenever r_open (whether a find comes or not: their output is then
 //         nobody's), so their read enables wait on the caller's stall alone.
 //   r_advance: the find moves to S1 (stale or not), its buckets copied into flip-flops
-//         with no logic in front (a block RAM's clock-to-output and route leave no time
-//         for logic behind it in the same cycle on the ECP5). S1 compares them with the
-//         ref, and the stash with it (registered as the find entered S1). A stale find
+//         with no logic in front, each way's reference beside them compared with the ref two
+//         bits to a LUT (a block RAM's clock-to-output and route leave time for one LUT of
+//         four inputs behind it in the same cycle on the ECP5, not for a compare's tree). S1
+//         ANDs those, and the stash compare (registered as the find entered S1). A stale find
 //         reads its buckets again from S1, the word arriving a cycle later and copied
 //         into S1's flip-flops the cycle after, until no older find sharing a bucket is
 //         yet to write (find_valid low meanwhile); a find in R then reads again too.
@@ -54,22 +55,24 @@
 //         find_entry say whether and how the ref is stored, and find_free whether an
 //         insert has room (counting the stash orders that W, A, L, S3 and S4 will delete).
 //         Where the ref is (or would go) is held for the write.
-//   s2_advance: the find moves to A, or to W when s2_to_w (the caller's register beside S2,
-//         for a find A cannot take yet), with s2_deletes if it will delete its order.
-//   w_leave: W's find moves to A.
-//   a_advance: A's find moves to L.
-//   l_advance: the find moves to S3.
-//   s3_advance: the find moves to S4.
-//   s4_leave: the find leaves S4, with at most one write (op_write, op_write_valid,
+//   s2_advance: the find moves to A, or to W (the caller's register beside S2, for a find A
+//         cannot take yet) while A is not ready, with s2_deletes if it will delete its order.
+//   a_ready, l_ready, s3_ready, s4_ready: the caller's stage is empty or its event moves on
+//         (A's to L, L's to S3, S3's to S4, S4's out). Each stage's find moves on while it is
+//         ready, and each copies the find before it (A: W's, else S2's) whenever it is ready,
+//         as the caller's stages do, so the enables of the held finds' flip-flops wait on the
+//         caller's stall alone.
+//   S4's find leaves while s4_ready, with at most one write (op_write, op_write_valid,
 //         op_entry): an update (valid 1) or delete (valid 0) of the found order, or
 //         an insert (valid 1, no hit, find_free). The write is registered (V) and made the
 //         cycle after, so the caller's decision (a level's room) reaches flip-flops beside
 //         it, not the RAMs' write enables across the chip. An insert whose buckets are full
 //         moves orders: find_ready is low while it does, and the finds then in R and
 //         S1 read their buckets again (find_valid low meanwhile).
-// A table's read of a bucket that V writes in the same cycle returns the word before the
-// write: such a find is marked stale like one behind an unwritten find, and reads again. So the
-// tables need no write-first bypass, which would put a multiplexer in front of the compares.
+// A table's read of a bucket that V writes in the same cycle is marked stale like one behind an
+// unwritten find, and reads again: the word so read is never used (sdp_ram READ_OLD 0). So the
+// tables need no write-first bypass, nor the old word kept, either of which would put a
+// multiplexer in front of the compares.
 // The stall into the stages behind depends on registers only (freshness, s1_blocked); no
 // stall depends on a compare made in its cycle, and the write addresses come from registers.
 // After rst, the RAMs are cleared one bucket per cycle; find_ready is low then.
@@ -102,13 +105,11 @@ module order_store #(
     output wire [ENTRY_WIDTH-1:0]  find_entry,
     input  wire                    s2_advance,
     input  wire                    s2_deletes,
-    input  wire                    s2_to_w,
-    input  wire                    w_leave,
-    input  wire                    a_advance,
-    input  wire                    l_advance,
-    input  wire                    s3_advance,
+    input  wire                    a_ready,
+    input  wire                    l_ready,
+    input  wire                    s3_ready,
+    input  wire                    s4_ready,
 
-    input  wire                    s4_leave,
     input  wire                    op_write,
     input  wire                    op_write_valid,
     input  wire [ENTRY_WIDTH-1:0]  op_entry,
@@ -156,21 +157,40 @@ wire [BUCKET_WIDTH-1:0] read_data0, read_data1;
 reg [BUCKET_WIDTH-1:0]  s1_data0, s1_data1;
 reg                     rd_pending;  // the RAMs' output holds S1's buckets read again ...
 reg                     rd_fresh;    // ... after every write before it
+// the reference whose buckets the RAMs read last (a new find's, or S1's again), registered with the
+// read: the compares behind the RAMs' output take it from a flip-flop
+reg [63:0]              read_ref;
+// Each way's reference compared with read_ref two bits to a LUT as the RAMs' word is copied into
+// S1 (one LUT of four inputs behind the RAM's clock-to-output), registered: S1 ANDs 32 bits a way,
+// not 64 bits' compares, in front of the found entry's pick.
+localparam REF_PAIRS = 32;
+reg [WAYS*REF_PAIRS-1:0] s1_ref_eq0, s1_ref_eq1;
+reg [WAYS*REF_PAIRS-1:0] read_ref_eq0, read_ref_eq1;
+integer e;
+always @* begin
+    for (e = 0; e < WAYS * REF_PAIRS; e = e + 1) begin
+        read_ref_eq0[e] = read_data0[(e/REF_PAIRS)*WAY_WIDTH + ENTRY_WIDTH + 2*(e%REF_PAIRS) +: 2]
+                          == read_ref[2*(e%REF_PAIRS) +: 2];
+        read_ref_eq1[e] = read_data1[(e/REF_PAIRS)*WAY_WIDTH + ENTRY_WIDTH + 2*(e%REF_PAIRS) +: 2]
+                          == read_ref[2*(e%REF_PAIRS) +: 2];
+    end
+end
 
 // flat vectors rather than arrays: registers written in several places, never a RAM
 reg [STASH-1:0]             stash_valid;
 reg [STASH*64-1:0]          stash_ref;
 reg [STASH*ENTRY_WIDTH-1:0] stash_entry;
 
-// S1 compares every way with the reference, one-hot (a reference is in one place at most),
-// and picks the found entry with the hits as an AND-OR, registered. Where the order is, or where
-// an insert goes, is encoded in S2 from the registered hits and free ways, off the compares' path.
+// S1 finds the ways holding the reference from the registered compares, one-hot (a reference is
+// in one place at most), and picks the found entry with the hits as an AND-OR, registered. Where
+// the order is, or where an insert goes, is encoded in S2 from the registered hits and free ways,
+// off the compares' path.
 reg [WAYS-1:0] hits0, hits1, frees0, frees1;
 integer w;
 always @* begin
     for (w = 0; w < WAYS; w = w + 1) begin
-        hits0[w] = s1_data0[w*WAY_WIDTH + WAY_WIDTH - 1] && s1_data0[w*WAY_WIDTH + ENTRY_WIDTH +: 64] == s1_ref;
-        hits1[w] = s1_data1[w*WAY_WIDTH + WAY_WIDTH - 1] && s1_data1[w*WAY_WIDTH + ENTRY_WIDTH +: 64] == s1_ref;
+        hits0[w] = s1_data0[w*WAY_WIDTH + WAY_WIDTH - 1] && &s1_ref_eq0[w*REF_PAIRS +: REF_PAIRS];
+        hits1[w] = s1_data1[w*WAY_WIDTH + WAY_WIDTH - 1] && &s1_ref_eq1[w*REF_PAIRS +: REF_PAIRS];
         frees0[w] = !s1_data0[w*WAY_WIDTH + WAY_WIDTH - 1];
         frees1[w] = !s1_data1[w*WAY_WIDTH + WAY_WIDTH - 1];
     end
@@ -227,7 +247,8 @@ reg [2*PAIRS*ENTRY_WIDTH-1:0] found_pair_entries;
 reg [ENTRY_WIDTH-1:0]  found_stash_entry;
 reg [1:0]              found_table_hits;  // a way of table 0's bucket, of table 1's, holds the ref
 reg                    found_stash_hit;
-reg                    found_full;  // S2 holds a find with no free way in either bucket
+reg                    found_full;  // S2 holds a find with no free way in either bucket ...
+reg                    found_moves; // ... nor its reference in them or the stash: an insert moves orders
 // Each of W to V holds its find as one record (a *_track register), moved whole from stage to
 // stage: {ref, index0, index1, victim, at, way, slot, hit, deletes}
 localparam TR_DELETES = 0, TR_HIT = 1, TR_SLOT = 2, TR_WAY = TR_SLOT + SLOT_BITS, TR_AT = TR_WAY + WAY_BITS,
@@ -270,11 +291,11 @@ wire stash_freed = (w_busy && track_frees_stash(w_track)) || (a_busy && track_fr
 assign find_valid = s1_busy && s1_fresh;
 assign find_hit   = found_hit;
 assign find_free  = !found_full || !stash_full || stash_freed;
-// S2 to V hold an insert that moves orders: S2's when its find neither hit nor found a free way
-// (from its registers: the compares behind it fill S1's cycle; one LUT of five inputs), the later
-// stages' registered from the stages as they will be (s1_blocked_next)
+// S2 to V hold an insert that moves orders: S2's (found_moves, registered from S1's compares), the
+// later stages' registered from the stages as they will be (s1_blocked_next). Both are flip-flops:
+// the stall of S1, and behind it R's and the RAMs' read enables, starts at them.
 reg s1_blocked_q;
-assign s1_blocked = (found_full && !found_hit) || s1_blocked_q;
+assign s1_blocked = found_moves || s1_blocked_q;
 
 // the found entry: the hit way's, or the hit stash slot's (which only finds of its own
 // reference write, and those are written before this find is current); zeros when none.
@@ -333,22 +354,22 @@ end
 wire [TRACK_WIDTH-1:0] found_track = {found_ref, found_index0, found_index1, found_victim, found_at, found_way,
                                       found_slot, found_hit, s2_deletes};
 
-// the stages W to V after this cycle: whether each holds a find, and where its order goes
-wire       w_busy_next     = !rst && ((s2_advance && s2_to_w) || (w_busy && !w_leave));
-wire [1:0] w_at_next       = s2_advance && s2_to_w ? found_at : track_at(w_track);
-wire       a_busy_next     = !rst && ((s2_advance && !s2_to_w) || w_leave || (a_busy && !a_advance));
-wire [1:0] a_at_next       = s2_advance && !s2_to_w ? found_at : track_at(w_leave ? w_track : a_track);
-wire       l_busy_next     = !rst && (a_advance || (l_busy && !l_advance));
-wire [1:0] l_at_next       = track_at(a_advance ? a_track : l_track);
-wire       mid_busy_next   = !rst && (l_advance || (mid_busy && !s3_advance));
-wire [1:0] mid_at_next     = track_at(l_advance ? l_track : mid_track);
-wire       held_busy_next  = !rst && (s3_advance || (held_busy && !s4_leave));
-wire [1:0] held_at_next    = track_at(s3_advance ? mid_track : held_track);
-wire       wr_busy_next    = !rst && held_busy && s4_leave;
-wire s1_blocked_next = (w_busy_next && w_at_next == AT_KICK) || (a_busy_next && a_at_next == AT_KICK)
-                       || (l_busy_next && l_at_next == AT_KICK)
-                       || (mid_busy_next && mid_at_next == AT_KICK) || (held_busy_next && held_at_next == AT_KICK)
-                       || (wr_busy_next && track_at(held_track) == AT_KICK);
+// the stages W to V after this cycle: whether each holds a find
+wire       w_busy_next     = !rst && (s2_advance || w_busy) && !a_ready;
+wire       a_busy_next     = !rst && (a_ready ? s2_advance || w_busy : a_busy);
+wire       l_busy_next     = !rst && (l_ready ? a_busy && a_ready : l_busy);
+wire       mid_busy_next   = !rst && (s3_ready ? l_busy && l_ready : mid_busy);
+wire       held_busy_next  = !rst && (s4_ready ? mid_busy && s3_ready : held_busy);
+wire       wr_busy_next    = !rst && held_busy && s4_ready;
+
+// Whether W to V will hold an insert that moves orders: a find in W to S4 is in W to V after this
+// cycle whether its stage advances or not, V's has left, and S2's enters W or A as it advances. So
+// none of the stall's enables (the stages' readiness) is in front of this register.
+wire s1_blocked_next = !rst && ((s2_advance && found_moves)
+                                || (w_busy && track_at(w_track) == AT_KICK) || (a_busy && track_at(a_track) == AT_KICK)
+                                || (l_busy && track_at(l_track) == AT_KICK)
+                                || (mid_busy && track_at(mid_track) == AT_KICK)
+                                || (held_busy && track_at(held_track) == AT_KICK));
 
 // ---- moving orders (an insert whose two buckets are full) ----
 
@@ -460,17 +481,16 @@ assign find_ready = !clearing && kick_state == K_IDLE && !s1_blocked
 // taken with no find is never used), as S1's buckets read again arrive, and as a move's bucket
 // does. Nothing reads the RAMs while R or S1 holds their output, so it is still that word.
 wire s1_load = !s1_busy || s1_advance || rd_pending || kick_state == K_LOAD;
-wire [63:0] stash_ref_now = rd_pending ? s1_ref : r_ref;  // whose reference S1's stash compare takes
 
 genvar gw;
 generate
     for (gw = 0; gw < WAYS; gw = gw + 1) begin : g_way
-        sdp_ram #(.WIDTH(WAY_WIDTH), .DEPTH(BUCKETS), .ULTRA(ULTRA_RAM),
+        sdp_ram #(.WIDTH(WAY_WIDTH), .DEPTH(BUCKETS), .ULTRA(ULTRA_RAM), .READ_OLD(0),
                   .ADDR_WIDTH(INDEX_BITS)) table0 (
             .clk(clk), .we(we0[gw]), .waddr(waddr0), .wdata(wdata0),
             .re(re0), .raddr(raddr0), .rdata(read_data0[gw*WAY_WIDTH +: WAY_WIDTH])
         );
-        sdp_ram #(.WIDTH(WAY_WIDTH), .DEPTH(BUCKETS), .ULTRA(ULTRA_RAM),
+        sdp_ram #(.WIDTH(WAY_WIDTH), .DEPTH(BUCKETS), .ULTRA(ULTRA_RAM), .READ_OLD(0),
                   .ADDR_WIDTH(INDEX_BITS)) table1 (
             .clk(clk), .we(we1[gw]), .waddr(waddr1), .wdata(wdata1),
             .re(re1), .raddr(raddr1), .rdata(read_data1[gw*WAY_WIDTH +: WAY_WIDTH])
@@ -497,6 +517,12 @@ always @(posedge clk) begin
     end
     if (reread)
         r_fresh <= 1'b0;  // its word in the RAMs' output is read over
+    // (as S1 copies the word, read_ref is R's reference, or S1's as its read again arrives; else
+    // the find in S1 is stale, R's word having been read over, and its compares are not used)
+    if (reread)
+        read_ref <= s1_ref;
+    else if (r_open)
+        read_ref <= op_ref;
 
     // S1
     if (r_advance) begin
@@ -515,8 +541,10 @@ always @(posedge clk) begin
     if (s1_load) begin
         s1_data0 <= read_data0;
         s1_data1 <= read_data1;
+        s1_ref_eq0 <= read_ref_eq0;
+        s1_ref_eq1 <= read_ref_eq1;
         for (t = 0; t < STASH; t = t + 1)
-            s1_stash_match[t] <= stash_valid[t] && stash_ref[t*64 +: 64] == stash_ref_now;
+            s1_stash_match[t] <= stash_valid[t] && stash_ref[t*64 +: 64] == read_ref;
     end
     if (kick_start) begin
         // the moves may change R's and S1's buckets: read them again after
@@ -536,6 +564,7 @@ always @(posedge clk) begin
         found_table_hits <= {hits1 != 0, hits0 != 0};
         found_stash_hit <= stash_hit;
         found_full <= !any_free0 && !any_free1;
+        found_moves <= !any_free0 && !any_free1 && hits0 == 0 && hits1 == 0 && !stash_hit;
         found_slot <= stash_hit_slot;
         found_hits0 <= hits0;
         found_hits1 <= hits1;
@@ -547,49 +576,33 @@ always @(posedge clk) begin
     end else if (s2_advance) begin
         found_busy <= 1'b0;
         found_full <= 1'b0;
+        found_moves <= 1'b0;
     end
 
     // W: copies S2's find whenever it is empty (its enables wait on a register); holds one A
-    // could not take
+    // could not take. A to V: each copies the find before it whenever it is ready (a word taken
+    // with no find is never used: the stage's busy flag is low)
     if (!w_busy)
         w_track <= found_track;
-    w_busy <= w_busy_next;
-
-    // A
-    if (s2_advance && !s2_to_w)
-        a_track <= found_track;
-    else if (w_leave)
-        a_track <= w_track;
-    a_busy <= a_busy_next;
-
-    // L
-    if (a_advance)
+    if (a_ready)
+        a_track <= w_busy ? w_track : found_track;
+    if (l_ready)
         l_track <= a_track;
-    l_busy <= l_busy_next;
-
-    // S3
-    if (l_advance) begin
-        mid_busy <= 1'b1;
+    if (s3_ready)
         mid_track <= l_track;
-    end else if (s3_advance) begin
-        mid_busy <= 1'b0;
-    end
-
-    // S4
-    if (s3_advance) begin
-        held_busy <= 1'b1;
+    if (s4_ready) begin
         held_track <= mid_track;
-    end else if (s4_leave) begin
-        held_busy <= 1'b0;
-    end
-
-    // V: S4's write, made a cycle later
-    if (s4_leave) begin
+        // V: S4's write, made a cycle later
         wr_write <= op_write;
         wr_valid <= op_write_valid;
         wr_entry <= op_entry;
         wr_track <= held_track;
     end
+    w_busy <= w_busy_next;
+    a_busy <= a_busy_next;
+    l_busy <= l_busy_next;
+    mid_busy <= mid_busy_next;
+    held_busy <= held_busy_next;
     wr_busy <= wr_busy_next;
 
     if (write_now) begin
@@ -664,12 +677,7 @@ always @(posedge clk) begin
         rd_pending <= 1'b0;
         found_busy <= 1'b0;
         found_full <= 1'b0;
-        w_busy <= 1'b0;
-        a_busy <= 1'b0;
-        l_busy <= 1'b0;
-        mid_busy <= 1'b0;
-        held_busy <= 1'b0;
-        wr_busy <= 1'b0;
+        found_moves <= 1'b0;
         live_orders <= 32'd0;
         kick_state <= K_IDLE;
         kick_way <= 0;
