@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -86,9 +87,12 @@ def ecp5_fmax(top: str = "feed_handler", data_width: int | None = 64, device: st
     default) or static (its electrostatic placer, which places a large design's block RAMs and
     the logic they feed closer). `fmax_mhz` and `critical_path` are the first placement's;
     `placements` lists each as {seed, fmax_mhz, critical_path}."""
-    for tool in (yosys, nextpnr):
-        if shutil.which(tool) is None:
+    # resolved here: both run in a scratch directory, where a relative PATH entry finds nothing
+    found = {tool: shutil.which(tool) for tool in (yosys, nextpnr)}
+    for tool, path in found.items():
+        if path is None:
             raise RuntimeError(f"{tool} not found")
+    yosys, nextpnr = os.path.abspath(found[yosys]), os.path.abspath(found[nextpnr])
     files = " ".join(str(RTL_DIR / name) for name in sources)
     if parameters is None:
         parameters = {"DATA_WIDTH": data_width} if data_width else {}
