@@ -21,9 +21,9 @@ RTL = book_runner.runner.RTL_DIR
 # the order store's tables are a RAM per way (a write puts one way)
 TABLES = tuple(f"order_store_inst.g_way[{way}].table{table}" for way in range(4) for table in (0, 1))
 # sdp_ram's branch: g_block or g_ultra, "_any" where a read of the address written in the same
-# cycle is not used (READ_OLD 0: no_rw_check)
+# cycle is not used (READ_OLD 0: no_rw_check; the head and level RAMs take the written word)
 MEMORIES = (*(table + ".{branch}_any.mem" for table in TABLES),
-            "price_levels_inst.head_ram.g_block.mem", "price_levels_inst.level_ram.{branch}.mem",
+            "price_levels_inst.head_ram.g_block_any.mem", "price_levels_inst.level_ram.{branch}_any.mem",
             "price_levels_inst.free_ram.g_block.mem",
             "bbo_ram.g_block.mem", "stale_ram.g_block.mem", "stale_csr_ram.g_block.mem", "symbol_ram")
 
@@ -56,7 +56,7 @@ def test_every_memory_maps_to_ram_and_no_latch_is_inferred(tmp_path, ultra_ram, 
     branch = "g_ultra" if ultra_ram else "g_block"
     for memory in MEMORIES:
         assert f"mapping memory order_book.{memory.format(branch=branch)} via $__XILINX_" in log, memory
-    for memory in (*(table + ".g_ultra_any" for table in TABLES), "price_levels_inst.level_ram.g_ultra"):
+    for memory in (*(table + ".g_ultra_any" for table in TABLES), "price_levels_inst.level_ram.g_ultra_any"):
         in_uram = f"mapping memory order_book.{memory}.mem via $__XILINX_URAM_" in log
         assert in_uram == ultra_ram, memory
 
@@ -66,8 +66,9 @@ def test_default_book_synthesizes_to_block_ram_with_few_flip_flops(tmp_path):
     figures = _bench().synthesize(BookParams(), tmp_path / "yosys.log")
     # ~86 Mbit of tables: the order store, the per-symbol heads and levels, the BBO and symbol tables
     assert figures["RAMB36"] > 2000
-    # flip-flops are the engine's registers only, nowhere near one per memory bit
-    assert figures["FF"] < 20000, figures
+    # flip-flops are the engine's registers only (the head and level RAMs' registered writes and
+    # the words they replace in a read among them: ~3 800 here), nowhere near one per memory bit
+    assert figures["FF"] < 25000, figures
     assert figures["logic_depth"] > 0
 
 

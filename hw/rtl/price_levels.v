@@ -840,12 +840,12 @@ wire c_level_forward = c_valid && c_level_write_now;
 // an add in P1 has no level, and its c_pool_addr is no address, so P1's term needs its side)
 wire level_forward   = !c_rd_pending && (p0_level_written || (c_valid && c_same_book && c_level_write_now));
 
-sdp_ram #(.WIDTH(HEAD_WIDTH), .DEPTH(BOOKS), .ULTRA(HEAD_ULTRA), .WRITE_FIRST(1), .ADDR_WIDTH(LOCATE_WIDTH+1)) head_ram (
+sdp_ram #(.WIDTH(HEAD_WIDTH), .DEPTH(BOOKS), .ULTRA(HEAD_ULTRA), .WRITE_FIRST(1), .READ_OLD(0), .WRITE_REG(1), .ADDR_WIDTH(LOCATE_WIDTH+1)) head_ram (
     .clk(clk), .we(head_we), .waddr(head_waddr), .wdata(head_wdata),
     .re(head_re), .raddr(head_raddr), .rdata(head_rd)
 );
 
-sdp_ram #(.WIDTH(LEVEL_WIDTH), .DEPTH(LEVEL_BLOCKS*BLOCK_LEVELS), .ULTRA(ULTRA_RAM), .WRITE_FIRST(1),
+sdp_ram #(.WIDTH(LEVEL_WIDTH), .DEPTH(LEVEL_BLOCKS*BLOCK_LEVELS), .ULTRA(ULTRA_RAM), .WRITE_FIRST(1), .READ_OLD(0), .WRITE_REG(1),
           .ADDR_WIDTH(POOL_WIDTH)) level_ram (
     .clk(clk), .we(level_ram_we), .waddr(level_waddr), .wdata(level_ram_wdata),
     .re(level_re), .raddr(level_raddr),

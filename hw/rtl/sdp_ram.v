@@ -9,6 +9,11 @@
 // written_word), so a caller can register the array's word with no logic behind the RAM's
 // clock-to-output and choose after its flip-flops.
 //
+// WRITE_REG = 1 (with WRITE_FIRST = 1) registers the write before the array takes it, so the logic
+// that decides a write ends at flip-flops, not at the RAM's data inputs across the die. The array
+// then holds a write a cycle later; a read meets it as it does a write of its own cycle (both
+// compared as the word comes out), so rdata is as without the register.
+//
 // Block RAM's two ports do not promise the old word to a read of the address the other port writes
 // in the same cycle, so synthesis keeps it with registers and a multiplexer behind the RAM's output.
 // READ_OLD = 0 says the caller never uses the word so read: the array is then marked
@@ -24,6 +29,7 @@ module sdp_ram #(
     parameter ULTRA = 0,
     parameter WRITE_FIRST = 0,
     parameter READ_OLD = 1,
+    parameter WRITE_REG = 0,
     parameter ADDR_WIDTH = DEPTH > 1 ? $clog2(DEPTH) : 1
 ) (
     input  wire                  clk,
@@ -39,13 +45,17 @@ module sdp_ram #(
 );
 
 reg [WIDTH-1:0] mem_rdata;
+// the write the array takes: the caller's, or the one registered a cycle ago (WRITE_REG)
+wire                  array_we;
+wire [ADDR_WIDTH-1:0] array_waddr;
+wire [WIDTH-1:0]      array_wdata;
 
 // the array's ports; the array is declared in one of four blocks, for its attributes (separate
 // ifs, not an else-if chain, which would nest the blocks' names)
 `define SDP_RAM_PORTS \
         always @(posedge clk) begin \
-            if (we) \
-                mem[waddr] <= wdata; \
+            if (array_we) \
+                mem[array_waddr] <= array_wdata; \
             if (re) \
                 mem_rdata <= mem[raddr]; \
         end
@@ -67,22 +77,44 @@ generate
         `SDP_RAM_PORTS
     end
 `undef SDP_RAM_PORTS
+    if (WRITE_REG) begin : g_write_reg
+        reg                  held_we = 1'b0;
+        reg [ADDR_WIDTH-1:0] held_waddr;
+        reg [WIDTH-1:0]      held_wdata;
+        always @(posedge clk) begin
+            held_we <= we;
+            held_waddr <= waddr;
+            held_wdata <= wdata;
+        end
+        assign array_we = held_we;
+        assign array_waddr = held_waddr;
+        assign array_wdata = held_wdata;
+    end else begin : g_write_now
+        assign array_we = we;
+        assign array_waddr = waddr;
+        assign array_wdata = wdata;
+    end
     if (WRITE_FIRST) begin : g_write_first
-        // the read's and the write's addresses registered with the read, compared as the word
-        // comes out (beside the RAM's clock-to-output), not behind the logic that chose them
-        reg                  written;
-        reg [ADDR_WIDTH-1:0] read_addr, written_addr;
-        reg [WIDTH-1:0]      written_data;
+        // the read's and the writes' addresses registered with the read, compared as the word
+        // comes out (beside the RAM's clock-to-output), not behind the logic that chose them:
+        // the caller's write, and the array's where that is the one registered a cycle before
+        reg                  written, held;
+        reg [ADDR_WIDTH-1:0] read_addr, written_addr, held_addr;
+        reg [WIDTH-1:0]      written_data, held_data;
         always @(posedge clk) begin
             if (re) begin
                 written <= we;
                 read_addr <= raddr;
                 written_addr <= waddr;
                 written_data <= wdata;
+                held <= WRITE_REG && array_we;
+                held_addr <= array_waddr;
+                held_data <= array_wdata;
             end
         end
-        assign read_written = written && written_addr == read_addr;
-        assign written_word = written_data;
+        wire read_new = written && written_addr == read_addr;
+        assign read_written = read_new || (held && held_addr == read_addr);
+        assign written_word = read_new ? written_data : held_data;
     end else begin : g_read_first
         assign read_written = 1'b0;
         assign written_word = {WIDTH{1'b0}};
