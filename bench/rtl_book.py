@@ -42,8 +42,9 @@ SYNTH_SETS = {
 
 # a whole market: the feed's symbols fit MAX_SYMBOLS; order store and levels as a large board's
 MARKET = BookParams(max_symbols=4096, order_bucket_bits=13, order_ways=4, levels=32, top_n=8)
-# the ECP5-85's 208 block RAMs (18 Kbit) hold this set's memories
-ECP5_SET = BookParams(max_symbols=128, order_bucket_bits=10, order_ways=4, levels=16, top_n=4)
+# the ECP5-85's 208 block RAMs (18 Kbit) hold this set's memories; its pool of 4 096 levels in 4-bit
+# slices, a 4096 x 4 block each (one memory would stack 2048 x 9 blocks behind a multiplexer)
+ECP5_SET = BookParams(max_symbols=128, order_bucket_bits=10, order_ways=4, levels=16, top_n=4, level_ram_slice=4)
 
 
 def measure(params: BookParams, messages: int = 20000, symbols: int = 100, seed: int = 3,

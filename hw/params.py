@@ -41,6 +41,10 @@ class BookParams:
     # and as many blocks as every side's levels fill (nothing refused for want of a block).
     block_levels: int = 0
     level_blocks: int = 0
+    # The level pool's block RAM built as memories this many bits wide side by side (0: one):
+    # 4 puts a pool of 4 096 levels in 4096 x 4 block RAMs (ECP5, RAMB18), each read straight
+    # into flip-flops, where one memory is stacked from shallower blocks behind a multiplexer.
+    level_ram_slice: int = 0
 
     @property
     def pool_block_levels(self) -> int:
@@ -53,11 +57,12 @@ class BookParams:
         return self.level_blocks or 2 * self.max_symbols * self.levels // self.pool_block_levels
 
     def verilog(self) -> dict[str, int]:
-        # DEPTH_OUT and ULTRA_RAM only when set: tops that wrap the book without them keep
+        # DEPTH_OUT, ULTRA_RAM and LEVEL_RAM_SLICE only when set: tops that wrap the book without them keep
         # their parameters (and simulation builds their folders)
         optional = {**({"DEPTH_OUT": self.depth_out} if self.depth_out else {}),
                     **({"ULTRA_RAM": 1} if self.ultra_ram else {}),
-                    **({"HEAD_ULTRA_RAM": 1} if self.ultra_ram_head else {})}
+                    **({"HEAD_ULTRA_RAM": 1} if self.ultra_ram_head else {}),
+                    **({"LEVEL_RAM_SLICE": self.level_ram_slice} if self.level_ram_slice else {})}
         return {"MAX_SYMBOLS": self.max_symbols, "ORDER_BUCKET_BITS": self.order_bucket_bits,
                 "ORDER_WAYS": self.order_ways, "LEVELS": self.levels, "TOP_N": self.top_n,
                 "BLOCK_LEVELS": self.pool_block_levels, "LEVEL_BLOCKS": self.pool_blocks, **optional}

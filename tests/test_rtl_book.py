@@ -36,11 +36,12 @@ def test_generated_feed_matches_model_under_idle_and_backpressure(tmp_path):
     _run(tmp_path, words, SMALL, "test_events_match_model", TB_IDLE="1", TB_BACKPRESSURE="1")
 
 
-# ULTRA_RAM builds the large tables from sdp_ram's UltraRAM branch: the same behaviour
-@pytest.mark.parametrize("ultra_ram", [False, True])
-def test_overflowing_capacities_raise_stale_exactly_as_modelled(tmp_path, ultra_ram):
+# ULTRA_RAM builds the large tables from sdp_ram's UltraRAM branch, and LEVEL_RAM_SLICE the level
+# pool from slices side by side (5 bits: the last one padded): the same behaviour
+@pytest.mark.parametrize("ultra_ram,level_ram_slice", [(False, 0), (True, 0), (False, 5)])
+def test_overflowing_capacities_raise_stale_exactly_as_modelled(tmp_path, ultra_ram, level_ram_slice):
     params = BookParams(max_symbols=64, order_bucket_bits=6, order_ways=2, levels=4, top_n=2,
-                        ultra_ram=ultra_ram)
+                        ultra_ram=ultra_ram, level_ram_slice=level_ram_slice)
     words = _feed_words(3000, 30, 22)
     model = book_model.BookModel(params)
     model.run(words)

@@ -20,12 +20,14 @@ pytestmark = pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys not
 RTL = book_runner.runner.RTL_DIR
 # the order store's tables are a RAM per way (a write puts one way)
 TABLES = tuple(f"order_store_inst.g_way[{way}].table{table}" for way in range(4) for table in (0, 1))
-# sdp_ram's branch: g_block or g_ultra, "_any" where a read of the address written in the same
-# cycle is not used (READ_OLD 0: no_rw_check; the head and level RAMs take the written word)
-MEMORIES = (*(table + ".{branch}_any.mem" for table in TABLES),
-            "price_levels_inst.head_ram.g_block_any.mem", "price_levels_inst.level_ram.{branch}_any.mem",
-            "price_levels_inst.free_ram.g_block.mem",
-            "bbo_ram.g_block.mem", "stale_ram.g_block.mem", "stale_csr_ram.g_block.mem", "symbol_ram")
+# sdp_ram's branch (in its one slice): g_block or g_ultra, "_any" where a read of the address
+# written in the same cycle is not used (READ_OLD 0: no_rw_check; the head and level RAMs take the
+# written word)
+MEMORIES = (*(table + ".g_slice[0].{branch}_any.mem" for table in TABLES),
+            "price_levels_inst.head_ram.g_slice[0].g_block_any.mem",
+            "price_levels_inst.level_ram.g_slice[0].{branch}_any.mem",
+            "price_levels_inst.free_ram.g_slice[0].g_block.mem",
+            *(ram + ".g_slice[0].g_block.mem" for ram in ("bbo_ram", "stale_ram", "stale_csr_ram")), "symbol_ram")
 
 
 def _bench():
@@ -56,9 +58,31 @@ def test_every_memory_maps_to_ram_and_no_latch_is_inferred(tmp_path, ultra_ram, 
     branch = "g_ultra" if ultra_ram else "g_block"
     for memory in MEMORIES:
         assert f"mapping memory order_book.{memory.format(branch=branch)} via $__XILINX_" in log, memory
-    for memory in (*(table + ".g_ultra_any" for table in TABLES), "price_levels_inst.level_ram.g_ultra_any"):
+    for memory in (*(table + ".g_slice[0].g_ultra_any" for table in TABLES),
+                   "price_levels_inst.level_ram.g_slice[0].g_ultra_any"):
         in_uram = f"mapping memory order_book.{memory}.mem via $__XILINX_URAM_" in log
         assert in_uram == ultra_ram, memory
+
+
+def test_ecp5_set_puts_each_level_pool_slice_in_one_block_ram(tmp_path):
+    # the ECP5 set's pool of 4 096 levels, 128 bits each, in 4-bit slices: 32 DP16KD of 4096 x 4,
+    # one a slice, where one memory was 2048 x 9 blocks stacked two deep behind a multiplexer
+    params = _bench().ECP5_SET
+    assert params.pool_blocks * params.pool_block_levels == 4096 and params.level_ram_slice == 4
+    files = " ".join(str(RTL / f) for f in book_runner.BOOK_TOPS["order_book"])
+    sets = " ".join(f"-set {k} {v}" for k, v in params.verilog().items())
+    (tmp_path / "map.ys").write_text(
+        f"read_verilog -I{RTL} {files}\n"
+        f"chparam {sets} order_book\n"
+        "synth_ecp5 -top order_book -run :map_ffram\n"
+        "tee -q -o blocks.txt select -list t:DP16KD r:DATA_WIDTH_B=4 %i\n"
+        "tee -q -o pool.txt select -list t:DP16KD\n")
+    run = subprocess.run(["yosys", "-q", "-s", "map.ys"], cwd=tmp_path, check=False, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    pool = [name for name in (tmp_path / "pool.txt").read_text().split() if ".level_ram." in name]
+    narrow = [name for name in (tmp_path / "blocks.txt").read_text().split() if ".level_ram." in name]
+    assert sorted(pool) == sorted(narrow) and len(pool) == 32, pool
+    assert {name.split(".g_slice[")[1].split("]")[0] for name in pool} == {str(k) for k in range(32)}
 
 
 @pytest.mark.slow

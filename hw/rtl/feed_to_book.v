@@ -20,6 +20,7 @@ module feed_to_book #(
     parameter DEPTH_OUT = 0,  // levels per side in each record (order_book); 0: BBO only
     parameter ULTRA_RAM = 0,  // 1: the book's large tables in UltraRAM (order_book)
     parameter HEAD_ULTRA_RAM = 0,  // 1: the level heads in UltraRAM too (order_book)
+    parameter LEVEL_RAM_SLICE = 0,  // the level pool's block RAM in slices this wide (order_book)
     parameter OUT_WIDTH = 336 + DEPTH_OUT * 128  // BBO_UPDATE_WIDTH + DEPTH_OUT * BBO_LEVEL_WIDTH
 ) (
     input  wire                    clk,
@@ -156,7 +157,7 @@ wire [BOOK_CSR_COUNTER_COUNT-1:0] stat_inc;
 order_book #(
     .MAX_SYMBOLS(MAX_SYMBOLS), .ORDER_BUCKET_BITS(ORDER_BUCKET_BITS), .ORDER_WAYS(ORDER_WAYS),
     .LEVELS(LEVELS), .TOP_N(TOP_N), .DEPTH_OUT(DEPTH_OUT), .ULTRA_RAM(ULTRA_RAM), .HEAD_ULTRA_RAM(HEAD_ULTRA_RAM), .OUT_WIDTH(OUT_WIDTH),
-    .BLOCK_LEVELS(BLOCK_LEVELS), .LEVEL_BLOCKS(LEVEL_BLOCKS)
+    .BLOCK_LEVELS(BLOCK_LEVELS), .LEVEL_BLOCKS(LEVEL_BLOCKS), .LEVEL_RAM_SLICE(LEVEL_RAM_SLICE)
 ) order_book_inst (
     .clk(clk), .rst(rst),
     .s_axis_tdata(event_tdata), .s_axis_tvalid(event_tvalid), .s_axis_tready(event_tready),

@@ -20,6 +20,7 @@ module feed_to_book_dma #(
     parameter LEVEL_BLOCKS = 2 * MAX_SYMBOLS * LEVELS / BLOCK_LEVELS,
     parameter ULTRA_RAM = 0,  // 1: the book's large tables in UltraRAM (order_book)
     parameter HEAD_ULTRA_RAM = 0,  // 1: the level heads in UltraRAM too (order_book)
+    parameter LEVEL_RAM_SLICE = 0,  // the level pool's block RAM in slices this wide (order_book)
     parameter RECORDS_PER_PACKET = 1024,
     parameter IDLE_CYCLES = 1024
 ) (
@@ -82,7 +83,8 @@ wire [63:0] gap_first_seq, gap_count;
 feed_to_book #(
     .DATA_WIDTH(DATA_WIDTH), .KEEP_WIDTH(KEEP_WIDTH), .MAX_SYMBOLS(MAX_SYMBOLS),
     .ORDER_BUCKET_BITS(ORDER_BUCKET_BITS), .ORDER_WAYS(ORDER_WAYS), .LEVELS(LEVELS), .TOP_N(TOP_N),
-    .ULTRA_RAM(ULTRA_RAM), .HEAD_ULTRA_RAM(HEAD_ULTRA_RAM), .BLOCK_LEVELS(BLOCK_LEVELS), .LEVEL_BLOCKS(LEVEL_BLOCKS)
+    .ULTRA_RAM(ULTRA_RAM), .HEAD_ULTRA_RAM(HEAD_ULTRA_RAM), .BLOCK_LEVELS(BLOCK_LEVELS), .LEVEL_BLOCKS(LEVEL_BLOCKS),
+    .LEVEL_RAM_SLICE(LEVEL_RAM_SLICE)
 ) feed_to_book_inst (
     .clk(clk), .rst(rst),
     .s_axis_tdata(frame_tdata), .s_axis_tkeep(frame_tkeep), .s_axis_tvalid(frame_tvalid),

@@ -88,6 +88,10 @@ module order_book #(
     // the level pool (price_levels): LEVEL_BLOCKS blocks of BLOCK_LEVELS levels for the whole market
     parameter BLOCK_LEVELS = LEVELS < 8 ? LEVELS : 8,
     parameter LEVEL_BLOCKS = 2 * MAX_SYMBOLS * LEVELS / BLOCK_LEVELS,
+    // the level pool's block RAM as memories this many bits wide side by side (0: one memory):
+    // a pool deeper than its RAM's widest shape then takes one shape, with no multiplexer behind
+    // the RAMs' outputs (ECP5: 4 for a pool of 4 096 levels, 4096 x 4 per block RAM)
+    parameter LEVEL_RAM_SLICE = 0,
     parameter RECORD_WIDTH = 336,  // must equal BOOK_EVENT_WIDTH
     parameter OUT_WIDTH = 336 + DEPTH_OUT * 128  // must equal BBO_UPDATE_WIDTH + DEPTH_OUT * BBO_LEVEL_WIDTH
 ) (
@@ -492,7 +496,8 @@ order_store #(
 price_levels #(
     .MAX_SYMBOLS(MAX_SYMBOLS), .LEVELS(LEVELS), .TOP_N(TOP_N),
     .SIZE_WIDTH(BBO_LEVEL_SIZE_WIDTH), .COUNT_WIDTH(BBO_LEVEL_ORDERS_WIDTH),
-    .ULTRA_RAM(ULTRA_RAM), .HEAD_ULTRA(HEAD_ULTRA_RAM), .BLOCK_LEVELS(BLOCK_LEVELS), .LEVEL_BLOCKS(LEVEL_BLOCKS)
+    .ULTRA_RAM(ULTRA_RAM), .HEAD_ULTRA(HEAD_ULTRA_RAM), .BLOCK_LEVELS(BLOCK_LEVELS), .LEVEL_BLOCKS(LEVEL_BLOCKS),
+    .LEVEL_SLICE(LEVEL_RAM_SLICE)
 ) price_levels_inst (
     .clk(clk), .rst(rst),
     .req_ready(lv_ready), .req_open(l_ready), .req_valid(lv_req), .req_add(a_word[L_ADD]), .req_book(a_word[L_BOOK +: LOCATE_WIDTH+1]),

@@ -83,7 +83,8 @@ module price_levels #(
     // the level pool: LEVEL_BLOCKS blocks of BLOCK_LEVELS levels for the whole market; the default
     // holds LEVELS levels for every side, as many as a side can have
     parameter BLOCK_LEVELS = LEVELS < 8 ? LEVELS : 8,
-    parameter LEVEL_BLOCKS = 2 * MAX_SYMBOLS * LEVELS / BLOCK_LEVELS
+    parameter LEVEL_BLOCKS = 2 * MAX_SYMBOLS * LEVELS / BLOCK_LEVELS,
+    parameter LEVEL_SLICE = 0  // the level pool's RAM as arrays this wide side by side (sdp_ram SLICE_WIDTH)
 ) (
     input  wire                      clk,
     input  wire                      rst,
@@ -846,7 +847,7 @@ sdp_ram #(.WIDTH(HEAD_WIDTH), .DEPTH(BOOKS), .ULTRA(HEAD_ULTRA), .WRITE_FIRST(1)
 );
 
 sdp_ram #(.WIDTH(LEVEL_WIDTH), .DEPTH(LEVEL_BLOCKS*BLOCK_LEVELS), .ULTRA(ULTRA_RAM), .WRITE_FIRST(1), .READ_OLD(0), .WRITE_REG(1),
-          .ADDR_WIDTH(POOL_WIDTH)) level_ram (
+          .SLICE_WIDTH(LEVEL_SLICE), .ADDR_WIDTH(POOL_WIDTH)) level_ram (
     .clk(clk), .we(level_ram_we), .waddr(level_waddr), .wdata(level_ram_wdata),
     .re(level_re), .raddr(level_raddr),
     .read_word(level_read_word), .read_written(level_read_written), .written_word(level_written_word)

@@ -19,6 +19,12 @@
 // READ_OLD = 0 says the caller never uses the word so read: the array is then marked
 // no_rw_check and has none.
 //
+// SLICE_WIDTH = n builds the array as arrays n bits wide side by side (0: one array). A block RAM
+// deeper than its widest shape holds is otherwise built by Yosys from blocks of a wider, shallower
+// shape, stacked, with a multiplexer behind their outputs; arrays as narrow as one block's shape
+// at that depth (ECP5 and RAMB18: 4 bits at 4096 words) each take blocks of that shape, and the
+// read data leave them with nothing in front.
+//
 // ULTRA = 1 marks the array ram_style "ultra", so Vivado (and Yosys'
 // synth_xilinx -family xcup) put it in UltraRAM on UltraScale+ parts; 0 leaves
 // the choice to the tool, which picks block RAM at these sizes.
@@ -30,6 +36,7 @@ module sdp_ram #(
     parameter WRITE_FIRST = 0,
     parameter READ_OLD = 1,
     parameter WRITE_REG = 0,
+    parameter SLICE_WIDTH = 0,
     parameter ADDR_WIDTH = DEPTH > 1 ? $clog2(DEPTH) : 1
 ) (
     input  wire                  clk,
@@ -44,37 +51,46 @@ module sdp_ram #(
     output wire [WIDTH-1:0]      written_word
 );
 
-reg [WIDTH-1:0] mem_rdata;
+localparam SLICE = SLICE_WIDTH == 0 || SLICE_WIDTH > WIDTH ? WIDTH : SLICE_WIDTH;
+localparam SLICES = (WIDTH + SLICE - 1) / SLICE;
+// the array's word, and the write it takes, padded to whole slices
+wire [SLICES*SLICE-1:0] mem_rdata;
 // the write the array takes: the caller's, or the one registered a cycle ago (WRITE_REG)
-wire                  array_we;
-wire [ADDR_WIDTH-1:0] array_waddr;
-wire [WIDTH-1:0]      array_wdata;
+wire                    array_we;
+wire [ADDR_WIDTH-1:0]   array_waddr;
+wire [WIDTH-1:0]        array_wdata;
+wire [SLICES*SLICE-1:0] slice_wdata = array_wdata;
 
-// the array's ports; the array is declared in one of four blocks, for its attributes (separate
-// ifs, not an else-if chain, which would nest the blocks' names)
+// each slice's array and ports; the array is declared in one of four blocks, for its attributes
+// (separate ifs, not an else-if chain, which would nest the blocks' names)
 `define SDP_RAM_PORTS \
         always @(posedge clk) begin \
             if (array_we) \
-                mem[array_waddr] <= array_wdata; \
+                mem[array_waddr] <= slice_wdata[s*SLICE +: SLICE]; \
             if (re) \
-                mem_rdata <= mem[raddr]; \
+                slice_rdata <= mem[raddr]; \
         end
+genvar s;
 generate
-    if (ULTRA && READ_OLD) begin : g_ultra
-        (* ram_style = "ultra" *) reg [WIDTH-1:0] mem [0:DEPTH-1];
-        `SDP_RAM_PORTS
-    end
-    if (ULTRA && !READ_OLD) begin : g_ultra_any
-        (* ram_style = "ultra", no_rw_check *) reg [WIDTH-1:0] mem [0:DEPTH-1];
-        `SDP_RAM_PORTS
-    end
-    if (!ULTRA && READ_OLD) begin : g_block
-        reg [WIDTH-1:0] mem [0:DEPTH-1];
-        `SDP_RAM_PORTS
-    end
-    if (!ULTRA && !READ_OLD) begin : g_block_any
-        (* no_rw_check *) reg [WIDTH-1:0] mem [0:DEPTH-1];
-        `SDP_RAM_PORTS
+    for (s = 0; s < SLICES; s = s + 1) begin : g_slice
+        reg [SLICE-1:0] slice_rdata;
+        assign mem_rdata[s*SLICE +: SLICE] = slice_rdata;
+        if (ULTRA && READ_OLD) begin : g_ultra
+            (* ram_style = "ultra" *) reg [SLICE-1:0] mem [0:DEPTH-1];
+            `SDP_RAM_PORTS
+        end
+        if (ULTRA && !READ_OLD) begin : g_ultra_any
+            (* ram_style = "ultra", no_rw_check *) reg [SLICE-1:0] mem [0:DEPTH-1];
+            `SDP_RAM_PORTS
+        end
+        if (!ULTRA && READ_OLD) begin : g_block
+            reg [SLICE-1:0] mem [0:DEPTH-1];
+            `SDP_RAM_PORTS
+        end
+        if (!ULTRA && !READ_OLD) begin : g_block_any
+            (* no_rw_check *) reg [SLICE-1:0] mem [0:DEPTH-1];
+            `SDP_RAM_PORTS
+        end
     end
 `undef SDP_RAM_PORTS
     if (WRITE_REG) begin : g_write_reg
@@ -121,7 +137,7 @@ generate
     end
 endgenerate
 
-assign read_word = mem_rdata;
-assign rdata = read_written ? written_word : mem_rdata;
+assign read_word = mem_rdata[WIDTH-1:0];
+assign rdata = read_written ? written_word : read_word;
 
 endmodule
