@@ -414,7 +414,7 @@ assign {l_level, l_add, l_reduce, l_compare, l_stale_new, l_u1, l_u2, l_u_same, 
 wire [31:0] a_req_shares = a_word[L_TAKES_HAD] ? a_word[L_HAD +: 32] : a_word[L_SHARES +: REC_SHARES_WIDTH];
 wire [L_WORD_WIDTH-1:0] a_next = w_valid ? w_word : s2_word;  // the event entering A
 
-wire lv_ready, lv_cmp_ready, lv_done, lv_ok;
+wire lv_ready, lv_cmp_ready, lv_cmp_ready_next, lv_done, lv_done_next, lv_ok;
 wire [REF_WIDTH-1:0] lv_slot;
 wire [BLOCK_WIDTH:0] lv_free_blocks;
 assign status_free_blocks = {{31-BLOCK_WIDTH{1'b0}}, lv_free_blocks};
@@ -423,9 +423,10 @@ wire [63:0] lv_top_shares;
 wire [CACHE_BITS-1:0] lv_levels;
 wire [TOP_N-1:0] lv_levels_changed;
 
-// The stall from S4 back to A, which ends at price_levels' RAM read enables (req_open) across the
-// chip: each stage stops from flip-flops and the stop of the stage ahead, one LUT a stage
-// (s3_level and s4_level are set only with their stage's valid).
+// The stall from S4 back to A: each stage stops from flip-flops and the stop of the stage ahead,
+// one LUT a stage (s3_level and s4_level are set only with their stage's valid). price_levels'
+// RAMs, across the chip, read on a flip-flop set a cycle ahead from the forecast of S3's stop
+// (s3_stops_next: exact but for a scan that a request entering S4 starts).
 wire s4_stops = s4_level && !lv_done;  // S5 always leaves (out_claims)
 wire s3_stops = s3_valid && ((s3_level && !lv_cmp_ready) || s4_stops);
 wire l_stops  = l_valid && s3_stops;
@@ -436,6 +437,10 @@ wire s3_ready = !s3_stops;
 wire l_adv    = l_valid && !s3_stops;
 wire l_ready  = !l_stops;
 wire a_adv    = a_valid && !l_stops;
+wire s3_valid_next = s3_ready ? l_adv : s3_valid;
+wire s3_level_next = s3_ready ? l_adv && l_level : s3_level;
+wire s4_level_next = s4_ready ? s3_adv && s3_level : s4_level;
+wire s3_stops_next = s3_valid_next && ((s3_level_next && !lv_cmp_ready_next) || (s4_level_next && !lv_done_next));
 wire a_ready  = !a_valid || !l_stops;
 wire s2_adv   = s2_valid && !w_valid;
 wire s2_ready = !s2_valid || s2_adv;
@@ -500,11 +505,11 @@ price_levels #(
     .LEVEL_SLICE(LEVEL_RAM_SLICE)
 ) price_levels_inst (
     .clk(clk), .rst(rst),
-    .req_ready(lv_ready), .req_open(l_ready), .req_valid(lv_req), .req_add(a_word[L_ADD]), .req_book(a_word[L_BOOK +: LOCATE_WIDTH+1]),
+    .req_ready(lv_ready), .p0_stays_next(s3_stops_next), .req_valid(lv_req), .req_add(a_word[L_ADD]), .req_book(a_word[L_BOOK +: LOCATE_WIDTH+1]),
     .req_price(a_req_price), .req_shares(a_req_shares),
     .req_slot(a_word[L_SLOT +: REF_WIDTH]), .req_remove(a_word[L_REMOVES_ALL]), .rd_take(l_adv && l_level),
-    .cmp_ready(lv_cmp_ready), .cmp_take(s3_adv && s3_level),
-    .done(lv_done), .dec_ok(lv_ok), .dec_slot(lv_slot), .ack(s4_adv && s4_level),
+    .cmp_ready(lv_cmp_ready), .cmp_ready_next(lv_cmp_ready_next), .cmp_take(s3_adv && s3_level),
+    .done(lv_done), .done_next(lv_done_next), .dec_ok(lv_ok), .dec_slot(lv_slot), .ack(s4_adv && s4_level),
     .resp_top_price(lv_top_price), .resp_top_shares(lv_top_shares),
     .resp_levels(lv_levels), .resp_levels_changed(lv_levels_changed),
     .stat_scan(stat_level_scan), .status_free_blocks(lv_free_blocks)

@@ -54,9 +54,13 @@
 //          done (with dec_ok and dec_slot) at once unless a scan is needed; it
 //          is written when the caller takes it (ack), and a scan keeps done low
 //          until it ends and is written.
-// A new request may come in the cycle P0's request moves on (or P0 is empty): req_open, which
-// says so, enables the RAMs' read for it whether one comes or not, so the read enables wait on
-// the caller's stall alone (the RAMs' output is nobody's in that cycle).
+// The RAMs' read enables are a flip-flop (port_read), set a cycle ahead: the ports read unless
+// P0 is to keep its fresh data in their output, which the caller forecasts (p0_stays_next: its
+// request will not move on next cycle) from cmp_ready_next and done_next, so no stall reaches
+// the enables of RAMs spread across the chip in its own cycle. A port that reads reads P1's or
+// P0's side again, a scan's level, or else the address of whatever request the caller offers
+// (its data are current when one comes). done_next forecasts no scan for a request entering P2:
+// a scan's first stall finds P0's data replaced, and P0 reads them again while the scan runs.
 // With ack the resp_* registers take the outcome: the side's best level after the
 // request (resp_top_*; zeros when the side is empty), the side's cached levels after it
 // (resp_levels, best first, {count, shares, price} each, zeros past the last)
@@ -90,7 +94,7 @@ module price_levels #(
     input  wire                      rst,
 
     output wire                      req_ready,
-    input  wire                      req_open,   // P0 is empty or its request moves on: the port may read
+    input  wire                      p0_stays_next,  // forecast: P0's request, if any, stays in P0 next cycle
     input  wire                      req_valid,
     input  wire                      req_add,
     input  wire [LOCATE_WIDTH:0]     req_book,
@@ -102,9 +106,11 @@ module price_levels #(
     input  wire                      rd_take,    // P0's request moves to P1
 
     output wire                      cmp_ready,
+    output wire                      cmp_ready_next,  // cmp_ready next cycle
     input  wire                      cmp_take,
 
     output wire                      done,
+    output wire                      done_next,  // done next cycle, unless a request entering P2 scans
     output wire                      dec_ok,
     output wire [REF_WIDTH-1:0]      dec_slot,   // the level's reference {pool block, slot}
     input  wire                      ack,
@@ -166,6 +172,11 @@ reg [2:0] state;
 // LUT of three flip-flops (with need_scan), the head of the stall of every stage behind P2
 reg       deciding, finishing;
 reg       cmp_ready_q;  // cmp_ready, registered (see state_next)
+reg       port_read;    // the head and level RAMs read this cycle (the level RAM also on scan_read)
+// a scan reads a level this cycle (in S_SCAN, while scan_next_one != 0, and in the S_FINISH after a
+// price found before the last): a flip-flop, set from what scan_next_one will be, as it is the
+// level port's read enable
+reg       scan_read;
 // after rst: the head words cleared and the pool's blocks put on the free list, one a cycle each
 localparam CLEAR_COUNT = BOOKS > LEVEL_BLOCKS ? BOOKS : LEVEL_BLOCKS;
 localparam CLEAR_WIDTH = $clog2(CLEAR_COUNT) + 1;
@@ -721,7 +732,6 @@ wire   c_same   = p2_busy && c_same_book;  // P2's request, still to be written,
 assign cmp_ready = cmp_ready_q;
 
 wire [LEVELS-1:0]     scan_then_one = lowest_one(scan_pending);
-wire scan_read   = state == S_SCAN && scan_next_one != 0;
 wire finish_write = state == S_FINISH && scan_find && (matched || finish_room);
 // P1 reads its side again when its data are stale and no read of them is arriving and P2 holds
 // none of its side (that one's write is forwarded, and the data read after it), then P0 when
@@ -729,9 +739,10 @@ wire finish_write = state == S_FINISH && scan_find && (matched || finish_room);
 // registers, not from whether a request comes: a request that comes while P0 or P1 reads finds
 // its data stale and reads them again.
 wire c_wants_read  = c_valid && !c_fresh && !c_rd_pending && !c_same;
-wire c_reread      = c_wants_read && !scan_read;
+wire c_reread      = port_read && c_wants_read && !scan_read;
 wire p0_wants_read = p0_valid && !p0_fresh;
-wire p0_reread     = p0_wants_read && !c_wants_read && !scan_read;
+wire p0_reread     = port_read && p0_wants_read && !c_wants_read && !scan_read;
+wire req_read      = port_read && !c_wants_read && !p0_wants_read && !scan_read;  // the offered request's side
 
 // P2's state, and P1's, as they will be after this cycle: cmp_ready is registered from them, so
 // the stall that starts at P1 and reaches every stage behind it starts at a flip-flop, as P2's
@@ -776,6 +787,15 @@ wire c_open           = !c_valid || cmp_take;
 wire c_fresh_next     = rd_take ? p0_fresh : c_rd_pending || (c_fresh && !c_reread);
 // P1's and P2's books as they will be: both compares made, the handshake only chooses
 wire c_same_book_next = !rd_take ? c_same_book : cmp_take ? p0_book == c_book : p0_book == op_book;
+wire c_rd_pending_next = c_reread;
+wire c_wants_read_next = c_valid_next && !c_fresh_next && !c_rd_pending_next && !(p2_busy_next && c_same_book_next);
+assign cmp_ready_next = c_valid_next && c_fresh_next && !(p2_busy_next && c_same_book_next);
+// done next cycle, forecast from the handshakes and registers, not from state_next (behind a
+// scan's compare): a request entering P2 is done at once (this misses a scan it starts), a scan
+// after its last level read is compared (this misses a price found sooner), and an outcome until
+// it is taken
+assign done_next      = cmp_take || ((state == S_FINISH || state == S_SCANNED) && !taken)
+                        || (state == S_SCAN && scan_next_one == 0 && scan_pending == 0 && !scan_rd_valid);
 
 wire                         head_we = state == S_CLEAR || (state == S_DECIDE && taken) || state == S_FINISH;
 // (a sweep longer than BOOKS, for the free list, clears the head words again: no harm)
@@ -785,7 +805,7 @@ wire [HEAD_WIDTH-1:0]        head_wdata = state == S_CLEAR ? {HEAD_WIDTH{1'b0}}
                                         : {ptrs_next, tags_next, cache_next, ncached_next, nlevels_next, bitmap_next};
 // The ports read P1's or P0's data again (or a scan's level), else the request's: which, and the
 // other address, come from registers, so the request's address passes one multiplexer.
-wire                         head_re = req_open || c_reread || p0_reread;
+wire                         head_re = port_read;
 wire                         head_reread = c_wants_read || p0_wants_read;
 wire [LOCATE_WIDTH:0]        head_reread_addr = c_wants_read ? c_book : p0_book;
 wire [LOCATE_WIDTH:0]        head_raddr = head_reread ? head_reread_addr : req_book;
@@ -793,7 +813,7 @@ wire [LOCATE_WIDTH:0]        head_raddr = head_reread ? head_reread_addr : req_b
 wire                         level_ram_we = (state == S_DECIDE && taken && level_we) || finish_write;
 wire [REF_WIDTH-1:0]         level_wref = state == S_DECIDE ? level_ref : finish_ref;
 wire [LEVEL_WIDTH-1:0]       level_ram_wdata = state == S_DECIDE ? level_wdata : matched ? match_level : level_new;
-wire                         level_re = req_open || scan_read || c_wants_read || p0_wants_read;  // head_re or a scan's
+wire                         level_re = port_read || scan_read;  // head_re or a scan's
 // a level's pool address: {pool block, its slot's place in the block}; P0's and P1's requests' levels
 wire [POOL_WIDTH-1:0]        p0_pool_addr = {p0_block, p0_slot[LO_WIDTH-1:0]};
 wire [POOL_WIDTH-1:0]        c_pool_addr  = {c_block, c_slot[LO_WIDTH-1:0]};
@@ -840,6 +860,12 @@ wire c_level_forward = c_valid && c_level_write_now;
 // (as head_forward: P2 writes P1's side only while P1 waits, so with rd_take only P0's term holds;
 // an add in P1 has no level, and its c_pool_addr is no address, so P1's term needs its side)
 wire level_forward   = !c_rd_pending && (p0_level_written || (c_valid && c_same_book && c_level_write_now));
+
+// P0 as it will be: its data are in the RAMs' output, current, unless a port reads anything else
+// (any head read, or a scan's level read)
+wire p0_valid_next    = req_valid || (p0_valid && !rd_take);
+wire p0_fresh_next    = req_valid ? req_read
+                      : p0_reread || (p0_fresh && !port_read && !scan_read && !(p2_head_write && p0_same));
 
 sdp_ram #(.WIDTH(HEAD_WIDTH), .DEPTH(BOOKS), .ULTRA(HEAD_ULTRA), .WRITE_FIRST(1), .READ_OLD(0), .WRITE_REG(1), .ADDR_WIDTH(LOCATE_WIDTH+1)) head_ram (
     .clk(clk), .we(head_we), .waddr(head_waddr), .wdata(head_wdata),
@@ -962,10 +988,12 @@ always @(posedge clk) begin
         p0_block <= req_slot[SLOT_WIDTH +: BLOCK_WIDTH];
         p0_remove <= req_remove;
     end
-    if (req_valid || rd_take)
-        p0_valid <= req_valid;
-    p0_fresh <= req_valid ? !(c_wants_read || p0_wants_read || scan_read)
-              : p0_reread || (p0_fresh && !c_reread && !scan_read && !(p2_head_write && p0_same));
+    p0_valid <= p0_valid_next;
+    p0_fresh <= p0_fresh_next;
+    // the ports read next cycle unless P0 keeps its fresh data there (P1's read again comes first)
+    port_read <= c_wants_read_next || !(p0_valid_next && p0_fresh_next && p0_stays_next);
+    // (from registers, not state_next: a scan that finds its price ends with one read more, into S_FINISH)
+    scan_read <= state == S_SCAN ? scan_pending != 0 : state == S_DECIDE && need_scan && op_add && candidates != 0;
 
     // P1: P0's request with its data copied from the RAMs' output, or the one waiting with its
     // side read again
@@ -992,7 +1020,7 @@ always @(posedge clk) begin
         c_level_forwarded <= level_ram_wdata;
         c_level_fwd <= level_forward;
     end
-    c_rd_pending <= c_reread;
+    c_rd_pending <= c_rd_pending_next;
     c_fresh <= c_fresh_next;
 
     if (taken) begin
@@ -1105,13 +1133,15 @@ always @(posedge clk) begin
     state <= state_next;
     deciding <= state_next == S_DECIDE;
     finishing <= state_next == S_FINISH || state_next == S_SCANNED;
-    cmp_ready_q <= c_valid_next && c_fresh_next && !(p2_busy_next && c_same_book_next);
+    cmp_ready_q <= cmp_ready_next;
     if (rst) begin
         clear_index <= 0;
         scan_rd_valid <= 1'b0;
         scan_lv_valid <= 1'b0;
         c_rd_pending <= 1'b0;
         p0_valid <= 1'b0;
+        port_read <= 1'b1;
+        scan_read <= 1'b0;
     end
 end
 
