@@ -504,6 +504,9 @@ reg [BLOCK_WIDTH-1:0] hit_ptr;
 reg [TOP_N*LEVEL_WIDTH-1:0] plus;
 reg [LEVELS-1:0]      candidates;
 reg                   hit, gone, full, cache_room;
+// an add of a new price better than a cached level (or with room in the cache) to a side not full:
+// decided in P1, so P2's cache insert waits only on the scan and the pool (cache_insert)
+reg                   new_into_cache;
 reg                   need_scan;
 reg [LEVELS-1:0]      free_one;   // the lowest free slot, one-hot (an add's scan too: it leaves the bitmap as read)
 reg [PRICE_WIDTH-1:0] minus_price;
@@ -523,6 +526,7 @@ wire [BLOCK_WIDTH-1:0]   pool_next;      // the pool's next free block (valid wh
 reg                      pool_any;
 wire [BLOCK_WIDTH-1:0]   new_block = new_in_use ? new_ptr : pool_next;  // a new level's pool block
 wire                     no_room = full || (!new_in_use && !pool_any);  // a new level is refused
+wire                     cache_insert = new_into_cache && !need_scan && (new_in_use || pool_any);
 wire [PTRS_WIDTH-1:0]    ptrs = head_q[PTRS_LSB +: PTRS_WIDTH];
 wire [LEVELS-1:0]        bitmap  = head_q[LEVELS-1:0];
 wire [NL_WIDTH-1:0]      nlevels = head_q[NL_LSB +: NL_WIDTH];
@@ -588,16 +592,6 @@ always @* begin
                 if (free_one[i])
                     tags_next[i*TAG_BITS +: TAG_BITS] = op_tag;
             nlevels_next = nlevels_up;
-            if (!ahead[TOP_N-1]) begin  // better than a cached level, or the cache has room
-                entry = {free_slot, level_new};
-                // entries ahead of it stay, it comes next, the rest move down one
-                for (i = 0; i < TOP_N; i = i + 1)
-                    if (!ahead[i])
-                        cache_next[i*CE_WIDTH +: CE_WIDTH] = i == 0 || ahead[i > 0 ? i - 1 : 0] ? entry
-                                                           : cache[(i > 0 ? i - 1 : 0)*CE_WIDTH +: CE_WIDTH];
-                if (cache_room)
-                    ncached_next = ncached_up;
-            end
         end
     end else begin
         level_we = 1'b1;
@@ -621,13 +615,23 @@ always @* begin
                 end
         end
     end
+    // a new level better than a cached one, or with room in the cache: entries ahead of it stay,
+    // it comes next, the rest move down one (apart from the chain above, which it excludes)
+    if (cache_insert) begin
+        for (i = 0; i < TOP_N; i = i + 1)
+            if (!ahead[i])
+                cache_next[i*CE_WIDTH +: CE_WIDTH] = i == 0 || ahead[i > 0 ? i - 1 : 0] ? {free_slot, level_new}
+                                                   : cache[(i > 0 ? i - 1 : 0)*CE_WIDTH +: CE_WIDTH];
+        if (cache_room)
+            ncached_next = ncached_up;
+    end
 end
 
 // ---- a scan: the side's uncached levels read one a cycle ----
 // Each level is registered as it arrives and compared a cycle later, so a compare and the best
 // level's 160 enables never follow the level RAM's read multiplexers in one cycle; the outcome
 // is registered (the price found, or the best level so far) and the head and level are written
-// in S_FINISH, the cycle after the last level was compared (or the price was found).
+// in S_FINISH, the cycle after the last level was compared (or two after the price was found).
 
 reg [HEAD_WIDTH-1:0] head_work;  // head under change while scanning
 reg                  scan_find;  // 1: look for op_price; 0: best uncached level
@@ -766,8 +770,9 @@ always @* begin
     S_REFILL:
         state_next = S_SCAN;
     S_SCAN:
-        // the price is found, or every slot is read and the last level read is compared now
-        if (scan_match || (scan_next_one == 0 && scan_pending == 0 && !scan_rd_valid))
+        // the price was found (registered: the compare is not in front of state), or every slot is
+        // read and the last level read is compared now
+        if (matched || (scan_next_one == 0 && scan_pending == 0 && !scan_rd_valid))
             state_next = S_FINISH;
     S_FINISH:
         // taken now, or held until the caller takes it
@@ -790,19 +795,18 @@ wire c_same_book_next = !rd_take ? c_same_book : cmp_take ? p0_book == c_book : 
 wire c_rd_pending_next = c_reread;
 wire c_wants_read_next = c_valid_next && !c_fresh_next && !c_rd_pending_next && !(p2_busy_next && c_same_book_next);
 assign cmp_ready_next = c_valid_next && c_fresh_next && !(p2_busy_next && c_same_book_next);
-// done next cycle, forecast from the handshakes and registers, not from state_next (behind a
-// scan's compare): a request entering P2 is done at once (this misses a scan it starts), a scan
-// after its last level read is compared (this misses a price found sooner), and an outcome until
-// it is taken
+// done next cycle, forecast from the handshakes and registers: a request entering P2 is done at
+// once (this misses a scan it starts), a scan as it ends, and an outcome until it is taken
 assign done_next      = cmp_take || ((state == S_FINISH || state == S_SCANNED) && !taken)
-                        || (state == S_SCAN && scan_next_one == 0 && scan_pending == 0 && !scan_rd_valid);
+                        || (state == S_SCAN && (matched || (scan_next_one == 0 && scan_pending == 0 && !scan_rd_valid)));
 
 wire                         head_we = state == S_CLEAR || (state == S_DECIDE && taken) || state == S_FINISH;
 // (a sweep longer than BOOKS, for the free list, clears the head words again: no harm)
 wire [LOCATE_WIDTH:0]        head_waddr = state == S_CLEAR ? clear_index[LOCATE_WIDTH:0] : op_book;
-wire [HEAD_WIDTH-1:0]        head_wdata = state == S_CLEAR ? {HEAD_WIDTH{1'b0}}
-                                        : state == S_FINISH ? head_final
-                                        : {ptrs_next, tags_next, cache_next, ncached_next, nlevels_next, bitmap_next};
+// P2's head word as written (a decision's or a scan's): forwarded into P1 without the sweep's zeros
+wire [HEAD_WIDTH-1:0]        head_decided = state == S_FINISH ? head_final
+                                          : {ptrs_next, tags_next, cache_next, ncached_next, nlevels_next, bitmap_next};
+wire [HEAD_WIDTH-1:0]        head_wdata = state == S_CLEAR ? {HEAD_WIDTH{1'b0}} : head_decided;
 // The ports read P1's or P0's data again (or a scan's level), else the request's: which, and the
 // other address, come from registers, so the request's address passes one multiplexer.
 wire                         head_re = port_read;
@@ -1012,7 +1016,7 @@ always @(posedge clk) begin
     // (c_open and c_rd_pending never meet: P1 reading again is neither empty nor taken; and P2
     // writes no side of P1's as a read of it arrives: P1 read it while P2 held none of its side)
     if (c_open || c_rd_pending || c_forward)
-        c_head <= head_forward ? head_wdata : head_rd;
+        c_head <= head_forward ? head_decided : head_rd;
     if (c_open || c_rd_pending || c_level_forward) begin
         c_level_read <= level_read_word;
         c_level_written <= level_written_word;
@@ -1062,6 +1066,7 @@ always @(posedge clk) begin
         gone <= c_gone;
         need_scan <= c_need_scan;
         full <= c_nlevels == LEVELS;
+        new_into_cache <= c_add && !c_hit && c_nlevels != LEVELS && !c_ahead[TOP_N-1];
         cache_room <= c_ncached < TOP_N;
         free_one <= lowest_one(~c_bitmap);
         free_slot <= slot_of(lowest_one(~c_bitmap));
