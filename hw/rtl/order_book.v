@@ -382,9 +382,9 @@ reg [REF_WIDTH-1:0]               s3_slot, s4_slot;
 
 // The event leaving S2 as A takes it: {level request, add placed, reduce, compare, add
 // refused, u1, u2, u_same, symbol, clear, takes the order's shares, locate, sell, shares, price,
-// the order's shares, removes all, slot}; with the level request's price as price_levels takes it.
-// What a reduce takes off its level is chosen in A, from A's flip-flops: S2 registers only the
-// compare, not a 32-bit choice behind it.
+// the order's shares, removes all, slot}. What a reduce takes off its level is chosen in L, from
+// L's flip-flops: S2 registers only the compare, not a 32-bit choice behind it. L's flip-flops
+// hold price_levels' P0 request (p0_*): it keeps no copy whose enables wait on L's stall.
 localparam L_WORD_WIDTH = 11 + LOCATE_WIDTH + 1 + REC_SHARES_WIDTH + REC_PRICE_WIDTH + 32 + 1 + REF_WIDTH;
 wire [L_WORD_WIDTH-1:0] s2_word = {
     s2_valid && (add_places || reduce), add_places, reduce,
@@ -400,18 +400,15 @@ wire [L_WORD_WIDTH-1:0] s2_word = {
 // reference) leave flip-flops, not the order store's pick behind S2 and W's multiplexer.
 reg                     w_valid, a_valid;
 reg [L_WORD_WIDTH-1:0]  w_word, a_word, l_word;
-reg [31:0]              w_req_price, a_req_price;
-localparam L_LEVEL = L_WORD_WIDTH - 1, L_ADD = L_WORD_WIDTH - 2,
-           L_SLOT = 0, L_REMOVES_ALL = REF_WIDTH, L_HAD = REF_WIDTH + 1,
-           L_SHARES = REF_WIDTH + 1 + 32 + REC_PRICE_WIDTH,
-           L_BOOK = REF_WIDTH + 1 + 32 + REC_PRICE_WIDTH + REC_SHARES_WIDTH,  // {locate, sell}
-           L_TAKES_HAD = L_BOOK + LOCATE_WIDTH + 1;
-wire l_takes_had;  // A's choice of the request's shares (a_req_shares); nothing in L or after reads it
+// A's fields that address the level request's reads: its level, its level's reference, its book
+localparam L_LEVEL = L_WORD_WIDTH - 1, L_SLOT = 0,
+           L_BOOK = REF_WIDTH + 1 + 32 + REC_PRICE_WIDTH + REC_SHARES_WIDTH;  // {locate, sell}
+wire l_takes_had;  // the request's shares are the order's (l_req_shares); nothing after L reads it
 assign {l_level, l_add, l_reduce, l_compare, l_stale_new, l_u1, l_u2, l_u_same, l_symbol, l_clear,
         l_takes_had, l_locate, l_sell, l_shares, l_price, l_had, l_removes_all, l_slot} = l_word;
 // the shares the level request adds, or takes off the level (the order's shares where the reduce
 // takes them all)
-wire [31:0] a_req_shares = a_word[L_TAKES_HAD] ? a_word[L_HAD +: 32] : a_word[L_SHARES +: REC_SHARES_WIDTH];
+wire [31:0] l_req_shares = l_takes_had ? l_had : l_shares;
 wire [L_WORD_WIDTH-1:0] a_next = w_valid ? w_word : s2_word;  // the event entering A
 
 wire lv_ready, lv_cmp_ready, lv_cmp_ready_next, lv_done, lv_done_next, lv_ok;
@@ -505,9 +502,10 @@ price_levels #(
     .LEVEL_SLICE(LEVEL_RAM_SLICE)
 ) price_levels_inst (
     .clk(clk), .rst(rst),
-    .req_ready(lv_ready), .p0_stays_next(s3_stops_next), .req_valid(lv_req), .req_add(a_word[L_ADD]), .req_book(a_word[L_BOOK +: LOCATE_WIDTH+1]),
-    .req_price(a_req_price), .req_shares(a_req_shares),
-    .req_slot(a_word[L_SLOT +: REF_WIDTH]), .req_remove(a_word[L_REMOVES_ALL]), .rd_take(l_adv && l_level),
+    .req_ready(lv_ready), .p0_stays_next(s3_stops_next), .req_valid(lv_req),
+    .req_book(a_word[L_BOOK +: LOCATE_WIDTH+1]), .req_slot(a_word[L_SLOT +: REF_WIDTH]),
+    .p0_add(l_add), .p0_book({l_locate, l_sell}), .p0_price(l_price), .p0_shares(l_req_shares),
+    .p0_ref(l_slot), .p0_remove(l_removes_all), .rd_take(l_adv && l_level),
     .cmp_ready(lv_cmp_ready), .cmp_ready_next(lv_cmp_ready_next), .cmp_take(s3_adv && s3_level),
     .done(lv_done), .done_next(lv_done_next), .dec_ok(lv_ok), .dec_slot(lv_slot), .ack(s4_adv && s4_level),
     .resp_top_price(lv_top_price), .resp_top_shares(lv_top_shares),
@@ -795,10 +793,8 @@ always @(posedge clk) begin
         end
     end
     // S2 -> W, S2 or W -> A, A -> L
-    if (!w_valid) begin
+    if (!w_valid)
         w_word <= s2_word;
-        w_req_price <= s2_price;
-    end
     if (a_ready)
         w_valid <= 1'b0;
     else if (s2_adv)
@@ -806,7 +802,6 @@ always @(posedge clk) begin
     if (a_ready) begin
         a_valid <= w_valid || s2_adv;
         a_word <= a_next;
-        a_req_price <= w_valid ? w_req_price : s2_price;
     end
     if (l_ready) begin
         l_valid <= a_valid;

@@ -35,10 +35,12 @@
 // flags the symbol stale.
 //
 // Interface: three stages behind a request, in request order.
-//   P0 read (req_valid): the request reads its side's head word and level; they wait in
-//          the RAMs' output registers and are copied into flip-flops with nothing in
-//          front as the request moves on to P1 (rd_take, while P1 is empty or its
-//          outcome is taken), so no logic follows a RAM's clock-to-output.
+//   P0 read (req_valid): the request reads its side's head word and level (at req_book and
+//          req_slot); they wait in the RAMs' output registers and are copied into flip-flops
+//          with nothing in front as the request moves on to P1 (rd_take, while P1 is empty or
+//          its outcome is taken), so no logic follows a RAM's clock-to-output. The caller holds
+//          the request in its own stage's flip-flops meanwhile and gives it as p0_*: no
+//          register here waits on the caller's stall to take it.
 //   P1 compare: the request's price against the cached levels, its tag against
 //          the uncached ones, and every sum it may need, registered. The outcome
 //          may be taken (cmp_take) while cmp_ready: the data read are current and
@@ -66,9 +68,10 @@
 // (resp_levels, best first, {count, shares, price} each, zeros past the last)
 // and which of them differ from before it (resp_levels_changed, bit i = level
 // i): the optional top-N output.
-//   add    (req_add = 1): req_price, req_shares -> dec_ok, dec_slot (the level's reference)
-//   reduce (req_add = 0): req_slot (the level's reference), req_shares off the level,
-//          req_remove: one order leaves it; the level goes when its last order does.
+//   add    (p0_add = 1): p0_price, p0_shares -> dec_ok, dec_slot (the level's reference)
+//   reduce (p0_add = 0): p0_slot (the level's reference), p0_shares off the level,
+//          p0_remove: one order leaves it; the level goes when its last order does
+//          (a reduce's p0_price is not used).
 // status_free_blocks: the pool's free blocks (a cycle behind).
 // No logic follows a memory's read data in its cycle: P1 compares flip-flop copies and
 // registers its compares and sums, and a scan registers each level as it arrives, compares
@@ -96,12 +99,15 @@ module price_levels #(
     output wire                      req_ready,
     input  wire                      p0_stays_next,  // forecast: P0's request, if any, stays in P0 next cycle
     input  wire                      req_valid,
-    input  wire                      req_add,
-    input  wire [LOCATE_WIDTH:0]     req_book,
-    input  wire [31:0]               req_price,
-    input  wire [31:0]               req_shares,
-    input  wire [REF_WIDTH-1:0]      req_slot,   // reduce: the level's reference {pool block, slot}
-    input  wire                      req_remove,
+    input  wire [LOCATE_WIDTH:0]     req_book,   // the side read
+    input  wire [REF_WIDTH-1:0]      req_slot,   // reduce: the level read, its reference {pool block, slot}
+    // the request in P0, held by the caller until rd_take
+    input  wire                      p0_add,
+    input  wire [LOCATE_WIDTH:0]     p0_book,
+    input  wire [31:0]               p0_price,
+    input  wire [31:0]               p0_shares,
+    input  wire [REF_WIDTH-1:0]      p0_ref,
+    input  wire                      p0_remove,
 
     input  wire                      rd_take,    // P0's request moves to P1
 
@@ -392,12 +398,8 @@ wire                   level_read_written;
 // ---- P0: the request's side read ----
 
 reg                  p0_valid, p0_fresh;  // P0 holds a request; its data in the RAMs' output are current
-reg                  p0_add, p0_remove;
-reg [LOCATE_WIDTH:0] p0_book;
-reg [31:0]           p0_price, p0_shares;
-reg [TAG_BITS-1:0]   p0_tag;
-reg [SLOT_WIDTH-1:0] p0_slot;
-reg [BLOCK_WIDTH-1:0] p0_block;
+wire [SLOT_WIDTH-1:0]  p0_slot  = p0_ref[SLOT_WIDTH-1:0];
+wire [BLOCK_WIDTH-1:0] p0_block = p0_ref[SLOT_WIDTH +: BLOCK_WIDTH];
 
 // ---- P1: the request compared with its side as read ----
 
@@ -981,17 +983,7 @@ always @(posedge clk) begin
     scan_lv_ptr <= scan_rd_ptr;
     scan_lv <= level_read_word;  // (a scan's read meets no write: P2 writes no level while it scans)
 
-    // P0: a new request (a read of the port by P1 or a scan in the same cycle leaves its data stale)
-    if (req_valid) begin
-        p0_add <= req_add;
-        p0_book <= req_book;
-        p0_price <= req_price;
-        p0_tag <= price_tag(req_price);
-        p0_shares <= req_shares;
-        p0_slot <= req_slot[SLOT_WIDTH-1:0];
-        p0_block <= req_slot[SLOT_WIDTH +: BLOCK_WIDTH];
-        p0_remove <= req_remove;
-    end
+    // P0: whether it holds a request, and whether its side as read is current
     p0_valid <= p0_valid_next;
     p0_fresh <= p0_fresh_next;
     // the ports read next cycle unless P0 keeps its fresh data there (P1's read again comes first)
@@ -1005,7 +997,7 @@ always @(posedge clk) begin
         c_add <= p0_add;
         c_book <= p0_book;
         c_price <= p0_price;
-        c_tag <= p0_tag;
+        c_tag <= price_tag(p0_price);
         c_shares <= p0_shares;
         c_slot <= p0_slot;
         c_block <= p0_block;
