@@ -295,9 +295,11 @@ reg [REC_SHARES_WIDTH-1:0]        r_shares;
 reg [REC_PRICE_WIDTH-1:0]         r_price;
 
 // The fields only the record needs (the new reference or the symbol name, the sequence number, the
-// timestamp, a clear's mask) do not pass the stages: they wait in a queue beside them, written as
-// the event enters R and read by S5 (every event in R reaches S5, in order; at most nine are
-// in R to S5, W included), so the stall reaches the queue's write enable, not 208 flip-flops in each stage.
+// timestamp, a clear's mask) do not pass the stages: they wait in a queue beside them, read by S5
+// (every event in R reaches S5, in order; at most nine are in R to S5, W included), so they cost
+// no flip-flops in each stage. The queue's tail slot is written every cycle (of 16 slots, the one
+// past the last event's is free) and the tail moves on as the event enters R: the stall reaches
+// a 4-bit pointer, not the write enables of the queue's LUT RAMs.
 localparam FIELDS_WIDTH = REC_NEW_ORDER_REF_WIDTH + REC_SEQ_WIDTH + REC_TIMESTAMP_WIDTH + 32;
 reg [FIELDS_WIDTH-1:0] fields_queue [0:15];
 reg [3:0]              fields_tail, fields_head;
@@ -715,15 +717,14 @@ always @(posedge clk) begin
         u2_seq <= in_data[REC_SEQ_LSB +: REC_SEQ_WIDTH];
         u2_timestamp <= in_data[REC_TIMESTAMP_LSB +: REC_TIMESTAMP_WIDTH];
     end
-    if (r_enters) begin
-        fields_queue[fields_tail] <= {
-            in_data[REC_NEW_ORDER_REF_LSB +: REC_NEW_ORDER_REF_WIDTH],
-            u2_pending ? u2_seq : in_data[REC_SEQ_LSB +: REC_SEQ_WIDTH],
-            u2_pending ? u2_timestamp : in_data[REC_TIMESTAMP_LSB +: REC_TIMESTAMP_WIDTH],
-            stale_clear_mask
-        };
+    fields_queue[fields_tail] <= {
+        in_data[REC_NEW_ORDER_REF_LSB +: REC_NEW_ORDER_REF_WIDTH],
+        u2_pending ? u2_seq : in_data[REC_SEQ_LSB +: REC_SEQ_WIDTH],
+        u2_pending ? u2_timestamp : in_data[REC_TIMESTAMP_LSB +: REC_TIMESTAMP_WIDTH],
+        stale_clear_mask
+    };
+    if (r_enters)
         fields_tail <= fields_tail + 1'b1;
-    end
     if (s5_leave)
         fields_head <= fields_head + 1'b1;
     if (r_ready) begin
