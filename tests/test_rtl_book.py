@@ -93,9 +93,10 @@ def test_latency_and_throughput(tmp_path):
     for kind in "AFECXD":
         assert latency[kind]["min"] == 11 and latency[kind]["max"] <= 50, latency[kind]
     assert latency["U"]["min"] == 13 and latency["U"]["max"] <= 34, latency["U"]
-    # measured 0.637 (0.638 before price_levels' read enables were set a cycle ahead: the request
-    # behind a scan that finds its price early reads its side a cycle late; 0.640 before the order
-    # store's write was registered, 0.643 before A): an
+    # measured 0.637 (0.638 before price_levels' read enables were set a cycle ahead: a scan that
+    # finds its price before its last level ends a cycle later, on its registered match, and a scan
+    # that a request entering P2 starts replaces P0's words; 0.640 before the order store's write
+    # was registered, 0.643 before A): an
     # event a cycle, less a cycle for each event on the side just ahead of it and the cycles of
     # scans, and of reads again (a find whose bucket an event up to eight ahead of it has yet to
     # write reads it again; an event whose side was written while

@@ -738,6 +738,9 @@ wire   c_same   = p2_busy && c_same_book;  // P2's request, still to be written,
 assign cmp_ready = cmp_ready_q;
 
 wire [LEVELS-1:0]     scan_then_one = lowest_one(scan_pending);
+// a scan ends: the price was found (registered: the compare is not in front of state), or every
+// slot is read and the last level read is compared now
+wire scan_ends = matched || (scan_next_one == 0 && scan_pending == 0 && !scan_rd_valid);
 wire finish_write = state == S_FINISH && scan_find && (matched || finish_room);
 // P1 reads its side again when its data are stale and no read of them is arriving and P2 holds
 // none of its side (that one's write is forwarded, and the data read after it), then P0 when
@@ -772,9 +775,7 @@ always @* begin
     S_REFILL:
         state_next = S_SCAN;
     S_SCAN:
-        // the price was found (registered: the compare is not in front of state), or every slot is
-        // read and the last level read is compared now
-        if (matched || (scan_next_one == 0 && scan_pending == 0 && !scan_rd_valid))
+        if (scan_ends)
             state_next = S_FINISH;
     S_FINISH:
         // taken now, or held until the caller takes it
@@ -800,7 +801,7 @@ assign cmp_ready_next = c_valid_next && c_fresh_next && !(p2_busy_next && c_same
 // done next cycle, forecast from the handshakes and registers: a request entering P2 is done at
 // once (this misses a scan it starts), a scan as it ends, and an outcome until it is taken
 assign done_next      = cmp_take || ((state == S_FINISH || state == S_SCANNED) && !taken)
-                        || (state == S_SCAN && (matched || (scan_next_one == 0 && scan_pending == 0 && !scan_rd_valid)));
+                        || (state == S_SCAN && scan_ends);
 
 wire                         head_we = state == S_CLEAR || (state == S_DECIDE && taken) || state == S_FINISH;
 // (a sweep longer than BOOKS, for the free list, clears the head words again: no harm)
