@@ -251,7 +251,7 @@ reg [REC_SEQ_WIDTH-1:0]           u2_seq;
 reg [REC_TIMESTAMP_WIDTH-1:0]     u2_timestamp;
 reg [31:0]                        u2_hash0, u2_hash1;
 
-wire os_find_ready, os_find_valid, os_hit, os_free, os_s1_blocked;
+wire os_find_ready, os_find_valid, os_hit, os_free, os_s1_blocked, os_fewer, os_no_more;
 wire [ENTRY_WIDTH-1:0] os_entry;
 wire r_ready;
 wire os_find_go = u2_pending ? 1'b1 : (!stale_clear_valid && in_valid && in_find);
@@ -328,23 +328,16 @@ reg [REC_PRICE_WIDTH-1:0]         s1_price, s2_price;
 reg                    u_found, u_sell, u_same;
 reg [LOCATE_WIDTH-1:0] u_locate;
 
-// a < b on 32 bits as two 16-bit compares side by side: one carry chain half as long
-function less32;
-    input [31:0] a, b;
-    begin
-        less32 = a[31:16] < b[31:16] || (a[31:16] == b[31:16] && a[15:0] < b[15:0]);
-    end
-endfunction
-
 wire [LOCATE_WIDTH-1:0] found_locate = os_entry[0 +: LOCATE_WIDTH];
 wire                    found_sell   = os_entry[LOCATE_WIDTH];
 wire [31:0]             found_price  = os_entry[LOCATE_WIDTH+1 +: 32];
 wire [31:0]             found_shares = os_entry[LOCATE_WIDTH+33 +: 32];
 wire [REF_WIDTH-1:0]    found_slot   = os_entry[LOCATE_WIDTH+65 +: REF_WIDTH];  // its level's reference
-// What a reduce takes and whether the order goes are compares; what is left is subtracted in S3,
-// from registers, not behind the order store's pick of the found entry.
-wire over        = !s2_whole && less32(found_shares, s2_shares);
-wire removes_all = s2_whole || !less32(s2_shares, found_shares);
+// What a reduce takes and whether the order goes are compares, made in the order store's S1
+// (os_fewer, os_no_more); what is left is subtracted in S3, from registers, not behind the order
+// store's pick of the found entry.
+wire over        = !s2_whole && os_fewer;
+wire removes_all = s2_whole || os_no_more;
 
 wire s2_alive    = !s2_u2 || u_found;          // a U's add after a remove that found nothing: none
 wire s1_find     = s1_add || s1_change;
@@ -488,6 +481,7 @@ order_store #(
     .find_ready(os_find_ready), .r_open(r_ready), .op_find(s0_find), .op_ref(os_find_ref),
     .op_hash0(os_find_hash0), .op_hash1(os_find_hash1), .r_advance(r_adv && r_find),
     .find_valid(os_find_valid), .find_hit(os_hit), .find_free(os_free), .find_entry(os_entry),
+    .s1_shares(s1_shares), .find_fewer(os_fewer), .find_no_more(os_no_more),
     .s1_blocked(os_s1_blocked), .s1_advance(s1_adv && s1_find),
     .s2_advance(s2_adv && s2_find), .s2_deletes(reduce && removes_all),
     .a_ready(a_ready), .l_ready(l_ready), .s3_ready(s3_ready), .s4_ready(s4_ready),

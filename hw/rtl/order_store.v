@@ -103,6 +103,9 @@ module order_store #(
     output wire                    find_hit,
     output wire                    find_free,
     output wire [ENTRY_WIDTH-1:0]  find_entry,
+    input  wire [31:0]             s1_shares,    // S1's find's shares, compared with its order's ...
+    output wire                    find_fewer,   // ... in S1: the order found holds fewer ...
+    output wire                    find_no_more, // ... or no more (both 0 when none is found)
     input  wire                    s2_advance,
     input  wire                    s2_deletes,
     input  wire                    a_ready,
@@ -324,6 +327,41 @@ always @* begin
         found_entry = found_entry | found_pair_entries[u*ENTRY_WIDTH +: ENTRY_WIDTH];
 end
 assign find_entry = found_entry;
+
+// The found order's shares against the find's, compared in S1 on every way and stash slot beside
+// the reference compares (a carry chain from flip-flops) and picked with the hits as the entry
+// is: S2 ORs registered bits, and the caller's reduce decision follows no carry chain behind the
+// found entry's pick.
+localparam SHARES_LSB = LOCATE_WIDTH + 33;
+// a < b on 32 bits as two 16-bit compares side by side: one carry chain half as long
+function less32;
+    input [31:0] a, b;
+    begin
+        less32 = a[31:16] < b[31:16] || (a[31:16] == b[31:16] && a[15:0] < b[15:0]);
+    end
+endfunction
+reg [2*PAIRS:0] s1_fewer_parts, s1_no_more_parts;  // per pair of ways (table 0's, table 1's), the stash
+reg [2*PAIRS:0] found_fewer_parts, found_no_more_parts;
+reg [31:0]      way_shares;
+always @* begin
+    s1_fewer_parts = 0;
+    s1_no_more_parts = 0;
+    for (u = 0; u < WAYS; u = u + 1) begin
+        way_shares = s1_data0[u*WAY_WIDTH + SHARES_LSB +: 32];
+        s1_fewer_parts[u/2] = s1_fewer_parts[u/2] | (hits0[u] && less32(way_shares, s1_shares));
+        s1_no_more_parts[u/2] = s1_no_more_parts[u/2] | (hits0[u] && !less32(s1_shares, way_shares));
+        way_shares = s1_data1[u*WAY_WIDTH + SHARES_LSB +: 32];
+        s1_fewer_parts[PAIRS + u/2] = s1_fewer_parts[PAIRS + u/2] | (hits1[u] && less32(way_shares, s1_shares));
+        s1_no_more_parts[PAIRS + u/2] = s1_no_more_parts[PAIRS + u/2] | (hits1[u] && !less32(s1_shares, way_shares));
+    end
+    for (u = 0; u < STASH; u = u + 1) begin
+        way_shares = stash_entry[u*ENTRY_WIDTH + SHARES_LSB +: 32];
+        s1_fewer_parts[2*PAIRS] = s1_fewer_parts[2*PAIRS] | (s1_stash_match[u] && less32(way_shares, s1_shares));
+        s1_no_more_parts[2*PAIRS] = s1_no_more_parts[2*PAIRS] | (s1_stash_match[u] && !less32(s1_shares, way_shares));
+    end
+end
+assign find_fewer = found_fewer_parts != 0;
+assign find_no_more = found_no_more_parts != 0;
 
 // where S2's order is, or where its insert goes
 reg [1:0]          found_at;
@@ -573,6 +611,8 @@ always @(posedge clk) begin
         found_stash_hits <= s1_stash_match;
         found_pair_entries <= s1_pair_entries;
         found_stash_entry <= s1_stash_entry;
+        found_fewer_parts <= s1_fewer_parts;
+        found_no_more_parts <= s1_no_more_parts;
     end else if (s2_advance) begin
         found_busy <= 1'b0;
         found_full <= 1'b0;
