@@ -453,11 +453,15 @@ wire place_move   = kick_state == K_PLACE && (kick_free || !kick_last);
 wire place0 = place_move && moving_table;   // moving out of table 1: into table 0
 wire place1 = place_move && !moving_table;
 // Each way of a table is its own RAM with its own write enable, so a write puts one way and
-// the stages need not hold the bucket read to write it back whole.
-wire [WAY_WIDTH-1:0]    wdata0 = clearing ? {WAY_WIDTH{1'b0}} : place0 ? moving : written_way;
-wire [INDEX_BITS-1:0]   waddr0 = clearing ? clear_index[INDEX_BITS-1:0] : place0 ? kick_index : wr_index0;
-wire [WAY_WIDTH-1:0]    wdata1 = clearing ? {WAY_WIDTH{1'b0}} : place1 ? moving : written_way;
-wire [INDEX_BITS-1:0]   waddr1 = clearing ? clear_index[INDEX_BITS-1:0] : place1 ? kick_index : wr_index1;
+// the stages need not hold the bucket read to write it back whole. The data and address are
+// the move's throughout K_PLACE (V writes nothing while orders move), chosen from registers:
+// whether the move places (a free way, or kicks left) reaches the write enables alone.
+wire placing0 = kick_state == K_PLACE && moving_table;
+wire placing1 = kick_state == K_PLACE && !moving_table;
+wire [WAY_WIDTH-1:0]    wdata0 = clearing ? {WAY_WIDTH{1'b0}} : placing0 ? moving : written_way;
+wire [INDEX_BITS-1:0]   waddr0 = clearing ? clear_index[INDEX_BITS-1:0] : placing0 ? kick_index : wr_index0;
+wire [WAY_WIDTH-1:0]    wdata1 = clearing ? {WAY_WIDTH{1'b0}} : placing1 ? moving : written_way;
+wire [INDEX_BITS-1:0]   waddr1 = clearing ? clear_index[INDEX_BITS-1:0] : placing1 ? kick_index : wr_index1;
 reg  [WAYS-1:0]         we0, we1;
 integer x;
 always @* begin
