@@ -606,10 +606,12 @@ wire [63:0]             symbol_wdata = clear_sweep ? 64'd0 : s5_new_ref;
 // is in S3 (the next read is the next event's, as this one leaves S3) and are copied into
 // flip-flops with nothing in front as it leaves S3. A write by S5 after the read, while the event
 // is in S3 or S4, is kept and used instead: the latest such write is the word as it stands.
+// Whether S5 writes the quote of S3's and S4's symbol (quote_hit3, quote_hit4) is registered as
+// the events move into those stages, so the choice of the word, a quote's width of multiplexers,
+// is not behind a compare.
 reg                    s3_quote_fwd, s4_quote_fwd;
 reg [QUOTE_WIDTH-1:0]  s3_quote_written, s4_quote_written, s4_quote_rd;
-wire                   quote_hit3 = quote_write && s5_locate == s3_locate;
-wire                   quote_hit4 = quote_write && s5_locate == s4_locate;
+reg                    quote_hit3, quote_hit4;  // quote_write && s5_locate == s3_locate, s4_locate
 wire [QUOTE_WIDTH-1:0] s4_quote = quote_hit4 ? bbo_next : s4_quote_fwd ? s4_quote_written : s4_quote_rd;
 
 sdp_ram #(.WIDTH(QUOTE_WIDTH), .DEPTH(MAX_SYMBOLS), .WRITE_FIRST(1), .ADDR_WIDTH(LOCATE_WIDTH)) bbo_ram (
@@ -847,6 +849,8 @@ always @(posedge clk) begin
         s4_slot <= s3_slot;
     end
     // the quote and stale word read as L left: S5's writes since, kept (see bbo_ram)
+    quote_hit3 <= s4_adv && s4_compare && (s3_ready ? l_locate : s3_locate) == s4_locate;
+    quote_hit4 <= s4_adv && s4_compare && s3_locate == s4_locate;
     if (l_adv) begin
         s3_quote_fwd <= 1'b0;
         s3_stale_fwd <= 1'b0;
