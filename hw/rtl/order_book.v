@@ -503,7 +503,7 @@ price_levels #(
     .p0_add(l_add), .p0_book({l_locate, l_sell}), .p0_price(l_price), .p0_shares(l_req_shares),
     .p0_ref(l_slot), .p0_remove(l_removes_all), .rd_take(l_adv && l_level),
     .cmp_ready(lv_cmp_ready), .cmp_ready_next(lv_cmp_ready_next), .cmp_take(s3_adv && s3_level),
-    .done(lv_done), .done_next(lv_done_next), .dec_ok(lv_ok), .dec_slot(lv_slot), .ack(s4_adv && s4_level),
+    .done(lv_done), .done_next(lv_done_next), .dec_ok(lv_ok), .dec_slot(lv_slot),
     .resp_top_price(lv_top_price), .resp_top_shares(lv_top_shares),
     .resp_levels(lv_levels), .resp_levels_changed(lv_levels_changed),
     .stat_scan(stat_level_scan), .status_free_blocks(lv_free_blocks)

@@ -53,9 +53,10 @@
 //          output: P0 then reads its side again when the port is free, and P1 when
 //          its data are stale (the word copied into its flip-flops a cycle later).
 //   P2 decide: the head word and level written from the registered outcome,
-//          done (with dec_ok and dec_slot) at once unless a scan is needed; it
-//          is written when the caller takes it (ack), and a scan keeps done low
-//          until it ends and is written.
+//          done (with dec_ok and dec_slot) at once unless a scan is needed, and a scan
+//          keeps done low until it ends and is written. The caller takes every outcome
+//          as it is done (order_book's S4 waits on nothing else), so no stall of the
+//          caller's reaches the write enables or the forwarding choices.
 // The RAMs' read enables are a flip-flop (port_read), set a cycle ahead: the ports read unless
 // P0 is to keep its fresh data in their output, which the caller forecasts (p0_stays_next: its
 // request will not move on next cycle) from cmp_ready_next and done_next, so no stall reaches
@@ -63,7 +64,7 @@
 // P0's side again, a scan's level, or else the address of whatever request the caller offers
 // (its data are current when one comes). done_next forecasts no scan for a request entering P2:
 // a scan's first stall finds P0's data replaced, and P0 reads them again while the scan runs.
-// With ack the resp_* registers take the outcome: the side's best level after the
+// As done the resp_* registers take the outcome: the side's best level after the
 // request (resp_top_*; zeros when the side is empty), the side's cached levels after it
 // (resp_levels, best first, {count, shares, price} each, zeros past the last)
 // and which of them differ from before it (resp_levels_changed, bit i = level
@@ -119,7 +120,6 @@ module price_levels #(
     output wire                      done_next,  // done next cycle, unless a request entering P2 scans
     output wire                      dec_ok,
     output wire [REF_WIDTH-1:0]      dec_slot,   // the level's reference {pool block, slot}
-    input  wire                      ack,
 
     output reg  [31:0]               resp_top_price,
     output reg  [SIZE_WIDTH-1:0]     resp_top_shares,
@@ -170,11 +170,11 @@ initial begin
     end
 end
 
-localparam [2:0] S_CLEAR = 3'd0, S_IDLE = 3'd1, S_DECIDE = 3'd2, S_SCAN = 3'd3, S_SCANNED = 3'd4,
+localparam [2:0] S_CLEAR = 3'd0, S_IDLE = 3'd1, S_DECIDE = 3'd2, S_SCAN = 3'd3,
                  S_REFILL = 3'd5,  // a refill's first cycle: which slots to read, from head_work
                  S_FINISH = 3'd6;  // a scan's last cycle: its outcome written, and done
 reg [2:0] state;
-// state == S_DECIDE, and state is S_FINISH or S_SCANNED, registered from state_next: done is one
+// state == S_DECIDE, and state == S_FINISH, registered from state_next: done is one
 // LUT of three flip-flops (with need_scan), the head of the stall of every stage behind P2
 reg       deciding, finishing;
 reg       cmp_ready_q;  // cmp_ready, registered (see state_next)
@@ -720,21 +720,13 @@ wire [TOP_N*LEVEL_WIDTH-1:0] levels_scan   = levels_of(head_final[CACHE_LSB +: T
 // and enable, the shape Yosys maps to block RAM or UltraRAM. A decision is
 // written as the caller takes it; a scan's, in S_FINISH.
 
-// a scan's outcome, held from its end until the caller takes it
-reg                     scan_ok;
-reg [REF_WIDTH-1:0]     scan_ref;
-reg [CE_WIDTH-1:0]      scan_top;
-reg [TOP_N*LEVEL_WIDTH-1:0] scan_levels;
-
 assign req_ready = state != S_CLEAR;
 wire                  finish_ok   = !scan_find || matched || finish_room;
 wire [REF_WIDTH-1:0]  finish_ref  = matched ? {match_ptr, match_slot} : {new_block, free_slot};
 assign done     = (deciding && !need_scan) || finishing;
-assign dec_ok   = state == S_DECIDE ? add_ok : state == S_FINISH ? finish_ok : scan_ok;
-assign dec_slot = state == S_DECIDE ? level_ref : state == S_FINISH ? finish_ref : scan_ref;
-wire   taken    = done && ack;
+assign dec_ok   = state == S_DECIDE ? add_ok : finish_ok;
+assign dec_slot = state == S_DECIDE ? level_ref : finish_ref;
 wire   p2_busy  = state != S_IDLE && state != S_CLEAR;
-wire   c_same   = p2_busy && c_same_book;  // P2's request, still to be written, is on P1's side
 assign cmp_ready = cmp_ready_q;
 
 wire [LEVELS-1:0]     scan_then_one = lowest_one(scan_pending);
@@ -746,10 +738,12 @@ wire finish_write = state == S_FINISH && scan_find && (matched || finish_room);
 // none of its side (that one's write is forwarded, and the data read after it), then P0 when
 // its data are stale, unless a scan has the level port. The port's address is chosen from
 // registers, not from whether a request comes: a request that comes while P0 or P1 reads finds
-// its data stale and reads them again.
-wire c_wants_read  = c_valid && !c_fresh && !c_rd_pending && !c_same;
+// its data stale and reads them again. Whether P1 and P0 want to read are flip-flops too, set
+// from their state as it will be (c_wants_read_next; p0_valid_next, p0_fresh_next): the read addresses,
+// which reach every block of the level pool, pass two multiplexers behind flip-flops.
+reg  c_wants_read;   // c_valid && !c_fresh && !c_rd_pending, P2 holding none of its side
+reg  p0_wants_read;  // p0_valid && !p0_fresh
 wire c_reread      = port_read && c_wants_read && !scan_read;
-wire p0_wants_read = p0_valid && !p0_fresh;
 wire p0_reread     = port_read && p0_wants_read && !c_wants_read && !scan_read;
 wire req_read      = port_read && !c_wants_read && !p0_wants_read && !scan_read;  // the offered request's side
 
@@ -759,7 +753,7 @@ wire req_read      = port_read && !c_wants_read && !p0_wants_read && !scan_read;
 reg [2:0] state_next;
 always @* begin
     state_next = state;
-    if (taken)
+    if (done)
         state_next = S_IDLE;
     if (cmp_take)  // P1 -> P2, as the request before is taken or P2 is empty
         state_next = S_DECIDE;
@@ -777,16 +771,12 @@ always @* begin
     S_SCAN:
         if (scan_ends)
             state_next = S_FINISH;
-    S_FINISH:
-        // taken now, or held until the caller takes it
-        if (!taken)
-            state_next = S_SCANNED;
     default: ;
     endcase
     if (rst)
         state_next = S_CLEAR;
 end
-wire p2_busy_next     = !rst && (cmp_take || (p2_busy && !taken));  // state_next's busy states, not behind it
+wire p2_busy_next     = !rst && (cmp_take || (p2_busy && !done));  // state_next's busy states, not behind it
 wire c_valid_next     = !rst && (rd_take || (c_valid && !cmp_take));
 // P1's data are copied while P1 is empty or taken (whether P0's request moves in or not: an empty
 // P1's data are nobody's), so the enable of the head word's and level's flip-flops waits on P2's
@@ -794,16 +784,15 @@ wire c_valid_next     = !rst && (rd_take || (c_valid && !cmp_take));
 wire c_open           = !c_valid || cmp_take;
 wire c_fresh_next     = rd_take ? p0_fresh : c_rd_pending || (c_fresh && !c_reread);
 // P1's and P2's books as they will be: both compares made, the handshake only chooses
-wire c_same_book_next = !rd_take ? c_same_book : cmp_take ? p0_book == c_book : p0_book == op_book;
+wire c_same_book_next = !rd_take ? c_same_book : cmp_take ? p0_book == c_book : p0_same;
 wire c_rd_pending_next = c_reread;
 wire c_wants_read_next = c_valid_next && !c_fresh_next && !c_rd_pending_next && !(p2_busy_next && c_same_book_next);
 assign cmp_ready_next = c_valid_next && c_fresh_next && !(p2_busy_next && c_same_book_next);
 // done next cycle, forecast from the handshakes and registers: a request entering P2 is done at
-// once (this misses a scan it starts), a scan as it ends, and an outcome until it is taken
-assign done_next      = cmp_take || ((state == S_FINISH || state == S_SCANNED) && !taken)
-                        || (state == S_SCAN && scan_ends);
+// once (this misses a scan it starts), and a scan as it ends
+assign done_next      = cmp_take || (state == S_SCAN && scan_ends);
 
-wire                         head_we = state == S_CLEAR || (state == S_DECIDE && taken) || state == S_FINISH;
+wire                         head_we = state == S_CLEAR || (state == S_DECIDE && done) || state == S_FINISH;
 // (a sweep longer than BOOKS, for the free list, clears the head words again: no harm)
 wire [LOCATE_WIDTH:0]        head_waddr = state == S_CLEAR ? clear_index[LOCATE_WIDTH:0] : op_book;
 // P2's head word as written (a decision's or a scan's): forwarded into P1 without the sweep's zeros
@@ -817,7 +806,7 @@ wire                         head_reread = c_wants_read || p0_wants_read;
 wire [LOCATE_WIDTH:0]        head_reread_addr = c_wants_read ? c_book : p0_book;
 wire [LOCATE_WIDTH:0]        head_raddr = head_reread ? head_reread_addr : req_book;
 
-wire                         level_ram_we = (state == S_DECIDE && taken && level_we) || finish_write;
+wire                         level_ram_we = (state == S_DECIDE && done && level_we) || finish_write;
 wire [REF_WIDTH-1:0]         level_wref = state == S_DECIDE ? level_ref : finish_ref;
 wire [LEVEL_WIDTH-1:0]       level_ram_wdata = state == S_DECIDE ? level_wdata : matched ? match_level : level_new;
 wire                         level_re = port_read || scan_read;  // head_re or a scan's
@@ -834,8 +823,11 @@ wire [POOL_WIDTH-1:0]        level_raddr = level_reread ? level_reread_addr
 // P2's writes forwarded into P1's flip-flops, as the request in P0 moves into P1 or while the one
 // in P1 waits for them: the head word when it is the request's side's, the level when its pool
 // address is the request's (a reduce's level is live, so no other side writes that address)
-wire p2_head_write   = (state == S_DECIDE && taken) || state == S_FINISH;
-wire p0_same         = p0_book == op_book;
+wire p2_head_write   = (state == S_DECIDE && done) || state == S_FINISH;
+// p0_same: P0's side is P2's, registered from both as they will be (a request enters P0 as the
+// caller's L register takes it), so the head word's forwarding choice, which selects some hundred
+// multiplexers, is not behind a compare
+reg  p0_same;
 wire c_forward       = p2_head_write && c_valid && c_same_book;
 // (P2's write is forwarded as P0's request moves in when it is P0's side; P1's own side is then
 // not P2's, else P1 could not be taken: so the choice need not wait on rd_take)
@@ -857,7 +849,7 @@ endfunction
 wire [POOL_WIDTH-1:0] op_pool_addr    = {op_block, op_slot[LO_WIDTH-1:0]};
 wire [POOL_WIDTH-1:0] hit_pool_addr   = {hit_ptr, hit_slot[LO_WIDTH-1:0]};
 wire [POOL_WIDTH-1:0] match_pool_addr = {match_ptr, match_slot[LO_WIDTH-1:0]};
-wire decide_taken = state == S_DECIDE && taken;
+wire decide_taken = state == S_DECIDE && done;
 wire finish_match = state == S_FINISH && scan_find && matched;
 wire p0_level_written = live_level_write_at(p0_pool_addr, decide_taken, finish_match, !op_add, hit,
                                             op_pool_addr, hit_pool_addr, match_pool_addr);
@@ -914,16 +906,16 @@ assign pool_next = pool_q[BLOCK_WIDTH-1:0];
 wire pool_room   = pool_n < POOL_QUEUE - 2 || (pool_n == POOL_QUEUE - 2 && !(fram_rd_valid && pool_rd_valid))
                    || (pool_n == POOL_QUEUE - 1 && !fram_rd_valid && !pool_rd_valid);
 wire pool_direct = fram_n == 0 && pool_room;  // a block freed now goes into pool_q
-wire pool_pop    = (state == S_DECIDE && taken && alloc)
+wire pool_pop    = (state == S_DECIDE && done && alloc)
                    || (state == S_FINISH && scan_find && !matched && finish_room && !new_in_use);
 wire pool_push   = (state == S_CLEAR && {{32-CLEAR_WIDTH{1'b0}}, clear_index} < LEVEL_BLOCKS)
-                   || (state == S_DECIDE && taken && !op_add && frees)
+                   || (state == S_DECIDE && done && !op_add && frees)
                    || (state == S_FINISH && !scan_find && frees);
 wire [BLOCK_WIDTH-1:0] pool_push_block = state == S_CLEAR ? clear_index[BLOCK_WIDTH-1:0] : op_block;
 wire fram_re = fram_n != 0 && pool_room;
 
 // pool_q with the arrivals appended (free_ram's read, then a freed block), then shifted by a take:
-// the take, behind the caller's ack, is the last multiplexer
+// the take, behind P2's done, is the last multiplexer
 reg [POOL_QUEUE*BLOCK_WIDTH-1:0] pool_q_in;
 reg [2:0] pool_n_in;
 integer q;
@@ -987,6 +979,8 @@ always @(posedge clk) begin
     // P0: whether it holds a request, and whether its side as read is current
     p0_valid <= p0_valid_next;
     p0_fresh <= p0_fresh_next;
+    p0_wants_read <= p0_valid_next && !p0_fresh_next;
+    c_wants_read <= c_wants_read_next;
     // the ports read next cycle unless P0 keeps its fresh data there (P1's read again comes first)
     port_read <= c_wants_read_next || !(p0_valid_next && p0_fresh_next && p0_stays_next);
     // (from registers, not state_next: a scan that finds its price ends with one read more, into S_FINISH)
@@ -1010,27 +1004,26 @@ always @(posedge clk) begin
     // writes no side of P1's as a read of it arrives: P1 read it while P2 held none of its side)
     if (c_open || c_rd_pending || c_forward)
         c_head <= head_forward ? head_decided : head_rd;
-    if (c_open || c_rd_pending || c_level_forward) begin
+    // (a write forwarded while P1 waits replaces only the forwarded word: the others are then unused)
+    if (c_open || c_rd_pending) begin
         c_level_read <= level_read_word;
         c_level_written <= level_written_word;
         c_level_new <= level_read_written;
+    end
+    if (c_open || c_rd_pending || c_level_forward) begin
         c_level_forwarded <= level_ram_wdata;
         c_level_fwd <= level_forward;
     end
+    p0_same <= (req_valid ? req_book : p0_book) == (cmp_take ? c_book : op_book);
     c_rd_pending <= c_rd_pending_next;
     c_fresh <= c_fresh_next;
 
-    if (taken) begin
+    if (done) begin
         if (state == S_FINISH) begin
             resp_top_price <= top_final[PRICE_LSB +: PRICE_WIDTH];
             resp_top_shares <= top_final[SHARES_LSB +: SIZE_WIDTH];
             resp_levels <= levels_scan;
             resp_levels_changed <= levels_differ(levels_scan, levels_before);
-        end else if (state == S_SCANNED) begin
-            resp_top_price <= scan_top[PRICE_LSB +: PRICE_WIDTH];
-            resp_top_shares <= scan_top[SHARES_LSB +: SIZE_WIDTH];
-            resp_levels <= scan_levels;
-            resp_levels_changed <= levels_differ(scan_levels, levels_before);
         end else begin
             resp_top_price <= ncached_next != 0 ? top_next[PRICE_LSB +: PRICE_WIDTH] : 32'd0;
             resp_top_shares <= ncached_next != 0 ? top_next[SHARES_LSB +: SIZE_WIDTH] : {SIZE_WIDTH{1'b0}};
@@ -1119,18 +1112,11 @@ always @(posedge clk) begin
             best <= {scan_lv_slot, scan_lv};
         end
     end
-    S_FINISH: begin
-        // taken now, or held until the caller takes it
-        scan_ok <= finish_ok;
-        scan_ref <= finish_ref;
-        scan_top <= top_final;
-        scan_levels <= levels_scan;
-    end
     default: ;
     endcase
     state <= state_next;
     deciding <= state_next == S_DECIDE;
-    finishing <= state_next == S_FINISH || state_next == S_SCANNED;
+    finishing <= state_next == S_FINISH;
     cmp_ready_q <= cmp_ready_next;
     if (rst) begin
         clear_index <= 0;
