@@ -389,7 +389,10 @@ function [SIDE_BLOCKS-1:0] block_of;
     end
 endfunction
 
-wire [HEAD_WIDTH-1:0]  head_rd;   // head RAM read data (P0, P1's reads again)
+// head RAM read data (P0, P1's reads again): the array's word, and the word written as it was
+// read (sdp_ram WRITE_FIRST), apart
+wire [HEAD_WIDTH-1:0]  head_read_word, head_written_word;
+wire                   head_read_written;
 // level RAM read data (P0, P1's reads again, and a scan's levels), and apart: the array's word,
 // and the word written as it was read (level_read_written: that one is the data)
 wire [LEVEL_WIDTH-1:0] level_read_word, level_written_word;
@@ -832,6 +835,11 @@ wire c_forward       = p2_head_write && c_valid && c_same_book;
 // (P2's write is forwarded as P0's request moves in when it is P0's side; P1's own side is then
 // not P2's, else P1 could not be taken: so the choice need not wait on rd_take)
 wire head_forward    = !c_rd_pending && p2_head_write && (p0_same || (c_valid && c_same_book));
+// P1's head word: P2's forwarded, else the word written as it was read, else the array's, chosen
+// so the array's word, behind the RAM's clock-to-output, passes one multiplexer (its select and
+// other input decided beside that delay, from registers)
+wire head_other = head_forward || head_read_written;
+wire [HEAD_WIDTH-1:0] head_other_word = head_forward ? head_decided : head_written_word;
 // Whether P2 writes a live level at a pool address now: P0's and P1's reduces read live levels,
 // and only a reduce, an add that hits or a scan's match writes one (a new level takes a free
 // slot). Each compare is of registers, side by side, and the one that writes chosen, so neither
@@ -868,7 +876,8 @@ wire p0_fresh_next    = req_valid ? req_read
 
 sdp_ram #(.WIDTH(HEAD_WIDTH), .DEPTH(BOOKS), .ULTRA(HEAD_ULTRA), .WRITE_FIRST(1), .READ_OLD(0), .WRITE_REG(1), .ADDR_WIDTH(LOCATE_WIDTH+1)) head_ram (
     .clk(clk), .we(head_we), .waddr(head_waddr), .wdata(head_wdata),
-    .re(head_re), .raddr(head_raddr), .rdata(head_rd)
+    .re(head_re), .raddr(head_raddr),
+    .read_word(head_read_word), .read_written(head_read_written), .written_word(head_written_word)
 );
 
 sdp_ram #(.WIDTH(LEVEL_WIDTH), .DEPTH(LEVEL_BLOCKS*BLOCK_LEVELS), .ULTRA(ULTRA_RAM), .WRITE_FIRST(1), .READ_OLD(0), .WRITE_REG(1),
@@ -1003,7 +1012,7 @@ always @(posedge clk) begin
     // (c_open and c_rd_pending never meet: P1 reading again is neither empty nor taken; and P2
     // writes no side of P1's as a read of it arrives: P1 read it while P2 held none of its side)
     if (c_open || c_rd_pending || c_forward)
-        c_head <= head_forward ? head_decided : head_rd;
+        c_head <= head_other ? head_other_word : head_read_word;
     // (a write forwarded while P1 waits replaces only the forwarded word: the others are then unused)
     if (c_open || c_rd_pending) begin
         c_level_read <= level_read_word;
