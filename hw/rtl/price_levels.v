@@ -484,7 +484,8 @@ wire c_frees = c_gone && c_others == 0;
 // entry is the worst) whose tag uncached levels share searches those; a cached level that
 // empties on a side with levels beyond the cache refills the cache. The decision is registered
 // whole (need_scan), so P2's done, and the stall of every stage behind it, start at a flip-flop.
-wire c_scan_add    = !c_hit && c_nlevels > TOP_N;
+// (an add strictly below the cache's worst is in no cache entry: c_below_cache implies !c_hit)
+wire c_scan_add    = c_nlevels > TOP_N;
 wire c_below_cache = better(c_sell, c_cache[(TOP_N-1)*CE_WIDTH + PRICE_LSB +: PRICE_WIDTH], c_price);
 wire c_scan_remove = c_hit && c_gone && c_nlevels > {{NL_WIDTH-NC_WIDTH{1'b0}}, c_ncached};
 wire c_need_scan   = c_add ? c_scan_add && c_below_cache && c_candidates != 0 : c_scan_remove;
