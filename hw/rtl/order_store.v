@@ -53,7 +53,9 @@
 //   s1_advance: the find moves to S2 while find_valid (not while s1_blocked: S2 to
 //         V hold an insert that may move orders). In S2, registered, find_hit and
 //         find_entry say whether and how the ref is stored, and find_free whether an
-//         insert has room (counting the stash orders that W, A, L, S3 and S4 will delete).
+//         insert has room (counting the stash orders that W, A, L, S3 and S4 will delete);
+//         find_fewer and find_no_more whether the order found holds fewer or no more shares
+//         than s1_shares (the caller's S1 shares, compared in S1 on every way).
 //         Where the ref is (or would go) is held for the write.
 //   s2_advance: the find moves to A, or to W (the caller's register beside S2, for a find A
 //         cannot take yet) while A is not ready, with s2_deletes if it will delete its order.
