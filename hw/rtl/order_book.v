@@ -396,8 +396,8 @@ wire [L_WORD_WIDTH-1:0] s2_word = {
 reg                     w_valid, a_valid;
 reg [L_WORD_WIDTH-1:0]  w_word, a_word, l_word;
 // A's fields that address the level request's reads: its level, its level's reference, its book
-localparam L_LEVEL = L_WORD_WIDTH - 1, L_SLOT = 0,
-           L_BOOK = REF_WIDTH + 1 + 32 + REC_PRICE_WIDTH + REC_SHARES_WIDTH;  // {locate, sell}
+localparam L_LEVEL = L_WORD_WIDTH - 1, L_SLOT = 0, L_PRICE = REF_WIDTH + 1 + 32,
+           L_BOOK = L_PRICE + REC_PRICE_WIDTH + REC_SHARES_WIDTH;  // {locate, sell}
 wire l_takes_had;  // the request's shares are the order's (l_req_shares); nothing after L reads it
 assign {l_level, l_add, l_reduce, l_compare, l_stale_new, l_u1, l_u2, l_u_same, l_symbol, l_clear,
         l_takes_had, l_locate, l_sell, l_shares, l_price, l_had, l_removes_all, l_slot} = l_word;
@@ -500,6 +500,7 @@ price_levels #(
     .clk(clk), .rst(rst),
     .req_ready(lv_ready), .p0_stays_next(s3_stops_next), .req_valid(lv_req),
     .req_book(a_word[L_BOOK +: LOCATE_WIDTH+1]), .req_slot(a_word[L_SLOT +: REF_WIDTH]),
+    .req_price(a_word[L_PRICE +: REC_PRICE_WIDTH]),
     .p0_add(l_add), .p0_book({l_locate, l_sell}), .p0_price(l_price), .p0_shares(l_req_shares),
     .p0_ref(l_slot), .p0_remove(l_removes_all), .rd_take(l_adv && l_level),
     .cmp_ready(lv_cmp_ready), .cmp_ready_next(lv_cmp_ready_next), .cmp_take(s3_adv && s3_level),

@@ -71,8 +71,8 @@
 // i): the optional top-N output.
 //   add    (p0_add = 1): p0_price, p0_shares -> dec_ok, dec_slot (the level's reference)
 //   reduce (p0_add = 0): p0_slot (the level's reference), p0_shares off the level,
-//          p0_remove: one order leaves it; the level goes when its last order does
-//          (a reduce's p0_price is not used).
+//          p0_remove: one order leaves it; the level goes when its last order does;
+//          p0_price: the level's price (the forwarding knows a level by its book and price).
 // status_free_blocks: the pool's free blocks (a cycle behind).
 // No logic follows a memory's read data in its cycle: P1 compares flip-flop copies and
 // registers its compares and sums, and a scan registers each level as it arrives, compares
@@ -102,6 +102,7 @@ module price_levels #(
     input  wire                      req_valid,
     input  wire [LOCATE_WIDTH:0]     req_book,   // the side read
     input  wire [REF_WIDTH-1:0]      req_slot,   // reduce: the level read, its reference {pool block, slot}
+    input  wire [31:0]               req_price,  // p0_price as the request enters P0
     // the request in P0, held by the caller until rd_take
     input  wire                      p0_add,
     input  wire [LOCATE_WIDTH:0]     p0_book,
@@ -408,12 +409,13 @@ wire [BLOCK_WIDTH-1:0] p0_block = p0_ref[SLOT_WIDTH +: BLOCK_WIDTH];
 
 reg                  c_valid, c_fresh;  // P1 holds a request; its side's data (c_head, c_level) are current
 reg                  c_rd_pending;      // P1's side read again arrives in the RAMs' output
+reg                  c_copies;          // !c_valid || c_rd_pending: P1 copies the RAMs' output
 reg [HEAD_WIDTH-1:0] c_head;            // the side's head word, copied from the RAM's output
 // The side's level: the array's word copied from the RAM's output with nothing in front, beside
 // the words that replace it (P2's write forwarded; the word written as it was read) and whether
 // they do, chosen behind the flip-flops: the path from the RAM's clock-to-output ends at
-// flip-flops the placer can put beside it, and the forwarding choice, a compare of P2's write
-// address, sets one flip-flop, not the select of a level's width of multiplexers.
+// flip-flops the placer can put beside it, and the forwarding choice sets one flip-flop, not the
+// select of a level's width of multiplexers.
 reg [LEVEL_WIDTH-1:0] c_level_read, c_level_written, c_level_forwarded;
 reg                   c_level_new, c_level_fwd;
 wire [LEVEL_WIDTH-1:0] c_level = c_level_fwd ? c_level_forwarded : c_level_new ? c_level_written : c_level_read;
@@ -423,7 +425,9 @@ reg [31:0]           c_price, c_shares;
 reg [TAG_BITS-1:0]   c_tag;  // price_tag(c_price)
 reg [SLOT_WIDTH-1:0] c_slot;
 reg [BLOCK_WIDTH-1:0] c_block;  // a reduce's level: its pool block (c_slot: its slot)
-reg                  c_same_book;  // c_book == op_book, registered with them: off the stall path
+// P1 holds a request of P2's book (c_book == op_book), and at P2's price too (c_price == op_price):
+// registered with them, off the stall path
+reg                  c_same_book, c_same_level;
 wire c_sell = c_book[0];
 
 wire [LEVELS-1:0]          c_bitmap  = c_head[LEVELS-1:0];
@@ -727,9 +731,10 @@ wire [TOP_N*LEVEL_WIDTH-1:0] levels_scan   = levels_of(head_final[CACHE_LSB +: T
 assign req_ready = state != S_CLEAR;
 wire                  finish_ok   = !scan_find || matched || finish_room;
 wire [REF_WIDTH-1:0]  finish_ref  = matched ? {match_ptr, match_slot} : {new_block, free_slot};
-assign done     = (deciding && !need_scan) || finishing;
-assign dec_ok   = state == S_DECIDE ? add_ok : finish_ok;
-assign dec_slot = state == S_DECIDE ? level_ref : finish_ref;
+wire   decide_taken = deciding && !need_scan;  // S_DECIDE's outcome written and taken
+assign done     = decide_taken || finishing;
+assign dec_ok   = deciding ? add_ok : finish_ok;
+assign dec_slot = deciding ? level_ref : finish_ref;
 wire   p2_busy  = state != S_IDLE && state != S_CLEAR;
 assign cmp_ready = cmp_ready_q;
 
@@ -737,7 +742,7 @@ wire [LEVELS-1:0]     scan_then_one = lowest_one(scan_pending);
 // a scan ends: the price was found (registered: the compare is not in front of state), or every
 // slot is read and the last level read is compared now
 wire scan_ends = matched || (scan_next_one == 0 && scan_pending == 0 && !scan_rd_valid);
-wire finish_write = state == S_FINISH && scan_find && (matched || finish_room);
+wire finish_write = finishing && scan_find && (matched || finish_room);
 // P1 reads its side again when its data are stale and no read of them is arriving and P2 holds
 // none of its side (that one's write is forwarded, and the data read after it), then P0 when
 // its data are stale, unless a scan has the level port. The port's address is chosen from
@@ -783,24 +788,33 @@ end
 wire p2_busy_next     = !rst && (cmp_take || (p2_busy && !done));  // state_next's busy states, not behind it
 wire c_valid_next     = !rst && (rd_take || (c_valid && !cmp_take));
 // P1's data are copied while P1 is empty or taken (whether P0's request moves in or not: an empty
-// P1's data are nobody's), so the enable of the head word's and level's flip-flops waits on P2's
-// stall alone, not on the caller's stall of P0 behind it
-wire c_open           = !c_valid || cmp_take;
+// P1's data are nobody's), or as its read again arrives: the enable of the head word's and level's
+// flip-flops is a flip-flop (c_copies) or P2's stall, not the caller's stall of P0 behind it
 wire c_fresh_next     = rd_take ? p0_fresh : c_rd_pending || (c_fresh && !c_reread);
-// P1's and P2's books as they will be: both compares made, the handshake only chooses
-wire c_same_book_next = !rd_take ? c_same_book : cmp_take ? p0_book == c_book : p0_same;
 wire c_rd_pending_next = c_reread;
+// Whether the request in P0, or the one entering it, is of P2's book and price, or of P1's: P2
+// writes a live level (a reduce's, an add's that hits, a scan's match) of its book at its price,
+// and a reduce's level is live, so its level is the one P2 writes exactly when its book and price
+// are P2's (a book holds a price at one level). Compares of registers, the handshakes choosing.
+wire req_level_c  = req_book == c_book && req_price == c_price;
+wire req_level_op = req_book == op_book && req_price == op_price;
+wire p0_book_c    = p0_book == c_book;
+wire p0_level_c   = p0_book_c && p0_price == c_price;
+wire p0_level_op  = p0_book == op_book && p0_price == op_price;
+// P1's and P2's books and prices as they will be: the compares made, the handshakes only choose
+wire c_same_book_next  = c_valid_next && (!rd_take ? c_same_book : cmp_take ? p0_book_c : p0_same);
+wire c_same_level_next = c_valid_next && (!rd_take ? c_same_level : cmp_take ? p0_level_c : p0_same_level);
 wire c_wants_read_next = c_valid_next && !c_fresh_next && !c_rd_pending_next && !(p2_busy_next && c_same_book_next);
 assign cmp_ready_next = c_valid_next && c_fresh_next && !(p2_busy_next && c_same_book_next);
 // done next cycle, forecast from the handshakes and registers: a request entering P2 is done at
 // once (this misses a scan it starts), and a scan as it ends
 assign done_next      = cmp_take || (state == S_SCAN && scan_ends);
 
-wire                         head_we = state == S_CLEAR || (state == S_DECIDE && done) || state == S_FINISH;
+wire                         head_we = state == S_CLEAR || done;
 // (a sweep longer than BOOKS, for the free list, clears the head words again: no harm)
 wire [LOCATE_WIDTH:0]        head_waddr = state == S_CLEAR ? clear_index[LOCATE_WIDTH:0] : op_book;
 // P2's head word as written (a decision's or a scan's): forwarded into P1 without the sweep's zeros
-wire [HEAD_WIDTH-1:0]        head_decided = state == S_FINISH ? head_final
+wire [HEAD_WIDTH-1:0]        head_decided = finishing ? head_final
                                           : {ptrs_next, tags_next, cache_next, ncached_next, nlevels_next, bitmap_next};
 wire [HEAD_WIDTH-1:0]        head_wdata = state == S_CLEAR ? {HEAD_WIDTH{1'b0}} : head_decided;
 // The ports read P1's or P0's data again (or a scan's level), else the request's: which, and the
@@ -810,9 +824,9 @@ wire                         head_reread = c_wants_read || p0_wants_read;
 wire [LOCATE_WIDTH:0]        head_reread_addr = c_wants_read ? c_book : p0_book;
 wire [LOCATE_WIDTH:0]        head_raddr = head_reread ? head_reread_addr : req_book;
 
-wire                         level_ram_we = (state == S_DECIDE && done && level_we) || finish_write;
-wire [REF_WIDTH-1:0]         level_wref = state == S_DECIDE ? level_ref : finish_ref;
-wire [LEVEL_WIDTH-1:0]       level_ram_wdata = state == S_DECIDE ? level_wdata : matched ? match_level : level_new;
+wire                         level_ram_we = (decide_taken && level_we) || finish_write;
+wire [REF_WIDTH-1:0]         level_wref = deciding ? level_ref : finish_ref;
+wire [LEVEL_WIDTH-1:0]       level_ram_wdata = deciding ? level_wdata : matched ? match_level : level_new;
 wire                         level_re = port_read || scan_read;  // head_re or a scan's
 // a level's pool address: {pool block, its slot's place in the block}; P0's and P1's requests' levels
 wire [POOL_WIDTH-1:0]        p0_pool_addr = {p0_block, p0_slot[LO_WIDTH-1:0]};
@@ -825,55 +839,28 @@ wire [POOL_WIDTH-1:0]        level_raddr = level_reread ? level_reread_addr
                                          : {req_slot[SLOT_WIDTH +: BLOCK_WIDTH], req_slot[LO_WIDTH-1:0]};
 
 // P2's writes forwarded into P1's flip-flops, as the request in P0 moves into P1 or while the one
-// in P1 waits for them: the head word when it is the request's side's, the level when its pool
-// address is the request's (a reduce's level is live, so no other side writes that address)
-wire p2_head_write   = (state == S_DECIDE && done) || state == S_FINISH;
-// p0_same: P0's side is P2's, registered from both as they will be (a request enters P0 as the
-// caller's L register takes it), so the head word's forwarding choice, which selects some hundred
-// multiplexers, is not behind a compare
-reg  p0_same;
-wire c_forward       = p2_head_write && c_valid && c_same_book;
+// in P1 waits for them: the head word when it is the request's side's (P2 writes its head word as
+// it is done), the level when it is the request's (see req_level_c).
+// p0_same: P0's book is P2's, p0_same_level: and its price, registered from both as they will be
+// (a request enters P0 as the caller's L register takes it), so neither forwarding choice, nor
+// the enables of P1's flip-flops, follows a compare
+reg  p0_same, p0_same_level;
+wire live_level_write = (decide_taken && (!op_add || hit)) || (finishing && scan_find && matched);
 // (P2's write is forwarded as P0's request moves in when it is P0's side; P1's own side is then
-// not P2's, else P1 could not be taken: so the choice need not wait on rd_take)
-wire head_forward    = !c_rd_pending && p2_head_write && (p0_same || (c_valid && c_same_book));
+// not P2's, else P1 could not be taken: so the choices need not wait on rd_take)
+wire head_forward    = !c_rd_pending && done && (p0_same || c_same_book);
+wire level_forward   = !c_rd_pending && live_level_write && (p0_same_level || c_same_level);
 // P1's head word: P2's forwarded, else the word written as it was read, else the array's, chosen
 // so the array's word, behind the RAM's clock-to-output, passes one multiplexer (its select and
 // other input decided beside that delay, from registers)
 wire head_other = head_forward || head_read_written;
 wire [HEAD_WIDTH-1:0] head_other_word = head_forward ? head_decided : head_written_word;
-// Whether P2 writes a live level at a pool address now: P0's and P1's reduces read live levels,
-// and only a reduce, an add that hits or a scan's match writes one (a new level takes a free
-// slot). Each compare is of registers, side by side, and the one that writes chosen, so neither
-// forwarding choice waits on the write address's multiplexers or on the decision's enables.
-function live_level_write_at;
-    input [POOL_WIDTH-1:0] addr;
-    input                  decide_taken, finish_match;  // S_DECIDE's write taken; S_FINISH's of a match
-    input                  reduce, hit;
-    input [POOL_WIDTH-1:0] op_addr, hit_addr, match_addr;
-    begin
-        live_level_write_at = (decide_taken && (reduce ? op_addr == addr : hit && hit_addr == addr))
-                              || (finish_match && match_addr == addr);
-    end
-endfunction
-wire [POOL_WIDTH-1:0] op_pool_addr    = {op_block, op_slot[LO_WIDTH-1:0]};
-wire [POOL_WIDTH-1:0] hit_pool_addr   = {hit_ptr, hit_slot[LO_WIDTH-1:0]};
-wire [POOL_WIDTH-1:0] match_pool_addr = {match_ptr, match_slot[LO_WIDTH-1:0]};
-wire decide_taken = state == S_DECIDE && done;
-wire finish_match = state == S_FINISH && scan_find && matched;
-wire p0_level_written = live_level_write_at(p0_pool_addr, decide_taken, finish_match, !op_add, hit,
-                                            op_pool_addr, hit_pool_addr, match_pool_addr);
-wire c_level_write_now = live_level_write_at(c_pool_addr, decide_taken, finish_match, !op_add, hit,
-                                             op_pool_addr, hit_pool_addr, match_pool_addr);
-wire c_level_forward = c_valid && c_level_write_now;
-// (as head_forward: P2 writes P1's side only while P1 waits, so with rd_take only P0's term holds;
-// an add in P1 has no level, and its c_pool_addr is no address, so P1's term needs its side)
-wire level_forward   = !c_rd_pending && (p0_level_written || (c_valid && c_same_book && c_level_write_now));
 
 // P0 as it will be: its data are in the RAMs' output, current, unless a port reads anything else
 // (any head read, or a scan's level read)
 wire p0_valid_next    = req_valid || (p0_valid && !rd_take);
 wire p0_fresh_next    = req_valid ? req_read
-                      : p0_reread || (p0_fresh && !port_read && !scan_read && !(p2_head_write && p0_same));
+                      : p0_reread || (p0_fresh && !port_read && !scan_read && !(done && p0_same));
 
 sdp_ram #(.WIDTH(HEAD_WIDTH), .DEPTH(BOOKS), .ULTRA(HEAD_ULTRA), .WRITE_FIRST(1), .READ_OLD(0), .WRITE_REG(1), .ADDR_WIDTH(LOCATE_WIDTH+1)) head_ram (
     .clk(clk), .we(head_we), .waddr(head_waddr), .wdata(head_wdata),
@@ -916,11 +903,11 @@ assign pool_next = pool_q[BLOCK_WIDTH-1:0];
 wire pool_room   = pool_n < POOL_QUEUE - 2 || (pool_n == POOL_QUEUE - 2 && !(fram_rd_valid && pool_rd_valid))
                    || (pool_n == POOL_QUEUE - 1 && !fram_rd_valid && !pool_rd_valid);
 wire pool_direct = fram_n == 0 && pool_room;  // a block freed now goes into pool_q
-wire pool_pop    = (state == S_DECIDE && done && alloc)
-                   || (state == S_FINISH && scan_find && !matched && finish_room && !new_in_use);
+wire pool_pop    = (decide_taken && alloc)
+                   || (finishing && scan_find && !matched && finish_room && !new_in_use);
 wire pool_push   = (state == S_CLEAR && {{32-CLEAR_WIDTH{1'b0}}, clear_index} < LEVEL_BLOCKS)
-                   || (state == S_DECIDE && done && !op_add && frees)
-                   || (state == S_FINISH && !scan_find && frees);
+                   || (decide_taken && !op_add && frees)
+                   || (finishing && !scan_find && frees);
 wire [BLOCK_WIDTH-1:0] pool_push_block = state == S_CLEAR ? clear_index[BLOCK_WIDTH-1:0] : op_block;
 wire fram_re = fram_n != 0 && pool_room;
 
@@ -1007,29 +994,32 @@ always @(posedge clk) begin
         c_slot <= p0_slot;
         c_block <= p0_block;
         c_remove <= p0_remove;
-        c_same_book <= c_same_book_next;
     end
     c_valid <= c_valid_next;
-    // (c_open and c_rd_pending never meet: P1 reading again is neither empty nor taken; and P2
-    // writes no side of P1's as a read of it arrives: P1 read it while P2 held none of its side)
-    if (c_open || c_rd_pending || c_forward)
+    c_same_book <= c_same_book_next;
+    c_same_level <= c_same_level_next;
+    c_copies <= !c_valid_next || c_rd_pending_next;
+    // (P1 is never taken as its read again arrives: it is not fresh; and P2 writes no side of
+    // P1's as a read of it arrives: P1 read it while P2 held none of its side)
+    if (c_copies || cmp_take || (done && c_same_book))
         c_head <= head_other ? head_other_word : head_read_word;
     // (a write forwarded while P1 waits replaces only the forwarded word: the others are then unused)
-    if (c_open || c_rd_pending) begin
+    if (c_copies || cmp_take) begin
         c_level_read <= level_read_word;
         c_level_written <= level_written_word;
         c_level_new <= level_read_written;
     end
-    if (c_open || c_rd_pending || c_level_forward) begin
+    if (c_copies || cmp_take || (live_level_write && c_same_level)) begin
         c_level_forwarded <= level_ram_wdata;
         c_level_fwd <= level_forward;
     end
     p0_same <= (req_valid ? req_book : p0_book) == (cmp_take ? c_book : op_book);
+    p0_same_level <= req_valid ? (cmp_take ? req_level_c : req_level_op) : (cmp_take ? p0_level_c : p0_level_op);
     c_rd_pending <= c_rd_pending_next;
     c_fresh <= c_fresh_next;
 
     if (done) begin
-        if (state == S_FINISH) begin
+        if (finishing) begin
             resp_top_price <= top_final[PRICE_LSB +: PRICE_WIDTH];
             resp_top_shares <= top_final[SHARES_LSB +: SIZE_WIDTH];
             resp_levels <= levels_scan;
