@@ -796,11 +796,15 @@ wire c_rd_pending_next = c_reread;
 // writes a live level (a reduce's, an add's that hits, a scan's match) of its book at its price,
 // and a reduce's level is live, so its level is the one P2 writes exactly when its book and price
 // are P2's (a book holds a price at one level). Compares of registers, the handshakes choosing.
-wire req_level_c  = req_book == c_book && req_price == c_price;
-wire req_level_op = req_book == op_book && req_price == op_price;
+wire req_book_c   = req_book == c_book;
+wire req_book_op  = req_book == op_book;
 wire p0_book_c    = p0_book == c_book;
+wire p0_book_op   = p0_book == op_book;
+wire req_level_c  = req_book_c && req_price == c_price;
+wire req_level_op = req_book_op && req_price == op_price;
 wire p0_level_c   = p0_book_c && p0_price == c_price;
-wire p0_level_op  = p0_book == op_book && p0_price == op_price;
+wire p0_level_op  = p0_book_op && p0_price == op_price;
+wire p0_same_next = req_valid ? (cmp_take ? req_book_c : req_book_op) : (cmp_take ? p0_book_c : p0_book_op);
 // P1's and P2's books and prices as they will be: the compares made, the handshakes only choose
 wire c_same_book_next  = c_valid_next && (!rd_take ? c_same_book : cmp_take ? p0_book_c : p0_same);
 wire c_same_level_next = c_valid_next && (!rd_take ? c_same_level : cmp_take ? p0_level_c : p0_same_level);
@@ -845,10 +849,13 @@ wire [POOL_WIDTH-1:0]        level_raddr = level_reread ? level_reread_addr
 // (a request enters P0 as the caller's L register takes it), so neither forwarding choice, nor
 // the enables of P1's flip-flops, follows a compare
 reg  p0_same, p0_same_level;
+// whether P2's head word, when it is written, is forwarded: registered from the above as they will
+// be, so P2's done alone decides it beside the head RAM's clock-to-output
+reg  head_forward_side;  // !c_rd_pending && (p0_same || c_same_book)
 wire live_level_write = (decide_taken && (!op_add || hit)) || (finishing && scan_find && matched);
 // (P2's write is forwarded as P0's request moves in when it is P0's side; P1's own side is then
 // not P2's, else P1 could not be taken: so the choices need not wait on rd_take)
-wire head_forward    = !c_rd_pending && done && (p0_same || c_same_book);
+wire head_forward    = done && head_forward_side;
 wire level_forward   = !c_rd_pending && live_level_write && (p0_same_level || c_same_level);
 // P1's head word: P2's forwarded, else the word written as it was read, else the array's, chosen
 // so the array's word, behind the RAM's clock-to-output, passes one multiplexer (its select and
@@ -1013,7 +1020,8 @@ always @(posedge clk) begin
         c_level_forwarded <= level_ram_wdata;
         c_level_fwd <= level_forward;
     end
-    p0_same <= (req_valid ? req_book : p0_book) == (cmp_take ? c_book : op_book);
+    p0_same <= p0_same_next;
+    head_forward_side <= (rst || !c_rd_pending_next) && (p0_same_next || c_same_book_next);
     p0_same_level <= req_valid ? (cmp_take ? req_level_c : req_level_op) : (cmp_take ? p0_level_c : p0_level_op);
     c_rd_pending <= c_rd_pending_next;
     c_fresh <= c_fresh_next;
