@@ -804,6 +804,10 @@ wire req_level_c  = req_book_c && req_price == c_price;
 wire req_level_op = req_book_op && req_price == op_price;
 wire p0_level_c   = p0_book_c && p0_price == c_price;
 wire p0_level_op  = p0_book_op && p0_price == op_price;
+// p0_same: P0's book is P2's, p0_same_level: and its price, registered from both as they will be
+// (a request enters P0 as the caller's L register takes it), so neither forwarding choice, nor
+// the enables of P1's flip-flops, follows a compare
+reg  p0_same, p0_same_level;
 wire p0_same_next = req_valid ? (cmp_take ? req_book_c : req_book_op) : (cmp_take ? p0_book_c : p0_book_op);
 // P1's and P2's books and prices as they will be: the compares made, the handshakes only choose
 wire c_same_book_next  = c_valid_next && (!rd_take ? c_same_book : cmp_take ? p0_book_c : p0_same);
@@ -844,13 +848,10 @@ wire [POOL_WIDTH-1:0]        level_raddr = level_reread ? level_reread_addr
 
 // P2's writes forwarded into P1's flip-flops, as the request in P0 moves into P1 or while the one
 // in P1 waits for them: the head word when it is the request's side's (P2 writes its head word as
-// it is done), the level when it is the request's (see req_level_c).
-// p0_same: P0's book is P2's, p0_same_level: and its price, registered from both as they will be
-// (a request enters P0 as the caller's L register takes it), so neither forwarding choice, nor
-// the enables of P1's flip-flops, follows a compare
-reg  p0_same, p0_same_level;
-// whether P2's head word, when it is written, is forwarded: registered from the above as they will
-// be, so P2's done alone decides it beside the head RAM's clock-to-output
+// it is done), the level when it is the request's (known by its book and price: p0_same_level,
+// c_same_level). Whether P2's head word, when it is written, is forwarded is registered from
+// c_rd_pending, p0_same and c_same_book as they will be, so P2's done alone decides it beside the
+// head RAM's clock-to-output.
 reg  head_forward_side;  // !c_rd_pending && (p0_same || c_same_book)
 wire live_level_write = (decide_taken && (!op_add || hit)) || (finishing && scan_find && matched);
 // (P2's write is forwarded as P0's request moves in when it is P0's side; P1's own side is then
