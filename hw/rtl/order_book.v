@@ -406,7 +406,7 @@ assign {l_level, l_add, l_reduce, l_compare, l_stale_new, l_u1, l_u2, l_u_same, 
 wire [31:0] l_req_shares = l_takes_had ? l_had : l_shares;
 wire [L_WORD_WIDTH-1:0] a_next = w_valid ? w_word : s2_word;  // the event entering A
 
-wire lv_ready, lv_cmp_ready, lv_cmp_ready_next, lv_done, lv_done_next, lv_ok;
+wire lv_ready, lv_cmp_ready, lv_cmp_ready_next, lv_waits, lv_waits_next, lv_ok;
 wire [REF_WIDTH-1:0] lv_slot;
 wire [BLOCK_WIDTH:0] lv_free_blocks;
 assign status_free_blocks = {{31-BLOCK_WIDTH{1'b0}}, lv_free_blocks};
@@ -415,26 +415,42 @@ wire [63:0] lv_top_shares;
 wire [CACHE_BITS-1:0] lv_levels;
 wire [TOP_N-1:0] lv_levels_changed;
 
-// The stall from S4 back to A: each stage stops from flip-flops and the stop of the stage ahead,
-// one LUT a stage (s3_level and s4_level are set only with their stage's valid). price_levels'
-// RAMs, across the chip, read on a flip-flop set a cycle ahead from the forecast of S3's stop
-// (s3_stops_next: exact but for a scan that a request entering S4 starts).
-wire s4_stops = s4_level && !lv_done;  // S5 always leaves (out_claims)
-wire s3_stops = s3_valid && ((s3_level && !lv_cmp_ready) || s4_stops);
-wire l_stops  = l_valid && s3_stops;
+// The stall from S4 back to A. S4 stops while P2 waits (two flip-flops: one set as P2 takes a
+// request that scans); S3 stops on it or on P1 (its level request waiting: s3_p1_wait), L and A
+// on S3's stop while the stages ahead of them are full. Each stage's stop is one LUT of P2's two
+// flip-flops and two of its own, registered from the stages as they will be (s3_p1_wait,
+// l_p1_wait, a_p1_wait: the request in S3 waits on P1, with L, and A, full behind it; l_s3_full,
+// a_s3_full: L and S3, and A too, hold events), and so are price_levels' handshakes: the stops
+// are side by side, not one behind the other, and the stall reaches the enables of every stage
+// and of the order store's trackers across the chip in one LUT. price_levels' RAMs read on a
+// flip-flop set a cycle ahead from the forecast of S3's stop (s3_stops_next: exact but for a scan
+// that a request entering S4 starts).
+reg  s3_p1_wait, l_p1_wait, a_p1_wait, l_s3_full, a_s3_full;
+// price_levels' handshakes the same way: P1 may be taken (s3_go: S3's request, P1 ready), P0's
+// request may move to P1 (l_go: L's request, S3 not waiting on P1; l_level_s3: with S3 full)
+reg  s3_go, l_go, l_level_s3;
+wire s4_stops = lv_waits;  // P2 holds S4's request, not yet done; S5 always leaves (out_claims)
+wire s3_stops = s3_p1_wait || (s3_valid && s4_stops);
+wire l_stops  = l_p1_wait || (l_s3_full && s4_stops);
+wire a_stops  = a_p1_wait || (a_s3_full && s4_stops);
 wire s4_adv   = s4_valid && !s4_stops;
 wire s4_ready = !s4_stops;
 wire s3_adv   = s3_valid && !s3_stops;
 wire s3_ready = !s3_stops;
 wire l_adv    = l_valid && !s3_stops;
 wire l_ready  = !l_stops;
+wire a_ready  = !a_stops;
 wire a_adv    = a_valid && !l_stops;
+wire s2_adv   = s2_valid && !w_valid;
+wire a_valid_next  = a_ready ? w_valid || s2_adv : a_valid;
+wire l_valid_next  = l_ready ? a_valid : l_valid;
 wire s3_valid_next = s3_ready ? l_adv : s3_valid;
 wire s3_level_next = s3_ready ? l_adv && l_level : s3_level;
-wire s4_level_next = s4_ready ? s3_adv && s3_level : s4_level;
-wire s3_stops_next = s3_valid_next && ((s3_level_next && !lv_cmp_ready_next) || (s4_level_next && !lv_done_next));
-wire a_ready  = !a_valid || !l_stops;
-wire s2_adv   = s2_valid && !w_valid;
+wire l_level_next  = l_ready ? a_word[L_LEVEL] : l_level;
+wire s3_p1_wait_next = s3_level_next && !lv_cmp_ready_next;  // (s3_level only with s3_valid)
+wire cmp_take = s3_go && !s4_stops;                      // s3_adv && s3_level
+wire rd_take  = l_go && !(l_level_s3 && s4_stops);       // l_adv && l_level
+wire s3_stops_next = s3_p1_wait_next || (s3_valid_next && lv_waits_next);
 wire s2_ready = !s2_valid || s2_adv;
 wire s1_adv   = s1_valid && (!s1_find || (os_find_valid && !os_s1_blocked)) && s2_ready;
 wire s1_ready = !s1_valid || s1_adv;
@@ -502,9 +518,9 @@ price_levels #(
     .req_book(a_word[L_BOOK +: LOCATE_WIDTH+1]), .req_slot(a_word[L_SLOT +: REF_WIDTH]),
     .req_price(a_word[L_PRICE +: REC_PRICE_WIDTH]),
     .p0_add(l_add), .p0_book({l_locate, l_sell}), .p0_price(l_price), .p0_shares(l_req_shares),
-    .p0_ref(l_slot), .p0_remove(l_removes_all), .rd_take(l_adv && l_level),
-    .cmp_ready(lv_cmp_ready), .cmp_ready_next(lv_cmp_ready_next), .cmp_take(s3_adv && s3_level),
-    .done(lv_done), .done_next(lv_done_next), .dec_ok(lv_ok), .dec_slot(lv_slot),
+    .p0_ref(l_slot), .p0_remove(l_removes_all), .rd_take(rd_take),
+    .cmp_ready(lv_cmp_ready), .cmp_ready_next(lv_cmp_ready_next), .cmp_take(cmp_take),
+    .waits(lv_waits), .waits_next(lv_waits_next), .dec_ok(lv_ok), .dec_slot(lv_slot),
     .resp_top_price(lv_top_price), .resp_top_shares(lv_top_shares),
     .resp_levels(lv_levels), .resp_levels_changed(lv_levels_changed),
     .stat_scan(stat_level_scan), .status_free_blocks(lv_free_blocks)
@@ -805,6 +821,15 @@ always @(posedge clk) begin
         l_valid <= a_valid;
         l_word <= a_word;
     end
+    // the stops' flip-flops, from the stages as they will be (see s4_stops)
+    s3_p1_wait <= s3_p1_wait_next;
+    l_p1_wait <= l_valid_next && s3_p1_wait_next;
+    a_p1_wait <= a_valid_next && l_valid_next && s3_p1_wait_next;
+    l_s3_full <= l_valid_next && s3_valid_next;
+    a_s3_full <= a_valid_next && l_valid_next && s3_valid_next;
+    s3_go <= s3_level_next && lv_cmp_ready_next;
+    l_go <= l_level_next && !s3_p1_wait_next;
+    l_level_s3 <= l_level_next && s3_valid_next;
 
     // L -> S3
     if (s3_ready) begin
@@ -952,6 +977,14 @@ always @(posedge clk) begin
         l_valid <= 1'b0;
         s3_valid <= 1'b0;
         s3_level <= 1'b0;
+        s3_p1_wait <= 1'b0;
+        l_p1_wait <= 1'b0;
+        a_p1_wait <= 1'b0;
+        l_s3_full <= 1'b0;
+        a_s3_full <= 1'b0;
+        s3_go <= 1'b0;
+        l_go <= 1'b0;
+        l_level_s3 <= 1'b0;
         s4_valid <= 1'b0;
         s4_level <= 1'b0;
         s5_valid <= 1'b0;

@@ -55,14 +55,15 @@
 //   P2 decide: the head word and level written from the registered outcome,
 //          done (with dec_ok and dec_slot) at once unless a scan is needed, and a scan
 //          keeps done low until it ends and is written. The caller takes every outcome
-//          as it is done (order_book's S4 waits on nothing else), so no stall of the
-//          caller's reaches the write enables or the forwarding choices.
+//          as it is done, so no stall of the caller's reaches the write enables or the
+//          forwarding choices; it holds the request's stage while P2 waits (waits: scans,
+//          set as a request that scans is taken, and finishing, one LUT of two flip-flops).
 // The RAMs' read enables are a flip-flop (port_read), set a cycle ahead: the ports read unless
 // P0 is to keep its fresh data in their output, which the caller forecasts (p0_stays_next: its
-// request will not move on next cycle) from cmp_ready_next and done_next, so no stall reaches
+// request will not move on next cycle) from cmp_ready_next and waits_next, so no stall reaches
 // the enables of RAMs spread across the chip in its own cycle. A port that reads reads P1's or
 // P0's side again, a scan's level, or else the address of whatever request the caller offers
-// (its data are current when one comes). done_next forecasts no scan for a request entering P2:
+// (its data are current when one comes). waits_next forecasts no scan for a request entering P2:
 // a scan's first stall finds P0's data replaced, and P0 reads them again while the scan runs.
 // As done the resp_* registers take the outcome: the side's best level after the
 // request (resp_top_*; zeros when the side is empty), the side's cached levels after it
@@ -117,8 +118,8 @@ module price_levels #(
     output wire                      cmp_ready_next,  // cmp_ready next cycle
     input  wire                      cmp_take,
 
-    output wire                      done,
-    output wire                      done_next,  // done next cycle, unless a request entering P2 scans
+    output wire                      waits,      // P2 holds a request it is not done with this cycle
+    output wire                      waits_next, // waits next cycle, unless a request entering P2 scans
     output wire                      dec_ok,
     output wire [REF_WIDTH-1:0]      dec_slot,   // the level's reference {pool block, slot}
 
@@ -176,7 +177,7 @@ localparam [2:0] S_CLEAR = 3'd0, S_IDLE = 3'd1, S_DECIDE = 3'd2, S_SCAN = 3'd3,
                  S_FINISH = 3'd6;  // a scan's last cycle: its outcome written, and done
 reg [2:0] state;
 // state == S_DECIDE, and state == S_FINISH, registered from state_next: done is one
-// LUT of three flip-flops (with need_scan), the head of the stall of every stage behind P2
+// LUT of three flip-flops (with need_scan)
 reg       deciding, finishing;
 reg       cmp_ready_q;  // cmp_ready, registered (see state_next)
 reg       port_read;    // the head and level RAMs read this cycle (the level RAM also on scan_read)
@@ -487,7 +488,8 @@ wire c_frees = c_gone && c_others == 0;
 // An add worse than every cached level (uncached levels exist, so the cache is full: its last
 // entry is the worst) whose tag uncached levels share searches those; a cached level that
 // empties on a side with levels beyond the cache refills the cache. The decision is registered
-// whole (need_scan), so P2's done, and the stall of every stage behind it, start at a flip-flop.
+// whole (need_scan), so P2's done starts at flip-flops, and as the request is taken it sets
+// scans, from which (with finishing) the stall of every stage behind P2 starts (waits).
 // (an add strictly below the cache's worst is in no cache entry: c_below_cache implies !c_hit)
 wire c_scan_add    = c_nlevels > TOP_N;
 wire c_below_cache = better(c_sell, c_cache[(TOP_N-1)*CE_WIDTH + PRICE_LSB +: PRICE_WIDTH], c_price);
@@ -732,7 +734,7 @@ assign req_ready = state != S_CLEAR;
 wire                  finish_ok   = !scan_find || matched || finish_room;
 wire [REF_WIDTH-1:0]  finish_ref  = matched ? {match_ptr, match_slot} : {new_block, free_slot};
 wire   decide_taken = deciding && !need_scan;  // S_DECIDE's outcome written and taken
-assign done     = decide_taken || finishing;
+wire   done     = decide_taken || finishing;
 assign dec_ok   = deciding ? add_ok : finish_ok;
 assign dec_slot = deciding ? level_ref : finish_ref;
 wire   p2_busy  = state != S_IDLE && state != S_CLEAR;
@@ -758,7 +760,7 @@ wire req_read      = port_read && !c_wants_read && !p0_wants_read && !scan_read;
 
 // P2's state, and P1's, as they will be after this cycle: cmp_ready is registered from them, so
 // the stall that starts at P1 and reaches every stage behind it starts at a flip-flop, as P2's
-// does (done: its state and need_scan, one LUT).
+// does (waits).
 reg [2:0] state_next;
 always @* begin
     state_next = state;
@@ -814,9 +816,12 @@ wire c_same_book_next  = c_valid_next && (!rd_take ? c_same_book : cmp_take ? p0
 wire c_same_level_next = c_valid_next && (!rd_take ? c_same_level : cmp_take ? p0_level_c : p0_same_level);
 wire c_wants_read_next = c_valid_next && !c_fresh_next && !c_rd_pending_next && !(p2_busy_next && c_same_book_next);
 assign cmp_ready_next = c_valid_next && c_fresh_next && !(p2_busy_next && c_same_book_next);
-// done next cycle, forecast from the handshakes and registers: a request entering P2 is done at
-// once (this misses a scan it starts), and a scan as it ends
-assign done_next      = cmp_take || (state == S_SCAN && scan_ends);
+// P2 waits while it holds a request that scans (scans: set as P1's is taken, from P1's compares),
+// until the scan's last cycle; the caller's forecast of it (waits_next, which its read enables
+// follow) leaves out a request entering P2 that scans, so the forecast is not behind P1's compares
+reg    scans;
+assign waits          = scans && !finishing;
+assign waits_next     = waits && !(state == S_SCAN && scan_ends);
 
 wire                         head_we = state == S_CLEAR || done;
 // (a sweep longer than BOOKS, for the free list, clears the head words again: no harm)
@@ -1127,6 +1132,11 @@ always @(posedge clk) begin
     deciding <= state_next == S_DECIDE;
     finishing <= state_next == S_FINISH;
     cmp_ready_q <= cmp_ready_next;
+    // (P1's compares straight into the flip-flop, as into need_scan: its enable and reset choose)
+    if (rst || (finishing && !cmp_take))
+        scans <= 1'b0;
+    else if (cmp_take)
+        scans <= c_need_scan;
     if (rst) begin
         clear_index <= 0;
         scan_rd_valid <= 1'b0;
