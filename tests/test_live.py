@@ -179,7 +179,11 @@ def test_stalled_subscriber_never_blocks_the_feed(feed, offline_bbo, tmp_path):
     endpoint = f"ipc://{tmp_path}/stall.sock"
     stalled: list[BboSubscriber] = []
 
-    def connect(_receiver, _publisher):
+    def connect(receiver, _publisher):
+        # frames of 64 records: the feed goes out in far more frames than the queues between
+        # publisher and subscriber hold, however late a loaded machine wakes the publishing
+        # thread (at the default 4 096 records a frame, one such run sent the feed in 3)
+        receiver.publisher.max_frame = 64
         stalled.append(BboSubscriber(endpoint, hwm=2))
         time.sleep(0.3)
 
