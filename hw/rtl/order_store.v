@@ -165,9 +165,13 @@ reg                     rd_fresh;    // ... after every write before it
 // the reference whose buckets the RAMs read last (a new find's, or S1's again), registered with the
 // read: the compares behind the RAMs' output take it from a flip-flop
 reg [63:0]              read_ref;
-// Each way's reference compared with read_ref two bits to a LUT as the RAMs' word is copied into
-// S1 (one LUT of four inputs behind the RAM's clock-to-output), registered: S1 ANDs 32 bits a way,
-// not 64 bits' compares, in front of the found entry's pick.
+// ... and a copy of it for each way of each table, kept apart in synthesis (keep on their always
+// block: merged into one, the register sits by one way's compares and the other ways' RAM outputs
+// cross the die to it; each copy is placed by its own way's RAMs)
+reg [WAYS*64-1:0]       read_ref0, read_ref1;
+// Each way's reference compared with its copy of read_ref two bits to a LUT as the RAMs' word is
+// copied into S1 (one LUT of four inputs behind the RAM's clock-to-output), registered: S1 ANDs 32
+// bits a way, not 64 bits' compares, in front of the found entry's pick.
 localparam REF_PAIRS = 32;
 reg [WAYS*REF_PAIRS-1:0] s1_ref_eq0, s1_ref_eq1;
 reg [WAYS*REF_PAIRS-1:0] read_ref_eq0, read_ref_eq1;
@@ -175,9 +179,9 @@ integer e;
 always @* begin
     for (e = 0; e < WAYS * REF_PAIRS; e = e + 1) begin
         read_ref_eq0[e] = read_data0[(e/REF_PAIRS)*WAY_WIDTH + ENTRY_WIDTH + 2*(e%REF_PAIRS) +: 2]
-                          == read_ref[2*(e%REF_PAIRS) +: 2];
+                          == read_ref0[(e/REF_PAIRS)*64 + 2*(e%REF_PAIRS) +: 2];
         read_ref_eq1[e] = read_data1[(e/REF_PAIRS)*WAY_WIDTH + ENTRY_WIDTH + 2*(e%REF_PAIRS) +: 2]
-                          == read_ref[2*(e%REF_PAIRS) +: 2];
+                          == read_ref1[(e/REF_PAIRS)*64 + 2*(e%REF_PAIRS) +: 2];
     end
 end
 
@@ -541,6 +545,19 @@ generate
         );
     end
 endgenerate
+
+integer c;
+(* keep *) always @(posedge clk) begin
+    for (c = 0; c < WAYS; c = c + 1) begin
+        if (reread) begin
+            read_ref0[c*64 +: 64] <= s1_ref;
+            read_ref1[c*64 +: 64] <= s1_ref;
+        end else if (r_open) begin
+            read_ref0[c*64 +: 64] <= op_ref;
+            read_ref1[c*64 +: 64] <= op_ref;
+        end
+    end
+end
 
 integer t;
 always @(posedge clk) begin
