@@ -32,7 +32,8 @@ RESET = "rst"  # active high, from proc_sys_reset's peripheral_reset
 # Leaves first, as the simulator and Vivado read them: feed_to_book's own list, then the DMA wrapper.
 DMA_WRAPPER_SOURCES = ("dma_frame_splitter.v", "bbo_dma_packetizer.v", "feed_to_book_dma.v")
 RTL_SOURCES = TOPS["feed_to_book"] + DMA_WRAPPER_SOURCES
-RTL_HEADERS = ("book_event.vh", "bbo_update.vh", "book_csr_map.vh", "feed_csr_map.vh", "order_hash.vh")
+RTL_HEADERS = ("book_event.vh", "bbo_update.vh", "book_csr_map.vh", "feed_csr_map.vh", "order_hash.vh",
+               "order_entry.vh")
 
 _KEEP = layout.STREAM_BYTES
 _ADDR = registers.ADDRESS_WIDTH

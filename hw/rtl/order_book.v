@@ -143,7 +143,8 @@ localparam LOCATE_WIDTH = $clog2(MAX_SYMBOLS);
 localparam SLOT_WIDTH = $clog2(LEVELS);
 localparam BLOCK_WIDTH = $clog2(LEVEL_BLOCKS);
 localparam REF_WIDTH = BLOCK_WIDTH + SLOT_WIDTH;  // a level's reference {pool block, slot}
-localparam ENTRY_WIDTH = REF_WIDTH + 32 + 32 + 1 + LOCATE_WIDTH;  // order_store entry
+`include "order_entry.vh"
+localparam ENTRY_WIDTH = ENTRY_LEVEL_LSB + REF_WIDTH;  // order_store entry
 localparam CACHE_BITS = TOP_N * BBO_LEVEL_WIDTH;  // price_levels' resp_levels
 // the record's depth part; one spare bit keeps the vector legal when DEPTH_OUT = 0
 localparam DEPTH_BITS = DEPTH_OUT * BBO_LEVEL_WIDTH + 1;
@@ -210,8 +211,6 @@ reg [ORDER_HASH_PARTS_WIDTH-1:0] hash_parts0, hash_parts1, hash_new_parts0, hash
 
 // ---- S0: the event taken from the input queue, a U's add, or a stale-flag clear ----
 
-wire [REC_STOCK_LOCATE_WIDTH-1:0] in_locate = in_data[REC_STOCK_LOCATE_LSB +: REC_STOCK_LOCATE_WIDTH];
-wire [REC_ORDER_REF_WIDTH-1:0]    in_ref    = in_data[REC_ORDER_REF_LSB +: REC_ORDER_REF_WIDTH];
 // the event's kind decoded and its locate's range tested as it enters the input queue, so
 // S0's take and the stage registers behind it start at flip-flops
 wire [REC_KIND_WIDTH-1:0]         hash_kind   = hash_data[REC_KIND_LSB +: REC_KIND_WIDTH];
@@ -239,6 +238,8 @@ wire [31:0] in_new_hash0, in_new_hash1;
 wire [RECORD_WIDTH-1:0] in_data;
 assign {in_add, in_change, in_range, in_find, in_update, in_whole, in_symbol,
         in_new_hash0, in_new_hash1, in_data} = in_queue[in_rd];
+wire [REC_STOCK_LOCATE_WIDTH-1:0] in_locate = in_data[REC_STOCK_LOCATE_LSB +: REC_STOCK_LOCATE_WIDTH];
+wire [REC_ORDER_REF_WIDTH-1:0]    in_ref    = in_data[REC_ORDER_REF_LSB +: REC_ORDER_REF_WIDTH];
 
 reg [LOCATE_WIDTH:0] clear_index;
 reg  cleared;         // the memories are cleared after rst
@@ -329,10 +330,10 @@ reg                    u_found, u_sell, u_same;
 reg [LOCATE_WIDTH-1:0] u_locate;
 
 wire [LOCATE_WIDTH-1:0] found_locate = os_entry[0 +: LOCATE_WIDTH];
-wire                    found_sell   = os_entry[LOCATE_WIDTH];
-wire [31:0]             found_price  = os_entry[LOCATE_WIDTH+1 +: 32];
-wire [31:0]             found_shares = os_entry[LOCATE_WIDTH+33 +: 32];
-wire [REF_WIDTH-1:0]    found_slot   = os_entry[LOCATE_WIDTH+65 +: REF_WIDTH];  // its level's reference
+wire                    found_sell   = os_entry[ENTRY_SIDE_LSB];
+wire [31:0]             found_price  = os_entry[ENTRY_PRICE_LSB +: 32];
+wire [31:0]             found_shares = os_entry[ENTRY_SHARES_LSB +: 32];
+wire [REF_WIDTH-1:0]    found_slot   = os_entry[ENTRY_LEVEL_LSB +: REF_WIDTH];  // its level's reference
 // What a reduce takes and whether the order goes are compares, made in the order store's S1
 // (os_fewer, os_no_more); what is left is subtracted in S3, from registers, not behind the order
 // store's pick of the found entry.

@@ -122,8 +122,8 @@ module order_store #(
     output reg  [31:0]             live_orders
 );
 
-// entry = {slot, shares, price, side, locate}; side 1 = sell
-localparam ENTRY_WIDTH = SLOT_WIDTH + 32 + 32 + 1 + LOCATE_WIDTH;
+`include "order_entry.vh"
+localparam ENTRY_WIDTH = ENTRY_LEVEL_LSB + SLOT_WIDTH;
 localparam INDEX_BITS = BUCKET_BITS - 1;  // per table
 localparam WAY_WIDTH = 1 + 64 + ENTRY_WIDTH;  // {valid, reference, entry}
 localparam BUCKET_WIDTH = WAYS * WAY_WIDTH;
@@ -338,7 +338,6 @@ assign find_entry = found_entry;
 // the reference compares (a carry chain from flip-flops) and picked with the hits as the entry
 // is: S2 ORs registered bits, and the caller's reduce decision follows no carry chain behind the
 // found entry's pick.
-localparam SHARES_LSB = LOCATE_WIDTH + 33;
 // a < b on 32 bits as two 16-bit compares side by side: one carry chain half as long
 function less32;
     input [31:0] a, b;
@@ -353,15 +352,15 @@ always @* begin
     s1_fewer_parts = 0;
     s1_no_more_parts = 0;
     for (u = 0; u < WAYS; u = u + 1) begin
-        way_shares = s1_data0[u*WAY_WIDTH + SHARES_LSB +: 32];
+        way_shares = s1_data0[u*WAY_WIDTH + ENTRY_SHARES_LSB +: 32];
         s1_fewer_parts[u/2] = s1_fewer_parts[u/2] | (hits0[u] && less32(way_shares, s1_shares));
         s1_no_more_parts[u/2] = s1_no_more_parts[u/2] | (hits0[u] && !less32(s1_shares, way_shares));
-        way_shares = s1_data1[u*WAY_WIDTH + SHARES_LSB +: 32];
+        way_shares = s1_data1[u*WAY_WIDTH + ENTRY_SHARES_LSB +: 32];
         s1_fewer_parts[PAIRS + u/2] = s1_fewer_parts[PAIRS + u/2] | (hits1[u] && less32(way_shares, s1_shares));
         s1_no_more_parts[PAIRS + u/2] = s1_no_more_parts[PAIRS + u/2] | (hits1[u] && !less32(s1_shares, way_shares));
     end
     for (u = 0; u < STASH; u = u + 1) begin
-        way_shares = stash_entry[u*ENTRY_WIDTH + SHARES_LSB +: 32];
+        way_shares = stash_entry[u*ENTRY_WIDTH + ENTRY_SHARES_LSB +: 32];
         s1_fewer_parts[2*PAIRS] = s1_fewer_parts[2*PAIRS] | (s1_stash_match[u] && less32(way_shares, s1_shares));
         s1_no_more_parts[2*PAIRS] = s1_no_more_parts[2*PAIRS] | (s1_stash_match[u] && !less32(s1_shares, way_shares));
     end
@@ -369,6 +368,8 @@ end
 assign find_fewer = found_fewer_parts != 0;
 assign find_no_more = found_no_more_parts != 0;
 
+// the way the next move takes (moving orders, below); counts on across inserts
+reg [WAY_BITS-1:0] kick_way;
 // where S2's order is, or where its insert goes
 reg [1:0]          found_at;
 reg [WAY_BITS-1:0] found_way;
@@ -420,7 +421,6 @@ wire s1_blocked_next = !rst && ((s2_advance && found_moves)
 localparam [2:0] K_IDLE = 3'd0, K_HASH = 3'd1, K_MUL = 3'd2, K_SUM = 3'd3, K_READ = 3'd4,
                  K_LOAD = 3'd5, K_PLACE = 3'd6, K_STASH = 3'd7;
 reg [2:0]             kick_state;
-reg [WAY_BITS-1:0]    kick_way;     // the way the next move takes; counts on across inserts
 reg [$clog2(MAX_KICKS+1)-1:0] kicks;
 reg [WAY_WIDTH-1:0]   moving;       // the order looking for a bucket: {valid, reference, entry}
 reg                   moving_table; // the table it was pushed out of

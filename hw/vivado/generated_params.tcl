@@ -10,7 +10,7 @@ set TICKACCEL_TOP feed_to_book_dma
 set TICKACCEL_CLOCK clk
 set TICKACCEL_RESET rst
 set TICKACCEL_RTL_SOURCES {udp_rx_filter.v moldudp64_rx.v itch_extract.v itch_decode.v feed_csr.v feed_handler.v sdp_ram.v order_store.v price_levels.v order_book.v book_csr.v axil_split.v feed_to_book.v dma_frame_splitter.v bbo_dma_packetizer.v feed_to_book_dma.v}
-set TICKACCEL_RTL_HEADERS {book_event.vh bbo_update.vh book_csr_map.vh feed_csr_map.vh order_hash.vh}
+set TICKACCEL_RTL_HEADERS {book_event.vh bbo_update.vh book_csr_map.vh feed_csr_map.vh order_hash.vh order_entry.vh}
 
 # DMA streams and the AXI DMA's buffer length register
 set TICKACCEL_STREAM_WIDTH 64
