@@ -6,7 +6,8 @@ block RAM); with --refusals, the order store's occupancy at its first refused ad
 feeds (the model, which places orders as the RTL does).
 
     .venv/bin/python bench/rtl_book.py [--no-synth | --synth-only default large | --market
-                                        | --ecp5 [--top-n 1] [--seeds 1 2] [--placer heap] | --refusals]
+                                        | --ecp5 [--top-n 1] [--seeds 1 2] [--jobs 2] [--placer heap]
+                                        | --refusals]
 
 Prints the figures as Markdown for bench/RESULTS.md. Synthesis takes
 2.5 (default) and 4 (large) CPU minutes.
@@ -122,6 +123,8 @@ def main() -> None:
     parser.add_argument("--place-timeout", type=float, default=1800.0,
                         help="with --ecp5: stop a placement after this many seconds (the static placer does "
                              "not converge on some seeds) and go on with the next seed")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="with --ecp5: place this many seeds at once (a placement takes one core)")
     parser.add_argument("--top-n", type=int, default=ECP5_SET.top_n,
                         help="with --ecp5: ECP5_SET at this TOP_N (1: the PYNQ-Z2's cache depth)")
     parser.add_argument("--refusals", action="store_true",
@@ -156,7 +159,7 @@ def main() -> None:
         params = dataclasses.replace(ECP5_SET, top_n=args.top_n)
         r = synth.ecp5_fmax("order_book", sources=book_runner.BOOK_TOPS["order_book"],
                             parameters=params.verilog(), seeds=args.seeds, placer=args.placer,
-                            place_timeout_s=args.place_timeout)
+                            place_timeout_s=args.place_timeout, jobs=args.jobs)
         print(f"order_book {params.verilog()} ECP5-{r['device']}-{r['speed']}, {r['placer']} placer: "
               f"{r['lut4']} LUT4, {r['ffs']} FF, {r['ebr']} EBR")
         for p in r["placements"]:

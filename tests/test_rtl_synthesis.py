@@ -94,3 +94,27 @@ def test_ecp5_placement_that_does_not_finish_is_stopped_and_reported(tmp_path):
     with pytest.raises(RuntimeError, match="finished no placement"):
         _synth().ecp5_fmax("feed_handler", 64, yosys=str(yosys), nextpnr=str(nextpnr),
                            seeds=(1,), place_timeout_s=1.0)
+
+
+def test_ecp5_seeds_placed_at_once_are_each_reported_in_seed_order(tmp_path):
+    # stand-ins: each seed's placement finishes only once every other seed's has started, so the
+    # seeds place at once (jobs) or, one after another, each waits out its timeout
+    yosys = tmp_path / "yosys"
+    yosys.write_text("#!/bin/sh\necho '{}' > netlist.json\n")
+    nextpnr = tmp_path / "nextpnr"
+    nextpnr.write_text("#!/bin/sh\n"
+                       "while [ $# -gt 0 ]; do\n"
+                       "  case $1 in --seed) seed=$2; shift;; --log) log=$2; shift;; esac; shift\n"
+                       "done\n"
+                       f"touch {tmp_path}/started-$seed\n"
+                       f"for s in 3 5 7; do while [ ! -e {tmp_path}/started-$s ]; do sleep 0.05; done; done\n"
+                       "printf 'Info:   TRELLIS_COMB: 100/83640\\nInfo:   TRELLIS_FF: 50/83640\\n"
+                       "Info:   DP16KD: 2/208\\n"
+                       "Warning: Max frequency for clock '\\''clk'\\'': 12%s.00 MHz (FAIL at 156.25 MHz)\\n' "
+                       "\"$seed\" > \"$log\"\n")
+    for tool in (yosys, nextpnr):
+        tool.chmod(0o755)
+    figures = _synth().ecp5_fmax("feed_handler", 64, yosys=str(yosys), nextpnr=str(nextpnr),
+                                 seeds=(7, 3, 5), place_timeout_s=60.0, jobs=3)
+    assert [(p["seed"], p["fmax_mhz"]) for p in figures["placements"]] == [(7, 127.0), (3, 123.0), (5, 125.0)]
+    assert figures["fmax_mhz"] == 127.0 and figures["lut4"] == 100 and figures["ebr"] == 2

