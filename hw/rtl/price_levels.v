@@ -394,7 +394,11 @@ endfunction
 // head RAM read data (P0, P1's reads again): the array's word, and the word written as it was
 // read (sdp_ram WRITE_FIRST), apart
 wire [HEAD_WIDTH-1:0]  head_read_word, head_written_word;
-wire                   head_read_written;
+// whether the word written is the data: a copy of the compare for each quarter of the word, placed
+// by the quarter's multiplexers into c_head (sdp_ram SELECT_COPIES)
+localparam HEAD_COPIES = 4;
+localparam HEAD_COPY_BITS = (HEAD_WIDTH + HEAD_COPIES - 1) / HEAD_COPIES;
+wire [HEAD_COPIES-1:0] head_read_written;
 // level RAM read data (P0, P1's reads again, and a scan's levels), and apart: the array's word,
 // and the word written as it was read (level_read_written: that one is the data)
 wire [LEVEL_WIDTH-1:0] level_read_word, level_written_word;
@@ -866,8 +870,13 @@ wire level_forward   = !c_rd_pending && live_level_write && (p0_same_level || c_
 // P1's head word: P2's forwarded, else the word written as it was read, else the array's, chosen
 // so the array's word, behind the RAM's clock-to-output, passes one multiplexer (its select and
 // other input decided beside that delay, from registers)
-wire head_other = head_forward || head_read_written;
 wire [HEAD_WIDTH-1:0] head_other_word = head_forward ? head_decided : head_written_word;
+reg  [HEAD_WIDTH-1:0] head_copied;  // what c_head copies
+integer hb;
+always @* begin
+    for (hb = 0; hb < HEAD_WIDTH; hb = hb + 1)
+        head_copied[hb] = head_forward || head_read_written[hb / HEAD_COPY_BITS] ? head_other_word[hb] : head_read_word[hb];
+end
 
 // P0 as it will be: its data are in the RAMs' output, current, unless a port reads anything else
 // (any head read, or a scan's level read)
@@ -875,7 +884,8 @@ wire p0_valid_next    = req_valid || (p0_valid && !rd_take);
 wire p0_fresh_next    = req_valid ? req_read
                       : p0_reread || (p0_fresh && !port_read && !scan_read && !(done && p0_same));
 
-sdp_ram #(.WIDTH(HEAD_WIDTH), .DEPTH(BOOKS), .ULTRA(HEAD_ULTRA), .WRITE_FIRST(1), .READ_OLD(0), .WRITE_REG(1), .ADDR_WIDTH(LOCATE_WIDTH+1)) head_ram (
+sdp_ram #(.WIDTH(HEAD_WIDTH), .DEPTH(BOOKS), .ULTRA(HEAD_ULTRA), .WRITE_FIRST(1), .READ_OLD(0), .WRITE_REG(1),
+          .SELECT_COPIES(HEAD_COPIES), .ADDR_WIDTH(LOCATE_WIDTH+1)) head_ram (
     .clk(clk), .we(head_we), .waddr(head_waddr), .wdata(head_wdata),
     .re(head_re), .raddr(head_raddr),
     .read_word(head_read_word), .read_written(head_read_written), .written_word(head_written_word)
@@ -1015,7 +1025,7 @@ always @(posedge clk) begin
     // (P1 is never taken as its read again arrives: it is not fresh; and P2 writes no side of
     // P1's as a read of it arrives: P1 read it while P2 held none of its side)
     if (c_copies || cmp_take || (done && c_same_book))
-        c_head <= head_other ? head_other_word : head_read_word;
+        c_head <= head_copied;
     // (a write forwarded while P1 waits replaces only the forwarded word: the others are then unused)
     if (c_copies || cmp_take) begin
         c_level_read <= level_read_word;

@@ -19,6 +19,11 @@
 // READ_OLD = 0 says the caller never uses the word so read: the array is then marked
 // no_rw_check and has none.
 //
+// SELECT_COPIES = n (with WRITE_FIRST = 1) keeps n copies of the registered addresses and their
+// compares, each choosing the written word for its n-th of the bits (read_written has a bit per
+// copy, the first copy's first), kept apart in synthesis: one compare whose select fans out to a
+// wide word's multiplexers across the die would wait on that route; each copy is placed by its bits.
+//
 // SLICE_WIDTH = n builds the array as arrays n bits wide side by side (0: one array). A block RAM
 // deeper than its widest shape holds is otherwise built by Yosys from blocks of a wider, shallower
 // shape, stacked, with a multiplexer behind their outputs; arrays as narrow as one block's shape
@@ -37,6 +42,7 @@ module sdp_ram #(
     parameter READ_OLD = 1,
     parameter WRITE_REG = 0,
     parameter SLICE_WIDTH = 0,
+    parameter SELECT_COPIES = 1,
     parameter ADDR_WIDTH = DEPTH > 1 ? $clog2(DEPTH) : 1
 ) (
     input  wire                  clk,
@@ -47,12 +53,13 @@ module sdp_ram #(
     input  wire [ADDR_WIDTH-1:0] raddr,
     output wire [WIDTH-1:0]      rdata,
     output wire [WIDTH-1:0]      read_word,
-    output wire                  read_written,
+    output wire [SELECT_COPIES-1:0] read_written,
     output wire [WIDTH-1:0]      written_word
 );
 
 localparam SLICE = SLICE_WIDTH == 0 || SLICE_WIDTH > WIDTH ? WIDTH : SLICE_WIDTH;
 localparam SLICES = (WIDTH + SLICE - 1) / SLICE;
+localparam COPY_BITS = (WIDTH + SELECT_COPIES - 1) / SELECT_COPIES;  // the bits each select copy chooses
 // the array's word, and the write it takes, padded to whole slices
 wire [SLICES*SLICE-1:0] mem_rdata;
 // the write the array takes: the caller's, or the one registered a cycle ago (WRITE_REG)
@@ -114,30 +121,56 @@ generate
         // the read's and the writes' addresses registered with the read, compared as the word
         // comes out (beside the RAM's clock-to-output), not behind the logic that chose them:
         // the caller's write, and the array's where that is the one registered a cycle before
-        reg                  written, held;
-        reg [ADDR_WIDTH-1:0] read_addr, written_addr, held_addr;
-        reg [WIDTH-1:0]      written_data, held_data;
+        reg [WIDTH-1:0]                    written_data, held_data;
+        reg [SELECT_COPIES-1:0]            written, held;
+        reg [SELECT_COPIES*ADDR_WIDTH-1:0] read_addr, written_addr, held_addr;
         always @(posedge clk) begin
             if (re) begin
-                written <= we;
-                read_addr <= raddr;
-                written_addr <= waddr;
                 written_data <= wdata;
-                held <= WRITE_REG && array_we;
-                held_addr <= array_waddr;
                 held_data <= array_wdata;
             end
         end
-        wire read_new = written && written_addr == read_addr;
-        assign read_written = read_new || (held && held_addr == read_addr);
-        assign written_word = read_new ? written_data : held_data;
+        if (SELECT_COPIES == 1) begin : g_select
+            always @(posedge clk) begin
+                if (re) begin
+                    written <= we;
+                    read_addr <= raddr;
+                    written_addr <= waddr;
+                    held <= WRITE_REG && array_we;
+                    held_addr <= array_waddr;
+                end
+            end
+        end else begin : g_select_copies
+            integer c;
+            (* keep *) always @(posedge clk) begin
+                if (re) begin
+                    for (c = 0; c < SELECT_COPIES; c = c + 1) begin
+                        written[c] <= we;
+                        read_addr[c*ADDR_WIDTH +: ADDR_WIDTH] <= raddr;
+                        written_addr[c*ADDR_WIDTH +: ADDR_WIDTH] <= waddr;
+                        held[c] <= WRITE_REG && array_we;
+                        held_addr[c*ADDR_WIDTH +: ADDR_WIDTH] <= array_waddr;
+                    end
+                end
+            end
+        end
+        genvar c;
+        for (c = 0; c < SELECT_COPIES; c = c + 1) begin : g_copy
+            localparam LO = c * COPY_BITS;
+            localparam HI = (c + 1) * COPY_BITS > WIDTH ? WIDTH : (c + 1) * COPY_BITS;
+            wire [ADDR_WIDTH-1:0] copy_read_addr = read_addr[c*ADDR_WIDTH +: ADDR_WIDTH];
+            wire read_new = written[c] && written_addr[c*ADDR_WIDTH +: ADDR_WIDTH] == copy_read_addr;
+            assign read_written[c] = read_new || (held[c] && held_addr[c*ADDR_WIDTH +: ADDR_WIDTH] == copy_read_addr);
+            assign written_word[HI-1:LO] = read_new ? written_data[HI-1:LO] : held_data[HI-1:LO];
+            assign rdata[HI-1:LO] = read_written[c] ? written_word[HI-1:LO] : read_word[HI-1:LO];
+        end
     end else begin : g_read_first
-        assign read_written = 1'b0;
+        assign read_written = {SELECT_COPIES{1'b0}};
         assign written_word = {WIDTH{1'b0}};
+        assign rdata = read_word;
     end
 endgenerate
 
 assign read_word = mem_rdata[WIDTH-1:0];
-assign rdata = read_written ? written_word : read_word;
 
 endmodule
