@@ -69,9 +69,9 @@ def test_ecp5_fmax_at_64_bit():
     assert figures["fmax_mhz"] >= 160.0, figures
 
 
-def test_ecp5_placement_that_does_not_finish_is_stopped_and_reported(tmp_path):
-    # stand-ins for the tools: nextpnr's seed 1 never finishes (as the static placer on some
-    # seeds), seed 2 places; the run goes on past seed 1 and reports both
+def _stand_in_tools(tmp_path, before_log: str, mhz: str) -> tuple[str, str]:
+    """Stand-ins for Yosys and nextpnr-ecp5: nextpnr runs `before_log` (shell, with $seed set),
+    then writes a log that places the netlist at `mhz` (shell text: "130" or "12$seed")."""
     yosys = tmp_path / "yosys"
     yosys.write_text("#!/bin/sh\necho '{}' > netlist.json\n")
     nextpnr = tmp_path / "nextpnr"
@@ -79,42 +79,38 @@ def test_ecp5_placement_that_does_not_finish_is_stopped_and_reported(tmp_path):
                        "while [ $# -gt 0 ]; do\n"
                        "  case $1 in --seed) seed=$2; shift;; --log) log=$2; shift;; esac; shift\n"
                        "done\n"
-                       "[ \"$seed\" = 1 ] && exec sleep 60\n"
+                       f"{before_log}\n"
                        "printf 'Info:   TRELLIS_COMB: 100/83640\\nInfo:   TRELLIS_FF: 50/83640\\n"
                        "Info:   DP16KD: 2/208\\n"
-                       "Warning: Max frequency for clock '\\''clk'\\'': 130.00 MHz (FAIL at 156.25 MHz)\\n' > \"$log\"\n")
+                       "Warning: Max frequency for clock '\\''clk'\\'': %s.00 MHz (FAIL at 156.25 MHz)\\n' "
+                       f"\"{mhz}\" > \"$log\"\n")
     for tool in (yosys, nextpnr):
         tool.chmod(0o755)
-    figures = _synth().ecp5_fmax("feed_handler", 64, yosys=str(yosys), nextpnr=str(nextpnr),
+    return str(yosys), str(nextpnr)
+
+
+def test_ecp5_placement_that_does_not_finish_is_stopped_and_reported(tmp_path):
+    # nextpnr's seed 1 never finishes (as the static placer on some seeds), seed 2 places; the run
+    # goes on past seed 1 and reports both
+    yosys, nextpnr = _stand_in_tools(tmp_path, '[ "$seed" = 1 ] && exec sleep 60', "130")
+    figures = _synth().ecp5_fmax("feed_handler", 64, yosys=yosys, nextpnr=nextpnr,
                                  seeds=(1, 2), place_timeout_s=1.0)
     first, second = figures["placements"]
     assert first["seed"] == 1 and first["fmax_mhz"] is None and "did not finish in 1 s" in first["error"]
     assert second == {"seed": 2, "fmax_mhz": 130.0, "critical_path": []}
     assert figures["fmax_mhz"] == 130.0 and figures["lut4"] == 100 and figures["ebr"] == 2
     with pytest.raises(RuntimeError, match="finished no placement"):
-        _synth().ecp5_fmax("feed_handler", 64, yosys=str(yosys), nextpnr=str(nextpnr),
+        _synth().ecp5_fmax("feed_handler", 64, yosys=yosys, nextpnr=nextpnr,
                            seeds=(1,), place_timeout_s=1.0)
 
 
 def test_ecp5_seeds_placed_at_once_are_each_reported_in_seed_order(tmp_path):
-    # stand-ins: each seed's placement finishes only once every other seed's has started, so the
-    # seeds place at once (jobs) or, one after another, each waits out its timeout
-    yosys = tmp_path / "yosys"
-    yosys.write_text("#!/bin/sh\necho '{}' > netlist.json\n")
-    nextpnr = tmp_path / "nextpnr"
-    nextpnr.write_text("#!/bin/sh\n"
-                       "while [ $# -gt 0 ]; do\n"
-                       "  case $1 in --seed) seed=$2; shift;; --log) log=$2; shift;; esac; shift\n"
-                       "done\n"
-                       f"touch {tmp_path}/started-$seed\n"
-                       f"for s in 3 5 7; do while [ ! -e {tmp_path}/started-$s ]; do sleep 0.05; done; done\n"
-                       "printf 'Info:   TRELLIS_COMB: 100/83640\\nInfo:   TRELLIS_FF: 50/83640\\n"
-                       "Info:   DP16KD: 2/208\\n"
-                       "Warning: Max frequency for clock '\\''clk'\\'': 12%s.00 MHz (FAIL at 156.25 MHz)\\n' "
-                       "\"$seed\" > \"$log\"\n")
-    for tool in (yosys, nextpnr):
-        tool.chmod(0o755)
-    figures = _synth().ecp5_fmax("feed_handler", 64, yosys=str(yosys), nextpnr=str(nextpnr),
+    # each seed's placement finishes only once every other seed's has started, so the seeds place
+    # at once (jobs) or, one after another, each waits out its timeout
+    wait_for_all = (f"touch {tmp_path}/started-$seed\n"
+                    f"for s in 3 5 7; do while [ ! -e {tmp_path}/started-$s ]; do sleep 0.05; done; done")
+    yosys, nextpnr = _stand_in_tools(tmp_path, wait_for_all, "12$seed")
+    figures = _synth().ecp5_fmax("feed_handler", 64, yosys=yosys, nextpnr=nextpnr,
                                  seeds=(7, 3, 5), place_timeout_s=60.0, jobs=3)
     assert [(p["seed"], p["fmax_mhz"]) for p in figures["placements"]] == [(7, 127.0), (3, 123.0), (5, 125.0)]
     assert figures["fmax_mhz"] == 127.0 and figures["lut4"] == 100 and figures["ebr"] == 2
