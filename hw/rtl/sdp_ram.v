@@ -130,6 +130,8 @@ generate
                 held_data <= array_wdata;
             end
         end
+        // one copy without keep, so Yosys may still merge it with equal registers as before; copies
+        // with it, else opt_merge makes them one again
         if (SELECT_COPIES == 1) begin : g_select
             always @(posedge clk) begin
                 if (re) begin
