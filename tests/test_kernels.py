@@ -244,7 +244,9 @@ def test_device_scans_over_several_tiles_match_the_sequential_recurrence(backend
 
 
 PRICES = st.sampled_from([0, 999_900, 1_000_000, 1_000_100, 1_000_200])
-GAPS = st.sampled_from([0, 0, 1, 1000, 999_999, 10**13])
+# the largest gap 2 000 s: forty of them stay inside a day of nanoseconds, as ITCH timestamps do
+# (the kernels refuse 2**47 and above, which 10**13 gaps could reach)
+GAPS = st.sampled_from([0, 0, 1, 1000, 999_999, 2 * 10**12])
 
 
 @st.composite
