@@ -23,6 +23,8 @@
 // compares, each choosing the written word for its n-th of the bits (read_written has a bit per
 // copy, the first copy's first), kept apart in synthesis: one compare whose select fans out to a
 // wide word's multiplexers across the die would wait on that route; each copy is placed by its bits.
+// Each copy takes ceil(WIDTH / n) bits, so n must leave the last copy some: Icarus refuses a
+// WIDTH and n that do not (reversed part-selects), Yosys only warns.
 //
 // SLICE_WIDTH = n builds the array as arrays n bits wide side by side (0: one array). A block RAM
 // deeper than its widest shape holds is otherwise built by Yosys from blocks of a wider, shallower
